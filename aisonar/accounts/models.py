@@ -1,0 +1,68 @@
+"""Accounts as the rest of the code sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Plan(StrEnum):
+    FREE = "free"
+    PRO = "pro"
+    SCALE = "scale"
+    ENTERPRISE = "enterprise"
+
+
+class Role(StrEnum):
+    USER = "user"
+    ORG_ADMIN = "org_admin"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: str
+    name: str
+    plan: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    org_id: str
+    org_name: str
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+    disabled: bool
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    user_id: str
+    org_id: str
+    name: str
+    display_prefix: str
+    models: tuple[str, ...] | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """What the hot path needs to know about the caller behind a key."""
+
+    key_id: str
+    user_id: str
+    org_id: str
+    models: frozenset[str] | None
+    expires_at: datetime | None
+    active: bool
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models

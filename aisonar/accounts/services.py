@@ -1,0 +1,224 @@
+"""Organizations, users and API keys: create, list, revoke, look up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.keys import generate_key_secret
+from aisonar.accounts.models import ApiKey, KeyIdentity, Organization, Plan, Role, User
+from aisonar.accounts.passwords import hash_password
+from aisonar.clock import as_utc, new_id, utcnow
+from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.store.changes import record_change
+from aisonar.store.tables import api_keys, organizations, users
+
+KEY_ENTITY = "api_key"
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else as_utc(value)
+
+
+def _org(row: Any) -> Organization:
+    return Organization(id=row.id, name=row.name, plan=row.plan, created_at=as_utc(row.created_at))
+
+
+async def create_org(conn: AsyncConnection, name: str, plan: str = Plan.FREE) -> Organization:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("organization name must not be empty", param="name")
+    if plan not in set(Plan):
+        raise InvalidInput(f"unknown plan {plan!r}", param="plan")
+    org = Organization(id=new_id("org"), name=name, plan=plan, created_at=utcnow())
+    try:
+        await conn.execute(insert(organizations).values(**vars(org)))
+    except IntegrityError as error:
+        raise AlreadyExists(f"organization {name!r} already exists") from error
+    return org
+
+
+async def list_orgs(conn: AsyncConnection) -> list[Organization]:
+    rows = await conn.execute(select(organizations).order_by(organizations.c.created_at))
+    return [_org(row) for row in rows]
+
+
+async def get_org_by_name(conn: AsyncConnection, name: str) -> Organization:
+    row = (await conn.execute(select(organizations).where(organizations.c.name == name))).first()
+    if row is None:
+        raise NotFound(f"no organization named {name!r}")
+    return _org(row)
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        org_id=row.org_id,
+        org_name=row.org_name,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        created_at=as_utc(row.created_at),
+        disabled=row.disabled_at is not None,
+    )
+
+
+def _user_query() -> Any:
+    return select(users, organizations.c.name.label("org_name")).join(
+        organizations, organizations.c.id == users.c.org_id
+    )
+
+
+def _validate_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email:
+        raise InvalidInput(f"{email!r} is not an email address", param="email")
+    return email
+
+
+async def create_user(
+    conn: AsyncConnection,
+    email: str,
+    org_name: str,
+    *,
+    name: str = "",
+    role: str = Role.USER,
+    password: str | None = None,
+) -> User:
+    email = _validate_email(email)
+    if role not in set(Role):
+        raise InvalidInput(f"unknown role {role!r}", param="role")
+    org = await get_org_by_name(conn, org_name)
+    user_id = new_id("usr")
+    try:
+        await conn.execute(
+            insert(users).values(
+                id=user_id,
+                org_id=org.id,
+                email=email,
+                name=name,
+                role=role,
+                password_hash=hash_password(password) if password is not None else None,
+                created_at=utcnow(),
+            )
+        )
+    except IntegrityError as error:
+        raise AlreadyExists(f"user {email!r} already exists") from error
+    return await get_user_by_email(conn, email)
+
+
+async def get_user_by_email(conn: AsyncConnection, email: str) -> User:
+    email = email.strip().lower()
+    row = (await conn.execute(_user_query().where(users.c.email == email))).first()
+    if row is None:
+        raise NotFound(f"no user with email {email!r}")
+    return _user(row)
+
+
+async def list_users(conn: AsyncConnection, org_name: str | None = None) -> list[User]:
+    query = _user_query().order_by(users.c.created_at)
+    if org_name is not None:
+        query = query.where(users.c.org_id == (await get_org_by_name(conn, org_name)).id)
+    return [_user(row) for row in await conn.execute(query)]
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        user_id=row.user_id,
+        org_id=row.org_id,
+        name=row.name,
+        display_prefix=row.display_prefix,
+        models=tuple(row.models) if row.models is not None else None,
+        created_at=as_utc(row.created_at),
+        expires_at=_optional_utc(row.expires_at),
+        revoked_at=_optional_utc(row.revoked_at),
+    )
+
+
+async def create_key(
+    conn: AsyncConnection,
+    email: str,
+    *,
+    name: str = "",
+    models: list[str] | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; returns it with its secret, which is never retrievable again."""
+    user = await get_user_by_email(conn, email)
+    if expires_at is not None and as_utc(expires_at) <= utcnow():
+        raise InvalidInput("expiry must be in the future", param="expires")
+    secret = generate_key_secret()
+    key_id = new_id("key")
+    await conn.execute(
+        insert(api_keys).values(
+            id=key_id,
+            user_id=user.id,
+            org_id=user.org_id,
+            name=name,
+            key_hash=secret.key_hash,
+            display_prefix=secret.display_prefix,
+            models=sorted(set(models)) if models else None,
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+    )
+    await record_change(conn, KEY_ENTITY, key_id)
+    row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).one()
+    return _key(row), secret.secret
+
+
+async def list_keys(conn: AsyncConnection, email: str) -> list[ApiKey]:
+    user = await get_user_by_email(conn, email)
+    rows = await conn.execute(
+        select(api_keys).where(api_keys.c.user_id == user.id).order_by(api_keys.c.created_at)
+    )
+    return [_key(row) for row in rows]
+
+
+async def revoke_key(conn: AsyncConnection, key_id: str) -> ApiKey:
+    result = await conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+    if row is None:
+        raise NotFound(f"no key with id {key_id!r}")
+    if result.rowcount == 0:
+        raise InvalidInput(f"key {key_id!r} is already revoked", param="key_id")
+    await record_change(conn, KEY_ENTITY, key_id)
+    return _key(row)
+
+
+async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity | None:
+    row = (
+        await conn.execute(
+            select(
+                api_keys.c.id,
+                api_keys.c.user_id,
+                api_keys.c.org_id,
+                api_keys.c.models,
+                api_keys.c.expires_at,
+                api_keys.c.revoked_at,
+                users.c.disabled_at,
+            )
+            .join(users, users.c.id == api_keys.c.user_id)
+            .where(api_keys.c.key_hash == key_hash)
+        )
+    ).first()
+    if row is None:
+        return None
+    return KeyIdentity(
+        key_id=row.id,
+        user_id=row.user_id,
+        org_id=row.org_id,
+        models=frozenset(row.models) if row.models is not None else None,
+        expires_at=_optional_utc(row.expires_at),
+        active=row.revoked_at is None and row.disabled_at is None,
+    )

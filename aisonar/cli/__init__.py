@@ -1,0 +1,20 @@
+"""The `aisonar` command line."""
+
+from __future__ import annotations
+
+import click
+
+from aisonar.cli.accounts import key, org, user
+from aisonar.cli.channels import channel
+from aisonar.cli.server import demo, fake_upstream, migrate, serve
+from aisonar.cli.usage import usage
+
+
+@click.group()
+@click.version_option(package_name="aisonar")
+def main() -> None:
+    """AI Sonar: an LLM API gateway with prepaid billing and usage monitoring."""
+
+
+for command in (serve, migrate, demo, fake_upstream, org, user, key, channel, usage):
+    main.add_command(command)

@@ -1,0 +1,135 @@
+"""`aisonar org|user|key ...`: organizations, users and API keys."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts import services
+from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
+from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
+from aisonar.cli.output import as_record, emit, emit_one
+
+ORG_COLUMNS = ("id", "name", "plan", "created_at")
+USER_COLUMNS = ("id", "email", "name", "org_name", "role", "disabled", "created_at")
+KEY_COLUMNS = ("id", "name", "display_prefix", "models", "expires_at", "revoked_at", "created_at")
+
+
+@click.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--plan", type=click.Choice([p.value for p in Plan]), default=Plan.FREE.value)
+@json_option
+def org_create(name: str, plan: str, as_json: bool) -> None:
+    """Create an organization."""
+
+    async def work(conn: AsyncConnection) -> Organization:
+        return await services.create_org(conn, name, plan)
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@org.command("list")
+@json_option
+def org_list(as_json: bool) -> None:
+    """List organizations."""
+    emit(run_in_database(services.list_orgs), ORG_COLUMNS, as_json=as_json)
+
+
+@click.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--org", "org_name", required=True, help="The user's organization.")
+@click.option("--name", default="", help="Display name.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.USER.value)
+@click.option("--password-stdin", is_flag=True, help="Read a password from standard input.")
+@json_option
+def user_create(
+    email: str, org_name: str, name: str, role: str, password_stdin: bool, as_json: bool
+) -> None:
+    """Create a user in an organization."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+
+    async def work(conn: AsyncConnection) -> User:
+        return await services.create_user(
+            conn, email, org_name, name=name, role=role, password=password
+        )
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@user.command("list")
+@click.option("--org", "org_name", help="Only this organization's users.")
+@json_option
+def user_list(org_name: str | None, as_json: bool) -> None:
+    """List users."""
+
+    async def work(conn: AsyncConnection) -> list[User]:
+        return await services.list_users(conn, org_name)
+
+    emit(run_in_database(work), USER_COLUMNS, as_json=as_json)
+
+
+@click.group()
+def key() -> None:
+    """API keys."""
+
+
+@key.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="A label for the key.")
+@click.option("--models", help="Comma-separated models the key may use (default: all).")
+@click.option("--expires", help="Expiry time, ISO 8601.")
+@json_option
+def key_create(
+    email: str, name: str, models: str | None, expires: str | None, as_json: bool
+) -> None:
+    """Create an API key; its secret is printed once and never again."""
+    expires_at = parse_time(expires, "--expires")
+
+    async def work(conn: AsyncConnection) -> tuple[ApiKey, str]:
+        return await services.create_key(
+            conn, email, name=name, models=split_list(models), expires_at=expires_at
+        )
+
+    created, secret = run_in_database(work)
+    if as_json:
+        emit_one({**as_record(created), "secret": secret}, as_json=True)
+        return
+    emit_one(created, as_json=False)
+    click.echo(f"secret          {secret}")
+    click.echo("Store the secret now: it is shown only once.", err=True)
+
+
+@key.command("list")
+@click.argument("email")
+@json_option
+def key_list(email: str, as_json: bool) -> None:
+    """List a user's keys (never their secrets)."""
+
+    async def work(conn: AsyncConnection) -> list[ApiKey]:
+        return await services.list_keys(conn, email)
+
+    emit(run_in_database(work), KEY_COLUMNS, as_json=as_json)
+
+
+@key.command("revoke")
+@click.argument("key_id")
+@json_option
+def key_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke a key; every running server refuses it within a second."""
+
+    async def work(conn: AsyncConnection) -> ApiKey:
+        return await services.revoke_key(conn, key_id)
+
+    emit_one(run_in_database(work), as_json=as_json)

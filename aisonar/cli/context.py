@@ -1,0 +1,64 @@
+"""What every command shares: settings, a migrated database, and one-line errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.clock import as_utc
+from aisonar.config import Settings
+from aisonar.errors import AISonarError
+from aisonar.store.engine import create_engine
+from aisonar.store.migrate import upgrade_to_head
+
+T = TypeVar("T")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except (ValidationError, ValueError) as error:
+        raise click.ClickException(f"invalid settings: {error}") from error
+
+
+async def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade_to_head(engine)
+        async with engine.begin() as conn:
+            return await work(conn)
+    finally:
+        await engine.dispose()
+
+
+def run_in_database(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on the configured database; domain errors exit 1."""
+    try:
+        return asyncio.run(_in_transaction(load_settings(), work))
+    except AISonarError as error:
+        raise click.ClickException(error.message) from error
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=option) from error
+
+
+def split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    return items or None

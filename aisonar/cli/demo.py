@@ -1,0 +1,61 @@
+"""The demo: an organization, a user, a channel to the built-in fake upstream, a fresh key."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts import services as accounts
+from aisonar.channels import services as channels
+from aisonar.config import Settings
+from aisonar.crypto import SecretBox
+
+DEMO_ORG = "demo"
+DEMO_EMAIL = "demo@example.com"
+DEMO_CHANNEL = "demo-fake-upstream"
+DEMO_MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
+
+
+async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_url: str) -> str:
+    """Create whatever of the demo is missing; returns a new key's secret."""
+    # Look before creating: a failed INSERT would abort the whole transaction on PostgreSQL.
+    if DEMO_ORG not in {org.name for org in await accounts.list_orgs(conn)}:
+        await accounts.create_org(conn, DEMO_ORG)
+    if DEMO_EMAIL not in {user.email for user in await accounts.list_users(conn, DEMO_ORG)}:
+        await accounts.create_user(conn, DEMO_EMAIL, DEMO_ORG, name="Demo User")
+    if DEMO_CHANNEL not in {channel.name for channel in await channels.list_channels(conn)}:
+        await channels.create_channel(
+            conn,
+            SecretBox(settings.resolved_secret_key()),
+            name=DEMO_CHANNEL,
+            provider="openai",
+            base_url=upstream_url,
+            api_key="fake-upstream-key",
+            models=",".join(DEMO_MODELS),
+        )
+    _, secret = await accounts.create_key(conn, DEMO_EMAIL, name="demo")
+    return secret
+
+
+def demo_banner(base_url: str, secret: str) -> str:
+    return f"""
+AI Sonar demo is running at {base_url} (fake upstream behind it).
+
+Try it with curl:
+
+  curl {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {secret}" \\
+    -H "Content-Type: application/json" \\
+    -d '{{"model": "gpt-4o-mini", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+Or with the OpenAI Python SDK:
+
+  from openai import OpenAI
+  client = OpenAI(base_url="{base_url}/v1", api_key="{secret}")
+  reply = client.chat.completions.create(
+      model="gpt-4o-mini", messages=[{{"role": "user", "content": "Hello!"}}]
+  )
+  print(reply.choices[0].message.content)
+
+Export what was recorded (metadata only):  aisonar usage export --format jsonl
+Press Ctrl+C to stop.
+"""

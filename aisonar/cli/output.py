@@ -1,0 +1,62 @@
+"""Command-line output: a plain table for people, JSON with --json."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+import orjson
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def as_record(item: Any) -> dict[str, Any]:
+    is_instance = dataclasses.is_dataclass(item) and not isinstance(item, type)
+    record = dataclasses.asdict(item) if is_instance else dict(item)
+    return {key: _plain(value) for key, value in record.items()}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" if k != v else str(k) for k, v in value.items())
+    return str(value)
+
+
+def emit(items: Sequence[Any], columns: Sequence[str], *, as_json: bool) -> None:
+    records = [as_record(item) for item in items]
+    if as_json:
+        click.echo(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode())
+        return
+    rows = [[_cell(record.get(column)) for column in columns] for record in records]
+    widths = [
+        max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)
+    ]
+    header = "  ".join(column.upper().ljust(w) for column, w in zip(columns, widths, strict=True))
+    click.echo(header.rstrip())
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def emit_one(item: Any, *, as_json: bool) -> None:
+    record = as_record(item)
+    if as_json:
+        click.echo(orjson.dumps(record, option=orjson.OPT_INDENT_2).decode())
+        return
+    width = max(len(key) for key in record)
+    for key, value in record.items():
+        click.echo(f"{key.ljust(width)}  {_cell(value)}")

@@ -1,0 +1,101 @@
+"""`aisonar serve|migrate|demo|fake-upstream`: running things."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.cli.context import load_settings, run_in_database
+from aisonar.cli.demo import DEMO_MODELS, demo_banner, prepare_demo
+from aisonar.config import Settings
+
+# The server stack (uvicorn, aiohttp, the fake upstream) is imported inside the commands
+# that run it, so the administrative verbs start quickly.
+
+
+def _server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    return {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.log_level,
+        "access_log": False,
+        "lifespan": "on",
+    }
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 8400).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, help="Worker processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Apply pending migrations, then run the gateway."""
+    import uvicorn
+
+    from aisonar.app import create_app
+
+    settings = load_settings()
+
+    async def nothing(_: AsyncConnection) -> None:
+        return None
+
+    run_in_database(nothing)
+    options = _server_options(settings, host or settings.host, port or settings.port)
+    if workers > 1:
+        # uvicorn's supervisor starts the workers; each builds its app from the environment.
+        uvicorn.run("aisonar.app:app_from_environment", factory=True, workers=workers, **options)
+        return
+    uvicorn.run(create_app(settings), **options)
+
+
+@click.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+
+    async def nothing(_: AsyncConnection) -> None:
+        return None
+
+    run_in_database(nothing)
+    click.echo("database is up to date")
+
+
+@click.command("fake-upstream")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", type=int, default=8401)
+@click.option("--latency", type=float, default=0.0, help="Seconds before a JSON response.")
+@click.option("--ttft", type=float, default=0.0, help="Seconds before the first stream chunk.")
+@click.option("--tps", type=float, default=0.0, help="Stream tokens per second (0: no pacing).")
+def fake_upstream(host: str, port: int, latency: float, ttft: float, tps: float) -> None:
+    """Run the fake OpenAI-compatible provider used by tests, the demo and benchmarks."""
+    from aisonar.testing.fake_upstream import FakeUpstreamConfig, run
+
+    run(host, port, FakeUpstreamConfig(latency_s=latency, ttft_s=ttft, tokens_per_second=tps))
+
+
+@click.command()
+@click.option("--port", type=int, default=None, help="Gateway port (default 8400).")
+@click.option("--upstream-port", type=int, default=8401, help="Port of the built-in fake upstream.")
+def demo(port: int | None, upstream_port: int) -> None:
+    """Run the gateway with a built-in fake upstream and a ready demo key."""
+    import uvicorn
+
+    from aisonar.app import create_app
+    from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
+
+    settings = load_settings()
+    gateway_port = port or settings.port
+    upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
+
+    secret = run_in_database(lambda conn: prepare_demo(conn, settings, upstream_url))
+
+    async def serve_both() -> None:
+        async with FakeUpstream(FakeUpstreamConfig(models=DEMO_MODELS), port=upstream_port):
+            options = _server_options(settings, settings.host, gateway_port)
+            click.echo(demo_banner(f"http://{settings.host}:{gateway_port}", secret))
+            await uvicorn.Server(uvicorn.Config(create_app(settings), **options)).serve()
+
+    asyncio.run(serve_both())

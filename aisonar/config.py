@@ -1,0 +1,107 @@
+"""Settings: the only reader of the environment (`AISONAR_*`) and of the optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_SECRET = "change-me"
+_MIN_SECRET_LENGTH = 32
+
+
+class InsecureSettings(ValueError):
+    """Raised when production settings would be unsafe."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AISONAR_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path("aisonar-data")
+    database_url: str = ""
+    secret_key: str = ""
+    config_file: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = 8400
+    log_level: str = "info"
+
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
+    upstream_total_timeout_s: float = Field(default=600.0, gt=0)
+    upstream_max_connections: int = Field(default=1000, gt=0)
+
+    usage_batch_size: int = Field(default=1000, gt=0)
+    usage_flush_interval_s: float = Field(default=0.25, gt=0)
+    usage_queue_size: int = Field(default=100_000, gt=0)
+    cache_poll_interval_s: float = Field(default=0.25, gt=0)
+    key_cache_size: int = Field(default=100_000, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+        config_file = os.environ.get("AISONAR_CONFIG_FILE")
+        if config_file:
+            sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)),)
+        return sources
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.env == "production" and (
+            not self.secret_key
+            or self.secret_key == DEFAULT_SECRET
+            or len(self.secret_key) < _MIN_SECRET_LENGTH
+        ):
+            raise InsecureSettings(
+                "AISONAR_SECRET_KEY must be set to a random value of at least "
+                f"{_MIN_SECRET_LENGTH} characters in production"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'aisonar.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret or, in development, one kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(value)
+        return value
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the async driver for a plain `postgresql://` or `sqlite://` URL."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

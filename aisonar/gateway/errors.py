@@ -1,0 +1,79 @@
+"""Errors of the hot path. Each wire format renders them in its own shape."""
+
+from __future__ import annotations
+
+from aisonar.errors import AISonarError, InvalidInput
+
+
+class InvalidRequest(InvalidInput):
+    pass
+
+
+class AuthenticationFailed(AISonarError):
+    status = 401
+    kind = "authentication_error"
+    code = "invalid_api_key"
+
+
+class ModelNotAllowed(AISonarError):
+    status = 403
+    kind = "permission_error"
+    code = "model_not_allowed"
+
+
+class ModelNotFound(AISonarError):
+    status = 404
+    kind = "not_found_error"
+    code = "model_not_found"
+
+
+class RouteNotFound(AISonarError):
+    status = 404
+    kind = "not_found_error"
+    code = "unknown_url"
+
+
+class ClientDisconnected(AISonarError):
+    status = 499
+    kind = "client_disconnected"
+
+
+class MethodNotAllowed(AISonarError):
+    status = 405
+    kind = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(AISonarError):
+    status = 413
+    kind = "invalid_request_error"
+    code = "request_too_large"
+
+
+class UpstreamUnavailable(AISonarError):
+    status = 502
+    kind = "upstream_error"
+    code = "upstream_unavailable"
+
+
+class UpstreamTimeout(AISonarError):
+    status = 504
+    kind = "upstream_error"
+    code = "upstream_timeout"
+
+
+class UpstreamRejected(AISonarError):
+    """The upstream answered with an error status; its sanitized message is passed on."""
+
+    kind = "upstream_error"
+
+    def __init__(self, status: int, message: str, kind: str | None, retry_after: str | None):
+        super().__init__(message)
+        self.status = status
+        self.kind = kind or self.kind
+        self.retry_after = retry_after
+
+    @property
+    def recorded_message(self) -> str:
+        # The upstream's text may quote the request; keep only what we know is safe.
+        return f"upstream answered HTTP {self.status} ({self.kind})"

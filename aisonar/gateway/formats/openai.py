@@ -1,0 +1,186 @@
+"""The OpenAI wire format: the few request fields the gateway reads, body rewriting
+and usage extraction. Pure functions, no I/O; nothing here models the whole body."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import orjson
+
+from aisonar.gateway.errors import InvalidRequest
+
+
+class _StreamOptions(msgspec.Struct):
+    include_usage: bool | None = None
+
+
+class ChatRequest(msgspec.Struct):
+    model: str
+    messages: msgspec.Raw
+    stream: bool | None = False
+    stream_options: _StreamOptions | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    n: int | None = None
+
+    @property
+    def client_wants_usage(self) -> bool:
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+
+class EmbeddingsRequest(msgspec.Struct):
+    model: str
+    input: msgspec.Raw
+
+
+_chat_decoder = msgspec.json.Decoder(ChatRequest)
+_embeddings_decoder = msgspec.json.Decoder(EmbeddingsRequest)
+_FIELD_PATH = re.compile(r"at `\$\.([A-Za-z_][\w.]*)")
+_MISSING_FIELD = re.compile(r"missing required field `(\w+)`")
+
+
+def _invalid(error: msgspec.ValidationError | msgspec.DecodeError) -> InvalidRequest:
+    text = str(error)
+    if isinstance(error, msgspec.ValidationError):
+        found = _FIELD_PATH.search(text) or _MISSING_FIELD.search(text)
+        param = found.group(1) if found else None
+        return InvalidRequest(f"Invalid request body: {text}", param=param)
+    return InvalidRequest(f"Request body is not valid JSON: {text}")
+
+
+def parse_chat_request(body: bytes) -> ChatRequest:
+    try:
+        request = _chat_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise _invalid(error) from None
+    if not bytes(request.messages).lstrip().startswith(b"["):
+        raise InvalidRequest("`messages` must be an array", param="messages")
+    if request.n is not None and request.n < 1:
+        raise InvalidRequest("`n` must be at least 1", param="n")
+    return request
+
+
+def parse_embeddings_request(body: bytes) -> EmbeddingsRequest:
+    try:
+        return _embeddings_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise _invalid(error) from None
+
+
+def rewrite_body(body: bytes, *, model: str, requested_model: str, force_usage: bool) -> bytes:
+    """The client's bytes, untouched unless the model name or the usage option must change."""
+    if model == requested_model and not force_usage:
+        return body
+    document = orjson.loads(body)
+    document["model"] = model
+    if force_usage:
+        options = document.get("stream_options")
+        document["stream_options"] = {
+            **(options if isinstance(options, dict) else {}),
+            "include_usage": True,
+        }
+    return orjson.dumps(document)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    estimated: bool = False
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: int | None = 0
+
+
+class _CompletionDetails(msgspec.Struct):
+    reasoning_tokens: int | None = 0
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int = 0
+    completion_tokens: int | None = 0
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
+
+
+class _WithUsage(msgspec.Struct):
+    usage: _Usage | None = None
+    choices: list[msgspec.Raw] | None = None
+
+
+_usage_decoder = msgspec.json.Decoder(_WithUsage)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReading:
+    usage: TokenUsage | None
+    # True when the document is a usage-only stream chunk (no choices).
+    usage_only: bool
+
+
+def read_usage(document: bytes) -> UsageReading:
+    """Usage from a response body or a stream chunk (OpenAI counts cached tokens inside
+    prompt_tokens and reasoning tokens inside completion_tokens; both kept as reported)."""
+    try:
+        decoded = _usage_decoder.decode(document)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return UsageReading(None, False)
+    usage = decoded.usage
+    if usage is None:
+        return UsageReading(None, False)
+    prompt_details = usage.prompt_tokens_details
+    completion_details = usage.completion_tokens_details
+    return UsageReading(
+        TokenUsage(
+            input_tokens=usage.prompt_tokens,
+            cached_input_tokens=(prompt_details.cached_tokens or 0) if prompt_details else 0,
+            output_tokens=usage.completion_tokens or 0,
+            reasoning_tokens=(
+                (completion_details.reasoning_tokens or 0) if completion_details else 0
+            ),
+        ),
+        usage_only=not decoded.choices,
+    )
+
+
+def delivered_text(chunks: list[bytes]) -> str:
+    """The content and tool-call arguments a stream delivered, for estimating its tokens."""
+    pieces: list[str] = []
+    for chunk in chunks:
+        try:
+            document: Any = orjson.loads(chunk)
+        except orjson.JSONDecodeError:
+            continue
+        for choice in document.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                pieces.append(delta["content"])
+            for call in delta.get("tool_calls") or []:
+                function = call.get("function") or {}
+                pieces.append(str(function.get("name") or ""))
+                pieces.append(str(function.get("arguments") or ""))
+    return "".join(pieces)
+
+
+def response_text(document: bytes) -> str:
+    """The content of a non-streaming chat completion, for estimating its tokens."""
+    try:
+        parsed: Any = orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return ""
+    pieces: list[str] = []
+    for choice in parsed.get("choices") or []:
+        message = choice.get("message") or {}
+        if isinstance(message.get("content"), str):
+            pieces.append(message["content"])
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            pieces.append(str(function.get("name") or ""))
+            pieces.append(str(function.get("arguments") or ""))
+    return "".join(pieces)

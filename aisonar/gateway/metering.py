@@ -1,0 +1,65 @@
+"""Record: what one request did, gathered as it runs and handed to the usage writer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from aisonar.accounts.models import KeyIdentity
+from aisonar.clock import utcnow
+from aisonar.errors import AISonarError
+from aisonar.gateway.formats.openai import TokenUsage
+from aisonar.gateway.routing import Route
+from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
+
+
+@dataclass(slots=True)
+class RequestMeter:
+    request_id: str
+    endpoint: str
+    client_ip: str | None
+    started_at: datetime = field(default_factory=utcnow)
+    _started: float = field(default_factory=time.perf_counter)
+    _first_byte: float | None = None
+    identity: KeyIdentity | None = None
+    requested_model: str | None = None
+    route: Route | None = None
+    stream: bool = False
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    error: AISonarError | None = None
+
+    def first_byte(self) -> None:
+        if self._first_byte is None:
+            self._first_byte = time.perf_counter()
+
+    def finish(self, status_code: int) -> UsageEvent:
+        ended = time.perf_counter()
+        elapsed = ended - self._started
+        ttft = None if self._first_byte is None else self._first_byte - self._started
+        identity, route, error = self.identity, self.route, self.error
+        return UsageEvent(
+            id=self.request_id,
+            started_at=self.started_at,
+            first_byte_at=None if ttft is None else self.started_at + timedelta(seconds=ttft),
+            ended_at=self.started_at + timedelta(seconds=elapsed),
+            org_id=identity.org_id if identity else None,
+            user_id=identity.user_id if identity else None,
+            key_id=identity.key_id if identity else None,
+            client_ip=self.client_ip,
+            endpoint=self.endpoint,
+            requested_model=self.requested_model,
+            upstream_model=route.upstream_model if route else None,
+            channel_id=route.channel.channel.id if route else None,
+            stream=self.stream,
+            status_code=status_code,
+            error_type=error.kind if error else None,
+            error_message=error.recorded_message[:ERROR_MESSAGE_LIMIT] if error else None,
+            input_tokens=self.usage.input_tokens,
+            cached_input_tokens=self.usage.cached_input_tokens,
+            output_tokens=self.usage.output_tokens,
+            reasoning_tokens=self.usage.reasoning_tokens,
+            tokens_estimated=self.usage.estimated,
+            latency_ms=round(elapsed * 1000),
+            ttft_ms=None if ttft is None else round(ttft * 1000),
+        )

@@ -1,0 +1,119 @@
+"""Table definitions (SQLAlchemy Core). Migrations in `migrations/` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("plan", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("password_hash", String(200)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("display_prefix", String(32), nullable=False),
+    Column("models", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("provider", String(32), nullable=False),
+    Column("base_url", String(2000), nullable=False),
+    Column("api_key_encrypted", Text, nullable=False),
+    Column("models", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("first_byte_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("org_id", String(32)),
+    Column("user_id", String(32)),
+    Column("key_id", String(32)),
+    Column("client_ip", String(64)),
+    Column("endpoint", String(64), nullable=False),
+    Column("requested_model", String(200)),
+    Column("upstream_model", String(200)),
+    Column("channel_id", String(32)),
+    Column("stream", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("error_type", String(64)),
+    Column("error_message", String(500)),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("cached_input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("tokens_estimated", Boolean, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("ttft_ms", Integer),
+    Index(None, "org_id", "started_at"),
+    Index(None, "user_id", "started_at"),
+    Index(None, "started_at"),
+)
+
+# Every change to keys, users, organizations or channels appends a row here; each
+# running server polls it to drop stale cache entries within a fraction of a second.
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

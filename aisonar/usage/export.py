@@ -1,0 +1,64 @@
+"""Usage export: stream usage events as CSV or JSONL without loading them all."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.clock import as_utc
+from aisonar.store.tables import usage_events
+from aisonar.usage.models import USAGE_COLUMNS
+
+EXPORT_FORMATS = ("csv", "jsonl")
+_FETCH_ROWS = 1000
+
+
+def _normalized(row: Any) -> dict[str, Any]:
+    record = dict(row._mapping)
+    for column in ("started_at", "first_byte_at", "ended_at"):
+        if record[column] is not None:
+            record[column] = as_utc(record[column]).isoformat()
+    return record
+
+
+async def export_usage(
+    conn: AsyncConnection,
+    *,
+    fmt: str,
+    org_id: str | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> AsyncIterator[str]:
+    query = select(*(usage_events.c[name] for name in USAGE_COLUMNS)).order_by(
+        usage_events.c.started_at, usage_events.c.id
+    )
+    if org_id is not None:
+        query = query.where(usage_events.c.org_id == org_id)
+    if user_id is not None:
+        query = query.where(usage_events.c.user_id == user_id)
+    if since is not None:
+        query = query.where(usage_events.c.started_at >= since)
+    if until is not None:
+        query = query.where(usage_events.c.started_at < until)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=USAGE_COLUMNS, lineterminator="\n")
+    if fmt == "csv":
+        writer.writeheader()
+    result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
+    async for row in result:
+        record = _normalized(row)
+        if fmt == "jsonl":
+            yield orjson.dumps(record).decode() + "\n"
+            continue
+        writer.writerow(record)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Set up and run AI Sonar from a fresh clone with nothing but Python 3.11+.
+
+    python3 dev.py demo    # the gateway on SQLite with a built-in fake upstream
+    python3 dev.py test    # lint, type-check and the whole test suite
+    python3 dev.py run ... # any `aisonar` command inside the project's environment
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+
+
+def _ensure_environment(lock: Path) -> None:
+    """Create .venv and install the pinned dependencies when the lock file changed."""
+    if sys.version_info < (3, 11):
+        sys.exit("AI Sonar needs Python 3.11 or newer")
+    if not PYTHON.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed-{lock.name}"
+    digest = hashlib.sha256(lock.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-r", str(lock)], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    stamp.write_text(digest)
+
+
+def _run(*command: str) -> None:
+    code = subprocess.call(command, cwd=ROOT)
+    if code:
+        sys.exit(code)
+
+
+def main(argv: list[str]) -> None:
+    action = argv[0] if argv else "help"
+    if action == "demo":
+        _ensure_environment(ROOT / "requirements.lock")
+        os.execv(str(BIN / "aisonar"), [str(BIN / "aisonar"), "demo", *argv[1:]])
+    elif action == "run":
+        _ensure_environment(ROOT / "requirements.lock")
+        os.execv(str(BIN / "aisonar"), [str(BIN / "aisonar"), *argv[1:]])
+    elif action == "test":
+        _ensure_environment(ROOT / "requirements-dev.lock")
+        _run(str(BIN / "ruff"), "check", "aisonar", "tests", "bench", "dev.py")
+        _run(str(BIN / "ruff"), "format", "--check", "aisonar", "tests", "bench", "dev.py")
+        _run(str(BIN / "mypy"))
+        _run(str(PYTHON), "-m", "pytest", *argv[1:])
+    else:
+        print(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,113 @@
+"""Shared fixtures: a real database (SQLite, and PostgreSQL when configured), the fake
+upstream, and a gateway serving real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
+from sqlalchemy import text
+
+from aisonar.channels import services as channels
+from aisonar.config import Settings
+from aisonar.crypto import SecretBox
+from aisonar.store.engine import create_engine
+from aisonar.store.migrate import upgrade_to_head
+from aisonar.testing.gateway_server import RunningGateway, free_port, running_gateway
+from tests.support import Backend, Tenant, make_tenant
+
+POSTGRES_URL = os.environ.get("AISONAR_TEST_DATABASE_URL")
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
+UPSTREAM_KEY = "sk-upstream-" + secrets.token_hex(16)
+WRONG_UPSTREAM_KEY = "sk-wrong-" + secrets.token_hex(16)
+CHANNEL_MODELS = "gpt-4o-mini,gpt-4o,text-embedding-3-small,smart=gpt-4o"
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if POSTGRES_URL:
+        return
+    skip = pytest.mark.skip(reason="AISONAR_TEST_DATABASE_URL is not set")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def fake_upstream() -> AsyncIterator[FakeUpstream]:
+    async with FakeUpstream(FakeUpstreamConfig(api_key=UPSTREAM_KEY), port=0) as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def backend(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_upstream: FakeUpstream,
+) -> AsyncIterator[Backend]:
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    if request.param == "postgresql":
+        assert POSTGRES_URL
+        await reset_postgres(Settings(database_url=POSTGRES_URL).resolved_database_url)
+        database_url = POSTGRES_URL
+    else:
+        database_url = ""
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        usage_flush_interval_s=0.05,
+        cache_poll_interval_s=0.05,
+        upstream_total_timeout_s=3.0,
+        max_body_bytes=256 * 1024,
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_to_head(engine)
+    box = SecretBox(TEST_SECRET_KEY)
+    async with engine.begin() as conn:
+        for name, base_url, api_key, models in (
+            ("fake", fake_upstream.url, UPSTREAM_KEY, CHANNEL_MODELS),
+            ("unreachable", f"http://127.0.0.1:{free_port()}/v1", UPSTREAM_KEY, "dead-model"),
+            ("wrong-key", fake_upstream.url, WRONG_UPSTREAM_KEY, "wrong-key-model=gpt-4o-mini"),
+        ):
+            await channels.create_channel(
+                conn,
+                box,
+                name=name,
+                provider="openai",
+                base_url=base_url,
+                api_key=api_key,
+                models=models,
+            )
+    yield Backend(request.param, settings, engine)
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def gateway(backend: Backend) -> AsyncIterator[RunningGateway]:
+    async with running_gateway(backend.settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def tenant(backend: Backend) -> Tenant:
+    return await make_tenant(backend.engine)
+
+
+@pytest.fixture
+def repo_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parent.parent

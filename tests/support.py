@@ -1,0 +1,58 @@
+"""Helpers the tests share: tenants, backends, waiting for the usage writer."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aisonar.accounts import services as accounts
+from aisonar.config import Settings
+from aisonar.store.tables import usage_events
+
+
+@dataclass
+class Backend:
+    name: str
+    settings: Settings
+    engine: AsyncEngine
+
+
+@dataclass
+class Tenant:
+    org_name: str
+    email: str
+    key_id: str
+    secret: str
+    org_id: str
+    user_id: str
+
+
+async def make_tenant(engine: AsyncEngine, *, models: list[str] | None = None) -> Tenant:
+    suffix = secrets.token_hex(4)
+    async with engine.begin() as conn:
+        org = await accounts.create_org(conn, f"org-{suffix}")
+        user = await accounts.create_user(conn, f"user-{suffix}@example.com", org.name)
+        key, secret = await accounts.create_key(conn, user.email, models=models)
+    return Tenant(org.name, user.email, key.id, secret, org.id, user.id)
+
+
+async def usage_count(engine: AsyncEngine, org_id: str) -> int:
+    async with engine.connect() as conn:
+        query = (
+            select(func.count()).select_from(usage_events).where(usage_events.c.org_id == org_id)
+        )
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def wait_for_usage(engine: AsyncEngine, org_id: str, expected: int) -> None:
+    for _ in range(200):
+        if await usage_count(engine, org_id) >= expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(
+        f"expected {expected} usage events, found {await usage_count(engine, org_id)}"
+    )
