@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Set up and run AI Sonar from a fresh clone with nothing but Python 3.11+.
 
-    python3 dev.py demo    # the gateway on SQLite with a built-in fake upstream
-    python3 dev.py test    # lint, type-check and the whole test suite
-    python3 dev.py run ... # any `aisonar` command inside the project's environment
+python3 dev.py demo    # the gateway on SQLite with a built-in fake upstream
+python3 dev.py test    # lint, type-check and the whole test suite
+python3 dev.py run ... # any `aisonar` command inside the project's environment
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PYTHON = BIN / "python"
 
 def _ensure_environment(lock: Path) -> None:
     """Create .venv and install the pinned dependencies when the lock file changed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on whatever python3 is
         sys.exit("AI Sonar needs Python 3.11 or newer")
     if not PYTHON.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)

@@ -19,7 +19,7 @@ DEFAULT_SECRET = "change-me"
 _MIN_SECRET_LENGTH = 32
 
 
-class InsecureSettings(ValueError):
+class InsecureSettings(Exception):
     """Raised when production settings would be unsafe."""
 
 

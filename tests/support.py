@@ -56,3 +56,28 @@ async def wait_for_usage(engine: AsyncEngine, org_id: str, expected: int) -> Non
     raise AssertionError(
         f"expected {expected} usage events, found {await usage_count(engine, org_id)}"
     )
+
+
+def cli_environment(backend: Backend) -> dict[str, str]:
+    """The environment that points the `aisonar` command at a test backend."""
+    import os
+
+    settings = backend.settings
+    return {
+        **os.environ,
+        "AISONAR_DATA_DIR": str(settings.data_dir),
+        "AISONAR_DATABASE_URL": settings.database_url,
+        "AISONAR_SECRET_KEY": settings.secret_key,
+    }
+
+
+def read_files_elsewhere(paths: list[str]) -> bytes:
+    """The raw bytes of files, read by another process.
+
+    Closing any descriptor of a SQLite file drops every POSIX lock this process holds
+    on it (sqlite.org/howtocorrupt.html, 2.2.1), so live database files are never
+    opened from the test process itself.
+    """
+    import subprocess
+
+    return subprocess.run(["cat", "--", *paths], capture_output=True, check=True).stdout

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc
-from aisonar.config import Settings
+from aisonar.config import InsecureSettings, Settings
 from aisonar.errors import AISonarError
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
@@ -25,7 +25,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 def load_settings() -> Settings:
     try:
         return Settings()
-    except (ValidationError, ValueError) as error:
+    except (ValidationError, InsecureSettings) as error:
         raise click.ClickException(f"invalid settings: {error}") from error
 
 

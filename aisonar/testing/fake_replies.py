@@ -162,18 +162,22 @@ def _messages(body: JsonObject) -> list[JsonObject]:
     return messages
 
 
+def _function_name(entry: Any) -> Any:
+    """`entry["function"]["name"]` of a tool or a tool choice, or None."""
+    function = entry.get("function") if isinstance(entry, dict) else None
+    return function.get("name") if isinstance(function, dict) else None
+
+
 def _tool_name(body: JsonObject, messages: list[JsonObject]) -> str | None:
     """The function to call, or None when the reply should be text."""
     tools = body.get("tools")
     choice = body.get("tool_choice")
     if not tools or choice == "none" or messages[-1].get("role") == "tool":
         return None
-    if isinstance(choice, dict):
-        named = choice.get("function", {}).get("name")
-        if isinstance(named, str):
-            return named
-    first = tools[0] if isinstance(tools, list) else None
-    name = first.get("function", {}).get("name") if isinstance(first, dict) else None
+    named = _function_name(choice)
+    if isinstance(named, str):
+        return named
+    name = _function_name(tools[0] if isinstance(tools, list) else None)
     if not isinstance(name, str):
         raise invalid_param("tools", "an array of function tools, each with a name")
     return name

@@ -18,6 +18,7 @@ import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -42,21 +43,27 @@ from aisonar.testing.fake_replies import (
 
 FAULTS = frozenset({"429", "500", "503", "timeout", "cut", "no_usage"})
 RECEIVED_LIMIT = 1000
-_STATUS_FAULTS = {
-    "429": OpenAIError(
+# Factories, so that each raise gets a fresh exception (and traceback).
+_STATUS_FAULTS: dict[str, Callable[[], OpenAIError]] = {
+    "429": partial(
+        OpenAIError,
         429,
         "Rate limit reached for requests. Please try again in 1s.",
         type="rate_limit_error",
         code="rate_limit_exceeded",
         headers={"Retry-After": "1"},
     ),
-    "500": OpenAIError(
+    "500": partial(
+        OpenAIError,
         500,
         "The server had an error while processing your request. Sorry about that!",
         type="server_error",
     ),
-    "503": OpenAIError(
-        503, "The engine is currently overloaded, please try again later.", type="server_error"
+    "503": partial(
+        OpenAIError,
+        503,
+        "The engine is currently overloaded, please try again later.",
+        type="server_error",
     ),
 }
 _HANG_S = 3600.0
@@ -150,7 +157,7 @@ async def _admit(request: web.Request) -> tuple[_State, Any, str | None]:
         state.received.append(body)
     fault = state.next_fault(body)
     if fault in _STATUS_FAULTS:
-        raise _STATUS_FAULTS[fault]
+        raise _STATUS_FAULTS[fault]()
     if fault == "timeout":
         await asyncio.sleep(_HANG_S)
     streaming = isinstance(body, dict) and body.get("stream") is True

@@ -21,7 +21,7 @@ _FETCH_ROWS = 1000
 
 
 def _normalized(row: Any) -> dict[str, Any]:
-    record = dict(row._mapping)
+    record = dict(zip(USAGE_COLUMNS, row, strict=True))
     for column in ("started_at", "first_byte_at", "ended_at"):
         if record[column] is not None:
             record[column] = as_utc(record[column]).isoformat()
@@ -52,6 +52,9 @@ async def export_usage(
     writer = csv.DictWriter(buffer, fieldnames=USAGE_COLUMNS, lineterminator="\n")
     if fmt == "csv":
         writer.writeheader()
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
     result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
     async for row in result:
         record = _normalized(row)

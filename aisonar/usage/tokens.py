@@ -22,9 +22,10 @@ def _encoding_for(model: str) -> Any:
     import bpe_openai
 
     try:
-        return bpe_openai.encoding_for_model(model)
-    except bpe_openai.UnsupportedModelError:
-        return bpe_openai.get_encoding(_FALLBACK_ENCODING)
+        name = bpe_openai.encoding_name_for_model(model)
+    except KeyError:
+        name = _FALLBACK_ENCODING
+    return bpe_openai.get_encoding(name)
 
 
 def count_text_tokens(text: str, model: str) -> int:

@@ -54,7 +54,9 @@ async def test_missing_key_is_401(gateway: RunningGateway) -> None:
         assert (await response.json())["error"]["type"] == "authentication_error"
 
 
-async def test_expired_key_is_401(gateway: RunningGateway, backend: Backend, tenant: Tenant) -> None:
+async def test_expired_key_is_401(
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
+) -> None:
     expires_at = utcnow() + timedelta(seconds=1)
     async with backend.engine.begin() as conn:
         _, secret = await accounts.create_key(conn, tenant.email, expires_at=expires_at)

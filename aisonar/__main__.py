@@ -1,0 +1,5 @@
+"""`python -m aisonar` is the `aisonar` command."""
+
+from aisonar.cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""Every command-line verb, against SQLite and PostgreSQL alike: a table by default,
+JSON with --json, and a one-line reason with a non-zero exit on bad input."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from aisonar.cli import main
+from tests.support import Backend, cli_environment
+
+
+@pytest.fixture
+def aisonar(backend: Backend) -> Any:
+    runner = CliRunner()
+    env = cli_environment(backend)
+
+    def invoke(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
+        result = runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output
+        return result
+
+    return invoke
+
+
+def as_json(result: Result) -> Any:
+    return json.loads(result.stdout)
+
+
+def test_organizations_users_and_keys(aisonar: Any) -> None:
+    org = f"acme-{secrets.token_hex(3)}"
+    email = f"alice-{secrets.token_hex(3)}@acme.io"
+    created = as_json(aisonar("org", "create", org, "--plan", "pro", "--json"))
+    assert created["name"] == org and created["plan"] == "pro"
+    assert org in aisonar("org", "list").stdout
+    assert any(o["name"] == org for o in as_json(aisonar("org", "list", "--json")))
+
+    aisonar(
+        "user",
+        "create",
+        email,
+        "--org",
+        org,
+        "--name",
+        "Alice",
+        "--role",
+        "org_admin",
+        "--password-stdin",
+        stdin="correct horse battery staple\n",
+    )
+    users = as_json(aisonar("user", "list", "--org", org, "--json"))
+    assert [(u["email"], u["role"], u["org_name"]) for u in users] == [(email, "org_admin", org)]
+    assert "EMAIL" in aisonar("user", "list").stdout
+
+    key = as_json(
+        aisonar(
+            "key",
+            "create",
+            email,
+            "--name",
+            "laptop",
+            "--models",
+            "gpt-4o-mini,gpt-4o",
+            "--expires",
+            "2099-01-01T00:00:00Z",
+            "--json",
+        )
+    )
+    assert key["secret"].startswith("sk-sonar-") and len(key["secret"]) > 40
+    assert key["models"] == ["gpt-4o", "gpt-4o-mini"]
+    listed = as_json(aisonar("key", "list", email, "--json"))
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "secret" not in listed[0] and key["secret"] not in aisonar("key", "list", email).stdout
+
+    revoked = as_json(aisonar("key", "revoke", key["id"], "--json"))
+    assert revoked["revoked_at"] is not None
+    again = aisonar("key", "revoke", key["id"], ok=False)
+    assert "already revoked" in again.output
+
+
+def test_channels(aisonar: Any) -> None:
+    name = f"up-{secrets.token_hex(3)}"
+    created = as_json(
+        aisonar(
+            "channel",
+            "create",
+            name,
+            "--provider",
+            "openai",
+            "--base-url",
+            "https://api.example.com/v1/",
+            "--api-key",
+            "sk-cli-secret-123",
+            "--models",
+            "a,b,alias=upstream-x",
+            "--json",
+        )
+    )
+    assert created["models"] == {"a": "a", "b": "b", "alias": "upstream-x"}
+    assert created["base_url"] == "https://api.example.com/v1"
+    table = aisonar("channel", "list").stdout
+    assert name in table and "sk-cli-secret-123" not in table
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (("org", "create", "  "), "must not be empty"),
+        (("user", "create", "not-an-email", "--org", "x"), "not an email"),
+        (("user", "create", "bob@example.com", "--org", "no-such-org"), "no organization"),
+        (("key", "create", "nobody@example.com"), "no user"),
+        (("key", "create", "nobody@example.com", "--expires", "tomorrow"), "ISO 8601"),
+        (("key", "revoke", "key_missing"), "no key"),
+        (
+            (
+                "channel",
+                "create",
+                "c",
+                "--provider",
+                "openai",
+                "--base-url",
+                "ftp://x",
+                "--api-key",
+                "k",
+                "--models",
+                "a",
+            ),
+            "http(s) URL",
+        ),
+        (
+            (
+                "channel",
+                "create",
+                "c",
+                "--provider",
+                "openai",
+                "--base-url",
+                "http://x",
+                "--api-key",
+                "k",
+                "--models",
+                "alias=",
+            ),
+            "bad model entry",
+        ),
+        (("usage", "export", "--since", "yesterday"), "ISO 8601"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line(
+    aisonar: Any, args: tuple[str, ...], reason: str
+) -> None:
+    result = aisonar(*args, ok=False)
+    assert reason in result.output
+    assert "Traceback" not in result.output
+
+
+def test_duplicate_organization_is_refused(aisonar: Any) -> None:
+    org = f"dup-{secrets.token_hex(3)}"
+    aisonar("org", "create", org)
+    assert "already exists" in aisonar("org", "create", org, ok=False).output
+
+
+def test_weak_password_is_refused(aisonar: Any) -> None:
+    org = f"pw-{secrets.token_hex(3)}"
+    aisonar("org", "create", org)
+    result = aisonar(
+        "user",
+        "create",
+        f"{org}@example.com",
+        "--org",
+        org,
+        "--password-stdin",
+        stdin="short\n",
+        ok=False,
+    )
+    assert "at least" in result.output
+
+
+def test_migrate_is_idempotent(aisonar: Any) -> None:
+    assert "up to date" in aisonar("migrate").stdout
+    assert "up to date" in aisonar("migrate").stdout
