@@ -53,8 +53,9 @@ def main(argv: list[str]) -> None:
         os.execv(str(BIN / "aisonar"), [str(BIN / "aisonar"), *argv[1:]])
     elif action == "test":
         _ensure_environment(ROOT / "requirements-dev.lock")
-        _run(str(BIN / "ruff"), "check", "aisonar", "tests", "bench", "dev.py")
-        _run(str(BIN / "ruff"), "format", "--check", "aisonar", "tests", "bench", "dev.py")
+        sources = [p for p in ("aisonar", "tests", "bench", "dev.py") if (ROOT / p).exists()]
+        _run(str(BIN / "ruff"), "check", "--no-cache", *sources)
+        _run(str(BIN / "ruff"), "format", "--no-cache", "--check", *sources)
         _run(str(BIN / "mypy"))
         _run(str(PYTHON), "-m", "pytest", *argv[1:])
     else:

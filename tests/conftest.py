@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from sqlalchemy import text
 
 from aisonar.channels import services as channels
@@ -17,6 +16,7 @@ from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
+from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, free_port, running_gateway
 from tests.support import Backend, Tenant, make_tenant
 

@@ -7,10 +7,10 @@ import secrets
 from typing import Any
 
 import openai
-from aisonar.testing.fake_upstream import FakeUpstream
 from sqlalchemy import select
 
 from aisonar.store.tables import usage_events
+from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.support import Backend, Tenant, wait_for_usage
 

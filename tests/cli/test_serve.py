@@ -1,0 +1,55 @@
+"""`aisonar serve --workers 2` runs several processes that share the database."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import aiohttp
+import orjson
+
+from aisonar.testing.gateway_server import free_port
+from tests.support import Backend, cli_environment, make_tenant, usage_count, wait_for_usage
+
+BODY = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+
+
+async def test_two_workers_serve_and_meter(backend: Backend) -> None:
+    tenant = await make_tenant(backend.engine)
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aisonar",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        env={**cli_environment(backend), "AISONAR_LOG_LEVEL": "warning"},
+    )
+    headers = {"Authorization": f"Bearer {tenant.secret}"}
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession(headers=headers) as session:
+            for _ in range(300):
+                try:
+                    async with session.get(url + "/readyz") as ready:
+                        if ready.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+
+            async def call() -> int:
+                async with session.post(url + "/v1/chat/completions", data=BODY) as response:
+                    return response.status
+
+            statuses = await asyncio.gather(*(call() for _ in range(40)))
+        assert set(statuses) == {200}
+        await wait_for_usage(backend.engine, tenant.org_id, 40)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+    assert await usage_count(backend.engine, tenant.org_id) == 40
