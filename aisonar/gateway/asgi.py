@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from aisonar.clock import new_id
+from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
 from aisonar.gateway import pipeline
 from aisonar.gateway.errors import MethodNotAllowed, RouteNotFound, UpstreamRejected
@@ -45,6 +45,7 @@ Lifespan = Callable[[Runtime], AbstractAsyncContextManager[None]]
 class GatewayApp:
     def __init__(self, lifespan: Lifespan) -> None:
         self._lifespan = lifespan
+        self._request_ids = RequestIds()
         self.runtime = Runtime()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,7 +68,7 @@ class GatewayApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        exchange = Exchange(scope, receive, send, new_id("req"))
+        exchange = Exchange(scope, receive, send, self._request_ids.next())
         if path == "/healthz":
             await exchange.respond(200, b'{"status":"ok"}')
             return

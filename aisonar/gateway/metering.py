@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
@@ -41,8 +41,6 @@ class RequestMeter:
         return UsageEvent(
             id=self.request_id,
             started_at=self.started_at,
-            first_byte_at=None if ttft is None else self.started_at + timedelta(seconds=ttft),
-            ended_at=self.started_at + timedelta(seconds=elapsed),
             org_id=identity.org_id if identity else None,
             user_id=identity.user_id if identity else None,
             key_id=identity.key_id if identity else None,

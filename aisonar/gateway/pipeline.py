@@ -22,7 +22,6 @@ from aisonar.gateway.formats.openai import (
 )
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.providers.openai import openai_target
 from aisonar.gateway.relay import relay_json, relay_stream
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.upstream import upstream_error, upstream_post
@@ -66,8 +65,8 @@ async def chat_completions(
             estimated=True,
         )
 
-    url, headers = openai_target(route.channel, "/chat/completions")
-    async with upstream_post(services.session, url, headers, upstream_body) as response:
+    url = route.url("/chat/completions")
+    async with upstream_post(services.session, url, route.headers, upstream_body) as response:
         if response.status >= 400:
             raise upstream_error(
                 response.status,
@@ -97,8 +96,8 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
         tokens = sum(count_text_tokens(text, route.upstream_model) for text in texts)
         return TokenUsage(input_tokens=tokens, estimated=True)
 
-    url, headers = openai_target(route.channel, "/embeddings")
-    async with upstream_post(services.session, url, headers, upstream_body) as response:
+    url = route.url("/embeddings")
+    async with upstream_post(services.session, url, route.headers, upstream_body) as response:
         if response.status >= 400:
             raise upstream_error(
                 response.status,

@@ -4,6 +4,7 @@ the way. Streams are framed into whole SSE events but never buffered beyond one.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 import aiohttp
@@ -16,7 +17,8 @@ from aisonar.gateway.sse import SseSplitter, event_data
 
 # Stream chunks kept (by reference) so tokens can be estimated if no usage arrives.
 _MAX_KEPT_FOR_ESTIMATE = 4 * 1024 * 1024
-_USAGE_MARKER = b'"usage"'
+# A usage object, not the `"usage": null` every chunk carries once usage was asked for.
+_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 _DONE = b"[DONE]"
 
 Estimator = Callable[[list[bytes]], TokenUsage]
@@ -48,19 +50,20 @@ class _StreamState:
             self.kept.append(data)
             self.kept_bytes += len(data)
 
+    def delivered_payloads(self) -> list[bytes]:
+        events = SseSplitter().feed(b"".join(self.kept) + b"\n\n")
+        return [data for data in map(event_data, events) if data and data != _DONE]
+
 
 def _pass_event(event: bytes, state: _StreamState, hide_usage: bool) -> bool:
     """Read one event; False when the client must not see it (a usage chunk it did not ask for)."""
-    data = event_data(event)
-    if not data or data == _DONE:
-        return True
-    if _USAGE_MARKER in data:
-        reading = read_usage(data)
+    if _USAGE_OBJECT.search(event):
+        reading = read_usage(event_data(event))
         if reading.usage is not None:
             state.usage = reading.usage
             if hide_usage and reading.usage_only:
                 return False
-    state.keep(data)
+    state.keep(event)
     return True
 
 
@@ -79,6 +82,11 @@ async def relay_stream(
         async with _cancel_on_disconnect(exchange):
             async for chunk in response.content.iter_any():
                 meter.first_byte()
+                if _whole_events_without_usage(chunk, splitter):
+                    # The common case: pass the bytes on as they came.
+                    state.keep(chunk)
+                    await exchange.write(chunk)
+                    continue
                 events = splitter.feed(chunk)
                 forward = [event for event in events if _pass_event(event, state, hide_usage)]
                 if forward:
@@ -87,8 +95,19 @@ async def relay_stream(
                 await exchange.write(splitter.remainder())
     finally:
         # Whatever ended the stream, charge what the upstream reported or else what was delivered.
-        meter.usage = state.usage if state.usage is not None else estimate(state.kept)
+        meter.usage = (
+            state.usage if state.usage is not None else estimate(state.delivered_payloads())
+        )
     await exchange.end()
+
+
+def _whole_events_without_usage(chunk: bytes, splitter: SseSplitter) -> bool:
+    return (
+        not splitter.remainder()
+        and chunk.endswith(b"\n\n")
+        and b"\r" not in chunk
+        and _USAGE_OBJECT.search(chunk) is None
+    )
 
 
 class _cancel_on_disconnect:

@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from aisonar.accounts.models import KeyIdentity
 from aisonar.channels.models import ChannelWithSecret
 from aisonar.gateway.errors import ModelNotAllowed, ModelNotFound
+from aisonar.gateway.providers.openai import openai_headers
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     channel: ChannelWithSecret
     upstream_model: str
+    headers: dict[str, str]
+
+    def url(self, path: str) -> str:
+        return self.channel.channel.base_url + path
 
 
 class ChannelTable:
@@ -21,8 +26,9 @@ class ChannelTable:
     def __init__(self, channels: list[ChannelWithSecret]) -> None:
         self._by_model: dict[str, list[Route]] = {}
         for entry in channels:
+            headers = openai_headers(entry)
             for name, upstream in entry.channel.models.items():
-                self._by_model.setdefault(name, []).append(Route(entry, upstream))
+                self._by_model.setdefault(name, []).append(Route(entry, upstream, headers))
 
     def models(self) -> list[str]:
         return sorted(self._by_model)

@@ -23,7 +23,7 @@ def new_upstream_session(
         connector=aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300),
         timeout=aiohttp.ClientTimeout(total=total_timeout_s, sock_connect=connect_timeout_s),
         auto_decompress=False,
-        skip_auto_headers=("User-Agent",),
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
     )
 
 

@@ -81,8 +81,6 @@ usage_events = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("first_byte_at", DateTime(timezone=True)),
-    Column("ended_at", DateTime(timezone=True), nullable=False),
     Column("org_id", String(32)),
     Column("user_id", String(32)),
     Column("key_id", String(32)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,14 +17,19 @@ from aisonar.store.tables import usage_events
 from aisonar.usage.models import USAGE_COLUMNS
 
 EXPORT_FORMATS = ("csv", "jsonl")
+EXPORT_COLUMNS = (*USAGE_COLUMNS, "first_byte_at", "ended_at")
 _FETCH_ROWS = 1000
 
 
 def _normalized(row: Any) -> dict[str, Any]:
     record = dict(zip(USAGE_COLUMNS, row, strict=True))
-    for column in ("started_at", "first_byte_at", "ended_at"):
-        if record[column] is not None:
-            record[column] = as_utc(record[column]).isoformat()
+    started = as_utc(record["started_at"])
+    ttft_ms = record["ttft_ms"]
+    record["started_at"] = started.isoformat()
+    record["first_byte_at"] = (
+        None if ttft_ms is None else (started + timedelta(milliseconds=ttft_ms)).isoformat()
+    )
+    record["ended_at"] = (started + timedelta(milliseconds=record["latency_ms"])).isoformat()
     return record
 
 
@@ -49,7 +54,7 @@ async def export_usage(
     if until is not None:
         query = query.where(usage_events.c.started_at < until)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=USAGE_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     if fmt == "csv":
         writer.writeheader()
         yield buffer.getvalue()

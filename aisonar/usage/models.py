@@ -1,10 +1,12 @@
-"""One usage event per request: metadata only, never content."""
+"""One usage event per request: metadata only, never content.
+
+The first-byte and end times are `started_at` plus `ttft_ms` and `latency_ms`; they are
+derived where needed (exports) rather than stored twice."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 ERROR_MESSAGE_LIMIT = 500
 
@@ -13,8 +15,6 @@ ERROR_MESSAGE_LIMIT = 500
 class UsageEvent:
     id: str
     started_at: datetime
-    first_byte_at: datetime | None
-    ended_at: datetime
     org_id: str | None
     user_id: str | None
     key_id: str | None
@@ -34,9 +34,6 @@ class UsageEvent:
     tokens_estimated: bool
     latency_ms: int
     ttft_ms: int | None
-
-    def as_row(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageEvent.__dataclass_fields__)

@@ -1,22 +1,50 @@
 """The batched usage writer: requests hand events over without waiting; a background
-task inserts them in batches and flushes everything pending on shutdown."""
+task inserts them in batches and flushes everything pending on shutdown.
+
+Rows go to the driver's `executemany` as plain tuples: at thousands of events per
+second, SQLAlchemy's per-value processing on the event loop would cost more than the
+requests themselves."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from operator import attrgetter
+from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.store.tables import usage_events
-from aisonar.usage.models import UsageEvent
+from aisonar.store.engine import is_sqlite
+from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
 
 log = logging.getLogger(__name__)
 
 _RETRY_DELAY_S = 1.0
+_event_values = attrgetter(*USAGE_COLUMNS)
+_TIME_COLUMNS = tuple(index for index, name in enumerate(USAGE_COLUMNS) if name.endswith("_at"))
+
+
+def _sqlite_row(event: UsageEvent) -> tuple[Any, ...]:
+    values = list(_event_values(event))
+    for index in _TIME_COLUMNS:
+        moment: datetime | None = values[index]
+        if moment is not None:
+            # SQLAlchemy's storage format for DateTime on SQLite (naive UTC, microseconds).
+            values[index] = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return tuple(values)
+
+
+def _insert_statement(sqlite: bool) -> str:
+    columns = ", ".join(USAGE_COLUMNS)
+    if sqlite:
+        placeholders = ", ".join("?" for _ in USAGE_COLUMNS)
+    else:
+        placeholders = ", ".join(f"${i}" for i in range(1, len(USAGE_COLUMNS) + 1))
+    return f"INSERT INTO usage_events ({columns}) VALUES ({placeholders})"
 
 
 class UsageWriter:
@@ -27,6 +55,11 @@ class UsageWriter:
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._max_pending = max_pending
+        sqlite = is_sqlite(engine.url.drivername)
+        self._statement = _insert_statement(sqlite)
+        self._to_row: Callable[[UsageEvent], tuple[Any, ...]] = (
+            _sqlite_row if sqlite else _event_values
+        )
         self._pending: list[UsageEvent] = []
         self._wake = asyncio.Event()
         self._stopping = False
@@ -76,5 +109,6 @@ class UsageWriter:
             self.written += len(batch)
 
     async def _insert(self, batch: list[UsageEvent]) -> None:
+        rows = [self._to_row(event) for event in batch]
         async with self._engine.begin() as conn:
-            await conn.execute(insert(usage_events), [event.as_row() for event in batch])
+            await conn.exec_driver_sql(self._statement, rows)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from aisonar.channels.models import ChannelWithSecret
 
 
-def openai_target(channel: ChannelWithSecret, path: str) -> tuple[str, dict[str, str]]:
-    headers = {
+def openai_headers(channel: ChannelWithSecret) -> dict[str, str]:
+    """Built once per channel, not per request."""
+    return {
         "Authorization": f"Bearer {channel.api_key}",
         "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
         "Accept-Encoding": "identity",
     }
-    return channel.channel.base_url + path, headers

@@ -50,8 +50,6 @@ def upgrade() -> None:
         "usage_events",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("first_byte_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("org_id", sa.String(length=32), nullable=True),
         sa.Column("user_id", sa.String(length=32), nullable=True),
         sa.Column("key_id", sa.String(length=32), nullable=True),

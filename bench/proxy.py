@@ -1,0 +1,588 @@
+"""Gateway throughput and latency: `aisonar serve` in front of a canned nginx upstream.
+
+nginx (pinned to core 1) answers `/json/v1/chat/completions` with a chat.completion and
+`/sse/v1/chat/completions` with an OpenAI SSE stream, for any method. One gateway worker
+(pinned to core 0, SQLite, auth and metering on) gets two channels pointing there. wrk
+(core 1) drives each scenario first straight at nginx, then through the gateway, and the
+difference is the gateway's cost. Afterwards the gateway is stopped gracefully and the
+usage events it recorded are counted against the requests wrk completed through it.
+
+    python bench/proxy.py [--duration 10] [--connections 64]
+
+Prints figures; never fails on time. Exit 2 when wrk or nginx is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GATEWAY_CORE = "0"
+LOAD_CORE = "1"
+WARMUP_S = 2
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+JSON_PREFIX = "/json/v1"
+SSE_PREFIX = "/sse/v1"
+CHAT_PATH = "/chat/completions"
+MODEL_JSON = "bench-json"
+MODEL_SSE = "bench-sse"
+UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
+COMPLETION_ID = "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
+FINGERPRINT = "fp_06737a9306"
+REPLY_WORDS = ("Hello", "! How", " can I", " help you", " today?")
+USAGE = {
+    "prompt_tokens": 24,
+    "completion_tokens": 9,
+    "total_tokens": 33,
+    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {
+        "reasoning_tokens": 0,
+        "audio_tokens": 0,
+        "accepted_prediction_tokens": 0,
+        "rejected_prediction_tokens": 0,
+    },
+}
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Say hello in one short sentence."},
+]
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+# ---------------------------------------------------------------- canned upstream
+
+
+def chat_completion_body() -> str:
+    """A realistic non-streaming OpenAI reply (about 620 bytes of compact JSON)."""
+    reply = {
+        "id": COMPLETION_ID,
+        "object": "chat.completion",
+        "created": 1741570283,
+        "model": UPSTREAM_MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "".join(REPLY_WORDS),
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": USAGE,
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
+    return json.dumps(reply, separators=(",", ":"))
+
+
+def _chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None) -> str:
+    chunk = {
+        "id": COMPLETION_ID,
+        "object": "chat.completion.chunk",
+        "created": 1741570283,
+        "model": UPSTREAM_MODEL,
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+        "choices": choices,
+        "usage": usage,
+    }
+    return "data: " + json.dumps(chunk, separators=(",", ":")) + "\n\n"
+
+
+def _delta(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
+    return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
+
+
+def sse_body() -> str:
+    """A realistic OpenAI stream with include_usage: role, content, finish, usage, [DONE]."""
+    events = [_chunk(_delta({"role": "assistant", "content": "", "refusal": None}), None)]
+    events += [_chunk(_delta({"content": word}), None) for word in REPLY_WORDS]
+    events.append(_chunk(_delta({}, "stop"), None))
+    events.append(_chunk([], USAGE))
+    events.append("data: [DONE]\n\n")
+    return "".join(events)
+
+
+def nginx_string(text: str) -> str:
+    """`text` as a single-quoted nginx string (nginx turns `\\n` back into a newline)."""
+    if "$" in text:
+        raise ValueError("nginx would expand `$` in a return string")
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    return f"'{escaped}'"
+
+
+def nginx_conf(port: int) -> str:
+    return f"""\
+worker_processes 1;
+daemon off;
+pid nginx.pid;
+error_log error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location = {JSON_PREFIX}{CHAT_PATH} {{
+            default_type application/json;
+            return 200 {nginx_string(chat_completion_body())};
+        }}
+        location = {SSE_PREFIX}{CHAT_PATH} {{
+            default_type text/event-stream;
+            add_header Cache-Control no-cache;
+            return 200 {nginx_string(sse_body())};
+        }}
+    }}
+}}
+"""
+
+
+# ---------------------------------------------------------------- processes
+
+
+def find_tool(name: str) -> str | None:
+    """`name` on PATH (or in /usr/sbin, where Debian puts nginx, for non-root users)."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def wait_until_ok(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if http_status(url) == 200:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer 200 at {url} within {START_TIMEOUT_S:.0f} s")
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int | None:
+    """Signal `process`, wait for it, kill it if it will not go; returns its exit code."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            process.send_signal(sig)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@contextmanager
+def running(
+    command: list[str], log_path: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` (its own session, so Ctrl+C reaches only us) and always stop it."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            stop_process(process)
+
+
+@contextmanager
+def nginx_upstream(nginx: str, workdir: Path) -> Iterator[int]:
+    """A canned OpenAI upstream on a free loopback port; yields the port."""
+    prefix = workdir / "nginx"
+    (prefix / "tmp").mkdir(parents=True)
+    port = free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(nginx_conf(port))
+    command = ["taskset", "-c", LOAD_CORE, nginx, "-p", f"{prefix}/", "-c", str(conf)]
+    command += ["-e", str(prefix / "error.log")]
+    with running(command, prefix / "stdout.log") as process:
+        wait_until_ok(f"http://127.0.0.1:{port}{JSON_PREFIX}{CHAT_PATH}", process, "nginx")
+        yield port
+
+
+def aisonar_env(data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "AISONAR_DATA_DIR": str(data_dir),
+        "AISONAR_SECRET_KEY": secrets.token_urlsafe(36),
+        "AISONAR_LOG_LEVEL": "warning",
+    }
+
+
+def aisonar(env: dict[str, str], *args: str) -> str:
+    command = [sys.executable, "-m", "aisonar", *args]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"aisonar {' '.join(args)} failed:\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def provision(env: dict[str, str], nginx_port: int) -> str:
+    """An organization, a user, a key and the two channels; returns the key's secret."""
+    email = "bench@example.com"
+    aisonar(env, "org", "create", "bench")
+    aisonar(env, "user", "create", email, "--org", "bench")
+    upstream = f"http://127.0.0.1:{nginx_port}"
+    for model, prefix in ((MODEL_JSON, JSON_PREFIX), (MODEL_SSE, SSE_PREFIX)):
+        options = ["--provider", "openai", "--base-url", upstream + prefix, "--api-key", "x"]
+        aisonar(env, "channel", "create", model, *options, "--models", model)
+    secret: str = json.loads(aisonar(env, "key", "create", email, "--json"))["secret"]
+    return secret
+
+
+@contextmanager
+def gateway(
+    env: dict[str, str], workdir: Path, bare_upstream: str | None
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """`aisonar serve` (or, with `bare_upstream`, bench/bare_proxy.py) on core 0 and a
+    free port; yields the port and the process."""
+    port = free_port()
+    command = ["taskset", "-c", GATEWAY_CORE, sys.executable]
+    if bare_upstream:
+        command += [str(Path(__file__).with_name("bare_proxy.py")), str(port), bare_upstream]
+    else:
+        command += ["-m", "aisonar", "serve", "--port", str(port)]
+    with running(command, workdir / "gateway.log", env) as process:
+        wait_until_ok(f"http://127.0.0.1:{port}/healthz", process, "the gateway")
+        yield port, process
+
+
+def rss_mib(pid: int) -> float | None:
+    """VmRSS of `pid` in MiB (taskset execs its command, so the PID is the gateway's)."""
+    with suppress(OSError), open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+# ---------------------------------------------------------------- wrk
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: str
+
+
+def to_ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value)
+    if match is None:
+        raise ValueError(f"unexpected wrk duration {value!r}")
+    return float(match[1]) * UNIT_MS[match[2]]
+
+
+def _search(pattern: str, output: str) -> re.Match[str] | None:
+    return re.search(pattern, output, re.MULTILINE)
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The figures from wrk's report (latencies from `--latency`, NaN when absent)."""
+    rate = _search(r"^Requests/sec:\s+([\d.]+)", output)
+    total = _search(r"^\s*(\d+) requests in ", output)
+    if rate is None or total is None:
+        raise RuntimeError(f"could not read wrk's output:\n{output}")
+    p50 = _search(r"^\s+50%\s+(\S+)", output)
+    p99 = _search(r"^\s+99%\s+(\S+)", output)
+    non_2xx = _search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = _search(r"Socket errors:\s+(.+)$", output)
+    return WrkResult(
+        requests=int(total[1]),
+        requests_per_s=float(rate[1]),
+        p50_ms=to_ms(p50[1]) if p50 else float("nan"),
+        p99_ms=to_ms(p99[1]) if p99 else float("nan"),
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=errors[1].strip() if errors else "",
+    )
+
+
+def lua_script(body: str, secret: str) -> str:
+    return f"""\
+wrk.method = "POST"
+wrk.body = [==[{body}]==]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {secret}"
+"""
+
+
+def run_wrk(url: str, script: Path, connections: int, seconds: int) -> WrkResult:
+    command = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    command += ["--latency", "-s", str(script), url]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}):\n{done.stderr or done.stdout}")
+    return parse_wrk(done.stdout)
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    stream: bool
+    connections: int
+
+    @property
+    def sequential(self) -> bool:
+        return self.connections == 1
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: Scenario
+    direct: WrkResult
+    through: WrkResult
+
+
+def request_body(model: str, stream: bool) -> str:
+    body: dict[str, Any] = {"model": model, "messages": MESSAGES, "max_tokens": 64}
+    if stream:
+        body["stream"] = True
+    return json.dumps(body)
+
+
+@dataclass
+class GatewayTally:
+    """What wrk saw through the gateway, to check against the usage events recorded."""
+
+    requests: int = 0
+    non_2xx: int = 0
+    # When a wrk run stops, each connection may have one request in flight: the gateway
+    # finishes and meters it, but wrk does not count it.
+    in_flight_bound: int = 0
+
+    def add(self, result: WrkResult, connections: int) -> None:
+        self.requests += result.requests
+        self.non_2xx += result.non_2xx
+        self.in_flight_bound += connections
+
+
+class Bench:
+    """Runs each scenario straight at nginx and through the gateway."""
+
+    def __init__(self, workdir: Path, secret: str, nginx_port: int, gateway_port: int) -> None:
+        self.workdir = workdir
+        self.secret = secret
+        self.nginx = f"http://127.0.0.1:{nginx_port}"
+        self.gateway = f"http://127.0.0.1:{gateway_port}/v1"
+        self.tally = GatewayTally()
+
+    def _script(self, name: str, body: str) -> Path:
+        path = self.workdir / f"{name}.lua"
+        path.write_text(lua_script(body, self.secret))
+        return path
+
+    def _measure(self, url: str, script: Path, connections: int, seconds: int) -> WrkResult:
+        warmup = run_wrk(url, script, connections, WARMUP_S)
+        result = run_wrk(url, script, connections, seconds)
+        if url.startswith(self.gateway):
+            self.tally.add(warmup, connections)
+            self.tally.add(result, connections)
+        return result
+
+    def run(self, scenario: Scenario, seconds: int) -> Row:
+        model, prefix = (MODEL_SSE, SSE_PREFIX) if scenario.stream else (MODEL_JSON, JSON_PREFIX)
+        script = self._script(model, request_body(model, scenario.stream))
+        direct = self._measure(
+            self.nginx + prefix + CHAT_PATH, script, scenario.connections, seconds
+        )
+        through = self._measure(self.gateway + CHAT_PATH, script, scenario.connections, seconds)
+        return Row(scenario, direct, through)
+
+
+def scenarios(connections: int) -> list[Scenario]:
+    return [
+        Scenario("non-streaming", stream=False, connections=connections),
+        Scenario("streaming", stream=True, connections=connections),
+        Scenario("sequential non-streaming", stream=False, connections=1),
+        Scenario("sequential streaming", stream=True, connections=1),
+    ]
+
+
+# ---------------------------------------------------------------- report
+
+
+HEADER = (
+    f"{'scenario':<26}{'conns':>6}{'direct req/s':>14}{'gateway req/s':>15}"
+    f"{'direct p50/p99 ms':>19}{'gateway p50/p99 ms':>20}{'added p50/p99 ms':>18}"
+)
+
+
+def _pair(first: float, second: float) -> str:
+    return f"{first:.2f}/{second:.2f}"
+
+
+def format_row(row: Row) -> str:
+    d, g = row.direct, row.through
+    added = _pair(g.p50_ms - d.p50_ms, g.p99_ms - d.p99_ms) if row.scenario.sequential else "-"
+    return (
+        f"{row.scenario.name:<26}{row.scenario.connections:>6}{d.requests_per_s:>14,.0f}"
+        f"{g.requests_per_s:>15,.0f}{_pair(d.p50_ms, d.p99_ms):>19}"
+        f"{_pair(g.p50_ms, g.p99_ms):>20}{added:>18}"
+    )
+
+
+def print_errors(row: Row) -> None:
+    for label, result in (("direct", row.direct), ("gateway", row.through)):
+        if result.non_2xx or result.socket_errors:
+            print(
+                f"  {row.scenario.name} {label}: non-2xx {result.non_2xx}, "
+                f"socket errors: {result.socket_errors or 'none'}"
+            )
+
+
+def usage_counts(db_path: Path) -> list[tuple[int, int]]:
+    """(status_code, events) recorded by the gateway."""
+    with sqlite3.connect(db_path) as conn:
+        query = "SELECT status_code, COUNT(*) FROM usage_events GROUP BY status_code ORDER BY 1"
+        return [(int(status), int(count)) for status, count in conn.execute(query)]
+
+
+def print_usage(db_path: Path, tally: GatewayTally, exit_code: int | None) -> None:
+    counts = usage_counts(db_path)
+    recorded = sum(count for _, count in counts)
+    by_status = ", ".join(f"{status}: {count:,}" for status, count in counts) or "none"
+    note = " (uvicorn re-raises SIGTERM after a graceful shutdown)" if exit_code == -15 else ""
+    print(f"gateway exit code after SIGTERM: {exit_code}{note}")
+    print(f"usage events recorded:   {recorded:,} (by status {by_status})")
+    print(
+        f"wrk requests via gateway: {tally.requests:,} (warm-ups included), "
+        f"non-2xx: {tally.non_2xx:,}"
+    )
+    print(
+        f"difference: {recorded - tally.requests:+,} "
+        f"(expected 0 to +{tally.in_flight_bound}: requests in flight when wrk stopped)"
+    )
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().release}"
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per measurement.")
+    parser.add_argument("--connections", type=int, default=64, help="Throughput connections.")
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="Measure bench/bare_proxy.py (no auth, routing or metering) instead: the floor.",
+    )
+    return parser.parse_args()
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in ("wrk", "nginx", "taskset") if find_tool(tool) is None]
+
+
+def run_scenarios(bench: Bench, args: argparse.Namespace) -> None:
+    print(machine())
+    print(f"{args.duration} s per run after a {WARMUP_S} s warm-up; wrk -t1 on core 1\n")
+    print(HEADER)
+    rows: list[Row] = []
+    for scenario in scenarios(args.connections):
+        rows.append(bench.run(scenario, args.duration))
+        print(format_row(rows[-1]), flush=True)
+    for row in rows:
+        print_errors(row)
+
+
+def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
+    env = aisonar_env(workdir / "data")
+    with nginx_upstream(nginx, workdir) as nginx_port:
+        secret = provision(env, nginx_port)
+        bare_upstream = f"http://127.0.0.1:{nginx_port}" if args.bare else None
+        with gateway(env, workdir, bare_upstream) as (gateway_port, process):
+            bench = Bench(workdir, secret, nginx_port, gateway_port)
+            rss_before = rss_mib(process.pid)
+            run_scenarios(bench, args)
+            rss_after = rss_mib(process.pid)
+            exit_code = stop_process(process)
+    print(f"\ngateway RSS (VmRSS): {rss_before or 0:.1f} MiB idle before load, ", end="")
+    print(f"{rss_after or 0:.1f} MiB after")
+    if not args.bare:
+        print_usage(workdir / "data" / "aisonar.db", bench.tally, exit_code)
+    log = (workdir / "gateway.log").read_text(errors="replace").strip()
+    if log:
+        print(f"\ngateway log (last lines):\n{log[-1500:]}")
+
+
+def main() -> int:
+    args = parse_args()
+    missing = missing_tools()
+    if missing:
+        hint = " (taskset is in util-linux)" if "taskset" in missing else ""
+        print(f"missing {', '.join(missing)}; install with: apt-get install wrk nginx{hint}")
+        return 2
+    nginx = find_tool("nginx")
+    assert nginx is not None
+    with tempfile.TemporaryDirectory(prefix="aisonar-bench-") as tmp:
+        try:
+            benchmark(args, nginx, Path(tmp))
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            return 130
+        except RuntimeError as error:
+            print(f"benchmark could not run: {error}", file=sys.stderr)
+            for log in sorted(Path(tmp).rglob("*.log")):
+                print(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
