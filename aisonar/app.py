@@ -6,16 +6,52 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aisonar.billing.ledger import durable_balance
+from aisonar.billing.ledger_writer import LedgerWriter
+from aisonar.billing.memory_store import MemoryBalanceStore
+from aisonar.billing.prices import PriceBook, load_operator_prices
+from aisonar.billing.store import BalanceStore, DurableBalance
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.asgi import GatewayApp, Runtime
 from aisonar.gateway.auth import KeyCache
-from aisonar.gateway.cache_sync import current_change_id, follow_changes, load_channel_table
+from aisonar.gateway.cache_sync import (
+    CacheRefresher,
+    current_change_id,
+    follow_changes,
+    load_channel_table,
+)
+from aisonar.gateway.charging import Billing
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.upstream import new_upstream_session
 from aisonar.store.engine import create_engine
 from aisonar.usage.writer import UsageWriter
+
+
+def balance_store(settings: Settings, engine: AsyncEngine) -> BalanceStore:
+    async def load(org_id: str) -> DurableBalance:
+        async with engine.connect() as conn:
+            return await durable_balance(conn, org_id)
+
+    if settings.redis_url:
+        from aisonar.billing.redis_store import RedisBalanceStore
+
+        return RedisBalanceStore(settings.redis_url, load)
+    return MemoryBalanceStore(load)
+
+
+async def build_billing(settings: Settings, engine: AsyncEngine) -> Billing:
+    async with engine.connect() as conn:
+        prices = PriceBook(await load_operator_prices(conn))
+    return Billing(
+        store=balance_store(settings, engine),
+        prices=prices,
+        ledger=LedgerWriter(engine, flush_interval_s=settings.ledger_flush_interval_s),
+        default_max_output_tokens=settings.default_max_output_tokens,
+    )
 
 
 def create_app(settings: Settings) -> GatewayApp:
@@ -26,6 +62,7 @@ def create_app(settings: Settings) -> GatewayApp:
         engine = create_engine(settings.resolved_database_url)
         keys = KeyCache(engine, settings.key_cache_size)
         since = await current_change_id(engine)
+        billing = await build_billing(settings, engine)
         session = new_upstream_session(
             connect_timeout_s=settings.upstream_connect_timeout_s,
             total_timeout_s=settings.upstream_total_timeout_s,
@@ -37,6 +74,7 @@ def create_app(settings: Settings) -> GatewayApp:
             channels=await load_channel_table(engine, box),
             session=session,
             max_body_bytes=settings.max_body_bytes,
+            billing=billing,
         )
         writer = UsageWriter(
             engine,
@@ -49,15 +87,14 @@ def create_app(settings: Settings) -> GatewayApp:
         def install_channels(table: ChannelTable) -> None:
             services.channels = table
 
+        refresher = CacheRefresher(
+            engine, box, keys, install_channels, billing.prices, billing.store
+        )
         writer_task = asyncio.create_task(writer.run(), name="usage-writer")
+        ledger_task = asyncio.create_task(billing.ledger.run(), name="ledger-writer")
         sync_task = asyncio.create_task(
             follow_changes(
-                engine,
-                box,
-                keys,
-                install_channels,
-                since=since,
-                interval_s=settings.cache_poll_interval_s,
+                engine, refresher, since=since, interval_s=settings.cache_poll_interval_s
             ),
             name="cache-sync",
         )
@@ -65,7 +102,9 @@ def create_app(settings: Settings) -> GatewayApp:
             yield
         finally:
             sync_task.cancel()
+            await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)
+            await billing.store.close()
             await session.close()
             await engine.dispose()
 

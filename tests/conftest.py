@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from aisonar.billing.prices import set_price
 from aisonar.channels import services as channels
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
@@ -24,7 +25,10 @@ POSTGRES_URL = os.environ.get("AISONAR_TEST_DATABASE_URL")
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 UPSTREAM_KEY = "sk-upstream-" + secrets.token_hex(16)
 WRONG_UPSTREAM_KEY = "sk-wrong-" + secrets.token_hex(16)
-CHANNEL_MODELS = "gpt-4o-mini,gpt-4o,text-embedding-3-small,smart=gpt-4o"
+CHANNEL_MODELS = "gpt-4o-mini,gpt-4o,text-embedding-3-small,smart=gpt-4o,metered-model"
+# Output only, one credit per thousand tokens: with max_tokens set, a request's hold and
+# its cost are the same exact amount.
+METERED_OUTPUT_PRICE = "1000"
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
@@ -93,6 +97,9 @@ async def backend(
                 api_key=api_key,
                 models=models,
             )
+        # Unpriced models are refused before they are forwarded; the test-only ones are free.
+        await set_price(conn, "dead-model", input="0", output="0")
+        await set_price(conn, "metered-model", input="0", output=METERED_OUTPUT_PRICE)
     yield Backend(request.param, settings, engine)
     await engine.dispose()
 

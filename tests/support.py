@@ -10,6 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
+from aisonar.billing import ledger
+from aisonar.billing.ledger import LedgerKind, NewEntry
+from aisonar.billing.money import parse_amount
 from aisonar.config import Settings
 from aisonar.store.tables import usage_events
 
@@ -31,12 +34,20 @@ class Tenant:
     user_id: str
 
 
-async def make_tenant(engine: AsyncEngine, *, models: list[str] | None = None) -> Tenant:
+async def make_tenant(
+    engine: AsyncEngine, *, models: list[str] | None = None, balance: str = "100"
+) -> Tenant:
     suffix = secrets.token_hex(4)
     async with engine.begin() as conn:
         org = await accounts.create_org(conn, f"org-{suffix}")
         user = await accounts.create_user(conn, f"user-{suffix}@example.com", org.name)
         key, secret = await accounts.create_key(conn, user.email, models=models)
+        if parse_amount(balance, allow_zero=True):
+            await ledger.credit(
+                conn,
+                org.id,
+                NewEntry(LedgerKind.RECHARGE, parse_amount(balance), "test", "test balance"),
+            )
     return Tenant(org.name, user.email, key.id, secret, org.id, user.id)
 
 
@@ -81,3 +92,25 @@ def read_files_elsewhere(paths: list[str]) -> bytes:
     import subprocess
 
     return subprocess.run(["cat", "--", *paths], capture_output=True, check=True).stdout
+
+
+async def assert_ledger_invariant(engine: AsyncEngine, org_id: str) -> int:
+    """The organization's balance equals the sum of its ledger entries; returns it."""
+    from aisonar.billing.ledger import durable_balance, ledger_sum
+
+    async with engine.connect() as conn:
+        balance = (await durable_balance(conn, org_id)).balance
+        assert balance == await ledger_sum(conn, org_id)
+    return balance
+
+
+async def settled_balance(engine: AsyncEngine, org_id: str, expected: int) -> None:
+    """Wait for the ledger writer to make the expected balance durable."""
+    from aisonar.billing.ledger import durable_balance
+
+    for _ in range(200):
+        async with engine.connect() as conn:
+            if (await durable_balance(conn, org_id)).balance == expected:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"balance of {org_id} never reached {expected}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from aisonar.cli.accounts import key, org, user
+from aisonar.cli.billing import balance, ledger_command, price
 from aisonar.cli.channels import channel
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.usage import usage
@@ -16,5 +17,18 @@ def main() -> None:
     """AI Sonar: an LLM API gateway with prepaid billing and usage monitoring."""
 
 
-for command in (serve, migrate, demo, fake_upstream, org, user, key, channel, usage):
+for command in (
+    serve,
+    migrate,
+    demo,
+    fake_upstream,
+    org,
+    user,
+    key,
+    channel,
+    usage,
+    balance,
+    ledger_command,
+    price,
+):
     main.add_command(command)

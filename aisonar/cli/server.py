@@ -39,6 +39,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     from aisonar.app import create_app
 
     settings = load_settings()
+    if workers > 1 and not settings.redis_url:
+        raise click.ClickException(
+            "--workers above 1 needs AISONAR_REDIS_URL: in-process balances and holds are "
+            "not shared between processes, so several workers could overspend a balance"
+        )
 
     async def nothing(_: AsyncConnection) -> None:
         return None

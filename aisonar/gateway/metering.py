@@ -28,6 +28,8 @@ class RequestMeter:
     stream: bool = False
     usage: TokenUsage = field(default_factory=TokenUsage)
     error: AISonarError | None = None
+    cost: int = 0
+    price_version: str | None = None
 
     def first_byte(self) -> None:
         if self._first_byte is None:
@@ -57,7 +59,10 @@ class RequestMeter:
             cached_input_tokens=self.usage.cached_input_tokens,
             output_tokens=self.usage.output_tokens,
             reasoning_tokens=self.usage.reasoning_tokens,
+            cache_write_tokens=self.usage.cache_write_tokens,
             tokens_estimated=self.usage.estimated,
+            cost=self.cost,
+            price_version=self.price_version,
             latency_ms=round(elapsed * 1000),
             ttft_ms=None if ttft is None else round(ttft * 1000),
         )

@@ -1,5 +1,5 @@
-"""The hot path, top to bottom: authenticate -> route -> forward -> record.
-(Admit, hold and settle join here as limits and billing arrive.)"""
+"""The hot path, top to bottom: authenticate -> route -> hold -> forward -> settle ->
+record. (Admit joins here with rate limits.)"""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.models import KeyIdentity
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
+from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.formats.openai import (
     TokenUsage,
     delivered_text,
@@ -35,6 +36,7 @@ class GatewayServices:
     channels: ChannelTable
     session: aiohttp.ClientSession
     max_body_bytes: int
+    billing: Billing
 
 
 async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -> KeyIdentity:
@@ -50,6 +52,9 @@ async def chat_completions(
     request = parse_chat_request(body)
     meter.requested_model, meter.stream = request.model, bool(request.stream)
     route = meter.route = services.channels.resolve(meter.identity, request.model)
+    price = services.billing.price_for(route)
+    requested_output = request.max_completion_tokens or request.max_tokens
+    output_bound = services.billing.output_bound(price, requested_output) * (request.n or 1)
     force_usage = meter.stream and not request.client_wants_usage
     upstream_body = rewrite_body(
         body, model=route.upstream_model, requested_model=request.model, force_usage=force_usage
@@ -66,7 +71,12 @@ async def chat_completions(
         )
 
     url = route.url("/chat/completions")
-    async with upstream_post(services.session, url, route.headers, upstream_body) as response:
+    # A token is at least one byte, so the messages' size bounds their tokens.
+    input_bound = len(request.messages)
+    async with (
+        held(services.billing, meter, price, input_bound=input_bound, output_bound=output_bound),
+        upstream_post(services.session, url, route.headers, upstream_body) as response,
+    ):
         if response.status >= 400:
             raise upstream_error(
                 response.status,
@@ -86,6 +96,7 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
     request = parse_embeddings_request(body)
     meter.requested_model = request.model
     route = meter.route = services.channels.resolve(meter.identity, request.model)
+    price = services.billing.price_for(route)
     upstream_body = rewrite_body(
         body, model=route.upstream_model, requested_model=request.model, force_usage=False
     )
@@ -97,7 +108,10 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
         return TokenUsage(input_tokens=tokens, estimated=True)
 
     url = route.url("/embeddings")
-    async with upstream_post(services.session, url, route.headers, upstream_body) as response:
+    async with (
+        held(services.billing, meter, price, input_bound=len(request.input), output_bound=0),
+        upstream_post(services.session, url, route.headers, upstream_body) as response,
+    ):
         if response.status >= 400:
             raise upstream_error(
                 response.status,

@@ -33,6 +33,9 @@ organizations = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("plan", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The sum of the organization's ledger entries, kept in the same transaction as each
+    # append so it can be read without summing; tests check the two agree.
+    Column("balance", BigInteger, nullable=False, server_default="0"),
 )
 
 users = Table(
@@ -97,7 +100,10 @@ usage_events = Table(
     Column("cached_input_tokens", BigInteger, nullable=False),
     Column("output_tokens", BigInteger, nullable=False),
     Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
     Column("tokens_estimated", Boolean, nullable=False),
+    Column("cost", BigInteger, nullable=False, server_default="0"),
+    Column("price_version", String(64)),
     Column("latency_ms", Integer, nullable=False),
     Column("ttft_ms", Integer),
     Index(None, "org_id", "started_at"),
@@ -113,5 +119,40 @@ change_log = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("entity", String(32), nullable=False),
     Column("entity_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# Append-only: every movement of money, in micro-units. Nothing updates or deletes a row.
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("reference", String(200)),
+    Column("idempotency_key", String(200)),
+    Column("request_id", String(40)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "org_id", "id"),
+    Index(None, "org_id", "idempotency_key", unique=True),
+)
+
+# Operator prices; the newest row for a model wins and its id is the price version.
+model_prices = Table(
+    "model_prices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(200), nullable=False, index=True),
+    Column("input", BigInteger, nullable=False),
+    Column("cached_input", BigInteger, nullable=False),
+    Column("cache_write", BigInteger, nullable=False),
+    Column("output", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -31,7 +31,10 @@ class UsageEvent:
     cached_input_tokens: int
     output_tokens: int
     reasoning_tokens: int
+    cache_write_tokens: int
     tokens_estimated: bool
+    cost: int
+    price_version: str | None
     latency_ms: int
     ttft_ms: int | None
 

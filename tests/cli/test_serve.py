@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
 import aiohttp
 import orjson
+import pytest
+from click.testing import CliRunner
 
+from aisonar.cli import main
 from aisonar.testing.gateway_server import free_port
 from tests.support import Backend, cli_environment, make_tenant, usage_count, wait_for_usage
 
+REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
 BODY = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
 
 
+def test_several_workers_need_redis(backend: Backend) -> None:
+    env = {**cli_environment(backend), "AISONAR_REDIS_URL": ""}
+    result = CliRunner().invoke(main, ["serve", "--workers", "2"], env=env)
+    assert result.exit_code != 0 and "AISONAR_REDIS_URL" in result.output
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="AISONAR_TEST_REDIS_URL is not set")
 async def test_two_workers_serve_and_meter(backend: Backend) -> None:
     tenant = await make_tenant(backend.engine)
     port = free_port()
@@ -27,7 +39,11 @@ async def test_two_workers_serve_and_meter(backend: Backend) -> None:
         str(port),
         "--workers",
         "2",
-        env={**cli_environment(backend), "AISONAR_LOG_LEVEL": "warning"},
+        env={
+            **cli_environment(backend),
+            "AISONAR_LOG_LEVEL": "warning",
+            "AISONAR_REDIS_URL": REDIS_URL or "",
+        },
     )
     headers = {"Authorization": f"Bearer {tenant.secret}"}
     url = f"http://127.0.0.1:{port}"

@@ -89,6 +89,7 @@ def rewrite_body(body: bytes, *, model: str, requested_model: str, force_usage: 
 class TokenUsage:
     input_tokens: int = 0
     cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False

@@ -1,0 +1,201 @@
+"""The append-only ledger. Every append moves `organizations.balance` in the same
+transaction, first with an UPDATE ... RETURNING: that write takes the row lock (or
+SQLite's write lock) before anything is read, so concurrent appends from several
+processes serialize per organization and never read a stale balance."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.billing.money import format_amount
+from aisonar.billing.store import DurableBalance
+from aisonar.clock import as_utc, utcnow
+from aisonar.errors import NotFound
+from aisonar.store.changes import record_change
+from aisonar.store.tables import ledger_entries, organizations
+
+LEDGER_ENTITY = "ledger_entry"
+EXPORT_COLUMNS = (
+    *(column.name for column in ledger_entries.columns),
+    "amount_display",
+    "balance_after_display",
+)
+
+
+class LedgerKind(StrEnum):
+    RECHARGE = "recharge"
+    REDEMPTION = "redemption"
+    USAGE = "usage"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    kind: LedgerKind
+    amount: int
+    actor: str
+    reason: str
+    reference: str | None = None
+    idempotency_key: str | None = None
+    request_id: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    id: int
+    org_id: str
+    kind: str
+    amount: int
+    balance_after: int
+    actor: str
+    reason: str
+    reference: str | None
+    idempotency_key: str | None
+    request_id: str | None
+    created_at: datetime
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(**{**row._asdict(), "created_at": as_utc(row.created_at)})
+
+
+async def append(conn: AsyncConnection, org_id: str, entries: Sequence[NewEntry]) -> int:
+    """Append entries for one organization; returns its new balance."""
+    delta = sum(entry.amount for entry in entries)
+    balance = (
+        await conn.execute(
+            update(organizations)
+            .where(organizations.c.id == org_id)
+            .values(balance=organizations.c.balance + delta)
+            .returning(organizations.c.balance)
+        )
+    ).scalar_one_or_none()
+    if balance is None:
+        raise NotFound(f"no organization with id {org_id!r}")
+    running = balance - delta
+    rows = []
+    now = utcnow()
+    for entry in entries:
+        running += entry.amount
+        rows.append(
+            {
+                "org_id": org_id,
+                "kind": entry.kind.value,
+                "amount": entry.amount,
+                "balance_after": running,
+                "actor": entry.actor,
+                "reason": entry.reason,
+                "reference": entry.reference,
+                "idempotency_key": entry.idempotency_key,
+                "request_id": entry.request_id,
+                "created_at": entry.created_at or now,
+            }
+        )
+    await conn.execute(insert(ledger_entries), rows)
+    return int(balance)
+
+
+async def credit(conn: AsyncConnection, org_id: str, entry: NewEntry) -> LedgerEntry:
+    """Append one credit-like entry (idempotent on its key) and tell every server."""
+    if entry.idempotency_key is not None:
+        existing = await _by_idempotency_key(conn, org_id, entry.idempotency_key)
+        if existing is not None:
+            return existing
+    await append(conn, org_id, [entry])
+    row = (
+        await conn.execute(
+            select(ledger_entries)
+            .where(ledger_entries.c.org_id == org_id)
+            .order_by(ledger_entries.c.id.desc())
+            .limit(1)
+        )
+    ).one()
+    await record_change(conn, LEDGER_ENTITY, str(row.id))
+    return _entry(row)
+
+
+async def _by_idempotency_key(conn: AsyncConnection, org_id: str, key: str) -> LedgerEntry | None:
+    row = (
+        await conn.execute(
+            select(ledger_entries).where(
+                ledger_entries.c.org_id == org_id, ledger_entries.c.idempotency_key == key
+            )
+        )
+    ).first()
+    return None if row is None else _entry(row)
+
+
+async def entry_by_id(conn: AsyncConnection, entry_id: int) -> LedgerEntry | None:
+    row = (
+        await conn.execute(select(ledger_entries).where(ledger_entries.c.id == entry_id))
+    ).first()
+    return None if row is None else _entry(row)
+
+
+async def durable_balance(conn: AsyncConnection, org_id: str) -> DurableBalance:
+    row = (
+        await conn.execute(
+            select(
+                organizations.c.balance,
+                select(func.coalesce(func.max(ledger_entries.c.id), 0))
+                .where(ledger_entries.c.org_id == org_id)
+                .scalar_subquery(),
+            ).where(organizations.c.id == org_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"no organization with id {org_id!r}")
+    return DurableBalance(balance=int(row[0]), through_entry=int(row[1]))
+
+
+async def ledger_sum(conn: AsyncConnection, org_id: str) -> int:
+    total = await conn.execute(
+        select(func.coalesce(func.sum(ledger_entries.c.amount), 0)).where(
+            ledger_entries.c.org_id == org_id
+        )
+    )
+    return int(total.scalar_one())
+
+
+async def export_ledger(
+    conn: AsyncConnection, org_id: str, *, fmt: str, since: datetime | None = None
+) -> AsyncIterator[str]:
+    query = select(ledger_entries).where(ledger_entries.c.org_id == org_id)
+    if since is not None:
+        query = query.where(ledger_entries.c.created_at >= since)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    if fmt == "csv":
+        writer.writeheader()
+    result = await conn.stream(
+        query.order_by(ledger_entries.c.id).execution_options(yield_per=1000)
+    )
+    async for row in result:
+        entry = _entry(row)
+        record = {
+            **vars(entry),
+            "created_at": entry.created_at.isoformat(),
+            "amount_display": format_amount(entry.amount),
+            "balance_after_display": format_amount(entry.balance_after),
+        }
+        if fmt == "jsonl":
+            yield orjson.dumps(record).decode() + "\n"
+            continue
+        writer.writerow(record)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if fmt == "csv" and buffer.getvalue():
+        yield buffer.getvalue()

@@ -1,0 +1,74 @@
+"""The live balance store: holds, settlements and credits, atomic per organization.
+Two implementations behind this interface: in-process (the embedded default) and Redis
+(any number of gateway processes); one conformance suite runs against both."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aisonar.billing.money import format_amount
+from aisonar.errors import AISonarError
+
+
+class InsufficientBalance(AISonarError):
+    status = 402
+    kind = "insufficient_balance"
+    code = "insufficient_balance"
+
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(
+            f"This request may cost up to {format_amount(needed)} but the available balance "
+            f"is {format_amount(available)}. Recharge, or lower max_tokens."
+        )
+        self.needed = needed
+        self.available = available
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    org_id: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class DurableBalance:
+    """An organization's balance as the database has it, and the newest ledger entry in it."""
+
+    balance: int
+    through_entry: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveBalance:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+Loader = Callable[[str], Awaitable[DurableBalance]]
+
+
+class BalanceStore(Protocol):
+    async def hold(self, org_id: str, amount: int) -> Hold:
+        """Reserve `amount` or raise InsufficientBalance; loads the org on first use."""
+        ...
+
+    async def settle(self, hold: Hold, cost: int) -> None:
+        """Replace the hold with the real cost (which is charged even if it exceeds it)."""
+        ...
+
+    async def release(self, hold: Hold) -> None: ...
+
+    async def credit(self, org_id: str, entry_id: int, amount: int) -> None:
+        """Apply a ledger entry written elsewhere (a recharge), once, if the org is loaded
+        and the entry is newer than what was loaded."""
+        ...
+
+    async def live(self, org_id: str) -> LiveBalance | None: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,207 @@
+"""`aisonar balance|ledger|price ...`: money."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import click
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.services import get_org_by_name
+from aisonar.billing import ledger, price_database
+from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
+from aisonar.billing.money import format_amount, parse_amount
+from aisonar.billing.prices import (
+    OperatorPrice,
+    get_operator_price,
+    list_operator_prices,
+    set_price,
+)
+from aisonar.billing.store import DurableBalance
+from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
+from aisonar.cli.output import emit, emit_one
+from aisonar.errors import NotFound
+
+OPERATOR_ACTOR = "operator (command line)"
+PRICE_COLUMNS = ("model", "input", "cached_input", "cache_write", "output", "version")
+
+
+@dataclass(frozen=True)
+class BalanceView:
+    org: str
+    balance: str
+    held: str
+    available: str
+    balance_units: int
+
+
+@click.group()
+def balance() -> None:
+    """Prepaid balances."""
+
+
+@balance.command("recharge")
+@click.argument("org_name", metavar="ORG")
+@click.argument("amount")
+@click.option("--note", default="recharge", help="Why (kept in the ledger).")
+@click.option("--reference", help="An outside reference, such as an invoice number.")
+@click.option("--idempotency-key", help="The same key twice credits once.")
+@json_option
+def balance_recharge(
+    org_name: str,
+    amount: str,
+    note: str,
+    reference: str | None,
+    idempotency_key: str | None,
+    as_json: bool,
+) -> None:
+    """Credit AMOUNT (a decimal string, e.g. 12.50) to an organization."""
+
+    async def work(conn: AsyncConnection) -> LedgerEntry:
+        org = await get_org_by_name(conn, org_name)
+        entry = NewEntry(
+            LedgerKind.RECHARGE,
+            parse_amount(amount),
+            OPERATOR_ACTOR,
+            note,
+            reference,
+            idempotency_key,
+        )
+        return await ledger.credit(conn, org.id, entry)
+
+    entry = run_in_database(work)
+    emit_one(
+        {
+            **vars(entry),
+            "amount": format_amount(entry.amount),
+            "balance_after": format_amount(entry.balance_after),
+        },
+        as_json=as_json,
+    )
+
+
+@balance.command("show")
+@click.argument("org_name", metavar="ORG")
+@json_option
+def balance_show(org_name: str, as_json: bool) -> None:
+    """The organization's balance, as the ledger has it."""
+
+    settings = load_settings()
+
+    async def work(conn: AsyncConnection) -> BalanceView:
+        org = await get_org_by_name(conn, org_name)
+        durable = await ledger.durable_balance(conn, org.id)
+        held = await _held_in_redis(settings.redis_url, org.id) if settings.redis_url else 0
+        return BalanceView(
+            org.name,
+            format_amount(durable.balance),
+            format_amount(held),
+            format_amount(durable.balance - held),
+            durable.balance,
+        )
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+async def _held_in_redis(url: str, org_id: str) -> int:
+    """Holds live only in the gateway; with Redis they can be read from here too."""
+    from aisonar.billing.redis_store import RedisBalanceStore
+
+    async def unused_loader(_: str) -> DurableBalance:
+        raise AssertionError("not loading")
+
+    store = RedisBalanceStore(url, unused_loader)
+    try:
+        live = await store.live(org_id)
+        return live.held if live else 0
+    finally:
+        await store.close()
+
+
+@click.command("ledger")
+@click.argument("action", type=click.Choice(["export"]))
+@click.argument("org_name", metavar="ORG")
+@click.option("--since", help="From this time (ISO 8601).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
+def ledger_command(action: str, org_name: str, since: str | None, fmt: str) -> None:
+    """`aisonar ledger export ORG`: every ledger entry of an organization, streamed."""
+    since_at = parse_time(since, "--since")
+
+    async def work(conn: AsyncConnection) -> None:
+        org = await get_org_by_name(conn, org_name)
+        async for chunk in ledger.export_ledger(conn, org.id, fmt=fmt, since=since_at):
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+    run_in_database(work)
+
+
+@click.group()
+def price() -> None:
+    """Model prices (credits per million tokens)."""
+
+
+@price.command("set")
+@click.argument("model")
+@click.option("--input", "input_price", required=True, help="Per million input tokens.")
+@click.option("--output", "output_price", required=True, help="Per million output tokens.")
+@click.option("--cached-input", help="Per million cached input tokens (default: --input).")
+@click.option("--cache-write", help="Per million cache-write tokens (default: --input).")
+@json_option
+def price_set(
+    model: str,
+    input_price: str,
+    output_price: str,
+    cached_input: str | None,
+    cache_write: str | None,
+    as_json: bool,
+) -> None:
+    """Set the operator's price for MODEL; zero for both marks it free."""
+
+    async def work(conn: AsyncConnection) -> OperatorPrice:
+        return await set_price(
+            conn,
+            model,
+            input=input_price,
+            output=output_price,
+            cached_input=cached_input,
+            cache_write=cache_write,
+        )
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@price.command("list")
+@json_option
+def price_list(as_json: bool) -> None:
+    """The operator's prices (models without one use the genai-prices catalogue)."""
+    emit(run_in_database(list_operator_prices), PRICE_COLUMNS, as_json=as_json)
+
+
+@price.command("show")
+@click.argument("model")
+@click.option("--provider", default="openai", help="Provider for the catalogue lookup.")
+@json_option
+def price_show(model: str, provider: str, as_json: bool) -> None:
+    """The price MODEL is billed at: the operator's, or else the catalogue's."""
+
+    async def work(conn: AsyncConnection) -> OperatorPrice | dict[str, str]:
+        try:
+            return await get_operator_price(conn, model)
+        except NotFound:
+            found = price_database.lookup(model, provider)
+            if found is None:
+                raise NotFound(
+                    f"{model!r} has no price: set one with `aisonar price set`"
+                ) from None
+            return {
+                "model": model,
+                "input": format_amount(found.input.base),
+                "cached_input": format_amount(found.cached_input.base),
+                "cache_write": format_amount(found.cache_write.base),
+                "output": format_amount(found.output.base),
+                "version": found.version,
+            }
+
+    emit_one(run_in_database(work), as_json=as_json)

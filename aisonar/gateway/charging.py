@@ -1,0 +1,58 @@
+"""Hold, then settle: reserve the most a request can cost before forwarding it; replace
+the hold with the real cost when it ends, or release it if nothing was delivered.
+The release and settlement sit in `finally`, so no error, cancellation or crash of the
+handler can leak a hold."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aisonar.billing.ledger_writer import LedgerWriter
+from aisonar.billing.prices import PriceBook
+from aisonar.billing.pricing import ModelPrice
+from aisonar.billing.store import BalanceStore
+from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.routing import Route
+
+
+@dataclass
+class Billing:
+    store: BalanceStore
+    prices: PriceBook
+    ledger: LedgerWriter
+    default_max_output_tokens: int
+
+    def price_for(self, route: Route) -> ModelPrice:
+        return self.prices.price(route.upstream_model, route.channel.channel.provider)
+
+    def output_bound(self, price: ModelPrice, requested: int | None) -> int:
+        if requested is not None:
+            return requested
+        return price.context_window or self.default_max_output_tokens
+
+
+@asynccontextmanager
+async def held(
+    billing: Billing,
+    meter: RequestMeter,
+    price: ModelPrice,
+    *,
+    input_bound: int,
+    output_bound: int,
+) -> AsyncIterator[None]:
+    assert meter.identity is not None and meter.route is not None
+    hold = await billing.store.hold(meter.identity.org_id, price.most(input_bound, output_bound))
+    try:
+        yield
+    finally:
+        usage = meter.usage
+        if usage.input_tokens or usage.output_tokens:
+            meter.cost, meter.price_version = price.cost(usage), price.version
+            await billing.store.settle(hold, meter.cost)
+            billing.ledger.submit(
+                hold.org_id, meter.cost, meter.request_id, meter.route.upstream_model
+            )
+        else:
+            await billing.store.release(hold)

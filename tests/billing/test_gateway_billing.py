@@ -1,0 +1,167 @@
+"""Hold, then settle, through the gateway with the openai SDK: exact charges, 402 when
+short, nothing charged for failures, and no overspend under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import aiohttp
+import openai
+import orjson
+import pytest
+from openai.types.chat import ChatCompletionMessageParam
+from sqlalchemy import select
+
+from aisonar.billing.money import parse_amount
+from aisonar.store.tables import ledger_entries, usage_events
+from aisonar.testing.fake_upstream import FakeUpstream
+from aisonar.testing.gateway_server import RunningGateway
+from tests.support import (
+    Backend,
+    Tenant,
+    assert_ledger_invariant,
+    make_tenant,
+    settled_balance,
+    wait_for_usage,
+)
+
+LONG_PROMPT: list[ChatCompletionMessageParam] = [
+    {"role": "user", "content": " ".join(["word"] * 50)}
+]
+METERED_COST = 10 * 1000  # 10 output tokens at 1,000 credits per million tokens
+
+
+def client(gateway: RunningGateway, tenant: Tenant) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0)
+
+
+async def test_a_request_is_charged_its_exact_price(
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
+) -> None:
+    async with client(gateway, tenant) as c:
+        reply = await c.chat.completions.create(model="gpt-4o-mini", messages=LONG_PROMPT)
+    assert reply.usage is not None
+    # gpt-4o-mini: $0.15 per million input tokens, $0.60 per million output tokens.
+    expected = -(
+        -(reply.usage.prompt_tokens * 150_000 + reply.usage.completion_tokens * 600_000)
+        // 1_000_000
+    )
+    await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - expected)
+    [event] = await _events(backend, tenant, 1)
+    assert event.cost == expected and event.price_version.startswith("genai-prices")
+    async with backend.engine.connect() as conn:
+        [entry] = list(
+            await conn.execute(
+                select(ledger_entries).where(ledger_entries.c.request_id == event.id)
+            )
+        )
+    assert entry.amount == -expected and entry.kind == "usage"
+    await assert_ledger_invariant(backend.engine, tenant.org_id)
+
+
+async def test_short_balance_is_402_in_openai_format_and_nothing_is_forwarded(
+    gateway: RunningGateway, backend: Backend, fake_upstream: FakeUpstream
+) -> None:
+    poor = await make_tenant(backend.engine, balance="0.000005")
+    before = len(fake_upstream.received)
+    async with client(gateway, poor) as c:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await c.chat.completions.create(
+                model="metered-model",
+                messages=LONG_PROMPT,
+                max_tokens=10,
+            )
+    assert caught.value.status_code == 402
+    body = caught.value.body
+    assert isinstance(body, dict) and body["code"] == "insufficient_balance"
+    assert "0.01" in body["message"] and "0.000005" in body["message"]
+    assert len(fake_upstream.received) == before
+    [event] = await _events(backend, poor, 1)
+    assert event.status_code == 402 and event.cost == 0
+    assert await assert_ledger_invariant(backend.engine, poor.org_id) == 5
+
+
+async def test_failed_requests_are_not_charged(
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
+) -> None:
+    async with client(gateway, tenant) as c:
+        for fault in ("500", "429", "timeout"):
+            with pytest.raises(openai.APIStatusError):
+                await c.chat.completions.create(
+                    model="metered-model",
+                    messages=[{"role": "user", "content": f"[[fault:{fault}]]"}],
+                    max_tokens=10,
+                )
+        # The holds were released: the whole balance can be held again.
+        reply = await c.chat.completions.create(
+            model="metered-model",
+            messages=LONG_PROMPT,
+            max_tokens=10,
+        )
+    assert reply.usage is not None and reply.usage.completion_tokens == 10
+    events = await _events(backend, tenant, 4)
+    assert [e.cost for e in events] == [0, 0, 0, METERED_COST]
+    await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - METERED_COST)
+    await assert_ledger_invariant(backend.engine, tenant.org_id)
+
+
+async def test_unpriced_models_are_refused(
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
+) -> None:
+    async with backend.engine.begin() as conn:
+        from aisonar.channels import services as channels
+        from aisonar.crypto import SecretBox
+        from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY
+
+        await channels.create_channel(
+            conn,
+            SecretBox(TEST_SECRET_KEY),
+            name=f"unpriced-{tenant.org_id}",
+            provider="openai",
+            base_url="http://127.0.0.1:9/v1",
+            api_key=UPSTREAM_KEY,
+            models=f"unpriced-{tenant.org_id}",
+        )
+    model = f"unpriced-{tenant.org_id}"
+    async with client(gateway, tenant) as c:
+        for _ in range(40):  # the new channel reaches the server within a poll
+            try:
+                await c.chat.completions.create(model=model, messages=LONG_PROMPT)
+            except openai.PermissionDeniedError as refused:
+                assert refused.code == "model_not_priced"
+                return
+            except openai.NotFoundError:
+                await asyncio.sleep(0.05)
+    raise AssertionError("an unpriced model was not refused")
+
+
+async def test_concurrent_requests_never_overspend(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    tenant = await make_tenant(backend.engine, balance="1.00")  # exactly 100 requests
+    body = orjson.dumps({"model": "metered-model", "messages": LONG_PROMPT, "max_tokens": 10})
+    headers = {"Authorization": f"Bearer {tenant.secret}", "Content-Type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=500)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+
+        async def call() -> int:
+            async with session.post(gateway.url + "/v1/chat/completions", data=body) as r:
+                await r.read()
+                return r.status
+
+        statuses = Counter(await asyncio.gather(*(call() for _ in range(500))))
+    assert statuses == {200: 100, 402: 400}
+    await settled_balance(backend.engine, tenant.org_id, 0)
+    assert await assert_ledger_invariant(backend.engine, tenant.org_id) == 0
+
+
+async def _events(backend: Backend, tenant: Tenant, count: int) -> list:  # type: ignore[type-arg]
+    await wait_for_usage(backend.engine, tenant.org_id, count)
+    async with backend.engine.connect() as conn:
+        rows = await conn.execute(
+            select(usage_events)
+            .where(usage_events.c.org_id == tenant.org_id)
+            .order_by(usage_events.c.started_at)
+        )
+        return list(rows)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from aisonar.billing.money import format_amount, parse_amount
+from aisonar.billing.price_database import lookup
+from aisonar.billing.pricing import ModelPrice, Rate
+from aisonar.errors import InvalidInput
+from aisonar.gateway.formats.openai import TokenUsage
+
+
+@pytest.mark.parametrize(
+    ("text", "units"), [("12.50", 12_500_000), ("0.000001", 1), ("7", 7_000_000)]
+)
+def test_amounts_are_exact_integers(text: str, units: int) -> None:
+    assert parse_amount(text) == units
+    assert parse_amount(format_amount(units)) == units
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "0", "0.0000001", "nan", "inf", "1e400x"])
+def test_bad_amounts_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_amount(text)
+
+
+def test_format_keeps_every_micro_unit() -> None:
+    assert format_amount(12_500_000) == "12.50"
+    assert format_amount(1) == "0.000001"
+    assert format_amount(-2_030_000) == "-2.03"
+
+
+def test_openai_arithmetic_counts_cached_tokens_inside_input() -> None:
+    price = lookup("gpt-4o-mini", "openai")
+    assert price is not None and price.version.startswith("genai-prices")
+    # $0.15/M input, $0.075/M cached input, $0.60/M output:
+    # 900 x 0.15 + 100 x 0.075 + 500 x 0.60 = 442.5 micro-units, rounded up once.
+    usage = TokenUsage(input_tokens=1000, cached_input_tokens=100, output_tokens=500)
+    assert price.cost(usage) == 443
+
+
+def test_cliff_tiers_apply_to_all_tokens() -> None:
+    price = ModelPrice(
+        model="m",
+        version="v",
+        input=Rate(1_000_000, ((200_000, 2_000_000),)),
+        cached_input=Rate(0),
+        cache_write=Rate(0),
+        output=Rate(0),
+    )
+    assert price.cost(TokenUsage(input_tokens=200_000)) == 200_000
+    assert price.cost(TokenUsage(input_tokens=200_001)) == 400_002
+
+
+def test_unknown_models_have_no_catalogue_price() -> None:
+    assert lookup("no-such-model-anywhere", "openai") is None

@@ -1,0 +1,88 @@
+"""`aisonar balance|ledger|price`: exact decimal amounts, idempotent recharges, exports."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from aisonar.cli import main
+from tests.support import Backend, cli_environment
+
+
+@pytest.fixture
+def aisonar(backend: Backend) -> Any:
+    env = cli_environment(backend)
+
+    def invoke(*args: str, ok: bool = True) -> Result:
+        result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+        assert (result.exit_code == 0) is ok, result.output
+        return result
+
+    return invoke
+
+
+def test_recharge_show_and_export(aisonar: Any) -> None:
+    org = f"pay-{secrets.token_hex(3)}"
+    aisonar("org", "create", org)
+    first = json.loads(
+        aisonar(
+            "balance",
+            "recharge",
+            org,
+            "12.50",
+            "--note",
+            "invoice 7",
+            "--reference",
+            "INV-7",
+            "--idempotency-key",
+            "k1",
+            "--json",
+        ).stdout
+    )
+    again = json.loads(
+        aisonar("balance", "recharge", org, "12.50", "--idempotency-key", "k1", "--json").stdout
+    )
+    assert first["id"] == again["id"] and first["balance_after"] == "12.50"
+    aisonar("balance", "recharge", org, "0.000001")
+    shown = json.loads(aisonar("balance", "show", org, "--json").stdout)
+    assert (shown["balance"], shown["balance_units"]) == ("12.500001", 12_500_001)
+    assert "12.500001" in aisonar("balance", "show", org).stdout
+
+    lines = aisonar("ledger", "export", org, "--format", "jsonl").stdout.splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [(e["kind"], e["amount"], e["balance_after"]) for e in entries] == [
+        ("recharge", 12_500_000, 12_500_000),
+        ("recharge", 1, 12_500_001),
+    ]
+    assert entries[0]["reference"] == "INV-7" and entries[0]["reason"] == "invoice 7"
+    csv_text = aisonar("ledger", "export", org).stdout
+    assert csv_text.splitlines()[0].startswith("id,org_id,kind,amount")
+    assert len(csv_text.splitlines()) == 3
+
+
+@pytest.mark.parametrize("amount", ["-5", "0", "1.0000001", "ten"])
+def test_bad_amounts_change_nothing(aisonar: Any, amount: str) -> None:
+    org = f"bad-{secrets.token_hex(3)}"
+    aisonar("org", "create", org)
+    result = aisonar("balance", "recharge", org, amount, ok=False)
+    assert "Traceback" not in result.output
+    assert json.loads(aisonar("balance", "show", org, "--json").stdout)["balance_units"] == 0
+
+
+def test_prices(aisonar: Any) -> None:
+    model = f"house-model-{secrets.token_hex(3)}"
+    aisonar("price", "set", model, "--input", "0.50", "--output", "1.5", "--cached-input", "0.05")
+    shown = json.loads(aisonar("price", "show", model, "--json").stdout)
+    assert (shown["input"], shown["output"], shown["cached_input"]) == ("0.50", "1.50", "0.05")
+    assert shown["cache_write"] == "0.50" and shown["version"].startswith("operator #")
+    aisonar("price", "set", model, "--input", "0.60", "--output", "1.5")
+    newer = json.loads(aisonar("price", "show", model, "--json").stdout)
+    assert newer["input"] == "0.60" and newer["version"] != shown["version"]
+    assert model in aisonar("price", "list").stdout
+    catalogue = json.loads(aisonar("price", "show", "gpt-4o-mini", "--json").stdout)
+    assert catalogue["input"] == "0.15" and catalogue["version"].startswith("genai-prices")
+    assert "no price" in aisonar("price", "show", "no-such-model-xyz", ok=False).output
