@@ -39,7 +39,9 @@ def balance_store(settings: Settings, engine: AsyncEngine) -> BalanceStore:
     if settings.redis_url:
         from aisonar.billing.redis_store import RedisBalanceStore
 
-        return RedisBalanceStore(settings.redis_url, load)
+        # A hold outlives any request it can belong to, then expires if its process died.
+        hold_ttl_s = settings.upstream_total_timeout_s + 60
+        return RedisBalanceStore(settings.redis_url, load, hold_ttl_s=hold_ttl_s)
     return MemoryBalanceStore(load)
 
 

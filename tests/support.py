@@ -114,3 +114,35 @@ async def settled_balance(engine: AsyncEngine, org_id: str, expected: int) -> No
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"balance of {org_id} never reached {expected}")
+
+
+async def start_gateway_process(
+    backend: Backend, port: int, *, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """`aisonar serve` in a process of its own, returned once it answers /readyz."""
+    import sys
+
+    import aiohttp
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "aisonar",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        env={**cli_environment(backend), "AISONAR_LOG_LEVEL": "warning", **(extra_env or {})},
+    )
+    async with aiohttp.ClientSession() as session:
+        for _ in range(400):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+    process.kill()
+    raise AssertionError("the gateway did not start")

@@ -1,5 +1,6 @@
 """The in-process balance store: exact within one process. Another process cannot see
-these holds, so `serve --workers N` with N > 1 requires the Redis store."""
+these holds, so `serve --workers N` with N > 1 requires the Redis store. Holds need no
+expiry here: they die with the process that made them."""
 
 from __future__ import annotations
 
@@ -58,13 +59,13 @@ class MemoryBalanceStore:
             del self._loading[org_id]
             del self._early_credits[org_id]
 
-    async def hold(self, org_id: str, amount: int) -> Hold:
+    async def hold(self, org_id: str, amount: int, hold_id: str) -> Hold:
         account = await self._account(org_id)
         available = account.balance - account.held
         if amount > available:
             raise InsufficientBalance(amount, available)
         account.held += amount
-        return Hold(org_id, amount)
+        return Hold(org_id, amount, hold_id)
 
     async def settle(self, hold: Hold, cost: int) -> None:
         account = self._accounts[hold.org_id]

@@ -1,9 +1,12 @@
 """The Redis balance store: every gateway process shares one balance and one set of
 holds per organization, each decision one atomic Lua script.
 
-Keys: `aisonar:bal:{org}` is a hash {balance, held, through}; `aisonar:credited:{org}`
-the ids of credits already applied, so each is applied once whichever process sees it
-first. An organization's hash is loaded from the database on first use."""
+Keys per organization: `aisonar:bal:{org}` a hash {balance, held, through};
+`aisonar:holds:{org}` a sorted set of hold ids by expiry and `aisonar:hold:{org}` their
+amounts, so a hold whose process died (kill -9) is reaped once it expires instead of
+shrinking the balance forever; `aisonar:credited:{org}` the ids of credits already
+applied, so each is applied once whichever process sees it first. An organization's
+hash is loaded from the database on first use."""
 
 from __future__ import annotations
 
@@ -11,84 +14,115 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from aisonar.billing.store import Hold, InsufficientBalance, LiveBalance, Loader
 
-_PREFIX = "aisonar:bal:"
-_CREDITED = "aisonar:credited:"
 _CREDITED_TTL_S = 7 * 24 * 3600
 _MAX_CONNECTIONS = 64
 
-# KEYS[1] account; ARGV[1] amount. Returns {1, 0} held, {0, available} short, {-1} unknown.
-_HOLD = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+_REAP = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms)) do
+  local amount = redis.call('HGET', KEYS[3], id)
+  if amount then
+    redis.call('HINCRBY', KEYS[1], 'held', 0 - tonumber(amount))
+    redis.call('HDEL', KEYS[3], id)
+  end
+  redis.call('ZREM', KEYS[2], id)
+end
+"""
+
+# KEYS account, holds, amounts; ARGV amount, hold id, ttl ms.
+# Returns {1, 0} held, {0, available} short, {-1, 0} not loaded.
+_HOLD = (
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+"""
+    + _REAP
+    + """
 local balance = tonumber(redis.call('HGET', KEYS[1], 'balance'))
 local held = tonumber(redis.call('HGET', KEYS[1], 'held'))
 local amount = tonumber(ARGV[1])
 if balance - held < amount then return {0, balance - held} end
-redis.call('HINCRBY', KEYS[1], 'held', amount)
+redis.call('HINCRBY', KEYS[1], 'held', ARGV[1])
+redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[3]), ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[1])
 return {1, 0}
 """
+)
 
-# KEYS[1] account; ARGV[1] change of held, ARGV[2] change of balance. (Negated in Python:
-# Lua would turn -0 into "-0", which HINCRBY refuses.)
+# KEYS account, holds, amounts; ARGV hold id, change of balance (already negated: Lua
+# would turn -0 into "-0", which HINCRBY refuses). A hold reaped meanwhile is not
+# subtracted twice.
 _SETTLE = """
-redis.call('HINCRBY', KEYS[1], 'held', ARGV[1])
+local amount = redis.call('HGET', KEYS[3], ARGV[1])
+if amount then
+  redis.call('HINCRBY', KEYS[1], 'held', 0 - tonumber(amount))
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
 redis.call('HINCRBY', KEYS[1], 'balance', ARGV[2])
 return 1
 """
 
-# KEYS[1] account; ARGV[1] balance, ARGV[2] through entry. Only if absent.
+# KEYS account; ARGV balance, through entry. Only if absent.
 _LOAD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'balance', ARGV[1], 'held', 0, 'through', ARGV[2])
 return 1
 """
 
-# KEYS[1] account, KEYS[2] credited set; ARGV[1] entry id, ARGV[2] amount, ARGV[3] ttl.
+# KEYS account, credited set; ARGV entry id, amount, ttl.
 _CREDIT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if tonumber(ARGV[1]) <= tonumber(redis.call('HGET', KEYS[1], 'through')) then return 0 end
 if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
-redis.call('HINCRBY', KEYS[1], 'balance', tonumber(ARGV[2]))
+redis.call('HINCRBY', KEYS[1], 'balance', ARGV[2])
 return 1
 """
 
 
+def _keys(org_id: str) -> list[str]:
+    return [f"aisonar:bal:{org_id}", f"aisonar:holds:{org_id}", f"aisonar:hold:{org_id}"]
+
+
 class RedisBalanceStore:
-    def __init__(self, url: str, load: Loader) -> None:
+    def __init__(self, url: str, load: Loader, *, hold_ttl_s: float) -> None:
         # Requests wait for a free connection rather than fail when many are in flight.
         pool = BlockingConnectionPool.from_url(url, max_connections=_MAX_CONNECTIONS, timeout=5)
         self._redis = Redis(connection_pool=pool)
         self._load = load
+        self._hold_ttl_ms = int(hold_ttl_s * 1000)
         self._hold = self._redis.register_script(_HOLD)
         self._settle = self._redis.register_script(_SETTLE)
         self._load_script = self._redis.register_script(_LOAD)
         self._credit = self._redis.register_script(_CREDIT)
 
-    async def hold(self, org_id: str, amount: int) -> Hold:
-        key = _PREFIX + org_id
+    async def hold(self, org_id: str, amount: int, hold_id: str) -> Hold:
+        keys = _keys(org_id)
         for _ in range(2):
-            result = await self._hold(keys=[key], args=[amount])
+            result = await self._hold(keys=keys, args=[amount, hold_id, self._hold_ttl_ms])
             if result[0] == 1:
-                return Hold(org_id, amount)
+                return Hold(org_id, amount, hold_id)
             if result[0] == 0:
                 raise InsufficientBalance(amount, int(result[1]))
             durable = await self._load(org_id)
-            await self._load_script(keys=[key], args=[durable.balance, durable.through_entry])
+            await self._load_script(keys=keys[:1], args=[durable.balance, durable.through_entry])
         raise RuntimeError(f"balance of {org_id} could not be loaded into Redis")
 
     async def settle(self, hold: Hold, cost: int) -> None:
-        await self._settle(keys=[_PREFIX + hold.org_id], args=[-hold.amount, -cost])
+        await self._settle(keys=_keys(hold.org_id), args=[hold.id, -cost])
 
     async def release(self, hold: Hold) -> None:
-        await self._settle(keys=[_PREFIX + hold.org_id], args=[-hold.amount, 0])
+        await self._settle(keys=_keys(hold.org_id), args=[hold.id, 0])
 
     async def credit(self, org_id: str, entry_id: int, amount: int) -> None:
         await self._credit(
-            keys=[_PREFIX + org_id, _CREDITED + org_id], args=[entry_id, amount, _CREDITED_TTL_S]
+            keys=[_keys(org_id)[0], f"aisonar:credited:{org_id}"],
+            args=[entry_id, amount, _CREDITED_TTL_S],
         )
 
     async def live(self, org_id: str) -> LiveBalance | None:
-        balance, held = await self._redis.hmget(_PREFIX + org_id, ["balance", "held"])
+        balance, held = await self._redis.hmget(_keys(org_id)[0], ["balance", "held"])
         if balance is None or held is None:
             return None
         return LiveBalance(int(balance), int(held))

@@ -30,6 +30,7 @@ class InsufficientBalance(AISonarError):
 class Hold:
     org_id: str
     amount: int
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,9 @@ Loader = Callable[[str], Awaitable[DurableBalance]]
 
 
 class BalanceStore(Protocol):
-    async def hold(self, org_id: str, amount: int) -> Hold:
-        """Reserve `amount` or raise InsufficientBalance; loads the org on first use."""
+    async def hold(self, org_id: str, amount: int, hold_id: str) -> Hold:
+        """Reserve `amount` or raise InsufficientBalance; loads the org on first use. A
+        hold whose holder dies without settling it expires (stores shared by processes)."""
         ...
 
     async def settle(self, hold: Hold, cost: int) -> None:

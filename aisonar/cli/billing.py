@@ -111,7 +111,7 @@ async def _held_in_redis(url: str, org_id: str) -> int:
     async def unused_loader(_: str) -> DurableBalance:
         raise AssertionError("not loading")
 
-    store = RedisBalanceStore(url, unused_loader)
+    store = RedisBalanceStore(url, unused_loader, hold_ttl_s=1)
     try:
         live = await store.live(org_id)
         return live.held if live else 0

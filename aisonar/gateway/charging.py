@@ -43,7 +43,8 @@ async def held(
     output_bound: int,
 ) -> AsyncIterator[None]:
     assert meter.identity is not None and meter.route is not None
-    hold = await billing.store.hold(meter.identity.org_id, price.most(input_bound, output_bound))
+    amount = price.most(input_bound, output_bound)
+    hold = await billing.store.hold(meter.identity.org_id, amount, meter.request_id)
     try:
         yield
     finally:

@@ -30,7 +30,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[BalanceStore]:
         pytest.skip("AISONAR_TEST_REDIS_URL is not set")
     from aisonar.billing.redis_store import RedisBalanceStore
 
-    redis_store = RedisBalanceStore(REDIS_URL, load)
+    redis_store = RedisBalanceStore(REDIS_URL, load, hold_ttl_s=60)
     yield redis_store
     await redis_store.close()
 
@@ -39,18 +39,22 @@ def new_org() -> str:
     return "org_" + secrets.token_hex(8)
 
 
+def new_hold_id() -> str:
+    return "req_" + secrets.token_hex(8)
+
+
 async def test_hold_settle_release(store: BalanceStore) -> None:
     org = new_org()
-    hold = await store.hold(org, 600)
+    hold = await store.hold(org, 600, new_hold_id())
     live = await store.live(org)
     assert live is not None and (live.balance, live.held) == (1_000, 600)
     with pytest.raises(InsufficientBalance) as short:
-        await store.hold(org, 401)
+        await store.hold(org, 401, new_hold_id())
     assert (short.value.needed, short.value.available) == (401, 400)
     await store.settle(hold, 250)
     live = await store.live(org)
     assert live is not None and (live.balance, live.held) == (750, 0)
-    second = await store.hold(org, 750)
+    second = await store.hold(org, 750, new_hold_id())
     await store.release(second)
     live = await store.live(org)
     assert live is not None and (live.balance, live.held, live.available) == (750, 0, 750)
@@ -60,7 +64,7 @@ async def test_credits_apply_once_and_only_when_newer(store: BalanceStore) -> No
     org = new_org()
     await store.credit(org, 9, 500)  # not loaded yet: the next load reads the database
     assert await store.live(org) is None
-    await store.release(await store.hold(org, 1))
+    await store.release(await store.hold(org, 1, new_hold_id()))
     await store.credit(org, 5, 500)  # already part of the loaded balance
     await store.credit(org, 6, 500)
     await store.credit(org, 6, 500)  # seen twice, applied once
@@ -73,7 +77,7 @@ async def test_concurrent_holds_never_overspend(store: BalanceStore) -> None:
 
     async def try_hold() -> bool:
         try:
-            await store.hold(org, 10)
+            await store.hold(org, 10, new_hold_id())
         except InsufficientBalance:
             return False
         return True
@@ -82,3 +86,25 @@ async def test_concurrent_holds_never_overspend(store: BalanceStore) -> None:
     assert sum(results) == 100
     live = await store.live(org)
     assert live is not None and live.available == 0
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="AISONAR_TEST_REDIS_URL is not set")
+async def test_a_hold_whose_process_died_expires() -> None:
+    from aisonar.billing.redis_store import RedisBalanceStore
+
+    assert REDIS_URL
+    dying = RedisBalanceStore(REDIS_URL, load, hold_ttl_s=0.2)
+    org = new_org()
+    await dying.hold(org, 1_000, new_hold_id())  # never settled: its holder "crashed"
+    await dying.close()
+    survivor = RedisBalanceStore(REDIS_URL, load, hold_ttl_s=60)
+    try:
+        with pytest.raises(InsufficientBalance):
+            await survivor.hold(org, 1, new_hold_id())
+        await asyncio.sleep(0.3)
+        late = await survivor.hold(org, 1_000, new_hold_id())
+        await survivor.settle(late, 10)
+        live = await survivor.live(org)
+        assert live is not None and (live.balance, live.held) == (990, 0)
+    finally:
+        await survivor.close()

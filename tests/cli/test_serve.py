@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 
 import aiohttp
 import orjson
@@ -14,7 +13,14 @@ from click.testing import CliRunner
 
 from aisonar.cli import main
 from aisonar.testing.gateway_server import free_port
-from tests.support import Backend, cli_environment, make_tenant, usage_count, wait_for_usage
+from tests.support import (
+    Backend,
+    cli_environment,
+    make_tenant,
+    start_gateway_process,
+    usage_count,
+    wait_for_usage,
+)
 
 REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
 BODY = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
@@ -30,33 +36,13 @@ def test_several_workers_need_redis(backend: Backend) -> None:
 async def test_two_workers_serve_and_meter(backend: Backend) -> None:
     tenant = await make_tenant(backend.engine)
     port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "aisonar",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        env={
-            **cli_environment(backend),
-            "AISONAR_LOG_LEVEL": "warning",
-            "AISONAR_REDIS_URL": REDIS_URL or "",
-        },
+    server = await start_gateway_process(
+        backend, port, workers=2, extra_env={"AISONAR_REDIS_URL": REDIS_URL or ""}
     )
     headers = {"Authorization": f"Bearer {tenant.secret}"}
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession(headers=headers) as session:
-            for _ in range(300):
-                try:
-                    async with session.get(url + "/readyz") as ready:
-                        if ready.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
 
             async def call() -> int:
                 async with session.post(url + "/v1/chat/completions", data=BODY) as response:

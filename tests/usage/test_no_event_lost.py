@@ -5,41 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections import Counter
 
 import aiohttp
 import orjson
 
 from aisonar.testing.gateway_server import free_port
-from tests.support import Backend, cli_environment, make_tenant, usage_count
+from tests.support import Backend, make_tenant, start_gateway_process, usage_count
 
 REQUESTS_PER_RUN = 5_000
 CONCURRENCY = 64
 BODY = orjson.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
-
-
-async def start_server(backend: Backend, port: int) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "aisonar",
-        "serve",
-        "--port",
-        str(port),
-        env={**cli_environment(backend), "AISONAR_LOG_LEVEL": "warning"},
-    )
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-    process.kill()
-    raise AssertionError("gateway did not start")
 
 
 async def drive(port: int, secret: str, count: int) -> Counter[int]:
@@ -63,7 +39,7 @@ async def test_ten_thousand_requests_and_a_restart_lose_no_event(backend: Backen
     port = free_port()
     total: Counter[int] = Counter()
     for _ in range(2):
-        server = await start_server(backend, port)
+        server = await start_gateway_process(backend, port)
         try:
             total += await drive(port, tenant.secret, REQUESTS_PER_RUN)
         finally:
