@@ -53,6 +53,7 @@ async def build_billing(settings: Settings, engine: AsyncEngine) -> Billing:
         prices=prices,
         ledger=LedgerWriter(engine, flush_interval_s=settings.ledger_flush_interval_s),
         default_max_output_tokens=settings.default_max_output_tokens,
+        enabled=settings.billing_enabled,
     )
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     usage_queue_size: int = Field(default=100_000, gt=0)
     cache_poll_interval_s: float = Field(default=0.25, gt=0)
     redis_url: str = ""
+    # Off: requests are priced and recorded but no balance is held or charged
+    # (monitoring-only deployments, and the benchmark's billing-off baseline).
+    billing_enabled: bool = True
     ledger_flush_interval_s: float = Field(default=0.25, gt=0)
     default_max_output_tokens: int = Field(default=32_768, gt=0)
     key_cache_size: int = Field(default=100_000, gt=0)

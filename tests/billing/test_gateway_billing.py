@@ -165,3 +165,20 @@ async def _events(backend: Backend, tenant: Tenant, count: int) -> list:  # type
             .order_by(usage_events.c.started_at)
         )
         return list(rows)
+
+
+async def test_billing_off_prices_and_records_but_charges_nothing(
+    backend: Backend, tenant: Tenant
+) -> None:
+    from aisonar.testing.gateway_server import running_gateway
+
+    settings = backend.settings.model_copy(update={"billing_enabled": False})
+    async with running_gateway(settings) as unbilled:
+        poor = await make_tenant(backend.engine, balance="0")
+        async with client(unbilled, poor) as c:
+            await c.chat.completions.create(
+                model="metered-model", messages=LONG_PROMPT, max_tokens=10
+            )
+    [event] = await _events(backend, poor, 1)
+    assert event.cost == METERED_COST and event.price_version.startswith("operator #")
+    assert await assert_ledger_invariant(backend.engine, poor.org_id) == 0
