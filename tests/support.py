@@ -35,11 +35,15 @@ class Tenant:
 
 
 async def make_tenant(
-    engine: AsyncEngine, *, models: list[str] | None = None, balance: str = "100"
+    engine: AsyncEngine,
+    *,
+    models: list[str] | None = None,
+    balance: str = "100",
+    plan: str = "free",
 ) -> Tenant:
     suffix = secrets.token_hex(4)
     async with engine.begin() as conn:
-        org = await accounts.create_org(conn, f"org-{suffix}")
+        org = await accounts.create_org(conn, f"org-{suffix}", plan)
         user = await accounts.create_user(conn, f"user-{suffix}@example.com", org.name)
         key, secret = await accounts.create_key(conn, user.email, models=models)
         if parse_amount(balance, allow_zero=True):

@@ -63,6 +63,9 @@ class KeyIdentity:
     models: frozenset[str] | None
     expires_at: datetime | None
     active: bool
+    # Price multipliers in parts per million: the plan's, and the organization's own.
+    plan_markup_ppm: int = 1_000_000
+    org_markup_ppm: int | None = None
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models

@@ -15,7 +15,7 @@ from aisonar.accounts.passwords import hash_password
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
 from aisonar.store.changes import record_change
-from aisonar.store.tables import api_keys, organizations, users
+from aisonar.store.tables import api_keys, organizations, plans, users
 
 KEY_ENTITY = "api_key"
 
@@ -207,8 +207,12 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
                 api_keys.c.expires_at,
                 api_keys.c.revoked_at,
                 users.c.disabled_at,
+                plans.c.markup_ppm.label("plan_markup_ppm"),
+                organizations.c.markup_ppm.label("org_markup_ppm"),
             )
             .join(users, users.c.id == api_keys.c.user_id)
+            .join(organizations, organizations.c.id == api_keys.c.org_id)
+            .join(plans, plans.c.name == organizations.c.plan)
             .where(api_keys.c.key_hash == key_hash)
         )
     ).first()
@@ -221,4 +225,6 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
         models=frozenset(row.models) if row.models is not None else None,
         expires_at=_optional_utc(row.expires_at),
         active=row.revoked_at is None and row.disabled_at is None,
+        plan_markup_ppm=row.plan_markup_ppm,
+        org_markup_ppm=row.org_markup_ppm,
     )

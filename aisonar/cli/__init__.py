@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from aisonar.cli.accounts import key, org, user
-from aisonar.cli.billing import balance, ledger_command, price
+from aisonar.cli.billing import balance, ledger_command, markup, price
 from aisonar.cli.channels import channel
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.usage import usage
@@ -30,5 +30,6 @@ for command in (
     balance,
     ledger_command,
     price,
+    markup,
 ):
     main.add_command(command)

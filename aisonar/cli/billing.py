@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.services import get_org_by_name
 from aisonar.billing import ledger, price_database
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
+from aisonar.billing.markups import Markup, list_markups, set_org_markup, set_plan_markup
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.prices import (
     OperatorPrice,
@@ -205,3 +206,34 @@ def price_show(model: str, provider: str, as_json: bool) -> None:
             }
 
     emit_one(run_in_database(work), as_json=as_json)
+
+
+@click.group()
+def markup() -> None:
+    """Price multipliers per plan and per organization."""
+
+
+@markup.command("set")
+@click.argument("multiplier")
+@click.option("--plan", "plan_name", help="Apply to every organization on this plan.")
+@click.option("--org", "org_name", help="Apply to one organization, on top of its plan's.")
+@json_option
+def markup_set(multiplier: str, plan_name: str | None, org_name: str | None, as_json: bool) -> None:
+    """Set MULTIPLIER (a decimal such as 1.25) for a plan or an organization."""
+    if (plan_name is None) == (org_name is None):
+        raise click.UsageError("give exactly one of --plan and --org")
+
+    async def work(conn: AsyncConnection) -> Markup:
+        if plan_name is not None:
+            return await set_plan_markup(conn, plan_name, multiplier)
+        assert org_name is not None
+        return await set_org_markup(conn, org_name, multiplier)
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@markup.command("list")
+@json_option
+def markup_list(as_json: bool) -> None:
+    """Every plan's multiplier and every organization's own."""
+    emit(run_in_database(list_markups), ("scope", "name", "multiplier"), as_json=as_json)

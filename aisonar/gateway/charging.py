@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aisonar.billing.ledger_writer import LedgerWriter
+from aisonar.billing.multipliers import PPM, effective_markup, format_multiplier, marked_up
 from aisonar.billing.prices import PriceBook
 from aisonar.billing.pricing import ModelPrice
 from aisonar.billing.store import BalanceStore
@@ -44,20 +45,23 @@ async def held(
     output_bound: int,
 ) -> AsyncIterator[None]:
     assert meter.identity is not None and meter.route is not None
+    identity = meter.identity
+    markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
+    version = price.version if markup == PPM else f"{price.version} x{format_multiplier(markup)}"
     if not billing.enabled:
         try:
             yield
         finally:
-            meter.cost, meter.price_version = price.cost(meter.usage), price.version
+            meter.cost, meter.price_version = marked_up(price.cost(meter.usage), markup), version
         return
-    amount = price.most(input_bound, output_bound)
+    amount = marked_up(price.most(input_bound, output_bound), markup)
     hold = await billing.store.hold(meter.identity.org_id, amount, meter.request_id)
     try:
         yield
     finally:
         usage = meter.usage
         if usage.input_tokens or usage.output_tokens:
-            meter.cost, meter.price_version = price.cost(usage), price.version
+            meter.cost, meter.price_version = marked_up(price.cost(usage), markup), version
             await billing.store.settle(hold, meter.cost)
             billing.ledger.submit(
                 hold.org_id, meter.cost, meter.request_id, meter.route.upstream_model

@@ -36,6 +36,15 @@ organizations = Table(
     # The sum of the organization's ledger entries, kept in the same transaction as each
     # append so it can be read without summing; tests check the two agree.
     Column("balance", BigInteger, nullable=False, server_default="0"),
+    # Parts per million on top of the plan's markup; null is 1x.
+    Column("markup_ppm", BigInteger),
+)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("markup_ppm", BigInteger, nullable=False, server_default="1000000"),
 )
 
 users = Table(

@@ -182,3 +182,27 @@ async def test_billing_off_prices_and_records_but_charges_nothing(
     [event] = await _events(backend, poor, 1)
     assert event.cost == METERED_COST and event.price_version.startswith("operator #")
     assert await assert_ledger_invariant(backend.engine, poor.org_id) == 0
+
+
+async def test_plan_and_organization_markups_multiply_the_price(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    from aisonar.billing.markups import set_org_markup, set_plan_markup
+
+    tenant = await make_tenant(backend.engine, plan="enterprise")
+    async with backend.engine.begin() as conn:
+        await set_plan_markup(conn, "enterprise", "2")
+        await set_org_markup(conn, tenant.org_name, "1.5")
+    try:
+        await asyncio.sleep(0.2)  # the change reaches the server's key cache
+        async with client(gateway, tenant) as c:
+            await c.chat.completions.create(
+                model="metered-model", messages=LONG_PROMPT, max_tokens=10
+            )
+    finally:
+        async with backend.engine.begin() as conn:
+            await set_plan_markup(conn, "enterprise", "1")
+    [event] = await _events(backend, tenant, 1)
+    assert event.cost == METERED_COST * 3
+    assert event.price_version.endswith("x3")
+    await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - event.cost)

@@ -86,3 +86,19 @@ def test_prices(aisonar: Any) -> None:
     catalogue = json.loads(aisonar("price", "show", "gpt-4o-mini", "--json").stdout)
     assert catalogue["input"] == "0.15" and catalogue["version"].startswith("genai-prices")
     assert "no price" in aisonar("price", "show", "no-such-model-xyz", ok=False).output
+
+
+def test_markups(aisonar: Any) -> None:
+    org = f"mk-{secrets.token_hex(3)}"
+    aisonar("org", "create", org, "--plan", "scale")
+    assert json.loads(aisonar("markup", "set", "1.25", "--org", org, "--json").stdout) == {
+        "scope": "organization",
+        "name": org,
+        "multiplier": "1.25",
+    }
+    listed = json.loads(aisonar("markup", "list", "--json").stdout)
+    assert {"scope": "organization", "name": org, "multiplier": "1.25"} in listed
+    assert {"scope": "plan", "name": "scale", "multiplier": "1"} in listed
+    assert "exactly one" in aisonar("markup", "set", "2", ok=False).output
+    assert "positive" in aisonar("markup", "set", "0", "--org", org, ok=False).output
+    assert "no plan" in aisonar("markup", "set", "2", "--plan", "gold", ok=False).output

@@ -1,0 +1,59 @@
+"""Markups: a multiplier per plan and per organization on top of the model's price."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.services import KEY_ENTITY, get_org_by_name
+from aisonar.billing.multipliers import format_multiplier, parse_multiplier
+from aisonar.errors import NotFound
+from aisonar.store.changes import record_change
+from aisonar.store.tables import organizations, plans
+
+
+@dataclass(frozen=True)
+class Markup:
+    scope: str
+    name: str
+    multiplier: str
+
+
+async def _announce(conn: AsyncConnection) -> None:
+    # Markups travel with the cached key identities; have every server reload them.
+    await record_change(conn, KEY_ENTITY, "*")
+
+
+async def set_plan_markup(conn: AsyncConnection, plan: str, multiplier: str) -> Markup:
+    ppm = parse_multiplier(multiplier)
+    result = await conn.execute(update(plans).where(plans.c.name == plan).values(markup_ppm=ppm))
+    if result.rowcount == 0:
+        raise NotFound(f"no plan named {plan!r}")
+    await _announce(conn)
+    return Markup("plan", plan, format_multiplier(ppm))
+
+
+async def set_org_markup(conn: AsyncConnection, org_name: str, multiplier: str) -> Markup:
+    ppm = parse_multiplier(multiplier)
+    org = await get_org_by_name(conn, org_name)
+    await conn.execute(
+        update(organizations).where(organizations.c.id == org.id).values(markup_ppm=ppm)
+    )
+    await _announce(conn)
+    return Markup("organization", org.name, format_multiplier(ppm))
+
+
+async def list_markups(conn: AsyncConnection) -> list[Markup]:
+    found = [
+        Markup("plan", row.name, format_multiplier(row.markup_ppm))
+        for row in await conn.execute(select(plans).order_by(plans.c.name))
+    ]
+    orgs = await conn.execute(
+        select(organizations.c.name, organizations.c.markup_ppm)
+        .where(organizations.c.markup_ppm.is_not(None))
+        .order_by(organizations.c.name)
+    )
+    found += [Markup("organization", row.name, format_multiplier(row.markup_ppm)) for row in orgs]
+    return found
