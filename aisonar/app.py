@@ -13,6 +13,7 @@ from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.memory_store import MemoryBalanceStore
 from aisonar.billing.prices import PriceBook, load_operator_prices
 from aisonar.billing.store import BalanceStore, DurableBalance
+from aisonar.billing.throttle import FailureWindow
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.asgi import GatewayApp, Runtime
@@ -53,6 +54,9 @@ async def build_billing(settings: Settings, engine: AsyncEngine) -> Billing:
         prices=prices,
         ledger=LedgerWriter(engine, flush_interval_s=settings.ledger_flush_interval_s),
         default_max_output_tokens=settings.default_max_output_tokens,
+        redeem_failures=FailureWindow(settings.redeem_failures_per_hour),
+        payment_webhook_secret=settings.payment_webhook_secret,
+        currency=settings.currency,
         enabled=settings.billing_enabled,
     )
 

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     billing_enabled: bool = True
     ledger_flush_interval_s: float = Field(default=0.25, gt=0)
     default_max_output_tokens: int = Field(default=32_768, gt=0)
+    currency: str = "USD"
+    payment_webhook_secret: str = ""
+    redeem_failures_per_hour: int = Field(default=10, gt=0)
     key_cache_size: int = Field(default=100_000, gt=0)
 
     @classmethod

@@ -9,6 +9,7 @@ class AISonarError(Exception):
     status: int = 500
     kind: str = "server_error"
     code: str | None = None
+    retry_after: str | None = None
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)

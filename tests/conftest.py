@@ -22,6 +22,7 @@ from aisonar.testing.gateway_server import RunningGateway, free_port, running_ga
 from tests.support import Backend, Tenant, make_tenant
 
 POSTGRES_URL = os.environ.get("AISONAR_TEST_DATABASE_URL")
+PAYMENT_SECRET = "whsec_" + secrets.token_hex(16)
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 UPSTREAM_KEY = "sk-upstream-" + secrets.token_hex(16)
 WRONG_UPSTREAM_KEY = "sk-wrong-" + secrets.token_hex(16)
@@ -77,6 +78,8 @@ async def backend(
         cache_poll_interval_s=0.05,
         upstream_total_timeout_s=3.0,
         max_body_bytes=256 * 1024,
+        payment_webhook_secret=PAYMENT_SECRET,
+        redeem_failures_per_hour=3,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)

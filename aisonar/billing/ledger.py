@@ -17,10 +17,12 @@ import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.billing.alerts import balance_alerts
 from aisonar.billing.money import format_amount
 from aisonar.billing.store import DurableBalance
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import NotFound
+from aisonar.notify.notices import record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import ledger_entries, organizations
 
@@ -74,16 +76,19 @@ def _entry(row: Any) -> LedgerEntry:
 async def append(conn: AsyncConnection, org_id: str, entries: Sequence[NewEntry]) -> int:
     """Append entries for one organization; returns its new balance."""
     delta = sum(entry.amount for entry in entries)
-    balance = (
+    moved = (
         await conn.execute(
             update(organizations)
             .where(organizations.c.id == org_id)
             .values(balance=organizations.c.balance + delta)
-            .returning(organizations.c.balance)
+            .returning(organizations.c.balance, organizations.c.low_balance_threshold)
         )
-    ).scalar_one_or_none()
-    if balance is None:
+    ).first()
+    if moved is None:
         raise NotFound(f"no organization with id {org_id!r}")
+    balance = int(moved.balance)
+    for kind, data in balance_alerts(balance - delta, balance, int(moved.low_balance_threshold)):
+        await record_notice(conn, org_id, kind, data)
     running = balance - delta
     rows = []
     now = utcnow()
@@ -104,7 +109,7 @@ async def append(conn: AsyncConnection, org_id: str, entries: Sequence[NewEntry]
             }
         )
     await conn.execute(insert(ledger_entries), rows)
-    return int(balance)
+    return balance
 
 
 async def credit(conn: AsyncConnection, org_id: str, entry: NewEntry) -> LedgerEntry:
@@ -199,3 +204,11 @@ async def export_ledger(
         buffer.truncate()
     if fmt == "csv" and buffer.getvalue():
         yield buffer.getvalue()
+
+
+async def set_low_balance_threshold(conn: AsyncConnection, org_id: str, threshold: int) -> None:
+    await conn.execute(
+        update(organizations)
+        .where(organizations.c.id == org_id)
+        .values(low_balance_threshold=threshold)
+    )

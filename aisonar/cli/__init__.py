@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from aisonar.cli.accounts import key, org, user
-from aisonar.cli.billing import balance, ledger_command, markup, price
+from aisonar.cli.billing import balance, code_group, ledger_command, markup, price
 from aisonar.cli.channels import channel
+from aisonar.cli.notices import notice
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.usage import usage
 
@@ -31,5 +32,7 @@ for command in (
     ledger_command,
     price,
     markup,
+    code_group,
+    notice,
 ):
     main.add_command(command)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name
 from aisonar.billing import ledger, price_database
+from aisonar.billing.codes import CodeBatch, create_codes
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
 from aisonar.billing.markups import Markup, list_markups, set_org_markup, set_plan_markup
 from aisonar.billing.money import format_amount, parse_amount
@@ -237,3 +238,45 @@ def markup_set(multiplier: str, plan_name: str | None, org_name: str | None, as_
 def markup_list(as_json: bool) -> None:
     """Every plan's multiplier and every organization's own."""
     emit(run_in_database(list_markups), ("scope", "name", "multiplier"), as_json=as_json)
+
+
+@click.group("code")
+def code_group() -> None:
+    """Redemption codes."""
+
+
+@code_group.command("create")
+@click.option("--amount", required=True, help="Credit per code, a decimal such as 10.00.")
+@click.option("--count", type=int, default=1, show_default=True, help="How many codes.")
+@click.option("--expires", help="Expiry time, ISO 8601.")
+@json_option
+def code_create(amount: str, count: int, expires: str | None, as_json: bool) -> None:
+    """Create codes; they are printed once and stored only as hashes."""
+    expires_at = parse_time(expires, "--expires")
+
+    async def work(conn: AsyncConnection) -> CodeBatch:
+        return await create_codes(conn, amount=amount, count=count, expires_at=expires_at)
+
+    batch = run_in_database(work)
+    if as_json:
+        emit_one(batch, as_json=True)
+        return
+    click.echo(f"batch {batch.batch}: {len(batch.codes)} codes of {batch.amount}", err=True)
+    click.echo("Store them now: they are shown only once.", err=True)
+    for code in batch.codes:
+        click.echo(code)
+
+
+@balance.command("threshold")
+@click.argument("org_name", metavar="ORG")
+@click.argument("amount")
+def balance_threshold(org_name: str, amount: str) -> None:
+    """Notify when the balance falls below AMOUNT (0 turns the low-balance notice off)."""
+    units = parse_amount(amount, param="amount", allow_zero=True)
+
+    async def work(conn: AsyncConnection) -> None:
+        org = await get_org_by_name(conn, org_name)
+        await ledger.set_low_balance_threshold(conn, org.id, units)
+
+    run_in_database(work)
+    click.echo(f"low-balance threshold of {org_name} is {format_amount(units)}")

@@ -10,10 +10,11 @@ from contextlib import AbstractAsyncContextManager
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from aisonar.billing import views as billing_views
 from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
 from aisonar.gateway import pipeline
-from aisonar.gateway.errors import MethodNotAllowed, RouteNotFound, UpstreamRejected
+from aisonar.gateway.errors import MethodNotAllowed, RouteNotFound
 from aisonar.gateway.formats.openai_errors import openai_stream_error_event, render_openai_error
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
 from aisonar.gateway.metering import RequestMeter
@@ -28,6 +29,8 @@ _ROUTES: dict[str, tuple[str, Handler, bool]] = {
     "/v1/chat/completions": ("POST", pipeline.chat_completions, True),
     "/v1/embeddings": ("POST", pipeline.embeddings, True),
     "/v1/models": ("GET", pipeline.list_models, False),
+    "/api/me/redeem": ("POST", billing_views.redeem_code, False),
+    "/api/payments/webhook": ("POST", billing_views.payment_webhook, False),
 }
 _MODEL_PREFIX = "/v1/models/"
 
@@ -127,6 +130,6 @@ async def _send_error(exchange: Exchange, error: AISonarError) -> None:
         await exchange.end(openai_stream_error_event(error))
         return
     headers: list[tuple[bytes, bytes]] = []
-    if isinstance(error, UpstreamRejected) and error.retry_after:
+    if error.retry_after:
         headers.append((b"retry-after", error.retry_after.encode()))
     await exchange.respond(error.status, render_openai_error(error), extra_headers=headers)

@@ -14,6 +14,7 @@ from aisonar.billing.multipliers import PPM, effective_markup, format_multiplier
 from aisonar.billing.prices import PriceBook
 from aisonar.billing.pricing import ModelPrice
 from aisonar.billing.store import BalanceStore
+from aisonar.billing.throttle import FailureWindow
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
 
@@ -24,6 +25,9 @@ class Billing:
     prices: PriceBook
     ledger: LedgerWriter
     default_max_output_tokens: int
+    redeem_failures: FailureWindow
+    payment_webhook_secret: str
+    currency: str
     enabled: bool = True
 
     def price_for(self, route: Route) -> ModelPrice:

@@ -67,7 +67,9 @@ class UpstreamRejected(AISonarError):
 
     kind = "upstream_error"
 
-    def __init__(self, status: int, message: str, kind: str | None, retry_after: str | None):
+    def __init__(
+        self, status: int, message: str, kind: str | None, retry_after: str | None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind or self.kind

@@ -38,6 +38,8 @@ organizations = Table(
     Column("balance", BigInteger, nullable=False, server_default="0"),
     # Parts per million on top of the plan's markup; null is 1x.
     Column("markup_ppm", BigInteger),
+    # Crossing below it emits a notice (1.00 credit unless the operator sets another).
+    Column("low_balance_threshold", BigInteger, nullable=False, server_default="1000000"),
 )
 
 plans = Table(
@@ -164,4 +166,33 @@ model_prices = Table(
     Column("cache_write", BigInteger, nullable=False),
     Column("output", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+# Codes are stored only as hashes; redeeming one is a single conditional UPDATE.
+redemption_codes = Table(
+    "redemption_codes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("batch", String(32), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("redeemed_at", DateTime(timezone=True)),
+    Column("redeemed_by_org", String(32)),
+    Column("redeemed_by_user", String(32)),
+)
+
+# Events for people (low balance, ...), kept until notifications deliver them.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("user_id", String(32)),
+    Column("kind", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "org_id", "created_at"),
 )

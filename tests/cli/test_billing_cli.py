@@ -102,3 +102,17 @@ def test_markups(aisonar: Any) -> None:
     assert "exactly one" in aisonar("markup", "set", "2", ok=False).output
     assert "positive" in aisonar("markup", "set", "0", "--org", org, ok=False).output
     assert "no plan" in aisonar("markup", "set", "2", "--plan", "gold", ok=False).output
+
+
+def test_codes_thresholds_and_notices(aisonar: Any) -> None:
+    printed = aisonar("code", "create", "--amount", "5", "--count", "3").stdout.split()
+    assert len(printed) == 3 and all(code.startswith("SONAR-") for code in printed)
+    batch = json.loads(aisonar("code", "create", "--amount", "1.5", "--json").stdout)
+    assert batch["amount"] == "1.50" and len(batch["codes"]) == 1
+    assert "count" in aisonar("code", "create", "--amount", "1", "--count", "0", ok=False).output
+
+    org = f"al-{secrets.token_hex(3)}"
+    aisonar("org", "create", org)
+    aisonar("balance", "recharge", org, "3")
+    aisonar("balance", "threshold", org, "2.50")
+    assert json.loads(aisonar("notice", "list", "--org", org, "--json").stdout) == []
