@@ -20,6 +20,7 @@ _MAX_KEPT_FOR_ESTIMATE = 4 * 1024 * 1024
 # A usage object, not the `"usage": null` every chunk carries once usage was asked for.
 _USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
 _DONE = b"[DONE]"
+_WATCH_AFTER_S = 0.05
 
 Estimator = Callable[[list[bytes]], TokenUsage]
 
@@ -111,12 +112,19 @@ def _whole_events_without_usage(chunk: bytes, splitter: SseSplitter) -> bool:
 
 
 class _cancel_on_disconnect:
-    """Cancel the relay at once when the client goes away, so the upstream stream is closed."""
+    """Cancel the relay at once when the client goes away, so the upstream stream is closed.
+
+    The watcher task starts only once a stream has run for `_WATCH_AFTER_S`: most of the
+    cost of watching is the task, and a stream that ends sooner costs nothing to abandon."""
 
     def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
         self._disconnected = False
         self._watcher: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def _start_watching(self, relay: asyncio.Task[object]) -> None:
+        self._watcher = asyncio.create_task(self._watch(relay))
 
     async def _watch(self, relay: asyncio.Task[object]) -> None:
         while (await self._exchange.receive())["type"] != "http.disconnect":
@@ -127,11 +135,14 @@ class _cancel_on_disconnect:
     async def __aenter__(self) -> None:
         relay = asyncio.current_task()
         assert relay is not None
-        self._watcher = asyncio.create_task(self._watch(relay))
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(_WATCH_AFTER_S, self._start_watching, relay)
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        assert self._watcher is not None
-        self._watcher.cancel()
+        assert self._timer is not None
+        self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._disconnected and exc_type is asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None:

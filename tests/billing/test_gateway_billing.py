@@ -206,3 +206,23 @@ async def test_plan_and_organization_markups_multiply_the_price(
     assert event.cost == METERED_COST * 3
     assert event.price_version.endswith("x3")
     await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - event.cost)
+
+
+async def test_balance_show_reflects_a_settled_request_within_a_second(
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
+) -> None:
+    from click.testing import CliRunner
+
+    from aisonar.cli import main
+    from tests.support import cli_environment
+
+    async with client(gateway, tenant) as c:
+        await c.chat.completions.create(model="metered-model", messages=LONG_PROMPT, max_tokens=10)
+    await asyncio.sleep(0.6)  # well inside the second: the ledger flushes every 0.25 s here
+    shown = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["balance", "show", tenant.org_name, "--json"],
+        env=cli_environment(backend),
+    )
+    assert orjson.loads(shown.stdout)["balance"] == "99.99"
