@@ -5,6 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
+from aisonar.billing import ledger
+from aisonar.billing.ledger import LedgerKind, NewEntry
+from aisonar.billing.money import parse_amount
 from aisonar.channels import services as channels
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
@@ -12,6 +15,7 @@ from aisonar.crypto import SecretBox
 DEMO_ORG = "demo"
 DEMO_EMAIL = "demo@example.com"
 DEMO_CHANNEL = "demo-fake-upstream"
+DEMO_CREDIT = "10.00"
 DEMO_MODELS = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
 
 
@@ -19,7 +23,12 @@ async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_url: 
     """Create whatever of the demo is missing; returns a new key's secret."""
     # Look before creating: a failed INSERT would abort the whole transaction on PostgreSQL.
     if DEMO_ORG not in {org.name for org in await accounts.list_orgs(conn)}:
-        await accounts.create_org(conn, DEMO_ORG)
+        org = await accounts.create_org(conn, DEMO_ORG)
+        await ledger.credit(
+            conn,
+            org.id,
+            NewEntry(LedgerKind.RECHARGE, parse_amount(DEMO_CREDIT), "demo", "demo credit"),
+        )
     if DEMO_EMAIL not in {user.email for user in await accounts.list_users(conn, DEMO_ORG)}:
         await accounts.create_user(conn, DEMO_EMAIL, DEMO_ORG, name="Demo User")
     if DEMO_CHANNEL not in {channel.name for channel in await channels.list_channels(conn)}:
@@ -39,6 +48,7 @@ async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_url: 
 def demo_banner(base_url: str, secret: str) -> str:
     return f"""
 AI Sonar demo is running at {base_url} (fake upstream behind it).
+The demo organization has a prepaid balance: aisonar balance show demo
 
 Try it with curl:
 
