@@ -45,6 +45,7 @@ SSE_PREFIX = "/sse/v1"
 CHAT_PATH = "/chat/completions"
 MODEL_JSON = "bench-json"
 MODEL_SSE = "bench-sse"
+BENCH_BALANCE = "1000000"
 UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
 COMPLETION_ID = "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
 FINGERPRINT = "fp_06737a9306"
@@ -264,14 +265,17 @@ def aisonar(env: dict[str, str], *args: str) -> str:
 
 
 def provision(env: dict[str, str], nginx_port: int) -> str:
-    """An organization, a user, a key and the two channels; returns the key's secret."""
+    """An organization with a large balance, a user, a key and the two channels, their
+    models priced as gpt-4o-mini is; returns the key's secret."""
     email = "bench@example.com"
     aisonar(env, "org", "create", "bench")
+    aisonar(env, "balance", "recharge", "bench", BENCH_BALANCE)
     aisonar(env, "user", "create", email, "--org", "bench")
     upstream = f"http://127.0.0.1:{nginx_port}"
     for model, prefix in ((MODEL_JSON, JSON_PREFIX), (MODEL_SSE, SSE_PREFIX)):
         options = ["--provider", "openai", "--base-url", upstream + prefix, "--api-key", "x"]
         aisonar(env, "channel", "create", model, *options, "--models", model)
+        aisonar(env, "price", "set", model, "--input", "0.15", "--output", "0.60")
     secret: str = json.loads(aisonar(env, "key", "create", email, "--json"))["secret"]
     return secret
 
