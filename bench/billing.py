@@ -27,7 +27,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -387,19 +386,12 @@ def main() -> int:
     nginx = proxy.find_tool("nginx")
     assert nginx is not None
     print(proxy.machine())
-    with tempfile.TemporaryDirectory(prefix="aisonar-bench-") as tmp:
-        try:
-            run_stores(args)
-            run_gateways(args, nginx, Path(tmp))
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            return 130
-        except RuntimeError as error:
-            print(f"benchmark could not run: {error}", file=sys.stderr)
-            for log in sorted(Path(tmp).rglob("*.log")):
-                print(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}", file=sys.stderr)
-            return 1
-    return 0
+
+    def work(workdir: Path) -> None:
+        run_stores(args)
+        run_gateways(args, nginx, workdir)
+
+    return proxy.run_in_workdir(work)
 
 
 if __name__ == "__main__":

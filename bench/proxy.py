@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -574,9 +574,14 @@ def main() -> int:
         return 2
     nginx = find_tool("nginx")
     assert nginx is not None
+    return run_in_workdir(lambda workdir: benchmark(args, nginx, workdir))
+
+
+def run_in_workdir(work: Callable[[Path], None]) -> int:
+    """Run `work` in a temporary directory; the exit code, with its logs if setup failed."""
     with tempfile.TemporaryDirectory(prefix="aisonar-bench-") as tmp:
         try:
-            benchmark(args, nginx, Path(tmp))
+            work(Path(tmp))
         except KeyboardInterrupt:
             print("\ninterrupted", file=sys.stderr)
             return 130

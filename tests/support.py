@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -150,3 +151,14 @@ async def start_gateway_process(
             await asyncio.sleep(0.05)
     process.kill()
     raise AssertionError("the gateway did not start")
+
+
+async def recorded_events(backend: Backend, tenant: Tenant, expected: int) -> list[Any]:
+    await wait_for_usage(backend.engine, tenant.org_id, expected)
+    async with backend.engine.connect() as conn:
+        rows = await conn.execute(
+            select(usage_events)
+            .where(usage_events.c.org_id == tenant.org_id)
+            .order_by(usage_events.c.started_at)
+        )
+        return list(rows)

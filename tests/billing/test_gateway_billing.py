@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletionMessageParam
 from sqlalchemy import select
 
 from aisonar.billing.money import parse_amount
-from aisonar.store.tables import ledger_entries, usage_events
+from aisonar.store.tables import ledger_entries
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.support import (
@@ -22,8 +22,8 @@ from tests.support import (
     Tenant,
     assert_ledger_invariant,
     make_tenant,
+    recorded_events,
     settled_balance,
-    wait_for_usage,
 )
 
 LONG_PROMPT: list[ChatCompletionMessageParam] = [
@@ -48,7 +48,7 @@ async def test_a_request_is_charged_its_exact_price(
         // 1_000_000
     )
     await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - expected)
-    [event] = await _events(backend, tenant, 1)
+    [event] = await recorded_events(backend, tenant, 1)
     assert event.cost == expected and event.price_version.startswith("genai-prices")
     async with backend.engine.connect() as conn:
         [entry] = list(
@@ -77,7 +77,7 @@ async def test_short_balance_is_402_in_openai_format_and_nothing_is_forwarded(
     assert isinstance(body, dict) and body["code"] == "insufficient_balance"
     assert "0.01" in body["message"] and "0.000005" in body["message"]
     assert len(fake_upstream.received) == before
-    [event] = await _events(backend, poor, 1)
+    [event] = await recorded_events(backend, poor, 1)
     assert event.status_code == 402 and event.cost == 0
     assert await assert_ledger_invariant(backend.engine, poor.org_id) == 5
 
@@ -100,7 +100,7 @@ async def test_failed_requests_are_not_charged(
             max_tokens=10,
         )
     assert reply.usage is not None and reply.usage.completion_tokens == 10
-    events = await _events(backend, tenant, 4)
+    events = await recorded_events(backend, tenant, 4)
     assert [e.cost for e in events] == [0, 0, 0, METERED_COST]
     await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - METERED_COST)
     await assert_ledger_invariant(backend.engine, tenant.org_id)
@@ -156,17 +156,6 @@ async def test_concurrent_requests_never_overspend(
     assert await assert_ledger_invariant(backend.engine, tenant.org_id) == 0
 
 
-async def _events(backend: Backend, tenant: Tenant, count: int) -> list:  # type: ignore[type-arg]
-    await wait_for_usage(backend.engine, tenant.org_id, count)
-    async with backend.engine.connect() as conn:
-        rows = await conn.execute(
-            select(usage_events)
-            .where(usage_events.c.org_id == tenant.org_id)
-            .order_by(usage_events.c.started_at)
-        )
-        return list(rows)
-
-
 async def test_billing_off_prices_and_records_but_charges_nothing(
     backend: Backend, tenant: Tenant
 ) -> None:
@@ -179,7 +168,7 @@ async def test_billing_off_prices_and_records_but_charges_nothing(
             await c.chat.completions.create(
                 model="metered-model", messages=LONG_PROMPT, max_tokens=10
             )
-    [event] = await _events(backend, poor, 1)
+    [event] = await recorded_events(backend, poor, 1)
     assert event.cost == METERED_COST and event.price_version.startswith("operator #")
     assert await assert_ledger_invariant(backend.engine, poor.org_id) == 0
 
@@ -202,7 +191,7 @@ async def test_plan_and_organization_markups_multiply_the_price(
     finally:
         async with backend.engine.begin() as conn:
             await set_plan_markup(conn, "enterprise", "1")
-    [event] = await _events(backend, tenant, 1)
+    [event] = await recorded_events(backend, tenant, 1)
     assert event.cost == METERED_COST * 3
     assert event.price_version.endswith("x3")
     await settled_balance(backend.engine, tenant.org_id, parse_amount("100") - event.cost)

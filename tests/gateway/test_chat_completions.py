@@ -7,27 +7,14 @@ import secrets
 from typing import Any
 
 import openai
-from sqlalchemy import select
 
-from aisonar.store.tables import usage_events
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
-from tests.support import Backend, Tenant, wait_for_usage
+from tests.support import Backend, Tenant, recorded_events
 
 
 def client_for(gateway: RunningGateway, tenant: Tenant) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0)
-
-
-async def recorded_events(backend: Backend, tenant: Tenant, expected: int) -> list[Any]:
-    await wait_for_usage(backend.engine, tenant.org_id, expected)
-    async with backend.engine.connect() as conn:
-        rows = await conn.execute(
-            select(usage_events)
-            .where(usage_events.c.org_id == tenant.org_id)
-            .order_by(usage_events.c.started_at)
-        )
-        return list(rows)
 
 
 async def test_completion_is_relayed_and_metered(

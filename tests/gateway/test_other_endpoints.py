@@ -7,8 +7,8 @@ import openai
 import pytest
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.gateway.test_chat_completions import client_for, recorded_events
-from tests.support import Backend, Tenant
+from tests.gateway.test_chat_completions import client_for
+from tests.support import Backend, Tenant, recorded_events
 
 
 async def test_embeddings_base64_and_float(

@@ -12,8 +12,8 @@ import pytest
 
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
-from tests.gateway.test_chat_completions import client_for, recorded_events
-from tests.support import Backend, Tenant
+from tests.gateway.test_chat_completions import client_for
+from tests.support import Backend, Tenant, recorded_events
 
 
 async def test_cut_stream_ends_with_an_error_event_and_an_estimate(
