@@ -51,8 +51,10 @@ return {1, 0}
 
 # KEYS account, holds, amounts; ARGV hold id, change of balance (already negated: Lua
 # would turn -0 into "-0", which HINCRBY refuses). A hold reaped meanwhile is not
-# subtracted twice.
+# subtracted twice. If the account is gone (Redis restarted, keeps nothing), nothing is
+# written: a half-made hash would corrupt it; the next hold reloads it from the database.
 _SETTLE = """
+if redis.call('HEXISTS', KEYS[1], 'through') == 0 then return 0 end
 local amount = redis.call('HGET', KEYS[3], ARGV[1])
 if amount then
   redis.call('HINCRBY', KEYS[1], 'held', 0 - tonumber(amount))

@@ -108,3 +108,26 @@ async def test_a_hold_whose_process_died_expires() -> None:
         assert live is not None and (live.balance, live.held) == (990, 0)
     finally:
         await survivor.close()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="AISONAR_TEST_REDIS_URL is not set")
+async def test_a_redis_that_lost_its_data_reloads_instead_of_going_wrong() -> None:
+    from redis.asyncio import Redis
+
+    from aisonar.billing.redis_store import RedisBalanceStore
+
+    assert REDIS_URL
+    store = RedisBalanceStore(REDIS_URL, load, hold_ttl_s=60)
+    raw = Redis.from_url(REDIS_URL)
+    org = new_org()
+    try:
+        hold = await store.hold(org, 100, new_hold_id())
+        await raw.delete(*(await raw.keys(f"aisonar:*:{org}")))  # Redis restarted
+        await store.settle(hold, 40)
+        assert await store.live(org) is None  # no half-made account left behind
+        await store.release(await store.hold(org, 1_000, new_hold_id()))
+        live = await store.live(org)
+        assert live is not None and (live.balance, live.held) == (1_000, 0)
+    finally:
+        await raw.aclose()
+        await store.close()
