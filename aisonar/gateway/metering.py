@@ -9,7 +9,7 @@ from datetime import datetime
 from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
-from aisonar.gateway.formats.openai import TokenUsage
+from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.routing import Route
 from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
 

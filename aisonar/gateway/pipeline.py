@@ -14,13 +14,13 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
 from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.formats.openai import (
-    TokenUsage,
     delivered_text,
     parse_chat_request,
     parse_embeddings_request,
     response_text,
     rewrite_body,
 )
+from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.relay import relay_json, relay_stream

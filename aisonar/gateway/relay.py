@@ -10,7 +10,8 @@ from collections.abc import Callable
 import aiohttp
 
 from aisonar.gateway.errors import ClientDisconnected
-from aisonar.gateway.formats.openai import TokenUsage, read_usage
+from aisonar.gateway.formats.openai import read_usage
+from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.sse import SseSplitter, event_data

@@ -16,7 +16,7 @@ from aisonar.billing.store import DurableBalance
 from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.charging import Billing, held
-from aisonar.gateway.formats.openai import TokenUsage
+from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
 from aisonar.store.engine import create_engine

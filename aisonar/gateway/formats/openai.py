@@ -11,6 +11,7 @@ import msgspec
 import orjson
 
 from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.formats.usage import TokenUsage
 
 
 class _StreamOptions(msgspec.Struct):
@@ -83,16 +84,6 @@ def rewrite_body(body: bytes, *, model: str, requested_model: str, force_usage: 
             "include_usage": True,
         }
     return orjson.dumps(document)
-
-
-@dataclass(frozen=True, slots=True)
-class TokenUsage:
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    cache_write_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    estimated: bool = False
 
 
 class _PromptDetails(msgspec.Struct):

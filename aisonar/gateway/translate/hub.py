@@ -1,0 +1,88 @@
+"""The hub every translation passes through: OpenAI chat-completions documents as plain dicts.
+
+A client's request is turned into a hub request, the hub request into the provider's request;
+the provider's answer into a hub answer, the hub answer into the client's format. Each format
+needs two adapters (to and from the hub), not one per pair of formats.
+
+The hub is OpenAI's shape plus a few fields OpenAI lacks, so nothing is lost on the way:
+- `reasoning_content` on an assistant message or a stream delta: thinking text.
+- `thinking_budget` on a request: a thinking budget in tokens (Anthropic, Gemini).
+- `prompt_tokens_details.cache_write_tokens` in usage: input written to a prompt cache.
+Hub stream chunks follow OpenAI's: `choices[0].delta` pieces, a chunk with `finish_reason`,
+then one chunk with `choices: []` and the usage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.formats.usage import TokenUsage
+
+JsonObject = dict[str, Any]
+
+
+class UnsupportedFeature(InvalidRequest):
+    """A request feature the target format cannot express: refused, never dropped."""
+
+    code = "unsupported_feature"
+
+    def __init__(self, feature: str, target: str, detail: str = "") -> None:
+        message = f"`{feature}` cannot be translated for {target}"
+        super().__init__(f"{message}: {detail}" if detail else f"{message}.", param=feature)
+
+
+def hub_usage(usage: TokenUsage) -> JsonObject:
+    return {
+        "prompt_tokens": usage.input_tokens,
+        "completion_tokens": usage.output_tokens,
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_input_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+    }
+
+
+def _detail(usage: JsonObject, group: str, name: str) -> int:
+    details = usage.get(group)
+    value = details.get(name) if isinstance(details, dict) else None
+    return value if isinstance(value, int) else 0
+
+
+def usage_from_hub(usage: JsonObject) -> TokenUsage:
+    return TokenUsage(
+        input_tokens=usage.get("prompt_tokens") or 0,
+        cached_input_tokens=_detail(usage, "prompt_tokens_details", "cached_tokens"),
+        cache_write_tokens=_detail(usage, "prompt_tokens_details", "cache_write_tokens"),
+        output_tokens=usage.get("completion_tokens") or 0,
+        reasoning_tokens=_detail(usage, "completion_tokens_details", "reasoning_tokens"),
+    )
+
+
+def hub_chunk(
+    response_id: str,
+    model: str,
+    created: int,
+    *,
+    delta: JsonObject | None = None,
+    finish_reason: str | None = None,
+    usage: JsonObject | None = None,
+) -> JsonObject:
+    """One hub stream chunk: a delta (and/or finish reason) for choice 0, or usage alone."""
+    choices = (
+        []
+        if delta is None and finish_reason is None
+        else [{"index": 0, "delta": delta or {}, "finish_reason": finish_reason}]
+    )
+    chunk: JsonObject = {
+        "id": response_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": choices,
+    }
+    if usage is not None:
+        chunk["usage"] = usage
+    return chunk
