@@ -229,6 +229,17 @@ def truncate_to_tokens(text: str, limit: int, model: str) -> str:
     return kept
 
 
+def cut_at_stop_sequence(text: str, sequences: tuple[str, ...]) -> tuple[str, str | None]:
+    """The text before the first stop sequence in it, and that sequence (None if none)."""
+    hits = [
+        (text.find(sequence), sequence) for sequence in sequences if sequence and sequence in text
+    ]
+    if not hits:
+        return text, None
+    position, sequence = min(hits)
+    return text[:position], sequence
+
+
 def _source_text(messages: list[JsonObject]) -> str:
     last = messages[-1]
     if last.get("role") == "tool":
