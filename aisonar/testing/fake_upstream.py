@@ -35,7 +35,6 @@ from aisonar.testing.fake_core import (
     STATE,
     Cut,
     FakeState,
-    FakeUpstreamConfig,
     admit,
     close_connection,
     json_response,
@@ -43,6 +42,7 @@ from aisonar.testing.fake_core import (
     read_json,
     start_event_stream,
 )
+from aisonar.testing.fake_core import FakeUpstreamConfig as FakeUpstreamConfig  # re-exported
 from aisonar.testing.fake_embeddings import build_embeddings
 from aisonar.testing.fake_gemini import add_gemini_routes
 from aisonar.testing.fake_replies import (
