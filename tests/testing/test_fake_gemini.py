@@ -28,6 +28,7 @@ NO_AUTOMATIC_CALLS = genai_types.AutomaticFunctionCallingConfig(disable=True)
 
 Chunks = list[genai_types.GenerateContentResponse]
 
+
 def tokens(text: str) -> int:
     return count_text_tokens(text, MODEL)
 
