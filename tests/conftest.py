@@ -27,6 +27,8 @@ TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 UPSTREAM_KEY = "sk-upstream-" + secrets.token_hex(16)
 WRONG_UPSTREAM_KEY = "sk-wrong-" + secrets.token_hex(16)
 CHANNEL_MODELS = "gpt-4o-mini,gpt-4o,text-embedding-3-small,smart=gpt-4o,metered-model"
+ANTHROPIC_MODELS = "claude-haiku-4-5,claude-sonnet-4-5,claude=claude-haiku-4-5"
+GEMINI_MODELS = "gemini-2.5-flash,gemini=gemini-2.5-flash"
 # Output only, one credit per thousand tokens: with max_tokens set, a request's hold and
 # its cost are the same exact amount.
 METERED_OUTPUT_PRICE = "1000"
@@ -86,16 +88,45 @@ async def backend(
     await upgrade_to_head(engine)
     box = SecretBox(TEST_SECRET_KEY)
     async with engine.begin() as conn:
-        for name, base_url, api_key, models in (
-            ("fake", fake_upstream.url, UPSTREAM_KEY, CHANNEL_MODELS),
-            ("unreachable", f"http://127.0.0.1:{free_port()}/v1", UPSTREAM_KEY, "dead-model"),
-            ("wrong-key", fake_upstream.url, WRONG_UPSTREAM_KEY, "wrong-key-model=gpt-4o-mini"),
+        root = fake_upstream.root_url
+        for name, provider, base_url, api_key, models in (
+            ("fake", "openai", fake_upstream.url, UPSTREAM_KEY, CHANNEL_MODELS),
+            ("fake-anthropic", "anthropic", root, UPSTREAM_KEY, ANTHROPIC_MODELS),
+            ("fake-gemini", "gemini", root, UPSTREAM_KEY, GEMINI_MODELS),
+            (
+                "unreachable",
+                "openai",
+                f"http://127.0.0.1:{free_port()}/v1",
+                UPSTREAM_KEY,
+                "dead-model",
+            ),
+            (
+                "wrong-key",
+                "openai",
+                fake_upstream.url,
+                WRONG_UPSTREAM_KEY,
+                "wrong-key-model=gpt-4o-mini",
+            ),
+            (
+                "wrong-key-anthropic",
+                "anthropic",
+                root,
+                WRONG_UPSTREAM_KEY,
+                "wrong-key-claude=claude-haiku-4-5",
+            ),
+            (
+                "wrong-key-gemini",
+                "gemini",
+                root,
+                WRONG_UPSTREAM_KEY,
+                "wrong-key-gemini=gemini-2.5-flash",
+            ),
         ):
             await channels.create_channel(
                 conn,
                 box,
                 name=name,
-                provider="openai",
+                provider=provider,
                 base_url=base_url,
                 api_key=api_key,
                 models=models,

@@ -9,7 +9,19 @@ from aisonar.errors import InvalidInput
 
 
 class Provider(StrEnum):
+    """Each provider speaks its own wire format: `openai` covers any OpenAI-compatible host."""
+
     OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+
+
+# What each provider's official SDK takes as its base URL; the gateway appends the paths.
+DEFAULT_BASE_URLS: dict[str, str] = {
+    Provider.OPENAI: "https://api.openai.com/v1",
+    Provider.ANTHROPIC: "https://api.anthropic.com",
+    Provider.GEMINI: "https://generativelanguage.googleapis.com",
+}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.channels import services
-from aisonar.channels.models import Channel, Provider
+from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, Provider
 from aisonar.cli.context import json_option, load_settings, run_in_database
 from aisonar.cli.output import emit, emit_one
 from aisonar.crypto import SecretBox
@@ -22,12 +22,15 @@ def channel() -> None:
 @channel.command("create")
 @click.argument("name")
 @click.option("--provider", type=click.Choice([p.value for p in Provider]), required=True)
-@click.option("--base-url", required=True, help="The base URL the provider's SDK takes.")
+@click.option(
+    "--base-url",
+    help="The base URL the provider's SDK takes; defaults to the provider's public API.",
+)
 @click.option("--api-key", required=True, help="The upstream secret (stored encrypted).")
 @click.option("--models", required=True, help="Comma-separated: a,b,alias=upstream-model")
 @json_option
 def channel_create(
-    name: str, provider: str, base_url: str, api_key: str, models: str, as_json: bool
+    name: str, provider: str, base_url: str | None, api_key: str, models: str, as_json: bool
 ) -> None:
     """Connect an upstream provider account."""
     box = SecretBox(load_settings().resolved_secret_key())
@@ -38,7 +41,7 @@ def channel_create(
             box,
             name=name,
             provider=provider,
-            base_url=base_url,
+            base_url=base_url or DEFAULT_BASE_URLS[provider],
             api_key=api_key,
             models=models,
         )

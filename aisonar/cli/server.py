@@ -93,9 +93,9 @@ def demo(port: int | None, upstream_port: int) -> None:
 
     settings = load_settings()
     gateway_port = port or settings.port
-    upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
+    upstream_root = f"http://127.0.0.1:{upstream_port}"
 
-    secret = run_in_database(lambda conn: prepare_demo(conn, settings, upstream_url))
+    secret = run_in_database(lambda conn: prepare_demo(conn, settings, upstream_root))
 
     async def serve_both() -> None:
         async with FakeUpstream(FakeUpstreamConfig(models=DEMO_MODELS), port=upstream_port):

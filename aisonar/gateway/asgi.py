@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,10 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from aisonar.billing import views as billing_views
 from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
-from aisonar.gateway import pipeline
-from aisonar.gateway.errors import MethodNotAllowed, RouteNotFound
-from aisonar.gateway.formats.openai_errors import openai_stream_error_event, render_openai_error
+from aisonar.gateway import pipeline, responses_api, token_count
+from aisonar.gateway.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
+from aisonar.gateway.inbound.anthropic import AnthropicDialect
+from aisonar.gateway.inbound.dialect import Dialect, PathTarget
+from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
+from aisonar.gateway.inbound.openai import OpenAIDialect
 from aisonar.gateway.metering import RequestMeter
 from aisonar.usage.writer import UsageWriter
 
@@ -24,15 +29,32 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[pipeline.GatewayServices, Exchange, RequestMeter], Awaitable[None]]
 
-# path -> (method, handler, metered)
-_ROUTES: dict[str, tuple[str, Handler, bool]] = {
-    "/v1/chat/completions": ("POST", pipeline.chat_completions, True),
-    "/v1/embeddings": ("POST", pipeline.embeddings, True),
-    "/v1/models": ("GET", pipeline.list_models, False),
-    "/api/me/redeem": ("POST", billing_views.redeem_code, False),
-    "/api/payments/webhook": ("POST", billing_views.payment_webhook, False),
+OPENAI, ANTHROPIC, GEMINI = OpenAIDialect(), AnthropicDialect(), GeminiDialect()
+
+
+@dataclass(frozen=True, slots=True)
+class _Endpoint:
+    method: str
+    handler: Handler
+    # Whether its requests are recorded as usage events.
+    metered: bool = True
+    dialect: Dialect = OPENAI
+
+
+_ROUTES: dict[str, _Endpoint] = {
+    "/v1/chat/completions": _Endpoint("POST", partial(pipeline.generate, dialect=OPENAI)),
+    "/v1/messages": _Endpoint(
+        "POST", partial(pipeline.generate, dialect=ANTHROPIC), True, ANTHROPIC
+    ),
+    "/v1/messages/count_tokens": _Endpoint("POST", token_count.count_tokens, False, ANTHROPIC),
+    "/v1/responses": _Endpoint("POST", responses_api.responses),
+    "/v1/embeddings": _Endpoint("POST", pipeline.embeddings),
+    "/v1/models": _Endpoint("GET", pipeline.list_models, False),
+    "/api/me/redeem": _Endpoint("POST", billing_views.redeem_code, False),
+    "/api/payments/webhook": _Endpoint("POST", billing_views.payment_webhook, False),
 }
-_MODEL_PREFIX = "/v1/models/"
+_MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
+_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 
 
 class Runtime:
@@ -81,32 +103,21 @@ class GatewayApp:
         meter = RequestMeter(
             request_id=exchange.request_id, endpoint=path, client_ip=exchange.client_ip
         )
-        metered = True
+        endpoint = _ROUTES.get(path) or _model_endpoint(path, exchange)
         try:
-            handler, metered = self._route(scope["method"], path)
-            await handler(self.runtime.services, exchange, meter)
+            if endpoint is None:
+                raise RouteNotFound(f"Unknown request URL: {scope['method']} {path}.")
+            if scope["method"] != endpoint.method:
+                raise MethodNotAllowed(
+                    f"{scope['method']} is not allowed here; use {endpoint.method}."
+                )
+            await endpoint.handler(self.runtime.services, exchange, meter)
         except AISonarError as error:
             meter.error = error
-            await _send_error(exchange, error)
+            await _send_error(exchange, error, endpoint.dialect if endpoint else _dialect_of(path))
         finally:
-            if metered and meter.identity is not None:
+            if endpoint is not None and endpoint.metered and meter.identity is not None:
                 self.runtime.writer.submit(meter.finish(exchange.status or 500))
-
-    def _route(self, method: str, path: str) -> tuple[Handler, bool]:
-        if path.startswith(_MODEL_PREFIX) and len(path) > len(_MODEL_PREFIX):
-            model = path[len(_MODEL_PREFIX) :]
-
-            async def retrieve(
-                services: pipeline.GatewayServices, exchange: Exchange, meter: RequestMeter
-            ) -> None:
-                await pipeline.retrieve_model(services, exchange, meter, model)
-
-            return _checked(method, "GET", retrieve), False
-        found = _ROUTES.get(path)
-        if found is None:
-            raise RouteNotFound(f"Unknown request URL: {method} {path}.")
-        expected, handler, metered = found
-        return _checked(method, expected, handler), metered
 
     async def _ready(self, exchange: Exchange) -> None:
         try:
@@ -118,18 +129,49 @@ class GatewayApp:
         await exchange.respond(200, b'{"status":"ready"}')
 
 
-def _checked(method: str, expected: str, handler: Handler) -> Handler:
-    if method != expected:
-        raise MethodNotAllowed(f"{method} is not allowed here; use {expected}.")
-    return handler
+def _model_endpoint(path: str, exchange: Exchange) -> _Endpoint | None:
+    """`/v1/models/{id}` (OpenAI) or `/v1(beta)/models/{model}:{method}` (Gemini)."""
+    prefix = next((p for p in _MODEL_PREFIXES if path.startswith(p)), None)
+    if prefix is None or len(path) == len(prefix):
+        return None
+    name = path[len(prefix) :]
+    model, _, method = name.rpartition(":")
+    if model and method in _GEMINI_METHODS:
+        stream = _GEMINI_METHODS[method]
+        if stream and query_parameter(exchange, "alt") != "sse":
+            return _Endpoint("POST", _refuse_json_array_stream, False, GEMINI)
+        target = PathTarget(model, stream)
+        return _Endpoint(
+            "POST", partial(pipeline.generate, dialect=GEMINI, target=target), True, GEMINI
+        )
+    if prefix.startswith("/v1beta"):
+        return None
+    return _Endpoint("GET", partial(pipeline.retrieve_model, model=name), False)
 
 
-async def _send_error(exchange: Exchange, error: AISonarError) -> None:
+async def _refuse_json_array_stream(
+    services: pipeline.GatewayServices, exchange: Exchange, meter: RequestMeter
+) -> None:
+    raise InvalidRequest(
+        "Streaming is served as server-sent events: add `alt=sse` to the URL.", param="alt"
+    )
+
+
+def _dialect_of(path: str) -> Dialect:
+    if path.startswith("/v1/messages"):
+        return ANTHROPIC
+    if path.startswith("/v1beta/") or ":" in path:
+        return GEMINI
+    return OPENAI
+
+
+async def _send_error(exchange: Exchange, error: AISonarError, dialect: Dialect) -> None:
     if exchange.response_started:
         exchange.status = error.status
-        await exchange.end(openai_stream_error_event(error))
+        await exchange.end(dialect.stream_error_event(error))
         return
     headers: list[tuple[bytes, bytes]] = []
     if error.retry_after:
         headers.append((b"retry-after", error.retry_after.encode()))
-    await exchange.respond(error.status, render_openai_error(error), extra_headers=headers)
+    body = dialect.render_error(error, exchange.request_id)
+    await exchange.respond(error.status, body, extra_headers=headers)

@@ -56,6 +56,11 @@ class UpstreamUnavailable(AISonarError):
     code = "upstream_unavailable"
 
 
+class UnreadableUpstream(UpstreamUnavailable):
+    def __init__(self) -> None:
+        super().__init__("The upstream provider answered something the gateway could not read.")
+
+
 class UpstreamTimeout(AISonarError):
     status = 504
     kind = "upstream_error"

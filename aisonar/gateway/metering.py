@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
 from aisonar.gateway.formats.usage import TokenUsage
-from aisonar.gateway.routing import Route
 from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
+
+if TYPE_CHECKING:
+    from aisonar.gateway.routing import Route
 
 
 @dataclass(slots=True)

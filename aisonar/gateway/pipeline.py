@@ -1,5 +1,8 @@
 """The hot path, top to bottom: authenticate -> route -> hold -> forward -> settle ->
-record. (Admit joins here with rate limits.)"""
+record. (Admit joins here with rate limits.)
+
+A request whose format is the upstream's own is passed through byte for byte (only the
+model name may change); any other is translated through the hub, both ways."""
 
 from __future__ import annotations
 
@@ -13,20 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.accounts.models import KeyIdentity
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
 from aisonar.gateway.charging import Billing, held
-from aisonar.gateway.formats.openai import (
-    delivered_text,
-    parse_chat_request,
-    parse_embeddings_request,
-    response_text,
-    rewrite_body,
-)
+from aisonar.gateway.estimate import TokenEstimator
+from aisonar.gateway.formats.openai import parse_embeddings_request, read_usage, rewrite_body
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
+from aisonar.gateway.inbound.dialect import Dialect, GenerationRequest, PathTarget
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.relay import relay_json, relay_stream
-from aisonar.gateway.routing import ChannelTable
+from aisonar.gateway.relay import (
+    relay_json,
+    relay_stream,
+    relay_translated_json,
+    relay_translated_stream,
+)
+from aisonar.gateway.routing import ChannelTable, Route
+from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub
 from aisonar.gateway.upstream import upstream_error, upstream_post
-from aisonar.usage.tokens import count_chat_prompt_tokens, count_text_tokens
+from aisonar.usage.tokens import count_text_tokens
 
 
 @dataclass
@@ -44,50 +49,93 @@ async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -
     return await authenticate(services.keys, secret)
 
 
-async def chat_completions(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter
-) -> None:
-    meter.identity = await authenticate_exchange(services, exchange)
-    body = await exchange.read_body(services.max_body_bytes)
-    request = parse_chat_request(body)
-    meter.requested_model, meter.stream = request.model, bool(request.stream)
-    route = meter.route = services.channels.resolve(meter.identity, request.model)
-    price = services.billing.price_for(route)
-    requested_output = request.max_completion_tokens or request.max_tokens
-    output_bound = services.billing.output_bound(price, requested_output) * (request.n or 1)
-    force_usage = meter.stream and not request.client_wants_usage
-    upstream_body = rewrite_body(
-        body, model=route.upstream_model, requested_model=request.model, force_usage=force_usage
-    )
-
-    def estimate(delivered: list[bytes]) -> TokenUsage:
-        model = route.upstream_model
-        text = delivered_text(delivered) if meter.stream else response_text(delivered[0])
-        messages: Any = orjson.loads(bytes(request.messages))
-        return TokenUsage(
-            input_tokens=count_chat_prompt_tokens(messages, model),
-            output_tokens=count_text_tokens(text, model),
-            estimated=True,
+async def raise_for_upstream_status(response: aiohttp.ClientResponse, route: Route) -> None:
+    if response.status >= 400:
+        raise upstream_error(
+            response.status, await response.read(), dict(response.headers), route.channel.api_key
         )
 
-    url = route.url("/chat/completions")
-    # A token is at least one byte, so the messages' size bounds their tokens.
-    input_bound = len(request.messages)
+
+@dataclass(frozen=True, slots=True)
+class _Translation:
+    """A request bound for a provider of another format: the hub both ways."""
+
+    dialect: Dialect
+    route: Route
+    request: GenerationRequest
+    estimator: TokenEstimator
+
+    def render(self, body: bytes) -> tuple[bytes, TokenUsage]:
+        """The upstream's whole answer in the client's format, and its usage (estimated
+        when the upstream reported none)."""
+        hub = self.route.adapter.response_to_hub(body, self.route.upstream_model)
+        reported = hub.get("usage")
+        usage = (
+            usage_from_hub(reported)
+            if isinstance(reported, dict)
+            else self.estimator.from_hub_response(hub)
+        )
+        hub["usage"] = hub_usage(usage)
+        return self.dialect.from_hub(hub, self.request.model), usage
+
+
+async def generate(
+    services: GatewayServices,
+    exchange: Exchange,
+    meter: RequestMeter,
+    dialect: Dialect,
+    target: PathTarget | None = None,
+) -> None:
+    """One generation request (chat completions, Messages, generateContent) in any format,
+    to any provider."""
+    meter.identity = await authenticate(services.keys, dialect.credential(exchange))
+    body = await exchange.read_body(services.max_body_bytes)
+    request = dialect.parse(body, target)
+    meter.requested_model, meter.stream = request.model, request.stream
+    route = meter.route = services.channels.resolve(meter.identity, request.model)
+    adapter, model = route.adapter, route.upstream_model
+    price = services.billing.price_for(route)
+    output_bound = services.billing.output_bound(price, request.max_output_tokens)
+    passthrough = adapter.name == dialect.name
+    hub: JsonObject | None = None
+    if passthrough:
+        upstream_body = dialect.passthrough_body(body, request, model)
+        headers = dialect.passthrough_headers(exchange, route.headers)
+    else:
+        hub = {**dialect.to_hub(body, request), "model": model}
+        default_max = services.billing.default_max_output_tokens
+        upstream_body = adapter.request_from_hub(hub, default_max_tokens=default_max)
+        headers = route.headers
+
+    def hub_request() -> JsonObject:
+        return hub if hub is not None else dialect.to_hub(body, request)
+
+    estimator = TokenEstimator(adapter, model, body, hub_request)
+    url = adapter.url(route.base_url, model, request.stream)
     async with (
-        held(services.billing, meter, price, input_bound=input_bound, output_bound=output_bound),
-        upstream_post(services.session, url, route.headers, upstream_body) as response,
+        held(
+            services.billing,
+            meter,
+            price,
+            input_bound=request.input_bound,
+            output_bound=output_bound * request.choices,
+        ),
+        upstream_post(services.session, url, headers, upstream_body) as response,
     ):
-        if response.status >= 400:
-            raise upstream_error(
-                response.status,
-                await response.read(),
-                dict(response.headers),
-                route.channel.api_key,
+        await raise_for_upstream_status(response, route)
+        if passthrough and request.stream:
+            tracker = adapter.stream_usage(hide_usage_chunk=not request.wants_usage)
+            await relay_stream(exchange, response, meter, tracker, estimator.from_events)
+        elif passthrough:
+            await relay_json(exchange, response, meter, adapter.body_usage, estimator.from_body)
+        elif request.stream:
+            reader, writer = adapter.stream_reader(model), dialect.stream_writer(request)
+            await relay_translated_stream(
+                exchange, response, meter, reader, writer, estimator.from_hub_chunks
             )
-        if meter.stream:
-            await relay_stream(exchange, response, meter, hide_usage=force_usage, estimate=estimate)
         else:
-            await relay_json(exchange, response, meter, estimate)
+            translation = _Translation(dialect, route, request, estimator)
+            await relay_translated_json(exchange, response, meter, translation.render)
 
 
 async def embeddings(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
@@ -101,7 +149,7 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
         body, model=route.upstream_model, requested_model=request.model, force_usage=False
     )
 
-    def estimate(_: list[bytes]) -> TokenUsage:
+    def estimate(_: bytes) -> TokenUsage:
         inputs: Any = orjson.loads(bytes(request.input))
         texts = [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
         tokens = sum(count_text_tokens(text, route.upstream_model) for text in texts)
@@ -112,14 +160,8 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
         held(services.billing, meter, price, input_bound=len(request.input), output_bound=0),
         upstream_post(services.session, url, route.headers, upstream_body) as response,
     ):
-        if response.status >= 400:
-            raise upstream_error(
-                response.status,
-                await response.read(),
-                dict(response.headers),
-                route.channel.api_key,
-            )
-        await relay_json(exchange, response, meter, estimate)
+        await raise_for_upstream_status(response, route)
+        await relay_json(exchange, response, meter, lambda b: read_usage(b).usage, estimate)
 
 
 def _model_entry(model: str) -> dict[str, Any]:
@@ -134,7 +176,7 @@ async def list_models(services: GatewayServices, exchange: Exchange, meter: Requ
 
 
 async def retrieve_model(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter, model: str
+    services: GatewayServices, exchange: Exchange, meter: RequestMeter, *, model: str
 ) -> None:
     meter.identity = await authenticate_exchange(services, exchange)
     meter.requested_model = model

@@ -1,96 +1,133 @@
 """Forward: hand the upstream's answer to the client as it arrives, reading usage on
-the way. Streams are framed into whole SSE events but never buffered beyond one."""
+the way. Streams are framed into whole SSE events but never buffered beyond one.
+
+Same format in and out is a pass-through of the upstream's bytes; a translated answer is
+parsed event by event, turned into hub chunks and written in the client's format."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 from collections.abc import Callable
+from typing import Any, Protocol
 
 import aiohttp
 
-from aisonar.gateway.errors import ClientDisconnected
-from aisonar.gateway.formats.openai import read_usage
+from aisonar.gateway.errors import ClientDisconnected, UnreadableUpstream
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.sse import SseSplitter, event_data
 
-# Stream chunks kept (by reference) so tokens can be estimated if no usage arrives.
+# What reading a malformed upstream document raises.
+UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
+# Stream data kept (by reference) so tokens can be estimated if no usage arrives.
 _MAX_KEPT_FOR_ESTIMATE = 4 * 1024 * 1024
-# A usage object, not the `"usage": null` every chunk carries once usage was asked for.
-_USAGE_OBJECT = re.compile(rb'"usage"\s*:\s*\{')
-_DONE = b"[DONE]"
 _WATCH_AFTER_S = 0.05
 
-Estimator = Callable[[list[bytes]], TokenUsage]
+JsonObject = dict[str, Any]
+
+
+class StreamUsage(Protocol):
+    """Reads usage from the events of one stream in the upstream's format."""
+
+    marker: re.Pattern[bytes]
+    usage: TokenUsage | None
+
+    def observe(self, data: bytes) -> bool:
+        """Read the data of an event that matched `marker`; False to keep it from the client."""
+        ...
+
+
+class HubReader(Protocol):
+    """Turns an upstream's stream events into hub chunks."""
+
+    usage: TokenUsage | None
+
+    def feed(self, event: bytes) -> list[JsonObject]: ...
+
+    def finish(self) -> list[JsonObject]: ...
+
+
+class HubWriter(Protocol):
+    """Turns hub chunks into stream events in the client's format."""
+
+    def feed(self, chunk: JsonObject) -> bytes: ...
+
+    def finish(self) -> bytes: ...
 
 
 async def relay_json(
     exchange: Exchange,
     response: aiohttp.ClientResponse,
     meter: RequestMeter,
-    estimate: Estimator,
+    usage_of: Callable[[bytes], TokenUsage | None],
+    estimate: Callable[[bytes], TokenUsage],
 ) -> None:
     body = await response.read()
     meter.first_byte()
-    usage = read_usage(body).usage
-    meter.usage = usage if usage is not None else estimate([body])
+    usage = usage_of(body)
+    meter.usage = usage if usage is not None else estimate(body)
     await exchange.respond(response.status, body, JSON_CONTENT_TYPE)
 
 
-class _StreamState:
-    __slots__ = ("kept", "kept_bytes", "usage")
+async def relay_translated_json(
+    exchange: Exchange,
+    response: aiohttp.ClientResponse,
+    meter: RequestMeter,
+    translate: Callable[[bytes], tuple[bytes, TokenUsage]],
+) -> None:
+    """`translate` gives the answer in the client's format and its usage."""
+    body = await response.read()
+    meter.first_byte()
+    try:
+        answer, meter.usage = translate(body)
+    except UNREADABLE as error:
+        raise UnreadableUpstream() from error
+    await exchange.respond(response.status, answer, JSON_CONTENT_TYPE)
+
+
+class _Kept:
+    """Up to a bound, what was delivered, for estimating tokens when no usage arrives."""
+
+    __slots__ = ("items", "size")
 
     def __init__(self) -> None:
-        self.usage: TokenUsage | None = None
-        self.kept: list[bytes] = []
-        self.kept_bytes = 0
+        self.items: list[Any] = []
+        self.size = 0
 
-    def keep(self, data: bytes) -> None:
-        if self.kept_bytes < _MAX_KEPT_FOR_ESTIMATE:
-            self.kept.append(data)
-            self.kept_bytes += len(data)
-
-    def delivered_payloads(self) -> list[bytes]:
-        events = SseSplitter().feed(b"".join(self.kept) + b"\n\n")
-        return [data for data in map(event_data, events) if data and data != _DONE]
-
-
-def _pass_event(event: bytes, state: _StreamState, hide_usage: bool) -> bool:
-    """Read one event; False when the client must not see it (a usage chunk it did not ask for)."""
-    if _USAGE_OBJECT.search(event):
-        reading = read_usage(event_data(event))
-        if reading.usage is not None:
-            state.usage = reading.usage
-            if hide_usage and reading.usage_only:
-                return False
-    state.keep(event)
-    return True
+    def keep(self, item: Any, size: int) -> None:
+        if self.size < _MAX_KEPT_FOR_ESTIMATE:
+            self.items.append(item)
+            self.size += size
 
 
 async def relay_stream(
     exchange: Exchange,
     response: aiohttp.ClientResponse,
     meter: RequestMeter,
-    *,
-    hide_usage: bool,
-    estimate: Estimator,
+    tracker: StreamUsage,
+    estimate: Callable[[list[bytes]], TokenUsage],
 ) -> None:
-    state = _StreamState()
+    """Pass the upstream's events through; `estimate` gets the delivered events."""
+    kept = _Kept()
     splitter = SseSplitter()
+    marker = tracker.marker
     await exchange.start(200, SSE_HEADERS)
     try:
         async with _cancel_on_disconnect(exchange):
             async for chunk in response.content.iter_any():
                 meter.first_byte()
-                if _whole_events_without_usage(chunk, splitter):
+                if _whole_events_without(marker, chunk, splitter):
                     # The common case: pass the bytes on as they came.
-                    state.keep(chunk)
+                    kept.keep(chunk, len(chunk))
                     await exchange.write(chunk)
                     continue
-                events = splitter.feed(chunk)
-                forward = [event for event in events if _pass_event(event, state, hide_usage)]
+                forward = []
+                for event in splitter.feed(chunk):
+                    if marker.search(event) is None or tracker.observe(event_data(event)):
+                        kept.keep(event, len(event))
+                        forward.append(event)
                 if forward:
                     await exchange.write(b"".join(forward) if len(forward) > 1 else forward[0])
             if splitter.remainder().strip():
@@ -98,17 +135,59 @@ async def relay_stream(
     finally:
         # Whatever ended the stream, charge what the upstream reported or else what was delivered.
         meter.usage = (
-            state.usage if state.usage is not None else estimate(state.delivered_payloads())
+            tracker.usage
+            if tracker.usage is not None
+            else estimate(SseSplitter().feed(b"".join(kept.items) + b"\n\n"))
         )
     await exchange.end()
 
 
-def _whole_events_without_usage(chunk: bytes, splitter: SseSplitter) -> bool:
+async def relay_translated_stream(
+    exchange: Exchange,
+    response: aiohttp.ClientResponse,
+    meter: RequestMeter,
+    reader: HubReader,
+    writer: HubWriter,
+    estimate: Callable[[list[JsonObject]], TokenUsage],
+) -> None:
+    """Read the upstream's events into hub chunks and write them in the client's format;
+    `estimate` gets the delivered hub chunks."""
+    kept = _Kept()
+    splitter = SseSplitter()
+    await exchange.start(200, SSE_HEADERS)
+    try:
+        async with _cancel_on_disconnect(exchange):
+            async for chunk in response.content.iter_any():
+                meter.first_byte()
+                out = []
+                for event in splitter.feed(chunk):
+                    for hub in _read(reader, event):
+                        kept.keep(hub, len(event))
+                        out.append(writer.feed(hub))
+                if out:
+                    await exchange.write(b"".join(out))
+            events = splitter.remainder()
+            hubs = [*(_read(reader, events) if events.strip() else []), *reader.finish()]
+            kept.items.extend(hubs)
+            await exchange.write(b"".join(writer.feed(hub) for hub in hubs) + writer.finish())
+    finally:
+        meter.usage = reader.usage if reader.usage is not None else estimate(kept.items)
+    await exchange.end()
+
+
+def _read(reader: HubReader, event: bytes) -> list[JsonObject]:
+    try:
+        return reader.feed(event)
+    except UNREADABLE as error:
+        raise UnreadableUpstream() from error
+
+
+def _whole_events_without(marker: re.Pattern[bytes], chunk: bytes, splitter: SseSplitter) -> bool:
     return (
         not splitter.remainder()
         and chunk.endswith(b"\n\n")
         and b"\r" not in chunk
-        and _USAGE_OBJECT.search(chunk) is None
+        and marker.search(chunk) is None
     )
 
 

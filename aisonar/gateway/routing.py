@@ -1,4 +1,5 @@
-"""Route: which channel serves a requested model, and under which upstream name."""
+"""Route: which channel serves a requested model, under which upstream name, through
+which provider adapter."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ from dataclasses import dataclass
 from aisonar.accounts.models import KeyIdentity
 from aisonar.channels.models import ChannelWithSecret
 from aisonar.gateway.errors import ModelNotAllowed, ModelNotFound
-from aisonar.gateway.providers.openai import openai_headers
+from aisonar.gateway.providers.adapter import UpstreamAdapter
+from aisonar.gateway.providers.registry import ADAPTERS
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
     channel: ChannelWithSecret
     upstream_model: str
+    adapter: UpstreamAdapter
     headers: dict[str, str]
+
+    @property
+    def provider(self) -> str:
+        return self.channel.channel.provider
+
+    @property
+    def base_url(self) -> str:
+        return self.channel.channel.base_url
 
     def url(self, path: str) -> str:
         return self.channel.channel.base_url + path
@@ -26,9 +37,11 @@ class ChannelTable:
     def __init__(self, channels: list[ChannelWithSecret]) -> None:
         self._by_model: dict[str, list[Route]] = {}
         for entry in channels:
-            headers = openai_headers(entry)
+            adapter = ADAPTERS[entry.channel.provider]
+            headers = adapter.headers(entry)
             for name, upstream in entry.channel.models.items():
-                self._by_model.setdefault(name, []).append(Route(entry, upstream, headers))
+                route = Route(entry, upstream, adapter, headers)
+                self._by_model.setdefault(name, []).append(route)
 
     def models(self) -> list[str]:
         return sorted(self._by_model)

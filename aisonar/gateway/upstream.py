@@ -14,6 +14,8 @@ from aisonar.gateway.errors import UpstreamRejected, UpstreamTimeout, UpstreamUn
 
 _SECRET_LIKE = re.compile(r"(sk|key|org|proj)-[A-Za-z0-9_\-]{6,}")
 _MAX_ERROR_BODY = 64 * 1024
+# Gemini refuses a bad key with 400 INVALID_ARGUMENT and this reason in its details.
+_GOOGLE_BAD_KEY = b"API_KEY_INVALID"
 
 
 def new_upstream_session(
@@ -46,14 +48,16 @@ def upstream_error(
     status: int, body: bytes, headers: dict[str, str], secret: str
 ) -> UpstreamRejected:
     """Pass the upstream's complaint on, minus anything that identifies its account.
-    Its 401/403 concern our credentials, not the client's, so they become 502."""
+    A refusal of our credentials (401/403, Gemini's API_KEY_INVALID) is no fault of the
+    client's key, so it becomes 502."""
+    body = body[:_MAX_ERROR_BODY]
     try:
-        parsed = msgspec.json.decode(body[:_MAX_ERROR_BODY], type=_ErrorBody).error
+        parsed = msgspec.json.decode(body, type=_ErrorBody).error
     except (msgspec.ValidationError, msgspec.DecodeError):
         parsed = None
     message = parsed.message if isinstance(parsed, _ErrorDetail) else parsed
     kind = parsed.type if isinstance(parsed, _ErrorDetail) else None
-    if status in (401, 403):
+    if status in (401, 403) or _GOOGLE_BAD_KEY in body:
         return UpstreamRejected(
             502, "The upstream provider rejected the gateway's credentials.", "upstream_error", None
         )

@@ -18,6 +18,7 @@ from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.providers.registry import ADAPTERS
 from aisonar.gateway.routing import Route
 from aisonar.store.engine import create_engine
 
@@ -50,7 +51,7 @@ def meter() -> RequestMeter:
         endpoint="/v1/chat/completions",
         client_ip=None,
         identity=identity,
-        route=Route(ChannelWithSecret(channel, "k"), "m", {}),
+        route=Route(ChannelWithSecret(channel, "k"), "m", ADAPTERS["openai"], {}),
     )
 
 

@@ -6,8 +6,10 @@ Thinking tokens are inside `output_tokens` and not reported apart."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import msgspec
 import orjson
 
 from aisonar.errors import AISonarError
@@ -76,3 +78,43 @@ def render_anthropic_error(error: AISonarError, request_id: str | None = None) -
 
 def anthropic_stream_error_event(error: AISonarError) -> bytes:
     return b"event: error\ndata: " + render_anthropic_error(error) + b"\n\n"
+
+
+class _WithUsage(msgspec.Struct):
+    usage: dict[str, Any] | None = None
+
+
+_body_decoder = msgspec.json.Decoder(_WithUsage)
+
+
+def anthropic_body_usage(body: bytes) -> TokenUsage | None:
+    try:
+        block = _body_decoder.decode(body).usage
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return anthropic_usage(block) if block else None
+
+
+class AnthropicStreamUsage:
+    """Usage of a Messages stream: `message_start` reports the input side, `message_delta`
+    the final counts. Only a stream that reached `message_delta` has real usage; one cut
+    before it is estimated from what was delivered."""
+
+    marker = re.compile(rb'"usage"\s*:\s*\{')
+
+    def __init__(self) -> None:
+        self._block: dict[str, Any] = {}
+        self.usage: TokenUsage | None = None
+
+    def observe(self, data: bytes) -> bool:
+        try:
+            event: Any = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return True
+        kind = event.get("type") if isinstance(event, dict) else None
+        if kind == "message_start" and isinstance(event.get("message"), dict):
+            self._block = event["message"].get("usage") or {}
+        elif kind == "message_delta" and isinstance(event.get("usage"), dict):
+            self._block = merge_anthropic_usage(self._block, event["usage"])
+            self.usage = anthropic_usage(self._block)
+        return True

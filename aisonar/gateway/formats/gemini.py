@@ -6,8 +6,10 @@ as output, so the normalized output is their sum. Tool-use prompt tokens are inp
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import msgspec
 import orjson
 
 from aisonar.errors import AISonarError
@@ -79,3 +81,40 @@ def render_gemini_error(error: AISonarError) -> bytes:
 
 def gemini_stream_error_event(error: AISonarError) -> bytes:
     return b"data: " + render_gemini_error(error) + b"\r\n\r\n"
+
+
+class _WithUsage(msgspec.Struct):
+    usageMetadata: dict[str, Any] | None = None
+
+
+_body_decoder = msgspec.json.Decoder(_WithUsage)
+
+
+def gemini_body_usage(body: bytes) -> TokenUsage | None:
+    try:
+        metadata = _body_decoder.decode(body).usageMetadata
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return gemini_usage(metadata) if metadata else None
+
+
+class GeminiStreamUsage:
+    """Usage of a Gemini stream: chunks carry running counts; the one with the finish
+    reason carries the final ones. A stream cut before it is estimated."""
+
+    marker = re.compile(rb'"usageMetadata"\s*:\s*\{')
+
+    def __init__(self) -> None:
+        self.usage: TokenUsage | None = None
+
+    def observe(self, data: bytes) -> bool:
+        try:
+            chunk: Any = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return True
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("usageMetadata"), dict):
+            return True
+        candidates = chunk.get("candidates") or []
+        if any(isinstance(c, dict) and c.get("finishReason") for c in candidates):
+            self.usage = gemini_usage(chunk["usageMetadata"])
+        return True

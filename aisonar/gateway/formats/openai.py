@@ -141,18 +141,35 @@ def read_usage(document: bytes) -> UsageReading:
     )
 
 
-def delivered_text(chunks: list[bytes]) -> str:
-    """The content and tool-call arguments a stream delivered, for estimating its tokens."""
+class OpenAIStreamUsage:
+    """Usage of a chat-completions stream, from its usage chunk. When the gateway asked for
+    that chunk and the client did not, the client does not see it."""
+
+    # A usage object, not the `"usage": null` every chunk carries once usage was asked for.
+    marker = re.compile(rb'"usage"\s*:\s*\{')
+
+    def __init__(self, *, hide_usage_chunk: bool) -> None:
+        self._hide = hide_usage_chunk
+        self.usage: TokenUsage | None = None
+
+    def observe(self, data: bytes) -> bool:
+        reading = read_usage(data)
+        if reading.usage is None:
+            return True
+        self.usage = reading.usage
+        return not (self._hide and reading.usage_only)
+
+
+def delivered_text(chunks: list[dict[str, Any]]) -> str:
+    """The content, thinking and tool-call arguments of chat-completion chunks, for
+    estimating their tokens."""
     pieces: list[str] = []
-    for chunk in chunks:
-        try:
-            document: Any = orjson.loads(chunk)
-        except orjson.JSONDecodeError:
-            continue
+    for document in chunks:
         for choice in document.get("choices") or []:
             delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                pieces.append(delta["content"])
+            for name in ("content", "reasoning_content"):
+                if isinstance(delta.get(name), str):
+                    pieces.append(delta[name])
             for call in delta.get("tool_calls") or []:
                 function = call.get("function") or {}
                 pieces.append(str(function.get("name") or ""))
@@ -160,17 +177,14 @@ def delivered_text(chunks: list[bytes]) -> str:
     return "".join(pieces)
 
 
-def response_text(document: bytes) -> str:
+def response_text(document: dict[str, Any]) -> str:
     """The content of a non-streaming chat completion, for estimating its tokens."""
-    try:
-        parsed: Any = orjson.loads(document)
-    except orjson.JSONDecodeError:
-        return ""
     pieces: list[str] = []
-    for choice in parsed.get("choices") or []:
+    for choice in document.get("choices") or []:
         message = choice.get("message") or {}
-        if isinstance(message.get("content"), str):
-            pieces.append(message["content"])
+        for name in ("content", "reasoning_content"):
+            if isinstance(message.get(name), str):
+                pieces.append(message[name])
         for call in message.get("tool_calls") or []:
             function = call.get("function") or {}
             pieces.append(str(function.get("name") or ""))

@@ -1,9 +1,27 @@
 """OpenAI and OpenAI-compatible upstreams: the base URL is what the official SDK takes
-(`https://api.openai.com/v1`); the gateway appends the endpoint's own path."""
+(`https://api.openai.com/v1`); the gateway appends the endpoint's own path. The hub is
+OpenAI's own format, so translation only removes the hub's extensions."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from aisonar.channels.models import ChannelWithSecret
+from aisonar.gateway.errors import UpstreamUnavailable
+from aisonar.gateway.formats.openai import OpenAIStreamUsage, read_usage
+from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.gateway.sse import event_data
+from aisonar.gateway.translate.hub import JsonObject, usage_from_hub
+
+_DONE = b"[DONE]"
+# Thinking budgets (tokens) at or below which each reasoning effort is chosen.
+_EFFORT_BUDGETS = ((1024, "low"), (8192, "medium"))
+
+
+class OpenAIStreamError(UpstreamUnavailable):
+    """The upstream ended its stream with an error event."""
 
 
 def openai_headers(channel: ChannelWithSecret) -> dict[str, str]:
@@ -14,3 +32,82 @@ def openai_headers(channel: ChannelWithSecret) -> dict[str, str]:
         "Accept": "application/json, text/event-stream",
         "Accept-Encoding": "identity",
     }
+
+
+def _effort(budget: int) -> str:
+    for most, effort in _EFFORT_BUDGETS:
+        if budget <= most:
+            return effort
+    return "high"
+
+
+def _without_reasoning(message: Any) -> Any:
+    if isinstance(message, dict) and "reasoning_content" in message:
+        return {name: value for name, value in message.items() if name != "reasoning_content"}
+    return message
+
+
+def openai_request_from_hub(hub: JsonObject) -> JsonObject:
+    """The hub request minus the hub's extensions; streams always ask for usage."""
+    request = {name: value for name, value in hub.items() if name != "thinking_budget"}
+    budget = hub.get("thinking_budget")
+    if isinstance(budget, int) and "reasoning_effort" not in request:
+        request["reasoning_effort"] = _effort(budget)
+    request["messages"] = [_without_reasoning(m) for m in hub.get("messages") or []]
+    if request.get("stream"):
+        options = request.get("stream_options")
+        request["stream_options"] = {
+            **(options if isinstance(options, dict) else {}),
+            "include_usage": True,
+        }
+    return request
+
+
+class OpenAIStreamToHub:
+    """OpenAI's chunks are hub chunks already; read them and their usage."""
+
+    def __init__(self) -> None:
+        self.usage: TokenUsage | None = None
+
+    def feed(self, event: bytes) -> list[JsonObject]:
+        data = event_data(event)
+        if not data or data == _DONE:
+            return []
+        chunk = orjson.loads(data)
+        if not isinstance(chunk, dict):
+            return []
+        if isinstance(chunk.get("error"), dict):
+            message = chunk["error"].get("message") or "The upstream stream failed."
+            raise OpenAIStreamError(f"The upstream provider failed mid-stream: {message}")
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = usage_from_hub(chunk["usage"])
+        return [chunk]
+
+    def finish(self) -> list[JsonObject]:
+        return []
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
+        return openai_headers(channel)
+
+    def url(self, base_url: str, model: str, stream: bool) -> str:
+        return base_url + "/chat/completions"
+
+    def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
+        return orjson.dumps(openai_request_from_hub(hub))
+
+    def response_to_hub(self, body: bytes, model: str) -> JsonObject:
+        document: JsonObject = orjson.loads(body)
+        return document
+
+    def stream_reader(self, model: str) -> OpenAIStreamToHub:
+        return OpenAIStreamToHub()
+
+    def body_usage(self, body: bytes) -> TokenUsage | None:
+        return read_usage(body).usage
+
+    def stream_usage(self, *, hide_usage_chunk: bool) -> OpenAIStreamUsage:
+        return OpenAIStreamUsage(hide_usage_chunk=hide_usage_chunk)

@@ -14,6 +14,7 @@ then one chunk with `choices: []` and the usage.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from aisonar.gateway.errors import InvalidRequest
@@ -30,6 +31,28 @@ class UnsupportedFeature(InvalidRequest):
     def __init__(self, feature: str, target: str, detail: str = "") -> None:
         message = f"`{feature}` cannot be translated for {target}"
         super().__init__(f"{message}: {detail}" if detail else f"{message}.", param=feature)
+
+
+def present(doc: JsonObject) -> JsonObject:
+    """The fields that are set: an explicit null means the same as leaving a field out."""
+    return {key: value for key, value in doc.items() if value is not None}
+
+
+def refuse_unknown(doc: JsonObject, allowed: Collection[str], target: str, prefix: str) -> None:
+    """Refuse any field outside `allowed`, naming it as `prefix + field`."""
+    for key in doc:
+        if key not in allowed:
+            raise UnsupportedFeature(f"{prefix}{key}", target)
+
+
+# What reading a badly shaped document raises; `malformed` turns it into a 400.
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError)
+
+
+def malformed(error: Exception) -> InvalidRequest:
+    if isinstance(error, KeyError):
+        return InvalidRequest(f"Invalid request body: missing field `{error.args[0]}`.")
+    return InvalidRequest(f"Invalid request body: {error}.")
 
 
 def hub_usage(usage: TokenUsage) -> JsonObject:

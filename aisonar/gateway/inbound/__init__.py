@@ -1,0 +1,1 @@
+"""Inbound dialects: one per wire format clients speak."""

@@ -1,0 +1,56 @@
+"""Anthropic's `POST /v1/messages/count_tokens`: asked of Anthropic channels, counted offline
+for the others. Free, as at Anthropic, so neither held nor charged."""
+
+from __future__ import annotations
+
+import msgspec
+import orjson
+
+from aisonar.gateway.auth import authenticate
+from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.estimate import TokenEstimator
+from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
+from aisonar.gateway.inbound.anthropic import AnthropicDialect
+from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.pipeline import GatewayServices, raise_for_upstream_status
+from aisonar.gateway.translate.anthropic_inbound import anthropic_request_to_hub
+from aisonar.gateway.translate.hub import JsonObject
+from aisonar.gateway.upstream import upstream_post
+
+_COUNT_PATH = "/v1/messages/count_tokens"
+_DIALECT = AnthropicDialect()
+
+
+class _CountRequest(msgspec.Struct):
+    model: str
+    messages: msgspec.Raw
+
+
+def _parse(body: bytes) -> tuple[_CountRequest, JsonObject]:
+    try:
+        request = msgspec.json.decode(body, type=_CountRequest)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise InvalidRequest(f"Invalid request body: {error}") from None
+    return request, orjson.loads(body)
+
+
+async def count_tokens(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
+    meter.identity = await authenticate(services.keys, _DIALECT.credential(exchange))
+    body = await exchange.read_body(services.max_body_bytes)
+    request, document = _parse(body)
+    route = services.channels.resolve(meter.identity, request.model)
+    model = route.upstream_model
+    if route.adapter.name == _DIALECT.name:
+        upstream_body = (
+            body if model == request.model else orjson.dumps({**document, "model": model})
+        )
+        headers = _DIALECT.passthrough_headers(exchange, route.headers)
+        url = route.base_url + _COUNT_PATH
+        async with upstream_post(services.session, url, headers, upstream_body) as response:
+            await raise_for_upstream_status(response, route)
+            await exchange.respond(200, await response.read(), JSON_CONTENT_TYPE)
+        return
+    # Messages need max_tokens, counting does not: any value will do for the translation.
+    hub = anthropic_request_to_hub({**document, "max_tokens": 1})
+    tokens = TokenEstimator(route.adapter, model, body, lambda: hub).input_tokens()
+    await exchange.respond(200, orjson.dumps({"input_tokens": tokens}))

@@ -1,0 +1,591 @@
+"""Hub requests sent to a Gemini upstream (generateContent), and its answers read back.
+
+The model and whether to stream go in the URL, so the body carries neither. What Gemini
+cannot express is refused by name (`UnsupportedFeature`), never dropped."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
+from aisonar.gateway.formats.gemini import gemini_usage
+from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.gateway.sse import event_data
+from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_chunk, hub_usage
+
+TARGET = "Gemini"
+
+_TRANSLATED = frozenset(
+    {
+        "messages",
+        "tools",
+        "tool_choice",
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "n",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "response_format",
+        "thinking_budget",
+        "reasoning_effort",
+    }
+)
+_IGNORED = frozenset(
+    {
+        # In the URL.
+        "model",
+        "stream",
+        # Gemini streams always report usage.
+        "stream_options",
+        # OpenAI's own bookkeeping (abuse tracking, stored completions, cache routing):
+        # none of them changes the answer.
+        "user",
+        "safety_identifier",
+        "store",
+        "metadata",
+        "prompt_cache_key",
+    }
+)
+# OpenAI parameters with no Gemini equivalent, and the values of them that ask for nothing.
+# Log probabilities: Gemini has them, but their answer would need translating back too.
+_DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {
+    "logprobs": lambda value: value is False,
+    "top_logprobs": lambda value: False,
+    "logit_bias": lambda value: not value,
+    "modalities": lambda value: value == ["text"],
+    "audio": lambda value: False,
+    "prediction": lambda value: False,
+    "parallel_tool_calls": lambda value: value is True,
+}
+_RENAMED_GENERATION_FIELDS = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "n": "candidateCount",
+    "seed": "seed",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+}
+# OpenAI's reasoning efforts as thinking budgets in tokens: points inside the range every
+# Gemini 2.5 model accepts (Pro: 128 to 32768; Flash: up to 24576).
+_EFFORT_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
+_MESSAGE_FIELDS = frozenset(
+    # `annotations` (citations of an earlier answer) and `reasoning_content` are read and
+    # dropped: Gemini takes no thinking text back (only its own signatures, which the hub
+    # does not carry).
+    {"role", "content", "tool_calls", "tool_call_id", "refusal", "annotations"}
+    | {"reasoning_content"}
+)
+_FUNCTION_FIELDS = frozenset({"name", "description", "parameters", "strict"})
+_TOOL_MODES = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+# Gemini needs the type of an image it fetches; the types it reads, by extension.
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+}
+# Gemini 3 refuses a function call in history without the thought signature it wrote; for
+# calls it did not write (another model's, or rebuilt from the hub, which drops signatures)
+# Google documents this value to skip the check.
+_FOREIGN_SIGNATURE = "skip_thought_signature_validator"
+_FILTERED = frozenset(
+    {
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+    }
+)
+
+
+# Request: hub -> Gemini
+
+
+def hub_request_to_gemini(hub: JsonObject) -> JsonObject:
+    request = {name: value for name, value in hub.items() if value is not None}
+    _refuse_untranslatable(request)
+    system, contents = _contents(request.get("messages"))
+    body: JsonObject = {"contents": contents}
+    if system:
+        body["systemInstruction"] = {"parts": system}
+    if request.get("tools"):
+        body["tools"] = [{"functionDeclarations": _declarations(request["tools"])}]
+    if "tool_choice" in request:
+        body["toolConfig"] = _tool_config(request["tool_choice"])
+    config = _generation_config(request)
+    if config:
+        body["generationConfig"] = config
+    return body
+
+
+def _refuse_untranslatable(request: JsonObject) -> None:
+    for name, value in request.items():
+        if name in _DEFAULT_ONLY:
+            if not _DEFAULT_ONLY[name](value):
+                raise UnsupportedFeature(name, TARGET)
+        elif name not in _TRANSLATED and name not in _IGNORED:
+            raise UnsupportedFeature(name, TARGET)
+
+
+def _contents(messages: Any) -> tuple[list[JsonObject], list[JsonObject]]:
+    """The system parts, and the turns: consecutive turns of one role merged, as Gemini
+    wants; tool results are user turns."""
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("`messages` must be a non-empty list.", param="messages")
+    system: list[JsonObject] = []
+    contents: list[JsonObject] = []
+    # The function name of each tool call so far: Gemini names the function it answers.
+    names: dict[str, str] = {}
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"`{where}` must be an object.", param=where)
+        _refuse_unknown_fields(message, where)
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.extend(_text_parts(message.get("content"), where))
+        elif role == "user":
+            _append(contents, "user", _user_parts(message.get("content"), where))
+        elif role == "assistant":
+            _append(contents, "model", _model_parts(message, names, where))
+        elif role == "tool":
+            _append(contents, "user", [_function_response(message, names, where)])
+        else:
+            raise UnsupportedFeature(f"{where}.role", TARGET, f"role {role!r}")
+    return system, contents
+
+
+def _refuse_unknown_fields(message: JsonObject, where: str) -> None:
+    for name, value in message.items():
+        if value is not None and name not in _MESSAGE_FIELDS:
+            raise UnsupportedFeature(f"{where}.{name}", TARGET)
+
+
+def _append(contents: list[JsonObject], role: str, parts: list[JsonObject]) -> None:
+    if not parts:
+        return
+    if contents and contents[-1]["role"] == role:
+        contents[-1]["parts"].extend(parts)
+    else:
+        contents.append({"role": role, "parts": parts})
+
+
+def _content_list(content: Any, where: str) -> list[Any]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise InvalidRequest(f"`{where}.content` must be a string or a list.", param=where)
+    return content
+
+
+def _kind(piece: Any) -> Any:
+    return piece.get("type") if isinstance(piece, dict) else None
+
+
+def _text_parts(content: Any, where: str) -> list[JsonObject]:
+    parts: list[JsonObject] = []
+    for j, piece in enumerate(_content_list(content, where)):
+        here = f"{where}.content[{j}]"
+        if _kind(piece) not in ("text", "refusal"):
+            raise UnsupportedFeature(here, TARGET, "only text is allowed here")
+        parts.extend(_text_part(piece, here))
+    return parts
+
+
+def _text_part(piece: JsonObject, where: str) -> list[JsonObject]:
+    """A text (or refusal) content part; none for an empty text, which Gemini refuses."""
+    text = piece.get(piece["type"])
+    if not isinstance(text, str):
+        raise InvalidRequest(f"`{where}` has no text.", param=where)
+    return [{"text": text}] if text else []
+
+
+def _user_parts(content: Any, where: str) -> list[JsonObject]:
+    parts: list[JsonObject] = []
+    for j, piece in enumerate(_content_list(content, where)):
+        here = f"{where}.content[{j}]"
+        kind = _kind(piece)
+        if kind == "image_url":
+            parts.append(_image_part(piece.get("image_url"), f"{here}.image_url"))
+        elif kind in ("text", "refusal"):
+            parts.extend(_text_part(piece, here))
+        else:
+            raise UnsupportedFeature(f"{here}.{kind}" if kind else here, TARGET)
+    return parts
+
+
+def _image_part(image: Any, where: str) -> JsonObject:
+    # `detail` trades cost for resolution and is not translated: Gemini sizes images itself.
+    url = image.get("url") if isinstance(image, dict) else None
+    if not isinstance(url, str):
+        raise InvalidRequest(f"`{where}.url` must be a string.", param=where)
+    if url.startswith("data:"):
+        return {"inlineData": _data_url(url, where)}
+    if url.startswith(("http://", "https://")):
+        return {"fileData": {"mimeType": _image_type(url, where), "fileUri": url}}
+    raise InvalidRequest(f"`{where}.url` must be a data: or http(s) URL.", param=where)
+
+
+def _data_url(url: str, where: str) -> JsonObject:
+    header, comma, data = url.removeprefix("data:").partition(",")
+    mime_type, _, encoding = header.partition(";")
+    if not comma or not mime_type or encoding != "base64":
+        raise InvalidRequest(f"`{where}.url` must be a base64 data: URL.", param=where)
+    return {"mimeType": mime_type, "data": data}
+
+
+def _image_type(url: str, where: str) -> str:
+    path = urlsplit(url).path.lower()
+    for extension, mime_type in _IMAGE_TYPES.items():
+        if path.endswith(extension):
+            return mime_type
+    raise UnsupportedFeature(
+        f"{where}.url",
+        TARGET,
+        "Gemini needs the image type: link a .png, .jpg, .webp or .heic file or send a data: URL",
+    )
+
+
+def _model_parts(message: JsonObject, names: dict[str, str], where: str) -> list[JsonObject]:
+    parts = _text_parts(message.get("content"), where)
+    if message.get("refusal"):
+        parts.append({"text": message["refusal"]})
+    calls = [
+        _function_call(call, names, f"{where}.tool_calls[{j}]")
+        for j, call in enumerate(message.get("tool_calls") or [])
+    ]
+    if calls:
+        calls[0]["thoughtSignature"] = _FOREIGN_SIGNATURE
+    return parts + calls
+
+
+def _function_call(call: Any, names: dict[str, str], where: str) -> JsonObject:
+    if not isinstance(call, dict) or call.get("type", "function") != "function":
+        raise UnsupportedFeature(f"{where}.type", TARGET, "only function calls are translated")
+    function = call.get("function") or {}
+    name = function.get("name")
+    if not isinstance(name, str):
+        raise InvalidRequest(f"`{where}.function.name` must be a string.", param=where)
+    function_call: JsonObject = {"name": name, "args": _arguments(function.get("arguments"), where)}
+    if isinstance(call.get("id"), str):
+        names[call["id"]] = name
+        function_call = {"id": call["id"], **function_call}
+    return {"functionCall": function_call}
+
+
+def _arguments(text: Any, where: str) -> JsonObject:
+    where = f"{where}.function.arguments"
+    try:
+        args = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        raise InvalidRequest(f"`{where}` must be JSON.", param=where) from None
+    if not isinstance(args, dict):
+        raise InvalidRequest(f"`{where}` must be a JSON object.", param=where)
+    return args
+
+
+def _function_response(message: JsonObject, names: dict[str, str], where: str) -> JsonObject:
+    call_id = message.get("tool_call_id")
+    name = names.get(call_id) if isinstance(call_id, str) else None
+    if name is None:
+        raise InvalidRequest(
+            f"`{where}.tool_call_id` matches no tool call of an earlier assistant message.",
+            param="messages",
+        )
+    text = "".join(part["text"] for part in _text_parts(message.get("content"), where))
+    return {"functionResponse": {"id": call_id, "name": name, "response": _tool_output(text)}}
+
+
+def _tool_output(text: str) -> JsonObject:
+    """Gemini takes an object: a JSON object result as it is, anything else under "output",
+    the key Google documents for a function's output."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {"output": text}
+    return value if isinstance(value, dict) else {"output": text}
+
+
+def _declarations(tools: Any) -> list[JsonObject]:
+    if not isinstance(tools, list):
+        raise InvalidRequest("`tools` must be a list.", param="tools")
+    return [_declaration(tool, f"tools[{i}]") for i, tool in enumerate(tools)]
+
+
+def _declaration(tool: Any, where: str) -> JsonObject:
+    if not isinstance(tool, dict) or tool.get("type") != "function":
+        raise UnsupportedFeature(f"{where}.type", TARGET, "only function tools are translated")
+    function = tool.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise InvalidRequest(f"`{where}.function.name` must be a string.", param=where)
+    for name in function:
+        if name not in _FUNCTION_FIELDS:
+            raise UnsupportedFeature(f"{where}.function.{name}", TARGET)
+    # `strict` is not translated: Gemini has no per-function switch, and refusing it would
+    # shut out clients that set it by default (the OpenAI Agents SDK does).
+    declaration: JsonObject = {"name": function["name"]}
+    if function.get("description") is not None:
+        declaration["description"] = function["description"]
+    if function.get("parameters") is not None:
+        declaration["parametersJsonSchema"] = function["parameters"]
+    return declaration
+
+
+def _tool_config(choice: Any) -> JsonObject:
+    if isinstance(choice, str) and choice in _TOOL_MODES:
+        return {"functionCallingConfig": {"mode": _TOOL_MODES[choice]}}
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        if isinstance(name, str):
+            return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+    raise UnsupportedFeature("tool_choice", TARGET)
+
+
+def _generation_config(request: JsonObject) -> JsonObject:
+    config = {
+        gemini_name: request[name]
+        for name, gemini_name in _RENAMED_GENERATION_FIELDS.items()
+        if name in request
+    }
+    max_tokens = request.get("max_completion_tokens", request.get("max_tokens"))
+    if max_tokens is not None:
+        config["maxOutputTokens"] = max_tokens
+    if "stop" in request:
+        stop = request["stop"]
+        config["stopSequences"] = [stop] if isinstance(stop, str) else stop
+    config.update(_response_format(request.get("response_format")))
+    thinking_budget = _thinking_budget(request)
+    if thinking_budget is not None:
+        config["thinkingConfig"] = {"thinkingBudget": thinking_budget, "includeThoughts": True}
+    return config
+
+
+def _response_format(value: Any) -> JsonObject:
+    if value is None:
+        return {}
+    kind = _kind(value)
+    if kind == "text":
+        return {}
+    if kind == "json_object":
+        return {"responseMimeType": "application/json"}
+    if kind == "json_schema":
+        schema = (value.get("json_schema") or {}).get("schema")
+        json_format: JsonObject = {"responseMimeType": "application/json"}
+        if schema is not None:
+            json_format["responseJsonSchema"] = schema
+        return json_format
+    raise UnsupportedFeature("response_format", TARGET, f"type {kind!r}")
+
+
+def _thinking_budget(request: JsonObject) -> int | None:
+    """`thinking_budget`, else the budget for `reasoning_effort` (the exact one wins)."""
+    if "thinking_budget" in request:
+        budget: int = request["thinking_budget"]
+        return budget
+    effort = request.get("reasoning_effort")
+    if effort is None:
+        return None
+    if effort not in _EFFORT_BUDGETS:
+        raise UnsupportedFeature("reasoning_effort", TARGET, "only low, medium and high")
+    return _EFFORT_BUDGETS[effort]
+
+
+# Answers: Gemini -> hub
+
+
+def _new_call_id() -> str:
+    # Random, not `call_<n>`: clients send ids back in later requests, next to the ids of
+    # other answers, and some upstreams (Anthropic) refuse a conversation that repeats one.
+    return f"call_{secrets.token_hex(12)}"
+
+
+def _new_response_id() -> str:
+    return f"chatcmpl-{secrets.token_hex(12)}"
+
+
+def _finish_reason(reason: str | None, called: bool) -> str:
+    if reason == "MAX_TOKENS":
+        return "length"
+    if reason in _FILTERED:
+        return "content_filter"
+    return "tool_calls" if called else "stop"
+
+
+def _blocked(doc: JsonObject) -> bool:
+    feedback = doc.get("promptFeedback")
+    return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
+
+
+def _tool_call(call: JsonObject) -> JsonObject:
+    return {
+        "id": call.get("id") or _new_call_id(),
+        "type": "function",
+        "function": {
+            "name": call["name"],
+            "arguments": orjson.dumps(call.get("args") or {}).decode(),
+        },
+    }
+
+
+def gemini_response_to_hub(doc: JsonObject, *, model: str) -> JsonObject:
+    candidates = doc.get("candidates") or []
+    choices = [_choice(candidate, position) for position, candidate in enumerate(candidates)]
+    if not choices:
+        reason = "content_filter" if _blocked(doc) else "stop"
+        message = {"role": "assistant", "content": None}
+        choices = [{"index": 0, "message": message, "finish_reason": reason, "logprobs": None}]
+    hub: JsonObject = {
+        "id": doc.get("responseId") or _new_response_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+    }
+    if isinstance(doc.get("usageMetadata"), dict):
+        hub["usage"] = hub_usage(gemini_usage(doc["usageMetadata"]))
+    return hub
+
+
+def _choice(candidate: JsonObject, position: int) -> JsonObject:
+    texts: list[str] = []
+    thoughts: list[str] = []
+    calls: list[JsonObject] = []
+    # Other parts (code execution, images) answer features a hub request cannot ask for.
+    for part in (candidate.get("content") or {}).get("parts") or []:
+        if "functionCall" in part:
+            calls.append(_tool_call(part["functionCall"]))
+        elif isinstance(part.get("text"), str):
+            (thoughts if part.get("thought") else texts).append(part["text"])
+    message: JsonObject = {"role": "assistant", "content": "".join(texts) if texts else None}
+    if thoughts:
+        message["reasoning_content"] = "".join(thoughts)
+    if calls:
+        message["tool_calls"] = calls
+    return {
+        "index": candidate.get("index", position),
+        "message": message,
+        "finish_reason": _finish_reason(candidate.get("finishReason"), bool(calls)),
+        "logprobs": None,
+    }
+
+
+class UpstreamStreamError(UpstreamUnavailable):
+    """Gemini reported an error in the middle of a stream."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message or "The upstream provider failed mid-stream.")
+        self.upstream_status = status
+
+    @property
+    def recorded_message(self) -> str:
+        # The upstream's text may quote the request; keep only what we know is safe.
+        return f"upstream stream error ({self.upstream_status})"
+
+
+def _stream_error(error: Any) -> UpstreamStreamError:
+    if not isinstance(error, dict):
+        return UpstreamStreamError("UNKNOWN", "")
+    status, message = error.get("status"), error.get("message")
+    return UpstreamStreamError(
+        status if isinstance(status, str) else "UNKNOWN",
+        message if isinstance(message, str) else "",
+    )
+
+
+class GeminiStreamToHub:
+    """Gemini stream events as hub chunks. Each event is a GenerateContentResponse: parts
+    go out as deltas (a function call whole, as Gemini sends it); finish reasons and the
+    latest (running) usage are kept for `finish`. Candidate `index` is the choice index."""
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._id = _new_response_id()
+        self._created = int(time.time())
+        self._identified = False
+        # Tool calls so far, by choice index: their count numbers the next one.
+        self._calls: dict[int, int] = {}
+        self._finish_reasons: dict[int, str] = {}
+        self.usage: TokenUsage | None = None
+
+    def feed(self, event: bytes) -> list[JsonObject]:
+        data = event_data(event)
+        if not data.strip():
+            return []
+        doc = orjson.loads(data)
+        if "error" in doc:
+            raise _stream_error(doc["error"])
+        if not self._identified:
+            self._identified = True
+            self._id = doc.get("responseId") or self._id
+        if isinstance(doc.get("usageMetadata"), dict):
+            self.usage = gemini_usage(doc["usageMetadata"])
+        candidates = doc.get("candidates") or []
+        if not candidates and _blocked(doc):
+            self._finish_reasons[0] = "content_filter"
+        return [
+            chunk
+            for position, candidate in enumerate(candidates)
+            for chunk in self._candidate_chunks(candidate, candidate.get("index", position))
+        ]
+
+    def finish(self) -> list[JsonObject]:
+        chunks = [
+            self._chunk(index, finish_reason=reason)
+            for index, reason in sorted(self._finish_reasons.items())
+        ]
+        if self.usage is not None:
+            chunks.append(
+                hub_chunk(self._id, self._model, self._created, usage=hub_usage(self.usage))
+            )
+        return chunks
+
+    def _candidate_chunks(self, candidate: JsonObject, index: int) -> list[JsonObject]:
+        chunks: list[JsonObject] = []
+        if index not in self._calls:
+            self._calls[index] = 0
+            chunks.append(self._chunk(index, delta={"role": "assistant", "content": ""}))
+        for part in (candidate.get("content") or {}).get("parts") or []:
+            delta = self._delta(part, index)
+            if delta:
+                chunks.append(self._chunk(index, delta=delta))
+        if candidate.get("finishReason"):
+            called = self._calls[index] > 0
+            self._finish_reasons[index] = _finish_reason(candidate["finishReason"], called)
+        return chunks
+
+    def _delta(self, part: JsonObject, index: int) -> JsonObject | None:
+        if "functionCall" in part:
+            call = {"index": self._calls[index], **_tool_call(part["functionCall"])}
+            self._calls[index] += 1
+            return {"tool_calls": [call]}
+        text = part.get("text")
+        if not isinstance(text, str) or not text:
+            return None
+        return {"reasoning_content": text} if part.get("thought") else {"content": text}
+
+    def _chunk(
+        self, index: int, *, delta: JsonObject | None = None, finish_reason: str | None = None
+    ) -> JsonObject:
+        chunk = hub_chunk(
+            self._id, self._model, self._created, delta=delta, finish_reason=finish_reason
+        )
+        chunk["choices"][0]["index"] = index
+        return chunk
