@@ -42,7 +42,10 @@ class StreamUsage(Protocol):
 class HubReader(Protocol):
     """Turns an upstream's stream events into hub chunks."""
 
-    usage: TokenUsage | None
+    @property
+    def usage(self) -> TokenUsage | None:
+        """The stream's usage once the upstream reported its final counts."""
+        ...
 
     def feed(self, event: bytes) -> list[JsonObject]: ...
 

@@ -513,7 +513,9 @@ def _stream_error(error: Any) -> UpstreamStreamError:
 class GeminiStreamToHub:
     """Gemini stream events as hub chunks. Each event is a GenerateContentResponse: parts
     go out as deltas (a function call whole, as Gemini sends it); finish reasons and the
-    latest (running) usage are kept for `finish`. Candidate `index` is the choice index."""
+    latest (running) usage are kept for `finish`. Candidate `index` is the choice index.
+    The running usage becomes the stream's usage only once a finish reason arrived: a
+    stream cut before that is estimated from what was delivered."""
 
     def __init__(self, model: str) -> None:
         self._model = model
@@ -523,7 +525,11 @@ class GeminiStreamToHub:
         # Tool calls so far, by choice index: their count numbers the next one.
         self._calls: dict[int, int] = {}
         self._finish_reasons: dict[int, str] = {}
-        self.usage: TokenUsage | None = None
+        self._running: TokenUsage | None = None
+
+    @property
+    def usage(self) -> TokenUsage | None:
+        return self._running if self._finish_reasons else None
 
     def feed(self, event: bytes) -> list[JsonObject]:
         data = event_data(event)
@@ -536,7 +542,7 @@ class GeminiStreamToHub:
             self._identified = True
             self._id = doc.get("responseId") or self._id
         if isinstance(doc.get("usageMetadata"), dict):
-            self.usage = gemini_usage(doc["usageMetadata"])
+            self._running = gemini_usage(doc["usageMetadata"])
         candidates = doc.get("candidates") or []
         if not candidates and _blocked(doc):
             self._finish_reasons[0] = "content_filter"
