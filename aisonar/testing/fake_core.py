@@ -63,6 +63,9 @@ class FakeState:
     faults: deque[str] = field(default_factory=deque)
     usage_blocks: deque[JsonObject] = field(default_factory=deque)
     received: deque[Any] = field(default_factory=lambda: deque(maxlen=RECEIVED_LIMIT))
+    received_headers: deque[dict[str, str]] = field(
+        default_factory=lambda: deque(maxlen=RECEIVED_LIMIT)
+    )
 
     def queue_fault(self, fault: Any, count: int) -> None:
         if fault not in FAULTS:
@@ -156,6 +159,7 @@ async def admit(
     body = _parse_json(raw) if raw else None
     if body is not None:
         state.received.append(body)
+        state.received_headers.append(dict(request.headers))
     fault = state.next_fault(raw)
     if fault in _STATUS_FAULTS:
         raise _STATUS_FAULTS[fault]()

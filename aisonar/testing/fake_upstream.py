@@ -273,6 +273,11 @@ class FakeUpstream:
         """Parsed JSON bodies of the latest requests to `/v1/*`, newest last."""
         return list(self._app[STATE].received)
 
+    @property
+    def received_headers(self) -> list[dict[str, str]]:
+        """The headers of the requests in `received`, in the same order."""
+        return list(self._app[STATE].received_headers)
+
     def fail_next(self, fault: str, count: int = 1) -> None:
         """Serve `fault` to the next `count` requests to `/v1/*`."""
         self._app[STATE].queue_fault(fault, count)

@@ -72,14 +72,21 @@ async def test_anthropic_errors_are_anthropic_shaped(
     assert "no-such-model" in str(missing.value)
 
 
-async def test_anthropic_key_is_accepted_in_x_api_key(
-    http: aiohttp.ClientSession, tenant: Tenant
+async def test_anthropic_key_in_x_api_key_and_its_version_headers_passed_on(
+    http: aiohttp.ClientSession, tenant: Tenant, fake_upstream: FakeUpstream
 ) -> None:
     body = {"model": CLAUDE, "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     headers = {"x-api-key": tenant.secret}  # and no anthropic-version: the gateway sends one
     async with http.post("/v1/messages", json=body, headers=headers) as response:
         assert response.status == 200, await response.text()
         assert (await response.json())["type"] == "message"
+    assert fake_upstream.received_headers[-1]["anthropic-version"] == "2023-06-01"
+    headers |= {"anthropic-version": "2099-01-01", "anthropic-beta": "some-beta-2099"}
+    async with http.post("/v1/messages", json=body, headers=headers) as response:
+        assert response.status == 200, await response.text()
+    sent = fake_upstream.received_headers[-1]
+    assert (sent["anthropic-version"], sent["anthropic-beta"]) == ("2099-01-01", "some-beta-2099")
+    assert sent["x-api-key"] != tenant.secret
 
 
 async def test_gemini_key_in_the_query_and_gemini_shaped_errors(
