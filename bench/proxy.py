@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,14 +128,40 @@ def sse_body() -> str:
 
 
 def nginx_string(text: str) -> str:
-    """`text` as a single-quoted nginx string (nginx turns `\\n` back into a newline)."""
+    """`text` as a single-quoted nginx string (nginx turns `\\n` and `\\r` back)."""
     if "$" in text:
         raise ValueError("nginx would expand `$` in a return string")
-    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r")
     return f"'{escaped}'"
 
 
-def nginx_conf(port: int) -> str:
+@dataclass(frozen=True)
+class CannedAnswer:
+    """What nginx answers at exactly `path`, for any method: `body` as JSON or as SSE."""
+
+    path: str
+    body: str
+    sse: bool
+
+    def location(self) -> str:
+        """The nginx `location` block that serves it."""
+        kind = "text/event-stream" if self.sse else "application/json"
+        lines = [f"location = {nginx_string(self.path)} {{", f"    default_type {kind};"]
+        if self.sse:
+            lines.append("    add_header Cache-Control no-cache;")
+        lines += [f"    return 200 {nginx_string(self.body)};", "}"]
+        return "".join(f"        {line}\n" for line in lines)
+
+
+def openai_answers() -> tuple[CannedAnswer, ...]:
+    return (
+        CannedAnswer(JSON_PREFIX + CHAT_PATH, chat_completion_body(), sse=False),
+        CannedAnswer(SSE_PREFIX + CHAT_PATH, sse_body(), sse=True),
+    )
+
+
+def nginx_conf(port: int, answers: Sequence[CannedAnswer]) -> str:
     return f"""\
 worker_processes 1;
 daemon off;
@@ -153,15 +179,7 @@ http {{
     scgi_temp_path tmp/scgi;
     server {{
         listen 127.0.0.1:{port};
-        location = {JSON_PREFIX}{CHAT_PATH} {{
-            default_type application/json;
-            return 200 {nginx_string(chat_completion_body())};
-        }}
-        location = {SSE_PREFIX}{CHAT_PATH} {{
-            default_type text/event-stream;
-            add_header Cache-Control no-cache;
-            return 200 {nginx_string(sse_body())};
-        }}
+{"".join(answer.location() for answer in answers)}\
     }}
 }}
 """
@@ -233,17 +251,19 @@ def running(
 
 
 @contextmanager
-def nginx_upstream(nginx: str, workdir: Path) -> Iterator[int]:
-    """A canned OpenAI upstream on a free loopback port; yields the port."""
+def nginx_upstream(
+    nginx: str, workdir: Path, answers: Sequence[CannedAnswer] = openai_answers()
+) -> Iterator[int]:
+    """A canned upstream (OpenAI's by default) on a free loopback port; yields the port."""
     prefix = workdir / "nginx"
     (prefix / "tmp").mkdir(parents=True)
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf(port))
+    conf.write_text(nginx_conf(port, answers))
     command = ["taskset", "-c", LOAD_CORE, nginx, "-p", f"{prefix}/", "-c", str(conf)]
     command += ["-e", str(prefix / "error.log")]
     with running(command, prefix / "stdout.log") as process:
-        wait_until_ok(f"http://127.0.0.1:{port}{JSON_PREFIX}{CHAT_PATH}", process, "nginx")
+        wait_until_ok(f"http://127.0.0.1:{port}{answers[0].path}", process, "nginx")
         yield port
 
 
@@ -264,18 +284,36 @@ def aisonar(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def provision(env: dict[str, str], nginx_port: int) -> str:
-    """An organization with a large balance, a user, a key and the two channels, their
-    models priced as gpt-4o-mini is; returns the key's secret."""
+@dataclass(frozen=True)
+class ChannelSpec:
+    """A channel of its own model, at `prefix` on the nginx upstream."""
+
+    model: str
+    provider: str
+    prefix: str
+
+
+OPENAI_CHANNELS = (
+    ChannelSpec(MODEL_JSON, "openai", JSON_PREFIX),
+    ChannelSpec(MODEL_SSE, "openai", SSE_PREFIX),
+)
+
+
+def provision(
+    env: dict[str, str], nginx_port: int, channels: Sequence[ChannelSpec] = OPENAI_CHANNELS
+) -> str:
+    """An organization with a large balance, a user, a key and the channels (by default
+    the two OpenAI ones), their models priced as gpt-4o-mini is; returns the key's secret."""
     email = "bench@example.com"
     aisonar(env, "org", "create", "bench")
     aisonar(env, "balance", "recharge", "bench", BENCH_BALANCE)
     aisonar(env, "user", "create", email, "--org", "bench")
     upstream = f"http://127.0.0.1:{nginx_port}"
-    for model, prefix in ((MODEL_JSON, JSON_PREFIX), (MODEL_SSE, SSE_PREFIX)):
-        options = ["--provider", "openai", "--base-url", upstream + prefix, "--api-key", "x"]
-        aisonar(env, "channel", "create", model, *options, "--models", model)
-        aisonar(env, "price", "set", model, "--input", "0.15", "--output", "0.60")
+    for spec in channels:
+        options = ["--provider", spec.provider, "--base-url", upstream + spec.prefix]
+        options += ["--api-key", "x", "--models", spec.model]
+        aisonar(env, "channel", "create", spec.model, *options)
+        aisonar(env, "price", "set", spec.model, "--input", "0.15", "--output", "0.60")
     secret: str = json.loads(aisonar(env, "key", "create", email, "--json"))["secret"]
     return secret
 
@@ -350,13 +388,16 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
+def wrk_script(body: str, headers: Mapping[str, str]) -> str:
+    """A wrk script POSTing `body` as JSON with `headers`."""
+    lines = ['wrk.method = "POST"', f"wrk.body = [==[{body}]==]"]
+    lines.append('wrk.headers["Content-Type"] = "application/json"')
+    lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
+    return "\n".join(lines) + "\n"
+
+
 def lua_script(body: str, secret: str) -> str:
-    return f"""\
-wrk.method = "POST"
-wrk.body = [==[{body}]==]
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {secret}"
-"""
+    return wrk_script(body, {"Authorization": f"Bearer {secret}"})
 
 
 def run_wrk(url: str, script: Path, connections: int, seconds: int) -> WrkResult:

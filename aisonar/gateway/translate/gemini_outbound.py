@@ -525,11 +525,14 @@ class GeminiStreamToHub:
         # Tool calls so far, by choice index: their count numbers the next one.
         self._calls: dict[int, int] = {}
         self._finish_reasons: dict[int, str] = {}
-        self._running: TokenUsage | None = None
+        # Read only when needed: every chunk carries one, and only the last one counts.
+        self._metadata: JsonObject | None = None
 
     @property
     def usage(self) -> TokenUsage | None:
-        return self._running if self._finish_reasons else None
+        if self._metadata is None or not self._finish_reasons:
+            return None
+        return gemini_usage(self._metadata)
 
     def feed(self, event: bytes) -> list[JsonObject]:
         data = event_data(event)
@@ -542,7 +545,7 @@ class GeminiStreamToHub:
             self._identified = True
             self._id = doc.get("responseId") or self._id
         if isinstance(doc.get("usageMetadata"), dict):
-            self._running = gemini_usage(doc["usageMetadata"])
+            self._metadata = doc["usageMetadata"]
         candidates = doc.get("candidates") or []
         if not candidates and _blocked(doc):
             self._finish_reasons[0] = "content_filter"
@@ -557,10 +560,9 @@ class GeminiStreamToHub:
             self._chunk(index, finish_reason=reason)
             for index, reason in sorted(self._finish_reasons.items())
         ]
-        if self.usage is not None:
-            chunks.append(
-                hub_chunk(self._id, self._model, self._created, usage=hub_usage(self.usage))
-            )
+        usage = self.usage
+        if usage is not None:
+            chunks.append(hub_chunk(self._id, self._model, self._created, usage=hub_usage(usage)))
         return chunks
 
     def _candidate_chunks(self, candidate: JsonObject, index: int) -> list[JsonObject]:
