@@ -14,6 +14,7 @@ from aisonar.billing.memory_store import MemoryBalanceStore
 from aisonar.billing.prices import PriceBook, load_operator_prices
 from aisonar.billing.store import BalanceStore, DurableBalance
 from aisonar.billing.throttle import FailureWindow
+from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.asgi import GatewayApp, Runtime
@@ -22,12 +23,16 @@ from aisonar.gateway.cache_sync import (
     CacheRefresher,
     current_change_id,
     follow_changes,
-    load_channel_table,
+    load_channels,
 )
 from aisonar.gateway.charging import Billing
+from aisonar.gateway.failover import FailoverPolicy
+from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.prober import ChannelStateLog, keep_probing
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.upstream import new_upstream_session
+from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
 from aisonar.usage.writer import UsageWriter
 
@@ -75,14 +80,37 @@ def create_app(settings: Settings) -> GatewayApp:
             total_timeout_s=settings.upstream_total_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
+        metrics = GatewayMetrics()
+        default_timeouts = ChannelTimeouts(
+            connect_s=settings.upstream_connect_timeout_s,
+            first_byte_s=settings.upstream_first_byte_timeout_s,
+            total_s=settings.upstream_total_timeout_s,
+        )
+        health = ChannelHealth(
+            failure_threshold=settings.channel_failure_threshold,
+            base_cooldown_s=settings.channel_cooldown_s,
+            max_cooldown_s=settings.channel_max_cooldown_s,
+        )
+
+        def table(channels: list[ChannelWithSecret]) -> ChannelTable:
+            return ChannelTable(channels, health, default_timeouts)
+
         services = GatewayServices(
             engine=engine,
             keys=keys,
-            channels=await load_channel_table(engine, box),
+            channels=table(await load_channels(engine, box)),
             session=session,
             max_body_bytes=settings.max_body_bytes,
             billing=billing,
+            failover=FailoverPolicy(
+                health=health,
+                max_attempts=settings.failover_max_attempts,
+                backoff_s=settings.failover_backoff_s,
+                metrics=metrics,
+            ),
+            metrics=metrics,
         )
+        health.on_change = ChannelStateLog(metrics, lambda: services.channels)
         writer = UsageWriter(
             engine,
             batch_size=settings.usage_batch_size,
@@ -91,8 +119,8 @@ def create_app(settings: Settings) -> GatewayApp:
         )
         runtime.services, runtime.writer = services, writer
 
-        def install_channels(table: ChannelTable) -> None:
-            services.channels = table
+        def install_channels(channels: list[ChannelWithSecret]) -> None:
+            services.channels = table(channels)
 
         refresher = CacheRefresher(
             engine, box, keys, install_channels, billing.prices, billing.store
@@ -105,9 +133,19 @@ def create_app(settings: Settings) -> GatewayApp:
             ),
             name="cache-sync",
         )
+        probe_task = asyncio.create_task(
+            keep_probing(
+                health,
+                lambda: services.channels,
+                session,
+                interval_s=settings.channel_probe_interval_s,
+            ),
+            name="channel-prober",
+        )
         try:
             yield
         finally:
+            probe_task.cancel()
             sync_task.cancel()
             await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)

@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_total_timeout_s: float = Field(default=600.0, gt=0)
     upstream_max_connections: int = Field(default=1000, gt=0)
+    # Until the response headers of a whole answer, or the first chunk of a stream.
+    upstream_first_byte_timeout_s: float = Field(default=300.0, gt=0)
+    # Channels tried for one request at most, and the first pause before a channel is
+    # tried again (doubled each time, with jitter).
+    failover_max_attempts: int = Field(default=3, ge=1, le=10)
+    failover_backoff_s: float = Field(default=0.1, ge=0)
+    # The circuit breaker: consecutive failures that take a channel out of rotation, its
+    # first cooldown (doubled at each new opening) and the longest one, and how often
+    # channels whose cooldown ended are probed.
+    channel_failure_threshold: int = Field(default=3, ge=1)
+    channel_cooldown_s: float = Field(default=5.0, gt=0)
+    channel_max_cooldown_s: float = Field(default=300.0, gt=0)
+    channel_probe_interval_s: float = Field(default=1.0, gt=0)
 
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)
@@ -55,6 +68,8 @@ class Settings(BaseSettings):
     payment_webhook_secret: str = ""
     redeem_failures_per_hour: int = Field(default=10, gt=0)
     key_cache_size: int = Field(default=100_000, gt=0)
+    # On SIGTERM/SIGINT: how long in-flight requests may run before they are cut off.
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
 
     @classmethod
     def settings_customise_sources(

@@ -82,6 +82,11 @@ async def backend(
         max_body_bytes=256 * 1024,
         payment_webhook_secret=PAYMENT_SECRET,
         redeem_failures_per_hour=3,
+        # Tests here inject faults into shared channels and expect to see them: one attempt,
+        # and no breaker to take a channel away from later tests. tests/gateway/routing/
+        # runs gateways of its own with failover and the breaker as configured by default.
+        failover_max_attempts=1,
+        channel_failure_threshold=1_000_000,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
@@ -142,6 +147,16 @@ async def backend(
 async def gateway(backend: Backend) -> AsyncIterator[RunningGateway]:
     async with running_gateway(backend.settings) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def forget_channel_failures(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A Retry-After opens the breaker at once, whatever the threshold: forget it, so one
+    test's injected 429 cannot take the shared channels away from the next."""
+    yield
+    if "gateway" in request.fixturenames:
+        gateway: RunningGateway = request.getfixturevalue("gateway")
+        gateway.app.runtime.services.failover.health.forget_except(())
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from aisonar.channels.model_names import allows
+
 
 class Plan(StrEnum):
     FREE = "free"
@@ -66,6 +68,11 @@ class KeyIdentity:
     # Price multipliers in parts per million: the plan's, and the organization's own.
     plan_markup_ppm: int = 1_000_000
     org_markup_ppm: int | None = None
+    # The organization's own model list (names or `*` patterns); None allows every model.
+    org_models: frozenset[str] | None = None
 
     def may_use(self, model: str) -> bool:
-        return self.models is None or model in self.models
+        """Both the key's list and its organization's admit the model (no list: any)."""
+        return (self.models is None or model in self.models or allows(self.models, model)) and (
+            self.org_models is None or model in self.org_models or allows(self.org_models, model)
+        )

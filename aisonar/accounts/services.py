@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.keys import generate_key_secret
 from aisonar.accounts.models import ApiKey, KeyIdentity, Organization, Plan, Role, User
 from aisonar.accounts.passwords import hash_password
+from aisonar.channels.model_names import WILDCARD
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
 from aisonar.store.changes import record_change
@@ -28,15 +30,39 @@ def _org(row: Any) -> Organization:
     return Organization(id=row.id, name=row.name, plan=row.plan, created_at=as_utc(row.created_at))
 
 
-async def create_org(conn: AsyncConnection, name: str, plan: str = Plan.FREE) -> Organization:
+def validate_model_list(models: Iterable[str]) -> list[str]:
+    """An organization's (or key's) model list: names or patterns with one `*`, sorted."""
+    found: set[str] = set()
+    for model in models:
+        name = model.strip()
+        if not name:
+            raise InvalidInput("a model name must not be empty", param="models")
+        if name.count(WILDCARD) > 1:
+            raise InvalidInput(f"a model pattern has one `*`: {name!r}", param="models")
+        found.add(name)
+    if not found:
+        raise InvalidInput("a model list needs at least one model", param="models")
+    return sorted(found)
+
+
+async def create_org(
+    conn: AsyncConnection,
+    name: str,
+    plan: str = Plan.FREE,
+    *,
+    models: list[str] | None = None,
+) -> Organization:
+    """`models` (names or `*` patterns) restricts every key of the organization; None
+    allows every model."""
     name = name.strip()
     if not name:
         raise InvalidInput("organization name must not be empty", param="name")
     if plan not in set(Plan):
         raise InvalidInput(f"unknown plan {plan!r}", param="plan")
+    allowed = None if models is None else validate_model_list(models)
     org = Organization(id=new_id("org"), name=name, plan=plan, created_at=utcnow())
     try:
-        await conn.execute(insert(organizations).values(**vars(org)))
+        await conn.execute(insert(organizations).values(**vars(org), models=allowed))
     except IntegrityError as error:
         raise AlreadyExists(f"organization {name!r} already exists") from error
     return org
@@ -52,6 +78,28 @@ async def get_org_by_name(conn: AsyncConnection, name: str) -> Organization:
     if row is None:
         raise NotFound(f"no organization named {name!r}")
     return _org(row)
+
+
+async def set_org_models(
+    conn: AsyncConnection, org_name: str, models: list[str] | None
+) -> list[str] | None:
+    """Restrict the organization's keys to `models` (names or `*` patterns), or lift the
+    restriction with None; returns the stored list. Every server drops its cached key
+    identities, so the change holds within a second."""
+    allowed = None if models is None else validate_model_list(models)
+    org = await get_org_by_name(conn, org_name)
+    await conn.execute(
+        update(organizations).where(organizations.c.id == org.id).values(models=allowed)
+    )
+    # The organization's list travels with the cached key identities.
+    await record_change(conn, KEY_ENTITY, "*")
+    return allowed
+
+
+async def org_model_lists(conn: AsyncConnection) -> dict[str, list[str] | None]:
+    """Each organization's model list by organization id (None: every model)."""
+    rows = await conn.execute(select(organizations.c.id, organizations.c.models))
+    return {row.id: None if row.models is None else list(row.models) for row in rows}
 
 
 def _user(row: Any) -> User:
@@ -209,6 +257,7 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
                 users.c.disabled_at,
                 plans.c.markup_ppm.label("plan_markup_ppm"),
                 organizations.c.markup_ppm.label("org_markup_ppm"),
+                organizations.c.models.label("org_models"),
             )
             .join(users, users.c.id == api_keys.c.user_id)
             .join(organizations, organizations.c.id == api_keys.c.org_id)
@@ -227,4 +276,5 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
         active=row.revoked_at is None and row.disabled_at is None,
         plan_markup_ppm=row.plan_markup_ppm,
         org_markup_ppm=row.org_markup_ppm,
+        org_models=frozenset(row.org_models) if row.org_models is not None else None,
     )

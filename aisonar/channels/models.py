@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aisonar.channels.model_names import WILDCARD, is_pattern
 from aisonar.errors import InvalidInput
 
 
@@ -24,15 +25,36 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 
+DEFAULT_PRIORITY = 0
+DEFAULT_WEIGHT = 1
+
+
+@dataclass(frozen=True)
+class ChannelTimeouts:
+    """Seconds; None takes the server's setting. First byte: the response headers of a
+    whole answer, the first chunk of a stream."""
+
+    connect_s: float | None = None
+    first_byte_s: float | None = None
+    total_s: float | None = None
+
+
+SERVER_TIMEOUTS = ChannelTimeouts()
+
+
 @dataclass(frozen=True)
 class Channel:
     id: str
     name: str
     provider: str
     base_url: str
-    # name requested by clients -> name sent upstream
+    # name (or `*` pattern) requested by clients -> name sent upstream
     models: dict[str, str]
     enabled: bool
+    # Higher priorities are tried first; within one, channels share traffic by weight.
+    priority: int = DEFAULT_PRIORITY
+    weight: int = DEFAULT_WEIGHT
+    timeouts: ChannelTimeouts = SERVER_TIMEOUTS
 
 
 @dataclass(frozen=True)
@@ -42,14 +64,35 @@ class ChannelWithSecret:
 
 
 def parse_model_map(spec: str) -> dict[str, str]:
-    """`a,b,alias=upstream` -> {"a": "a", "b": "b", "alias": "upstream"}."""
+    """`a,b,alias=upstream,claude-*,gpt-*=openai/gpt-*` -> {"a": "a", "b": "b",
+    "alias": "upstream", "claude-*": "claude-*", "gpt-*": "openai/gpt-*"}: a pattern's
+    upstream `*` stands for what the requested name's `*` matched."""
     mapping: dict[str, str] = {}
     for item in spec.split(","):
         name, _, upstream = item.strip().partition("=")
         name, upstream = name.strip(), upstream.strip()
         if not name or ("=" in item and not upstream):
             raise InvalidInput(f"bad model entry {item.strip()!r}", param="models")
+        if name.count(WILDCARD) > 1 or upstream.count(WILDCARD) > 1:
+            raise InvalidInput(f"a model pattern has one `*`: {item.strip()!r}", param="models")
+        if is_pattern(upstream) and not is_pattern(name):
+            raise InvalidInput(
+                f"only a pattern can map to a pattern: {item.strip()!r}", param="models"
+            )
         mapping[name] = upstream or name
     if not mapping:
         raise InvalidInput("a channel needs at least one model", param="models")
     return mapping
+
+
+def validate_routing(priority: int, weight: int) -> None:
+    if weight < 0:
+        raise InvalidInput("a channel's weight is 0 or more", param="weight")
+    if not -1_000_000 <= priority <= 1_000_000:
+        raise InvalidInput("a channel's priority is within ±1,000,000", param="priority")
+
+
+def validate_timeouts(timeouts: ChannelTimeouts) -> None:
+    for field, value in vars(timeouts).items():
+        if value is not None and value <= 0:
+            raise InvalidInput("a timeout is a positive number of seconds", param=field)

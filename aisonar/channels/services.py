@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.channels.models import Channel, ChannelWithSecret, Provider, parse_model_map
+from aisonar.channels.models import (
+    DEFAULT_PRIORITY,
+    DEFAULT_WEIGHT,
+    SERVER_TIMEOUTS,
+    Channel,
+    ChannelTimeouts,
+    ChannelWithSecret,
+    Provider,
+    parse_model_map,
+    validate_routing,
+    validate_timeouts,
+)
 from aisonar.clock import new_id, utcnow
 from aisonar.crypto import SecretBox
-from aisonar.errors import AlreadyExists, InvalidInput
+from aisonar.errors import AlreadyExists, InvalidInput, NotFound
 from aisonar.store.changes import record_change
 from aisonar.store.tables import channels
 
@@ -27,7 +38,23 @@ def _channel(row: Any) -> Channel:
         base_url=row.base_url,
         models=dict(row.models),
         enabled=bool(row.enabled),
+        priority=row.priority,
+        weight=row.weight,
+        timeouts=ChannelTimeouts(
+            row.timeout_connect_s, row.timeout_first_byte_s, row.timeout_total_s
+        ),
     )
+
+
+def _columns(channel: Channel) -> dict[str, Any]:
+    values = {name: value for name, value in vars(channel).items() if name != "timeouts"}
+    timeouts = channel.timeouts
+    return {
+        **values,
+        "timeout_connect_s": timeouts.connect_s,
+        "timeout_first_byte_s": timeouts.first_byte_s,
+        "timeout_total_s": timeouts.total_s,
+    }
 
 
 def _validate_base_url(url: str) -> str:
@@ -46,11 +73,16 @@ async def create_channel(
     base_url: str,
     api_key: str,
     models: str,
+    priority: int = DEFAULT_PRIORITY,
+    weight: int = DEFAULT_WEIGHT,
+    timeouts: ChannelTimeouts = SERVER_TIMEOUTS,
 ) -> Channel:
     if provider not in set(Provider):
         raise InvalidInput(f"unknown provider {provider!r}", param="provider")
     if not name.strip():
         raise InvalidInput("channel name must not be empty", param="name")
+    validate_routing(priority, weight)
+    validate_timeouts(timeouts)
     channel = Channel(
         id=new_id("chn"),
         name=name.strip(),
@@ -58,17 +90,63 @@ async def create_channel(
         base_url=_validate_base_url(base_url),
         models=parse_model_map(models),
         enabled=True,
+        priority=priority,
+        weight=weight,
+        timeouts=timeouts,
     )
     try:
         await conn.execute(
             insert(channels).values(
-                **vars(channel), api_key_encrypted=box.seal(api_key), created_at=utcnow()
+                **_columns(channel), api_key_encrypted=box.seal(api_key), created_at=utcnow()
             )
         )
     except IntegrityError as error:
         raise AlreadyExists(f"channel {channel.name!r} already exists") from error
     await record_change(conn, CHANNEL_ENTITY, channel.id)
     return channel
+
+
+async def get_channel(conn: AsyncConnection, box: SecretBox, name: str) -> ChannelWithSecret:
+    row = (await conn.execute(select(channels).where(channels.c.name == name))).first()
+    if row is None:
+        raise NotFound(f"no channel named {name!r}")
+    return ChannelWithSecret(_channel(row), box.open(row.api_key_encrypted))
+
+
+async def update_channel(
+    conn: AsyncConnection,
+    box: SecretBox,
+    name: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    models: str | None = None,
+    priority: int | None = None,
+    weight: int | None = None,
+    timeouts: ChannelTimeouts | None = None,
+    enabled: bool | None = None,
+) -> Channel:
+    """Change the given fields of a channel; every server picks the change up at once."""
+    current = (await get_channel(conn, box, name)).channel
+    changed = Channel(
+        id=current.id,
+        name=current.name,
+        provider=current.provider,
+        base_url=current.base_url if base_url is None else _validate_base_url(base_url),
+        models=current.models if models is None else parse_model_map(models),
+        enabled=current.enabled if enabled is None else enabled,
+        priority=current.priority if priority is None else priority,
+        weight=current.weight if weight is None else weight,
+        timeouts=current.timeouts if timeouts is None else timeouts,
+    )
+    validate_routing(changed.priority, changed.weight)
+    validate_timeouts(changed.timeouts)
+    values = _columns(changed)
+    if api_key is not None:
+        values["api_key_encrypted"] = box.seal(api_key)
+    await conn.execute(update(channels).where(channels.c.id == current.id).values(values))
+    await record_change(conn, CHANNEL_ENTITY, current.id)
+    return changed
 
 
 async def list_channels(conn: AsyncConnection) -> list[Channel]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,7 +13,7 @@ from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
 from aisonar.cli.output import as_record, emit, emit_one
 
-ORG_COLUMNS = ("id", "name", "plan", "created_at")
+ORG_COLUMNS = ("id", "name", "plan", "models", "created_at")
 USER_COLUMNS = ("id", "email", "name", "org_name", "role", "disabled", "created_at")
 KEY_COLUMNS = ("id", "name", "display_prefix", "models", "expires_at", "revoked_at", "created_at")
 
@@ -22,15 +23,56 @@ def org() -> None:
     """Organizations."""
 
 
+def _org_record(org: Organization, models: list[str] | None, *, as_json: bool) -> dict[str, Any]:
+    """An organization with its model list; a table says `all` where JSON has null."""
+    shown: list[str] | str | None = models if models is not None or as_json else "all"
+    return {**as_record(org), "models": shown}
+
+
+def _model_list(models: str) -> list[str]:
+    """`--models a,b`: an empty list is refused rather than read as every model."""
+    found = split_list(models)
+    if not found:
+        raise click.BadParameter("give at least one model", param_hint="--models")
+    return found
+
+
 @org.command("create")
 @click.argument("name")
 @click.option("--plan", type=click.Choice([p.value for p in Plan]), default=Plan.FREE.value)
+@click.option(
+    "--models",
+    help="Comma-separated models (names or `*` patterns) its keys may use (default: all).",
+)
 @json_option
-def org_create(name: str, plan: str, as_json: bool) -> None:
+def org_create(name: str, plan: str, models: str | None, as_json: bool) -> None:
     """Create an organization."""
+    allowed = None if models is None else _model_list(models)
 
-    async def work(conn: AsyncConnection) -> Organization:
-        return await services.create_org(conn, name, plan)
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        created = await services.create_org(conn, name, plan, models=allowed)
+        stored = None if allowed is None else services.validate_model_list(allowed)
+        return _org_record(created, stored, as_json=as_json)
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@org.command("update")
+@click.argument("name")
+@click.option("--models", help="Comma-separated models (names or `*` patterns) its keys may use.")
+@click.option("--all-models", is_flag=True, help="Lift the restriction: every model.")
+@json_option
+def org_update(name: str, models: str | None, all_models: bool, as_json: bool) -> None:
+    """Restrict an organization's keys to some models, or lift the restriction; every
+    running server applies it within a second."""
+    if (models is None) == (not all_models):
+        raise click.UsageError("give exactly one of --models and --all-models")
+    allowed = None if all_models else _model_list(models or "")
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        stored = await services.set_org_models(conn, name, allowed)
+        org = await services.get_org_by_name(conn, name)
+        return _org_record(org, stored, as_json=as_json)
 
     emit_one(run_in_database(work), as_json=as_json)
 
@@ -38,8 +80,16 @@ def org_create(name: str, plan: str, as_json: bool) -> None:
 @org.command("list")
 @json_option
 def org_list(as_json: bool) -> None:
-    """List organizations."""
-    emit(run_in_database(services.list_orgs), ORG_COLUMNS, as_json=as_json)
+    """List organizations and the models their keys may use."""
+
+    async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
+        models = await services.org_model_lists(conn)
+        return [
+            _org_record(org, models.get(org.id), as_json=as_json)
+            for org in await services.list_orgs(conn)
+        ]
+
+    emit(run_in_database(work), ORG_COLUMNS, as_json=as_json)
 
 
 @click.group()

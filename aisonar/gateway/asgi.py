@@ -3,6 +3,7 @@ and the lifespan that starts and stops the background work."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -16,7 +17,12 @@ from aisonar.billing import views as billing_views
 from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
 from aisonar.gateway import pipeline, responses_api, token_count
-from aisonar.gateway.errors import InvalidRequest, MethodNotAllowed, RouteNotFound
+from aisonar.gateway.errors import (
+    InvalidRequest,
+    MethodNotAllowed,
+    RouteNotFound,
+    ServerShuttingDown,
+)
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
 from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.inbound.dialect import Dialect, PathTarget
@@ -26,6 +32,8 @@ from aisonar.gateway.metering import RequestMeter
 from aisonar.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)
+
+PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 Handler = Callable[[pipeline.GatewayServices, Exchange, RequestMeter], Awaitable[None]]
 
@@ -55,6 +63,9 @@ _ROUTES: dict[str, _Endpoint] = {
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
 _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
+# How long the lifespan's shutdown waits for requests (those uvicorn cancelled at the end
+# of the shutdown grace) to finish recording before the writers stop.
+_DRAIN_TIMEOUT_S = 5.0
 
 
 class Runtime:
@@ -72,10 +83,20 @@ class GatewayApp:
         self._lifespan = lifespan
         self._request_ids = RequestIds()
         self.runtime = Runtime()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self._http(scope, receive, send)
+            self._in_flight += 1
+            self._idle.clear()
+            try:
+                await self._http(scope, receive, send)
+            finally:
+                self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.set()
         elif scope["type"] == "lifespan":
             await self._run_lifespan(receive, send)
 
@@ -85,11 +106,22 @@ class GatewayApp:
             async with self._lifespan(self.runtime):
                 await send({"type": "lifespan.startup.complete"})
                 await receive()
+                await self._drain()
         except Exception as error:
             log.exception("gateway lifespan failed")
             await send({"type": "lifespan.startup.failed", "message": str(error)})
             return
         await send({"type": "lifespan.shutdown.complete"})
+
+    async def _drain(self) -> None:
+        """Let requests still running (cancelled at the end of the grace) finish recording
+        their usage and charges before the lifespan stops the writers."""
+        if not self._in_flight:
+            return
+        try:
+            await asyncio.wait_for(self._idle.wait(), _DRAIN_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("shutting down with %d request(s) still running", self._in_flight)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -99,6 +131,10 @@ class GatewayApp:
             return
         if path == "/readyz":
             await self._ready(exchange)
+            return
+        if path == "/metrics":
+            body = self.runtime.services.metrics.render()
+            await exchange.respond(200, body, PROMETHEUS_CONTENT_TYPE)
             return
         meter = RequestMeter(
             request_id=exchange.request_id, endpoint=path, client_ip=exchange.client_ip
@@ -115,6 +151,19 @@ class GatewayApp:
         except AISonarError as error:
             meter.error = error
             await _send_error(exchange, error, endpoint.dialect if endpoint else _dialect_of(path))
+        except asyncio.CancelledError:
+            # Only uvicorn cancels a request, when the shutdown grace runs out (a client
+            # going away arrives as ClientDisconnected): end it like any other error.
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            meter.error = shutting_down = ServerShuttingDown()
+            dialect = endpoint.dialect if endpoint else _dialect_of(path)
+            try:
+                await _send_error(exchange, shutting_down, dialect)
+            except (OSError, RuntimeError):
+                # The connection is gone, or its response was already complete.
+                log.debug("could not tell %s the gateway is shutting down", exchange.request_id)
         finally:
             if endpoint is not None and endpoint.metered and meter.identity is not None:
                 self.runtime.writer.submit(meter.finish(exchange.status or 500))

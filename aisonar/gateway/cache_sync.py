@@ -15,10 +15,10 @@ from aisonar.accounts.services import KEY_ENTITY
 from aisonar.billing.ledger import LEDGER_ENTITY, entry_by_id
 from aisonar.billing.prices import PRICE_ENTITY, PriceBook, load_operator_prices
 from aisonar.billing.store import BalanceStore
+from aisonar.channels.models import ChannelWithSecret
 from aisonar.channels.services import CHANNEL_ENTITY, load_enabled_channels
 from aisonar.crypto import SecretBox
 from aisonar.gateway.auth import KeyCache
-from aisonar.gateway.routing import ChannelTable
 from aisonar.store.changes import changes_since, latest_change_id, prune_changes
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 _PRUNE_EVERY_POLLS = 10_000
 
 
-async def load_channel_table(engine: AsyncEngine, box: SecretBox) -> ChannelTable:
+async def load_channels(engine: AsyncEngine, box: SecretBox) -> list[ChannelWithSecret]:
     async with engine.connect() as conn:
-        return ChannelTable(await load_enabled_channels(conn, box))
+        return await load_enabled_channels(conn, box)
 
 
 async def current_change_id(engine: AsyncEngine) -> int:
@@ -42,7 +42,7 @@ class CacheRefresher:
         engine: AsyncEngine,
         box: SecretBox,
         keys: KeyCache,
-        install_channels: Callable[[ChannelTable], None],
+        install_channels: Callable[[list[ChannelWithSecret]], None],
         prices: PriceBook,
         balances: BalanceStore,
     ) -> None:
@@ -58,7 +58,7 @@ class CacheRefresher:
         if KEY_ENTITY in entities:
             self._keys.clear()
         if CHANNEL_ENTITY in entities:
-            self._install_channels(await load_channel_table(self._engine, self._box))
+            self._install_channels(await load_channels(self._engine, self._box))
         if PRICE_ENTITY in entities:
             async with self._engine.connect() as conn:
                 self._prices.replace_operator_prices(await load_operator_prices(conn))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from aisonar.errors import AISonarError, InvalidInput
 
 
@@ -36,6 +38,17 @@ class RouteNotFound(AISonarError):
 class ClientDisconnected(AISonarError):
     status = 499
     kind = "client_disconnected"
+
+
+class ServerShuttingDown(AISonarError):
+    """A request still running when the shutdown grace ran out."""
+
+    status = 503
+    kind = "server_shutting_down"
+    retry_after = "1"
+
+    def __init__(self) -> None:
+        super().__init__("The gateway is shutting down; retry the request.")
 
 
 class MethodNotAllowed(AISonarError):
@@ -73,14 +86,36 @@ class UpstreamRejected(AISonarError):
     kind = "upstream_error"
 
     def __init__(
-        self, status: int, message: str, kind: str | None, retry_after: str | None
+        self,
+        status: int,
+        message: str,
+        kind: str | None,
+        retry_after: str | None,
+        *,
+        upstream_status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind or self.kind
         self.retry_after = retry_after
+        # What the upstream itself answered, where the client is told another status.
+        self.upstream_status = upstream_status or status
 
     @property
     def recorded_message(self) -> str:
         # The upstream's text may quote the request; keep only what we know is safe.
         return f"upstream answered HTTP {self.status} ({self.kind})"
+
+
+class NoHealthyChannel(AISonarError):
+    """Every channel of the model is out of rotation after failures."""
+
+    status = 503
+    kind = "upstream_error"
+    code = "no_healthy_channel"
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(
+            "Every upstream channel for this model is recovering from failures; retry shortly."
+        )
+        self.retry_after = str(max(1, math.ceil(retry_after_s)))

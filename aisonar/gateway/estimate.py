@@ -43,6 +43,10 @@ class TokenEstimator:
         tool_tokens = count_text_tokens(orjson.dumps(tools).decode(), self._model) if tools else 0
         return count_chat_prompt_tokens(hub.get("messages"), self._model) + tool_tokens
 
+    def prompt_only(self) -> TokenUsage:
+        """For an answer abandoned before anything came back: the upstream read the prompt."""
+        return TokenUsage(input_tokens=self.input_tokens(), estimated=True)
+
     def _usage(self, output_text: str) -> TokenUsage:
         return TokenUsage(
             input_tokens=self.input_tokens(),

@@ -21,7 +21,16 @@ SSE_HEADERS = [
 
 
 class Exchange:
-    __slots__ = ("headers", "receive", "request_id", "response_started", "scope", "send", "status")
+    __slots__ = (
+        "headers",
+        "receive",
+        "request_id",
+        "response_ended",
+        "response_started",
+        "scope",
+        "send",
+        "status",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         self.scope = scope
@@ -30,6 +39,7 @@ class Exchange:
         self.request_id = request_id
         self.headers: dict[bytes, bytes] = dict(scope["headers"])
         self.response_started = False
+        self.response_ended = False
         self.status = 0
 
     def header(self, name: bytes) -> str | None:
@@ -78,6 +88,7 @@ class Exchange:
         await self.send({"type": "http.response.body", "body": body, "more_body": True})
 
     async def end(self, body: bytes = b"") -> None:
+        self.response_ended = True
         await self.send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def respond(

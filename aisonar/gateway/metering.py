@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
@@ -33,6 +35,17 @@ class RequestMeter:
     error: AISonarError | None = None
     cost: int = 0
     price_version: str | None = None
+    # Every attempt, once a request has gone to more than one channel.
+    attempts: list[dict[str, Any]] | None = None
+
+    def attempted(self, route: Route, outcome: str, started: float) -> None:
+        """Note one attempt's end: "ok" or what went wrong."""
+        if self.attempts is None:
+            self.attempts = []
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        self.attempts.append(
+            {"channel_id": route.channel_id, "outcome": outcome, "latency_ms": latency_ms}
+        )
 
     def first_byte(self) -> None:
         if self._first_byte is None:
@@ -68,4 +81,5 @@ class RequestMeter:
             price_version=self.price_version,
             latency_ms=round(elapsed * 1000),
             ttft_ms=None if ttft is None else round(ttft * 1000),
+            attempts=None if self.attempts is None else orjson.dumps(self.attempts).decode(),
         )

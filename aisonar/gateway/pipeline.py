@@ -1,5 +1,6 @@
 """The hot path, top to bottom: authenticate -> route -> hold -> forward -> settle ->
-record. (Admit joins here with rate limits.)
+record, with hold to settle once per attempt when a channel fails over. (Admit joins
+here with rate limits.)
 
 A request whose format is the upstream's own is passed through byte for byte (only the
 model name may change); any other is translated through the hub, both ways."""
@@ -16,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.accounts.models import KeyIdentity
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
 from aisonar.gateway.charging import Billing, held
+from aisonar.gateway.disconnect import cancel_on_disconnect
+from aisonar.gateway.errors import ClientDisconnected
 from aisonar.gateway.estimate import TokenEstimator
+from aisonar.gateway.failover import FailoverPolicy, with_failover
 from aisonar.gateway.formats.openai import parse_embeddings_request, read_usage, rewrite_body
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
@@ -30,7 +34,8 @@ from aisonar.gateway.relay import (
 )
 from aisonar.gateway.routing import ChannelTable, Route
 from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub
-from aisonar.gateway.upstream import upstream_error, upstream_post
+from aisonar.gateway.upstream import open_upstream
+from aisonar.observability.metrics import GatewayMetrics
 from aisonar.usage.tokens import count_text_tokens
 
 
@@ -42,6 +47,8 @@ class GatewayServices:
     session: aiohttp.ClientSession
     max_body_bytes: int
     billing: Billing
+    failover: FailoverPolicy
+    metrics: GatewayMetrics
 
 
 async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -> KeyIdentity:
@@ -49,11 +56,21 @@ async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -
     return await authenticate(services.keys, secret)
 
 
-async def raise_for_upstream_status(response: aiohttp.ClientResponse, route: Route) -> None:
-    if response.status >= 400:
-        raise upstream_error(
-            response.status, await response.read(), dict(response.headers), route.channel.api_key
-        )
+class abandoned_as:
+    """A request abandoned before anything came back is charged its prompt, flagged
+    estimated: the upstream read it, and may bill it."""
+
+    def __init__(self, meter: RequestMeter, estimator: TokenEstimator) -> None:
+        self._meter = meter
+        self._estimator = estimator
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        usage = self._meter.usage
+        if exc_type is ClientDisconnected and not (usage.input_tokens or usage.output_tokens):
+            self._meter.usage = self._estimator.prompt_only()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,55 +104,62 @@ async def generate(
     target: PathTarget | None = None,
 ) -> None:
     """One generation request (chat completions, Messages, generateContent) in any format,
-    to any provider."""
+    to any provider, failing over between the model's channels."""
     meter.identity = await authenticate(services.keys, dialect.credential(exchange))
     body = await exchange.read_body(services.max_body_bytes)
     request = dialect.parse(body, target)
     meter.requested_model, meter.stream = request.model, request.stream
-    route = meter.route = services.channels.resolve(meter.identity, request.model)
-    adapter, model = route.adapter, route.upstream_model
-    price = services.billing.price_for(route)
-    output_bound = services.billing.output_bound(price, request.max_output_tokens)
-    passthrough = adapter.name == dialect.name
-    hub: JsonObject | None = None
-    if passthrough:
-        upstream_body = dialect.passthrough_body(body, request, model)
-        headers = dialect.passthrough_headers(exchange, route.headers)
-    else:
-        hub = {**dialect.to_hub(body, request), "model": model}
-        default_max = services.billing.default_max_output_tokens
-        upstream_body = adapter.request_from_hub(hub, default_max_tokens=default_max)
-        headers = route.headers
+    routes = services.channels.routes(meter.identity, request.model)
 
-    def hub_request() -> JsonObject:
-        return hub if hub is not None else dialect.to_hub(body, request)
-
-    estimator = TokenEstimator(adapter, model, body, hub_request)
-    url = adapter.url(route.base_url, model, request.stream)
-    async with (
-        held(
-            services.billing,
-            meter,
-            price,
-            input_bound=request.input_bound,
-            output_bound=output_bound * request.choices,
-        ),
-        upstream_post(services.session, url, headers, upstream_body) as response,
-    ):
-        await raise_for_upstream_status(response, route)
-        if passthrough and request.stream:
-            tracker = adapter.stream_usage(hide_usage_chunk=not request.wants_usage)
-            await relay_stream(exchange, response, meter, tracker, estimator.from_events)
-        elif passthrough:
-            await relay_json(exchange, response, meter, adapter.body_usage, estimator.from_body)
-        elif request.stream:
-            reader, writer = adapter.stream_reader(model), dialect.stream_writer(request)
-            await relay_translated_stream(
-                exchange, response, meter, reader, writer, estimator.from_hub_chunks
-            )
+    async def attempt(route: Route) -> None:
+        adapter, model = route.adapter, route.upstream_model
+        price = services.billing.price_for(route)
+        output_bound = services.billing.output_bound(price, request.max_output_tokens)
+        passthrough = adapter.name == dialect.name
+        hub: JsonObject | None = None
+        if passthrough:
+            upstream_body = dialect.passthrough_body(body, request, model)
+            headers = dialect.passthrough_headers(exchange, route.headers)
         else:
-            translation = _Translation(dialect, route, request, estimator)
-            await relay_translated_json(exchange, response, meter, translation.render)
+            hub = {**dialect.to_hub(body, request), "model": model}
+            default_max = services.billing.default_max_output_tokens
+            upstream_body = adapter.request_from_hub(hub, default_max_tokens=default_max)
+            headers = route.headers
+
+        def hub_request() -> JsonObject:
+            return hub if hub is not None else dialect.to_hub(body, request)
+
+        estimator = TokenEstimator(adapter, model, body, hub_request)
+        url = adapter.url(route.base_url, model, request.stream)
+        async with (
+            held(
+                services.billing,
+                meter,
+                price,
+                input_bound=request.input_bound,
+                output_bound=output_bound * request.choices,
+            ),
+            abandoned_as(meter, estimator),
+            cancel_on_disconnect(exchange),
+            open_upstream(
+                services.session, route, url, headers, upstream_body, stream=request.stream
+            ) as answer,
+        ):
+            if passthrough and request.stream:
+                tracker = adapter.stream_usage(hide_usage_chunk=not request.wants_usage)
+                await relay_stream(exchange, answer, meter, tracker, estimator.from_events)
+            elif passthrough:
+                await relay_json(exchange, answer, meter, adapter.body_usage, estimator.from_body)
+            elif request.stream:
+                reader, writer = adapter.stream_reader(model), dialect.stream_writer(request)
+                await relay_translated_stream(
+                    exchange, answer, meter, reader, writer, estimator.from_hub_chunks
+                )
+            else:
+                translation = _Translation(dialect, route, request, estimator)
+                await relay_translated_json(exchange, answer, meter, translation.render)
+
+    await with_failover(services.failover, exchange, meter, routes, attempt)
 
 
 async def embeddings(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
@@ -143,25 +167,32 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
     body = await exchange.read_body(services.max_body_bytes)
     request = parse_embeddings_request(body)
     meter.requested_model = request.model
-    route = meter.route = services.channels.resolve(meter.identity, request.model)
-    price = services.billing.price_for(route)
-    upstream_body = rewrite_body(
-        body, model=route.upstream_model, requested_model=request.model, force_usage=False
-    )
+    routes = services.channels.routes(meter.identity, request.model)
 
-    def estimate(_: bytes) -> TokenUsage:
-        inputs: Any = orjson.loads(bytes(request.input))
-        texts = [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
-        tokens = sum(count_text_tokens(text, route.upstream_model) for text in texts)
-        return TokenUsage(input_tokens=tokens, estimated=True)
+    async def attempt(route: Route) -> None:
+        price = services.billing.price_for(route)
+        upstream_body = rewrite_body(
+            body, model=route.upstream_model, requested_model=request.model, force_usage=False
+        )
 
-    url = route.url("/embeddings")
-    async with (
-        held(services.billing, meter, price, input_bound=len(request.input), output_bound=0),
-        upstream_post(services.session, url, route.headers, upstream_body) as response,
-    ):
-        await raise_for_upstream_status(response, route)
-        await relay_json(exchange, response, meter, lambda b: read_usage(b).usage, estimate)
+        def estimate(_: bytes) -> TokenUsage:
+            inputs: Any = orjson.loads(bytes(request.input))
+            texts = [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
+            tokens = sum(count_text_tokens(text, route.upstream_model) for text in texts)
+            return TokenUsage(input_tokens=tokens, estimated=True)
+
+        url = route.url("/embeddings")
+        input_bound = len(request.input)
+        async with (
+            held(services.billing, meter, price, input_bound=input_bound, output_bound=0),
+            cancel_on_disconnect(exchange),
+            open_upstream(
+                services.session, route, url, route.headers, upstream_body, stream=False
+            ) as answer,
+        ):
+            await relay_json(exchange, answer, meter, lambda b: read_usage(b).usage, estimate)
+
+    await with_failover(services.failover, exchange, meter, routes, attempt)
 
 
 def _model_entry(model: str) -> dict[str, Any]:
@@ -180,5 +211,5 @@ async def retrieve_model(
 ) -> None:
     meter.identity = await authenticate_exchange(services, exchange)
     meter.requested_model = model
-    services.channels.resolve(meter.identity, model)
+    services.channels.routes(meter.identity, model)
     await exchange.respond(200, orjson.dumps(_model_entry(model)))

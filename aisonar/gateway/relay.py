@@ -6,24 +6,21 @@ parsed event by event, turned into hub chunks and written in the client's format
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import aiohttp
-
-from aisonar.gateway.errors import ClientDisconnected, UnreadableUpstream
+from aisonar.gateway.errors import UnreadableUpstream
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.sse import SseSplitter, event_data
+from aisonar.gateway.upstream import UpstreamAnswer
 
 # What reading a malformed upstream document raises.
 UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 # Stream data kept (by reference) so tokens can be estimated if no usage arrives.
 _MAX_KEPT_FOR_ESTIMATE = 4 * 1024 * 1024
-_WATCH_AFTER_S = 0.05
 
 JsonObject = dict[str, Any]
 
@@ -62,32 +59,31 @@ class HubWriter(Protocol):
 
 async def relay_json(
     exchange: Exchange,
-    response: aiohttp.ClientResponse,
+    answer: UpstreamAnswer,
     meter: RequestMeter,
     usage_of: Callable[[bytes], TokenUsage | None],
     estimate: Callable[[bytes], TokenUsage],
 ) -> None:
-    body = await response.read()
+    body = answer.first
     meter.first_byte()
     usage = usage_of(body)
     meter.usage = usage if usage is not None else estimate(body)
-    await exchange.respond(response.status, body, JSON_CONTENT_TYPE)
+    await exchange.respond(answer.response.status, body, JSON_CONTENT_TYPE)
 
 
 async def relay_translated_json(
     exchange: Exchange,
-    response: aiohttp.ClientResponse,
+    answer: UpstreamAnswer,
     meter: RequestMeter,
     translate: Callable[[bytes], tuple[bytes, TokenUsage]],
 ) -> None:
     """`translate` gives the answer in the client's format and its usage."""
-    body = await response.read()
     meter.first_byte()
     try:
-        answer, meter.usage = translate(body)
+        body, meter.usage = translate(answer.first)
     except UNREADABLE as error:
         raise UnreadableUpstream() from error
-    await exchange.respond(response.status, answer, JSON_CONTENT_TYPE)
+    await exchange.respond(answer.response.status, body, JSON_CONTENT_TYPE)
 
 
 class _Kept:
@@ -107,7 +103,7 @@ class _Kept:
 
 async def relay_stream(
     exchange: Exchange,
-    response: aiohttp.ClientResponse,
+    answer: UpstreamAnswer,
     meter: RequestMeter,
     tracker: StreamUsage,
     estimate: Callable[[list[bytes]], TokenUsage],
@@ -118,23 +114,22 @@ async def relay_stream(
     marker = tracker.marker
     await exchange.start(200, SSE_HEADERS)
     try:
-        async with _cancel_on_disconnect(exchange):
-            async for chunk in response.content.iter_any():
-                meter.first_byte()
-                if _whole_events_without(marker, chunk, splitter):
-                    # The common case: pass the bytes on as they came.
-                    kept.keep(chunk, len(chunk))
-                    await exchange.write(chunk)
-                    continue
-                forward = []
-                for event in splitter.feed(chunk):
-                    if marker.search(event) is None or tracker.observe(event_data(event)):
-                        kept.keep(event, len(event))
-                        forward.append(event)
-                if forward:
-                    await exchange.write(b"".join(forward) if len(forward) > 1 else forward[0])
-            if splitter.remainder().strip():
-                await exchange.write(splitter.remainder())
+        async for chunk in answer.chunks():
+            meter.first_byte()
+            if _whole_events_without(marker, chunk, splitter):
+                # The common case: pass the bytes on as they came.
+                kept.keep(chunk, len(chunk))
+                await exchange.write(chunk)
+                continue
+            forward = []
+            for event in splitter.feed(chunk):
+                if marker.search(event) is None or tracker.observe(event_data(event)):
+                    kept.keep(event, len(event))
+                    forward.append(event)
+            if forward:
+                await exchange.write(b"".join(forward) if len(forward) > 1 else forward[0])
+        if splitter.remainder().strip():
+            await exchange.write(splitter.remainder())
     finally:
         # Whatever ended the stream, charge what the upstream reported or else what was delivered.
         meter.usage = (
@@ -147,7 +142,7 @@ async def relay_stream(
 
 async def relay_translated_stream(
     exchange: Exchange,
-    response: aiohttp.ClientResponse,
+    answer: UpstreamAnswer,
     meter: RequestMeter,
     reader: HubReader,
     writer: HubWriter,
@@ -159,20 +154,19 @@ async def relay_translated_stream(
     splitter = SseSplitter()
     await exchange.start(200, SSE_HEADERS)
     try:
-        async with _cancel_on_disconnect(exchange):
-            async for chunk in response.content.iter_any():
-                meter.first_byte()
-                out = []
-                for event in splitter.feed(chunk):
-                    for hub in _read(reader, event):
-                        kept.keep(hub, len(event))
-                        out.append(writer.feed(hub))
-                if out:
-                    await exchange.write(b"".join(out))
-            events = splitter.remainder()
-            hubs = [*(_read(reader, events) if events.strip() else []), *reader.finish()]
-            kept.items.extend(hubs)
-            await exchange.write(b"".join(writer.feed(hub) for hub in hubs) + writer.finish())
+        async for chunk in answer.chunks():
+            meter.first_byte()
+            out = []
+            for event in splitter.feed(chunk):
+                for hub in _read(reader, event):
+                    kept.keep(hub, len(event))
+                    out.append(writer.feed(hub))
+            if out:
+                await exchange.write(b"".join(out))
+        events = splitter.remainder()
+        hubs = [*(_read(reader, events) if events.strip() else []), *reader.finish()]
+        kept.items.extend(hubs)
+        await exchange.write(b"".join(writer.feed(hub) for hub in hubs) + writer.finish())
     finally:
         meter.usage = reader.usage if reader.usage is not None else estimate(kept.items)
     await exchange.end()
@@ -192,42 +186,3 @@ def _whole_events_without(marker: re.Pattern[bytes], chunk: bytes, splitter: Sse
         and b"\r" not in chunk
         and marker.search(chunk) is None
     )
-
-
-class _cancel_on_disconnect:
-    """Cancel the relay at once when the client goes away, so the upstream stream is closed.
-
-    The watcher task starts only once a stream has run for `_WATCH_AFTER_S`: most of the
-    cost of watching is the task, and a stream that ends sooner costs nothing to abandon."""
-
-    def __init__(self, exchange: Exchange) -> None:
-        self._exchange = exchange
-        self._disconnected = False
-        self._watcher: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-
-    def _start_watching(self, relay: asyncio.Task[object]) -> None:
-        self._watcher = asyncio.create_task(self._watch(relay))
-
-    async def _watch(self, relay: asyncio.Task[object]) -> None:
-        while (await self._exchange.receive())["type"] != "http.disconnect":
-            pass
-        self._disconnected = True
-        relay.cancel()
-
-    async def __aenter__(self) -> None:
-        relay = asyncio.current_task()
-        assert relay is not None
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(_WATCH_AFTER_S, self._start_watching, relay)
-
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        assert self._timer is not None
-        self._timer.cancel()
-        if self._watcher is not None:
-            self._watcher.cancel()
-        if self._disconnected and exc_type is asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            raise ClientDisconnected("The client closed the connection mid-stream.")

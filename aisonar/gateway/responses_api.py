@@ -6,7 +6,9 @@ from __future__ import annotations
 import orjson
 
 from aisonar.gateway.charging import held
+from aisonar.gateway.disconnect import cancel_on_disconnect
 from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.failover import with_failover
 from aisonar.gateway.formats.responses import (
     ResponsesRequest,
     ResponsesStreamUsage,
@@ -18,14 +20,11 @@ from aisonar.gateway.formats.responses import (
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import (
-    GatewayServices,
-    authenticate_exchange,
-    raise_for_upstream_status,
-)
+from aisonar.gateway.pipeline import GatewayServices, authenticate_exchange
 from aisonar.gateway.relay import relay_json, relay_stream
+from aisonar.gateway.routing import Route
 from aisonar.gateway.sse import event_data
-from aisonar.gateway.upstream import upstream_post
+from aisonar.gateway.upstream import open_upstream
 from aisonar.usage.tokens import count_text_tokens
 
 
@@ -53,26 +52,38 @@ async def responses(services: GatewayServices, exchange: Exchange, meter: Reques
     body = await exchange.read_body(services.max_body_bytes)
     request = parse_responses_request(body)
     meter.requested_model, meter.stream = request.model, bool(request.stream)
-    route = meter.route = services.channels.resolve(meter.identity, request.model)
-    if route.adapter.name != "openai":
+    routes = [
+        route
+        for route in services.channels.routes(meter.identity, request.model)
+        if route.adapter.name == "openai"
+    ]
+    if not routes:
         raise InvalidRequest(
             f"The Responses API is served by OpenAI-format channels only, and `{request.model}`"
-            " is not one; use /v1/chat/completions, /v1/messages or generateContent instead.",
+            " has none; use /v1/chat/completions, /v1/messages or generateContent instead.",
             param="model",
         )
-    model = route.upstream_model
-    if model != request.model:
-        body = orjson.dumps({**orjson.loads(body), "model": model})
-    price = services.billing.price_for(route)
-    output_bound = services.billing.output_bound(price, request.max_output_tokens)
-    estimator = _Estimator(request, model)
-    async with (
-        held(services.billing, meter, price, input_bound=len(body), output_bound=output_bound),
-        upstream_post(services.session, route.url("/responses"), route.headers, body) as response,
-    ):
-        await raise_for_upstream_status(response, route)
-        if meter.stream:
-            tracker = ResponsesStreamUsage()
-            await relay_stream(exchange, response, meter, tracker, estimator.from_events)
-        else:
-            await relay_json(exchange, response, meter, responses_body_usage, estimator.from_body)
+
+    async def attempt(route: Route) -> None:
+        model = route.upstream_model
+        upstream_body = (
+            body if model == request.model else orjson.dumps({**orjson.loads(body), "model": model})
+        )
+        price = services.billing.price_for(route)
+        output_bound = services.billing.output_bound(price, request.max_output_tokens)
+        estimator = _Estimator(request, model)
+        url = route.url("/responses")
+        async with (
+            held(services.billing, meter, price, input_bound=len(body), output_bound=output_bound),
+            cancel_on_disconnect(exchange),
+            open_upstream(
+                services.session, route, url, route.headers, upstream_body, stream=meter.stream
+            ) as answer,
+        ):
+            if meter.stream:
+                tracker = ResponsesStreamUsage()
+                await relay_stream(exchange, answer, meter, tracker, estimator.from_events)
+            else:
+                await relay_json(exchange, answer, meter, responses_body_usage, estimator.from_body)
+
+    await with_failover(services.failover, exchange, meter, routes, attempt)

@@ -12,10 +12,10 @@ from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
 from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices, raise_for_upstream_status
+from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.translate.anthropic_inbound import anthropic_request_to_hub
 from aisonar.gateway.translate.hub import JsonObject
-from aisonar.gateway.upstream import upstream_post
+from aisonar.gateway.upstream import open_upstream
 
 _COUNT_PATH = "/v1/messages/count_tokens"
 _DIALECT = AnthropicDialect()
@@ -38,7 +38,7 @@ async def count_tokens(services: GatewayServices, exchange: Exchange, meter: Req
     meter.identity = await authenticate(services.keys, _DIALECT.credential(exchange))
     body = await exchange.read_body(services.max_body_bytes)
     request, document = _parse(body)
-    route = services.channels.resolve(meter.identity, request.model)
+    route = services.channels.routes(meter.identity, request.model)[0]
     model = route.upstream_model
     if route.adapter.name == _DIALECT.name:
         upstream_body = (
@@ -46,9 +46,10 @@ async def count_tokens(services: GatewayServices, exchange: Exchange, meter: Req
         )
         headers = _DIALECT.passthrough_headers(exchange, route.headers)
         url = route.base_url + _COUNT_PATH
-        async with upstream_post(services.session, url, headers, upstream_body) as response:
-            await raise_for_upstream_status(response, route)
-            await exchange.respond(200, await response.read(), JSON_CONTENT_TYPE)
+        async with open_upstream(
+            services.session, route, url, headers, upstream_body, stream=False
+        ) as answer:
+            await exchange.respond(200, answer.first, JSON_CONTENT_TYPE)
         return
     # Messages need max_tokens, counting does not: any value will do for the translation.
     hub = anthropic_request_to_hub({**document, "max_tokens": 1})

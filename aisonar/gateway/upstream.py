@@ -3,16 +3,24 @@ gateway errors. The upstream's own key never appears in an error."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 import msgspec
 
 from aisonar.gateway.errors import UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
 
-_SECRET_LIKE = re.compile(r"(sk|key|org|proj)-[A-Za-z0-9_\-]{6,}")
+if TYPE_CHECKING:
+    from aisonar.gateway.routing import Route
+
+_SECRET_LIKE = re.compile(
+    r"(sk|key|org|proj|user)-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{20,}|Bearer\s+\S+"
+)
 _MAX_ERROR_BODY = 64 * 1024
 # Gemini refuses a bad key with 400 INVALID_ARGUMENT and this reason in its details.
 _GOOGLE_BAD_KEY = b"API_KEY_INVALID"
@@ -59,19 +67,66 @@ def upstream_error(
     kind = parsed.type if isinstance(parsed, _ErrorDetail) else None
     if status in (401, 403) or _GOOGLE_BAD_KEY in body:
         return UpstreamRejected(
-            502, "The upstream provider rejected the gateway's credentials.", "upstream_error", None
+            502,
+            "The upstream provider rejected the gateway's credentials.",
+            "upstream_error",
+            None,
+            upstream_status=status,
         )
     text = _sanitize(message or f"The upstream provider answered HTTP {status}.", secret)
-    return UpstreamRejected(status, text, kind, headers.get("Retry-After"))
+    # The upstream's internal failure is, to the client, a bad gateway.
+    client_status = 502 if status >= 500 and status not in (502, 503, 504) else status
+    return UpstreamRejected(
+        client_status, text, kind, headers.get("Retry-After"), upstream_status=status
+    )
+
+
+@dataclass(slots=True)
+class UpstreamAnswer:
+    """An upstream response that began well: `first` is the first chunk of a stream, or
+    the whole body of a JSON answer."""
+
+    response: aiohttp.ClientResponse
+    first: bytes
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.first:
+            yield self.first
+        async for chunk in self.response.content.iter_any():
+            yield chunk
 
 
 @asynccontextmanager
-async def upstream_post(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes
-) -> AsyncIterator[aiohttp.ClientResponse]:
+async def open_upstream(
+    session: aiohttp.ClientSession,
+    route: Route,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    stream: bool,
+) -> AsyncIterator[UpstreamAnswer]:
+    """Send the request and wait for the answer to begin: an error status, a broken
+    connection or a timeout up to here is raised before the client has seen a byte, so
+    the request can still go to another channel."""
+    timeouts = route.timeouts
     try:
-        async with session.post(url, data=body, headers=headers) as response:
-            yield response
+        async with AsyncExitStack() as stack:
+            async with asyncio.timeout(timeouts.first_byte_s):
+                response = await stack.enter_async_context(
+                    session.post(url, data=body, headers=headers, timeout=timeouts.client)
+                )
+                if response.status >= 400:
+                    raise upstream_error(
+                        response.status,
+                        await response.read(),
+                        dict(response.headers),
+                        route.channel.api_key,
+                    )
+                first = await response.content.readany() if stream else b""
+            if not stream:
+                first = await response.read()
+            yield UpstreamAnswer(response, first)
     except TimeoutError as error:
         raise UpstreamTimeout("The upstream provider timed out.") from error
     except aiohttp.ClientPayloadError as error:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -40,6 +41,8 @@ organizations = Table(
     Column("markup_ppm", BigInteger),
     # Crossing below it emits a notice (1.00 credit unless the operator sets another).
     Column("low_balance_threshold", BigInteger, nullable=False, server_default="1000000"),
+    # The models (names or `*` patterns) its keys may use; null is every model.
+    Column("models", JSON),
 )
 
 plans = Table(
@@ -88,6 +91,12 @@ channels = Table(
     Column("models", JSON, nullable=False),
     Column("enabled", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("weight", Integer, nullable=False, server_default="1"),
+    # Seconds; null takes the server's setting.
+    Column("timeout_connect_s", Float),
+    Column("timeout_first_byte_s", Float),
+    Column("timeout_total_s", Float),
 )
 
 usage_events = Table(
@@ -117,6 +126,9 @@ usage_events = Table(
     Column("price_version", String(64)),
     Column("latency_ms", Integer, nullable=False),
     Column("ttft_ms", Integer),
+    # Null when the first channel tried answered; else every attempt in order:
+    # [{"channel_id", "outcome", "latency_ms"}, ...], the last one the answering channel's.
+    Column("attempts", JSON),
     Index(None, "org_id", "started_at"),
     Index(None, "user_id", "started_at"),
     Index(None, "started_at"),

@@ -111,6 +111,18 @@ def anthropic_key(request: web.Request) -> str | None:
     return request.headers.get("x-api-key") or bearer_key(request)
 
 
+async def list_models(request: web.Request) -> web.Response:
+    """`GET /v1/models` the way the Anthropic API pages its model list."""
+    _require_version(request)
+    admission = await admit(request, anthropic_key)
+    data = [
+        {"type": "model", "id": model, "display_name": model, "created_at": "2025-10-01T00:00:00Z"}
+        for model in admission.config.models
+    ]
+    first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+    return json_response({"data": data, "has_more": False, "first_id": first, "last_id": last})
+
+
 def _require_version(request: web.Request) -> None:
     if "anthropic-version" not in request.headers:
         raise OpenAIError(400, "anthropic-version: header is required")

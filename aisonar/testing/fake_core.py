@@ -66,6 +66,7 @@ class FakeState:
     received_headers: deque[dict[str, str]] = field(
         default_factory=lambda: deque(maxlen=RECEIVED_LIMIT)
     )
+    streams_abandoned_at: deque[float] = field(default_factory=lambda: deque(maxlen=RECEIVED_LIMIT))
 
     def queue_fault(self, fault: Any, count: int) -> None:
         if fault not in FAULTS:

@@ -664,6 +664,26 @@ async def _model_method(request: web.Request) -> web.StreamResponse:
     return await handler(request, model, admission)
 
 
+async def list_models(request: web.Request) -> web.Response:
+    """`GET /v1beta/models` (and `/v1/models` with a Google key)."""
+    try:
+        admission = await admit(request, _api_key)
+    except OpenAIError as error:
+        if error.status != 401:
+            raise
+        return _key_rejected(_api_key(request))
+    models = [
+        {
+            "name": f"models/{model}",
+            "displayName": model,
+            "supportedGenerationMethods": ["generateContent", "countTokens"],
+        }
+        for model in admission.config.models
+    ]
+    return json_response({"models": models})
+
+
 def add_gemini_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/v1beta/models", list_models)
     for version in API_VERSIONS:
         router.add_post(f"/{version}/models/{{name}}", _model_method)

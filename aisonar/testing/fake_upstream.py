@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
@@ -29,7 +30,7 @@ import orjson
 from aiohttp import web
 
 from aisonar.gateway.formats.gemini import gemini_status
-from aisonar.testing import fake_anthropic, fake_responses
+from aisonar.testing import fake_anthropic, fake_gemini, fake_responses
 from aisonar.testing.fake_core import (
     CUT_AFTER_ROUNDS,
     STATE,
@@ -89,12 +90,16 @@ async def _stream(
 ) -> web.StreamResponse:
     response = await start_event_stream(request, config)
     await _send(response, plan.head)
-    for step, chunks in enumerate(plan.rounds):
-        if cut and step == CUT_AFTER_ROUNDS:
-            break
-        if step:
-            await pace(config)
-        await _send(response, chunks)
+    try:
+        for step, chunks in enumerate(plan.rounds):
+            if cut and step == CUT_AFTER_ROUNDS:
+                break
+            if step:
+                await pace(config)
+            await _send(response, chunks)
+    except (asyncio.CancelledError, ConnectionResetError):
+        request.app[STATE].streams_abandoned_at.append(time.monotonic())
+        raise
     if cut:
         close_connection(request)
         return response
@@ -126,6 +131,11 @@ async def _embeddings(request: web.Request) -> web.Response:
 
 
 async def _models(request: web.Request) -> web.Response:
+    """The model list: OpenAI's, or Anthropic's or Gemini's by the key header they send."""
+    if "x-api-key" in request.headers:
+        return await fake_anthropic.list_models(request)
+    if "x-goog-api-key" in request.headers or "key" in request.query:
+        return await fake_gemini.list_models(request)
     admission = await admit(request)
     data = [
         {"id": model, "object": "model", "created": _MODEL_CREATED, "owned_by": "openai"}
@@ -277,6 +287,11 @@ class FakeUpstream:
     def received_headers(self) -> list[dict[str, str]]:
         """The headers of the requests in `received`, in the same order."""
         return list(self._app[STATE].received_headers)
+
+    @property
+    def streams_abandoned_at(self) -> list[float]:
+        """When (`time.monotonic()`) streams were left by their client mid-way."""
+        return list(self._app[STATE].streams_abandoned_at)
 
     def fail_next(self, fault: str, count: int = 1) -> None:
         """Serve `fault` to the next `count` requests to `/v1/*`."""

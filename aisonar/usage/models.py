@@ -37,6 +37,8 @@ class UsageEvent:
     price_version: str | None
     latency_ms: int
     ttft_ms: int | None
+    # JSON: null when the first channel tried answered, else every attempt in order.
+    attempts: str | None = None
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageEvent.__dataclass_fields__)

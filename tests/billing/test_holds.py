@@ -14,12 +14,12 @@ from aisonar.billing.prices import PriceBook
 from aisonar.billing.pricing import ModelPrice, Rate
 from aisonar.billing.store import DurableBalance
 from aisonar.billing.throttle import FailureWindow
-from aisonar.channels.models import Channel, ChannelWithSecret
+from aisonar.channels.models import Channel, ChannelTimeouts, ChannelWithSecret
 from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.providers.registry import ADAPTERS
-from aisonar.gateway.routing import Route
+from aisonar.gateway.routing import Route, UpstreamTimeouts
 from aisonar.store.engine import create_engine
 
 PRICE = ModelPrice("m", "v", Rate(1_000_000), Rate(0), Rate(0), Rate(1_000_000))
@@ -51,7 +51,13 @@ def meter() -> RequestMeter:
         endpoint="/v1/chat/completions",
         client_ip=None,
         identity=identity,
-        route=Route(ChannelWithSecret(channel, "k"), "m", ADAPTERS["openai"], {}),
+        route=Route(
+            ChannelWithSecret(channel, "k"),
+            "m",
+            ADAPTERS["openai"],
+            {},
+            UpstreamTimeouts.resolve(channel.timeouts, ChannelTimeouts(1.0, 1.0, 1.0)),
+        ),
     )
 
 

@@ -111,7 +111,7 @@ async def test_gemini_sdk_gets_its_own_error_types(gateway: RunningGateway, tena
         assert missing.value.code == 404 and missing.value.status == "NOT_FOUND"
         with pytest.raises(genai_errors.ServerError) as failed:
             await client.text(CLAUDE, "say [[fault:500]]")
-        assert failed.value.code == 500
+        assert failed.value.code == 502
     finally:
         await client.close()
 

@@ -40,6 +40,9 @@ class AnthropicProvider:
     def url(self, base_url: str, model: str, stream: bool) -> str:
         return base_url + MESSAGES_PATH
 
+    def models_url(self, base_url: str) -> str:
+        return base_url + "/v1/models"
+
     def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
         return orjson.dumps(hub_request_to_anthropic(hub, default_max_tokens=default_max_tokens))
 

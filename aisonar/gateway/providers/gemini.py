@@ -43,6 +43,9 @@ class GeminiProvider:
     def url(self, base_url: str, model: str, stream: bool) -> str:
         return gemini_url(base_url, model, stream)
 
+    def models_url(self, base_url: str) -> str:
+        return base_url + "/v1beta/models"
+
     def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
         return orjson.dumps(hub_request_to_gemini(hub))
 

@@ -96,6 +96,9 @@ class OpenAIProvider:
     def url(self, base_url: str, model: str, stream: bool) -> str:
         return base_url + "/chat/completions"
 
+    def models_url(self, base_url: str) -> str:
+        return base_url + "/models"
+
     def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
         return orjson.dumps(openai_request_from_hub(hub))
 
