@@ -157,13 +157,14 @@ class GatewayApp:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
-            meter.error = shutting_down = ServerShuttingDown()
-            dialect = endpoint.dialect if endpoint else _dialect_of(path)
-            try:
-                await _send_error(exchange, shutting_down, dialect)
-            except (OSError, RuntimeError):
-                # The connection is gone, or its response was already complete.
-                log.debug("could not tell %s the gateway is shutting down", exchange.request_id)
+            if not exchange.response_ended:  # else the client already has its whole answer
+                meter.error = shutting_down = ServerShuttingDown()
+                dialect = endpoint.dialect if endpoint else _dialect_of(path)
+                try:
+                    await _send_error(exchange, shutting_down, dialect)
+                except (OSError, RuntimeError):
+                    # The connection is gone.
+                    log.debug("could not tell %s of the shutdown", exchange.request_id)
         finally:
             if endpoint is not None and endpoint.metered and meter.identity is not None:
                 self.runtime.writer.submit(meter.finish(exchange.status or 500))

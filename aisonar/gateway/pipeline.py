@@ -7,6 +7,7 @@ model name may change); any other is translated through the hub, both ways."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +58,9 @@ async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -
 
 
 class abandoned_as:
-    """A request abandoned before anything came back is charged its prompt, flagged
-    estimated: the upstream read it, and may bill it."""
+    """A request abandoned before anything came back (its client left, or a shutdown's
+    deadline cut it off) is charged its prompt, flagged estimated: the upstream read it,
+    and may bill it."""
 
     def __init__(self, meter: RequestMeter, estimator: TokenEstimator) -> None:
         self._meter = meter
@@ -69,7 +71,8 @@ class abandoned_as:
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
         usage = self._meter.usage
-        if exc_type is ClientDisconnected and not (usage.input_tokens or usage.output_tokens):
+        abandoned = exc_type is ClientDisconnected or exc_type is asyncio.CancelledError
+        if abandoned and not (usage.input_tokens or usage.output_tokens):
             self._meter.usage = self._estimator.prompt_only()
 
 

@@ -56,6 +56,14 @@ async def ask(client: openai.AsyncOpenAI, model: str, *, stream: bool) -> str:
     return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
 
 
+async def charged_once(backend: Backend, tenant: Tenant) -> Any:
+    """The tenant's one usage event, once its cost is settled in the ledger."""
+    [event] = await recorded_events(backend, tenant, 1)
+    await settled_balance(backend.engine, tenant.org_id, FUNDED - event.cost)
+    await assert_ledger_invariant(backend.engine, tenant.org_id)
+    return event
+
+
 async def no_holds(gateway: RunningGateway, tenant: Tenant) -> None:
     live = await gateway.app.runtime.services.billing.store.live(tenant.org_id)
     assert live is None or live.held == 0
@@ -169,13 +177,11 @@ async def test_a_stream_cut_after_its_first_byte_is_not_retried(
             async for chunk in stream:
                 received += chunk.choices[0].delta.content or "" if chunk.choices else ""
     assert received
-    [event] = await recorded_events(backend, tenant, 1)
+    event = await charged_once(backend, tenant)
     assert event.status_code == 502 and event.channel_id == cut and event.attempts is None
     # Charged for what was delivered, flagged as an estimate.
     assert event.tokens_estimated and event.output_tokens > 0 and event.cost > 0
     assert len(fake_upstream.received) == backup_requests
-    await settled_balance(backend.engine, tenant.org_id, FUNDED - event.cost)
-    await assert_ledger_invariant(backend.engine, tenant.org_id)
 
 
 async def test_a_client_leaving_mid_stream_closes_the_upstream_request_at_once(
@@ -204,10 +210,8 @@ async def test_a_client_leaving_mid_stream_closes_the_upstream_request_at_once(
             await asyncio.sleep(0.005)
     [closed_at] = spare_upstream.streams_abandoned_at
     assert closed_at - left_at < 0.1
-    [event] = await recorded_events(backend, tenant, 1)
+    event = await charged_once(backend, tenant)
     assert event.status_code == 499 and event.tokens_estimated and event.output_tokens > 0
-    await settled_balance(backend.engine, tenant.org_id, FUNDED - event.cost)
-    await assert_ledger_invariant(backend.engine, tenant.org_id)
 
 
 async def test_a_client_leaving_before_a_whole_answer_pays_for_its_prompt(
@@ -224,12 +228,10 @@ async def test_a_client_leaving_before_a_whole_answer_pays_for_its_prompt(
     ) as client:
         with pytest.raises(openai.APITimeoutError):
             await client.chat.completions.create(model=model, messages=HELLO)
-    [event] = await recorded_events(backend, tenant, 1)
+    event = await charged_once(backend, tenant)
     assert event.status_code == 499 and event.latency_ms < 1000
     assert event.tokens_estimated and event.input_tokens > 0 and event.output_tokens == 0
     assert event.cost > 0
-    await settled_balance(backend.engine, tenant.org_id, FUNDED - event.cost)
-    await assert_ledger_invariant(backend.engine, tenant.org_id)
 
 
 async def test_channels_of_one_priority_share_traffic_by_weight(
