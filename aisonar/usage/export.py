@@ -66,6 +66,8 @@ async def export_usage(
         if fmt == "jsonl":
             yield orjson.dumps(record).decode() + "\n"
             continue
+        if record["attempts"] is not None:
+            record["attempts"] = orjson.dumps(record["attempts"]).decode()
         writer.writerow(record)
         yield buffer.getvalue()
         buffer.seek(0)

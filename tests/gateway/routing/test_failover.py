@@ -4,6 +4,8 @@ the balance moves by exactly what the answering attempts cost."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 from typing import Any
 
@@ -18,6 +20,7 @@ from aisonar.billing.money import parse_amount
 from aisonar.channels.models import ChannelTimeouts
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway, free_port
+from aisonar.usage.export import export_usage
 from tests.gateway.routing.conftest import ChannelSpec, MakeChannels
 from tests.support import (
     Backend,
@@ -129,6 +132,12 @@ async def test_when_every_channel_fails_the_client_gets_an_error_and_pays_nothin
     assert event.status_code == status and event.cost == 0
     # Three attempts: both channels, then the first again after a pause.
     assert [a["channel_id"] for a in event.attempts] == [ids[0], ids[1], ids[0]]
+    # Exports carry the attempts as JSON, in CSV as in JSON lines.
+    async with backend.engine.connect() as conn:
+        csv_text = "".join([c async for c in export_usage(conn, fmt="csv", org_id=tenant.org_id)])
+        jsonl = "".join([c async for c in export_usage(conn, fmt="jsonl", org_id=tenant.org_id)])
+    [csv_row] = csv.DictReader(io.StringIO(csv_text))
+    assert orjson.loads(csv_row["attempts"]) == orjson.loads(jsonl)["attempts"] == event.attempts
     await settled_balance(backend.engine, tenant.org_id, FUNDED)
     await assert_ledger_invariant(backend.engine, tenant.org_id)
     await no_holds(routed_gateway, tenant)
