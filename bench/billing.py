@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import statistics
 import subprocess
 import sys
 import time
@@ -260,18 +259,6 @@ def measure_both(
     return measure(on, scenario, seconds), result_off
 
 
-def median_result(results: list[proxy.WrkResult]) -> proxy.WrkResult:
-    """Median rate and latencies; requests, non-2xx and socket errors summed or joined."""
-    return proxy.WrkResult(
-        requests=sum(r.requests for r in results),
-        requests_per_s=statistics.median(r.requests_per_s for r in results),
-        p50_ms=statistics.median(r.p50_ms for r in results),
-        p99_ms=statistics.median(r.p99_ms for r in results),
-        non_2xx=sum(r.non_2xx for r in results),
-        socket_errors="; ".join(r.socket_errors for r in results if r.socket_errors),
-    )
-
-
 def gateway_scenarios(connections: int) -> list[proxy.Scenario]:
     """Sequential first: the latency comparison is the point."""
     return sorted(proxy.scenarios(connections), key=lambda s: not s.sequential)
@@ -287,8 +274,8 @@ def run_rounds(targets: tuple[Target, Target], args: argparse.Namespace) -> list
     return [
         Comparison(
             scenario,
-            median_result([on for on, _ in pairs]),
-            median_result([off for _, off in pairs]),
+            proxy.combined([on for on, _ in pairs]),
+            proxy.combined([off for _, off in pairs]),
             [on.p50_ms - off.p50_ms for on, off in pairs],
         )
         for scenario, pairs in zip(scenarios, runs, strict=True)

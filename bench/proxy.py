@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -606,8 +607,11 @@ def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
         print(f"\ngateway log (last lines):\n{log[-1500:]}")
 
 
-def main() -> int:
-    args = parse_args()
+Benchmark = Callable[[argparse.Namespace, str, Path], None]
+
+
+def run_benchmark(args: argparse.Namespace, benchmark: Benchmark) -> int:
+    """Check the tools, then run `benchmark(args, nginx, workdir)` in a work directory."""
     missing = missing_tools()
     if missing:
         hint = " (taskset is in util-linux)" if "taskset" in missing else ""
@@ -616,6 +620,25 @@ def main() -> int:
     nginx = find_tool("nginx")
     assert nginx is not None
     return run_in_workdir(lambda workdir: benchmark(args, nginx, workdir))
+
+
+def combined(
+    results: list[WrkResult], rate: Callable[[list[float]], float] = statistics.median
+) -> WrkResult:
+    """Runs of one scenario as one: `rate` of their req/s, median p50 and p99, requests,
+    non-2xx and socket errors summed or joined."""
+    return WrkResult(
+        requests=sum(r.requests for r in results),
+        requests_per_s=rate([r.requests_per_s for r in results]),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        non_2xx=sum(r.non_2xx for r in results),
+        socket_errors="; ".join(r.socket_errors for r in results if r.socket_errors),
+    )
+
+
+def main() -> int:
+    return run_benchmark(parse_args(), benchmark)
 
 
 def run_in_workdir(work: Callable[[Path], None]) -> int:

@@ -344,18 +344,6 @@ class Bench:
         return result
 
 
-def combine(results: list[proxy.WrkResult]) -> proxy.WrkResult:
-    """Rounds of equal length as one: mean req/s, median p50 and p99."""
-    return proxy.WrkResult(
-        requests=sum(r.requests for r in results),
-        requests_per_s=statistics.fmean(r.requests_per_s for r in results),
-        p50_ms=statistics.median(r.p50_ms for r in results),
-        p99_ms=statistics.median(r.p99_ms for r in results),
-        non_2xx=sum(r.non_2xx for r in results),
-        socket_errors="; ".join(r.socket_errors for r in results if r.socket_errors),
-    )
-
-
 def versus(result: proxy.WrkResult, baseline: proxy.WrkResult) -> str:
     latency = f"{result.p50_ms - baseline.p50_ms:+.3f}/{result.p99_ms - baseline.p99_ms:+.2f}"
     rate = result.requests_per_s / baseline.requests_per_s - 1 if baseline.requests_per_s else 0
@@ -391,9 +379,9 @@ def run_cases(bench: Bench, connections: list[int], rounds: int, seconds: int) -
                 start = number % len(CASES)  # each round in another order
                 for case in CASES[start:] + CASES[:start]:
                     samples[case.key].append(bench.run(case, kind, count, seconds))
-            baseline = combine(samples[BASELINE.key])
+            baseline = proxy.combined(samples[BASELINE.key], statistics.fmean)
             for case in CASES:
-                result = combine(samples[case.key])
+                result = proxy.combined(samples[case.key], statistics.fmean)
                 print(format_row(case, kind, count, result, baseline), flush=True)
                 rows.append((case, kind, count, result))
     return rows
@@ -429,6 +417,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
+    print(proxy.machine())
     env = proxy.aisonar_env(workdir / "data")
     env["AISONAR_CHANNEL_FAILURE_THRESHOLD"] = NO_BREAKER
     connections = [1, args.connections] if args.connections > 1 else [1]
@@ -452,15 +441,7 @@ def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
 
 
 def main() -> int:
-    args = parse_args()
-    missing = proxy.missing_tools()
-    if missing:
-        print(f"missing {', '.join(missing)}; install with: apt-get install wrk nginx")
-        return 2
-    nginx = proxy.find_tool("nginx")
-    assert nginx is not None
-    print(proxy.machine())
-    return proxy.run_in_workdir(lambda workdir: benchmark(args, nginx, workdir))
+    return proxy.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":

@@ -500,6 +500,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
+    print(proxy.machine())
     env = proxy.aisonar_env(workdir / "data")
     plan = list(scenarios([1, args.connections] if args.connections > 1 else [1]))
     answers = [upstream.canned() for upstream in UPSTREAMS]
@@ -517,15 +518,7 @@ def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
 
 
 def main() -> int:
-    args = parse_args()
-    missing = proxy.missing_tools()
-    if missing:
-        print(f"missing {', '.join(missing)}; install with: apt-get install wrk nginx")
-        return 2
-    nginx = proxy.find_tool("nginx")
-    assert nginx is not None
-    print(proxy.machine())
-    return proxy.run_in_workdir(lambda workdir: benchmark(args, nginx, workdir))
+    return proxy.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":
