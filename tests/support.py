@@ -162,3 +162,18 @@ async def recorded_events(backend: Backend, tenant: Tenant, expected: int) -> li
             .order_by(usage_events.c.started_at)
         )
         return list(rows)
+
+
+async def own_plan(backend: Backend, tenant: Tenant) -> str:
+    """Put the tenant's organization on a fresh plan no other test uses."""
+    from sqlalchemy import insert, update
+
+    from aisonar.store.tables import organizations, plans
+
+    name = f"t-{secrets.token_hex(4)}"
+    async with backend.engine.begin() as conn:
+        await conn.execute(insert(plans).values(name=name))
+        await conn.execute(
+            update(organizations).where(organizations.c.id == tenant.org_id).values(plan=name)
+        )
+    return name

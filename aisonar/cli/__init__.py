@@ -7,6 +7,7 @@ import click
 from aisonar.cli.accounts import key, org, user
 from aisonar.cli.billing import balance, code_group, ledger_command, markup, price
 from aisonar.cli.channels import channel
+from aisonar.cli.limits import limits
 from aisonar.cli.notices import notice
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.usage import usage
@@ -32,6 +33,7 @@ for command in (
     ledger_command,
     price,
     markup,
+    limits,
     code_group,
     notice,
 ):

@@ -208,3 +208,18 @@ notices = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "org_id", "created_at"),
 )
+
+# Rate limits and spend quotas per plan (by name), organization, user or key (by id);
+# null is no limit at that level. Spend caps are micro-units per UTC day and month.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("subject_kind", String(16), primary_key=True),
+    Column("subject_id", String(32), primary_key=True),
+    Column("rpm", Integer),
+    Column("tpm", Integer),
+    Column("concurrent", Integer),
+    Column("daily_spend", BigInteger),
+    Column("monthly_spend", BigInteger),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

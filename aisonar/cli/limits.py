@@ -1,0 +1,167 @@
+"""`aisonar limits set|show`: rate limits and spend quotas per plan, organization, user
+and key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.billing.money import format_amount
+from aisonar.cli.context import json_option, run_in_database
+from aisonar.cli.output import emit, emit_one
+from aisonar.errors import InvalidInput
+from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, EffectiveLimits, LimitSet
+from aisonar.limits.services import (
+    CLEAR_WORD,
+    ResolvedSubject,
+    effective_limits_for,
+    get_limits,
+    parse_changes,
+    resolve_subject,
+    set_limits,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+EFFECTIVE_COLUMNS = ("dimension", "limit", "level", "subject")
+
+_SUBJECT_OPTIONS = (
+    ("--org", "org", "NAME", "An organization, by name."),
+    ("--user", "user", "EMAIL", "A user, by email."),
+    ("--key", "key", "KEY_ID", "An API key, by id."),
+    ("--plan", "plan", "PLAN", "The default for every organization on a plan."),
+)
+
+_LIMIT_OPTIONS = (
+    ("--rpm", "rpm", "N", "Requests per minute."),
+    ("--tpm", "tpm", "N", "Tokens per minute, input plus output."),
+    ("--concurrent", "concurrent", "N", "Requests in flight at once."),
+    ("--daily-spend", "daily_spend", "X", "Credits per UTC calendar day (a decimal, 12.50)."),
+    ("--monthly-spend", "monthly_spend", "X", "Credits per UTC calendar month."),
+)
+
+
+def subject_options(command: F) -> F:
+    for flag, dest, metavar, text in reversed(_SUBJECT_OPTIONS):
+        command = click.option(flag, dest, metavar=metavar, help=text)(command)
+    return command
+
+
+def limit_options(command: F) -> F:
+    for flag, dest, metavar, text in reversed(_LIMIT_OPTIONS):
+        command = click.option(
+            flag,
+            dest,
+            metavar=f"{metavar}|{CLEAR_WORD}",
+            help=f"{text} `{CLEAR_WORD}` removes the limit.",
+        )(command)
+    return command
+
+
+def _one_subject(**given: str | None) -> tuple[str, str]:
+    chosen = [(kind, value) for kind, value in given.items() if value is not None]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --org, --user, --key and --plan")
+    return chosen[0]
+
+
+def _value(dimension: str, value: int | None) -> int | str | None:
+    if value is None or dimension not in SPEND_DIMENSIONS:
+        return value
+    return format_amount(value)
+
+
+def _own(resolved: ResolvedSubject, limits: LimitSet) -> dict[str, Any]:
+    return {
+        "subject": str(resolved.subject.kind),
+        "id": resolved.subject.id,
+        "name": resolved.label,
+        **{dimension: _value(dimension, limits.get(dimension)) for dimension in DIMENSIONS},
+    }
+
+
+def _effective(effective: EffectiveLimits) -> list[dict[str, Any]]:
+    return [
+        {
+            "dimension": dimension,
+            "limit": _value(dimension, value),
+            "level": str(level.source.kind),
+            "subject": level.label,
+            "subject_id": level.source.id,
+        }
+        for dimension, value, level in effective.entries()
+    ]
+
+
+@click.group()
+def limits() -> None:
+    """Rate limits and spend quotas."""
+
+
+@limits.command("set")
+@subject_options
+@limit_options
+@json_option
+def limits_set(
+    org: str | None,
+    user: str | None,
+    key: str | None,
+    plan: str | None,
+    rpm: str | None,
+    tpm: str | None,
+    concurrent: str | None,
+    daily_spend: str | None,
+    monthly_spend: str | None,
+    as_json: bool,
+) -> None:
+    """Set (or with `none`, remove) limits of one subject; the others stay as they are."""
+    kind, reference = _one_subject(org=org, user=user, key=key, plan=plan)
+    try:
+        changes = parse_changes(
+            rpm=rpm,
+            tpm=tpm,
+            concurrent=concurrent,
+            daily_spend=daily_spend,
+            monthly_spend=monthly_spend,
+        )
+    except InvalidInput as error:
+        raise click.UsageError(error.message) from None
+    if changes.is_empty():
+        raise click.UsageError(
+            "give at least one of --rpm, --tpm, --concurrent, --daily-spend, --monthly-spend"
+        )
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        resolved = await resolve_subject(conn, kind, reference)
+        return _own(resolved, await set_limits(conn, resolved.subject, changes))
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@limits.command("show")
+@subject_options
+@json_option
+def limits_show(
+    org: str | None, user: str | None, key: str | None, plan: str | None, as_json: bool
+) -> None:
+    """A subject's own limits, and every limit that applies to it and where it is set."""
+    kind, reference = _one_subject(org=org, user=user, key=key, plan=plan)
+
+    async def work(conn: AsyncConnection) -> dict[str, Any]:
+        resolved = await resolve_subject(conn, kind, reference)
+        own = _own(resolved, await get_limits(conn, resolved.subject))
+        effective = await effective_limits_for(conn, resolved.subject)
+        return {**own, "effective": _effective(effective)}
+
+    shown = run_in_database(work)
+    if as_json:
+        click.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+        return
+    effective = shown.pop("effective")
+    emit_one(shown, as_json=False)
+    click.echo("")
+    click.echo("applies (each is checked on its own; the tightest decides):")
+    emit(effective, EFFECTIVE_COLUMNS, as_json=False)

@@ -1,0 +1,275 @@
+"""Rate limits and spend quotas: set, read, and what applies to a key (or a user, or an
+organization). Every change drops the cached key identities of every running server,
+which is where the gateway will read the limits that apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.services import KEY_ENTITY
+from aisonar.billing.money import parse_amount
+from aisonar.clock import utcnow
+from aisonar.errors import InvalidInput, NotFound
+from aisonar.limits.models import (
+    CLEAR,
+    COUNT_DIMENSIONS,
+    DIMENSIONS,
+    MAX_COUNT,
+    MAX_SPEND,
+    SPEND_DIMENSIONS,
+    AppliedLimits,
+    Change,
+    Clear,
+    EffectiveLimits,
+    LimitChanges,
+    LimitSet,
+    Subject,
+    SubjectKind,
+)
+from aisonar.store.changes import record_change
+from aisonar.store.tables import api_keys, organizations, plans, rate_limits, users
+
+# In place of a value, this word removes the limit.
+CLEAR_WORD = CLEAR.value
+
+
+def parse_count(text: str, *, param: str) -> int | Clear:
+    """A positive whole number, or `none` to remove the limit."""
+    stripped = text.strip()
+    if stripped.lower() == CLEAR_WORD:
+        return CLEAR
+    if not stripped.isascii() or not stripped.isdigit():
+        raise InvalidInput(f"{param}: {text!r} is not a positive whole number", param=param)
+    return _checked(int(stripped), param, maximum=MAX_COUNT, unit=_COUNT)
+
+
+def parse_spend(text: str, *, param: str) -> int | Clear:
+    """A decimal amount of credits greater than zero (in micro-units), or `none`."""
+    if text.strip().lower() == CLEAR_WORD:
+        return CLEAR
+    try:
+        units = parse_amount(text, param=param)
+    except InvalidInput as error:
+        raise InvalidInput(f"{param}: {error.message}", param=param) from None
+    return _checked(units, param, maximum=MAX_SPEND, unit=_SPEND)
+
+
+def parse_changes(**given: str | None) -> LimitChanges:
+    """Changes from text, as the command line and APIs take them: a value per dimension
+    (`rpm="60"`, `daily_spend="12.50"`), `none` to remove it, or None to leave it."""
+    unknown = set(given) - set(DIMENSIONS)
+    if unknown:
+        raise InvalidInput(f"unknown limits: {', '.join(sorted(unknown))}")
+    parsed: dict[str, Change] = {}
+    for dimension, text in given.items():
+        if text is None:
+            continue
+        parse = parse_count if dimension in COUNT_DIMENSIONS else parse_spend
+        parsed[dimension] = parse(text, param=dimension)
+    return LimitChanges(**parsed)
+
+
+_COUNT = "a whole number"
+_SPEND = "an amount in micro-units"
+
+
+def _checked(value: int, param: str, *, maximum: int, unit: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{param}: {value!r} is not {unit}", param=param)
+    if value <= 0:
+        raise InvalidInput(f"{param}: must be greater than zero", param=param)
+    if value > maximum:
+        raise InvalidInput(f"{param}: must be at most {maximum}", param=param)
+    return value
+
+
+def _validate(changes: LimitChanges) -> None:
+    if changes.is_empty():
+        raise InvalidInput("nothing to change: give at least one limit")
+    for dimension in DIMENSIONS:
+        change = changes.get(dimension)
+        if change is None or isinstance(change, Clear):
+            continue
+        if dimension in SPEND_DIMENSIONS:
+            _checked(change, dimension, maximum=MAX_SPEND, unit=_SPEND)
+        else:
+            _checked(change, dimension, maximum=MAX_COUNT, unit=_COUNT)
+
+
+@dataclass(frozen=True)
+class ResolvedSubject:
+    subject: Subject
+    # The organization's name, the user's email, the key's id or the plan's name.
+    label: str
+
+
+async def resolve_subject(conn: AsyncConnection, kind: str, reference: str) -> ResolvedSubject:
+    """A subject as people name it: a plan or organization by name, a user by email, a
+    key by id. NotFound when there is none."""
+    kind = SubjectKind(kind)
+    if kind is SubjectKind.ORG:
+        row = (
+            await conn.execute(
+                select(organizations.c.id, organizations.c.name).where(
+                    organizations.c.name == reference
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no organization named {reference!r}")
+        return ResolvedSubject(Subject(kind, row.id), row.name)
+    if kind is SubjectKind.USER:
+        email = reference.strip().lower()
+        row = (
+            await conn.execute(select(users.c.id, users.c.email).where(users.c.email == email))
+        ).first()
+        if row is None:
+            raise NotFound(f"no user with email {email!r}")
+        return ResolvedSubject(Subject(kind, row.id), row.email)
+    subject = Subject(kind, reference)
+    await _require(conn, subject)
+    return ResolvedSubject(subject, reference)
+
+
+async def _require(conn: AsyncConnection, subject: Subject) -> None:
+    """NotFound unless the plan, organization, user or key exists."""
+    column, what = {
+        SubjectKind.PLAN: (plans.c.name, "plan named"),
+        SubjectKind.ORG: (organizations.c.id, "organization with id"),
+        SubjectKind.USER: (users.c.id, "user with id"),
+        SubjectKind.KEY: (api_keys.c.id, "key with id"),
+    }[SubjectKind(subject.kind)]
+    found = (await conn.execute(select(column).where(column == subject.id))).first()
+    if found is None:
+        raise NotFound(f"no {what} {subject.id!r}")
+
+
+def _limit_set(row: Any) -> LimitSet:
+    if row is None:
+        return LimitSet()
+    return LimitSet(**{dimension: getattr(row, dimension) for dimension in DIMENSIONS})
+
+
+def _is(subject: Subject) -> Any:
+    return and_(rate_limits.c.subject_kind == subject.kind, rate_limits.c.subject_id == subject.id)
+
+
+async def _read(conn: AsyncConnection, subject: Subject) -> LimitSet:
+    return _limit_set((await conn.execute(select(rate_limits).where(_is(subject)))).first())
+
+
+async def get_limits(conn: AsyncConnection, subject: Subject) -> LimitSet:
+    """The subject's own limits (all None when it has none); NotFound for no such subject."""
+    await _require(conn, subject)
+    return await _read(conn, subject)
+
+
+async def set_limits(conn: AsyncConnection, subject: Subject, changes: LimitChanges) -> LimitSet:
+    """Change only the given dimensions (CLEAR removes one); returns the subject's limits.
+    Running servers drop their cached key identities, so the change holds everywhere
+    within a second."""
+    _validate(changes)
+    await _require(conn, subject)
+    given: dict[str, int | None] = {}
+    for dimension in DIMENSIONS:
+        change = changes.get(dimension)
+        if change is not None:
+            given[dimension] = None if isinstance(change, Clear) else change
+    now = utcnow()
+    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(rate_limits).values(
+        subject_kind=str(subject.kind), subject_id=subject.id, updated_at=now, **given
+    )
+    # One statement, so that two operators changing different limits at once lose nothing.
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[rate_limits.c.subject_kind, rate_limits.c.subject_id],
+            set_={**given, "updated_at": now},
+        )
+    )
+    limits = await _read(conn, subject)
+    if limits.is_empty():
+        await conn.execute(delete(rate_limits).where(_is(subject)))
+    await record_change(conn, KEY_ENTITY, "*")
+    return limits
+
+
+async def _chain(conn: AsyncConnection, subject: Subject) -> list[tuple[Subject, str]]:
+    """The subject and every wider level above it, narrowest first, with their labels;
+    the last is always the organization's plan (for a plan, the plan alone)."""
+    kind = SubjectKind(subject.kind)
+    if kind is SubjectKind.PLAN:
+        await _require(conn, subject)
+        return [(subject, subject.id)]
+    query = select(
+        organizations.c.id.label("org_id"),
+        organizations.c.name.label("org_name"),
+        organizations.c.plan,
+    )
+    if kind is SubjectKind.ORG:
+        query = query.where(organizations.c.id == subject.id)
+    else:
+        query = query.add_columns(users.c.id.label("user_id"), users.c.email).join(
+            users, users.c.org_id == organizations.c.id
+        )
+        if kind is SubjectKind.USER:
+            query = query.where(users.c.id == subject.id)
+        else:
+            query = (
+                query.add_columns(api_keys.c.id.label("key_id"))
+                .join(api_keys, api_keys.c.user_id == users.c.id)
+                .where(api_keys.c.id == subject.id)
+            )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        await _require(conn, subject)  # raises NotFound
+        raise NotFound(f"no {kind} with id {subject.id!r}")
+    chain: list[tuple[Subject, str]] = []
+    if kind is SubjectKind.KEY:
+        chain.append((Subject(SubjectKind.KEY, row.key_id), row.key_id))
+    if kind in (SubjectKind.KEY, SubjectKind.USER):
+        chain.append((Subject(SubjectKind.USER, row.user_id), row.email))
+    chain.append((Subject(SubjectKind.ORG, row.org_id), row.org_name))
+    chain.append((Subject(SubjectKind.PLAN, row.plan), row.plan))
+    return chain
+
+
+async def effective_limits_for(conn: AsyncConnection, subject: Subject) -> EffectiveLimits:
+    """Every level that applies to the subject: its own limits, its user's, its
+    organization's, and its plan's default for each dimension the organization leaves
+    unset (counted per organization). NotFound for no such subject."""
+    chain = await _chain(conn, subject)
+    rows = await conn.execute(select(rate_limits).where(or_(*(_is(s) for s, _ in chain))))
+    found = {(row.subject_kind, row.subject_id): _limit_set(row) for row in rows}
+    levels: list[AppliedLimits] = []
+    org: AppliedLimits | None = None
+    for source, label in chain:
+        limits = found.get((str(source.kind), source.id), LimitSet())
+        counted = source
+        if source.kind is SubjectKind.PLAN and org is not None:
+            # The plan's value is a default: the organization's own replaces it.
+            counted = org.source
+            limits = LimitSet(
+                **{
+                    dimension: None if org.limits.get(dimension) is not None else value
+                    for dimension, value in vars(limits).items()
+                }
+            )
+        level = AppliedLimits(source=source, counted=counted, label=label, limits=limits)
+        if source.kind is SubjectKind.ORG:
+            org = level
+        if not limits.is_empty():
+            levels.append(level)
+    return EffectiveLimits(tuple(levels))
+
+
+async def effective_limits(conn: AsyncConnection, key_id: str) -> EffectiveLimits:
+    """What a request with this key is checked against: the key's limits, its user's,
+    and its organization's (or, dimension by dimension, the plan's default)."""
+    return await effective_limits_for(conn, Subject(SubjectKind.KEY, key_id))
