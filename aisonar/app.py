@@ -17,6 +17,7 @@ from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
+from aisonar.gateway.admission import Limiter
 from aisonar.gateway.asgi import GatewayApp, Runtime
 from aisonar.gateway.auth import KeyCache
 from aisonar.gateway.cache_sync import (
@@ -32,6 +33,8 @@ from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.prober import ChannelStateLog, keep_probing
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.upstream import new_upstream_session
+from aisonar.limits.memory_store import MemoryLimitStore
+from aisonar.limits.store import LimitStore
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
 from aisonar.usage.writer import UsageWriter
@@ -64,6 +67,14 @@ async def build_billing(settings: Settings, engine: AsyncEngine) -> Billing:
         currency=settings.currency,
         enabled=settings.billing_enabled,
     )
+
+
+def limit_store(settings: Settings) -> LimitStore:
+    if settings.redis_url:
+        from aisonar.limits.redis_store import RedisLimitStore
+
+        return RedisLimitStore(settings.redis_url)
+    return MemoryLimitStore()
 
 
 def create_app(settings: Settings) -> GatewayApp:
@@ -109,6 +120,11 @@ def create_app(settings: Settings) -> GatewayApp:
                 metrics=metrics,
             ),
             metrics=metrics,
+            limiter=Limiter(
+                limit_store(settings),
+                metrics,
+                slot_ttl_s=settings.upstream_total_timeout_s + 60,
+            ),
         )
         health.on_change = ChannelStateLog(metrics, lambda: services.channels)
         writer = UsageWriter(
@@ -150,6 +166,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)
             await billing.store.close()
+            await services.limiter.store.close()
             await session.close()
             await engine.dispose()
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from aisonar.channels.model_names import allows
+from aisonar.limits.models import UNLIMITED, EffectiveLimits
 
 
 class Plan(StrEnum):
@@ -70,6 +71,8 @@ class KeyIdentity:
     org_markup_ppm: int | None = None
     # The organization's own model list (names or `*` patterns); None allows every model.
     org_models: frozenset[str] | None = None
+    # The rate limits and quotas its requests are checked against (none: unlimited).
+    limits: EffectiveLimits = UNLIMITED
 
     def may_use(self, model: str) -> bool:
         """Both the key's list and its organization's admit the model (no list: any)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +12,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.accounts.services import find_key_identity
 from aisonar.clock import utcnow
 from aisonar.gateway.errors import AuthenticationFailed
+from aisonar.limits.services import effective_limits
 
 _BEARER = "bearer "
 
@@ -36,6 +38,9 @@ class KeyCache:
         generation = self._generation
         async with self._engine.connect() as conn:
             identity = await find_key_identity(conn, key_hash)
+            if identity is not None:
+                limits = await effective_limits(conn, identity.key_id)
+                identity = dataclasses.replace(identity, limits=limits)
         # A change that landed while we were reading must not be overwritten by stale data.
         if generation == self._generation:
             self._entries[key_hash] = identity

@@ -22,6 +22,7 @@ SSE_HEADERS = [
 
 class Exchange:
     __slots__ = (
+        "extra_headers",
         "headers",
         "receive",
         "request_id",
@@ -41,6 +42,8 @@ class Exchange:
         self.response_started = False
         self.response_ended = False
         self.status = 0
+        # Headers every response to this request carries (the rate limit state).
+        self.extra_headers: list[tuple[bytes, bytes]] = []
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -80,7 +83,11 @@ class Exchange:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [*headers, (b"x-request-id", self.request_id.encode())],
+                "headers": [
+                    *headers,
+                    *self.extra_headers,
+                    (b"x-request-id", self.request_id.encode()),
+                ],
             }
         )
 

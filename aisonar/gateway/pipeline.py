@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.models import KeyIdentity
+from aisonar.gateway.admission import Limiter, token_estimate
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
 from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.disconnect import cancel_on_disconnect
@@ -50,6 +51,7 @@ class GatewayServices:
     billing: Billing
     failover: FailoverPolicy
     metrics: GatewayMetrics
+    limiter: Limiter
 
 
 async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -> KeyIdentity:
@@ -113,6 +115,8 @@ async def generate(
     request = dialect.parse(body, target)
     meter.requested_model, meter.stream = request.model, request.stream
     routes = services.channels.routes(meter.identity, request.model)
+    estimate = token_estimate(request.input_bound, request.max_output_tokens)
+    admitted = await services.limiter.admit(exchange, meter.identity, estimate)
 
     async def attempt(route: Route) -> None:
         adapter, model = route.adapter, route.upstream_model
@@ -162,7 +166,10 @@ async def generate(
                 translation = _Translation(dialect, route, request, estimator)
                 await relay_translated_json(exchange, answer, meter, translation.render)
 
-    await with_failover(services.failover, exchange, meter, routes, attempt)
+    try:
+        await with_failover(services.failover, exchange, meter, routes, attempt)
+    finally:
+        await services.limiter.finish(admitted, meter.usage)
 
 
 async def embeddings(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:

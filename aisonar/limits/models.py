@@ -131,3 +131,6 @@ class EffectiveLimits:
         """The smallest limit of a dimension over every level (None: unlimited)."""
         found = [value for name, value, _ in self.entries() if name == dimension]
         return min(found) if found else None
+
+
+UNLIMITED = EffectiveLimits(())

@@ -32,6 +32,12 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.limit_store_errors = Counter(
+            "aisonar_limit_store_errors",
+            "Limit store calls that failed; the requests were let through (fail open).",
+            registry=self.registry,
+        )
+
     def channel_changed(self, channel: str, state: ChannelState) -> None:
         self.channel_state.labels(channel).set(STATE_VALUES[state])
         self.channel_transitions.labels(channel, state.value).inc()
