@@ -124,6 +124,7 @@ def create_app(settings: Settings) -> GatewayApp:
                 limit_store(settings),
                 metrics,
                 slot_ttl_s=settings.upstream_total_timeout_s + 60,
+                fail_open=settings.rate_limits_fail_open,
             ),
         )
         health.on_change = ChannelStateLog(metrics, lambda: services.channels)

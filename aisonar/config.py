@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     channel_cooldown_s: float = Field(default=5.0, gt=0)
     channel_max_cooldown_s: float = Field(default=300.0, gt=0)
     channel_probe_interval_s: float = Field(default=1.0, gt=0)
+    # When the limit store (Redis) cannot be reached: admit requests without their rate
+    # limits (true), or refuse them with 503 (false).
+    rate_limits_fail_open: bool = True
 
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)

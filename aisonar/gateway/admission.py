@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError
 
-from aisonar.accounts.models import KeyIdentity
 from aisonar.errors import AISonarError
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
+from aisonar.gateway.metering import RequestMeter
 from aisonar.limits.store import CheckState, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
 
@@ -43,6 +43,13 @@ class RateLimited(AISonarError):
         self.retry_after = str(seconds)
 
 
+class LimitStoreUnavailable(AISonarError):
+    status = 503
+    kind = "server_error"
+    code = "limit_store_unavailable"
+    retry_after = "1"
+
+
 @dataclass(slots=True)
 class Admitted:
     """What a request took, to give back or correct when it ends."""
@@ -58,12 +65,15 @@ class Limiter:
     store: LimitStore
     metrics: GatewayMetrics
     slot_ttl_s: float
+    fail_open: bool
 
     async def admit(
-        self, exchange: Exchange, identity: KeyIdentity, estimate: int
+        self, exchange: Exchange, meter: RequestMeter, estimate: int
     ) -> Admitted | None:
-        """Refuse with RateLimited, or admit and set the x-ratelimit-* headers."""
-        entries = list(identity.limits.entries())
+        """Refuse with RateLimited, or admit and set the x-ratelimit-* headers; the
+        decision goes on the usage event."""
+        assert meter.identity is not None
+        entries = list(meter.identity.limits.entries())
         if not entries:
             return None
         rates: list[RateCheck] = []
@@ -82,14 +92,22 @@ class Limiter:
             return None
         try:
             decision = await self.store.admit(exchange.request_id, [*rates, *tokens], slots)
-        except (RedisError, OSError):
-            # Rate limits fail open: an unreachable limit store must not stop traffic.
-            log.warning("limit store unreachable; request admitted without rate limits")
+        except (RedisError, OSError) as error:
             self.metrics.limit_store_errors.inc()
+            if not self.fail_open:
+                log.warning("limit store unreachable; request refused (fail closed)")
+                meter.limit_decision = "refused: limit store unreachable"
+                raise LimitStoreUnavailable(
+                    "Rate limits cannot be checked; retry shortly."
+                ) from error
+            log.warning("limit store unreachable; request admitted without rate limits")
+            meter.limit_decision = "unchecked: limit store unreachable"
             return None
         if not decision.allowed:
             assert decision.refused_by is not None
+            meter.limit_decision = f"refused: {decision.refused_by}"
             raise RateLimited(decision.refused_by, decision.retry_after_s)
+        meter.limit_decision = "admitted"
         states = decision.states
         exchange.extra_headers += [
             *_headers("requests", states[: len(rates)]),

@@ -37,6 +37,7 @@ class RequestMeter:
     price_version: str | None = None
     # Every attempt, once a request has gone to more than one channel.
     attempts: list[dict[str, Any]] | None = None
+    limit_decision: str | None = None
 
     def attempted(self, route: Route, outcome: str, started: float) -> None:
         """Note one attempt's end: "ok" or what went wrong."""
@@ -82,4 +83,5 @@ class RequestMeter:
             latency_ms=round(elapsed * 1000),
             ttft_ms=None if ttft is None else round(ttft * 1000),
             attempts=None if self.attempts is None else orjson.dumps(self.attempts).decode(),
+            limit_decision=self.limit_decision,
         )

@@ -116,7 +116,7 @@ async def generate(
     meter.requested_model, meter.stream = request.model, request.stream
     routes = services.channels.routes(meter.identity, request.model)
     estimate = token_estimate(request.input_bound, request.max_output_tokens)
-    admitted = await services.limiter.admit(exchange, meter.identity, estimate)
+    admitted = await services.limiter.admit(exchange, meter, estimate)
 
     async def attempt(route: Route) -> None:
         adapter, model = route.adapter, route.upstream_model

@@ -129,6 +129,9 @@ usage_events = Table(
     # Null when the first channel tried answered; else every attempt in order:
     # [{"channel_id", "outcome", "latency_ms"}, ...], the last one the answering channel's.
     Column("attempts", JSON),
+    # Null when no rate limit applies to the key; else "admitted", "refused: <limit>" or
+    # "unchecked: <why>" (the limit store could not be reached and limits fail open).
+    Column("limit_decision", String(300)),
     Index(None, "org_id", "started_at"),
     Index(None, "user_id", "started_at"),
     Index(None, "started_at"),

@@ -39,6 +39,8 @@ class UsageEvent:
     ttft_ms: int | None
     # JSON: null when the first channel tried answered, else every attempt in order.
     attempts: str | None = None
+    # Null when no rate limit applies; "admitted", "refused: <limit>" or "unchecked: <why>".
+    limit_decision: str | None = None
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageEvent.__dataclass_fields__)

@@ -50,6 +50,8 @@ async def test_a_key_over_its_requests_per_minute_gets_a_429_that_says_when(
     events = await recorded_events(backend, tenant, 4)
     assert [e.status_code for e in events] == [200, 200, 200, 429]
     assert events[-1].error_type == "rate_limit_error" and events[-1].cost == 0
+    assert [e.limit_decision for e in events[:3]] == ["admitted"] * 3
+    assert events[-1].limit_decision == f"refused: requests per minute of key {tenant.key_id}"
 
 
 async def test_an_anthropic_client_is_refused_in_its_own_format(
@@ -132,10 +134,12 @@ async def test_tokens_are_counted_as_used_not_as_estimated(
 
 
 async def test_a_key_without_limits_gets_no_rate_limit_headers(
-    gateway: RunningGateway, tenant: Tenant
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
 ) -> None:
     async with client(gateway, tenant.secret) as c:
         raw = await c.chat.completions.with_raw_response.create(
             model="gpt-4o-mini", messages=HELLO, max_tokens=5
         )
     assert "x-ratelimit-limit-requests" not in raw.headers
+    [event] = await recorded_events(backend, tenant, 1)
+    assert event.status_code == 200 and event.limit_decision is None

@@ -1,0 +1,71 @@
+"""When the limit store cannot be reached: rate limits fail open (or closed, as set),
+logged and counted, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from aisonar.accounts.models import KeyIdentity
+from aisonar.gateway.admission import Limiter, LimitStoreUnavailable
+from aisonar.gateway.http import Exchange
+from aisonar.gateway.metering import RequestMeter
+from aisonar.limits.models import (
+    AppliedLimits,
+    EffectiveLimits,
+    LimitSet,
+    Subject,
+    SubjectKind,
+)
+from aisonar.limits.redis_store import RedisLimitStore
+from aisonar.observability.metrics import GatewayMetrics
+from aisonar.testing.gateway_server import free_port
+
+KEY = Subject(SubjectKind.KEY, "key_1")
+LIMITED = KeyIdentity(
+    "key_1",
+    "usr_1",
+    "org_1",
+    None,
+    None,
+    True,
+    limits=EffectiveLimits((AppliedLimits(KEY, KEY, "key_1", LimitSet(rpm=10, concurrent=2)),)),
+)
+
+
+async def no_message() -> dict[str, object]:
+    return {"type": "http.disconnect"}
+
+
+async def nowhere(_: object) -> None:
+    return None
+
+
+def exchange() -> Exchange:
+    return Exchange({"headers": []}, no_message, nowhere, "req_1")
+
+
+def meter() -> RequestMeter:
+    return RequestMeter("req_1", "/v1/chat/completions", None, identity=LIMITED)
+
+
+@pytest.mark.parametrize("fail_open", [True, False])
+async def test_an_unreachable_store_admits_or_refuses_as_set(
+    fail_open: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = GatewayMetrics()
+    store = RedisLimitStore(f"redis://127.0.0.1:{free_port()}/0")
+    limiter = Limiter(store, metrics, slot_ttl_s=60, fail_open=fail_open)
+    request = meter()
+    try:
+        if fail_open:
+            assert await limiter.admit(exchange(), request, 100) is None
+            assert request.limit_decision == "unchecked: limit store unreachable"
+        else:
+            with pytest.raises(LimitStoreUnavailable) as refused:
+                await limiter.admit(exchange(), request, 100)
+            assert refused.value.status == 503 and refused.value.retry_after == "1"
+            assert request.limit_decision == "refused: limit store unreachable"
+    finally:
+        await store.close()
+    assert "limit store unreachable" in caplog.text
+    assert b"aisonar_limit_store_errors_total 1.0" in metrics.render()
