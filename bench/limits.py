@@ -1,20 +1,38 @@
-"""How fast the limit stores decide: one request's checks as the gateway will make them
-(requests and tokens per minute for its key, user and organization, and a concurrency
-slot), admitted and then released, on `MemoryLimitStore` and `RedisLimitStore`.
-`--ops` decisions one after another, then the same spread over 64 asyncio tasks, on
-uvloop as in the gateway. Redis is skipped when unreachable.
+"""What rate limits cost: the limit stores alone, then the gateway with limits on and off.
 
-    python bench/limits.py [--ops 20000] [--redis-url redis://127.0.0.1:6379/0]
+1. Stores: one request's checks as the gateway makes them (requests and tokens per
+   minute for its key, user and organization, and a concurrency slot), admitted and then
+   released, on `MemoryLimitStore` and `RedisLimitStore`: `--ops` decisions one after
+   another, then the same spread over 64 asyncio tasks, on uvloop as in the gateway.
+   Redis is skipped when unreachable.
+2. Gateway: bench/proxy.py's canned nginx upstream and CLI provisioning, twice (each its
+   own data directory, in-process stores, no Redis), then two `aisonar serve` workers on
+   core 0: limits on (the key gets requests and tokens per minute and a concurrency
+   limit, its organization requests per minute, all far above what a run reaches, so
+   every one is checked on every request and none refuses) and limits off (none set).
+   wrk drives each scenario through both, alternating which goes first, for `--rounds`
+   rounds; the difference of the medians is what limits add.
 
-Prints figures; never fails on them."""
+    python bench/limits.py [--ops 20000] [--duration 5] [--rounds 3] [--connections 64]
+                           [--redis-url redis://127.0.0.1:6379/0]
+
+Prints figures; never fails on them. Exit 2 when wrk or nginx is missing, 1 when the
+setup failed."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import secrets
+import statistics
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvloop
@@ -25,11 +43,14 @@ from aisonar.limits.redis_store import RedisLimitStore
 from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
 
 sys.path.insert(0, str(Path(__file__).parent))
+import billing
 import proxy
 
 _TASKS = 64
 # Limits far above what a run can reach, so every decision is a full admission.
 _HUGE = 10**12
+
+# ---------------------------------------------------------------- limit stores
 
 
 def request_checks() -> tuple[list[RateCheck], list[SlotCheck]]:
@@ -49,7 +70,7 @@ async def decide(store: LimitStore, rates: list[RateCheck], slots: list[SlotChec
     await store.release(request_id, slots)
 
 
-async def measure(store: LimitStore, ops: int) -> tuple[float, float]:
+async def measure_store(store: LimitStore, ops: int) -> tuple[float, float]:
     """Decisions per second, sequential and over `_TASKS` tasks."""
     rates, slots = request_checks()
     for _ in range(min(ops // 10, 1000)):
@@ -69,14 +90,14 @@ async def measure(store: LimitStore, ops: int) -> tuple[float, float]:
     return sequential, concurrent
 
 
-async def run(ops: int, redis_url: str) -> None:
-    print(f"{ops:,} decisions each: 6 rate checks and 1 slot, admitted then released\n")
+async def run_stores(ops: int, redis_url: str) -> None:
+    print(f"\n{ops:,} decisions each: 6 rate checks and 1 slot, admitted then released")
     print(f"{'store':<12} {'mode':<12} {'decisions/s':>12} {'µs each':>9}")
     stores: list[tuple[str, LimitStore]] = [("in-process", MemoryLimitStore())]
     stores.append(("redis", RedisLimitStore(redis_url)))
     for name, store in stores:
         try:
-            sequential, concurrent = await measure(store, ops)
+            sequential, concurrent = await measure_store(store, ops)
         except (RedisError, OSError) as error:
             print(f"{name:<12} skipped: {error}")
             continue
@@ -86,15 +107,184 @@ async def run(ops: int, redis_url: str) -> None:
             print(f"{name:<12} {mode:<12} {rate:>12,.0f} {1e6 / rate:>9.1f}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ops", type=int, default=20_000)
+# ---------------------------------------------------------------- gateway
+
+# What proxy.provision creates.
+ORG = "bench"
+EMAIL = "bench@example.com"
+# Never reached in a run, so never refusing, but each checked on every request: three
+# limits of the key and one of its organization.
+KEY_LIMITS = ("--rpm", "1000000000", "--tpm", "2000000000", "--concurrent", "100000")
+ORG_LIMITS = ("--rpm", "1000000000")
+LIMIT_HEADER = "x-ratelimit-limit-requests"
+BUDGET_P50_MS = 0.2  # issue 6, on the in-process store
+# Before a gateway's first run of each scenario only (round 1), to keep a default run
+# near three minutes; later rounds find it warm.
+WARMUP_S = 1
+# Before each measured run: the gateways wind down the requests the last wrk run cut off
+# (both share core 0).
+SETTLE_S = 0.3
+
+
+def provisioned(workdir: Path, nginx_port: int, limits: bool) -> tuple[dict[str, str], str]:
+    """proxy.py's provisioning in `workdir` (in-process stores), with the limits or
+    without; the environment and the key's secret."""
+    workdir.mkdir()
+    env = billing.billing_env(workdir, billing=True)
+    secret = proxy.provision(env, nginx_port)
+    if limits:
+        (key,) = json.loads(proxy.aisonar(env, "key", "list", EMAIL, "--json"))
+        proxy.aisonar(env, "limits", "set", "--key", key["id"], *KEY_LIMITS)
+        proxy.aisonar(env, "limits", "set", "--org", ORG, *ORG_LIMITS)
+    return env, secret
+
+
+@contextmanager
+def limits_gateways(workdir: Path, nginx_port: int) -> Iterator[tuple[billing.Target, ...]]:
+    """(limits on, limits off), provisioned side by side (each CLI call starts Python)."""
+    labels = {"on": True, "off": False}
+    with ThreadPoolExecutor(len(labels)) as pool:
+        futures = {
+            label: pool.submit(provisioned, workdir / label, nginx_port, limits)
+            for label, limits in labels.items()
+        }
+        setups = {label: future.result() for label, future in futures.items()}
+    with ExitStack() as stack:
+        targets = []
+        for label, (env, secret) in setups.items():
+            port, _ = stack.enter_context(proxy.gateway(env, workdir / label, None))
+            targets.append(billing.Target(label, workdir / label, secret, port))
+        yield tuple(targets)
+
+
+def limit_header(target: billing.Target, model: str, stream: bool) -> str | None:
+    """One request through `target`: its x-ratelimit-limit-requests header, if any."""
+    request = urllib.request.Request(
+        target.url,
+        data=proxy.request_body(model, stream).encode(),
+        headers={"Authorization": f"Bearer {target.secret}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            value: str | None = response.headers.get(LIMIT_HEADER)
+            return value
+    except urllib.error.HTTPError as error:
+        body = error.read().decode(errors="replace")[:500]
+        raise RuntimeError(f"limits {target.label}, {model}: HTTP {error.code}: {body}") from None
+
+
+def check_headers(on: billing.Target, off: billing.Target) -> None:
+    """Limits are checked through `on` and not through `off`, or the comparison is moot."""
+    for model, stream in ((proxy.MODEL_JSON, False), (proxy.MODEL_SSE, True)):
+        with_limits = limit_header(on, model, stream)
+        if with_limits is None:
+            raise RuntimeError(f"limits on, {model}: no {LIMIT_HEADER} header in the answer")
+        without = limit_header(off, model, stream)
+        if without is not None:
+            raise RuntimeError(f"limits off, {model}: {LIMIT_HEADER}: {without}")
+        print(f"{model}: limits on answers {LIMIT_HEADER}: {with_limits}; limits off, none")
+
+
+def measure(
+    target: billing.Target, scenario: proxy.Scenario, seconds: int, warm_up: bool
+) -> proxy.WrkResult:
+    model = proxy.MODEL_SSE if scenario.stream else proxy.MODEL_JSON
+    script = target.workdir / f"{model}.lua"
+    script.write_text(proxy.lua_script(proxy.request_body(model, scenario.stream), target.secret))
+    if warm_up:
+        proxy.run_wrk(target.url, script, scenario.connections, WARMUP_S)
+    time.sleep(SETTLE_S)
+    return proxy.run_wrk(target.url, script, scenario.connections, seconds)
+
+
+def run_rounds(
+    targets: tuple[billing.Target, ...], args: argparse.Namespace
+) -> list[billing.Comparison]:
+    """Every scenario through both, each round; the one measured first alternating."""
+    on, off = targets
+    scenarios = billing.gateway_scenarios(args.connections)
+    runs: list[list[tuple[proxy.WrkResult, proxy.WrkResult]]] = [[] for _ in scenarios]
+    for r in range(args.rounds):
+        for i, scenario in enumerate(scenarios):
+            if (r + i) % 2 == 0:
+                result_on = measure(on, scenario, args.duration, r == 0)
+                result_off = measure(off, scenario, args.duration, r == 0)
+            else:
+                result_off = measure(off, scenario, args.duration, r == 0)
+                result_on = measure(on, scenario, args.duration, r == 0)
+            runs[i].append((result_on, result_off))
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+    return [
+        billing.Comparison(
+            scenario,
+            proxy.combined([on for on, _ in pairs]),
+            proxy.combined([off for _, off in pairs]),
+            [on.p50_ms - off.p50_ms for on, off in pairs],
+        )
+        for scenario, pairs in zip(scenarios, runs, strict=True)
+    ]
+
+
+def print_comparisons(comparisons: list[billing.Comparison], rounds: int) -> None:
+    print(f"\nmedians over {rounds} round(s):")
+    print(billing.GATEWAY_HEADER)
+    for c in comparisons:
+        print(billing.format_comparison(c))
+    print("\non-off p50 ms per round:")
+    for c in comparisons:
+        print(f"  {c.scenario.name:<26}" + "  ".join(f"{d:+.3f}" for d in c.p50_differences))
+    for c in comparisons:
+        if c.scenario.sequential:
+            added = c.on.p50_ms - c.off.p50_ms
+            verdict = "within" if added < BUDGET_P50_MS else "OVER"
+            median = statistics.median(c.p50_differences)
+            print(
+                f"{c.scenario.name}: limits add {added:+.3f} ms p50 (median of the rounds' "
+                f"differences {median:+.3f}), {verdict} the {BUDGET_P50_MS} ms budget"
+            )
+    for c in comparisons:
+        for label, result in (("on", c.on), ("off", c.off)):
+            if result.non_2xx or result.socket_errors:
+                print(
+                    f"  {c.scenario.name} limits {label}: non-2xx {result.non_2xx}, "
+                    f"socket errors: {result.socket_errors or 'none'}"
+                )
+
+
+def run_gateways(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
+    print(f"\ngateway, limits on (in-process store) vs off: {args.duration} s per wrk run,")
+    print(f"a {WARMUP_S} s warm-up before each in round 1; workers on core 0, wrk -t1 on core 1")
+    with proxy.nginx_upstream(nginx, workdir) as port, limits_gateways(workdir, port) as targets:
+        on, off = targets
+        check_headers(on, off)
+        comparisons = run_rounds(targets, args)
+    print_comparisons(comparisons, args.rounds)
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--ops", type=int, default=20_000, help="Decisions per store row.")
+    parser.add_argument("--duration", type=int, default=5, help="Seconds per wrk run.")
+    parser.add_argument("--rounds", type=int, default=3, help="Gateway rounds (medians).")
+    parser.add_argument("--connections", type=int, default=64, help="Throughput connections.")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
     print(proxy.machine())
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(run(args.ops, args.redis_url))
+        runner.run(run_stores(args.ops, args.redis_url))
+    run_gateways(args, nginx, workdir)
+
+
+def main() -> int:
+    return proxy.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

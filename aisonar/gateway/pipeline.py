@@ -178,6 +178,8 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
     request = parse_embeddings_request(body)
     meter.requested_model = request.model
     routes = services.channels.routes(meter.identity, request.model)
+    tokens = token_estimate(len(request.input), None)
+    admitted = await services.limiter.admit(exchange, meter, tokens)
 
     async def attempt(route: Route) -> None:
         price = services.billing.price_for(route)
@@ -202,7 +204,10 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
         ):
             await relay_json(exchange, answer, meter, lambda b: read_usage(b).usage, estimate)
 
-    await with_failover(services.failover, exchange, meter, routes, attempt)
+    try:
+        await with_failover(services.failover, exchange, meter, routes, attempt)
+    finally:
+        await services.limiter.finish(admitted, meter.usage)
 
 
 def _model_entry(model: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 
+from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.charging import held
 from aisonar.gateway.disconnect import cancel_on_disconnect
 from aisonar.gateway.errors import InvalidRequest
@@ -86,4 +87,9 @@ async def responses(services: GatewayServices, exchange: Exchange, meter: Reques
             else:
                 await relay_json(exchange, answer, meter, responses_body_usage, estimator.from_body)
 
-    await with_failover(services.failover, exchange, meter, routes, attempt)
+    estimate = token_estimate(len(body), request.max_output_tokens)
+    admitted = await services.limiter.admit(exchange, meter, estimate)
+    try:
+        await with_failover(services.failover, exchange, meter, routes, attempt)
+    finally:
+        await services.limiter.finish(admitted, meter.usage)

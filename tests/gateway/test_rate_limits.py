@@ -143,3 +143,16 @@ async def test_a_key_without_limits_gets_no_rate_limit_headers(
     assert "x-ratelimit-limit-requests" not in raw.headers
     [event] = await recorded_events(backend, tenant, 1)
     assert event.status_code == 200 and event.limit_decision is None
+
+
+async def test_embeddings_and_responses_count_against_the_same_limit(
+    gateway: RunningGateway, backend: Backend, tenant: Tenant
+) -> None:
+    await limit(backend, SubjectKind.KEY, tenant.key_id, rpm=2)
+    async with client(gateway, tenant.secret) as c:
+        await c.embeddings.create(model="text-embedding-3-small", input="hello")
+        await c.responses.create(model="gpt-4o-mini", input="hello", max_output_tokens=16)
+        with pytest.raises(openai.RateLimitError):
+            await c.embeddings.create(model="text-embedding-3-small", input="hello")
+    events = await recorded_events(backend, tenant, 3)
+    assert [e.limit_decision.split(":")[0] for e in events] == ["admitted", "admitted", "refused"]
