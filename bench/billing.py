@@ -42,6 +42,7 @@ from aisonar.billing.store import BalanceStore, DurableBalance
 
 sys.path.insert(0, str(Path(__file__).parent))
 import proxy
+import wrk
 
 BALANCE = 10**15
 HOLD_AMOUNT = 1_000
@@ -213,8 +214,8 @@ class Comparison:
     """One scenario through both gateways: the medians over the rounds."""
 
     scenario: proxy.Scenario
-    on: proxy.WrkResult
-    off: proxy.WrkResult
+    on: wrk.WrkResult
+    off: wrk.WrkResult
     p50_differences: list[float]
 
 
@@ -239,17 +240,17 @@ def billing_gateway(
         yield Target(label, workdir, secret, port), process
 
 
-def measure(target: Target, scenario: proxy.Scenario, seconds: int) -> proxy.WrkResult:
+def measure(target: Target, scenario: proxy.Scenario, seconds: int) -> wrk.WrkResult:
     model = proxy.MODEL_SSE if scenario.stream else proxy.MODEL_JSON
     script = target.workdir / f"{model}.lua"
-    script.write_text(proxy.lua_script(proxy.request_body(model, scenario.stream), target.secret))
-    proxy.run_wrk(target.url, script, scenario.connections, proxy.WARMUP_S)
-    return proxy.run_wrk(target.url, script, scenario.connections, seconds)
+    script.write_text(wrk.lua_script(proxy.request_body(model, scenario.stream), target.secret))
+    wrk.run_wrk(target.url, script, scenario.connections, proxy.WARMUP_S)
+    return wrk.run_wrk(target.url, script, scenario.connections, seconds)
 
 
 def measure_both(
     targets: tuple[Target, Target], scenario: proxy.Scenario, seconds: int, on_first: bool
-) -> tuple[proxy.WrkResult, proxy.WrkResult]:
+) -> tuple[wrk.WrkResult, wrk.WrkResult]:
     """(billing on, billing off), the one measured first alternating against drift."""
     on, off = targets
     if on_first:
@@ -266,7 +267,7 @@ def gateway_scenarios(connections: int) -> list[proxy.Scenario]:
 
 def run_rounds(targets: tuple[Target, Target], args: argparse.Namespace) -> list[Comparison]:
     scenarios = gateway_scenarios(args.connections)
-    runs: list[list[tuple[proxy.WrkResult, proxy.WrkResult]]] = [[] for _ in scenarios]
+    runs: list[list[tuple[wrk.WrkResult, wrk.WrkResult]]] = [[] for _ in scenarios]
     for r in range(args.rounds):
         for i, scenario in enumerate(scenarios):
             runs[i].append(measure_both(targets, scenario, args.duration, (r + i) % 2 == 0))
@@ -274,8 +275,8 @@ def run_rounds(targets: tuple[Target, Target], args: argparse.Namespace) -> list
     return [
         Comparison(
             scenario,
-            proxy.combined([on for on, _ in pairs]),
-            proxy.combined([off for _, off in pairs]),
+            wrk.combined([on for on, _ in pairs]),
+            wrk.combined([off for _, off in pairs]),
             [on.p50_ms - off.p50_ms for on, off in pairs],
         )
         for scenario, pairs in zip(scenarios, runs, strict=True)

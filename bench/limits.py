@@ -45,6 +45,7 @@ from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
 sys.path.insert(0, str(Path(__file__).parent))
 import billing
 import proxy
+import wrk
 
 _TASKS = 64
 # Limits far above what a run can reach, so every decision is a full admission.
@@ -188,14 +189,14 @@ def check_headers(on: billing.Target, off: billing.Target) -> None:
 
 def measure(
     target: billing.Target, scenario: proxy.Scenario, seconds: int, warm_up: bool
-) -> proxy.WrkResult:
+) -> wrk.WrkResult:
     model = proxy.MODEL_SSE if scenario.stream else proxy.MODEL_JSON
     script = target.workdir / f"{model}.lua"
-    script.write_text(proxy.lua_script(proxy.request_body(model, scenario.stream), target.secret))
+    script.write_text(wrk.lua_script(proxy.request_body(model, scenario.stream), target.secret))
     if warm_up:
-        proxy.run_wrk(target.url, script, scenario.connections, WARMUP_S)
+        wrk.run_wrk(target.url, script, scenario.connections, WARMUP_S)
     time.sleep(SETTLE_S)
-    return proxy.run_wrk(target.url, script, scenario.connections, seconds)
+    return wrk.run_wrk(target.url, script, scenario.connections, seconds)
 
 
 def run_rounds(
@@ -204,7 +205,7 @@ def run_rounds(
     """Every scenario through both, each round; the one measured first alternating."""
     on, off = targets
     scenarios = billing.gateway_scenarios(args.connections)
-    runs: list[list[tuple[proxy.WrkResult, proxy.WrkResult]]] = [[] for _ in scenarios]
+    runs: list[list[tuple[wrk.WrkResult, wrk.WrkResult]]] = [[] for _ in scenarios]
     for r in range(args.rounds):
         for i, scenario in enumerate(scenarios):
             if (r + i) % 2 == 0:
@@ -218,8 +219,8 @@ def run_rounds(
     return [
         billing.Comparison(
             scenario,
-            proxy.combined([on for on, _ in pairs]),
-            proxy.combined([off for _, off in pairs]),
+            wrk.combined([on for on, _ in pairs]),
+            wrk.combined([off for _, off in pairs]),
             [on.p50_ms - off.p50_ms for on, off in pairs],
         )
         for scenario, pairs in zip(scenarios, runs, strict=True)

@@ -44,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import proxy
 import translation
+import wrk
 
 ERROR_PREFIX = "/err500/v1"
 ERROR_BODY = json.dumps(
@@ -332,26 +333,26 @@ class Bench:
     key: str
     tallies: dict[str, proxy.GatewayTally] = field(default_factory=dict)
 
-    def run(self, case: Case, kind: str, connections: int, seconds: int) -> proxy.WrkResult:
+    def run(self, case: Case, kind: str, connections: int, seconds: int) -> wrk.WrkResult:
         model = case.model(kind)
         script = self.workdir / f"{model}.lua"
         if not script.exists():
             body = proxy.request_body(model, KINDS[kind][0])
-            script.write_text(proxy.lua_script(body, self.key))
+            script.write_text(wrk.lua_script(body, self.key))
         time.sleep(SETTLE_S)
-        result = proxy.run_wrk(self.gateway, script, connections, seconds)
+        result = wrk.run_wrk(self.gateway, script, connections, seconds)
         self.tallies.setdefault(model, proxy.GatewayTally()).add(result, connections)
         return result
 
 
-def versus(result: proxy.WrkResult, baseline: proxy.WrkResult) -> str:
+def versus(result: wrk.WrkResult, baseline: wrk.WrkResult) -> str:
     latency = f"{result.p50_ms - baseline.p50_ms:+.3f}/{result.p99_ms - baseline.p99_ms:+.2f}"
     rate = result.requests_per_s / baseline.requests_per_s - 1 if baseline.requests_per_s else 0
     return f"{latency:>27}{rate:>+8.0%}"
 
 
 def format_row(
-    case: Case, kind: str, connections: int, result: proxy.WrkResult, baseline: proxy.WrkResult
+    case: Case, kind: str, connections: int, result: wrk.WrkResult, baseline: wrk.WrkResult
 ) -> str:
     latency = f"{result.p50_ms:.3f}/{result.p99_ms:.2f}"
     added = f"{'(baseline)':>27}" if case is BASELINE else versus(result, baseline)
@@ -361,7 +362,7 @@ def format_row(
     )
 
 
-Row = tuple[Case, str, int, proxy.WrkResult]
+Row = tuple[Case, str, int, wrk.WrkResult]
 
 
 def run_cases(bench: Bench, connections: list[int], rounds: int, seconds: int) -> list[Row]:
@@ -374,14 +375,14 @@ def run_cases(bench: Bench, connections: list[int], rounds: int, seconds: int) -
         for kind in KINDS:
             for case in CASES:
                 bench.run(case, kind, count, WARMUP_S)
-            samples: dict[str, list[proxy.WrkResult]] = {case.key: [] for case in CASES}
+            samples: dict[str, list[wrk.WrkResult]] = {case.key: [] for case in CASES}
             for number in range(rounds):
                 start = number % len(CASES)  # each round in another order
                 for case in CASES[start:] + CASES[:start]:
                     samples[case.key].append(bench.run(case, kind, count, seconds))
-            baseline = proxy.combined(samples[BASELINE.key], statistics.fmean)
+            baseline = wrk.combined(samples[BASELINE.key], statistics.fmean)
             for case in CASES:
-                result = proxy.combined(samples[case.key], statistics.fmean)
+                result = wrk.combined(samples[case.key], statistics.fmean)
                 print(format_row(case, kind, count, result, baseline), flush=True)
                 rows.append((case, kind, count, result))
     return rows

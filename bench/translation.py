@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import proxy
+import wrk
 
 REPLY = "".join(proxy.REPLY_WORDS)
 SYSTEM = proxy.MESSAGES[0]["content"]
@@ -429,15 +430,15 @@ HEADER = (
 
 def measure(
     scenario: Scenario, urls: tuple[str, str], key: str, workdir: Path, seconds: int
-) -> proxy.WrkResult:
+) -> wrk.WrkResult:
     script = workdir / f"{scenario.name}.lua"
-    script.write_text(proxy.wrk_script(scenario.body(), scenario.wire.headers(key)))
+    script.write_text(wrk.wrk_script(scenario.body(), scenario.wire.headers(key)))
     url = scenario.url(*urls)
-    proxy.run_wrk(url, script, scenario.connections, proxy.WARMUP_S)
-    return proxy.run_wrk(url, script, scenario.connections, seconds)
+    wrk.run_wrk(url, script, scenario.connections, proxy.WARMUP_S)
+    return wrk.run_wrk(url, script, scenario.connections, seconds)
 
 
-def adds(scenario: Scenario, result: proxy.WrkResult, passthrough: proxy.WrkResult | None) -> str:
+def adds(scenario: Scenario, result: wrk.WrkResult, passthrough: wrk.WrkResult | None) -> str:
     """Translated minus pass-through: p50/p99 ms, and req/s in percent."""
     if scenario.client is None or passthrough is None:
         return ""
@@ -448,7 +449,7 @@ def adds(scenario: Scenario, result: proxy.WrkResult, passthrough: proxy.WrkResu
     return f"{latency:>30}{rate:>+8.0%}"
 
 
-def format_row(scenario: Scenario, result: proxy.WrkResult, added: str) -> str:
+def format_row(scenario: Scenario, result: wrk.WrkResult, added: str) -> str:
     upstream = scenario.upstream
     latency = f"{result.p50_ms:.3f}/{result.p99_ms:.2f}"
     return (
@@ -459,11 +460,11 @@ def format_row(scenario: Scenario, result: proxy.WrkResult, added: str) -> str:
 
 def run_scenarios(
     plan: list[Scenario], urls: tuple[str, str], key: str, workdir: Path, seconds: int
-) -> list[tuple[Scenario, proxy.WrkResult]]:
+) -> list[tuple[Scenario, wrk.WrkResult]]:
     """Measures and prints each scenario in turn (each pass-through before its translations)."""
     print(HEADER)
-    rows: list[tuple[Scenario, proxy.WrkResult]] = []
-    passthrough: proxy.WrkResult | None = None
+    rows: list[tuple[Scenario, wrk.WrkResult]] = []
+    passthrough: wrk.WrkResult | None = None
     for scenario in plan:
         result = measure(scenario, urls, key, workdir, seconds)
         passthrough = result if scenario.passthrough else passthrough
@@ -472,7 +473,7 @@ def run_scenarios(
     return rows
 
 
-def print_errors(rows: list[tuple[Scenario, proxy.WrkResult]]) -> None:
+def print_errors(rows: list[tuple[Scenario, wrk.WrkResult]]) -> None:
     for scenario, result in rows:
         if result.non_2xx or result.socket_errors:
             print(
