@@ -7,10 +7,7 @@ from google.genai import types
 
 from aisonar.gateway.errors import UnreadableUpstream
 from aisonar.gateway.formats.usage import TokenUsage
-from aisonar.gateway.translate.gemini_inbound import (
-    HubToGeminiStream,
-    hub_response_to_gemini,
-)
+from aisonar.gateway.translate.gemini_answers import HubToGeminiStream, hub_response_to_gemini
 from aisonar.gateway.translate.hub import JsonObject, hub_usage
 from tests.translate.gemini_cases import (
     MODEL,

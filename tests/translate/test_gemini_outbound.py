@@ -10,9 +10,7 @@ from openai.types.chat import ChatCompletion
 
 from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
 from aisonar.gateway.formats.usage import TokenUsage
-from aisonar.gateway.translate.gemini_inbound import (
-    HubToGeminiStream,
-)
+from aisonar.gateway.translate.gemini_answers import HubToGeminiStream
 from aisonar.gateway.translate.gemini_outbound import (
     GeminiStreamToHub,
     UpstreamStreamError,

@@ -13,11 +13,8 @@ from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.formats.gemini import gemini_stream_error_event, render_gemini_error
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import GenerationRequest, PathTarget
-from aisonar.gateway.translate.gemini_inbound import (
-    HubToGeminiStream,
-    gemini_request_to_hub,
-    hub_response_to_gemini,
-)
+from aisonar.gateway.translate.gemini_answers import HubToGeminiStream, hub_response_to_gemini
+from aisonar.gateway.translate.gemini_inbound import gemini_request_to_hub
 from aisonar.gateway.translate.hub import JsonObject
 
 
