@@ -31,13 +31,24 @@ from aisonar.gateway.failover import FailoverPolicy
 from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.prober import ChannelStateLog, keep_probing
+from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.upstream import new_upstream_session
+from aisonar.limits.memory_spend import MemorySpendStore
 from aisonar.limits.memory_store import MemoryLimitStore
+from aisonar.limits.models import Subject
+from aisonar.limits.spend import Period, SpendStore
+from aisonar.limits.spent import spent_in_period
 from aisonar.limits.store import LimitStore
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
 from aisonar.usage.writer import UsageWriter
+
+
+def hold_ttl_s(settings: Settings) -> float:
+    """A hold (or slot) outlives any request it can belong to, then expires if its
+    process died."""
+    return settings.upstream_total_timeout_s + 60
 
 
 def balance_store(settings: Settings, engine: AsyncEngine) -> BalanceStore:
@@ -48,15 +59,32 @@ def balance_store(settings: Settings, engine: AsyncEngine) -> BalanceStore:
     if settings.redis_url:
         from aisonar.billing.redis_store import RedisBalanceStore
 
-        # A hold outlives any request it can belong to, then expires if its process died.
-        hold_ttl_s = settings.upstream_total_timeout_s + 60
-        return RedisBalanceStore(settings.redis_url, load, hold_ttl_s=hold_ttl_s)
+        return RedisBalanceStore(settings.redis_url, load, hold_ttl_s=hold_ttl_s(settings))
     return MemoryBalanceStore(load)
 
 
-async def build_billing(settings: Settings, engine: AsyncEngine) -> Billing:
+def spend_store(settings: Settings, engine: AsyncEngine, hold_ttl_s: float) -> SpendStore:
+    async def load(counted: Subject, period: Period) -> int:
+        async with engine.connect() as conn:
+            return await spent_in_period(conn, counted, period)
+
+    if settings.redis_url:
+        from aisonar.limits.redis_spend import RedisSpendStore
+
+        return RedisSpendStore(settings.redis_url, load, hold_ttl_s=hold_ttl_s)
+    return MemorySpendStore(load)
+
+
+async def build_billing(
+    settings: Settings, engine: AsyncEngine, metrics: GatewayMetrics
+) -> Billing:
     async with engine.connect() as conn:
         prices = PriceBook(await load_operator_prices(conn))
+    quotas = SpendQuotas(
+        spend_store(settings, engine, hold_ttl_s(settings)),
+        metrics,
+        fail_open=settings.spend_quotas_fail_open,
+    )
     return Billing(
         store=balance_store(settings, engine),
         prices=prices,
@@ -65,6 +93,7 @@ async def build_billing(settings: Settings, engine: AsyncEngine) -> Billing:
         redeem_failures=FailureWindow(settings.redeem_failures_per_hour),
         payment_webhook_secret=settings.payment_webhook_secret,
         currency=settings.currency,
+        quotas=quotas,
         enabled=settings.billing_enabled,
     )
 
@@ -85,13 +114,13 @@ def create_app(settings: Settings) -> GatewayApp:
         engine = create_engine(settings.resolved_database_url)
         keys = KeyCache(engine, settings.key_cache_size)
         since = await current_change_id(engine)
-        billing = await build_billing(settings, engine)
+        metrics = GatewayMetrics()
+        billing = await build_billing(settings, engine, metrics)
         session = new_upstream_session(
             connect_timeout_s=settings.upstream_connect_timeout_s,
             total_timeout_s=settings.upstream_total_timeout_s,
             max_connections=settings.upstream_max_connections,
         )
-        metrics = GatewayMetrics()
         default_timeouts = ChannelTimeouts(
             connect_s=settings.upstream_connect_timeout_s,
             first_byte_s=settings.upstream_first_byte_timeout_s,
@@ -123,7 +152,7 @@ def create_app(settings: Settings) -> GatewayApp:
             limiter=Limiter(
                 limit_store(settings),
                 metrics,
-                slot_ttl_s=settings.upstream_total_timeout_s + 60,
+                slot_ttl_s=hold_ttl_s(settings),
                 fail_open=settings.rate_limits_fail_open,
             ),
         )
@@ -167,6 +196,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)
             await billing.store.close()
+            await billing.quotas.store.close()
             await services.limiter.store.close()
             await session.close()
             await engine.dispose()

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # When the limit store (Redis) cannot be reached: admit requests without their rate
     # limits (true), or refuse them with 503 (false).
     rate_limits_fail_open: bool = True
+    # The same for spend quotas: admit requests without their quotas (true), or refuse
+    # them with 503 (false, the default: money is not spent on a guess).
+    spend_quotas_fail_open: bool = False
 
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)

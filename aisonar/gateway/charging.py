@@ -16,6 +16,7 @@ from aisonar.billing.pricing import ModelPrice
 from aisonar.billing.store import BalanceStore
 from aisonar.billing.throttle import FailureWindow
 from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route
 
 
@@ -28,6 +29,7 @@ class Billing:
     redeem_failures: FailureWindow
     payment_webhook_secret: str
     currency: str
+    quotas: SpendQuotas
     enabled: bool = True
 
     def price_for(self, route: Route) -> ModelPrice:
@@ -48,24 +50,43 @@ async def held(
     input_bound: int,
     output_bound: int,
 ) -> AsyncIterator[None]:
-    assert meter.identity is not None and meter.route is not None
+    """The most the request can cost is held on its spend quotas and its organization's
+    balance; on the way out both are charged its real cost instead."""
+    assert meter.identity is not None
     identity = meter.identity
     markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
-    version = price.version if markup == PPM else f"{price.version} x{format_multiplier(markup)}"
-    if not billing.enabled:
-        try:
-            yield
-        finally:
-            meter.cost, meter.price_version = marked_up(price.cost(meter.usage), markup), version
-        return
     amount = marked_up(price.most(input_bound, output_bound), markup)
+    async with billing.quotas.held(meter, amount):
+        if billing.enabled:
+            async with _balance_held(billing, meter, amount, price, markup):
+                yield
+        else:
+            try:
+                yield
+            finally:
+                _price(meter, price, markup)
+
+
+def _price(meter: RequestMeter, price: ModelPrice, markup: int) -> None:
+    meter.cost = marked_up(price.cost(meter.usage), markup)
+    if markup == PPM:
+        meter.price_version = price.version
+    else:
+        meter.price_version = f"{price.version} x{format_multiplier(markup)}"
+
+
+@asynccontextmanager
+async def _balance_held(
+    billing: Billing, meter: RequestMeter, amount: int, price: ModelPrice, markup: int
+) -> AsyncIterator[None]:
+    assert meter.identity is not None and meter.route is not None
     hold = await billing.store.hold(meter.identity.org_id, amount, meter.request_id)
     try:
         yield
     finally:
         usage = meter.usage
         if usage.input_tokens or usage.output_tokens:
-            meter.cost, meter.price_version = marked_up(price.cost(usage), markup), version
+            _price(meter, price, markup)
             await billing.store.settle(hold, meter.cost)
             billing.ledger.submit(
                 hold.org_id, meter.cost, meter.request_id, meter.route.upstream_model

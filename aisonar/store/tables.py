@@ -134,6 +134,7 @@ usage_events = Table(
     Column("limit_decision", String(300)),
     Index(None, "org_id", "started_at"),
     Index(None, "user_id", "started_at"),
+    Index(None, "key_id", "started_at"),
     Index(None, "started_at"),
 )
 

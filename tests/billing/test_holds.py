@@ -19,10 +19,19 @@ from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.providers.registry import ADAPTERS
+from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route, UpstreamTimeouts
+from aisonar.limits.memory_spend import MemorySpendStore
+from aisonar.limits.models import Subject
+from aisonar.limits.spend import Period
+from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
 
 PRICE = ModelPrice("m", "v", Rate(1_000_000), Rate(0), Rate(0), Rate(1_000_000))
+
+
+async def no_spend(_: Subject, __: Period) -> int:
+    return 0
 
 
 async def load(_: str) -> DurableBalance:
@@ -40,6 +49,7 @@ def billing_with(store: MemoryBalanceStore) -> Billing:
         redeem_failures=FailureWindow(1),
         payment_webhook_secret="",
         currency="USD",
+        quotas=SpendQuotas(MemorySpendStore(no_spend), GatewayMetrics(), fail_open=False),
     )
 
 

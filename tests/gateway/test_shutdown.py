@@ -127,7 +127,9 @@ async def test_a_stream_past_the_grace_ends_with_an_error_event_and_is_charged(
     assert all(line.startswith(b"data: {") and b'"error"' not in line for _, line in events[:-1])
     # ...and then ends with an error event in OpenAI's format, not a dropped connection.
     ended, last = events[-1]
-    assert GRACE_S <= ended < GRACE_S + 1.5
+    # The upper bound only tells "at the deadline" from "never": a loaded machine (the
+    # whole suite on two cores) has been seen to take 1.5 s to cancel and answer.
+    assert GRACE_S <= ended < GRACE_S + 4
     error = orjson.loads(last.removeprefix(b"data: "))["error"]
     assert error["type"] == "server_shutting_down"
     assert error["message"] == "The gateway is shutting down; retry the request."

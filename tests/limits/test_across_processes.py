@@ -1,5 +1,5 @@
 """Limits that hold across instances: two gateway processes sharing Redis admit a key's
-limit once, not once each."""
+limit once, not once each, and spend a quota once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from aisonar.billing.money import parse_amount
 from aisonar.limits.models import LimitChanges, Subject, SubjectKind
 from aisonar.limits.services import set_limits
 from aisonar.testing.fake_upstream import FakeUpstream
@@ -89,3 +90,25 @@ async def test_two_gateways_share_a_keys_slots_in_flight(
         fake_upstream.config.tokens_per_second = 0
         await stop(servers)
     assert statuses == {200: 3, 429: 7}
+
+
+async def test_two_gateways_spend_a_users_daily_quota_once(backend: Backend) -> None:
+    tenant = await make_tenant(backend.engine)
+    async with backend.engine.begin() as conn:
+        cap = LimitChanges(daily_spend=parse_amount("0.05"))
+        await set_limits(conn, Subject(SubjectKind.USER, tenant.user_id), cap)
+    # metered-model charges 0.001 per output token; the fake answers all five asked for,
+    # so each request holds and then costs 0.005: ten fit in the quota, in any order.
+    payload = orjson.dumps(
+        {
+            "model": "metered-model",
+            "max_tokens": 5,
+            "messages": [{"role": "user", "content": "one two three four five six seven"}],
+        }
+    )
+    ports, servers = await two_gateways(backend)
+    try:
+        statuses = await post_many(ports, tenant, payload, 30)
+    finally:
+        await stop(servers)
+    assert statuses == {200: 10, 429: 20}
