@@ -13,8 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.billing.money import format_amount
 from aisonar.cli.context import json_option, run_in_database
 from aisonar.cli.output import emit, emit_one
+from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
-from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, EffectiveLimits, LimitSet
+from aisonar.limits.models import (
+    DIMENSIONS,
+    SPEND_DIMENSIONS,
+    EffectiveLimits,
+    LimitSet,
+    SubjectKind,
+)
 from aisonar.limits.services import (
     CLEAR_WORD,
     ResolvedSubject,
@@ -24,9 +31,11 @@ from aisonar.limits.services import (
     resolve_subject,
     set_limits,
 )
+from aisonar.limits.spend import PERIODS
+from aisonar.limits.spent import spent_in_period
 
 F = TypeVar("F", bound=Callable[..., Any])
-EFFECTIVE_COLUMNS = ("dimension", "limit", "level", "subject")
+EFFECTIVE_COLUMNS = ("dimension", "limit", "spent", "level", "subject")
 
 _SUBJECT_OPTIONS = (
     ("--org", "org", "NAME", "An organization, by name."),
@@ -83,17 +92,28 @@ def _own(resolved: ResolvedSubject, limits: LimitSet) -> dict[str, Any]:
     }
 
 
-def _effective(effective: EffectiveLimits) -> list[dict[str, Any]]:
-    return [
-        {
-            "dimension": dimension,
-            "limit": _value(dimension, value),
-            "level": str(level.source.kind),
-            "subject": level.label,
-            "subject_id": level.source.id,
-        }
-        for dimension, value, level in effective.entries()
-    ]
+async def _effective(conn: AsyncConnection, effective: EffectiveLimits) -> list[dict[str, Any]]:
+    """Every limit that applies; a spend quota with what its subject has spent in the
+    current period, as recorded (requests in flight are not in it yet)."""
+    now = utcnow()
+    rows = []
+    for dimension, value, level in effective.entries():
+        spent = None
+        # A plan shown on its own counts per organization: no one subject has spent.
+        if dimension in SPEND_DIMENSIONS and level.counted.kind is not SubjectKind.PLAN:
+            period = PERIODS[dimension](now)
+            spent = format_amount(await spent_in_period(conn, level.counted, period))
+        rows.append(
+            {
+                "dimension": dimension,
+                "limit": _value(dimension, value),
+                "spent": spent,
+                "level": str(level.source.kind),
+                "subject": level.label,
+                "subject_id": level.source.id,
+            }
+        )
+    return rows
 
 
 @click.group()
@@ -154,7 +174,7 @@ def limits_show(
         resolved = await resolve_subject(conn, kind, reference)
         own = _own(resolved, await get_limits(conn, resolved.subject))
         effective = await effective_limits_for(conn, resolved.subject)
-        return {**own, "effective": _effective(effective)}
+        return {**own, "effective": await _effective(conn, effective)}
 
     shown = run_in_database(work)
     if as_json:

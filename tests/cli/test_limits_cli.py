@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import openai
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
@@ -19,7 +20,8 @@ from sqlalchemy import func, select
 from aisonar.accounts.services import KEY_ENTITY
 from aisonar.cli import main
 from aisonar.store.tables import change_log
-from tests.support import Backend, Tenant, cli_environment, own_plan
+from aisonar.testing.gateway_server import RunningGateway
+from tests.support import Backend, Tenant, cli_environment, own_plan, recorded_events
 
 Invoke = Callable[..., Awaitable[Result]]
 NO_LIMITS = {
@@ -229,3 +231,25 @@ async def test_exactly_one_known_subject(aisonar: Invoke, backend: Backend, tena
     assert own(await shown(aisonar, "--org", tenant.org_name)) == NO_LIMITS
     assert own(await shown(aisonar, "--key", tenant.key_id)) == NO_LIMITS
     assert await key_changes(backend) == before
+
+
+async def test_show_tells_what_each_spend_quota_has_spent_this_period(
+    aisonar: Invoke, backend: Backend, tenant: Tenant, gateway: RunningGateway
+) -> None:
+    await aisonar("limits", "set", "--key", tenant.key_id, "--daily-spend", "1", "--rpm", "9")
+    await aisonar("limits", "set", "--user", tenant.email, "--monthly-spend", "20")
+    async with openai.AsyncOpenAI(
+        base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0
+    ) as client:
+        await client.chat.completions.create(
+            model="metered-model",
+            messages=[{"role": "user", "content": "one two three four five six"}],
+            max_tokens=4,
+        )
+    await recorded_events(backend, tenant, 1)
+    record = await shown(aisonar, "--key", tenant.key_id)
+    spent = {(e["dimension"], e["level"]): e["spent"] for e in record["effective"]}
+    # Four output tokens of metered-model: 0.004.
+    assert spent[("daily_spend", "key")] == "0.004"
+    assert spent[("monthly_spend", "user")] == "0.004"
+    assert spent[("rpm", "key")] is None
