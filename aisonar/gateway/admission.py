@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
@@ -17,12 +17,15 @@ from aisonar.errors import AISonarError
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
+from aisonar.limits.models import EffectiveLimits
 from aisonar.limits.store import CheckState, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
 _MINUTE_S = 60.0
+# Sets of checks kept, one per key identity in use; all are dropped when it fills.
+_MAX_CACHED_CHECKS = 100_000
 # Without a tokenizer on this path: about four bytes of prompt to a token.
 _BYTES_PER_TOKEN = 4
 _NAMES = {
@@ -60,12 +63,42 @@ class Admitted:
     estimate: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Checks:
+    """What a request of a key is checked against; the tokens' cost is its estimate."""
+
+    requests: tuple[RateCheck, ...]
+    tokens: tuple[RateCheck, ...]
+    slots: tuple[SlotCheck, ...]
+
+    @classmethod
+    def of(cls, limits: EffectiveLimits, slot_ttl_s: float) -> _Checks | None:
+        requests: list[RateCheck] = []
+        tokens: list[RateCheck] = []
+        slots: list[SlotCheck] = []
+        for dimension, limit, level in limits.entries():
+            name = f"{_NAMES.get(dimension, dimension)} of {level.source.kind} {level.label}"
+            key = f"{level.counted.kind}:{level.counted.id}:{dimension}"
+            if dimension == "rpm":
+                requests.append(RateCheck(name, key, limit, _MINUTE_S, 1))
+            elif dimension == "tpm":
+                tokens.append(RateCheck(name, key, limit, _MINUTE_S, 0))
+            elif dimension == "concurrent":
+                slots.append(SlotCheck(name, key, limit, slot_ttl_s))
+        if not (requests or tokens or slots):
+            return None
+        return cls(tuple(requests), tuple(tokens), tuple(slots))
+
+
 @dataclass
 class Limiter:
     store: LimitStore
     metrics: GatewayMetrics
     slot_ttl_s: float
     fail_open: bool
+    _checks: dict[int, tuple[EffectiveLimits, _Checks | None]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     async def admit(
         self, exchange: Exchange, meter: RequestMeter, estimate: int
@@ -73,23 +106,14 @@ class Limiter:
         """Refuse with RateLimited, or admit and set the x-ratelimit-* headers; the
         decision goes on the usage event."""
         assert meter.identity is not None
-        entries = list(meter.identity.limits.entries())
-        if not entries:
+        checks = self._checks_for(meter.identity.limits)
+        if checks is None:
             return None
-        rates: list[RateCheck] = []
-        tokens: list[RateCheck] = []
-        slots: list[SlotCheck] = []
-        for dimension, limit, level in entries:
-            name = f"{_NAMES.get(dimension, dimension)} of {level.source.kind} {level.label}"
-            key = f"{level.counted.kind}:{level.counted.id}:{dimension}"
-            if dimension == "rpm":
-                rates.append(RateCheck(name, key, limit, _MINUTE_S, 1))
-            elif dimension == "tpm":
-                tokens.append(RateCheck(name, key, limit, _MINUTE_S, estimate))
-            elif dimension == "concurrent":
-                slots.append(SlotCheck(name, key, limit, self.slot_ttl_s))
-        if not (rates or tokens or slots):
-            return None
+        rates = checks.requests
+        tokens = tuple(
+            RateCheck(t.name, t.key, t.limit, t.window_s, estimate) for t in checks.tokens
+        )
+        slots = checks.slots
         try:
             decision = await self.store.admit(exchange.request_id, [*rates, *tokens], slots)
         except (RedisError, OSError) as error:
@@ -113,7 +137,20 @@ class Limiter:
             *_headers("requests", states[: len(rates)]),
             *_headers("tokens", states[len(rates) : len(rates) + len(tokens)]),
         ]
-        return Admitted(exchange.request_id, tuple(tokens), tuple(slots), estimate)
+        return Admitted(exchange.request_id, tokens, slots, estimate)
+
+    def _checks_for(self, limits: EffectiveLimits) -> _Checks | None:
+        """The checks of a set of limits, made once per set (each key identity holds its
+        own until its limits change) rather than once per request."""
+        cached = self._checks.get(id(limits))
+        if cached is not None and cached[0] is limits:
+            return cached[1]
+        if len(self._checks) >= _MAX_CACHED_CHECKS:
+            self._checks.clear()
+        checks = _Checks.of(limits, self.slot_ttl_s)
+        # The entry keeps `limits` alive, so its id cannot be reused while cached.
+        self._checks[id(limits)] = (limits, checks)
+        return checks
 
     async def finish(self, admitted: Admitted | None, usage: TokenUsage) -> None:
         """Release the request's slots and count its real tokens instead of the estimate."""
@@ -132,13 +169,20 @@ def token_estimate(input_bytes: int, max_output_tokens: int | None) -> int:
     return input_bytes // _BYTES_PER_TOKEN + (max_output_tokens or 0)
 
 
+_HEADER_NAMES = {
+    unit: tuple(f"x-ratelimit-{what}-{unit}".encode() for what in ("limit", "remaining", "reset"))
+    for unit in ("requests", "tokens")
+}
+
+
 def _headers(unit: str, states: Sequence[CheckState]) -> list[tuple[bytes, bytes]]:
     """OpenAI's headers for the tightest limit of a kind."""
     if not states:
         return []
     tightest = min(states, key=lambda state: state.remaining)
+    limit, remaining, reset = _HEADER_NAMES[unit]
     return [
-        (f"x-ratelimit-limit-{unit}".encode(), str(tightest.limit).encode()),
-        (f"x-ratelimit-remaining-{unit}".encode(), str(tightest.remaining).encode()),
-        (f"x-ratelimit-reset-{unit}".encode(), f"{tightest.reset_s:.3g}s".encode()),
+        (limit, str(tightest.limit).encode()),
+        (remaining, str(tightest.remaining).encode()),
+        (reset, f"{tightest.reset_s:.3g}s".encode()),
     ]
