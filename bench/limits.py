@@ -1,14 +1,18 @@
-"""What rate limits cost: the limit stores alone, then the gateway with limits on and off.
+"""What limits cost: the limit and spend stores alone, then the gateway with limits on
+and off.
 
 1. Stores: one request's checks as the gateway makes them (requests and tokens per
-   minute for its key, user and organization, and a concurrency slot), admitted and then
-   released, on `MemoryLimitStore` and `RedisLimitStore`: `--ops` decisions one after
-   another, then the same spread over 64 asyncio tasks, on uvloop as in the gateway.
-   Redis is skipped when unreachable.
+   minute for its key, user and organization, and a concurrency slot), admitted and
+   then finished (the slot given back and the tokens corrected, in one call), on
+   `MemoryLimitStore` and `RedisLimitStore`; and its spend quotas (its key's daily, its
+   user's monthly) held and settled on `MemorySpendStore` and `RedisSpendStore`:
+   `--ops` decisions one after another, then the same spread over 64 asyncio tasks, on
+   uvloop as in the gateway. Redis is skipped when unreachable.
 2. Gateway: bench/proxy.py's canned nginx upstream and CLI provisioning, twice (each its
    own data directory, in-process stores, no Redis), then two `aisonar serve` workers on
-   core 0: limits on (the key gets requests and tokens per minute and a concurrency
-   limit, its organization requests per minute, all far above what a run reaches, so
+   core 0: limits on (the key gets requests and tokens per minute, a concurrency limit
+   and a daily spend quota, its organization requests per minute, all far above what a
+   run reaches, so
    every one is checked on every request and none refuses) and limits off (none set).
    wrk drives each scenario through both, alternating which goes first, for `--rounds`
    rounds; the difference of the medians is what limits add.
@@ -30,16 +34,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import uvloop
 from redis.exceptions import RedisError
 
+from aisonar.limits.memory_spend import MemorySpendStore
 from aisonar.limits.memory_store import MemoryLimitStore
+from aisonar.limits.models import Subject, SubjectKind
+from aisonar.limits.redis_spend import RedisSpendStore
 from aisonar.limits.redis_store import RedisLimitStore
+from aisonar.limits.spend import Period, SpendStore, spend_check
 from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -64,26 +73,56 @@ def request_checks() -> tuple[list[RateCheck], list[SlotCheck]]:
     return rates, [SlotCheck("key concurrent", f"{tag}:key:slots", _HUGE, 600.0)]
 
 
-async def decide(store: LimitStore, rates: list[RateCheck], slots: list[SlotCheck]) -> None:
-    request_id = secrets.token_hex(8)
-    decision = await store.admit(request_id, rates, slots)
-    assert decision.allowed
-    await store.release(request_id, slots)
+Operation = Callable[[], Awaitable[None]]
 
 
-async def measure_store(store: LimitStore, ops: int) -> tuple[float, float]:
-    """Decisions per second, sequential and over `_TASKS` tasks."""
+def rate_decision(store: LimitStore) -> Operation:
     rates, slots = request_checks()
+
+    async def decide() -> None:
+        request_id = secrets.token_hex(8)
+        decision = await store.admit(request_id, rates, slots)
+        assert decision.allowed
+        await store.finish(request_id, slots, rates[1::2], -100)
+
+    return decide
+
+
+def spend_decision(store: SpendStore) -> Operation:
+    """A request's quotas as the gateway holds them: its key's daily and its user's
+    monthly, held, then settled at half the hold."""
+    tag = secrets.token_hex(4)
+    now = datetime.now(UTC)
+    checks = [
+        spend_check("key daily", Subject(SubjectKind.KEY, tag), "daily_spend", _HUGE, now),
+        spend_check("user monthly", Subject(SubjectKind.USER, tag), "monthly_spend", _HUGE, now),
+    ]
+
+    async def decide() -> None:
+        hold_id = secrets.token_hex(8)
+        decision = await store.hold(hold_id, checks, 1_000)
+        assert decision.allowed
+        await store.settle(hold_id, checks, 500)
+
+    return decide
+
+
+async def nothing_spent(_: Subject, __: Period) -> int:
+    return 0
+
+
+async def decisions_per_second(decide: Operation, ops: int) -> tuple[float, float]:
+    """Decisions per second, sequential and over `_TASKS` tasks."""
     for _ in range(min(ops // 10, 1000)):
-        await decide(store, rates, slots)
+        await decide()
     started = time.perf_counter()
     for _ in range(ops):
-        await decide(store, rates, slots)
+        await decide()
     sequential = ops / (time.perf_counter() - started)
 
     async def worker(count: int) -> None:
         for _ in range(count):
-            await decide(store, rates, slots)
+            await decide()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(ops // _TASKS) for _ in range(_TASKS)))
@@ -92,20 +131,28 @@ async def measure_store(store: LimitStore, ops: int) -> tuple[float, float]:
 
 
 async def run_stores(ops: int, redis_url: str) -> None:
-    print(f"\n{ops:,} decisions each: 6 rate checks and 1 slot, admitted then released")
-    print(f"{'store':<12} {'mode':<12} {'decisions/s':>12} {'µs each':>9}")
-    stores: list[tuple[str, LimitStore]] = [("in-process", MemoryLimitStore())]
-    stores.append(("redis", RedisLimitStore(redis_url)))
-    for name, store in stores:
+    print(f"\n{ops:,} decisions each; rate limits: 6 rate checks and 1 slot, admitted, then")
+    print("finished (slot back, tokens corrected); spend quotas: 2 counters, held, settled")
+    print(f"{'store':<21} {'mode':<12} {'decisions/s':>12} {'µs each':>9}")
+    memory_spend = MemorySpendStore(nothing_spent)
+    redis_spend = RedisSpendStore(redis_url, nothing_spent, hold_ttl_s=600)
+    memory_limits, redis_limits = MemoryLimitStore(), RedisLimitStore(redis_url)
+    stores: list[tuple[str, Operation, Callable[[], Awaitable[None]]]] = [
+        ("rate limits, memory", rate_decision(memory_limits), memory_limits.close),
+        ("rate limits, redis", rate_decision(redis_limits), redis_limits.close),
+        ("spend quotas, memory", spend_decision(memory_spend), memory_spend.close),
+        ("spend quotas, redis", spend_decision(redis_spend), redis_spend.close),
+    ]
+    for name, decide, close in stores:
         try:
-            sequential, concurrent = await measure_store(store, ops)
+            sequential, concurrent = await decisions_per_second(decide, ops)
         except (RedisError, OSError) as error:
-            print(f"{name:<12} skipped: {error}")
+            print(f"{name:<21} skipped: {error}")
             continue
         finally:
-            await store.close()
+            await close()
         for mode, rate in (("sequential", sequential), (f"{_TASKS} tasks", concurrent)):
-            print(f"{name:<12} {mode:<12} {rate:>12,.0f} {1e6 / rate:>9.1f}")
+            print(f"{name:<21} {mode:<12} {rate:>12,.0f} {1e6 / rate:>9.1f}")
 
 
 # ---------------------------------------------------------------- gateway
@@ -113,9 +160,12 @@ async def run_stores(ops: int, redis_url: str) -> None:
 # What proxy.provision creates.
 ORG = "bench"
 EMAIL = "bench@example.com"
-# Never reached in a run, so never refusing, but each checked on every request: three
-# limits of the key and one of its organization.
-KEY_LIMITS = ("--rpm", "1000000000", "--tpm", "2000000000", "--concurrent", "100000")
+# Never reached in a run, so never refusing, but each checked on every request: four
+# limits of the key (one a spend quota, held and settled) and one of its organization.
+KEY_LIMITS = (
+    *("--rpm", "1000000000", "--tpm", "2000000000", "--concurrent", "100000"),
+    *("--daily-spend", "1000000000"),
+)
 ORG_LIMITS = ("--rpm", "1000000000")
 LIMIT_HEADER = "x-ratelimit-limit-requests"
 BUDGET_P50_MS = 0.2  # issue 6, on the in-process store

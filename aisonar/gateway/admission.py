@@ -157,9 +157,10 @@ class Limiter:
         if admitted is None:
             return
         try:
-            await self.store.release(admitted.request_id, admitted.slots)
             used = usage.input_tokens + usage.output_tokens
-            await self.store.correct(admitted.tokens, used - admitted.estimate)
+            await self.store.finish(
+                admitted.request_id, admitted.slots, admitted.tokens, used - admitted.estimate
+            )
         except (RedisError, OSError):
             log.warning("limit store unreachable; a request's slots expire on their own")
             self.metrics.limit_store_errors.inc()

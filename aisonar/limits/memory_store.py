@@ -54,17 +54,23 @@ class MemoryLimitStore:
         ]
         return Decision(allowed, refused, retry_after, tuple(states))
 
-    async def correct(self, rates: Sequence[RateCheck], delta: int) -> None:
-        now = self.clock()
-        for check in rates:
-            base = max(self._tats.get(check.key, 0.0), now)
-            self._tats[check.key] = max(base + delta * check.window_s / check.limit, now)
-
-    async def release(self, request_id: str, slots: Sequence[SlotCheck]) -> None:
+    async def finish(
+        self,
+        request_id: str,
+        slots: Sequence[SlotCheck],
+        tokens: Sequence[RateCheck],
+        delta: int,
+    ) -> None:
         for slot in slots:
             held = self._slots.get(slot.key)
             if held is not None:
                 held.pop(request_id, None)
+        if not delta:
+            return
+        now = self.clock()
+        for check in tokens:
+            base = max(self._tats.get(check.key, 0.0), now)
+            self._tats[check.key] = max(base + delta * check.window_s / check.limit, now)
 
     async def close(self) -> None:
         return None

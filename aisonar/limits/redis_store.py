@@ -81,13 +81,18 @@ return out
 """
 )
 
-# KEYS: rate buckets. ARGV: delta, then per bucket limit, window.
-_CORRECT = (
+# KEYS: slot sets, then rate buckets. ARGV: request id, #slots, delta, then per bucket
+# limit, window.
+_FINISH = (
     _NOW
     + """
-local delta = tonumber(ARGV[1])
-for i = 1, #KEYS do
-  local limit, window = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+local n_slots, delta = tonumber(ARGV[2]), tonumber(ARGV[3])
+for j = 1, n_slots do redis.call('ZREM', KEYS[j], ARGV[1]) end
+if delta == 0 then return 0 end
+local a = 4
+for i = n_slots + 1, #KEYS do
+  local limit, window = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
   local base = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), now)
   local tat = math.max(base + delta * window / limit, now)
   redis.call('SET', KEYS[i], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
@@ -104,7 +109,7 @@ class RedisLimitStore:
         self._redis = Redis(connection_pool=pool)
         self._prefix = prefix
         self._admit = self._redis.register_script(_ADMIT)
-        self._correct = self._redis.register_script(_CORRECT)
+        self._finish = self._redis.register_script(_FINISH)
 
     async def admit(
         self, request_id: str, rates: Sequence[RateCheck], slots: Sequence[SlotCheck]
@@ -135,21 +140,23 @@ class RedisLimitStore:
             tuple(states),
         )
 
-    async def correct(self, rates: Sequence[RateCheck], delta: int) -> None:
-        if not rates or not delta:
+    async def finish(
+        self,
+        request_id: str,
+        slots: Sequence[SlotCheck],
+        tokens: Sequence[RateCheck],
+        delta: int,
+    ) -> None:
+        """One round trip: the slots given back and the buckets corrected together."""
+        if not delta:
+            tokens = ()
+        if not (slots or tokens):
             return
-        args: list[str | int | float] = [delta]
-        for check in rates:
+        args: list[str | int | float] = [request_id, len(slots), delta]
+        for check in tokens:
             args += [check.limit, check.window_s]
-        await self._correct(keys=[self._prefix + c.key for c in rates], args=args)
-
-    async def release(self, request_id: str, slots: Sequence[SlotCheck]) -> None:
-        if not slots:
-            return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for slot in slots:
-                pipe.zrem(self._prefix + slot.key, request_id)
-            await pipe.execute()
+        keys = [self._prefix + s.key for s in slots] + [self._prefix + c.key for c in tokens]
+        await self._finish(keys=keys, args=args)
 
     async def close(self) -> None:
         await self._redis.aclose(close_connection_pool=True)

@@ -65,12 +65,16 @@ class LimitStore(Protocol):
         """Check every limit and, only if all pass, take the request's share of each."""
         ...
 
-    async def correct(self, rates: Sequence[RateCheck], delta: int) -> None:
-        """Add `delta` units (negative: give back) to rate buckets admitted before, once
-        the request's real cost is known."""
+    async def finish(
+        self,
+        request_id: str,
+        slots: Sequence[SlotCheck],
+        tokens: Sequence[RateCheck],
+        delta: int,
+    ) -> None:
+        """Give back a request's slots, and add `delta` units (negative: give back) to
+        the rate buckets it was admitted on, once its real cost is known."""
         ...
-
-    async def release(self, request_id: str, slots: Sequence[SlotCheck]) -> None: ...
 
     async def close(self) -> None: ...
 

@@ -98,12 +98,12 @@ async def test_token_counts_are_corrected_once_the_real_usage_is_known(
 ) -> None:
     estimate = rate(1000, cost=100, name="tpm")
     assert (await store.admit(request_id(), [estimate], [])).states[0].remaining == 900
-    await store.correct([estimate], 400)  # it used 500
+    await store.finish(request_id(), [], [estimate], 400)  # it used 500
     probe = RateCheck("tpm", estimate.key, 1000, 60.0, 0)
     assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 500
-    await store.correct([estimate], -300)  # a refund
+    await store.finish(request_id(), [], [estimate], -300)  # a refund
     assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 800
-    await store.correct([estimate], -5000)  # never more than whole
+    await store.finish(request_id(), [], [estimate], -5000)  # never more than whole
     assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 1000
 
 
@@ -115,8 +115,20 @@ async def test_concurrency_slots_are_held_until_released(store: LimitStore) -> N
     assert decision.allowed and decision.states[0].remaining == 0
     refused = await store.admit(third, [], [seats])
     assert not refused.allowed and refused.refused_by == "concurrent"
-    await store.release(first, [seats])
+    await store.finish(first, [seats], [], 0)
     assert (await store.admit(third, [], [seats])).allowed
+
+
+async def test_finishing_gives_back_the_slot_and_corrects_the_tokens_together(
+    store: LimitStore,
+) -> None:
+    seats, estimate = slot(1), rate(1000, cost=600, name="tpm")
+    admitted = request_id()
+    assert (await store.admit(admitted, [estimate], [seats])).allowed
+    await store.finish(admitted, [seats], [estimate], -500)  # it used 100
+    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 0)
+    decision = await store.admit(request_id(), [probe], [seats])
+    assert decision.allowed and decision.states[0].remaining == 900
 
 
 async def test_a_slot_never_released_expires(store: LimitStore) -> None:
