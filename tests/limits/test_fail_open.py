@@ -1,5 +1,5 @@
-"""When the limit store cannot be reached: rate limits fail open (or closed, as set),
-logged and counted, never a 500."""
+"""When Redis cannot be reached: rate limits fail open and spend quotas closed by default
+(either as set), logged and counted, never a 500."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.gateway.admission import Limiter, LimitStoreUnavailable
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.quotas import SpendQuotas
 from aisonar.limits.models import (
     AppliedLimits,
     EffectiveLimits,
@@ -16,7 +17,9 @@ from aisonar.limits.models import (
     Subject,
     SubjectKind,
 )
+from aisonar.limits.redis_spend import RedisSpendStore
 from aisonar.limits.redis_store import RedisLimitStore
+from aisonar.limits.spend import Period
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.testing.gateway_server import free_port
 
@@ -68,4 +71,44 @@ async def test_an_unreachable_store_admits_or_refuses_as_set(
     finally:
         await store.close()
     assert "limit store unreachable" in caplog.text
+    assert b"aisonar_limit_store_errors_total 1.0" in metrics.render()
+
+
+CAPPED = KeyIdentity(
+    "key_1",
+    "usr_1",
+    "org_1",
+    None,
+    None,
+    True,
+    limits=EffectiveLimits((AppliedLimits(KEY, KEY, "key_1", LimitSet(daily_spend=10**6)),)),
+)
+
+
+@pytest.mark.parametrize("fail_open", [True, False])
+async def test_an_unreachable_spend_store_admits_or_refuses_as_set(
+    fail_open: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    metrics = GatewayMetrics()
+
+    async def never_loaded(_: Subject, __: Period) -> int:
+        raise AssertionError("the store is unreachable before any load")
+
+    store = RedisSpendStore(f"redis://127.0.0.1:{free_port()}/0", never_loaded, hold_ttl_s=60)
+    quotas = SpendQuotas(store, metrics, fail_open=fail_open)
+    request = RequestMeter("req_1", "/v1/chat/completions", None, identity=CAPPED)
+    try:
+        if fail_open:
+            async with quotas.held(request, 1_000):
+                request.cost = 500
+            assert request.limit_decision == "unchecked: spend store unreachable"
+        else:
+            with pytest.raises(LimitStoreUnavailable) as refused:
+                async with quotas.held(request, 1_000):
+                    raise AssertionError("forwarded without its quota")
+            assert refused.value.status == 503
+            assert request.limit_decision == "refused: spend store unreachable"
+    finally:
+        await store.close()
+    assert "spend store unreachable" in caplog.text
     assert b"aisonar_limit_store_errors_total 1.0" in metrics.render()
