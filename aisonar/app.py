@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.admin.app import create_admin_api
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.memory_store import MemoryBalanceStore
@@ -201,7 +202,9 @@ def create_app(settings: Settings) -> GatewayApp:
             await session.close()
             await engine.dispose()
 
-    return GatewayApp(lifespan)
+    app = GatewayApp(lifespan)
+    app.admin = create_admin_api(app.runtime)
+    return app
 
 
 def app_from_environment() -> GatewayApp:

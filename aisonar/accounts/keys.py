@@ -1,4 +1,5 @@
-"""API key secrets: random, recognizable by prefix, stored only as a SHA-256 hash.
+"""API key (and access token) secrets: random, recognizable by prefix, stored only as a
+SHA-256 hash.
 
 A fast hash is right here: the secret has 256 bits of entropy, so there is
 nothing to brute-force, and the hot path hashes every request.
@@ -25,10 +26,10 @@ def hash_key(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def generate_key_secret() -> NewKeySecret:
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+def generate_key_secret(prefix: str = KEY_PREFIX) -> NewKeySecret:
+    secret = prefix + secrets.token_urlsafe(32)
     return NewKeySecret(
         secret=secret,
         key_hash=hash_key(secret),
-        display_prefix=secret[: len(KEY_PREFIX) + _DISPLAY_CHARS],
+        display_prefix=secret[: len(prefix) + _DISPLAY_CHARS],
     )

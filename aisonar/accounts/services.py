@@ -80,6 +80,20 @@ async def get_org_by_name(conn: AsyncConnection, name: str) -> Organization:
     return _org(row)
 
 
+async def get_org(conn: AsyncConnection, org_id: str) -> Organization:
+    row = (await conn.execute(select(organizations).where(organizations.c.id == org_id))).first()
+    if row is None:
+        raise NotFound(f"no organization with id {org_id!r}")
+    return _org(row)
+
+
+async def org_models(conn: AsyncConnection, org_id: str) -> list[str] | None:
+    """The organization's model list (None: every model)."""
+    query = select(organizations.c.models).where(organizations.c.id == org_id)
+    models = (await conn.execute(query)).scalar_one_or_none()
+    return None if models is None else list(models)
+
+
 async def set_org_models(
     conn: AsyncConnection, org_name: str, models: list[str] | None
 ) -> list[str] | None:
@@ -168,6 +182,13 @@ async def get_user_by_email(conn: AsyncConnection, email: str) -> User:
     return _user(row)
 
 
+async def get_user(conn: AsyncConnection, user_id: str) -> User:
+    row = (await conn.execute(_user_query().where(users.c.id == user_id))).first()
+    if row is None:
+        raise NotFound(f"no user with id {user_id!r}")
+    return _user(row)
+
+
 async def list_users(conn: AsyncConnection, org_name: str | None = None) -> list[User]:
     query = _user_query().order_by(users.c.created_at)
     if org_name is not None:
@@ -227,6 +248,13 @@ async def list_keys(conn: AsyncConnection, email: str) -> list[ApiKey]:
         select(api_keys).where(api_keys.c.user_id == user.id).order_by(api_keys.c.created_at)
     )
     return [_key(row) for row in rows]
+
+
+async def get_key(conn: AsyncConnection, key_id: str) -> ApiKey:
+    row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+    if row is None:
+        raise NotFound(f"no key with id {key_id!r}")
+    return _key(row)
 
 
 async def revoke_key(conn: AsyncConnection, key_id: str) -> ApiKey:

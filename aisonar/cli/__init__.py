@@ -10,6 +10,7 @@ from aisonar.cli.channels import channel
 from aisonar.cli.limits import limits
 from aisonar.cli.notices import notice
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
+from aisonar.cli.tokens import token
 from aisonar.cli.usage import usage
 
 
@@ -27,6 +28,7 @@ for command in (
     org,
     user,
     key,
+    token,
     channel,
     usage,
     balance,

@@ -76,11 +76,14 @@ class Runtime:
 
 
 Lifespan = Callable[[Runtime], AbstractAsyncContextManager[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class GatewayApp:
     def __init__(self, lifespan: Lifespan) -> None:
         self._lifespan = lifespan
+        # The management API: every `/api/` request the hot routes do not serve.
+        self.admin: ASGIApp | None = None
         self._request_ids = RequestIds()
         self.runtime = Runtime()
         self._in_flight = 0
@@ -125,6 +128,9 @@ class GatewayApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
+        if self.admin is not None and path.startswith("/api/") and path not in _ROUTES:
+            await self.admin(scope, receive, send)
+            return
         exchange = Exchange(scope, receive, send, self._request_ids.next())
         if path == "/healthz":
             await exchange.respond(200, b'{"status":"ok"}')

@@ -1,0 +1,122 @@
+"""Personal access tokens: how people (and their scripts) authenticate to the management
+API. Shown once, stored as a SHA-256 hash, optionally expiring, revocable; a token acts
+with its user's role, and stops working when the user is disabled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.keys import generate_key_secret, hash_key
+from aisonar.accounts.models import Role
+from aisonar.accounts.principal import Principal
+from aisonar.accounts.services import get_user_by_email
+from aisonar.clock import as_utc, new_id, utcnow
+from aisonar.errors import InvalidInput, NotFound
+from aisonar.store.tables import access_tokens, users
+
+TOKEN_PREFIX = "sonar-pat-"
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    id: str
+    user_id: str
+    name: str
+    display_prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _token(row: Any) -> AccessToken:
+    return AccessToken(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        display_prefix=row.display_prefix,
+        created_at=as_utc(row.created_at),
+        expires_at=None if row.expires_at is None else as_utc(row.expires_at),
+        revoked_at=None if row.revoked_at is None else as_utc(row.revoked_at),
+    )
+
+
+async def create_token(
+    conn: AsyncConnection, email: str, *, name: str = "", expires_at: datetime | None = None
+) -> tuple[AccessToken, str]:
+    """A new token for the user; returns it with its secret, never retrievable again."""
+    user = await get_user_by_email(conn, email)
+    if expires_at is not None and as_utc(expires_at) <= utcnow():
+        raise InvalidInput("expiry must be in the future", param="expires")
+    secret = generate_key_secret(TOKEN_PREFIX)
+    token_id = new_id("pat")
+    await conn.execute(
+        insert(access_tokens).values(
+            id=token_id,
+            user_id=user.id,
+            name=name,
+            token_hash=secret.key_hash,
+            display_prefix=secret.display_prefix,
+            created_at=utcnow(),
+            expires_at=expires_at,
+        )
+    )
+    row = (await conn.execute(select(access_tokens).where(access_tokens.c.id == token_id))).one()
+    return _token(row), secret.secret
+
+
+async def list_tokens(conn: AsyncConnection, user_id: str) -> list[AccessToken]:
+    rows = await conn.execute(
+        select(access_tokens)
+        .where(access_tokens.c.user_id == user_id)
+        .order_by(access_tokens.c.created_at)
+    )
+    return [_token(row) for row in rows]
+
+
+async def revoke_token(
+    conn: AsyncConnection, token_id: str, user_id: str | None = None
+) -> AccessToken:
+    """Revoke a token; given a user, only one of theirs (NotFound for anyone else's)."""
+    mine = access_tokens.c.id == token_id
+    if user_id is not None:
+        mine &= access_tokens.c.user_id == user_id
+    await conn.execute(
+        update(access_tokens)
+        .where(mine, access_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    row = (await conn.execute(select(access_tokens).where(mine))).first()
+    if row is None:
+        raise NotFound(f"no access token with id {token_id!r}")
+    return _token(row)
+
+
+async def principal_for_token(conn: AsyncConnection, secret: str) -> Principal | None:
+    """The active user behind a live token, or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    row = (
+        await conn.execute(
+            select(
+                users.c.id,
+                users.c.org_id,
+                users.c.email,
+                users.c.role,
+                access_tokens.c.expires_at,
+            )
+            .join(users, users.c.id == access_tokens.c.user_id)
+            .where(
+                access_tokens.c.token_hash == hash_key(secret),
+                access_tokens.c.revoked_at.is_(None),
+                users.c.disabled_at.is_(None),
+            )
+        )
+    ).first()
+    if row is None or (row.expires_at is not None and as_utc(row.expires_at) <= utcnow()):
+        return None
+    return Principal(row.id, row.org_id, row.email, Role(row.role))

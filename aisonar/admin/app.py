@@ -1,0 +1,84 @@
+"""The management REST API under `/api/`, described at `/api/openapi.json`: a FastAPI
+app that the gateway's ASGI entry hands every `/api/` request it does not serve itself.
+Errors come back as `{"error": {"type", "code", "message", "param"}}`, like the
+gateway's OpenAI-format errors."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from aisonar.admin import keys, me, orgs, users
+from aisonar.errors import AISonarError
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    code: str | None
+    message: str
+    param: str | None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Bad input; nothing was changed."),
+        (401, "No access token, or one that is unknown, revoked or expired."),
+        (403, "The caller's role does not allow this."),
+        (404, "No such resource, or one the caller may not see."),
+        (409, "It already exists."),
+    )
+}
+
+
+def _error(
+    status: int, kind: str, code: str | None, message: str, param: str | None
+) -> JSONResponse:
+    detail = ErrorDetail(type=kind, code=code, message=message, param=param)
+    return JSONResponse(ErrorOut(error=detail).model_dump(), status_code=status)
+
+
+async def _domain_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, AISonarError)
+    return _error(error.status, error.kind, error.code, error.message, error.param)
+
+
+async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"] if part != "body")
+    return _error(400, "invalid_request_error", None, f"{where}: {first['msg']}", where or None)
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    kind = "not_found_error" if error.status_code == 404 else "invalid_request_error"
+    return _error(error.status_code, kind, None, str(error.detail), None)
+
+
+def create_admin_api(runtime: Any) -> FastAPI:
+    """`runtime` is the gateway's Runtime: its services are set once the app has started."""
+    api = FastAPI(
+        title="AI Sonar management API",
+        version=version("aisonar"),
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    api.state.runtime = runtime
+    api.add_exception_handler(AISonarError, _domain_error)
+    api.add_exception_handler(RequestValidationError, _invalid_request)
+    api.add_exception_handler(HTTPException, _http_error)
+    for router in (me.router, orgs.router, users.router, keys.router):
+        api.include_router(router, responses=_ERRORS)
+    return api

@@ -1,0 +1,57 @@
+"""API keys through the management API: a user's own, or any of their organization's
+for its admin (and any at all for an operator)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.principal import Principal
+from aisonar.admin.deps import Caller, Engine
+from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut
+from aisonar.errors import NotFound
+
+router = APIRouter(prefix="/api/keys", tags=["keys"])
+
+
+async def create_key_for(conn: AsyncConnection, email: str, body: KeyCreate) -> KeyCreated:
+    key, secret = await accounts.create_key(
+        conn, email, name=body.name, models=body.models, expires_at=body.expires_at
+    )
+    return KeyCreated(**KeyOut.of(key).model_dump(), secret=secret)
+
+
+async def reachable_key(
+    conn: AsyncConnection, caller: Principal, key_id: str, *, own_only: bool = False
+) -> KeyOut:
+    """The key, if the caller may manage it; else NotFound, as if it did not exist."""
+    try:
+        key = await accounts.get_key(conn, key_id)
+    except NotFound:
+        key = None
+    if key is None or not (
+        key.user_id == caller.user_id if own_only else caller.reaches(key.user_id, key.org_id)
+    ):
+        raise NotFound(f"no key with id {key_id!r}")
+    return KeyOut.of(key)
+
+
+async def revoke_key_of(
+    conn: AsyncConnection, caller: Principal, key_id: str, *, own_only: bool = False
+) -> KeyOut:
+    await reachable_key(conn, caller, key_id, own_only=own_only)
+    return KeyOut.of(await accounts.revoke_key(conn, key_id))
+
+
+@router.get("/{key_id}")
+async def get_key(caller: Caller, db: Engine, key_id: str) -> KeyOut:
+    async with db.connect() as conn:
+        return await reachable_key(conn, caller, key_id)
+
+
+@router.delete("/{key_id}")
+async def revoke_key(caller: Caller, db: Engine, key_id: str) -> KeyOut:
+    """Revoke the key; every running server refuses it within a second."""
+    async with db.begin() as conn:
+        return await revoke_key_of(conn, caller, key_id)

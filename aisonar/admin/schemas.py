@@ -1,0 +1,118 @@
+"""The management API's request and response bodies. Amounts are decimal strings of
+credits ("12.50"), as everywhere people read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
+from aisonar.accounts.tokens import AccessToken
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class OrgOut(BaseModel):
+    id: str
+    name: str
+    plan: str
+    # Names or `*` patterns its keys may use; null is every model.
+    models: list[str] | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, org: Organization, models: list[str] | None) -> OrgOut:
+        return cls(**vars(org), models=models)
+
+
+class OrgCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+    plan: Plan = Plan.FREE
+    models: list[str] | None = None
+
+
+class UserOut(BaseModel):
+    id: str
+    org_id: str
+    org_name: str
+    email: str
+    name: str
+    role: str
+    disabled: bool
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(**vars(user))
+
+
+class UserCreate(BaseModel):
+    model_config = _STRICT
+    email: str = Field(min_length=3, max_length=320)
+    name: str = Field(default="", max_length=200)
+    role: Role = Role.USER
+    password: str | None = Field(default=None, max_length=1000)
+
+
+class KeyOut(BaseModel):
+    id: str
+    user_id: str
+    org_id: str
+    name: str
+    display_prefix: str
+    models: list[str] | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        fields = vars(key) | {"models": None if key.models is None else list(key.models)}
+        return cls(**fields)
+
+
+class KeyCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(default="", max_length=200)
+    # Models (names) the key may use; null is every model its organization allows.
+    models: list[str] | None = None
+    expires_at: datetime | None = None
+
+
+class KeyCreated(KeyOut):
+    # Shown once: it is stored only as a hash.
+    secret: str
+
+
+class TokenOut(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    display_prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, token: AccessToken) -> TokenOut:
+        return cls(**vars(token))
+
+
+class TokenCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(default="", max_length=200)
+    expires_at: datetime | None = None
+
+
+class TokenCreated(TokenOut):
+    secret: str
+
+
+class BalanceOut(BaseModel):
+    org_id: str
+    # The sum of the ledger, what in-flight requests hold, and what is left to spend.
+    balance: str
+    held: str
+    available: str

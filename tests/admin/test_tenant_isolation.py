@@ -1,0 +1,89 @@
+"""Tenant isolation, proven by walking the whole OpenAPI document: as a user and as an
+org admin of organization A, every operation aimed at organization B's resources is
+refused (403 or 404), nothing of B's is changed, and no answer mentions B."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aisonar.accounts import tokens
+from aisonar.store.tables import access_tokens, api_keys, organizations, users
+from aisonar.testing.gateway_server import RunningGateway
+from tests.admin.people import Api, Org, make_org
+from tests.support import Backend
+
+# A valid body for each request schema: a refusal must come from the tenancy check, not
+# from bad input. A new schema without one here fails the walk until it is added.
+BODIES: dict[str, dict[str, Any]] = {
+    "OrgCreate": {"name": "taken-over"},
+    "UserCreate": {"email": "intruder@example.com"},
+    "KeyCreate": {"name": "intruder"},
+    "TokenCreate": {"name": "intruder"},
+}
+
+
+async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
+    async with engine.connect() as conn:
+        rows: list[Any] = []
+        for table, column in (
+            (organizations, organizations.c.id),
+            (users, users.c.org_id),
+            (api_keys, api_keys.c.org_id),
+        ):
+            rows += list(await conn.execute(select(table).where(column == org.id)))
+        members = [org.admin.user_id, org.member.user_id]
+        rows += list(
+            await conn.execute(
+                select(access_tokens).where(or_(*(access_tokens.c.user_id == m for m in members)))
+            )
+        )
+    return rows
+
+
+def body_for(operation: dict[str, Any]) -> dict[str, Any] | None:
+    content = operation.get("requestBody", {}).get("content", {})
+    if not content:
+        return None
+    schema = content["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema in BODIES, f"add a valid {schema} body to BODIES"
+    return BODIES[schema]
+
+
+async def test_no_operation_reaches_another_organization(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    a, b = await make_org(backend.engine), await make_org(backend.engine)
+    async with backend.engine.connect() as conn:
+        [b_token] = await tokens.list_tokens(conn, b.member.user_id)
+    b_params = {
+        "org_id": b.id,
+        "user_id": b.member.user_id,
+        "key_id": b.member.key_id,
+        "token_id": b_token.id,
+    }
+    b_marks = {b.id, b.name, b.member.email, b.admin.email, b.member.user_id, b.member.key_id}
+    document = (await Api(gateway.url, None).get("/api/openapi.json")).body
+    before = await snapshot(backend.engine, b)
+    walked = 0
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            params = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
+            target = path.format(**{name: b_params[name] for name in params})
+            for caller in (a.member, a.admin):
+                answer = await Api(gateway.url, caller.token).call(
+                    method.upper(), target, body_for(operation)
+                )
+                where = f"{method.upper()} {target} as {caller.email}"
+                if params:
+                    assert answer.status in (403, 404), where
+                if answer.status < 300:
+                    assert not any(mark in json.dumps(answer.body) for mark in b_marks), where
+                else:
+                    assert answer.status in (403, 404, 409), where
+                walked += 1
+    assert walked >= 2 * 15
+    assert await snapshot(backend.engine, b) == before
