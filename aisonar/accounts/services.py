@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.keys import generate_key_secret
 from aisonar.accounts.models import ApiKey, KeyIdentity, Organization, Plan, Role, User
 from aisonar.accounts.passwords import hash_password
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.channels.model_names import WILDCARD
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
@@ -51,6 +53,7 @@ async def create_org(
     plan: str = Plan.FREE,
     *,
     models: list[str] | None = None,
+    actor: Actor = SYSTEM,
 ) -> Organization:
     """`models` (names or `*` patterns) restricts every key of the organization; None
     allows every model."""
@@ -65,6 +68,15 @@ async def create_org(
         await conn.execute(insert(organizations).values(**vars(org), models=allowed))
     except IntegrityError as error:
         raise AlreadyExists(f"organization {name!r} already exists") from error
+    await audit.record(
+        conn,
+        actor,
+        "org.create",
+        object_kind="org",
+        object_id=org.id,
+        org_id=org.id,
+        changes=audit.created({"name": name, "plan": plan, "models": allowed}),
+    )
     return org
 
 
@@ -95,15 +107,25 @@ async def org_models(conn: AsyncConnection, org_id: str) -> list[str] | None:
 
 
 async def set_org_models(
-    conn: AsyncConnection, org_name: str, models: list[str] | None
+    conn: AsyncConnection, org_name: str, models: list[str] | None, *, actor: Actor = SYSTEM
 ) -> list[str] | None:
     """Restrict the organization's keys to `models` (names or `*` patterns), or lift the
     restriction with None; returns the stored list. Every server drops its cached key
     identities, so the change holds within a second."""
     allowed = None if models is None else validate_model_list(models)
     org = await get_org_by_name(conn, org_name)
+    before = await org_models(conn, org.id)
     await conn.execute(
         update(organizations).where(organizations.c.id == org.id).values(models=allowed)
+    )
+    await audit.record(
+        conn,
+        actor,
+        "org.update",
+        object_kind="org",
+        object_id=org.id,
+        org_id=org.id,
+        changes=audit.changed({"models": before}, {"models": allowed}),
     )
     # The organization's list travels with the cached key identities.
     await record_change(conn, KEY_ENTITY, "*")
@@ -151,6 +173,7 @@ async def create_user(
     name: str = "",
     role: str = Role.USER,
     password: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> User:
     email = _validate_email(email)
     if role not in set(Role):
@@ -171,6 +194,17 @@ async def create_user(
         )
     except IntegrityError as error:
         raise AlreadyExists(f"user {email!r} already exists") from error
+    await audit.record(
+        conn,
+        actor,
+        "user.create",
+        object_kind="user",
+        object_id=user_id,
+        org_id=org.id,
+        changes=audit.created(
+            {"email": email, "name": name, "role": role, "password_set": password is not None}
+        ),
+    )
     return await get_user_by_email(conn, email)
 
 
@@ -217,6 +251,7 @@ async def create_key(
     name: str = "",
     models: list[str] | None = None,
     expires_at: datetime | None = None,
+    actor: Actor = SYSTEM,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which is never retrievable again."""
     user = await get_user_by_email(conn, email)
@@ -239,7 +274,19 @@ async def create_key(
     )
     await record_change(conn, KEY_ENTITY, key_id)
     row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).one()
-    return _key(row), secret.secret
+    key = _key(row)
+    await audit.record(
+        conn,
+        actor,
+        "key.create",
+        object_kind="key",
+        object_id=key_id,
+        org_id=user.org_id,
+        changes=audit.created(
+            {"user_id": user.id, "name": name, "models": row.models, "expires_at": key.expires_at}
+        ),
+    )
+    return key, secret.secret
 
 
 async def list_keys(conn: AsyncConnection, email: str) -> list[ApiKey]:
@@ -257,7 +304,7 @@ async def get_key(conn: AsyncConnection, key_id: str) -> ApiKey:
     return _key(row)
 
 
-async def revoke_key(conn: AsyncConnection, key_id: str) -> ApiKey:
+async def revoke_key(conn: AsyncConnection, key_id: str, *, actor: Actor = SYSTEM) -> ApiKey:
     result = await conn.execute(
         update(api_keys)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
@@ -269,7 +316,17 @@ async def revoke_key(conn: AsyncConnection, key_id: str) -> ApiKey:
     if result.rowcount == 0:
         raise InvalidInput(f"key {key_id!r} is already revoked", param="key_id")
     await record_change(conn, KEY_ENTITY, key_id)
-    return _key(row)
+    key = _key(row)
+    await audit.record(
+        conn,
+        actor,
+        "key.revoke",
+        object_kind="key",
+        object_id=key_id,
+        org_id=key.org_id,
+        changes=audit.changed({}, {"revoked_at": key.revoked_at}),
+    )
+    return key
 
 
 async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity | None:

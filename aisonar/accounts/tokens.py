@@ -15,6 +15,8 @@ from aisonar.accounts.keys import generate_key_secret, hash_key
 from aisonar.accounts.models import Role
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.services import get_user_by_email
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.store.tables import access_tokens, users
@@ -46,7 +48,12 @@ def _token(row: Any) -> AccessToken:
 
 
 async def create_token(
-    conn: AsyncConnection, email: str, *, name: str = "", expires_at: datetime | None = None
+    conn: AsyncConnection,
+    email: str,
+    *,
+    name: str = "",
+    expires_at: datetime | None = None,
+    actor: Actor = SYSTEM,
 ) -> tuple[AccessToken, str]:
     """A new token for the user; returns it with its secret, never retrievable again."""
     user = await get_user_by_email(conn, email)
@@ -66,7 +73,17 @@ async def create_token(
         )
     )
     row = (await conn.execute(select(access_tokens).where(access_tokens.c.id == token_id))).one()
-    return _token(row), secret.secret
+    token = _token(row)
+    await audit.record(
+        conn,
+        actor,
+        "token.create",
+        object_kind="token",
+        object_id=token_id,
+        org_id=user.org_id,
+        changes=audit.created({"user_id": user.id, "name": name, "expires_at": token.expires_at}),
+    )
+    return token, secret.secret
 
 
 async def list_tokens(conn: AsyncConnection, user_id: str) -> list[AccessToken]:
@@ -79,21 +96,38 @@ async def list_tokens(conn: AsyncConnection, user_id: str) -> list[AccessToken]:
 
 
 async def revoke_token(
-    conn: AsyncConnection, token_id: str, user_id: str | None = None
+    conn: AsyncConnection, token_id: str, user_id: str | None = None, *, actor: Actor = SYSTEM
 ) -> AccessToken:
     """Revoke a token; given a user, only one of theirs (NotFound for anyone else's)."""
     mine = access_tokens.c.id == token_id
     if user_id is not None:
         mine &= access_tokens.c.user_id == user_id
-    await conn.execute(
+    revoked = await conn.execute(
         update(access_tokens)
         .where(mine, access_tokens.c.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    row = (await conn.execute(select(access_tokens).where(mine))).first()
+    row = (
+        await conn.execute(
+            select(access_tokens, users.c.org_id)
+            .join(users, users.c.id == access_tokens.c.user_id)
+            .where(mine)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"no access token with id {token_id!r}")
-    return _token(row)
+    token = _token(row)
+    if revoked.rowcount:
+        await audit.record(
+            conn,
+            actor,
+            "token.revoke",
+            object_kind="token",
+            object_id=token_id,
+            org_id=row.org_id,
+            changes=audit.changed({}, {"revoked_at": token.revoked_at}),
+        )
+    return token
 
 
 async def principal_for_token(conn: AsyncConnection, secret: str) -> Principal | None:

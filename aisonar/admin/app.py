@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from aisonar.admin import keys, me, orgs, users
+from aisonar.admin import audit, keys, me, orgs, users
 from aisonar.errors import AISonarError
 
 
@@ -79,6 +79,6 @@ def create_admin_api(runtime: Any) -> FastAPI:
     api.add_exception_handler(AISonarError, _domain_error)
     api.add_exception_handler(RequestValidationError, _invalid_request)
     api.add_exception_handler(HTTPException, _http_error)
-    for router in (me.router, orgs.router, users.router, keys.router):
+    for router in (me.router, orgs.router, users.router, keys.router, audit.router):
         api.include_router(router, responses=_ERRORS)
     return api

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.tokens import principal_for_token
 from aisonar.admin.errors import Forbidden, Unauthenticated
+from aisonar.audit.models import Actor
 from aisonar.gateway.pipeline import GatewayServices
 
 _bearer = HTTPBearer(
@@ -48,6 +49,14 @@ async def principal(
 
 
 Caller = Annotated[Principal, Depends(principal)]
+
+
+async def acting(caller: Caller, request: Request) -> Actor:
+    """The caller as the audit log records them, with the address they called from."""
+    return Actor(caller.email, caller.user_id, request.client.host if request.client else None)
+
+
+Acting = Annotated[Actor, Depends(acting)]
 
 
 async def operator(caller: Caller) -> Principal:

@@ -8,16 +8,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Caller, Engine
+from aisonar.admin.deps import Acting, Caller, Engine
 from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut
+from aisonar.audit.models import Actor
 from aisonar.errors import NotFound
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
 
-async def create_key_for(conn: AsyncConnection, email: str, body: KeyCreate) -> KeyCreated:
+async def create_key_for(
+    conn: AsyncConnection, actor: Actor, email: str, body: KeyCreate
+) -> KeyCreated:
     key, secret = await accounts.create_key(
-        conn, email, name=body.name, models=body.models, expires_at=body.expires_at
+        conn, email, name=body.name, models=body.models, expires_at=body.expires_at, actor=actor
     )
     return KeyCreated(**KeyOut.of(key).model_dump(), secret=secret)
 
@@ -38,10 +41,10 @@ async def reachable_key(
 
 
 async def revoke_key_of(
-    conn: AsyncConnection, caller: Principal, key_id: str, *, own_only: bool = False
+    conn: AsyncConnection, caller: Principal, actor: Actor, key_id: str, *, own_only: bool = False
 ) -> KeyOut:
     await reachable_key(conn, caller, key_id, own_only=own_only)
-    return KeyOut.of(await accounts.revoke_key(conn, key_id))
+    return KeyOut.of(await accounts.revoke_key(conn, key_id, actor=actor))
 
 
 @router.get("/{key_id}")
@@ -51,7 +54,7 @@ async def get_key(caller: Caller, db: Engine, key_id: str) -> KeyOut:
 
 
 @router.delete("/{key_id}")
-async def revoke_key(caller: Caller, db: Engine, key_id: str) -> KeyOut:
+async def revoke_key(caller: Caller, actor: Acting, db: Engine, key_id: str) -> KeyOut:
     """Revoke the key; every running server refuses it within a second."""
     async with db.begin() as conn:
-        return await revoke_key_of(conn, caller, key_id)
+        return await revoke_key_of(conn, caller, actor, key_id)

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Caller, Engine, Services
+from aisonar.admin.deps import Acting, Caller, Engine, Services
 from aisonar.admin.keys import create_key_for, revoke_key_of
 from aisonar.admin.schemas import (
     BalanceOut,
@@ -37,15 +37,15 @@ async def my_keys(caller: Caller, db: Engine) -> list[KeyOut]:
 
 
 @router.post("/keys", status_code=201)
-async def create_my_key(caller: Caller, db: Engine, body: KeyCreate) -> KeyCreated:
+async def create_my_key(caller: Caller, actor: Acting, db: Engine, body: KeyCreate) -> KeyCreated:
     async with db.begin() as conn:
-        return await create_key_for(conn, caller.email, body)
+        return await create_key_for(conn, actor, caller.email, body)
 
 
 @router.delete("/keys/{key_id}")
-async def revoke_my_key(caller: Caller, db: Engine, key_id: str) -> KeyOut:
+async def revoke_my_key(caller: Caller, actor: Acting, db: Engine, key_id: str) -> KeyOut:
     async with db.begin() as conn:
-        return await revoke_key_of(conn, caller, key_id, own_only=True)
+        return await revoke_key_of(conn, caller, actor, key_id, own_only=True)
 
 
 @router.get("/tokens")
@@ -55,18 +55,21 @@ async def my_tokens(caller: Caller, db: Engine) -> list[TokenOut]:
 
 
 @router.post("/tokens", status_code=201)
-async def create_my_token(caller: Caller, db: Engine, body: TokenCreate) -> TokenCreated:
+async def create_my_token(
+    caller: Caller, actor: Acting, db: Engine, body: TokenCreate
+) -> TokenCreated:
     async with db.begin() as conn:
         token, secret = await tokens.create_token(
-            conn, caller.email, name=body.name, expires_at=body.expires_at
+            conn, caller.email, name=body.name, expires_at=body.expires_at, actor=actor
         )
     return TokenCreated(**TokenOut.of(token).model_dump(), secret=secret)
 
 
 @router.delete("/tokens/{token_id}")
-async def revoke_my_token(caller: Caller, db: Engine, token_id: str) -> TokenOut:
+async def revoke_my_token(caller: Caller, actor: Acting, db: Engine, token_id: str) -> TokenOut:
     async with db.begin() as conn:
-        return TokenOut.of(await tokens.revoke_token(conn, token_id, caller.user_id))
+        revoked = await tokens.revoke_token(conn, token_id, caller.user_id, actor=actor)
+        return TokenOut.of(revoked)
 
 
 @router.get("/balance")

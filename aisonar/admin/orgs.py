@@ -10,7 +10,7 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization, Role
 from aisonar.accounts.principal import Principal
 from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Caller, Engine, Operator, Services
+from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.schemas import BalanceOut, OrgCreate, OrgOut, UserCreate, UserOut
 from aisonar.errors import NotFound
@@ -49,9 +49,9 @@ async def list_orgs(caller: Caller, db: Engine) -> list[OrgOut]:
 
 
 @router.post("", status_code=201)
-async def create_org(caller: Operator, db: Engine, body: OrgCreate) -> OrgOut:
+async def create_org(caller: Operator, actor: Acting, db: Engine, body: OrgCreate) -> OrgOut:
     async with db.begin() as conn:
-        org = await accounts.create_org(conn, body.name, body.plan, models=body.models)
+        org = await accounts.create_org(conn, body.name, body.plan, models=body.models, actor=actor)
         return await _out(conn, org)
 
 
@@ -76,13 +76,21 @@ async def org_users(caller: Caller, db: Engine, org_id: str) -> list[UserOut]:
 
 
 @router.post("/{org_id}/users", status_code=201)
-async def create_org_user(caller: Caller, db: Engine, org_id: str, body: UserCreate) -> UserOut:
+async def create_org_user(
+    caller: Caller, actor: Acting, db: Engine, org_id: str, body: UserCreate
+) -> UserOut:
     """A new member; only an operator may make another operator."""
     if body.role is Role.OPERATOR and not caller.is_operator:
         raise Forbidden("Only an operator may create an operator.")
     async with db.begin() as conn:
         org = await _administered_org(conn, caller, org_id)
         user = await accounts.create_user(
-            conn, body.email, org.name, name=body.name, role=body.role, password=body.password
+            conn,
+            body.email,
+            org.name,
+            name=body.name,
+            role=body.role,
+            password=body.password,
+            actor=actor,
         )
         return UserOut.of(user)

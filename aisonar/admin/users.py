@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Caller, Engine
+from aisonar.admin.deps import Acting, Caller, Engine
 from aisonar.admin.keys import create_key_for
 from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut, UserOut
 from aisonar.errors import NotFound
@@ -42,7 +42,9 @@ async def user_keys(caller: Caller, db: Engine, user_id: str) -> list[KeyOut]:
 
 
 @router.post("/{user_id}/keys", status_code=201)
-async def create_user_key(caller: Caller, db: Engine, user_id: str, body: KeyCreate) -> KeyCreated:
+async def create_user_key(
+    caller: Caller, actor: Acting, db: Engine, user_id: str, body: KeyCreate
+) -> KeyCreated:
     async with db.begin() as conn:
         user = await reachable_user(conn, caller, user_id)
-        return await create_key_for(conn, user.email, body)
+        return await create_key_for(conn, actor, user.email, body)

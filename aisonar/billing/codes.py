@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry, credit
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.clock import as_utc, new_id, utcnow
@@ -50,7 +52,12 @@ def _new_code() -> str:
 
 
 async def create_codes(
-    conn: AsyncConnection, *, amount: str, count: int, expires_at: datetime | None
+    conn: AsyncConnection,
+    *,
+    amount: str,
+    count: int,
+    expires_at: datetime | None,
+    actor: Actor = SYSTEM,
 ) -> CodeBatch:
     units = parse_amount(amount)
     if not 1 <= count <= _MAX_BATCH:
@@ -72,6 +79,16 @@ async def create_codes(
             }
             for code in codes
         ],
+    )
+    await audit.record(
+        conn,
+        actor,
+        "code.create",
+        object_kind="code_batch",
+        object_id=batch,
+        changes=audit.created(
+            {"amount": format_amount(units), "count": count, "expires_at": expires_at}
+        ),
     )
     return CodeBatch(batch, format_amount(units), expires_at, codes)
 
@@ -101,4 +118,4 @@ async def redeem(conn: AsyncConnection, code: str, *, org_id: str, user_id: str)
         reference=claimed.id,
         idempotency_key=f"code:{claimed.id}",
     )
-    return await credit(conn, org_id, entry)
+    return await credit(conn, org_id, entry, actor=Actor(f"user {user_id}", user_id))

@@ -17,6 +17,8 @@ import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.alerts import balance_alerts
 from aisonar.billing.money import format_amount
 from aisonar.billing.store import DurableBalance
@@ -112,7 +114,9 @@ async def append(conn: AsyncConnection, org_id: str, entries: Sequence[NewEntry]
     return balance
 
 
-async def credit(conn: AsyncConnection, org_id: str, entry: NewEntry) -> LedgerEntry:
+async def credit(
+    conn: AsyncConnection, org_id: str, entry: NewEntry, *, actor: Actor = SYSTEM
+) -> LedgerEntry:
     """Append one credit-like entry (idempotent on its key) and tell every server."""
     if entry.idempotency_key is not None:
         existing = await _by_idempotency_key(conn, org_id, entry.idempotency_key)
@@ -128,6 +132,21 @@ async def credit(conn: AsyncConnection, org_id: str, entry: NewEntry) -> LedgerE
         )
     ).one()
     await record_change(conn, LEDGER_ENTITY, str(row.id))
+    await audit.record(
+        conn,
+        actor,
+        f"balance.{entry.kind}",
+        object_kind="ledger_entry",
+        object_id=str(row.id),
+        org_id=org_id,
+        changes=audit.created(
+            {
+                "amount": format_amount(entry.amount),
+                "reason": entry.reason,
+                "reference": entry.reference,
+            }
+        ),
+    )
     return _entry(row)
 
 

@@ -14,6 +14,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name
+from aisonar.audit.models import Actor
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry, credit
 from aisonar.billing.money import parse_amount
 from aisonar.errors import AISonarError, InvalidInput
@@ -21,6 +22,8 @@ from aisonar.errors import AISonarError, InvalidInput
 SIGNATURE_HEADER = b"aisonar-signature"
 TOLERANCE_S = 300
 PAYMENT_SUCCEEDED = "payment.succeeded"
+
+PAYMENT_WEBHOOK = Actor("payment webhook")
 
 
 class BadSignature(AISonarError):
@@ -82,4 +85,4 @@ async def apply_payment(
         reference=event.id,
         idempotency_key=f"payment:{event.id}",
     )
-    return await credit(conn, org.id, entry)
+    return await credit(conn, org.id, entry, actor=PAYMENT_WEBHOOK)

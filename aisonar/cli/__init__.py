@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from aisonar.cli.accounts import key, org, user
+from aisonar.cli.audit import audit
 from aisonar.cli.billing import balance, code_group, ledger_command, markup, price
 from aisonar.cli.channels import channel
 from aisonar.cli.limits import limits
@@ -38,5 +39,6 @@ for command in (
     limits,
     code_group,
     notice,
+    audit,
 ):
     main.add_command(command)

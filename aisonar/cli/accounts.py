@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services
 from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
+from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
 from aisonar.cli.output import as_record, emit, emit_one
 
@@ -50,7 +51,7 @@ def org_create(name: str, plan: str, models: str | None, as_json: bool) -> None:
     allowed = None if models is None else _model_list(models)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        created = await services.create_org(conn, name, plan, models=allowed)
+        created = await services.create_org(conn, name, plan, models=allowed, actor=COMMAND_LINE)
         stored = None if allowed is None else services.validate_model_list(allowed)
         return _org_record(created, stored, as_json=as_json)
 
@@ -70,7 +71,7 @@ def org_update(name: str, models: str | None, all_models: bool, as_json: bool) -
     allowed = None if all_models else _model_list(models or "")
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        stored = await services.set_org_models(conn, name, allowed)
+        stored = await services.set_org_models(conn, name, allowed, actor=COMMAND_LINE)
         org = await services.get_org_by_name(conn, name)
         return _org_record(org, stored, as_json=as_json)
 
@@ -112,7 +113,7 @@ def user_create(
 
     async def work(conn: AsyncConnection) -> User:
         return await services.create_user(
-            conn, email, org_name, name=name, role=role, password=password
+            conn, email, org_name, name=name, role=role, password=password, actor=COMMAND_LINE
         )
 
     emit_one(run_in_database(work), as_json=as_json)
@@ -149,7 +150,12 @@ def key_create(
 
     async def work(conn: AsyncConnection) -> tuple[ApiKey, str]:
         return await services.create_key(
-            conn, email, name=name, models=split_list(models), expires_at=expires_at
+            conn,
+            email,
+            name=name,
+            models=split_list(models),
+            expires_at=expires_at,
+            actor=COMMAND_LINE,
         )
 
     created, secret = run_in_database(work)
@@ -180,6 +186,6 @@ def key_revoke(key_id: str, as_json: bool) -> None:
     """Revoke a key; every running server refuses it within a second."""
 
     async def work(conn: AsyncConnection) -> ApiKey:
-        return await services.revoke_key(conn, key_id)
+        return await services.revoke_key(conn, key_id, actor=COMMAND_LINE)
 
     emit_one(run_in_database(work), as_json=as_json)

@@ -9,6 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name
+from aisonar.audit.models import COMMAND_LINE
 from aisonar.billing import ledger, price_database
 from aisonar.billing.codes import CodeBatch, create_codes
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
@@ -70,7 +71,7 @@ def balance_recharge(
             reference,
             idempotency_key,
         )
-        return await ledger.credit(conn, org.id, entry)
+        return await ledger.credit(conn, org.id, entry, actor=COMMAND_LINE)
 
     entry = run_in_database(work)
     emit_one(
@@ -255,7 +256,9 @@ def code_create(amount: str, count: int, expires: str | None, as_json: bool) -> 
     expires_at = parse_time(expires, "--expires")
 
     async def work(conn: AsyncConnection) -> CodeBatch:
-        return await create_codes(conn, amount=amount, count=count, expires_at=expires_at)
+        return await create_codes(
+            conn, amount=amount, count=count, expires_at=expires_at, actor=COMMAND_LINE
+        )
 
     batch = run_in_database(work)
     if as_json:

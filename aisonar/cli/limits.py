@@ -10,6 +10,7 @@ import click
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit.models import COMMAND_LINE
 from aisonar.billing.money import format_amount
 from aisonar.cli.context import json_option, run_in_database
 from aisonar.cli.output import emit, emit_one
@@ -156,7 +157,7 @@ def limits_set(
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         resolved = await resolve_subject(conn, kind, reference)
-        return _own(resolved, await set_limits(conn, resolved.subject, changes))
+        return _own(resolved, await set_limits(conn, resolved.subject, changes, actor=COMMAND_LINE))
 
     emit_one(run_in_database(work), as_json=as_json)
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.accounts.tokens import AccessToken
+from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.output import as_record, emit, emit_one
 
@@ -29,7 +30,9 @@ def token_create(email: str, name: str, expires: str | None, as_json: bool) -> N
     expires_at = parse_time(expires, "--expires")
 
     async def work(conn: AsyncConnection) -> tuple[AccessToken, str]:
-        return await tokens.create_token(conn, email, name=name, expires_at=expires_at)
+        return await tokens.create_token(
+            conn, email, name=name, expires_at=expires_at, actor=COMMAND_LINE
+        )
 
     created, secret = run_in_database(work)
     if as_json:
@@ -60,6 +63,6 @@ def token_revoke(token_id: str, as_json: bool) -> None:
     """Revoke a token; it stops working at once."""
 
     async def work(conn: AsyncConnection) -> AccessToken:
-        return await tokens.revoke_token(conn, token_id)
+        return await tokens.revoke_token(conn, token_id, actor=COMMAND_LINE)
 
     emit_one(run_in_database(work), as_json=as_json)

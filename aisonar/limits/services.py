@@ -13,6 +13,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import KEY_ENTITY
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.money import parse_amount
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput, NotFound
@@ -170,12 +172,28 @@ async def get_limits(conn: AsyncConnection, subject: Subject) -> LimitSet:
     return await _read(conn, subject)
 
 
-async def set_limits(conn: AsyncConnection, subject: Subject, changes: LimitChanges) -> LimitSet:
+async def _org_of(conn: AsyncConnection, subject: Subject) -> str | None:
+    """The organization a subject belongs to (a plan belongs to none)."""
+    kind = SubjectKind(subject.kind)
+    if kind is SubjectKind.ORG:
+        return subject.id
+    if kind is SubjectKind.PLAN:
+        return None
+    table = users if kind is SubjectKind.USER else api_keys
+    query = select(table.c.org_id).where(table.c.id == subject.id)
+    org_id: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return org_id
+
+
+async def set_limits(
+    conn: AsyncConnection, subject: Subject, changes: LimitChanges, *, actor: Actor = SYSTEM
+) -> LimitSet:
     """Change only the given dimensions (CLEAR removes one); returns the subject's limits.
     Running servers drop their cached key identities, so the change holds everywhere
     within a second."""
     _validate(changes)
     await _require(conn, subject)
+    before = await _read(conn, subject)
     given: dict[str, int | None] = {}
     for dimension in DIMENSIONS:
         change = changes.get(dimension)
@@ -197,6 +215,15 @@ async def set_limits(conn: AsyncConnection, subject: Subject, changes: LimitChan
     if limits.is_empty():
         await conn.execute(delete(rate_limits).where(_is(subject)))
     await record_change(conn, KEY_ENTITY, "*")
+    await audit.record(
+        conn,
+        actor,
+        "limits.set",
+        object_kind=str(subject.kind),
+        object_id=subject.id,
+        org_id=await _org_of(conn, subject),
+        changes=audit.changed(dict(before.items()), dict(limits.items())),
+    )
     return limits
 
 

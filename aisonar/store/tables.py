@@ -99,6 +99,25 @@ channels = Table(
     Column("timeout_total_s", Float),
 )
 
+# Every administrative and security action, appended in the transaction of the change;
+# never updated. `changes` holds {field: [before, after]}, never a secret.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("actor_user_id", String(32)),
+    Column("ip", String(64)),
+    Column("action", String(64), nullable=False),
+    Column("object_kind", String(32), nullable=False),
+    Column("object_id", String(64), nullable=False),
+    Column("org_id", String(32)),
+    Column("changes", JSON, nullable=False),
+    Index(None, "org_id", "id"),
+    Index(None, "at"),
+)
+
 # Personal access tokens for the management API: shown once, stored as a SHA-256 hash.
 access_tokens = Table(
     "access_tokens",

@@ -1,0 +1,60 @@
+"""`GET /api/audit`: the audit log, all of it for an operator, their organization's part
+for an org admin."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from aisonar.admin.deps import Caller, Engine
+from aisonar.admin.errors import Forbidden
+from aisonar.audit.services import list_entries
+
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+class AuditEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_user_id: str | None
+    ip: str | None
+    action: str
+    object_kind: str
+    object_id: str
+    org_id: str | None
+    # {field: [before, after]}; secrets never appear.
+    changes: dict[str, list[Any]]
+
+
+@router.get("")
+async def audit_entries(
+    caller: Caller,
+    db: Engine,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: Annotated[int | None, Query(description="Page back from this entry.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntryOut]:
+    """Newest first."""
+    if caller.is_operator:
+        org_id = None
+    elif caller.administers(caller.org_id):
+        org_id = caller.org_id
+    else:
+        raise Forbidden("Only operators and organization admins may read the audit log.")
+    async with db.connect() as conn:
+        entries = await list_entries(
+            conn,
+            org_id=org_id,
+            action=action,
+            since=since,
+            until=until,
+            before_id=before_id,
+            limit=limit,
+        )
+    return [AuditEntryOut(**vars(entry)) for entry in entries]

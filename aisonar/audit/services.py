@@ -1,0 +1,103 @@
+"""The append-only audit log: recorded in the transaction of the change it describes,
+so an action and its entry are written together or not at all; never updated."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.audit.models import Actor, AuditEntry, Changes
+from aisonar.clock import as_utc, utcnow
+from aisonar.store.tables import audit_log
+
+_LIST_LIMIT = 1000
+
+
+def changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
+    """The fields whose value differs, as {field: [before, after]}."""
+    return {
+        name: [before.get(name), after.get(name)]
+        for name in sorted(set(before) | set(after))
+        if before.get(name) != after.get(name)
+    }
+
+
+def created(fields: Mapping[str, Any]) -> Changes:
+    return changed({}, fields)
+
+
+async def record(
+    conn: AsyncConnection,
+    actor: Actor,
+    action: str,
+    *,
+    object_kind: str,
+    object_id: str,
+    org_id: str | None = None,
+    changes: Changes | None = None,
+) -> None:
+    await conn.execute(
+        insert(audit_log).values(
+            at=utcnow(),
+            actor=actor.label,
+            actor_user_id=actor.user_id,
+            ip=actor.ip,
+            action=action,
+            object_kind=object_kind,
+            object_id=object_id,
+            org_id=org_id,
+            changes=_plain(changes or {}),
+        )
+    )
+
+
+def _plain(changes: Changes) -> Changes:
+    """JSON-ready: times as ISO 8601 text."""
+    return {
+        name: [value.isoformat() if isinstance(value, datetime) else value for value in pair]
+        for name, pair in changes.items()
+    }
+
+
+def entry_of(row: Any) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=as_utc(row.at),
+        actor=row.actor,
+        actor_user_id=row.actor_user_id,
+        ip=row.ip,
+        action=row.action,
+        object_kind=row.object_kind,
+        object_id=row.object_id,
+        org_id=row.org_id,
+        changes=dict(row.changes),
+    )
+
+
+async def list_entries(
+    conn: AsyncConnection,
+    *,
+    org_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = _LIST_LIMIT,
+) -> list[AuditEntry]:
+    """Newest first; `before_id` pages back from an entry seen."""
+    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(min(limit, _LIST_LIMIT))
+    if org_id is not None:
+        query = query.where(audit_log.c.org_id == org_id)
+    if action is not None:
+        query = query.where(audit_log.c.action == action)
+    if since is not None:
+        query = query.where(audit_log.c.at >= since)
+    if until is not None:
+        query = query.where(audit_log.c.at < until)
+    if before_id is not None:
+        query = query.where(audit_log.c.id < before_id)
+    return [entry_of(row) for row in await conn.execute(query)]
