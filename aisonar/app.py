@@ -203,7 +203,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await engine.dispose()
 
     app = GatewayApp(lifespan)
-    app.admin = create_admin_api(app.runtime)
+    app.admin = create_admin_api(app.runtime, settings)
     return app
 
 

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     # The same for spend quotas: admit requests without their quotas (true), or refuse
     # them with 503 (false, the default: money is not spent on a guess).
     spend_quotas_fail_open: bool = False
+    # Password sign-in: how long a session lasts, and the failed sign-ins allowed per
+    # account and per address within the window before sign-in is refused with 429.
+    session_lifetime_s: int = Field(default=12 * 3600, gt=0)
+    signin_failures_per_account: int = Field(default=5, gt=0)
+    signin_failures_per_ip: int = Field(default=20, gt=0)
+    signin_failure_window_s: float = Field(default=900.0, gt=0)
 
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)

@@ -188,7 +188,9 @@ async def create_user(
                 email=email,
                 name=name,
                 role=role,
-                password_hash=hash_password(password) if password is not None else None,
+                password_hash=None
+                if password is None
+                else hash_password(password, user_inputs=[email, name, org_name]),
                 created_at=utcnow(),
             )
         )

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from aisonar.admin import audit, keys, me, orgs, users
+from aisonar.admin import audit, keys, me, orgs, session, users
+from aisonar.config import Settings
 from aisonar.errors import AISonarError
 
 
@@ -50,7 +51,10 @@ def _error(
 
 async def _domain_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AISonarError)
-    return _error(error.status, error.kind, error.code, error.message, error.param)
+    response = _error(error.status, error.kind, error.code, error.message, error.param)
+    if error.retry_after is not None:
+        response.headers["retry-after"] = error.retry_after
+    return response
 
 
 async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
@@ -66,7 +70,7 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     return _error(error.status_code, kind, None, str(error.detail), None)
 
 
-def create_admin_api(runtime: Any) -> FastAPI:
+def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
     """`runtime` is the gateway's Runtime: its services are set once the app has started."""
     api = FastAPI(
         title="AI Sonar management API",
@@ -76,9 +80,17 @@ def create_admin_api(runtime: Any) -> FastAPI:
         redoc_url=None,
     )
     api.state.runtime = runtime
+    api.state.settings = settings
     api.add_exception_handler(AISonarError, _domain_error)
     api.add_exception_handler(RequestValidationError, _invalid_request)
     api.add_exception_handler(HTTPException, _http_error)
-    for router in (me.router, orgs.router, users.router, keys.router, audit.router):
+    for router in (
+        session.router,
+        me.router,
+        orgs.router,
+        users.router,
+        keys.router,
+        audit.router,
+    ):
         api.include_router(router, responses=_ERRORS)
     return api

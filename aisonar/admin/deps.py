@@ -1,23 +1,35 @@
-"""What every management endpoint takes: the running services and the caller."""
+"""What every management endpoint takes: the running services and the caller, who sends
+a personal access token as Bearer, or the session cookie of a password sign-in (then a
+state-changing request must also carry the session's CSRF token)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.principal import Principal
+from aisonar.accounts.sessions import COOKIE_NAME, CSRF_HEADER, ActiveSession, active_session
 from aisonar.accounts.tokens import principal_for_token
 from aisonar.admin.errors import Forbidden, Unauthenticated
 from aisonar.audit.models import Actor
+from aisonar.config import Settings
 from aisonar.gateway.pipeline import GatewayServices
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="accessToken",
     description="A personal access token (`aisonar token create EMAIL`).",
+)
+_cookie = APIKeyCookie(
+    name=COOKIE_NAME,
+    auto_error=False,
+    scheme_name="session",
+    description=f"After `POST /api/session`; changes also need the `{CSRF_HEADER}` header.",
 )
 
 
@@ -29,6 +41,14 @@ def services(request: Request) -> GatewayServices:
 Services = Annotated[GatewayServices, Depends(services)]
 
 
+def settings(request: Request) -> Settings:
+    configured: Settings = request.app.state.settings
+    return configured
+
+
+Config = Annotated[Settings, Depends(settings)]
+
+
 def engine(request: Request) -> AsyncEngine:
     return services(request).engine
 
@@ -36,24 +56,51 @@ def engine(request: Request) -> AsyncEngine:
 Engine = Annotated[AsyncEngine, Depends(engine)]
 
 
-async def principal(
-    db: Engine, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    if credentials is None:
-        raise Unauthenticated("Send a personal access token as `Authorization: Bearer ...`.")
+async def session(
+    db: Engine, secret: Annotated[str | None, Depends(_cookie)]
+) -> ActiveSession | None:
+    if not secret:
+        return None
     async with db.connect() as conn:
-        found = await principal_for_token(conn, credentials.credentials)
-    if found is None:
-        raise Unauthenticated("The access token is unknown, revoked or expired.")
-    return found
+        return await active_session(conn, secret)
+
+
+Session = Annotated[ActiveSession | None, Depends(session)]
+
+
+async def principal(
+    request: Request,
+    db: Engine,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    signed_in: Session,
+) -> Principal:
+    if credentials is not None:
+        async with db.connect() as conn:
+            found = await principal_for_token(conn, credentials.credentials)
+        if found is None:
+            raise Unauthenticated("The access token is unknown, revoked or expired.")
+        return found
+    if signed_in is None:
+        raise Unauthenticated(
+            "Sign in (`POST /api/session`) or send a personal access token as Bearer."
+        )
+    if request.method not in _SAFE_METHODS and not signed_in.csrf_matches(
+        request.headers.get(CSRF_HEADER)
+    ):
+        raise Forbidden(f"A signed-in change needs the session's CSRF token in {CSRF_HEADER}.")
+    return signed_in.principal
 
 
 Caller = Annotated[Principal, Depends(principal)]
 
 
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 async def acting(caller: Caller, request: Request) -> Actor:
     """The caller as the audit log records them, with the address they called from."""
-    return Actor(caller.email, caller.user_id, request.client.host if request.client else None)
+    return Actor(caller.email, caller.user_id, client_ip(request))
 
 
 Acting = Annotated[Actor, Depends(acting)]

@@ -118,6 +118,20 @@ audit_log = Table(
     Index(None, "at"),
 )
 
+# Password sign-in sessions: the cookie's secret stored as a SHA-256 hash.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("ip", String(64)),
+    Column("ended_at", DateTime(timezone=True)),
+)
+
 # Personal access tokens for the management API: shown once, stored as a SHA-256 hash.
 access_tokens = Table(
     "access_tokens",

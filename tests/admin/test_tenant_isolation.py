@@ -23,6 +23,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "UserCreate": {"email": "intruder@example.com"},
     "KeyCreate": {"name": "intruder"},
     "TokenCreate": {"name": "intruder"},
+    "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
+    "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
 }
 
 
@@ -78,12 +80,14 @@ async def test_no_operation_reaches_another_organization(
                     method.upper(), target, body_for(operation)
                 )
                 where = f"{method.upper()} {target} as {caller.email}"
+                # With B's ids in the path: refused. Without: the caller's own things or a
+                # collection, answered as it may be, but never with B in it.
                 if params:
                     assert answer.status in (403, 404), where
-                if answer.status < 300:
-                    assert not any(mark in json.dumps(answer.body) for mark in b_marks), where
-                else:
-                    assert answer.status in (403, 404, 409), where
+                assert answer.status < 500, where
+                # (An error may repeat the id it was asked for, which tells nothing.)
+                told = json.dumps(answer.body)
+                assert not any(m in told and m not in target for m in b_marks), where
                 walked += 1
     assert walked >= 2 * 15
     assert await snapshot(backend.engine, b) == before

@@ -1,0 +1,138 @@
+"""`/api/session`: password sign-in with a session cookie (HttpOnly, SameSite=Lax,
+Secure over TLS), its CSRF token, sign-out; and `POST /api/me/password`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.login import change_password, password_principal
+from aisonar.accounts.sessions import COOKIE_NAME, end_session, start_session
+from aisonar.accounts.throttle import SignInThrottle
+from aisonar.admin.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
+from aisonar.admin.errors import Unauthenticated
+from aisonar.admin.schemas import UserOut
+from aisonar.audit import services as audit
+from aisonar.audit.models import Actor
+from aisonar.config import Settings
+
+router = APIRouter(tags=["session"])
+
+
+class SignIn(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    # Send it back in the x-csrf-token header with every change made with the cookie.
+    csrf_token: str
+    expires_at: datetime
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1000)
+    new_password: str = Field(min_length=1, max_length=1000)
+
+
+class PasswordChanged(BaseModel):
+    # The other sessions of the user, ended by the change.
+    sessions_ended: int
+
+
+def _throttle(running: Services, settings: Settings) -> SignInThrottle:
+    return SignInThrottle(
+        running.limiter.store,
+        per_account=settings.signin_failures_per_account,
+        per_ip=settings.signin_failures_per_ip,
+        window_s=settings.signin_failure_window_s,
+    )
+
+
+@router.post("/api/session", responses={429: {"description": "Too many failed sign-ins."}})
+async def sign_in(
+    body: SignIn, request: Request, response: Response, running: Services, settings: Config
+) -> SessionOut:
+    """Sign in with email and password; sets the session cookie."""
+    ip = client_ip(request)
+    throttle = _throttle(running, settings)
+    attempt = await throttle.attempt(body.email, ip)
+    async with running.engine.begin() as conn:
+        found = await password_principal(conn, body.email, body.password)
+        if found is None:
+            await audit.record(
+                conn,
+                Actor(body.email.strip().lower()[:320], None, ip),
+                "session.sign_in_failed",
+                object_kind="user",
+                object_id=body.email.strip().lower()[:64],
+            )
+        else:
+            lifetime = timedelta(seconds=settings.session_lifetime_s)
+            started = await start_session(conn, found.user_id, ip=ip, lifetime=lifetime)
+            await audit.record(
+                conn,
+                Actor(found.email, found.user_id, ip),
+                "session.sign_in",
+                object_kind="session",
+                object_id=started.id,
+                org_id=found.org_id,
+            )
+            user = await accounts.get_user(conn, found.user_id)
+    if found is None:
+        raise Unauthenticated("The email or password is wrong.")
+    await throttle.succeeded(attempt)
+    response.set_cookie(
+        COOKIE_NAME,
+        started.secret,
+        max_age=settings.session_lifetime_s,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+        path="/",
+    )
+    return SessionOut(
+        user=UserOut.of(user), csrf_token=started.csrf_token, expires_at=started.expires_at
+    )
+
+
+@router.get("/api/session")
+async def current_session(signed_in: Session, db: Engine) -> SessionOut:
+    """The signed-in session, with its CSRF token (401 when there is none)."""
+    if signed_in is None:
+        raise Unauthenticated("Not signed in.")
+    async with db.connect() as conn:
+        user = await accounts.get_user(conn, signed_in.principal.user_id)
+    return SessionOut(
+        user=UserOut.of(user), csrf_token=signed_in.csrf_token, expires_at=signed_in.expires_at
+    )
+
+
+@router.delete("/api/session", status_code=204)
+async def sign_out(caller: Caller, signed_in: Session, db: Engine, response: Response) -> None:
+    """End the session and clear its cookie."""
+    if signed_in is not None:
+        async with db.begin() as conn:
+            await end_session(conn, signed_in.id)
+    response.delete_cookie(COOKIE_NAME, path="/")
+
+
+@router.post("/api/me/password")
+async def change_my_password(
+    body: PasswordChange, caller: Caller, actor: Acting, signed_in: Session, db: Engine
+) -> PasswordChanged:
+    """Change the password; every other session of the user ends."""
+    async with db.begin() as conn:
+        ended = await change_password(
+            conn,
+            caller.user_id,
+            current=body.current_password,
+            new=body.new_password,
+            keep_session=None if signed_in is None else signed_in.id,
+            actor=actor,
+        )
+    return PasswordChanged(sessions_ended=ended)
