@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from aisonar.channels.model_names import allows
 from aisonar.limits.models import UNLIMITED, EffectiveLimits
@@ -54,6 +55,13 @@ class ApiKey:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    # Addresses (CIDR) it may be used from; None is anywhere.
+    allowed_ips: tuple[str, ...] | None = None
+    # After a rotation: until when the previous secret still works.
+    previous_valid_until: datetime | None = None
+
+
+Network = IPv4Network | IPv6Network
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,21 @@ class KeyIdentity:
     org_models: frozenset[str] | None = None
     # The rate limits and quotas its requests are checked against (none: unlimited).
     limits: EffectiveLimits = UNLIMITED
+    # The networks it may be used from; None is anywhere.
+    networks: tuple[Network, ...] | None = None
+    # Set when this is a rotated-out secret: it works until then.
+    superseded_at: datetime | None = None
+
+    def allows_address(self, address: str | None) -> bool:
+        if self.networks is None:
+            return True
+        if address is None:
+            return False
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
 
     def may_use(self, model: str) -> bool:
         """Both the key's list and its organization's admit the model (no list: any)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.keys import generate_key_secret
 from aisonar.accounts.models import ApiKey, KeyIdentity, Organization, Plan, Role, User
+from aisonar.accounts.networks import canonical_networks, parsed_networks
 from aisonar.accounts.passwords import hash_password
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
@@ -243,6 +244,8 @@ def _key(row: Any) -> ApiKey:
         created_at=as_utc(row.created_at),
         expires_at=_optional_utc(row.expires_at),
         revoked_at=_optional_utc(row.revoked_at),
+        allowed_ips=None if row.allowed_ips is None else tuple(row.allowed_ips),
+        previous_valid_until=_optional_utc(row.previous_valid_until),
     )
 
 
@@ -253,10 +256,13 @@ async def create_key(
     name: str = "",
     models: list[str] | None = None,
     expires_at: datetime | None = None,
+    allowed_ips: list[str] | None = None,
     actor: Actor = SYSTEM,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns it with its secret, which is never retrievable again."""
+    """Create a key; returns it with its secret, which is never retrievable again.
+    `allowed_ips` (CIDR blocks) restricts where it may be used from."""
     user = await get_user_by_email(conn, email)
+    networks = None if allowed_ips is None else canonical_networks(allowed_ips)
     if expires_at is not None and as_utc(expires_at) <= utcnow():
         raise InvalidInput("expiry must be in the future", param="expires")
     secret = generate_key_secret()
@@ -272,6 +278,7 @@ async def create_key(
             models=sorted(set(models)) if models else None,
             created_at=utcnow(),
             expires_at=expires_at,
+            allowed_ips=networks,
         )
     )
     await record_change(conn, KEY_ENTITY, key_id)
@@ -285,7 +292,13 @@ async def create_key(
         object_id=key_id,
         org_id=user.org_id,
         changes=audit.created(
-            {"user_id": user.id, "name": name, "models": row.models, "expires_at": key.expires_at}
+            {
+                "user_id": user.id,
+                "name": name,
+                "models": row.models,
+                "expires_at": key.expires_at,
+                "allowed_ips": networks,
+            }
         ),
     )
     return key, secret.secret
@@ -332,6 +345,8 @@ async def revoke_key(conn: AsyncConnection, key_id: str, *, actor: Actor = SYSTE
 
 
 async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity | None:
+    """The caller behind a key's secret, or behind its previous one after a rotation
+    (then `superseded_at` says until when it works)."""
     row = (
         await conn.execute(
             select(
@@ -341,6 +356,9 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
                 api_keys.c.models,
                 api_keys.c.expires_at,
                 api_keys.c.revoked_at,
+                api_keys.c.key_hash,
+                api_keys.c.previous_valid_until,
+                api_keys.c.allowed_ips,
                 users.c.disabled_at,
                 plans.c.markup_ppm.label("plan_markup_ppm"),
                 organizations.c.markup_ppm.label("org_markup_ppm"),
@@ -349,7 +367,7 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
             .join(users, users.c.id == api_keys.c.user_id)
             .join(organizations, organizations.c.id == api_keys.c.org_id)
             .join(plans, plans.c.name == organizations.c.plan)
-            .where(api_keys.c.key_hash == key_hash)
+            .where((api_keys.c.key_hash == key_hash) | (api_keys.c.previous_key_hash == key_hash))
         )
     ).first()
     if row is None:
@@ -364,4 +382,6 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
         plan_markup_ppm=row.plan_markup_ppm,
         org_markup_ppm=row.org_markup_ppm,
         org_models=frozenset(row.org_models) if row.org_models is not None else None,
+        networks=None if row.allowed_ips is None else parsed_networks(row.allowed_ips),
+        superseded_at=None if row.key_hash == key_hash else _optional_utc(row.previous_valid_until),
     )

@@ -3,13 +3,16 @@ for its admin (and any at all for an operator)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.principal import Principal
+from aisonar.accounts.rotation import rotate_key, set_allowed_ips
 from aisonar.admin.deps import Acting, Caller, Engine
-from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut
+from aisonar.admin.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
 from aisonar.audit.models import Actor
 from aisonar.errors import NotFound
 
@@ -20,7 +23,13 @@ async def create_key_for(
     conn: AsyncConnection, actor: Actor, email: str, body: KeyCreate
 ) -> KeyCreated:
     key, secret = await accounts.create_key(
-        conn, email, name=body.name, models=body.models, expires_at=body.expires_at, actor=actor
+        conn,
+        email,
+        name=body.name,
+        models=body.models,
+        expires_at=body.expires_at,
+        allowed_ips=body.allowed_ips,
+        actor=actor,
     )
     return KeyCreated(**KeyOut.of(key).model_dump(), secret=secret)
 
@@ -58,3 +67,26 @@ async def revoke_key(caller: Caller, actor: Acting, db: Engine, key_id: str) -> 
     """Revoke the key; every running server refuses it within a second."""
     async with db.begin() as conn:
         return await revoke_key_of(conn, caller, actor, key_id)
+
+
+@router.post("/{key_id}/rotate")
+async def rotate(
+    caller: Caller, actor: Acting, db: Engine, key_id: str, body: KeyRotate
+) -> KeyCreated:
+    """A new secret, shown once; the current one keeps working for `grace_s` seconds."""
+    async with db.begin() as conn:
+        await reachable_key(conn, caller, key_id)
+        key, secret = await rotate_key(
+            conn, key_id, grace=timedelta(seconds=body.grace_s), actor=actor
+        )
+    return KeyCreated(**KeyOut.of(key).model_dump(), secret=secret)
+
+
+@router.put("/{key_id}/allowed-ips")
+async def allow_ips(
+    caller: Caller, actor: Acting, db: Engine, key_id: str, body: KeyAllowedIps
+) -> KeyOut:
+    """Restrict the key to these addresses or CIDR blocks (null: anywhere)."""
+    async with db.begin() as conn:
+        await reachable_key(conn, caller, key_id)
+        return KeyOut.of(await set_allowed_ips(conn, key_id, body.allowed_ips, actor=actor))

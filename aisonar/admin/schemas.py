@@ -66,10 +66,17 @@ class KeyOut(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    # Addresses (CIDR) it may be used from; null is anywhere.
+    allowed_ips: list[str] | None
+    # After a rotation: until when the previous secret still works.
+    previous_valid_until: datetime | None
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
-        fields = vars(key) | {"models": None if key.models is None else list(key.models)}
+        fields = vars(key) | {
+            "models": None if key.models is None else list(key.models),
+            "allowed_ips": None if key.allowed_ips is None else list(key.allowed_ips),
+        }
         return cls(**fields)
 
 
@@ -79,6 +86,19 @@ class KeyCreate(BaseModel):
     # Models (names) the key may use; null is every model its organization allows.
     models: list[str] | None = None
     expires_at: datetime | None = None
+    # Addresses or CIDR blocks it may be used from; null is anywhere.
+    allowed_ips: list[str] | None = None
+
+
+class KeyRotate(BaseModel):
+    model_config = _STRICT
+    # How long the current secret keeps working beside the new one (0 to 30 days).
+    grace_s: int = Field(default=3600, ge=0, le=30 * 86400)
+
+
+class KeyAllowedIps(BaseModel):
+    model_config = _STRICT
+    allowed_ips: list[str] | None
 
 
 class KeyCreated(KeyOut):

@@ -8,6 +8,7 @@ from aisonar.cli.accounts import key, org, user
 from aisonar.cli.audit import audit
 from aisonar.cli.billing import balance, code_group, ledger_command, markup, price
 from aisonar.cli.channels import channel
+from aisonar.cli.key_security import key_allow_ip, key_rotate
 from aisonar.cli.limits import limits
 from aisonar.cli.notices import notice
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
@@ -42,3 +43,5 @@ for command in (
     audit,
 ):
     main.add_command(command)
+key.add_command(key_rotate)
+key.add_command(key_allow_ip)

@@ -16,7 +16,16 @@ from aisonar.cli.output import as_record, emit, emit_one
 
 ORG_COLUMNS = ("id", "name", "plan", "models", "created_at")
 USER_COLUMNS = ("id", "email", "name", "org_name", "role", "disabled", "created_at")
-KEY_COLUMNS = ("id", "name", "display_prefix", "models", "expires_at", "revoked_at", "created_at")
+KEY_COLUMNS = (
+    "id",
+    "name",
+    "display_prefix",
+    "models",
+    "allowed_ips",
+    "expires_at",
+    "revoked_at",
+    "created_at",
+)
 
 
 @click.group()
@@ -141,9 +150,15 @@ def key() -> None:
 @click.option("--name", default="", help="A label for the key.")
 @click.option("--models", help="Comma-separated models the key may use (default: all).")
 @click.option("--expires", help="Expiry time, ISO 8601.")
+@click.option("--allow-ip", help="Comma-separated addresses or CIDR blocks it may be used from.")
 @json_option
 def key_create(
-    email: str, name: str, models: str | None, expires: str | None, as_json: bool
+    email: str,
+    name: str,
+    models: str | None,
+    expires: str | None,
+    allow_ip: str | None,
+    as_json: bool,
 ) -> None:
     """Create an API key; its secret is printed once and never again."""
     expires_at = parse_time(expires, "--expires")
@@ -155,6 +170,7 @@ def key_create(
             name=name,
             models=split_list(models),
             expires_at=expires_at,
+            allowed_ips=split_list(allow_ip),
             actor=COMMAND_LINE,
         )
 

@@ -11,7 +11,7 @@ from aisonar.accounts.keys import hash_key
 from aisonar.accounts.models import KeyIdentity
 from aisonar.accounts.services import find_key_identity
 from aisonar.clock import utcnow
-from aisonar.gateway.errors import AuthenticationFailed
+from aisonar.gateway.errors import AddressNotAllowed, AuthenticationFailed
 from aisonar.limits.services import effective_limits
 
 _BEARER = "bearer "
@@ -55,7 +55,7 @@ def presented_key(authorization: str | None, api_key_header: str | None) -> str 
     return api_key_header or None
 
 
-async def authenticate(cache: KeyCache, secret: str | None) -> KeyIdentity:
+async def authenticate(cache: KeyCache, secret: str | None, client_ip: str | None) -> KeyIdentity:
     if not secret:
         raise AuthenticationFailed("Missing API key. Send it as `Authorization: Bearer <key>`.")
     identity = await cache.lookup(hash_key(secret))
@@ -63,6 +63,12 @@ async def authenticate(cache: KeyCache, secret: str | None) -> KeyIdentity:
         raise AuthenticationFailed("Incorrect API key provided.")
     if not identity.active:
         raise AuthenticationFailed("This API key has been revoked or its user disabled.")
-    if identity.expires_at is not None and identity.expires_at <= utcnow():
-        raise AuthenticationFailed("This API key has expired.")
+    if identity.expires_at is not None or identity.superseded_at is not None:
+        now = utcnow()
+        if identity.expires_at is not None and identity.expires_at <= now:
+            raise AuthenticationFailed("This API key has expired.")
+        if identity.superseded_at is not None and identity.superseded_at <= now:
+            raise AuthenticationFailed("This API key was rotated; use its new secret.")
+    if not identity.allows_address(client_ip):
+        raise AddressNotAllowed(f"This API key may not be used from {client_ip or 'here'}.")
     return identity

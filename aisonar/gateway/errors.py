@@ -17,6 +17,12 @@ class AuthenticationFailed(AISonarError):
     code = "invalid_api_key"
 
 
+class AddressNotAllowed(AISonarError):
+    status = 403
+    kind = "permission_error"
+    code = "ip_not_allowed"
+
+
 class ModelNotAllowed(AISonarError):
     status = 403
     kind = "permission_error"

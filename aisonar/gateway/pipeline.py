@@ -56,7 +56,7 @@ class GatewayServices:
 
 async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -> KeyIdentity:
     secret = presented_key(exchange.header(b"authorization"), exchange.header(b"x-api-key"))
-    return await authenticate(services.keys, secret)
+    return await authenticate(services.keys, secret, exchange.client_ip)
 
 
 class abandoned_as:
@@ -110,7 +110,9 @@ async def generate(
 ) -> None:
     """One generation request (chat completions, Messages, generateContent) in any format,
     to any provider, failing over between the model's channels."""
-    meter.identity = await authenticate(services.keys, dialect.credential(exchange))
+    meter.identity = await authenticate(
+        services.keys, dialect.credential(exchange), exchange.client_ip
+    )
     body = await exchange.read_body(services.max_body_bytes)
     request = dialect.parse(body, target)
     meter.requested_model, meter.stream = request.model, request.stream

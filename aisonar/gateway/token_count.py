@@ -35,7 +35,9 @@ def _parse(body: bytes) -> tuple[_CountRequest, JsonObject]:
 
 
 async def count_tokens(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
-    meter.identity = await authenticate(services.keys, _DIALECT.credential(exchange))
+    meter.identity = await authenticate(
+        services.keys, _DIALECT.credential(exchange), exchange.client_ip
+    )
     body = await exchange.read_body(services.max_body_bytes)
     request, document = _parse(body)
     route = services.channels.routes(meter.identity, request.model)[0]

@@ -78,6 +78,11 @@ api_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    # After a rotation the previous secret's hash, accepted until `previous_valid_until`.
+    Column("previous_key_hash", String(64), unique=True),
+    Column("previous_valid_until", DateTime(timezone=True)),
+    # Addresses (CIDR) the key may be used from; null is anywhere.
+    Column("allowed_ips", JSON),
 )
 
 channels = Table(

@@ -23,6 +23,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "UserCreate": {"email": "intruder@example.com"},
     "KeyCreate": {"name": "intruder"},
     "TokenCreate": {"name": "intruder"},
+    "KeyRotate": {"grace_s": 0},
+    "KeyAllowedIps": {"allowed_ips": ["203.0.113.0/24"]},
     "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
 }

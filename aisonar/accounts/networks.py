@@ -1,0 +1,35 @@
+"""Address allowlists of API keys: CIDR blocks (or single addresses), validated once and
+stored in their canonical form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from ipaddress import ip_network
+
+from aisonar.accounts.models import Network
+from aisonar.errors import InvalidInput
+
+MAX_NETWORKS = 100
+
+
+def canonical_networks(given: Iterable[str]) -> list[str]:
+    """`10.0.0.0/8`, `203.0.113.7` (one address), `2001:db8::/32`, as their networks."""
+    found: list[str] = []
+    for text in given:
+        try:
+            network = ip_network(text.strip(), strict=False)
+        except ValueError:
+            raise InvalidInput(
+                f"{text!r} is not an address or CIDR block", param="allowed_ips"
+            ) from None
+        if str(network) not in found:
+            found.append(str(network))
+    if not found:
+        raise InvalidInput("an allowlist needs at least one address", param="allowed_ips")
+    if len(found) > MAX_NETWORKS:
+        raise InvalidInput(f"at most {MAX_NETWORKS} addresses", param="allowed_ips")
+    return found
+
+
+def parsed_networks(stored: Iterable[str]) -> tuple[Network, ...]:
+    return tuple(ip_network(text) for text in stored)
