@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from aisonar.admin import audit, keys, me, orgs, session, users
+from aisonar.admin import audit, catalog, keys, limits, me, money, orgs, session, users
 from aisonar.config import Settings
 from aisonar.errors import AISonarError
 
@@ -90,6 +90,9 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         orgs.router,
         users.router,
         keys.router,
+        limits.router,
+        money.router,
+        catalog.router,
         audit.router,
     ):
         api.include_router(router, responses=_ERRORS)

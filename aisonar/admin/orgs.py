@@ -24,7 +24,7 @@ async def _visible_org(conn: AsyncConnection, caller: Principal, org_id: str) ->
     return await accounts.get_org(conn, org_id)
 
 
-async def _administered_org(conn: AsyncConnection, caller: Principal, org_id: str) -> Organization:
+async def administered_org(conn: AsyncConnection, caller: Principal, org_id: str) -> Organization:
     if not caller.administers(org_id):
         # A member learns no more than that they may not; anyone else, nothing.
         if caller.org_id == org_id:
@@ -64,14 +64,14 @@ async def get_org(caller: Caller, db: Engine, org_id: str) -> OrgOut:
 @router.get("/{org_id}/balance")
 async def org_balance(caller: Caller, running: Services, org_id: str) -> BalanceOut:
     async with running.engine.connect() as conn:
-        org = await _administered_org(conn, caller, org_id)
+        org = await administered_org(conn, caller, org_id)
     return await balance_of(running.engine, running.billing.store, org.id)
 
 
 @router.get("/{org_id}/users")
 async def org_users(caller: Caller, db: Engine, org_id: str) -> list[UserOut]:
     async with db.connect() as conn:
-        org = await _administered_org(conn, caller, org_id)
+        org = await administered_org(conn, caller, org_id)
         return [UserOut.of(user) for user in await accounts.list_users(conn, org.name)]
 
 
@@ -83,7 +83,7 @@ async def create_org_user(
     if body.role is Role.OPERATOR and not caller.is_operator:
         raise Forbidden("Only an operator may create an operator.")
     async with db.begin() as conn:
-        org = await _administered_org(conn, caller, org_id)
+        org = await administered_org(conn, caller, org_id)
         user = await accounts.create_user(
             conn,
             body.email,

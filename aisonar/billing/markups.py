@@ -8,6 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import KEY_ENTITY, get_org_by_name
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.multipliers import format_multiplier, parse_multiplier
 from aisonar.errors import NotFound
 from aisonar.store.changes import record_change
@@ -26,22 +28,43 @@ async def _announce(conn: AsyncConnection) -> None:
     await record_change(conn, KEY_ENTITY, "*")
 
 
-async def set_plan_markup(conn: AsyncConnection, plan: str, multiplier: str) -> Markup:
+async def set_plan_markup(
+    conn: AsyncConnection, plan: str, multiplier: str, *, actor: Actor = SYSTEM
+) -> Markup:
     ppm = parse_multiplier(multiplier)
     result = await conn.execute(update(plans).where(plans.c.name == plan).values(markup_ppm=ppm))
     if result.rowcount == 0:
         raise NotFound(f"no plan named {plan!r}")
     await _announce(conn)
+    await audit.record(
+        conn,
+        actor,
+        "markup.set",
+        object_kind="plan",
+        object_id=plan,
+        changes=audit.created({"multiplier": format_multiplier(ppm)}),
+    )
     return Markup("plan", plan, format_multiplier(ppm))
 
 
-async def set_org_markup(conn: AsyncConnection, org_name: str, multiplier: str) -> Markup:
+async def set_org_markup(
+    conn: AsyncConnection, org_name: str, multiplier: str, *, actor: Actor = SYSTEM
+) -> Markup:
     ppm = parse_multiplier(multiplier)
     org = await get_org_by_name(conn, org_name)
     await conn.execute(
         update(organizations).where(organizations.c.id == org.id).values(markup_ppm=ppm)
     )
     await _announce(conn)
+    await audit.record(
+        conn,
+        actor,
+        "markup.set",
+        object_kind="org",
+        object_id=org.id,
+        org_id=org.id,
+        changes=audit.created({"multiplier": format_multiplier(ppm)}),
+    )
     return Markup("organization", org.name, format_multiplier(ppm))
 
 

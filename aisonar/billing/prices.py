@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing import price_database
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.pricing import ModelPrice, Rate
@@ -89,6 +91,7 @@ async def set_price(
     output: str,
     cached_input: str | None = None,
     cache_write: str | None = None,
+    actor: Actor = SYSTEM,
 ) -> OperatorPrice:
     if not model.strip():
         raise InvalidInput("model must not be empty", param="model")
@@ -102,7 +105,23 @@ async def set_price(
         insert(model_prices).values(model=model.strip(), created_at=utcnow(), **values)
     )
     await record_change(conn, PRICE_ENTITY, model)
-    return await get_operator_price(conn, model.strip())
+    price = await get_operator_price(conn, model.strip())
+    await audit.record(
+        conn,
+        actor,
+        "price.set",
+        object_kind="price",
+        object_id=price.model[:64],
+        changes=audit.created(
+            {
+                "input": price.input,
+                "cached_input": price.cached_input,
+                "cache_write": price.cache_write,
+                "output": price.output,
+            }
+        ),
+    )
+    return price
 
 
 def _display(row: Any) -> OperatorPrice:

@@ -9,6 +9,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.channels.models import (
     DEFAULT_PRIORITY,
     DEFAULT_WEIGHT,
@@ -76,6 +78,7 @@ async def create_channel(
     priority: int = DEFAULT_PRIORITY,
     weight: int = DEFAULT_WEIGHT,
     timeouts: ChannelTimeouts = SERVER_TIMEOUTS,
+    actor: Actor = SYSTEM,
 ) -> Channel:
     if provider not in set(Provider):
         raise InvalidInput(f"unknown provider {provider!r}", param="provider")
@@ -103,6 +106,14 @@ async def create_channel(
     except IntegrityError as error:
         raise AlreadyExists(f"channel {channel.name!r} already exists") from error
     await record_change(conn, CHANNEL_ENTITY, channel.id)
+    await audit.record(
+        conn,
+        actor,
+        "channel.create",
+        object_kind="channel",
+        object_id=channel.id,
+        changes=audit.created(_audited(channel)),
+    )
     return channel
 
 
@@ -125,6 +136,7 @@ async def update_channel(
     weight: int | None = None,
     timeouts: ChannelTimeouts | None = None,
     enabled: bool | None = None,
+    actor: Actor = SYSTEM,
 ) -> Channel:
     """Change the given fields of a channel; every server picks the change up at once."""
     current = (await get_channel(conn, box, name)).channel
@@ -146,7 +158,23 @@ async def update_channel(
         values["api_key_encrypted"] = box.seal(api_key)
     await conn.execute(update(channels).where(channels.c.id == current.id).values(values))
     await record_change(conn, CHANNEL_ENTITY, current.id)
+    # The upstream key itself is never recorded, only that it changed.
+    key_change = {"api_key_changed": [None, True]} if api_key is not None else {}
+    await audit.record(
+        conn,
+        actor,
+        "channel.update",
+        object_kind="channel",
+        object_id=current.id,
+        changes=audit.changed(_audited(current), _audited(changed)) | key_change,
+    )
     return changed
+
+
+def _audited(channel: Channel) -> dict[str, Any]:
+    """A channel's fields as the audit log shows them (never its upstream key)."""
+    fields = _columns(channel)
+    return {name: value for name, value in fields.items() if name != "id"}
 
 
 async def list_channels(conn: AsyncConnection) -> list[Channel]:

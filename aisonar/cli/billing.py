@@ -170,6 +170,7 @@ def price_set(
             output=output_price,
             cached_input=cached_input,
             cache_write=cache_write,
+            actor=COMMAND_LINE,
         )
 
     emit_one(run_in_database(work), as_json=as_json)
@@ -227,9 +228,9 @@ def markup_set(multiplier: str, plan_name: str | None, org_name: str | None, as_
 
     async def work(conn: AsyncConnection) -> Markup:
         if plan_name is not None:
-            return await set_plan_markup(conn, plan_name, multiplier)
+            return await set_plan_markup(conn, plan_name, multiplier, actor=COMMAND_LINE)
         assert org_name is not None
-        return await set_org_markup(conn, org_name, multiplier)
+        return await set_org_markup(conn, org_name, multiplier, actor=COMMAND_LINE)
 
     emit_one(run_in_database(work), as_json=as_json)
 

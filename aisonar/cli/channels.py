@@ -13,6 +13,7 @@ import aiohttp
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit.models import COMMAND_LINE
 from aisonar.channels import services
 from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import (
@@ -204,6 +205,7 @@ def channel_create(
             priority=priority,
             weight=weight,
             timeouts=timeouts,
+            actor=COMMAND_LINE,
         )
 
     emit_one(_record(run_in_database(work), as_json=as_json), as_json=as_json)
@@ -255,6 +257,7 @@ def channel_update(
             priority=priority,
             weight=weight,
             timeouts=timeouts,
+            actor=COMMAND_LINE,
         )
 
     emit_one(_record(run_in_database(work), as_json=as_json), as_json=as_json)
@@ -264,7 +267,7 @@ def _set_enabled(name: str, enabled: bool, as_json: bool) -> None:
     box = _secret_box()
 
     async def work(conn: AsyncConnection) -> Channel:
-        return await services.update_channel(conn, box, name, enabled=enabled)
+        return await services.update_channel(conn, box, name, enabled=enabled, actor=COMMAND_LINE)
 
     emit_one(_record(run_in_database(work), as_json=as_json), as_json=as_json)
 

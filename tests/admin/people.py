@@ -3,6 +3,7 @@ client for the management API over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -77,7 +78,10 @@ class Api:
             aiohttp.ClientSession(headers=self.headers) as session,
             session.request(method, self.base_url + path, json=body) as response,
         ):
-            return Answer(response.status, await response.json(content_type=None))
+            text = await response.text()
+            if response.content_type != "application/json":
+                return Answer(response.status, text)
+            return Answer(response.status, json.loads(text) if text else None)
 
     async def get(self, path: str) -> Answer:
         return await self.call("GET", path)

@@ -11,7 +11,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import tokens
-from aisonar.store.tables import access_tokens, api_keys, organizations, users
+from aisonar.store.tables import (
+    access_tokens,
+    api_keys,
+    ledger_entries,
+    organizations,
+    rate_limits,
+    users,
+)
 from aisonar.testing.gateway_server import RunningGateway
 from tests.admin.people import Api, Org, make_org
 from tests.support import Backend
@@ -24,6 +31,18 @@ BODIES: dict[str, dict[str, Any]] = {
     "KeyCreate": {"name": "intruder"},
     "TokenCreate": {"name": "intruder"},
     "KeyRotate": {"grace_s": 0},
+    "LimitsIn": {"rpm": 5, "daily_spend": "1"},
+    "Recharge": {"amount": "1000"},
+    "CodeRequest": {"amount": "1000", "count": 1},
+    "ChannelCreate": {
+        "name": "hijack",
+        "provider": "openai",
+        "api_key": "sk-x",
+        "models": "gpt-4o-mini",
+    },
+    "ChannelChange": {"weight": 5},
+    "PriceIn": {"input": "0", "output": "0"},
+    "MarkupIn": {"multiplier": "0.01"},
     "KeyAllowedIps": {"allowed_ips": ["203.0.113.0/24"]},
     "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
@@ -37,9 +56,16 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
             (organizations, organizations.c.id),
             (users, users.c.org_id),
             (api_keys, api_keys.c.org_id),
+            (ledger_entries, ledger_entries.c.org_id),
         ):
             rows += list(await conn.execute(select(table).where(column == org.id)))
         members = [org.admin.user_id, org.member.user_id]
+        subjects = [org.id, *members, org.admin.key_id, org.member.key_id]
+        rows += list(
+            await conn.execute(
+                select(rate_limits).where(or_(*(rate_limits.c.subject_id == s for s in subjects)))
+            )
+        )
         rows += list(
             await conn.execute(
                 select(access_tokens).where(or_(*(access_tokens.c.user_id == m for m in members)))
@@ -68,6 +94,11 @@ async def test_no_operation_reaches_another_organization(
         "user_id": b.member.user_id,
         "key_id": b.member.key_id,
         "token_id": b_token.id,
+        "kind": "user",
+        "subject_id": b.member.user_id,
+        "name": "fake",
+        "model": "gpt-4o-mini",
+        "plan": "free",
     }
     b_marks = {b.id, b.name, b.member.email, b.admin.email, b.member.user_id, b.member.key_id}
     document = (await Api(gateway.url, None).get("/api/openapi.json")).body

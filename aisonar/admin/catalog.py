@@ -1,0 +1,238 @@
+"""What an operator configures for the whole installation: upstream channels (their
+keys never shown), operator prices, and markups per plan and organization."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisonar.accounts import services as accounts
+from aisonar.admin.deps import Acting, Config, Engine, Operator
+from aisonar.billing import markups, prices
+from aisonar.channels import services as channels
+from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, ChannelTimeouts
+from aisonar.config import Settings
+from aisonar.crypto import SecretBox
+
+router = APIRouter(tags=["catalog"])
+_STRICT = ConfigDict(extra="forbid")
+
+
+def _box(request: Request, settings: Settings) -> SecretBox:
+    box: SecretBox | None = getattr(request.app.state, "box", None)
+    if box is None:
+        box = request.app.state.box = SecretBox(settings.resolved_secret_key())
+    return box
+
+
+class ChannelOut(BaseModel):
+    id: str
+    name: str
+    provider: str
+    base_url: str
+    # Requested name (or `*` pattern) -> the name sent upstream.
+    models: dict[str, str]
+    enabled: bool
+    priority: int
+    weight: int
+    timeout_connect_s: float | None
+    timeout_first_byte_s: float | None
+    timeout_total_s: float | None
+
+    @classmethod
+    def of(cls, channel: Channel) -> ChannelOut:
+        return cls(
+            id=channel.id,
+            name=channel.name,
+            provider=channel.provider,
+            base_url=channel.base_url,
+            models=channel.models,
+            enabled=channel.enabled,
+            priority=channel.priority,
+            weight=channel.weight,
+            timeout_connect_s=channel.timeouts.connect_s,
+            timeout_first_byte_s=channel.timeouts.first_byte_s,
+            timeout_total_s=channel.timeouts.total_s,
+        )
+
+
+class ChannelCreate(BaseModel):
+    model_config = _STRICT
+    name: str = Field(min_length=1, max_length=200)
+    provider: str
+    # Default: the provider's public API.
+    base_url: str | None = Field(default=None, min_length=1, max_length=2000)
+    api_key: str = Field(min_length=1, max_length=2000)
+    # Comma-separated: `gpt-4o`, `fast=gpt-4o-mini`, `claude-*`.
+    models: str = Field(min_length=1, max_length=10_000)
+    priority: int = 0
+    weight: int = 1
+
+
+class ChannelChange(BaseModel):
+    model_config = _STRICT
+    base_url: str | None = Field(default=None, max_length=2000)
+    api_key: str | None = Field(default=None, max_length=2000)
+    models: str | None = Field(default=None, max_length=10_000)
+    priority: int | None = None
+    weight: int | None = None
+    enabled: bool | None = None
+    timeout_connect_s: float | None = None
+    timeout_first_byte_s: float | None = None
+    timeout_total_s: float | None = None
+
+
+@router.get("/api/channels", tags=["channels"])
+async def list_channels(caller: Operator, db: Engine) -> list[ChannelOut]:
+    async with db.connect() as conn:
+        return [ChannelOut.of(channel) for channel in await channels.list_channels(conn)]
+
+
+@router.post("/api/channels", status_code=201, tags=["channels"])
+async def create_channel(
+    caller: Operator,
+    actor: Acting,
+    db: Engine,
+    request: Request,
+    settings: Config,
+    body: ChannelCreate,
+) -> ChannelOut:
+    async with db.begin() as conn:
+        channel = await channels.create_channel(
+            conn,
+            _box(request, settings),
+            name=body.name,
+            provider=body.provider,
+            base_url=body.base_url or DEFAULT_BASE_URLS.get(body.provider, ""),
+            api_key=body.api_key,
+            models=body.models,
+            priority=body.priority,
+            weight=body.weight,
+            actor=actor,
+        )
+    return ChannelOut.of(channel)
+
+
+@router.patch("/api/channels/{name}", tags=["channels"])
+async def change_channel(
+    caller: Operator,
+    actor: Acting,
+    db: Engine,
+    request: Request,
+    settings: Config,
+    name: str,
+    body: ChannelChange,
+) -> ChannelOut:
+    """Change the given fields; every server picks the change up at once."""
+    timeouts = None
+    given = body.model_fields_set & {"timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"}
+    box = _box(request, settings)
+    async with db.begin() as conn:
+        if given:
+            current = (await channels.get_channel(conn, box, name)).channel.timeouts
+            timeouts = ChannelTimeouts(
+                connect_s=body.timeout_connect_s
+                if "timeout_connect_s" in given
+                else current.connect_s,
+                first_byte_s=body.timeout_first_byte_s
+                if "timeout_first_byte_s" in given
+                else current.first_byte_s,
+                total_s=body.timeout_total_s if "timeout_total_s" in given else current.total_s,
+            )
+        channel = await channels.update_channel(
+            conn,
+            box,
+            name,
+            base_url=body.base_url,
+            api_key=body.api_key,
+            models=body.models,
+            priority=body.priority,
+            weight=body.weight,
+            timeouts=timeouts,
+            enabled=body.enabled,
+            actor=actor,
+        )
+    return ChannelOut.of(channel)
+
+
+class PriceOut(BaseModel):
+    """Credits per million tokens."""
+
+    model: str
+    input: str
+    cached_input: str
+    cache_write: str
+    output: str
+    version: str
+    created_at: datetime
+
+
+class PriceIn(BaseModel):
+    model_config = _STRICT
+    input: str = Field(min_length=1, max_length=40)
+    output: str = Field(min_length=1, max_length=40)
+    cached_input: str | None = Field(default=None, max_length=40)
+    cache_write: str | None = Field(default=None, max_length=40)
+
+
+@router.get("/api/prices", tags=["prices"])
+async def list_prices(caller: Operator, db: Engine) -> list[PriceOut]:
+    """The operator's own prices (the price database covers every other model)."""
+    async with db.connect() as conn:
+        return [PriceOut(**vars(p)) for p in await prices.list_operator_prices(conn)]
+
+
+@router.put("/api/prices/{model}", tags=["prices"])
+async def set_price(
+    caller: Operator, actor: Acting, db: Engine, model: str, body: PriceIn
+) -> PriceOut:
+    async with db.begin() as conn:
+        price = await prices.set_price(
+            conn,
+            model,
+            input=body.input,
+            output=body.output,
+            cached_input=body.cached_input,
+            cache_write=body.cache_write,
+            actor=actor,
+        )
+    return PriceOut(**vars(price))
+
+
+class MarkupOut(BaseModel):
+    scope: str
+    name: str
+    multiplier: str
+
+
+class MarkupIn(BaseModel):
+    model_config = _STRICT
+    # A decimal multiplier: "1.25".
+    multiplier: str = Field(min_length=1, max_length=20)
+
+
+@router.get("/api/markups", tags=["prices"])
+async def list_markups(caller: Operator, db: Engine) -> list[MarkupOut]:
+    async with db.connect() as conn:
+        return [MarkupOut(**vars(m)) for m in await markups.list_markups(conn)]
+
+
+@router.put("/api/plans/{plan}/markup", tags=["prices"])
+async def set_plan_markup(
+    caller: Operator, actor: Acting, db: Engine, plan: str, body: MarkupIn
+) -> MarkupOut:
+    async with db.begin() as conn:
+        markup = await markups.set_plan_markup(conn, plan, body.multiplier, actor=actor)
+    return MarkupOut(**vars(markup))
+
+
+@router.put("/api/orgs/{org_id}/markup", tags=["prices"])
+async def set_org_markup(
+    caller: Operator, actor: Acting, db: Engine, org_id: str, body: MarkupIn
+) -> MarkupOut:
+    async with db.begin() as conn:
+        org = await accounts.get_org(conn, org_id)
+        markup = await markups.set_org_markup(conn, org.name, body.multiplier, actor=actor)
+    return MarkupOut(**vars(markup))

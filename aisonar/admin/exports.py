@@ -1,0 +1,65 @@
+"""Streamed downloads: usage and the ledger as CSV or JSON Lines, read from the database
+while they are sent, so their size does not matter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from enum import StrEnum
+
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from aisonar.billing.ledger import export_ledger
+from aisonar.usage.export import export_usage
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+
+_MEDIA_TYPES = {ExportFormat.CSV: "text/csv", ExportFormat.JSONL: "application/x-ndjson"}
+
+Export = Callable[[AsyncConnection], AsyncIterator[str]]
+
+
+def streamed(
+    engine: AsyncEngine, fmt: ExportFormat, filename: str, export: Export
+) -> StreamingResponse:
+    async def body() -> AsyncIterator[bytes]:
+        async with engine.connect() as conn:
+            async for chunk in export(conn):
+                yield chunk.encode()
+
+    return StreamingResponse(
+        body(),
+        media_type=_MEDIA_TYPES[fmt],
+        headers={"content-disposition": f'attachment; filename="{filename}.{fmt.value}"'},
+    )
+
+
+def usage_export(
+    engine: AsyncEngine,
+    fmt: ExportFormat,
+    *,
+    org_id: str | None = None,
+    user_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    def export(conn: AsyncConnection) -> AsyncIterator[str]:
+        return export_usage(
+            conn, fmt=fmt.value, org_id=org_id, user_id=user_id, since=since, until=until
+        )
+
+    return streamed(engine, fmt, "usage", export)
+
+
+def ledger_export(
+    engine: AsyncEngine, fmt: ExportFormat, org_id: str, since: datetime | None
+) -> StreamingResponse:
+    def export(conn: AsyncConnection) -> AsyncIterator[str]:
+        return export_ledger(conn, org_id, fmt=fmt.value, since=since)
+
+    return streamed(engine, fmt, "ledger", export)

@@ -1,0 +1,126 @@
+"""Rate limits and spend quotas through the management API. An operator sets any
+subject's; an org admin those of their organization's members and keys (not the
+organization's own, which the operator grants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.principal import Principal
+from aisonar.admin.deps import Acting, Caller, Engine
+from aisonar.admin.errors import Forbidden
+from aisonar.billing.money import format_amount
+from aisonar.errors import NotFound
+from aisonar.limits.models import SPEND_DIMENSIONS, LimitSet, Subject, SubjectKind
+from aisonar.limits.services import effective_limits_for, get_limits, parse_changes, set_limits
+
+router = APIRouter(prefix="/api/limits", tags=["limits"])
+
+Value = int | str | None
+
+
+class LimitsIn(BaseModel):
+    """Only the given limits change. Counts are whole numbers, spend caps decimal credits
+    ("12.50"); the word "none" removes a limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    rpm: int | str | None = None
+    tpm: int | str | None = None
+    concurrent: int | str | None = None
+    daily_spend: str | None = None
+    monthly_spend: str | None = None
+
+
+class LimitsOut(BaseModel):
+    subject: str
+    id: str
+    rpm: int | None
+    tpm: int | None
+    concurrent: int | None
+    daily_spend: str | None
+    monthly_spend: str | None
+    # Every limit that applies, from this level up: {dimension, limit, level, subject_id}.
+    effective: list[dict[str, Any]]
+
+
+def _shown(dimension: str, value: int | None) -> Value:
+    if value is None or dimension not in SPEND_DIMENSIONS:
+        return value
+    return format_amount(value)
+
+
+async def _out(conn: AsyncConnection, subject: Subject, own: LimitSet) -> LimitsOut:
+    effective = await effective_limits_for(conn, subject)
+    return LimitsOut(
+        subject=str(subject.kind),
+        id=subject.id,
+        **{dimension: _shown(dimension, value) for dimension, value in vars(own).items()},
+        effective=[
+            {
+                "dimension": dimension,
+                "limit": _shown(dimension, value),
+                "level": str(level.source.kind),
+                "subject_id": level.source.id,
+            }
+            for dimension, value, level in effective.entries()
+        ],
+    )
+
+
+async def _reachable(
+    conn: AsyncConnection, caller: Principal, subject: Subject, *, changing: bool
+) -> None:
+    """NotFound for what the caller may not see; Forbidden for what they may see but
+    not change."""
+    if caller.is_operator:
+        return
+    kind = SubjectKind(subject.kind)
+    if kind is SubjectKind.PLAN or kind is SubjectKind.ORG:
+        if kind is SubjectKind.ORG and subject.id != caller.org_id:
+            raise NotFound(f"no organization with id {subject.id!r}")
+        if changing:
+            raise Forbidden("Only an operator may change an organization's or plan's limits.")
+        return
+    try:
+        if kind is SubjectKind.USER:
+            user = await accounts.get_user(conn, subject.id)
+            owner, org_id = user.id, user.org_id
+        else:
+            key = await accounts.get_key(conn, subject.id)
+            owner, org_id = key.user_id, key.org_id
+    except NotFound:
+        owner = org_id = ""
+    if not caller.reaches(owner, org_id):
+        raise NotFound(f"no {kind} with id {subject.id!r}")
+    if changing and not caller.administers(org_id):
+        raise Forbidden("Only the organization's admins may change limits.")
+
+
+@router.get("/{kind}/{subject_id}")
+async def show_limits(caller: Caller, db: Engine, kind: SubjectKind, subject_id: str) -> LimitsOut:
+    subject = Subject(kind, subject_id)
+    async with db.connect() as conn:
+        await _reachable(conn, caller, subject, changing=False)
+        return await _out(conn, subject, await get_limits(conn, subject))
+
+
+@router.patch("/{kind}/{subject_id}")
+async def change_limits(
+    caller: Caller, actor: Acting, db: Engine, kind: SubjectKind, subject_id: str, body: LimitsIn
+) -> LimitsOut:
+    """Running servers apply the change within a second."""
+    subject = Subject(kind, subject_id)
+    given = {
+        dimension: None if value is None else str(value)
+        for dimension, value in body.model_dump().items()
+    }
+    changes = parse_changes(**given)
+    async with db.begin() as conn:
+        await _reachable(conn, caller, subject, changing=True)
+        own = await set_limits(conn, subject, changes, actor=actor)
+        return await _out(conn, subject, own)

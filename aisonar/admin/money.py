@@ -1,0 +1,170 @@
+"""Money through the management API: an operator recharges balances and makes
+redemption codes; ledgers and usage are downloaded by whoever may see them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisonar.accounts import services as accounts
+from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
+from aisonar.admin.exports import ExportFormat, ledger_export, usage_export
+from aisonar.admin.orgs import administered_org
+from aisonar.billing import codes, ledger
+from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
+from aisonar.billing.money import format_amount, parse_amount
+
+router = APIRouter(tags=["money"])
+_STRICT = ConfigDict(extra="forbid")
+# Who the ledger names for a recharge made through the API (the audit log names them).
+OPERATOR_ACTOR = "operator"
+
+
+class Recharge(BaseModel):
+    model_config = _STRICT
+    # Credits, as a decimal string ("12.50").
+    amount: str = Field(min_length=1, max_length=40)
+    note: str = Field(default="recharge", max_length=500)
+    reference: str | None = Field(default=None, max_length=200)
+    # The same key twice credits once.
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class LedgerEntryOut(BaseModel):
+    id: int
+    org_id: str
+    kind: str
+    amount: str
+    balance_after: str
+    reason: str
+    reference: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: LedgerEntry) -> LedgerEntryOut:
+        return cls(
+            id=entry.id,
+            org_id=entry.org_id,
+            kind=entry.kind,
+            amount=format_amount(entry.amount),
+            balance_after=format_amount(entry.balance_after),
+            reason=entry.reason,
+            reference=entry.reference,
+            created_at=entry.created_at,
+        )
+
+
+class CodeRequest(BaseModel):
+    model_config = _STRICT
+    amount: str = Field(min_length=1, max_length=40)
+    count: int = Field(default=1, ge=1)
+    expires_at: datetime | None = None
+
+
+class CodeBatchOut(BaseModel):
+    batch: str
+    amount: str
+    expires_at: datetime | None
+    # Shown once: only their hashes are kept.
+    codes: list[str]
+
+
+@router.post("/api/orgs/{org_id}/recharges", status_code=201)
+async def recharge(
+    caller: Operator, actor: Acting, running: Services, org_id: str, body: Recharge
+) -> LedgerEntryOut:
+    """Credit the organization; usable on this server at once, on the others within a
+    second."""
+    entry = NewEntry(
+        LedgerKind.RECHARGE,
+        parse_amount(body.amount),
+        OPERATOR_ACTOR,
+        body.note,
+        body.reference,
+        body.idempotency_key,
+    )
+    async with running.engine.begin() as conn:
+        org = await accounts.get_org(conn, org_id)
+        credited = await ledger.credit(conn, org.id, entry, actor=actor)
+    await running.billing.store.credit(credited.org_id, credited.id, credited.amount)
+    return LedgerEntryOut.of(credited)
+
+
+@router.post("/api/codes", status_code=201)
+async def create_codes(
+    caller: Operator, actor: Acting, db: Engine, body: CodeRequest
+) -> CodeBatchOut:
+    async with db.begin() as conn:
+        batch = await codes.create_codes(
+            conn, amount=body.amount, count=body.count, expires_at=body.expires_at, actor=actor
+        )
+    return CodeBatchOut(
+        batch=batch.batch, amount=batch.amount, expires_at=batch.expires_at, codes=batch.codes
+    )
+
+
+@router.get("/api/orgs/{org_id}/ledger", response_class=StreamingResponse)
+async def org_ledger(
+    caller: Caller,
+    db: Engine,
+    org_id: str,
+    format: ExportFormat = ExportFormat.JSONL,
+    since: datetime | None = None,
+) -> StreamingResponse:
+    """The organization's ledger, oldest first, streamed."""
+    async with db.connect() as conn:
+        await administered_org(conn, caller, org_id)
+    return ledger_export(db, format, org_id, since)
+
+
+@router.get("/api/me/ledger", response_class=StreamingResponse)
+async def my_ledger(
+    caller: Caller,
+    db: Engine,
+    format: ExportFormat = ExportFormat.JSONL,
+    since: datetime | None = None,
+) -> StreamingResponse:
+    """The caller's organization's ledger (the balance they spend from), streamed."""
+    return ledger_export(db, format, caller.org_id, since)
+
+
+@router.get("/api/me/usage", response_class=StreamingResponse)
+async def my_usage(
+    caller: Caller,
+    db: Engine,
+    format: ExportFormat = ExportFormat.JSONL,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    """The caller's own usage events (metadata only), oldest first, streamed."""
+    return usage_export(db, format, user_id=caller.user_id, since=since, until=until)
+
+
+@router.get("/api/orgs/{org_id}/usage", response_class=StreamingResponse)
+async def org_usage(
+    caller: Caller,
+    db: Engine,
+    org_id: str,
+    format: ExportFormat = ExportFormat.JSONL,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    """Every usage event of the organization, streamed."""
+    async with db.connect() as conn:
+        await administered_org(conn, caller, org_id)
+    return usage_export(db, format, org_id=org_id, since=since, until=until)
+
+
+@router.get("/api/usage", response_class=StreamingResponse)
+async def all_usage(
+    caller: Operator,
+    db: Engine,
+    format: ExportFormat = ExportFormat.JSONL,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> StreamingResponse:
+    """Every usage event of the installation, streamed (operators)."""
+    return usage_export(db, format, since=since, until=until)

@@ -1,0 +1,183 @@
+"""What the command line does, through the API: recharges and codes, ledger and usage
+downloads, limits, channels, prices and markups, each for the roles allowed it and each
+audited without secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import secrets
+
+import openai
+import pytest
+from sqlalchemy import select
+
+from aisonar.store.tables import audit_log
+from aisonar.testing.fake_upstream import FakeUpstream
+from aisonar.testing.gateway_server import RunningGateway
+from tests.admin.people import Api, make_operator, make_org
+from tests.conftest import UPSTREAM_KEY
+from tests.support import Backend, recorded_events
+from tests.support import Tenant as SupportTenant
+
+
+def sdk(gateway: RunningGateway, secret: str) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=secret, max_retries=0)
+
+
+async def test_an_operator_recharges_and_the_member_spends_it_at_once(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    body = {"amount": "2.50", "reference": "INV-7", "idempotency_key": "INV-7"}
+    first = await operator.post(f"/api/orgs/{org.id}/recharges", body)
+    again = await operator.post(f"/api/orgs/{org.id}/recharges", body)
+    assert first.status == again.status == 201 and first.body["id"] == again.body["id"]
+    assert first.body["balance_after"] == "2.50"
+    refused = await Api(gateway.url, org.admin.token).post(
+        f"/api/orgs/{org.id}/recharges", {"amount": "1"}
+    )
+    assert refused.status == 403
+    async with sdk(gateway, org.member.key_secret) as client:
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+        )
+    balance = (await Api(gateway.url, org.member.token).get("/api/me/balance")).body
+    assert balance["org_id"] == org.id and balance["balance"] < "2.50"
+    ledger_csv = (
+        await Api(gateway.url, org.admin.token).get(f"/api/orgs/{org.id}/ledger?format=csv")
+    ).body
+    rows = list(csv.DictReader(io.StringIO(ledger_csv)))
+    assert rows[0]["kind"] == "recharge" and rows[0]["reference"] == "INV-7"
+    mine = (await Api(gateway.url, org.member.token).get("/api/me/ledger")).body
+    assert json.loads(mine.splitlines()[0])["kind"] == "recharge"
+
+
+async def test_codes_made_through_the_api_are_redeemed_once(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    batch = await operator.post("/api/codes", {"amount": "3", "count": 2})
+    assert batch.status == 201 and len(batch.body["codes"]) == 2
+    redeem = Api(gateway.url, org.member.key_secret)
+    assert (await redeem.post("/api/me/redeem", {"code": batch.body["codes"][0]})).status == 200
+    assert (await redeem.post("/api/me/redeem", {"code": batch.body["codes"][0]})).status == 400
+    async with backend.engine.connect() as conn:
+        changes = (
+            await conn.execute(
+                select(audit_log.c.changes).where(audit_log.c.action == "code.create")
+            )
+        ).all()
+    assert not any(code in json.dumps(list(map(list, changes))) for code in batch.body["codes"])
+
+
+async def test_usage_downloads_are_scoped_to_the_caller(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "1"})
+    async with sdk(gateway, org.member.key_secret) as client:
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "secret plan"}], max_tokens=5
+        )
+    tenant = SupportTenant(
+        org.name, org.member.email, org.member.key_id, "", org.id, org.member.user_id
+    )
+    [event] = await recorded_events(backend, tenant, 1)
+    mine = (await Api(gateway.url, org.member.token).get("/api/me/usage")).body
+    assert [json.loads(line)["id"] for line in mine.splitlines()] == [event.id]
+    assert "secret plan" not in mine
+    theirs = (await Api(gateway.url, org.admin.token).get("/api/me/usage")).body
+    assert theirs == ""
+    org_wide = (
+        await Api(gateway.url, org.admin.token).get(f"/api/orgs/{org.id}/usage?format=csv")
+    ).body
+    assert event.id in org_wide
+    assert (await Api(gateway.url, org.admin.token).get("/api/usage")).status == 403
+    assert event.id in (await operator.get("/api/usage")).body
+
+
+async def test_an_org_admin_limits_a_members_key_but_not_the_organization(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    admin = Api(gateway.url, org.admin.token)
+    limited = await admin.call("PATCH", f"/api/limits/key/{org.member.key_id}", {"rpm": 1})
+    assert limited.status == 200 and limited.body["rpm"] == 1
+    assert {"dimension": "rpm", "limit": 1, "level": "key", "subject_id": org.member.key_id} in (
+        limited.body["effective"]
+    )
+    own_org = await admin.call("PATCH", f"/api/limits/org/{org.id}", {"rpm": 1000})
+    assert own_org.status == 403
+    member = Api(gateway.url, org.member.token)
+    assert (
+        await member.call("PATCH", f"/api/limits/key/{org.member.key_id}", {"rpm": 9})
+    ).status == 403
+    assert (await member.get(f"/api/limits/key/{org.member.key_id}")).body["rpm"] == 1
+    bad = await admin.call("PATCH", f"/api/limits/key/{org.member.key_id}", {"rpm": "lots"})
+    assert bad.status == 400 and bad.body["error"]["param"] == "rpm"
+    cleared = await admin.call(
+        "PATCH", f"/api/limits/user/{org.member.user_id}", {"daily_spend": "2.5"}
+    )
+    assert cleared.body["daily_spend"] == "2.50"
+    cleared = await admin.call("PATCH", f"/api/limits/key/{org.member.key_id}", {"rpm": "none"})
+    assert cleared.body["rpm"] is None
+
+
+async def test_an_operator_connects_a_channel_and_prices_its_model(
+    gateway: RunningGateway, backend: Backend, fake_upstream: FakeUpstream
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "1"})
+    model = f"api-model-{secrets.token_hex(3)}"
+    created = await operator.post(
+        "/api/channels",
+        {
+            "name": model,
+            "provider": "openai",
+            "base_url": fake_upstream.url,
+            "api_key": UPSTREAM_KEY,
+            "models": f"{model}=gpt-4o-mini",
+        },
+    )
+    assert created.status == 201 and "api_key" not in created.body
+    priced = await operator.call("PUT", f"/api/prices/{model}", {"input": "0.5", "output": "1.5"})
+    assert priced.body["output"] == "1.50"
+    async with sdk(gateway, org.member.key_secret) as client:
+        for _ in range(100):
+            try:
+                reply = await client.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": "hi"}], max_tokens=5
+                )
+                break
+            except (openai.NotFoundError, openai.BadRequestError):
+                await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the new channel never served its model")
+    # Passed through as the upstream answered: under the name the channel sent it.
+    assert reply.model == "gpt-4o-mini" and reply.choices[0].message.content
+    disabled = await operator.call(
+        "PATCH", f"/api/channels/{model}", {"enabled": False, "api_key": "sk-new"}
+    )
+    assert disabled.body["enabled"] is False
+    markup = await operator.call("PUT", f"/api/orgs/{org.id}/markup", {"multiplier": "1.5"})
+    assert markup.body == {"scope": "organization", "name": org.name, "multiplier": "1.5"}
+    assert (await Api(gateway.url, org.admin.token).get("/api/channels")).status == 403
+    async with backend.engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                select(audit_log.c.action, audit_log.c.changes).where(
+                    audit_log.c.object_id == created.body["id"]
+                )
+            )
+        ).all()
+    assert [e.action for e in entries] == ["channel.create", "channel.update"]
+    assert entries[1].changes["api_key_changed"] == [None, True]
+    assert UPSTREAM_KEY not in json.dumps([e.changes for e in entries])
+    assert "sk-new" not in json.dumps([e.changes for e in entries])
