@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     signin_failures_per_account: int = Field(default=5, gt=0)
     signin_failures_per_ip: int = Field(default=20, gt=0)
     signin_failure_window_s: float = Field(default=900.0, gt=0)
+    # Self-service sign-up (an organization on the Free plan and its admin), and how many
+    # sign-ups one address may make per hour.
+    signup_enabled: bool = False
+    signups_per_ip_per_hour: int = Field(default=5, gt=0)
 
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)

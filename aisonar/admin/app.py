@@ -14,7 +14,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from aisonar.admin import audit, catalog, keys, limits, me, money, orgs, session, users
+from aisonar.admin import (
+    audit,
+    catalog,
+    keys,
+    limits,
+    me,
+    money,
+    orgs,
+    session,
+    signup,
+    users,
+)
 from aisonar.config import Settings
 from aisonar.errors import AISonarError
 
@@ -86,6 +97,7 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
     api.add_exception_handler(HTTPException, _http_error)
     for router in (
         session.router,
+        signup.router,
         me.router,
         orgs.router,
         users.router,

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.login import change_password, password_principal
-from aisonar.accounts.sessions import COOKIE_NAME, end_session, start_session
+from aisonar.accounts.sessions import COOKIE_NAME, NewSession, end_session, start_session
 from aisonar.accounts.throttle import SignInThrottle
 from aisonar.admin.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
 from aisonar.admin.errors import Unauthenticated
@@ -53,6 +54,30 @@ def _throttle(running: Services, settings: Settings) -> SignInThrottle:
     )
 
 
+async def open_session(
+    conn: AsyncConnection,
+    request: Request,
+    response: Response,
+    settings: Settings,
+    user_id: str,
+    ip: str | None,
+) -> NewSession:
+    """A new session for the user, its cookie set on the response (HttpOnly,
+    SameSite=Lax, Secure when served over TLS)."""
+    lifetime = timedelta(seconds=settings.session_lifetime_s)
+    started = await start_session(conn, user_id, ip=ip, lifetime=lifetime)
+    response.set_cookie(
+        COOKIE_NAME,
+        started.secret,
+        max_age=settings.session_lifetime_s,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+        path="/",
+    )
+    return started
+
+
 @router.post("/api/session", responses={429: {"description": "Too many failed sign-ins."}})
 async def sign_in(
     body: SignIn, request: Request, response: Response, running: Services, settings: Config
@@ -72,8 +97,7 @@ async def sign_in(
                 object_id=body.email.strip().lower()[:64],
             )
         else:
-            lifetime = timedelta(seconds=settings.session_lifetime_s)
-            started = await start_session(conn, found.user_id, ip=ip, lifetime=lifetime)
+            started = await open_session(conn, request, response, settings, found.user_id, ip)
             await audit.record(
                 conn,
                 Actor(found.email, found.user_id, ip),
@@ -86,15 +110,6 @@ async def sign_in(
     if found is None:
         raise Unauthenticated("The email or password is wrong.")
     await throttle.succeeded(attempt)
-    response.set_cookie(
-        COOKIE_NAME,
-        started.secret,
-        max_age=settings.session_lifetime_s,
-        httponly=True,
-        secure=request.url.scheme == "https",
-        samesite="lax",
-        path="/",
-    )
     return SessionOut(
         user=UserOut.of(user), csrf_token=started.csrf_token, expires_at=started.expires_at
     )

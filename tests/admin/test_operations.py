@@ -172,9 +172,9 @@ async def test_an_operator_connects_a_channel_and_prices_its_model(
     async with backend.engine.connect() as conn:
         entries = (
             await conn.execute(
-                select(audit_log.c.action, audit_log.c.changes).where(
-                    audit_log.c.object_id == created.body["id"]
-                )
+                select(audit_log.c.action, audit_log.c.changes)
+                .where(audit_log.c.object_id == created.body["id"])
+                .order_by(audit_log.c.id)
             )
         ).all()
     assert [e.action for e in entries] == ["channel.create", "channel.update"]

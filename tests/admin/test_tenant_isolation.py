@@ -44,6 +44,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "PriceIn": {"input": "0", "output": "0"},
     "MarkupIn": {"multiplier": "0.01"},
     "KeyAllowedIps": {"allowed_ips": ["203.0.113.0/24"]},
+    "SignUp": {
+        "email": "intruder@example.com",
+        "password": "Quiet-Otter-Lantern-7",
+        "name": "Intruder",
+        "company": "taken-over",
+    },
     "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
 }

@@ -1,0 +1,85 @@
+"""`POST /api/signup`: self-service sign-up, when the operator allows it
+(`AISONAR_SIGNUP_ENABLED`, off by default). It creates an organization on the Free plan
+named after the company, its first user as the organization's admin, and signs them in.
+Sign-ups are limited per address."""
+
+from __future__ import annotations
+
+import math
+import secrets
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import Plan, Role
+from aisonar.admin.deps import Config, Services, client_ip
+from aisonar.admin.schemas import UserOut
+from aisonar.admin.session import SessionOut, open_session
+from aisonar.audit.models import Actor
+from aisonar.errors import AISonarError, NotFound
+from aisonar.limits.store import RateCheck
+
+router = APIRouter(tags=["session"])
+
+_HOUR_S = 3600.0
+
+
+class TooManySignUps(AISonarError):
+    status = 429
+    kind = "rate_limit_error"
+    code = "too_many_sign_ups"
+
+    def __init__(self, retry_after_s: float) -> None:
+        seconds = max(1, math.ceil(retry_after_s))
+        super().__init__(f"Too many sign-ups from this address; try again in {seconds} s.")
+        self.retry_after = str(seconds)
+
+
+class SignUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1000)
+    name: str = Field(min_length=1, max_length=200)
+    company: str = Field(min_length=1, max_length=200)
+
+
+@router.post(
+    "/api/signup",
+    status_code=201,
+    responses={429: {"description": "Too many sign-ups from this address."}},
+)
+async def sign_up(
+    body: SignUp, request: Request, response: Response, running: Services, settings: Config
+) -> SessionOut:
+    """Create an organization (Free plan) and its admin, and sign them in."""
+    if not settings.signup_enabled:
+        raise NotFound("Sign-up is not open on this server; ask its operator for an account.")
+    ip = client_ip(request)
+    if ip is not None:
+        check = RateCheck(
+            "sign-ups from the address",
+            f"signup:ip:{ip}",
+            settings.signups_per_ip_per_hour,
+            _HOUR_S,
+            1,
+        )
+        decision = await running.limiter.store.admit(secrets.token_hex(8), [check], [])
+        if not decision.allowed:
+            raise TooManySignUps(decision.retry_after_s)
+    actor = Actor(body.email.strip().lower(), None, ip)
+    async with running.engine.begin() as conn:
+        org = await accounts.create_org(conn, body.company, Plan.FREE, actor=actor)
+        user = await accounts.create_user(
+            conn,
+            body.email,
+            org.name,
+            name=body.name,
+            role=Role.ORG_ADMIN,
+            password=body.password,
+            actor=actor,
+        )
+        started = await open_session(conn, request, response, settings, user.id, ip)
+    return SessionOut(
+        user=UserOut.of(user), csrf_token=started.csrf_token, expires_at=started.expires_at
+    )
