@@ -7,12 +7,13 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.membership import set_org_plan
 from aisonar.accounts.models import Organization, Role
 from aisonar.accounts.principal import Principal
 from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.admin.errors import Forbidden
-from aisonar.admin.schemas import BalanceOut, OrgCreate, OrgOut, UserCreate, UserOut
+from aisonar.admin.schemas import BalanceOut, OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
 from aisonar.errors import NotFound
 
 router = APIRouter(prefix="/api/orgs", tags=["organizations"])
@@ -94,3 +95,17 @@ async def create_org_user(
             actor=actor,
         )
         return UserOut.of(user)
+
+
+@router.patch("/{org_id}")
+async def change_org(
+    caller: Operator, actor: Acting, db: Engine, org_id: str, body: OrgChange
+) -> OrgOut:
+    """Move the organization to another plan, or restrict (or free) its models."""
+    async with db.begin() as conn:
+        org = await accounts.get_org(conn, org_id)
+        if body.plan is not None:
+            org = await set_org_plan(conn, org_id, body.plan, actor=actor)
+        if "models" in body.model_fields_set:
+            await accounts.set_org_models(conn, org.name, body.models, actor=actor)
+        return await _out(conn, org)

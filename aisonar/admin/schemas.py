@@ -56,6 +56,21 @@ class UserCreate(BaseModel):
     password: str | None = Field(default=None, max_length=1000)
 
 
+class UserChange(BaseModel):
+    model_config = _STRICT
+    name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    # True stops the user's keys, tokens and sessions; false lets them back in.
+    disabled: bool | None = None
+
+
+class OrgChange(BaseModel):
+    model_config = _STRICT
+    plan: Plan | None = None
+    # Names or `*` patterns its keys may use; an empty list is refused, null lifts it.
+    models: list[str] | None = None
+
+
 class KeyOut(BaseModel):
     id: str
     user_id: str

@@ -7,12 +7,14 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import User
+from aisonar.accounts.membership import update_user
+from aisonar.accounts.models import Role, User
 from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Acting, Caller, Engine
+from aisonar.admin.errors import Forbidden
 from aisonar.admin.keys import create_key_for
-from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut, UserOut
-from aisonar.errors import NotFound
+from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut, UserChange, UserOut
+from aisonar.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -48,3 +50,24 @@ async def create_user_key(
     async with db.begin() as conn:
         user = await reachable_user(conn, caller, user_id)
         return await create_key_for(conn, actor, user.email, body)
+
+
+@router.patch("/{user_id}")
+async def change_user(
+    caller: Caller, actor: Acting, db: Engine, user_id: str, body: UserChange
+) -> UserOut:
+    """A user may rename themselves; their organization's admins may also change their
+    role or disable them (not their own, not an operator's: only an operator may)."""
+    async with db.begin() as conn:
+        user = await reachable_user(conn, caller, user_id)
+        administers = caller.administers(user.org_id)
+        if (body.role is not None or body.disabled is not None) and not administers:
+            raise Forbidden("Only the organization's admins may change roles or disable users.")
+        if not caller.is_operator and (user.role == Role.OPERATOR or body.role is Role.OPERATOR):
+            raise Forbidden("Only an operator may change an operator, or make one.")
+        if user.id == caller.user_id and (body.disabled or body.role not in (None, user.role)):
+            raise InvalidInput("You may not disable yourself or change your own role.")
+        changed = await update_user(
+            conn, user_id, name=body.name, role=body.role, disabled=body.disabled, actor=actor
+        )
+    return UserOut.of(changed)

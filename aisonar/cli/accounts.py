@@ -9,6 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services
+from aisonar.accounts.membership import set_org_plan, update_user
 from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
@@ -71,18 +72,27 @@ def org_create(name: str, plan: str, models: str | None, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--models", help="Comma-separated models (names or `*` patterns) its keys may use.")
 @click.option("--all-models", is_flag=True, help="Lift the restriction: every model.")
+@click.option("--plan", type=click.Choice([p.value for p in Plan]), help="Move it to a plan.")
 @json_option
-def org_update(name: str, models: str | None, all_models: bool, as_json: bool) -> None:
-    """Restrict an organization's keys to some models, or lift the restriction; every
-    running server applies it within a second."""
-    if (models is None) == (not all_models):
+def org_update(
+    name: str, models: str | None, all_models: bool, plan: str | None, as_json: bool
+) -> None:
+    """Move an organization to a plan, or restrict its keys to some models (or lift the
+    restriction); every running server applies it within a second."""
+    if models is not None and all_models:
         raise click.UsageError("give exactly one of --models and --all-models")
-    allowed = None if all_models else _model_list(models or "")
+    if models is None and not all_models and plan is None:
+        raise click.UsageError("give --plan, or exactly one of --models and --all-models")
+    allowed = None if models is None else _model_list(models)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
-        stored = await services.set_org_models(conn, name, allowed, actor=COMMAND_LINE)
         org = await services.get_org_by_name(conn, name)
-        return _org_record(org, stored, as_json=as_json)
+        if plan is not None:
+            await set_org_plan(conn, org.id, Plan(plan), actor=COMMAND_LINE)
+        if models is not None or all_models:
+            await services.set_org_models(conn, name, allowed, actor=COMMAND_LINE)
+        org = await services.get_org_by_name(conn, name)
+        return _org_record(org, await services.org_models(conn, org.id), as_json=as_json)
 
     emit_one(run_in_database(work), as_json=as_json)
 
@@ -123,6 +133,36 @@ def user_create(
     async def work(conn: AsyncConnection) -> User:
         return await services.create_user(
             conn, email, org_name, name=name, role=role, password=password, actor=COMMAND_LINE
+        )
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@user.command("update")
+@click.argument("email")
+@click.option("--name", help="Display name.")
+@click.option("--role", type=click.Choice([r.value for r in Role]))
+@click.option(
+    "--disable/--enable",
+    "disabled",
+    default=None,
+    help="Disable (keys, tokens and sessions stop at once) or enable the user.",
+)
+@json_option
+def user_update(
+    email: str, name: str | None, role: str | None, disabled: bool | None, as_json: bool
+) -> None:
+    """Rename a user, change their role, or disable or enable them."""
+
+    async def work(conn: AsyncConnection) -> User:
+        user = await services.get_user_by_email(conn, email)
+        return await update_user(
+            conn,
+            user.id,
+            name=name,
+            role=None if role is None else Role(role),
+            disabled=disabled,
+            actor=COMMAND_LINE,
         )
 
     emit_one(run_in_database(work), as_json=as_json)

@@ -43,6 +43,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "ChannelChange": {"weight": 5},
     "PriceIn": {"input": "0", "output": "0"},
     "MarkupIn": {"multiplier": "0.01"},
+    "OrgChange": {"plan": "scale"},
+    "UserChange": {"role": "org_admin"},
     "KeyAllowedIps": {"allowed_ips": ["203.0.113.0/24"]},
     "SignUp": {
         "email": "intruder@example.com",

@@ -1,0 +1,81 @@
+"""Changing people and organizations after they exist: a user's name, role, or whether
+they are disabled (which stops their keys, tokens and sessions at once), and an
+organization's plan. Each change is audited with its before and after."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.models import Organization, Plan, Role, User
+from aisonar.accounts.services import KEY_ENTITY, get_org, get_user
+from aisonar.accounts.sessions import end_other_sessions
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
+from aisonar.clock import utcnow
+from aisonar.errors import InvalidInput
+from aisonar.store.changes import record_change
+from aisonar.store.tables import organizations, users
+
+
+async def update_user(
+    conn: AsyncConnection,
+    user_id: str,
+    *,
+    name: str | None = None,
+    role: Role | None = None,
+    disabled: bool | None = None,
+    actor: Actor = SYSTEM,
+) -> User:
+    """Change the given fields. Disabling a user ends their sessions; every server stops
+    their keys within a second (cached identities are dropped)."""
+    before = await get_user(conn, user_id)
+    values: dict[str, object] = {}
+    if name is not None:
+        values["name"] = name.strip()
+    if role is not None:
+        values["role"] = role.value
+    if disabled is not None and disabled != before.disabled:
+        values["disabled_at"] = utcnow() if disabled else None
+    if not values:
+        raise InvalidInput("nothing to change: give a name, a role, or disabled")
+    await conn.execute(update(users).where(users.c.id == user_id).values(values))
+    if disabled:
+        await end_other_sessions(conn, user_id, keep=None)
+    await record_change(conn, KEY_ENTITY, "*")
+    after = await get_user(conn, user_id)
+    fields = ("name", "role", "disabled")
+    await audit.record(
+        conn,
+        actor,
+        "user.update",
+        object_kind="user",
+        object_id=user_id,
+        org_id=after.org_id,
+        changes=audit.changed(
+            {field: getattr(before, field) for field in fields},
+            {field: getattr(after, field) for field in fields},
+        ),
+    )
+    return after
+
+
+async def set_org_plan(
+    conn: AsyncConnection, org_id: str, plan: Plan, *, actor: Actor = SYSTEM
+) -> Organization:
+    """Move the organization to a plan; its markups and default limits follow at once."""
+    before = await get_org(conn, org_id)
+    await conn.execute(
+        update(organizations).where(organizations.c.id == org_id).values(plan=plan.value)
+    )
+    await record_change(conn, KEY_ENTITY, "*")
+    await audit.record(
+        conn,
+        actor,
+        "org.update",
+        object_kind="org",
+        object_id=org_id,
+        org_id=org_id,
+        changes=audit.changed({"plan": before.plan}, {"plan": plan.value}),
+    )
+    return await get_org(conn, org_id)
