@@ -12,6 +12,7 @@ from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput
+from aisonar.notify.notices import PASSWORD_CHANGED, record_notice
 from aisonar.store.tables import users
 
 
@@ -66,5 +67,8 @@ async def change_password(
         object_id=user_id,
         org_id=row.org_id,
         changes={"password_set": [True, True], "sessions_ended": [None, ended]},
+    )
+    await record_notice(
+        conn, row.org_id, PASSWORD_CHANGED, {"sessions_ended": ended}, user_id=user_id
     )
     return ended

@@ -14,6 +14,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
+from aisonar.notify.notices import PLAN_CHANGED, ROLE_CHANGED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import organizations, users
 
@@ -57,6 +58,14 @@ async def update_user(
             {field: getattr(after, field) for field in fields},
         ),
     )
+    if after.role != before.role:
+        await record_notice(
+            conn,
+            after.org_id,
+            ROLE_CHANGED,
+            {"before": before.role, "after": after.role},
+            user_id=user_id,
+        )
     return after
 
 
@@ -78,4 +87,8 @@ async def set_org_plan(
         org_id=org_id,
         changes=audit.changed({"plan": before.plan}, {"plan": plan.value}),
     )
+    if before.plan != plan.value:
+        await record_notice(
+            conn, org_id, PLAN_CHANGED, {"before": before.plan, "after": plan.value}
+        )
     return await get_org(conn, org_id)

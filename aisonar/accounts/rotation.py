@@ -17,6 +17,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
+from aisonar.notify.notices import KEY_ROTATED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import api_keys
 
@@ -64,6 +65,19 @@ async def rotate_key(
                 "previous_valid_until": rotated.previous_valid_until,
             },
         ),
+    )
+    until = rotated.previous_valid_until
+    await record_notice(
+        conn,
+        key.org_id,
+        KEY_ROTATED,
+        {
+            "key_id": key_id,
+            "name": key.name,
+            "display_prefix": rotated.display_prefix,
+            "previous_valid_until": None if until is None else until.isoformat(),
+        },
+        user_id=key.user_id,
     )
     return rotated, secret.secret
 

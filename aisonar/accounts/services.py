@@ -19,6 +19,8 @@ from aisonar.audit.models import SYSTEM, Actor
 from aisonar.channels.model_names import WILDCARD
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.notify import notices
+from aisonar.notify.notices import record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import api_keys, organizations, plans, users
 
@@ -301,6 +303,13 @@ async def create_key(
             }
         ),
     )
+    await record_notice(
+        conn,
+        user.org_id,
+        notices.KEY_CREATED,
+        {"key_id": key_id, "name": name, "display_prefix": key.display_prefix},
+        user_id=user.id,
+    )
     return key, secret.secret
 
 
@@ -340,6 +349,13 @@ async def revoke_key(conn: AsyncConnection, key_id: str, *, actor: Actor = SYSTE
         object_id=key_id,
         org_id=key.org_id,
         changes=audit.changed({}, {"revoked_at": key.revoked_at}),
+    )
+    await record_notice(
+        conn,
+        key.org_id,
+        notices.KEY_REVOKED,
+        {"key_id": key_id, "name": key.name, "display_prefix": key.display_prefix},
+        user_id=key.user_id,
     )
     return key
 

@@ -89,6 +89,17 @@ async def active_session(conn: AsyncConnection, secret: str) -> ActiveSession | 
     return ActiveSession(row.id, principal, row.csrf_token, as_utc(row.expires_at))
 
 
+async def is_new_address(conn: AsyncConnection, user_id: str, ip: str | None) -> bool:
+    """Whether the user has signed in before, but never from this address."""
+    earlier = (
+        await conn.execute(
+            select(sessions.c.ip).where(sessions.c.user_id == user_id).distinct().limit(1000)
+        )
+    ).scalars()
+    seen = set(earlier)
+    return bool(seen) and ip not in seen
+
+
 async def end_session(conn: AsyncConnection, session_id: str) -> None:
     await conn.execute(
         update(sessions)

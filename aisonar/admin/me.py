@@ -3,7 +3,11 @@ keys, access tokens and their organization's balance."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
@@ -20,6 +24,7 @@ from aisonar.admin.schemas import (
     TokenOut,
     UserOut,
 )
+from aisonar.notify.notices import SECURITY_KINDS, inbox
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -75,3 +80,45 @@ async def revoke_my_token(caller: Caller, actor: Acting, db: Engine, token_id: s
 @router.get("/balance")
 async def my_balance(caller: Caller, running: Services) -> BalanceOut:
     return await balance_of(running.engine, running.billing.store, caller.org_id)
+
+
+class NoticeOut(BaseModel):
+    id: int
+    kind: str
+    # Whose it is: the user's own, or (null) their organization's, for its admins.
+    user_id: str | None
+    data: dict[str, Any]
+    # Security notices always reach the person, whatever their preferences.
+    security: bool
+    created_at: datetime
+
+
+@router.get("/notices")
+async def my_notices(
+    caller: Caller,
+    db: Engine,
+    before_id: Annotated[int | None, Query(description="Page back from this notice.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[NoticeOut]:
+    """The in-app inbox, newest first: the caller's notices, and their organization's
+    when they administer it."""
+    async with db.connect() as conn:
+        found = await inbox(
+            conn,
+            user_id=caller.user_id,
+            org_id=caller.org_id,
+            org_admin=caller.administers(caller.org_id),
+            before_id=before_id,
+            limit=limit,
+        )
+    return [
+        NoticeOut(
+            id=n.id,
+            kind=n.kind,
+            user_id=n.user_id,
+            data=n.data,
+            security=n.kind in SECURITY_KINDS,
+            created_at=n.created_at,
+        )
+        for n in found
+    ]

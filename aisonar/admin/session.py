@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.login import change_password, password_principal
-from aisonar.accounts.sessions import COOKIE_NAME, NewSession, end_session, start_session
+from aisonar.accounts.sessions import (
+    COOKIE_NAME,
+    NewSession,
+    end_session,
+    is_new_address,
+    start_session,
+)
 from aisonar.accounts.throttle import SignInThrottle
 from aisonar.admin.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
 from aisonar.admin.errors import Unauthenticated
@@ -19,6 +25,7 @@ from aisonar.admin.schemas import UserOut
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
+from aisonar.notify.notices import SIGN_IN_FROM_NEW_ADDRESS, record_notice
 
 router = APIRouter(tags=["session"])
 
@@ -97,6 +104,14 @@ async def sign_in(
                 object_id=body.email.strip().lower()[:64],
             )
         else:
+            if await is_new_address(conn, found.user_id, ip):
+                await record_notice(
+                    conn,
+                    found.org_id,
+                    SIGN_IN_FROM_NEW_ADDRESS,
+                    {"ip": ip},
+                    user_id=found.user_id,
+                )
             started = await open_session(conn, request, response, settings, found.user_id, ip)
             await audit.record(
                 conn,

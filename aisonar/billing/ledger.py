@@ -24,7 +24,7 @@ from aisonar.billing.money import format_amount
 from aisonar.billing.store import DurableBalance
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import NotFound
-from aisonar.notify.notices import record_notice
+from aisonar.notify.notices import RECHARGE_RECEIVED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import ledger_entries, organizations
 
@@ -147,6 +147,17 @@ async def credit(
             }
         ),
     )
+    if entry.amount > 0:
+        await record_notice(
+            conn,
+            org_id,
+            RECHARGE_RECEIVED,
+            {
+                "amount": format_amount(entry.amount),
+                "balance": format_amount(row.balance_after),
+                "kind": str(entry.kind),
+            },
+        )
     return _entry(row)
 
 

@@ -1,5 +1,7 @@
-"""Notices: events people should hear about, stored until the notification channels
-(email, webhooks, the in-app inbox) deliver them."""
+"""Notices: events people should hear about, stored (in the transaction of the event)
+until the notification channels deliver them: the in-app inbox reads them here; email
+and webhooks come next. A notice with a user is theirs; one without belongs to the
+organization and reaches its admins."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc, utcnow
@@ -15,6 +17,25 @@ from aisonar.store.tables import notices
 
 BALANCE_LOW = "balance_low"
 BALANCE_EXHAUSTED = "balance_exhausted"
+RECHARGE_RECEIVED = "recharge_received"
+PLAN_CHANGED = "plan_changed"
+KEY_CREATED = "key_created"
+KEY_REVOKED = "key_revoked"
+KEY_ROTATED = "key_rotated"
+PASSWORD_CHANGED = "password_changed"
+ROLE_CHANGED = "role_changed"
+SIGN_IN_FROM_NEW_ADDRESS = "sign_in_from_new_address"
+# Always delivered, whatever the person's preferences.
+SECURITY_KINDS = frozenset(
+    {
+        KEY_CREATED,
+        KEY_REVOKED,
+        KEY_ROTATED,
+        PASSWORD_CHANGED,
+        ROLE_CHANGED,
+        SIGN_IN_FROM_NEW_ADDRESS,
+    }
+)
 _LIST_LIMIT = 1000
 
 
@@ -26,6 +47,10 @@ class Notice:
     kind: str
     data: dict[str, Any]
     created_at: datetime
+
+
+def _notice(row: Any) -> Notice:
+    return Notice(row.id, row.org_id, row.user_id, row.kind, dict(row.data), as_utc(row.created_at))
 
 
 async def record_notice(
@@ -42,7 +67,24 @@ async def list_notices(conn: AsyncConnection, org_id: str | None = None) -> list
     query = select(notices).order_by(notices.c.id.desc()).limit(_LIST_LIMIT)
     if org_id is not None:
         query = query.where(notices.c.org_id == org_id)
-    return [
-        Notice(row.id, row.org_id, row.user_id, row.kind, dict(row.data), as_utc(row.created_at))
-        for row in await conn.execute(query)
-    ]
+    return [_notice(row) for row in await conn.execute(query)]
+
+
+async def inbox(
+    conn: AsyncConnection,
+    *,
+    user_id: str,
+    org_id: str,
+    org_admin: bool,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[Notice]:
+    """A person's notices, newest first: their own, and their organization's when they
+    administer it."""
+    mine = notices.c.user_id == user_id
+    if org_admin:
+        mine = or_(mine, and_(notices.c.org_id == org_id, notices.c.user_id.is_(None)))
+    query = select(notices).where(mine).order_by(notices.c.id.desc()).limit(min(limit, _LIST_LIMIT))
+    if before_id is not None:
+        query = query.where(notices.c.id < before_id)
+    return [_notice(row) for row in await conn.execute(query)]

@@ -1,0 +1,69 @@
+"""The in-app inbox: key, password, role, plan and recharge events become notices in
+the same transaction; a person sees their own, and an org admin their organization's
+too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aisonar.accounts.sessions import is_new_address, start_session
+from aisonar.testing.gateway_server import RunningGateway
+from tests.admin.people import Api, make_operator, make_org
+from tests.support import Backend
+
+
+def kinds(answer: Any) -> list[str]:
+    return [notice["kind"] for notice in answer.body]
+
+
+async def test_key_and_account_events_reach_their_person_and_org_events_the_admins(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    member, admin = Api(gateway.url, org.member.token), Api(gateway.url, org.admin.token)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    created = await member.post("/api/me/keys", {"name": "ci"})
+    await member.post(f"/api/keys/{created.body['id']}/rotate", {"grace_s": 0})
+    await member.delete(f"/api/keys/{created.body['id']}")
+    await admin.call("PATCH", f"/api/users/{org.member.user_id}", {"role": "org_admin"})
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "5"})
+    await operator.call("PATCH", f"/api/orgs/{org.id}", {"plan": "pro"})
+    mine = await member.get("/api/me/notices")
+    own = [n for n in mine.body if n["user_id"] == org.member.user_id]
+    assert [n["kind"] for n in own][:4] == [
+        "role_changed",
+        "key_revoked",
+        "key_rotated",
+        "key_created",
+    ]
+    assert own[0]["data"] == {"before": "user", "after": "org_admin"} and own[0]["security"]
+    # Promoted, the member now sees the organization's notices too.
+    assert kinds(mine)[:2] == ["plan_changed", "recharge_received"]
+    theirs = await admin.get("/api/me/notices")
+    assert kinds(theirs)[:2] == ["plan_changed", "recharge_received"]
+    # Their own and the organization's, never another member's.
+    assert {n["user_id"] for n in theirs.body} == {None, org.admin.user_id}
+    recharge = next(n for n in theirs.body if n["kind"] == "recharge_received")
+    assert recharge["data"]["amount"] == "5.00" and recharge["security"] is False
+    older = await admin.get(f"/api/me/notices?before_id={theirs.body[0]['id']}&limit=1")
+    assert [n["id"] for n in older.body] == [theirs.body[1]["id"]]
+
+
+async def test_a_user_elsewhere_sees_nothing_of_an_organization(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    a, b = await make_org(backend.engine), await make_org(backend.engine)
+    await Api(gateway.url, b.member.token).post("/api/me/keys", {"name": "b"})
+    seen = (await Api(gateway.url, a.admin.token).get("/api/me/notices")).body
+    assert all(n["data"].get("name") != "b" for n in seen)
+
+
+async def test_a_sign_in_is_new_only_from_an_address_not_seen_before(backend: Backend) -> None:
+    org = await make_org(backend.engine)
+    async with backend.engine.begin() as conn:
+        user = org.member.user_id
+        assert not await is_new_address(conn, user, "10.0.0.1")  # the first sign-in ever
+        await start_session(conn, user, ip="10.0.0.1", lifetime=timedelta(hours=1))
+        assert not await is_new_address(conn, user, "10.0.0.1")
+        assert await is_new_address(conn, user, "10.0.0.2")
