@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
@@ -25,6 +25,8 @@ from aisonar.admin.schemas import (
     UserOut,
 )
 from aisonar.notify.notices import SECURITY_KINDS, inbox
+from aisonar.notify.preferences import Channel as NoticeChannel
+from aisonar.notify.preferences import Language, Preferences, preferences, set_preferences
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -122,3 +124,42 @@ async def my_notices(
         )
         for n in found
     ]
+
+
+class NotificationSettings(BaseModel):
+    language: Language
+    # notice kind -> channel (email, webhook, inbox) -> on
+    kinds: dict[str, dict[NoticeChannel, bool]]
+    # Those that always go out, whatever is chosen here.
+    security_kinds: list[str]
+
+
+class NotificationSettingsChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: Language | None = None
+    kinds: dict[str, dict[NoticeChannel, bool]] | None = None
+
+
+def _settings_out(found: Preferences) -> NotificationSettings:
+    return NotificationSettings(
+        language=found.language, kinds=found.kinds, security_kinds=sorted(SECURITY_KINDS)
+    )
+
+
+@router.get("/notification-settings")
+async def my_notification_settings(caller: Caller, db: Engine) -> NotificationSettings:
+    async with db.connect() as conn:
+        return _settings_out(await preferences(conn, caller.user_id))
+
+
+@router.patch("/notification-settings")
+async def change_my_notification_settings(
+    caller: Caller, db: Engine, body: NotificationSettingsChange
+) -> NotificationSettings:
+    """Choose the language and which notices reach you by which channel (security
+    notices cannot be turned off)."""
+    async with db.begin() as conn:
+        found = await set_preferences(
+            conn, caller.user_id, language=body.language, kinds=body.kinds
+        )
+    return _settings_out(found)

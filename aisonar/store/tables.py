@@ -63,6 +63,18 @@ users = Table(
     Column("password_hash", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+    # The language notices and the console speak to them in.
+    Column("language", String(16), nullable=False, server_default="en"),
+)
+
+# What a user chose not to receive, by notice kind and channel; anything absent is on.
+# Security notices cannot be turned off.
+notice_opt_outs = Table(
+    "notice_opt_outs",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("kind", String(64), primary_key=True),
+    Column("channel", String(16), primary_key=True),
 )
 
 api_keys = Table(

@@ -45,6 +45,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "MarkupIn": {"multiplier": "0.01"},
     "OrgChange": {"plan": "scale"},
     "UserChange": {"role": "org_admin"},
+    "NotificationSettingsChange": {"language": "zh-Hans"},
     "KeyAllowedIps": {"allowed_ips": ["203.0.113.0/24"]},
     "SignUp": {
         "email": "intruder@example.com",

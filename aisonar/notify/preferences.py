@@ -1,0 +1,107 @@
+"""Which notices reach a person by which channel, and in which language. Everything is
+on until they opt out; security notices always go out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.errors import InvalidInput
+from aisonar.notify.notices import (
+    BALANCE_EXHAUSTED,
+    BALANCE_LOW,
+    KEY_CREATED,
+    KEY_REVOKED,
+    KEY_ROTATED,
+    PASSWORD_CHANGED,
+    PLAN_CHANGED,
+    RECHARGE_RECEIVED,
+    ROLE_CHANGED,
+    SECURITY_KINDS,
+    SIGN_IN_FROM_NEW_ADDRESS,
+)
+from aisonar.store.tables import notice_opt_outs, users
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    INBOX = "inbox"
+
+
+class Language(StrEnum):
+    ENGLISH = "en"
+    SIMPLIFIED_CHINESE = "zh-Hans"
+
+
+KINDS = (
+    KEY_CREATED,
+    KEY_REVOKED,
+    KEY_ROTATED,
+    PASSWORD_CHANGED,
+    ROLE_CHANGED,
+    SIGN_IN_FROM_NEW_ADDRESS,
+    BALANCE_LOW,
+    BALANCE_EXHAUSTED,
+    RECHARGE_RECEIVED,
+    PLAN_CHANGED,
+)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    language: Language
+    # kind -> channel -> on
+    kinds: dict[str, dict[Channel, bool]]
+
+
+async def preferences(conn: AsyncConnection, user_id: str) -> Preferences:
+    language = (
+        await conn.execute(select(users.c.language).where(users.c.id == user_id))
+    ).scalar_one()
+    off = {
+        (row.kind, row.channel)
+        for row in await conn.execute(
+            select(notice_opt_outs).where(notice_opt_outs.c.user_id == user_id)
+        )
+    }
+    kinds = {
+        kind: {channel: (kind, channel.value) not in off for channel in Channel} for kind in KINDS
+    }
+    return Preferences(Language(language), kinds)
+
+
+async def set_preferences(
+    conn: AsyncConnection,
+    user_id: str,
+    *,
+    language: Language | None = None,
+    kinds: Mapping[str, Mapping[Channel, bool]] | None = None,
+) -> Preferences:
+    """Change the language and the given kinds' channels; the rest stay as they are."""
+    for kind, channels in (kinds or {}).items():
+        if kind not in KINDS:
+            raise InvalidInput(f"unknown notice kind {kind!r}", param="kinds")
+        if kind in SECURITY_KINDS and not all(channels.values()):
+            raise InvalidInput(f"{kind} is a security notice: it always goes out", param="kinds")
+    if language is not None:
+        await conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+    for kind, channels in (kinds or {}).items():
+        for channel, on in channels.items():
+            mine = (
+                (notice_opt_outs.c.user_id == user_id)
+                & (notice_opt_outs.c.kind == kind)
+                & (notice_opt_outs.c.channel == channel.value)
+            )
+            await conn.execute(delete(notice_opt_outs).where(mine))
+            if not on:
+                await conn.execute(
+                    insert(notice_opt_outs).values(
+                        user_id=user_id, kind=kind, channel=channel.value
+                    )
+                )
+    return await preferences(conn, user_id)
