@@ -13,7 +13,7 @@ from aisonar.accounts.membership import set_org_plan, update_user
 from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
-from aisonar.cli.output import as_record, emit, emit_one
+from aisonar.cli.output import as_record, emit, emit_one, emit_with_secret
 
 ORG_COLUMNS = ("id", "name", "plan", "models", "created_at")
 USER_COLUMNS = ("id", "email", "name", "org_name", "role", "disabled", "created_at")
@@ -215,12 +215,7 @@ def key_create(
         )
 
     created, secret = run_in_database(work)
-    if as_json:
-        emit_one({**as_record(created), "secret": secret}, as_json=True)
-        return
-    emit_one(created, as_json=False)
-    click.echo(f"secret          {secret}")
-    click.echo("Store the secret now: it is shown only once.", err=True)
+    emit_with_secret(created, secret, as_json=as_json)
 
 
 @key.command("list")

@@ -12,7 +12,7 @@ from aisonar.accounts.models import ApiKey
 from aisonar.accounts.rotation import rotate_key, set_allowed_ips
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, run_in_database, split_list
-from aisonar.cli.output import as_record, emit_one
+from aisonar.cli.output import emit_one, emit_with_secret
 
 
 @click.command("rotate")
@@ -32,12 +32,7 @@ def key_rotate(key_id: str, grace: int, as_json: bool) -> None:
         return await rotate_key(conn, key_id, grace=timedelta(seconds=grace), actor=COMMAND_LINE)
 
     rotated, secret = run_in_database(work)
-    if as_json:
-        emit_one({**as_record(rotated), "secret": secret}, as_json=True)
-        return
-    emit_one(rotated, as_json=False)
-    click.echo(f"secret          {secret}")
-    click.echo("Store the secret now: it is shown only once.", err=True)
+    emit_with_secret(rotated, secret, as_json=as_json)
 
 
 @click.command("allow-ip")

@@ -60,3 +60,13 @@ def emit_one(item: Any, *, as_json: bool) -> None:
     width = max(len(key) for key in record)
     for key, value in record.items():
         click.echo(f"{key.ljust(width)}  {_cell(value)}")
+
+
+def emit_with_secret(item: Any, secret: str, *, as_json: bool) -> None:
+    """A record whose secret is shown this once (a new key, token or rotated key)."""
+    if as_json:
+        emit_one({**as_record(item), "secret": secret}, as_json=True)
+        return
+    emit_one(item, as_json=False)
+    click.echo(f"secret          {secret}")
+    click.echo("Store the secret now: it is shown only once.", err=True)

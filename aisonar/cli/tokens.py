@@ -10,7 +10,7 @@ from aisonar.accounts import tokens
 from aisonar.accounts.tokens import AccessToken
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database
-from aisonar.cli.output import as_record, emit, emit_one
+from aisonar.cli.output import emit, emit_one, emit_with_secret
 
 TOKEN_COLUMNS = ("id", "name", "display_prefix", "expires_at", "revoked_at", "created_at")
 
@@ -35,12 +35,7 @@ def token_create(email: str, name: str, expires: str | None, as_json: bool) -> N
         )
 
     created, secret = run_in_database(work)
-    if as_json:
-        emit_one({**as_record(created), "secret": secret}, as_json=True)
-        return
-    emit_one(created, as_json=False)
-    click.echo(f"secret          {secret}")
-    click.echo("Store the secret now: it is shown only once.", err=True)
+    emit_with_secret(created, secret, as_json=as_json)
 
 
 @token.command("list")
