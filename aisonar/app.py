@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.accounts.expiry import keep_noticing_expiring_keys
 from aisonar.admin.app import create_admin_api
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.ledger_writer import LedgerWriter
@@ -41,9 +44,15 @@ from aisonar.limits.models import Subject
 from aisonar.limits.spend import Period, SpendStore
 from aisonar.limits.spent import spent_in_period
 from aisonar.limits.store import LimitStore
+from aisonar.notify.email import SmtpMailer, SmtpServer
+from aisonar.notify.sender import Mail, Notifier, RetryPolicy
+from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
 from aisonar.usage.writer import UsageWriter
+
+log = logging.getLogger(__name__)
+_EXPIRY_SCAN_INTERVAL_S = 300.0
 
 
 def hold_ttl_s(settings: Settings) -> float:
@@ -105,6 +114,35 @@ def limit_store(settings: Settings) -> LimitStore:
 
         return RedisLimitStore(settings.redis_url)
     return MemoryLimitStore()
+
+
+def build_notifier(
+    settings: Settings, engine: AsyncEngine, box: SecretBox, metrics: GatewayMetrics
+) -> Notifier:
+    mail = None
+    if settings.smtp_url:
+        server = SmtpServer.from_url(settings.smtp_url)
+        mail = Mail(SmtpMailer(server, settings.smtp_timeout_s), settings.smtp_from)
+    else:
+        log.info("email notices are off: AISONAR_SMTP_URL is not set")
+    return Notifier(
+        engine,
+        box,
+        mail=mail,
+        webhooks=WebhookClient(
+            timeout_s=settings.webhook_timeout_s,
+            allow_private_networks=settings.webhook_allow_private_networks,
+        ),
+        retry=RetryPolicy(
+            max_attempts=settings.notify_max_attempts,
+            first_delay_s=settings.notify_retry_first_s,
+            max_delay_s=settings.notify_retry_max_s,
+        ),
+        currency=settings.currency,
+        metrics=metrics,
+        poll_interval_s=settings.notify_poll_interval_s,
+        lease_s=settings.webhook_timeout_s + settings.smtp_timeout_s + 60,
+    )
 
 
 def create_app(settings: Settings) -> GatewayApp:
@@ -189,11 +227,22 @@ def create_app(settings: Settings) -> GatewayApp:
             ),
             name="channel-prober",
         )
+        notifier = build_notifier(settings, engine, box, metrics)
+        notifier_task = asyncio.create_task(notifier.run(), name="notifier")
+        expiry_task = asyncio.create_task(
+            keep_noticing_expiring_keys(
+                engine,
+                within=timedelta(days=settings.key_expiry_notice_days),
+                interval_s=_EXPIRY_SCAN_INTERVAL_S,
+            ),
+            name="key-expiry-notices",
+        )
         try:
             yield
         finally:
-            probe_task.cancel()
-            sync_task.cancel()
+            for task in (probe_task, sync_task, notifier_task, expiry_task):
+                task.cancel()
+            await notifier.close()
             await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)
             await billing.store.close()

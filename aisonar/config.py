@@ -70,6 +70,25 @@ class Settings(BaseSettings):
     signup_enabled: bool = False
     signups_per_ip_per_hour: int = Field(default=5, gt=0)
 
+    # Email notices: the SMTP server (smtp://user:password@host:port, upgraded with STARTTLS
+    # when offered, or smtps:// for TLS from the start) and the From address. No URL, no
+    # email; the inbox and webhooks still work.
+    smtp_url: str = ""
+    smtp_from: str = "AI Sonar <noreply@localhost>"
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    # Webhooks: how long an endpoint has to answer, and whether endpoints may sit on private
+    # networks (loopback, 10/8, link-local ...), which is refused unless set.
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_allow_private_networks: bool = False
+    # Email and webhook deliveries: attempts in all, the pause after the first failure (five
+    # times longer after each next one) and the longest pause; and how often to look for work.
+    notify_max_attempts: int = Field(default=8, ge=1)
+    notify_retry_first_s: float = Field(default=10.0, gt=0)
+    notify_retry_max_s: float = Field(default=6 * 3600.0, gt=0)
+    notify_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Keys expiring within this many days get a notice (once).
+    key_expiry_notice_days: int = Field(default=7, ge=1)
+
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)
     usage_queue_size: int = Field(default=100_000, gt=0)

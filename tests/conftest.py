@@ -19,6 +19,7 @@ from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, free_port, running_gateway
+from tests.mailbox import Mailbox
 from tests.support import Backend, Tenant, make_tenant
 
 POSTGRES_URL = os.environ.get("AISONAR_TEST_DATABASE_URL")
@@ -59,11 +60,21 @@ async def fake_upstream() -> AsyncIterator[FakeUpstream]:
         yield upstream
 
 
+@pytest.fixture(scope="session")
+def mailbox() -> Iterator[Mailbox]:
+    """The SMTP server every test gateway sends its email notices to."""
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 async def backend(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     fake_upstream: FakeUpstream,
+    mailbox: Mailbox,
 ) -> AsyncIterator[Backend]:
     data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
     if request.param == "postgresql":
@@ -87,6 +98,12 @@ async def backend(
         # runs gateways of its own with failover and the breaker as configured by default.
         failover_max_attempts=1,
         channel_failure_threshold=1_000_000,
+        smtp_url=mailbox.url,
+        # The test webhook receivers listen on loopback.
+        webhook_allow_private_networks=True,
+        notify_poll_interval_s=0.05,
+        notify_retry_first_s=0.05,
+        notify_max_attempts=3,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from aisonar.admin import (
     audit,
     catalog,
+    channel_checks,
     keys,
     limits,
     me,
@@ -25,6 +26,7 @@ from aisonar.admin import (
     session,
     signup,
     users,
+    webhooks,
 )
 from aisonar.config import Settings
 from aisonar.errors import AISonarError
@@ -104,8 +106,10 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         keys.router,
         limits.router,
         money.router,
+        channel_checks.router,
         catalog.router,
         audit.router,
+        webhooks.router,
     ):
         api.include_router(router, responses=_ERRORS)
     return api

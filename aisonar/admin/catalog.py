@@ -5,26 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import services as accounts
-from aisonar.admin.deps import Acting, Config, Engine, Operator
+from aisonar.admin.deps import Acting, Box, Engine, Operator
 from aisonar.billing import markups, prices
 from aisonar.channels import services as channels
 from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, ChannelTimeouts
-from aisonar.config import Settings
-from aisonar.crypto import SecretBox
 
 router = APIRouter(tags=["catalog"])
 _STRICT = ConfigDict(extra="forbid")
-
-
-def _box(request: Request, settings: Settings) -> SecretBox:
-    box: SecretBox | None = getattr(request.app.state, "box", None)
-    if box is None:
-        box = request.app.state.box = SecretBox(settings.resolved_secret_key())
-    return box
 
 
 class ChannelOut(BaseModel):
@@ -95,14 +86,13 @@ async def create_channel(
     caller: Operator,
     actor: Acting,
     db: Engine,
-    request: Request,
-    settings: Config,
+    box: Box,
     body: ChannelCreate,
 ) -> ChannelOut:
     async with db.begin() as conn:
         channel = await channels.create_channel(
             conn,
-            _box(request, settings),
+            box,
             name=body.name,
             provider=body.provider,
             base_url=body.base_url or DEFAULT_BASE_URLS.get(body.provider, ""),
@@ -120,15 +110,13 @@ async def change_channel(
     caller: Operator,
     actor: Acting,
     db: Engine,
-    request: Request,
-    settings: Config,
+    box: Box,
     name: str,
     body: ChannelChange,
 ) -> ChannelOut:
     """Change the given fields; every server picks the change up at once."""
     timeouts = None
     given = body.model_fields_set & {"timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"}
-    box = _box(request, settings)
     async with db.begin() as conn:
         if given:
             current = (await channels.get_channel(conn, box, name)).channel.timeouts

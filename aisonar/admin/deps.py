@@ -16,6 +16,7 @@ from aisonar.accounts.tokens import principal_for_token
 from aisonar.admin.errors import Forbidden, Unauthenticated
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
+from aisonar.crypto import SecretBox
 from aisonar.gateway.pipeline import GatewayServices
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,6 +48,17 @@ def settings(request: Request) -> Settings:
 
 
 Config = Annotated[Settings, Depends(settings)]
+
+
+def box(request: Request, config: Config) -> SecretBox:
+    """What seals and opens secrets at rest (channel keys, webhook secrets)."""
+    sealer: SecretBox | None = getattr(request.app.state, "box", None)
+    if sealer is None:
+        sealer = request.app.state.box = SecretBox(config.resolved_secret_key())
+    return sealer
+
+
+Box = Annotated[SecretBox, Depends(box)]
 
 
 def engine(request: Request) -> AsyncEngine:

@@ -24,9 +24,10 @@ from aisonar.admin.schemas import (
     TokenOut,
     UserOut,
 )
+from aisonar.i18n import Language
 from aisonar.notify.notices import SECURITY_KINDS, inbox
 from aisonar.notify.preferences import Channel as NoticeChannel
-from aisonar.notify.preferences import Language, Preferences, preferences, set_preferences
+from aisonar.notify.preferences import Preferences, preferences, set_preferences
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 

@@ -14,6 +14,7 @@ from aisonar.cli.notices import notice
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.tokens import token
 from aisonar.cli.usage import usage
+from aisonar.cli.webhooks import webhook
 
 
 @click.group()
@@ -40,6 +41,7 @@ for command in (
     limits,
     code_group,
     notice,
+    webhook,
     audit,
 ):
     main.add_command(command)

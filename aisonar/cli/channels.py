@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.channels import services
-from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import (
     DEFAULT_BASE_URLS,
     DEFAULT_PRIORITY,
@@ -25,14 +21,13 @@ from aisonar.channels.models import (
     ChannelWithSecret,
     Provider,
 )
-from aisonar.cli.context import json_option, load_settings, run_in_database
+from aisonar.cli.context import json_option, load_settings, run_in_database, secret_box
 from aisonar.cli.output import as_record, emit, emit_one
-from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.errors import AISonarError
 
 if TYPE_CHECKING:
-    from aisonar.gateway.formats.usage import TokenUsage
+    pass
 
 CHANNEL_COLUMNS = (
     "id",
@@ -47,8 +42,6 @@ CHANNEL_COLUMNS = (
     "timeout_total_s",
     "enabled",
 )
-# `channel test` waits at most this long for the whole answer, whatever the timeouts say.
-TEST_TIMEOUT_CAP_S = 60.0
 SERVER_SETTING_WORD = "default"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,10 +131,6 @@ def _record(channel: Channel, *, as_json: bool) -> dict[str, Any]:
     return {**record, "enabled": enabled}
 
 
-def _secret_box() -> SecretBox:
-    return SecretBox(load_settings().resolved_secret_key())
-
-
 @click.group()
 def channel() -> None:
     """Upstream channels."""
@@ -190,7 +179,7 @@ def channel_create(
     as_json: bool,
 ) -> None:
     """Connect an upstream provider account."""
-    box = _secret_box()
+    box = secret_box()
     timeouts = _timeouts(ChannelTimeouts(), timeout_connect, timeout_first_byte, timeout_total)
 
     async def work(conn: AsyncConnection) -> Channel:
@@ -240,7 +229,7 @@ def channel_update(
             "nothing to change: give at least one of --base-url, --api-key, --models, "
             "--priority, --weight, --timeout-connect, --timeout-first-byte, --timeout-total"
         )
-    box = _secret_box()
+    box = secret_box()
 
     async def work(conn: AsyncConnection) -> Channel:
         timeouts = None
@@ -264,7 +253,7 @@ def channel_update(
 
 
 def _set_enabled(name: str, enabled: bool, as_json: bool) -> None:
-    box = _secret_box()
+    box = secret_box()
 
     async def work(conn: AsyncConnection) -> Channel:
         return await services.update_channel(conn, box, name, enabled=enabled, actor=COMMAND_LINE)
@@ -297,98 +286,6 @@ def channel_list(as_json: bool) -> None:
     emit(records, CHANNEL_COLUMNS, as_json=as_json)
 
 
-def _test_model(channel: Channel, model: str | None) -> tuple[str, str]:
-    """The model to ask for, as clients name it, and the name sent upstream."""
-    if model is None:
-        named = [name for name in channel.models if not is_pattern(name)]
-        if not named:
-            raise click.UsageError(
-                f"channel {channel.name!r} lists only patterns "
-                f"({', '.join(channel.models)}); name a model with --model"
-            )
-        return named[0], channel.models[named[0]]
-    if is_pattern(model):
-        raise click.BadParameter("a model name, not a pattern", param_hint="--model")
-    if model in channel.models:
-        return model, channel.models[model]
-    for pattern, upstream in channel.models.items():
-        part = wildcard_part(pattern, model) if is_pattern(pattern) else None
-        if part is not None:
-            return model, substitute(upstream, part)
-    raise click.ClickException(
-        f"channel {channel.name!r} does not serve {model!r}; "
-        f"its models: {', '.join(channel.models)}"
-    )
-
-
-@dataclass(frozen=True)
-class RoundTrip:
-    status: int | None
-    latency_ms: int
-    usage: TokenUsage | None
-    error: str | None
-
-
-def _hide(text: str, secret: str) -> str:
-    return text.replace(secret, "[redacted]") if secret else text
-
-
-async def round_trip(
-    entry: ChannelWithSecret, upstream_model: str, settings: Settings
-) -> RoundTrip:
-    """One minimal generation ("ping", one token) with the channel's own key and
-    adapter, outside the gateway: nothing is routed, recorded or billed."""
-    # The gateway's modules load only when a test runs, not for every command.
-    from aisonar.gateway.providers.registry import ADAPTERS
-    from aisonar.gateway.upstream import upstream_error
-
-    channel, adapter = entry.channel, ADAPTERS[entry.channel.provider]
-    hub = {
-        "model": upstream_model,
-        "messages": [{"role": "user", "content": "ping"}],
-        "max_tokens": 1,
-    }
-    body = adapter.request_from_hub(hub, default_max_tokens=1)
-    own = channel.timeouts
-    total_s = min(own.total_s or settings.upstream_total_timeout_s, TEST_TIMEOUT_CAP_S)
-    connect_s = own.connect_s or settings.upstream_connect_timeout_s
-    timeout = aiohttp.ClientTimeout(total=total_s, sock_connect=connect_s)
-    started = time.perf_counter()
-
-    def elapsed_ms() -> int:
-        return round((time.perf_counter() - started) * 1000)
-
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(
-                adapter.url(channel.base_url, upstream_model, False),
-                data=body,
-                headers=adapter.headers(entry),
-            ) as response,
-        ):
-            answer = await response.read()
-            status, headers = response.status, dict(response.headers)
-    except TimeoutError:
-        return RoundTrip(
-            None, elapsed_ms(), None, f"the upstream did not answer within {total_s:g} s"
-        )
-    except aiohttp.ClientError as error:
-        reason = _hide(str(error) or type(error).__name__, entry.api_key)
-        return RoundTrip(None, elapsed_ms(), None, f"the upstream could not be reached: {reason}")
-    latency_ms = elapsed_ms()
-    if not 200 <= status < 300:
-        message = upstream_error(status, answer, headers, entry.api_key).message
-        return RoundTrip(status, latency_ms, None, f"HTTP {status}: {message}")
-    try:
-        adapter.response_to_hub(answer, upstream_model)
-        usage = adapter.body_usage(answer)
-    except (ValueError, TypeError, KeyError, AttributeError, AISonarError):
-        unreadable = f"HTTP {status}, but not an answer in the {channel.provider} format"
-        return RoundTrip(status, latency_ms, None, unreadable)
-    return RoundTrip(status, latency_ms, usage, None)
-
-
 @channel.command("test")
 @click.argument("name")
 @click.option(
@@ -406,8 +303,17 @@ def channel_test(name: str, model: str | None, as_json: bool) -> None:
         return await services.get_channel(conn, box, name)
 
     entry = run_in_database(work)
-    requested, upstream_model = _test_model(entry.channel, model)
-    outcome = asyncio.run(round_trip(entry, upstream_model, settings))
+    # The gateway's modules load only when a test runs, not for every command.
+    from aisonar.gateway.channel_test import model_to_test, round_trip
+
+    try:
+        requested, upstream_model = model_to_test(entry.channel, model)
+    except AISonarError as error:
+        raise click.BadParameter(error.message, param_hint="--model") from error
+    defaults = ChannelTimeouts(
+        connect_s=settings.upstream_connect_timeout_s, total_s=settings.upstream_total_timeout_s
+    )
+    outcome = asyncio.run(round_trip(entry, upstream_model, defaults))
     usage = outcome.usage
     record: dict[str, Any] = {
         "channel": entry.channel.name,

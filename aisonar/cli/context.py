@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc
 from aisonar.config import InsecureSettings, Settings
+from aisonar.crypto import SecretBox
 from aisonar.errors import AISonarError
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
@@ -27,6 +28,11 @@ def load_settings() -> Settings:
         return Settings()
     except (ValidationError, InsecureSettings) as error:
         raise click.ClickException(f"invalid settings: {error}") from error
+
+
+def secret_box() -> SecretBox:
+    """What seals and opens secrets at rest, under the configured secret key."""
+    return SecretBox(load_settings().resolved_secret_key())
 
 
 async def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:

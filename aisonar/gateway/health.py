@@ -74,6 +74,11 @@ class ChannelHealth:
         entry = self._entries.get(channel_id)
         return ChannelState.CLOSED if entry is None else entry.state
 
+    def consecutive_failures(self, channel_id: str) -> int:
+        """Failures in a row while in rotation (0 once it is cooling down or on trial)."""
+        entry = self._entries.get(channel_id)
+        return 0 if entry is None else entry.failures
+
     def record_success(self, channel_id: str) -> None:
         """A request succeeded: forget past failures; a HALF_OPEN channel closes."""
         entry = self._entries.get(channel_id)

@@ -1,6 +1,6 @@
 """Notices: events people should hear about, stored (in the transaction of the event)
-until the notification channels deliver them: the in-app inbox reads them here; email
-and webhooks come next. A notice with a user is theirs; one without belongs to the
+and delivered from here: the in-app inbox reads them, and the notifier sends them by
+email and webhook. A notice with a user is theirs; one without belongs to the
 organization and reaches its admins."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ PLAN_CHANGED = "plan_changed"
 KEY_CREATED = "key_created"
 KEY_REVOKED = "key_revoked"
 KEY_ROTATED = "key_rotated"
+KEY_EXPIRING = "key_expiring"
 PASSWORD_CHANGED = "password_changed"
 ROLE_CHANGED = "role_changed"
 SIGN_IN_FROM_NEW_ADDRESS = "sign_in_from_new_address"

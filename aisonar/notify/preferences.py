@@ -11,10 +11,12 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.errors import InvalidInput
+from aisonar.i18n import Language
 from aisonar.notify.notices import (
     BALANCE_EXHAUSTED,
     BALANCE_LOW,
     KEY_CREATED,
+    KEY_EXPIRING,
     KEY_REVOKED,
     KEY_ROTATED,
     PASSWORD_CHANGED,
@@ -33,15 +35,11 @@ class Channel(StrEnum):
     INBOX = "inbox"
 
 
-class Language(StrEnum):
-    ENGLISH = "en"
-    SIMPLIFIED_CHINESE = "zh-Hans"
-
-
 KINDS = (
     KEY_CREATED,
     KEY_REVOKED,
     KEY_ROTATED,
+    KEY_EXPIRING,
     PASSWORD_CHANGED,
     ROLE_CHANGED,
     SIGN_IN_FROM_NEW_ADDRESS,

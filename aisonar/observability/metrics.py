@@ -31,7 +31,13 @@ class GatewayMetrics:
             ["channel", "outcome"],
             registry=self.registry,
         )
-
+        self.notice_deliveries = Counter(
+            "aisonar_notice_deliveries",
+            "Attempts to deliver notices by email or webhook, by channel and result "
+            "(delivered, retried, failed).",
+            ["channel", "result"],
+            registry=self.registry,
+        )
         self.limit_store_errors = Counter(
             "aisonar_limit_store_errors",
             "Limit store calls that failed; the requests were let through (fail open).",

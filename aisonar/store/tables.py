@@ -95,6 +95,8 @@ api_keys = Table(
     Column("previous_valid_until", DateTime(timezone=True)),
     # Addresses (CIDR) the key may be used from; null is anywhere.
     Column("allowed_ips", JSON),
+    # When its owner was told it expires soon (once per key).
+    Column("expiry_noticed_at", DateTime(timezone=True)),
 )
 
 channels = Table(
@@ -264,7 +266,8 @@ redemption_codes = Table(
     Column("redeemed_by_user", String(32)),
 )
 
-# Events for people (low balance, ...), kept until notifications deliver them.
+# Events for people (low balance, key created, ...): the in-app inbox, and the source of
+# email and webhook deliveries.
 notices = Table(
     "notices",
     metadata,
@@ -274,7 +277,51 @@ notices = Table(
     Column("kind", String(64), nullable=False),
     Column("data", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # When the notifier turned it into email and webhook deliveries; null until then.
+    Column("dispatched_at", DateTime(timezone=True)),
     Index(None, "org_id", "created_at"),
+    Index(None, "dispatched_at", "id"),
+)
+
+# Where an organization's notices are POSTed, signed with the endpoint's secret (sealed at
+# rest, as channel keys are). A deleted endpoint stays for its delivery log.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("url", String(2048), nullable=False),
+    Column("secret", String(300), nullable=False),
+    # The notice kinds it receives; null is every kind.
+    Column("kinds", JSON),
+    Column("description", String(200), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+# One notice on its way to one mailbox (email: user_id) or endpoint (webhook), with its
+# retries; the webhook delivery log reads them.
+notice_deliveries = Table(
+    "notice_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", Integer, ForeignKey("notices.id"), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("user_id", String(32)),
+    Column("endpoint_id", String(32), ForeignKey("webhook_endpoints.id")),
+    # pending, delivered or failed (out of attempts).
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    # A sender owns a pending delivery until then; another may take it over after.
+    Column("leased_until", DateTime(timezone=True)),
+    Column("last_status_code", Integer),
+    Column("last_error", String(500)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "endpoint_id", "id"),
 )
 
 # Rate limits and spend quotas per plan (by name), organization, user or key (by id);

@@ -11,6 +11,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import tokens
+from aisonar.crypto import SecretBox
+from aisonar.notify import webhooks
 from aisonar.store.tables import (
     access_tokens,
     api_keys,
@@ -18,6 +20,7 @@ from aisonar.store.tables import (
     organizations,
     rate_limits,
     users,
+    webhook_endpoints,
 )
 from aisonar.testing.gateway_server import RunningGateway
 from tests.admin.people import Api, Org, make_org
@@ -55,6 +58,8 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
+    "WebhookCreate": {"url": "https://example.com/hijack"},
+    "ChannelTestIn": {},
 }
 
 
@@ -66,6 +71,7 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
             (users, users.c.org_id),
             (api_keys, api_keys.c.org_id),
             (ledger_entries, ledger_entries.c.org_id),
+            (webhook_endpoints, webhook_endpoints.c.org_id),
         ):
             rows += list(await conn.execute(select(table).where(column == org.id)))
         members = [org.admin.user_id, org.member.user_id]
@@ -96,8 +102,11 @@ async def test_no_operation_reaches_another_organization(
     gateway: RunningGateway, backend: Backend
 ) -> None:
     a, b = await make_org(backend.engine), await make_org(backend.engine)
-    async with backend.engine.connect() as conn:
+    async with backend.engine.begin() as conn:
         [b_token] = await tokens.list_tokens(conn, b.member.user_id)
+        b_hook, _ = await webhooks.create_endpoint(
+            conn, SecretBox(backend.settings.resolved_secret_key()), b.id, "https://example.com/b"
+        )
     b_params = {
         "org_id": b.id,
         "user_id": b.member.user_id,
@@ -108,6 +117,7 @@ async def test_no_operation_reaches_another_organization(
         "name": "fake",
         "model": "gpt-4o-mini",
         "plan": "free",
+        "endpoint_id": b_hook.id,
     }
     b_marks = {b.id, b.name, b.member.email, b.admin.email, b.member.user_id, b.member.key_id}
     document = (await Api(gateway.url, None).get("/api/openapi.json")).body

@@ -1,0 +1,88 @@
+"""A notice as a person reads it: a subject, a plain-text and an HTML body, from the
+kind's templates (`templates/<kind>.txt` and `.html`) in the person's language."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from aisonar.i18n import Language, format_time, translations
+from aisonar.notify.notices import SECURITY_KINDS, Notice
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated where it is shown."""
+    return message
+
+
+_ROLE_NAMES = {
+    "operator": N_("operator"),
+    "org_admin": N_("organization admin"),
+    "user": N_("user"),
+}
+
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
+def _tidy(text: str) -> str:
+    """Paragraphs one blank line apart, whatever blank lines the template tags left."""
+    lines = "\n".join(line.rstrip() for line in text.splitlines())
+    return _BLANK_RUNS.sub("\n\n", lines).strip() + "\n"
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    subject: str
+    text: str
+    html: str
+
+
+@cache
+def environment(language: Language) -> Environment:
+    env = Environment(
+        loader=PackageLoader("aisonar.notify", "templates"),
+        extensions=["jinja2.ext.i18n"],
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    catalog = translations(language)
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["moment"] = lambda iso: format_time(datetime.fromisoformat(iso), language)
+    env.filters["role"] = lambda role: catalog.gettext(_ROLE_NAMES.get(role) or role)
+    return env
+
+
+def render_notice(
+    notice: Notice,
+    *,
+    language: Language,
+    recipient_name: str,
+    org_name: str,
+    currency: str,
+) -> RenderedNotice:
+    env = environment(language)
+    context: dict[str, Any] = {
+        "data": notice.data,
+        "recipient_name": recipient_name,
+        "org_name": org_name,
+        "currency": currency,
+        "created_at": format_time(notice.created_at, language),
+        "security": notice.kind in SECURITY_KINDS,
+        "language": language.value,
+    }
+    text = env.get_template(f"{notice.kind}.txt")
+    subject = "".join(text.blocks["subject"](text.new_context(context))).strip()
+    return RenderedNotice(
+        subject=subject,
+        text=_tidy(text.render(context)),
+        html=env.get_template(f"{notice.kind}.html").render({**context, "subject": subject}),
+    )
