@@ -18,7 +18,7 @@ from aisonar.accounts.sessions import (
     is_new_address,
     start_session,
 )
-from aisonar.accounts.throttle import SignInThrottle
+from aisonar.accounts.throttle import SignInThrottle, TooManySignIns
 from aisonar.admin.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
 from aisonar.admin.errors import Unauthenticated
 from aisonar.admin.schemas import UserOut
@@ -92,7 +92,11 @@ async def sign_in(
     """Sign in with email and password; sets the session cookie."""
     ip = client_ip(request)
     throttle = _throttle(running, settings)
-    attempt = await throttle.attempt(body.email, ip)
+    try:
+        attempt = await throttle.attempt(body.email, ip)
+    except TooManySignIns:
+        running.metrics.sign_ins.labels("throttled").inc()
+        raise
     async with running.engine.begin() as conn:
         found = await password_principal(conn, body.email, body.password)
         if found is None:
@@ -123,8 +127,10 @@ async def sign_in(
             )
             user = await accounts.get_user(conn, found.user_id)
     if found is None:
+        running.metrics.sign_ins.labels("failed").inc()
         raise Unauthenticated("The email or password is wrong.")
     await throttle.succeeded(attempt)
+    running.metrics.sign_ins.labels("succeeded").inc()
     return SessionOut(
         user=UserOut.of(user), csrf_token=started.csrf_token, expires_at=started.expires_at
     )

@@ -66,6 +66,7 @@ async def sign_up(
         )
         decision = await running.limiter.store.admit(secrets.token_hex(8), [check], [])
         if not decision.allowed:
+            running.metrics.sign_ups.labels("throttled").inc()
             raise TooManySignUps(decision.retry_after_s)
     actor = Actor(body.email.strip().lower(), None, ip)
     async with running.engine.begin() as conn:
@@ -80,6 +81,7 @@ async def sign_up(
             actor=actor,
         )
         started = await open_session(conn, request, response, settings, user.id, ip)
+    running.metrics.sign_ups.labels("created").inc()
     return SessionOut(
         user=UserOut.of(user), csrf_token=started.csrf_token, expires_at=started.expires_at
     )

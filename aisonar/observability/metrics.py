@@ -38,6 +38,19 @@ class GatewayMetrics:
             ["channel", "result"],
             registry=self.registry,
         )
+        self.sign_ins = Counter(
+            "aisonar_sign_ins",
+            "Password sign-ins by result: succeeded, failed (wrong email or password), or "
+            "throttled (refused before any password was checked).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.sign_ups = Counter(
+            "aisonar_sign_ups",
+            "Self-service sign-ups by result: created, or throttled (too many from one address).",
+            ["result"],
+            registry=self.registry,
+        )
         self.limit_store_errors = Counter(
             "aisonar_limit_store_errors",
             "Limit store calls that failed; the requests were let through (fail open).",

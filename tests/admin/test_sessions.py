@@ -115,6 +115,10 @@ async def test_failed_sign_ins_are_throttled_per_address(backend: Backend) -> No
             for _ in range(3):
                 assert await browser.sign_in(f"ghost-{secrets.token_hex(3)}@example.com") == 401
             assert await browser.sign_in(await member_with_password(backend)) == 429
+            async with browser.http.get(gateway.url + "/metrics") as metrics:
+                counted = await metrics.text()
+            assert 'aisonar_sign_ins_total{result="failed"} 3.0' in counted
+            assert 'aisonar_sign_ins_total{result="throttled"} 1.0' in counted
         finally:
             await browser.close()
 

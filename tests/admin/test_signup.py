@@ -67,4 +67,8 @@ async def test_a_sign_up_creates_an_organization_and_its_signed_in_admin(
             assert taken.status == 409
         async with browser.post(url, json=form(company + "-2")) as limited:
             assert limited.status == 429 and limited.headers["retry-after"]
+        async with browser.get(gateway.url + "/metrics") as metrics:
+            counted = await metrics.text()
+        assert 'aisonar_sign_ups_total{result="created"} 1.0' in counted
+        assert 'aisonar_sign_ups_total{result="throttled"} 1.0' in counted
         assert await organizations_named(backend, company + "-2") == 0
