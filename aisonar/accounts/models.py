@@ -24,12 +24,18 @@ class Role(StrEnum):
     OPERATOR = "operator"
 
 
+# 1.00 credit, in micro-units, until the operator sets another.
+DEFAULT_LOW_BALANCE_THRESHOLD = 1_000_000
+
+
 @dataclass(frozen=True)
 class Organization:
     id: str
     name: str
     plan: str
     created_at: datetime
+    # Micro-units; the balance falling below it emits a `balance_low` notice (0: never).
+    low_balance_threshold: int
 
 
 @dataclass(frozen=True)

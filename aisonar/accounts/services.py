@@ -11,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.keys import generate_key_secret
-from aisonar.accounts.models import ApiKey, KeyIdentity, Organization, Plan, Role, User
+from aisonar.accounts.models import (
+    DEFAULT_LOW_BALANCE_THRESHOLD,
+    ApiKey,
+    KeyIdentity,
+    Organization,
+    Plan,
+    Role,
+    User,
+)
 from aisonar.accounts.networks import canonical_networks, parsed_networks
 from aisonar.accounts.passwords import hash_password
 from aisonar.audit import services as audit
@@ -32,7 +40,13 @@ def _optional_utc(value: datetime | None) -> datetime | None:
 
 
 def _org(row: Any) -> Organization:
-    return Organization(id=row.id, name=row.name, plan=row.plan, created_at=as_utc(row.created_at))
+    return Organization(
+        id=row.id,
+        name=row.name,
+        plan=row.plan,
+        created_at=as_utc(row.created_at),
+        low_balance_threshold=row.low_balance_threshold,
+    )
 
 
 def validate_model_list(models: Iterable[str]) -> list[str]:
@@ -66,7 +80,13 @@ async def create_org(
     if plan not in set(Plan):
         raise InvalidInput(f"unknown plan {plan!r}", param="plan")
     allowed = None if models is None else validate_model_list(models)
-    org = Organization(id=new_id("org"), name=name, plan=plan, created_at=utcnow())
+    org = Organization(
+        id=new_id("org"),
+        name=name,
+        plan=plan,
+        created_at=utcnow(),
+        low_balance_threshold=DEFAULT_LOW_BALANCE_THRESHOLD,
+    )
     try:
         await conn.execute(insert(organizations).values(**vars(org), models=allowed))
     except IntegrityError as error:

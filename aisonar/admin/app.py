@@ -22,6 +22,7 @@ from aisonar.admin import (
     limits,
     me,
     money,
+    notices,
     orgs,
     session,
     signup,
@@ -109,6 +110,7 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         channel_checks.router,
         catalog.router,
         audit.router,
+        notices.router,
         webhooks.router,
     ):
         api.include_router(router, responses=_ERRORS)

@@ -4,8 +4,9 @@ keys never shown), operator prices, and markups per plan and organization."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import services as accounts
@@ -170,6 +171,28 @@ async def list_prices(caller: Operator, db: Engine) -> list[PriceOut]:
     """The operator's own prices (the price database covers every other model)."""
     async with db.connect() as conn:
         return [PriceOut(**vars(p)) for p in await prices.list_operator_prices(conn)]
+
+
+class BilledPriceOut(BaseModel):
+    """Credits per million tokens; `source` is `operator` or `catalogue` (genai-prices)."""
+
+    model: str
+    source: str
+    input: str
+    cached_input: str
+    cache_write: str
+    output: str
+    version: str
+
+
+@router.get("/api/prices/{model}", tags=["prices"])
+async def show_price(
+    caller: Operator, db: Engine, model: str, provider: Annotated[str, Query()] = "openai"
+) -> BilledPriceOut:
+    """The price the model is billed at before markups: the operator's own, or else the
+    catalogue's for that provider (404 when neither has one)."""
+    async with db.connect() as conn:
+        return BilledPriceOut(**vars(await prices.billed_price(conn, model, provider)))
 
 
 @router.put("/api/prices/{model}", tags=["prices"])

@@ -4,7 +4,7 @@ keys, access tokens and their organization's balance."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
@@ -25,7 +25,7 @@ from aisonar.admin.schemas import (
     UserOut,
 )
 from aisonar.i18n import Language
-from aisonar.notify.notices import SECURITY_KINDS, inbox
+from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
 from aisonar.notify.preferences import Channel as NoticeChannel
 from aisonar.notify.preferences import Preferences, preferences, set_preferences
 
@@ -95,6 +95,11 @@ class NoticeOut(BaseModel):
     security: bool
     created_at: datetime
 
+    @classmethod
+    def of(cls, notice: Notice) -> Self:
+        fields = {name: getattr(notice, name) for name in cls.model_fields if name != "security"}
+        return cls(**fields, security=notice.kind in SECURITY_KINDS)
+
 
 @router.get("/notices")
 async def my_notices(
@@ -114,17 +119,7 @@ async def my_notices(
             before_id=before_id,
             limit=limit,
         )
-    return [
-        NoticeOut(
-            id=n.id,
-            kind=n.kind,
-            user_id=n.user_id,
-            data=n.data,
-            security=n.kind in SECURITY_KINDS,
-            created_at=n.created_at,
-        )
-        for n in found
-    ]
+    return [NoticeOut.of(notice) for notice in found]
 
 
 class NotificationSettings(BaseModel):

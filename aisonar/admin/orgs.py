@@ -14,6 +14,8 @@ from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.schemas import BalanceOut, OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
+from aisonar.billing import ledger
+from aisonar.billing.money import parse_amount
 from aisonar.errors import NotFound
 
 router = APIRouter(prefix="/api/orgs", tags=["organizations"])
@@ -101,11 +103,17 @@ async def create_org_user(
 async def change_org(
     caller: Operator, actor: Acting, db: Engine, org_id: str, body: OrgChange
 ) -> OrgOut:
-    """Move the organization to another plan, or restrict (or free) its models."""
+    """Move the organization to another plan, restrict (or free) its models, or set the
+    balance below which its admins are told."""
     async with db.begin() as conn:
         org = await accounts.get_org(conn, org_id)
         if body.plan is not None:
             org = await set_org_plan(conn, org_id, body.plan, actor=actor)
         if "models" in body.model_fields_set:
             await accounts.set_org_models(conn, org.name, body.models, actor=actor)
-        return await _out(conn, org)
+        if body.low_balance_threshold is not None:
+            threshold = parse_amount(
+                body.low_balance_threshold, param="low_balance_threshold", allow_zero=True
+            )
+            await ledger.set_low_balance_threshold(conn, org_id, threshold, actor=actor)
+        return await _out(conn, await accounts.get_org(conn, org_id))

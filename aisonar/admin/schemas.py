@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
 from aisonar.accounts.tokens import AccessToken
+from aisonar.billing.money import format_amount
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -19,11 +20,20 @@ class OrgOut(BaseModel):
     plan: str
     # Names or `*` patterns its keys may use; null is every model.
     models: list[str] | None
+    # Credits; the balance falling below it sends a `balance_low` notice ("0.00": never).
+    low_balance_threshold: str
     created_at: datetime
 
     @classmethod
     def of(cls, org: Organization, models: list[str] | None) -> OrgOut:
-        return cls(**vars(org), models=models)
+        return cls(
+            id=org.id,
+            name=org.name,
+            plan=org.plan,
+            models=models,
+            low_balance_threshold=format_amount(org.low_balance_threshold),
+            created_at=org.created_at,
+        )
 
 
 class OrgCreate(BaseModel):
@@ -69,6 +79,8 @@ class OrgChange(BaseModel):
     plan: Plan | None = None
     # Names or `*` patterns its keys may use; an empty list is refused, null lifts it.
     models: list[str] | None = None
+    # Credits ("5.00"); "0" turns the low-balance notice off.
+    low_balance_threshold: str | None = Field(default=None, min_length=1, max_length=40)
 
 
 class KeyOut(BaseModel):

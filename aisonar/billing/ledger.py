@@ -236,9 +236,26 @@ async def export_ledger(
         yield buffer.getvalue()
 
 
-async def set_low_balance_threshold(conn: AsyncConnection, org_id: str, threshold: int) -> None:
-    await conn.execute(
-        update(organizations)
-        .where(organizations.c.id == org_id)
-        .values(low_balance_threshold=threshold)
+async def set_low_balance_threshold(
+    conn: AsyncConnection, org_id: str, threshold: int, *, actor: Actor = SYSTEM
+) -> None:
+    """The balance falling below `threshold` emits a `balance_low` notice; 0 never does."""
+    mine = organizations.c.id == org_id
+    before = (
+        await conn.execute(select(organizations.c.low_balance_threshold).where(mine))
+    ).scalar_one_or_none()
+    if before is None:
+        raise NotFound(f"no organization with id {org_id!r}")
+    await conn.execute(update(organizations).where(mine).values(low_balance_threshold=threshold))
+    await audit.record(
+        conn,
+        actor,
+        "org.update",
+        object_kind="org",
+        object_id=org_id,
+        org_id=org_id,
+        changes=audit.changed(
+            {"low_balance_threshold": format_amount(before)},
+            {"low_balance_threshold": format_amount(threshold)},
+        ),
     )

@@ -156,3 +156,37 @@ async def list_operator_prices(conn: AsyncConnection) -> list[OperatorPrice]:
         select(model_prices).where(model_prices.c.id.in_(newest)).order_by(model_prices.c.model)
     )
     return [_display(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class BilledPrice:
+    """The price a model is billed at, credits per million tokens, and where it is from:
+    the operator's own, or the genai-prices catalogue."""
+
+    model: str
+    source: str
+    input: str
+    cached_input: str
+    cache_write: str
+    output: str
+    version: str
+
+
+async def billed_price(conn: AsyncConnection, model: str, provider: str) -> BilledPrice:
+    try:
+        own = await get_operator_price(conn, model)
+    except NotFound:
+        found = price_database.lookup(model, provider)
+        if found is None:
+            raise NotFound(f"{model!r} has no price: set one with `aisonar price set`") from None
+        return BilledPrice(
+            model=model,
+            source="catalogue",
+            input=format_amount(found.input.base),
+            cached_input=format_amount(found.cached_input.base),
+            cache_write=format_amount(found.cache_write.base),
+            output=format_amount(found.output.base),
+            version=found.version,
+        )
+    fields = {name: value for name, value in vars(own).items() if name != "created_at"}
+    return BilledPrice(**fields, source="operator")

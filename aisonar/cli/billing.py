@@ -10,21 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name
 from aisonar.audit.models import COMMAND_LINE
-from aisonar.billing import ledger, price_database
+from aisonar.billing import ledger
 from aisonar.billing.codes import CodeBatch, create_codes
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
 from aisonar.billing.markups import Markup, list_markups, set_org_markup, set_plan_markup
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.prices import (
+    BilledPrice,
     OperatorPrice,
-    get_operator_price,
+    billed_price,
     list_operator_prices,
     set_price,
 )
 from aisonar.billing.store import DurableBalance
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
 from aisonar.cli.output import emit, emit_one
-from aisonar.errors import NotFound
 
 OPERATOR_ACTOR = "operator (command line)"
 PRICE_COLUMNS = ("model", "input", "cached_input", "cache_write", "output", "version")
@@ -190,23 +190,8 @@ def price_list(as_json: bool) -> None:
 def price_show(model: str, provider: str, as_json: bool) -> None:
     """The price MODEL is billed at: the operator's, or else the catalogue's."""
 
-    async def work(conn: AsyncConnection) -> OperatorPrice | dict[str, str]:
-        try:
-            return await get_operator_price(conn, model)
-        except NotFound:
-            found = price_database.lookup(model, provider)
-            if found is None:
-                raise NotFound(
-                    f"{model!r} has no price: set one with `aisonar price set`"
-                ) from None
-            return {
-                "model": model,
-                "input": format_amount(found.input.base),
-                "cached_input": format_amount(found.cached_input.base),
-                "cache_write": format_amount(found.cache_write.base),
-                "output": format_amount(found.output.base),
-                "version": found.version,
-            }
+    async def work(conn: AsyncConnection) -> BilledPrice:
+        return await billed_price(conn, model, provider)
 
     emit_one(run_in_database(work), as_json=as_json)
 
@@ -280,7 +265,7 @@ def balance_threshold(org_name: str, amount: str) -> None:
 
     async def work(conn: AsyncConnection) -> None:
         org = await get_org_by_name(conn, org_name)
-        await ledger.set_low_balance_threshold(conn, org.id, units)
+        await ledger.set_low_balance_threshold(conn, org.id, units, actor=COMMAND_LINE)
 
     run_in_database(work)
     click.echo(f"low-balance threshold of {org_name} is {format_amount(units)}")

@@ -181,3 +181,49 @@ async def test_an_operator_connects_a_channel_and_prices_its_model(
     assert entries[1].changes["api_key_changed"] == [None, True]
     assert UPSTREAM_KEY not in json.dumps([e.changes for e in entries])
     assert "sk-new" not in json.dumps([e.changes for e in entries])
+
+
+async def test_an_operator_sets_the_low_balance_threshold_and_its_notice_follows(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    assert (await operator.get(f"/api/orgs/{org.id}")).body["low_balance_threshold"] == "1.00"
+    changed = await operator.call("PATCH", f"/api/orgs/{org.id}", {"low_balance_threshold": "5"})
+    assert changed.body["low_balance_threshold"] == "5.00"
+    bad = await operator.call("PATCH", f"/api/orgs/{org.id}", {"low_balance_threshold": "-1"})
+    assert bad.status == 400 and bad.body["error"]["param"] == "low_balance_threshold"
+    # Just above the threshold: the first request that costs anything goes below it.
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "5.000001"})
+    async with sdk(gateway, org.member.key_secret) as client:
+        await client.chat.completions.create(
+            model="metered-model", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+        )
+    for _ in range(200):
+        notices = (await operator.get(f"/api/notices?org_id={org.id}")).body
+        if notices[0]["kind"] == "balance_low":
+            break
+        await asyncio.sleep(0.02)
+    assert [n["kind"] for n in notices][:2] == ["balance_low", "recharge_received"]
+    assert notices[0]["data"]["threshold"] == "5.00" and notices[0]["org_id"] == org.id
+    async with backend.engine.connect() as conn:
+        (changes,) = (
+            await conn.execute(
+                select(audit_log.c.changes).where(
+                    audit_log.c.object_id == org.id, audit_log.c.action == "org.update"
+                )
+            )
+        ).scalars()
+    assert changes == {"low_balance_threshold": ["1.00", "5.00"]}
+    assert (await Api(gateway.url, org.admin.token).get("/api/notices")).status == 403
+
+
+async def test_an_operator_reads_the_price_a_model_is_billed_at(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    catalogue = (await operator.get("/api/prices/gpt-4o-mini")).body
+    assert (catalogue["source"], catalogue["input"]) == ("catalogue", "0.15")
+    own = (await operator.get("/api/prices/metered-model")).body
+    assert (own["source"], own["output"]) == ("operator", "1000.00")
+    assert (await operator.get("/api/prices/no-such-model-xyz")).status == 404

@@ -79,12 +79,14 @@ def test_prices(aisonar: Any) -> None:
     shown = json.loads(aisonar("price", "show", model, "--json").stdout)
     assert (shown["input"], shown["output"], shown["cached_input"]) == ("0.50", "1.50", "0.05")
     assert shown["cache_write"] == "0.50" and shown["version"].startswith("operator #")
+    assert shown["source"] == "operator"
     aisonar("price", "set", model, "--input", "0.60", "--output", "1.5")
     newer = json.loads(aisonar("price", "show", model, "--json").stdout)
     assert newer["input"] == "0.60" and newer["version"] != shown["version"]
     assert model in aisonar("price", "list").stdout
     catalogue = json.loads(aisonar("price", "show", "gpt-4o-mini", "--json").stdout)
     assert catalogue["input"] == "0.15" and catalogue["version"].startswith("genai-prices")
+    assert catalogue["source"] == "catalogue"
     assert "no price" in aisonar("price", "show", "no-such-model-xyz", ok=False).output
 
 

@@ -1,0 +1,28 @@
+"""Every organization's notices, for operators (`aisonar notice list`); people read their
+own in `/api/me/notices`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from aisonar.admin.deps import Engine, Operator
+from aisonar.admin.me import NoticeOut
+from aisonar.notify.notices import list_notices
+
+router = APIRouter(prefix="/api/notices", tags=["notices"])
+
+
+class OrgNoticeOut(NoticeOut):
+    org_id: str
+
+
+@router.get("")
+async def all_notices(
+    caller: Operator, db: Engine, org_id: Annotated[str | None, Query()] = None
+) -> list[OrgNoticeOut]:
+    """The newest notices first (at most 1,000), of one organization or all."""
+    async with db.connect() as conn:
+        found = await list_notices(conn, org_id)
+    return [OrgNoticeOut.of(notice) for notice in found]
