@@ -26,7 +26,7 @@ from aisonar.admin.schemas import (
 )
 from aisonar.i18n import Language
 from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
-from aisonar.notify.preferences import Channel as NoticeChannel
+from aisonar.notify.notices import Channel as NoticeChannel
 from aisonar.notify.preferences import Preferences, preferences, set_preferences
 
 router = APIRouter(prefix="/api/me", tags=["me"])

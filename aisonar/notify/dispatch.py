@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.models import Role
 from aisonar.notify.models import DeliveryStatus
-from aisonar.notify.notices import SECURITY_KINDS
-from aisonar.notify.preferences import Channel
+from aisonar.notify.notices import SECURITY_KINDS, Channel
 from aisonar.store.claims import claim
 from aisonar.store.tables import (
     notice_deliveries,

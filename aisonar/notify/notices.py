@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc, utcnow
-from aisonar.store.tables import notices
+from aisonar.store.tables import notice_opt_outs, notices
 
 BALANCE_LOW = "balance_low"
 BALANCE_EXHAUSTED = "balance_exhausted"
@@ -38,6 +39,14 @@ SECURITY_KINDS = frozenset(
     }
 )
 _LIST_LIMIT = 1000
+
+
+class Channel(StrEnum):
+    """How a notice reaches people."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    INBOX = "inbox"
 
 
 @dataclass(frozen=True)
@@ -81,11 +90,21 @@ async def inbox(
     limit: int = 100,
 ) -> list[Notice]:
     """A person's notices, newest first: their own, and their organization's when they
-    administer it."""
+    administer it; but for the kinds they took out of their inbox."""
     mine = notices.c.user_id == user_id
     if org_admin:
         mine = or_(mine, and_(notices.c.org_id == org_id, notices.c.user_id.is_(None)))
-    query = select(notices).where(mine).order_by(notices.c.id.desc()).limit(min(limit, _LIST_LIMIT))
+    hidden = select(notice_opt_outs.c.kind).where(
+        notice_opt_outs.c.user_id == user_id,
+        notice_opt_outs.c.channel == Channel.INBOX.value,
+        notice_opt_outs.c.kind.not_in(SECURITY_KINDS),
+    )
+    query = (
+        select(notices)
+        .where(mine, notices.c.kind.not_in(hidden))
+        .order_by(notices.c.id.desc())
+        .limit(min(limit, _LIST_LIMIT))
+    )
     if before_id is not None:
         query = query.where(notices.c.id < before_id)
     return [_notice(row) for row in await conn.execute(query)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,15 +24,9 @@ from aisonar.notify.notices import (
     ROLE_CHANGED,
     SECURITY_KINDS,
     SIGN_IN_FROM_NEW_ADDRESS,
+    Channel,
 )
 from aisonar.store.tables import notice_opt_outs, users
-
-
-class Channel(StrEnum):
-    EMAIL = "email"
-    WEBHOOK = "webhook"
-    INBOX = "inbox"
-
 
 KINDS = (
     KEY_CREATED,

@@ -23,9 +23,8 @@ from aisonar.i18n import Language
 from aisonar.notify.dispatch import dispatch
 from aisonar.notify.email import SmtpMailer, compose
 from aisonar.notify.models import DeliveryStatus
-from aisonar.notify.notices import Notice
+from aisonar.notify.notices import Channel, Notice
 from aisonar.notify.outcome import Outcome
-from aisonar.notify.preferences import Channel
 from aisonar.notify.render import render_notice
 from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics

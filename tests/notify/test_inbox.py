@@ -7,7 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import insert
+
 from aisonar.accounts.sessions import is_new_address, start_session
+from aisonar.store.tables import notice_opt_outs
 from aisonar.testing.gateway_server import RunningGateway
 from tests.admin.people import Api, make_operator, make_org
 from tests.support import Backend
@@ -67,3 +70,26 @@ async def test_a_sign_in_is_new_only_from_an_address_not_seen_before(backend: Ba
         await start_session(conn, user, ip="10.0.0.1", lifetime=timedelta(hours=1))
         assert not await is_new_address(conn, user, "10.0.0.1")
         assert await is_new_address(conn, user, "10.0.0.2")
+
+
+async def test_kinds_taken_out_of_the_inbox_are_not_shown_but_security_ones_are(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    admin = Api(gateway.url, org.admin.token)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    off = {"kinds": {"recharge_received": {"inbox": False}}}
+    assert (await admin.call("PATCH", "/api/me/notification-settings", off)).status == 200
+    async with backend.engine.begin() as conn:
+        # Refused by the API; a row left in the database must not hide it either.
+        await conn.execute(
+            insert(notice_opt_outs).values(
+                user_id=org.admin.user_id, kind="key_created", channel="inbox"
+            )
+        )
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "5"})
+    await operator.call("PATCH", f"/api/orgs/{org.id}", {"plan": "pro"})
+    assert kinds(await admin.get("/api/me/notices")) == ["plan_changed", "key_created"]
+    # Still recorded, for the other admins and for the operator.
+    everything = await operator.get(f"/api/notices?org_id={org.id}")
+    assert "recharge_received" in kinds(everything)
