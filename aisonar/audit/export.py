@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
-import orjson
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import entry_of
+from aisonar.exports import encode_records
 from aisonar.store.tables import audit_log
 
-EXPORT_FORMATS = ("csv", "jsonl")
 COLUMNS = [field for field in AuditEntry.__dataclass_fields__]
 
 
-async def export_audit(
+def export_audit(
     conn: AsyncConnection,
     *,
     fmt: str,
@@ -35,20 +33,11 @@ async def export_audit(
         query = query.where(audit_log.c.at >= since)
     if until is not None:
         query = query.where(audit_log.c.at < until)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    if fmt == "csv":
-        writer.writeheader()
+    return encode_records(_records(conn, query), COLUMNS, fmt)
+
+
+async def _records(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[dict[str, Any]]:
     result = await conn.stream(query.execution_options(yield_per=1000))
     async for row in result:
         entry = entry_of(row)
-        record = {**asdict(entry), "at": entry.at.isoformat()}
-        if fmt == "jsonl":
-            yield orjson.dumps(record).decode() + "\n"
-            continue
-        writer.writerow({**record, "changes": orjson.dumps(record["changes"]).decode()})
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if fmt == "csv" and buffer.getvalue():
-        yield buffer.getvalue()
+        yield {**asdict(entry), "at": entry.at.isoformat()}

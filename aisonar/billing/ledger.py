@@ -5,16 +5,13 @@ processes serialize per organization and never read a stale balance."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
@@ -24,6 +21,7 @@ from aisonar.billing.money import format_amount
 from aisonar.billing.store import DurableBalance
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import NotFound
+from aisonar.exports import encode_records
 from aisonar.notify.notices import RECHARGE_RECEIVED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import ledger_entries, organizations
@@ -204,36 +202,29 @@ async def ledger_sum(conn: AsyncConnection, org_id: str) -> int:
     return int(total.scalar_one())
 
 
-async def export_ledger(
+def export_ledger(
     conn: AsyncConnection, org_id: str, *, fmt: str, since: datetime | None = None
 ) -> AsyncIterator[str]:
     query = select(ledger_entries).where(ledger_entries.c.org_id == org_id)
     if since is not None:
         query = query.where(ledger_entries.c.created_at >= since)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    if fmt == "csv":
-        writer.writeheader()
+    return encode_records(_export_records(conn, query), EXPORT_COLUMNS, fmt)
+
+
+async def _export_records(
+    conn: AsyncConnection, query: Select[Any]
+) -> AsyncIterator[dict[str, Any]]:
     result = await conn.stream(
         query.order_by(ledger_entries.c.id).execution_options(yield_per=1000)
     )
     async for row in result:
         entry = _entry(row)
-        record = {
+        yield {
             **vars(entry),
             "created_at": entry.created_at.isoformat(),
             "amount_display": format_amount(entry.amount),
             "balance_after_display": format_amount(entry.balance_after),
         }
-        if fmt == "jsonl":
-            yield orjson.dumps(record).decode() + "\n"
-            continue
-        writer.writerow(record)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    if fmt == "csv" and buffer.getvalue():
-        yield buffer.getvalue()
 
 
 async def set_low_balance_threshold(

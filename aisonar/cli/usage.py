@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name, get_user_by_email
 from aisonar.cli.context import parse_time, run_in_database
-from aisonar.usage.export import EXPORT_FORMATS, export_usage
+from aisonar.exports import EXPORT_FORMATS
+from aisonar.usage.export import export_usage
 
 
 @click.group()

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc
+from aisonar.exports import encode_records
 from aisonar.store.tables import usage_events
 from aisonar.usage.models import USAGE_COLUMNS
 
-EXPORT_FORMATS = ("csv", "jsonl")
 EXPORT_COLUMNS = (*USAGE_COLUMNS, "first_byte_at", "ended_at")
 _FETCH_ROWS = 1000
 
@@ -33,7 +30,7 @@ def _normalized(row: Any) -> dict[str, Any]:
     return record
 
 
-async def export_usage(
+def export_usage(
     conn: AsyncConnection,
     *,
     fmt: str,
@@ -53,22 +50,10 @@ async def export_usage(
         query = query.where(usage_events.c.started_at >= since)
     if until is not None:
         query = query.where(usage_events.c.started_at < until)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-    if fmt == "csv":
-        writer.writeheader()
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    return encode_records(_records(conn, query), EXPORT_COLUMNS, fmt)
+
+
+async def _records(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[dict[str, Any]]:
     result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
     async for row in result:
-        record = _normalized(row)
-        if fmt == "jsonl":
-            yield orjson.dumps(record).decode() + "\n"
-            continue
-        if record["attempts"] is not None:
-            record["attempts"] = orjson.dumps(record["attempts"]).decode()
-        writer.writerow(record)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield _normalized(row)
