@@ -49,6 +49,7 @@ from aisonar.notify.sender import Mail, Notifier, RetryPolicy
 from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
+from aisonar.usage.compaction import keep_compacting
 from aisonar.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)
@@ -237,10 +238,14 @@ def create_app(settings: Settings) -> GatewayApp:
             ),
             name="key-expiry-notices",
         )
+        compaction_task = asyncio.create_task(
+            keep_compacting(engine, interval_s=settings.rollup_compaction_interval_s),
+            name="rollup-compaction",
+        )
         try:
             yield
         finally:
-            for task in (probe_task, sync_task, notifier_task, expiry_task):
+            for task in (probe_task, sync_task, notifier_task, expiry_task, compaction_task):
                 task.cancel()
             await notifier.close()
             await billing.ledger.stop(ledger_task)

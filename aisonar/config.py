@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # Keys expiring within this many days get a notice (once).
     key_expiry_notice_days: int = Field(default=7, ge=1)
 
+    # How often hour and day rollups are rebuilt from the minutes (dashboards by hour or
+    # day lag the minutes by at most this).
+    rollup_compaction_interval_s: float = Field(default=60.0, gt=0)
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)
     usage_queue_size: int = Field(default=100_000, gt=0)

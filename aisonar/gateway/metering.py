@@ -84,4 +84,5 @@ class RequestMeter:
             ttft_ms=None if ttft is None else round(ttft * 1000),
             attempts=None if self.attempts is None else orjson.dumps(self.attempts).decode(),
             limit_decision=self.limit_decision,
+            provider=route.channel.channel.provider if route else None,
         )

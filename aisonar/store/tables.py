@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData(
@@ -198,10 +199,74 @@ usage_events = Table(
     # Null when no rate limit applies to the key; else "admitted", "refused: <limit>" or
     # "unchecked: <why>" (the limit store could not be reached and limits fail open).
     Column("limit_decision", String(300)),
+    # The upstream's provider (openai, anthropic, gemini, ...), when one was reached.
+    Column("provider", String(32)),
+    # gateway: a request through the gateway; ingest: reported by an application.
+    Column("source", String(16), nullable=False, server_default="gateway"),
     Index(None, "org_id", "started_at"),
     Index(None, "user_id", "started_at"),
     Index(None, "key_id", "started_at"),
     Index(None, "started_at"),
+)
+
+# Latency distributions are counts per fixed bucket (usage/histogram.py has the bounds).
+HISTOGRAM_BUCKETS = 32
+ROLLUP_DIMENSIONS = (
+    "org_id",
+    "user_id",
+    "key_id",
+    "model",
+    "provider",
+    "channel_id",
+    "status_class",
+    "source",
+)
+ROLLUP_SUMS = (
+    "requests",
+    "errors",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost",
+    "latency_ms_sum",
+    "ttft_ms_sum",
+    "ttft_count",
+    # Time spent generating (latency after the first byte) where output came back, and
+    # the output tokens of those requests: output tokens per second.
+    "generation_ms_sum",
+    "generated_tokens",
+    *(f"latency_b{index:02d}" for index in range(HISTOGRAM_BUCKETS)),
+    *(f"ttft_b{index:02d}" for index in range(HISTOGRAM_BUCKETS)),
+)
+
+# Each combination of dimensions usage is summed by, once; a dimension a request lacks is
+# "" so that the combination is unique.
+rollup_dimensions = Table(
+    "rollup_dimensions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *(
+        Column(name, String(200 if name == "model" else 32), nullable=False)
+        for name in ROLLUP_DIMENSIONS
+    ),
+    UniqueConstraint(*ROLLUP_DIMENSIONS, name="uq_rollup_dimensions_combination"),
+    Index(None, "org_id"),
+)
+
+# Usage summed per minute, hour and day (granularity in seconds) and combination of
+# dimensions (a star: the narrow key keeps each batch's upserts cheap). The organization
+# is repeated here so that its queries read one range of the primary key.
+usage_rollups = Table(
+    "usage_rollups",
+    metadata,
+    Column("granularity", Integer, primary_key=True),
+    Column("org_id", String(32), primary_key=True),
+    Column("bucket_start", DateTime(timezone=True), primary_key=True),
+    Column("dimensions_id", Integer, primary_key=True),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in ROLLUP_SUMS),
+    Index(None, "granularity", "bucket_start"),
 )
 
 # Every change to keys, users, organizations or channels appends a row here; each

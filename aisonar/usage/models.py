@@ -41,6 +41,10 @@ class UsageEvent:
     attempts: str | None = None
     # Null when no rate limit applies; "admitted", "refused: <limit>" or "unchecked: <why>".
     limit_decision: str | None = None
+    # The upstream's provider, when one was reached.
+    provider: str | None = None
+    # gateway, or ingest (reported by an application that calls providers itself).
+    source: str = "gateway"
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageEvent.__dataclass_fields__)

@@ -1,5 +1,7 @@
 """The batched usage writer: requests hand events over without waiting; a background
-task inserts them in batches and flushes everything pending on shutdown.
+task inserts them in batches, adds them to their minute rollups in the same transaction
+(`compaction` makes hours and days of those), and flushes everything pending on
+shutdown.
 
 Rows go to the driver's `executemany` as plain tuples: at thousands of events per
 second, SQLAlchemy's per-value processing on the event loop would cost more than the
@@ -18,7 +20,10 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.clock import utcnow
 from aisonar.store.engine import is_sqlite
+from aisonar.usage import rollups
+from aisonar.usage.compaction import LATE_AFTER
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
 
 log = logging.getLogger(__name__)
@@ -28,13 +33,21 @@ _event_values = attrgetter(*USAGE_COLUMNS)
 _TIME_COLUMNS = tuple(index for index, name in enumerate(USAGE_COLUMNS) if name.endswith("_at"))
 
 
+def _sqlite_time(moment: datetime) -> str:
+    # SQLAlchemy's storage format for DateTime on SQLite (naive UTC, microseconds).
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _unchanged(moment: datetime) -> datetime:
+    return moment
+
+
 def _sqlite_row(event: UsageEvent) -> tuple[Any, ...]:
     values = list(_event_values(event))
     for index in _TIME_COLUMNS:
         moment: datetime | None = values[index]
         if moment is not None:
-            # SQLAlchemy's storage format for DateTime on SQLite (naive UTC, microseconds).
-            values[index] = moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+            values[index] = _sqlite_time(moment)
     return tuple(values)
 
 
@@ -55,8 +68,10 @@ class UsageWriter:
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._max_pending = max_pending
-        sqlite = is_sqlite(engine.url.drivername)
+        sqlite = self._sqlite = is_sqlite(engine.url.drivername)
         self._statement = _insert_statement(sqlite)
+        self._rollup_statement = rollups.upsert_statement(sqlite)
+        self._dimension_ids = rollups.DimensionIds(engine.dialect.name)
         self._to_row: Callable[[UsageEvent], tuple[Any, ...]] = (
             _sqlite_row if sqlite else _event_values
         )
@@ -110,5 +125,13 @@ class UsageWriter:
 
     async def _insert(self, batch: list[UsageEvent]) -> None:
         rows = [self._to_row(event) for event in batch]
+        late_before = int((utcnow() - LATE_AFTER).timestamp())
+        sums = rollups.aggregate(batch, late_before)
         async with self._engine.begin() as conn:
             await conn.exec_driver_sql(self._statement, rows)
+            ids = await self._dimension_ids.resolve(conn, (key[2] for key in sums))
+            time_value = _sqlite_time if self._sqlite else _unchanged
+            await conn.exec_driver_sql(
+                self._rollup_statement, rollups.rollup_rows(sums, ids, time_value)
+            )
+        self._dimension_ids.remember(ids)

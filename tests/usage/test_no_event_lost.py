@@ -1,5 +1,5 @@
 """No usage event is lost: 10,000 requests across a graceful restart of a real
-`aisonar serve` process are 10,000 recorded events."""
+`aisonar serve` process are 10,000 recorded events, and 10,000 requests in the rollups."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from collections import Counter
 
 import aiohttp
 import orjson
+from sqlalchemy import func, select
 
+from aisonar.store.tables import rollup_dimensions, usage_rollups
 from aisonar.testing.gateway_server import free_port
+from aisonar.usage.rollups import MINUTE
 from tests.support import Backend, make_tenant, start_gateway_process, usage_count
 
 REQUESTS_PER_RUN = 5_000
@@ -48,3 +51,17 @@ async def test_ten_thousand_requests_and_a_restart_lose_no_event(backend: Backen
             assert await server.wait() in (0, -signal.SIGTERM)
     assert total == {200: 2 * REQUESTS_PER_RUN}
     assert await usage_count(backend.engine, tenant.org_id) == 2 * REQUESTS_PER_RUN
+    # And every one is in the rollups, under the provider that answered it.
+    async with backend.engine.connect() as conn:
+        rolled = list(
+            await conn.execute(
+                select(rollup_dimensions.c.provider, func.sum(usage_rollups.c.requests))
+                .join(rollup_dimensions, rollup_dimensions.c.id == usage_rollups.c.dimensions_id)
+                .where(
+                    usage_rollups.c.org_id == tenant.org_id,
+                    usage_rollups.c.granularity == MINUTE,
+                )
+                .group_by(rollup_dimensions.c.provider)
+            )
+        )
+    assert [tuple(row) for row in rolled] == [("openai", 2 * REQUESTS_PER_RUN)]
