@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from aisonar.admin import (
+    analytics,
     audit,
     catalog,
     channel_checks,
@@ -110,6 +111,7 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         channel_checks.router,
         catalog.router,
         audit.router,
+        analytics.router,
         notices.router,
         webhooks.router,
     ):

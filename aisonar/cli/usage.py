@@ -1,4 +1,4 @@
-"""`aisonar usage ...`: usage records."""
+"""`aisonar usage export|summary`: usage records, and what they add up to."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name, get_user_by_email
-from aisonar.cli.context import parse_time, run_in_database
+from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
+from aisonar.cli.context import json_option, parse_time, run_in_database
+from aisonar.cli.output import emit
 from aisonar.exports import EXPORT_FORMATS
 from aisonar.usage.export import export_usage
 
@@ -40,3 +42,53 @@ def usage_export(
         sys.stdout.flush()
 
     run_in_database(work)
+
+
+SUMMARY_COLUMNS = (
+    "group",
+    "requests",
+    "error_rate",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "ttft_ms_p50",
+    "output_tokens_per_s",
+)
+
+
+@usage.command("summary")
+@click.option("--org", "org_name", help="Only this organization.")
+@click.option("--user", "email", help="Only this user.")
+@click.option(
+    "--by",
+    type=click.Choice([group.value for group in GroupBy]),
+    default=GroupBy.TOTAL.value,
+    help="A dimension (top N by cost), or minute|hour|day for a series.",
+)
+@click.option("--since", help="From this time (ISO 8601); default: 30 days before --until.")
+@click.option("--until", help="Up to this time (ISO 8601); default: the end of today, UTC.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
+@json_option
+def usage_summary(
+    org_name: str | None,
+    email: str | None,
+    by: str,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Requests, errors, tokens, cost, latency and time-to-first-token percentiles and
+    output tokens per second, from the rollups."""
+    start, end = window(parse_time(since, "--since"), parse_time(until, "--until"))
+
+    async def work(conn: AsyncConnection) -> list[Summary]:
+        org_id = (await get_org_by_name(conn, org_name)).id if org_name else None
+        user_id = (await get_user_by_email(conn, email)).id if email else None
+        filters = Filters(since=start, until=end, org_id=org_id, user_id=user_id)
+        return await summarize(conn, filters, GroupBy(by), limit=limit)
+
+    found = run_in_database(work)
+    emit(found, SUMMARY_COLUMNS, as_json=as_json)

@@ -1,0 +1,215 @@
+"""Usage summed from the rollups, never from raw events: totals, breakdowns by a
+dimension, and time series, with error rates, latency and time-to-first-token
+percentiles and output tokens per second."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.billing.money import format_amount
+from aisonar.clock import as_utc, utcnow
+from aisonar.errors import InvalidInput
+from aisonar.store.tables import rollup_dimensions, usage_rollups
+from aisonar.usage.histogram import percentile
+from aisonar.usage.rollups import DAY, HOUR, LATENCY_COLUMNS, MINUTE, SUM_COLUMNS, TTFT_COLUMNS
+
+PERCENTILES = (0.5, 0.9, 0.95, 0.99)
+_LONGEST_MINUTE_RANGE = timedelta(days=2)
+_LONGEST_HOUR_RANGE = timedelta(days=62)
+
+
+class GroupBy(StrEnum):
+    TOTAL = "total"
+    MODEL = "model"
+    KEY = "key"
+    USER = "user"
+    ORG = "org"
+    PROVIDER = "provider"
+    CHANNEL = "channel"
+    STATUS = "status"
+    SOURCE = "source"
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+_DIMENSION_OF = {
+    GroupBy.MODEL: "model",
+    GroupBy.KEY: "key_id",
+    GroupBy.USER: "user_id",
+    GroupBy.ORG: "org_id",
+    GroupBy.PROVIDER: "provider",
+    GroupBy.CHANNEL: "channel_id",
+    GroupBy.STATUS: "status_class",
+    GroupBy.SOURCE: "source",
+}
+_GRANULARITY_OF = {GroupBy.MINUTE: MINUTE, GroupBy.HOUR: HOUR, GroupBy.DAY: DAY}
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime
+    until: datetime
+    org_id: str | None = None
+    user_id: str | None = None
+    key_id: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    # "2", "4" or "5": the first digit of the HTTP status.
+    status_class: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Summary:
+    # The group's value: a model, key id, ..., a bucket's start (ISO 8601), or "total".
+    group: str
+    requests: int
+    errors: int
+    error_rate: float
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost: str
+    cost_units: int
+    latency_ms_avg: float | None
+    latency_ms_p50: float | None
+    latency_ms_p90: float | None
+    latency_ms_p95: float | None
+    latency_ms_p99: float | None
+    ttft_ms_avg: float | None
+    ttft_ms_p50: float | None
+    ttft_ms_p90: float | None
+    ttft_ms_p95: float | None
+    ttft_ms_p99: float | None
+    output_tokens_per_s: float | None
+
+
+def window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """The range asked for; by default the 30 days up to the end of today (UTC), which
+    whole days' rollups cover."""
+    if until is None:
+        seconds = int(utcnow().timestamp())
+        until = datetime.fromtimestamp(seconds - seconds % DAY + DAY, UTC)
+    until = as_utc(until)
+    return (as_utc(since) if since is not None else until - timedelta(days=30)), until
+
+
+def granularity_for(by: GroupBy, since: datetime, until: datetime) -> int:
+    """The coarsest rollups that cover the range exactly."""
+    if by in _GRANULARITY_OF:
+        granularity = _GRANULARITY_OF[by]
+        if granularity == MINUTE and until - since > _LONGEST_MINUTE_RANGE:
+            raise InvalidInput("a series by minute covers at most 2 days", param="since")
+        if granularity == HOUR and until - since > _LONGEST_HOUR_RANGE:
+            raise InvalidInput("a series by hour covers at most 62 days", param="since")
+        if not all(int(t.timestamp()) % granularity == 0 for t in (since, until)):
+            raise InvalidInput(f"since and until must fall on whole {by.value}s", param="since")
+        return granularity
+    for granularity in (DAY, HOUR):
+        if all(int(t.timestamp()) % granularity == 0 for t in (since, until)):
+            return granularity
+    return MINUTE
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _summary(group: str, sums: dict[str, int]) -> Summary:
+    latency = [sums[name] for name in LATENCY_COLUMNS]
+    ttft = [sums[name] for name in TTFT_COLUMNS]
+    requests, ttft_count = sums["requests"], sums["ttft_count"]
+    latency_p = [_rounded(percentile(latency, p)) for p in PERCENTILES]
+    ttft_p = [_rounded(percentile(ttft, p)) for p in PERCENTILES]
+    generation_s = sums["generation_ms_sum"] / 1000
+    return Summary(
+        group=group,
+        requests=requests,
+        errors=sums["errors"],
+        error_rate=round(sums["errors"] / requests, 4) if requests else 0.0,
+        input_tokens=sums["input_tokens"],
+        cached_input_tokens=sums["cached_input_tokens"],
+        cache_write_tokens=sums["cache_write_tokens"],
+        output_tokens=sums["output_tokens"],
+        reasoning_tokens=sums["reasoning_tokens"],
+        cost=format_amount(sums["cost"]),
+        cost_units=sums["cost"],
+        latency_ms_avg=_rounded(sums["latency_ms_sum"] / requests) if requests else None,
+        latency_ms_p50=latency_p[0],
+        latency_ms_p90=latency_p[1],
+        latency_ms_p95=latency_p[2],
+        latency_ms_p99=latency_p[3],
+        ttft_ms_avg=_rounded(sums["ttft_ms_sum"] / ttft_count) if ttft_count else None,
+        ttft_ms_p50=ttft_p[0],
+        ttft_ms_p90=ttft_p[1],
+        ttft_ms_p95=ttft_p[2],
+        ttft_ms_p99=ttft_p[3],
+        output_tokens_per_s=_rounded(sums["generated_tokens"] / generation_s)
+        if generation_s
+        else None,
+    )
+
+
+def _group_label(by: GroupBy, value: Any) -> str:
+    if by is GroupBy.TOTAL:
+        return "total"
+    if by in _GRANULARITY_OF:
+        return as_utc(value).isoformat()
+    return str(value)
+
+
+async def summarize(
+    conn: AsyncConnection, filters: Filters, by: GroupBy, *, limit: int = 100
+) -> list[Summary]:
+    """Groups ordered by time for a series, else by cost, most first (top N)."""
+    if filters.until <= filters.since:
+        raise InvalidInput("until must come after since", param="until")
+    granularity = granularity_for(by, filters.since, filters.until)
+    rollups, dimensions = usage_rollups, rollup_dimensions
+    sums = [func.sum(rollups.c[name]).label(name) for name in SUM_COLUMNS]
+    if by is GroupBy.TOTAL:
+        group: Any = None
+    elif by in _GRANULARITY_OF:
+        group = rollups.c.bucket_start
+    else:
+        group = dimensions.c[_DIMENSION_OF[by]]
+    columns = [*sums] if group is None else [group.label("group"), *sums]
+    query = (
+        select(*columns)
+        .select_from(rollups)
+        .join(dimensions, dimensions.c.id == rollups.c.dimensions_id)
+        .where(
+            rollups.c.granularity == granularity,
+            rollups.c.bucket_start >= filters.since,
+            rollups.c.bucket_start < filters.until,
+        )
+    )
+    if filters.org_id is not None:
+        query = query.where(rollups.c.org_id == filters.org_id)
+    for name in ("user_id", "key_id", "model", "provider", "status_class", "source"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(dimensions.c[name] == value)
+    if group is not None:
+        query = query.group_by(group)
+        order = group if by in _GRANULARITY_OF else func.sum(rollups.c.cost).desc()
+        query = query.order_by(order).limit(limit)
+    found = []
+    for row in await conn.execute(query):
+        values = row._mapping
+        if values["requests"] is None:  # a total over no rows
+            continue
+        totals = {name: int(values[name]) for name in SUM_COLUMNS}
+        found.append(_summary(_group_label(by, values.get("group")), totals))
+    if by is GroupBy.TOTAL and not found:
+        found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
+    return found
