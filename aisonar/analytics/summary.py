@@ -186,7 +186,6 @@ async def summarize(
     query = (
         select(*columns)
         .select_from(rollups)
-        .join(dimensions, dimensions.c.id == rollups.c.dimensions_id)
         .where(
             rollups.c.granularity == granularity,
             rollups.c.bucket_start >= filters.since,
@@ -195,10 +194,15 @@ async def summarize(
     )
     if filters.org_id is not None:
         query = query.where(rollups.c.org_id == filters.org_id)
+    narrowed = False
     for name in ("user_id", "key_id", "model", "provider", "status_class", "source"):
         value = getattr(filters, name)
         if value is not None:
             query = query.where(dimensions.c[name] == value)
+            narrowed = True
+    # The dimensions are joined only when a filter or the grouping needs them.
+    if narrowed or by in _DIMENSION_OF:
+        query = query.join(dimensions, dimensions.c.id == rollups.c.dimensions_id)
     if group is not None:
         query = query.group_by(group)
         order = group if by in _GRANULARITY_OF else func.sum(rollups.c.cost).desc()
