@@ -50,6 +50,7 @@ from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
 from aisonar.usage.compaction import keep_compacting
+from aisonar.usage.retention import RetentionPolicy, keep_retaining
 from aisonar.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,10 @@ def create_app(settings: Settings) -> GatewayApp:
             ),
             name="key-expiry-notices",
         )
+        retention_task = asyncio.create_task(
+            keep_retaining(engine, RetentionPolicy.of(settings), settings.retention_interval_s),
+            name="retention",
+        )
         compaction_task = asyncio.create_task(
             keep_compacting(engine, interval_s=settings.rollup_compaction_interval_s),
             name="rollup-compaction",
@@ -245,7 +250,8 @@ def create_app(settings: Settings) -> GatewayApp:
         try:
             yield
         finally:
-            for task in (probe_task, sync_task, notifier_task, expiry_task, compaction_task):
+            background = (probe_task, sync_task, notifier_task, expiry_task, compaction_task)
+            for task in (*background, retention_task):
                 task.cancel()
             await notifier.close()
             await billing.ledger.stop(ledger_task)

@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     # Keys expiring within this many days get a notice (once).
     key_expiry_notice_days: int = Field(default=7, ge=1)
 
+    # Retention: raw usage events follow their plan (or organization); minute rollups and
+    # hour and day rollups are kept these many days. A run every `retention_interval_s`
+    # deletes in batches of `retention_batch_size`, pausing `retention_pause_s` between.
+    minute_rollup_retention_days: int = Field(default=30, ge=1)
+    rollup_retention_days: int = Field(default=730, ge=1)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=5000, gt=0)
+    retention_pause_s: float = Field(default=0.05, ge=0)
     # How often hour and day rollups are rebuilt from the minutes (dashboards by hour or
     # day lag the minutes by at most this).
     rollup_compaction_interval_s: float = Field(default=60.0, gt=0)

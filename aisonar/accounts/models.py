@@ -36,6 +36,8 @@ class Organization:
     created_at: datetime
     # Micro-units; the balance falling below it emits a `balance_low` notice (0: never).
     low_balance_threshold: int
+    # Days its raw usage events are kept, when it has its own window; else its plan's.
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ def _org(row: Any) -> Organization:
         plan=row.plan,
         created_at=as_utc(row.created_at),
         low_balance_threshold=row.low_balance_threshold,
+        retention_days=row.retention_days,
     )
 
 

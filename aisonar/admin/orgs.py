@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts.membership import set_org_plan
 from aisonar.accounts.models import Organization, Role
+from aisonar.accounts.plans import set_org_retention
 from aisonar.accounts.principal import Principal
 from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
@@ -116,4 +117,6 @@ async def change_org(
                 body.low_balance_threshold, param="low_balance_threshold", allow_zero=True
             )
             await ledger.set_low_balance_threshold(conn, org_id, threshold, actor=actor)
+        if "retention_days" in body.model_fields_set:
+            await set_org_retention(conn, org_id, body.retention_days, actor=actor)
         return await _out(conn, await accounts.get_org(conn, org_id))

@@ -22,6 +22,8 @@ class OrgOut(BaseModel):
     models: list[str] | None
     # Credits; the balance falling below it sends a `balance_low` notice ("0.00": never).
     low_balance_threshold: str
+    # Days its raw usage is kept, when it has its own window (Enterprise); null: its plan's.
+    retention_days: int | None
     created_at: datetime
 
     @classmethod
@@ -32,6 +34,7 @@ class OrgOut(BaseModel):
             plan=org.plan,
             models=models,
             low_balance_threshold=format_amount(org.low_balance_threshold),
+            retention_days=org.retention_days,
             created_at=org.created_at,
         )
 
@@ -81,6 +84,8 @@ class OrgChange(BaseModel):
     models: list[str] | None = None
     # Credits ("5.00"); "0" turns the low-balance notice off.
     low_balance_threshold: str | None = Field(default=None, min_length=1, max_length=40)
+    # Its own raw-usage retention in days; null returns it to its plan's.
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
 
 
 class KeyOut(BaseModel):

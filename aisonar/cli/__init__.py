@@ -11,6 +11,7 @@ from aisonar.cli.channels import channel
 from aisonar.cli.key_security import key_allow_ip, key_rotate
 from aisonar.cli.limits import limits
 from aisonar.cli.notices import notice
+from aisonar.cli.retention import plan, retention
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.tokens import token
 from aisonar.cli.usage import usage
@@ -42,6 +43,8 @@ for command in (
     code_group,
     notice,
     webhook,
+    plan,
+    retention,
     audit,
 ):
     main.add_command(command)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services
 from aisonar.accounts.membership import set_org_plan, update_user
 from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
+from aisonar.accounts.plans import set_org_retention
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
 from aisonar.cli.output import as_record, emit, emit_one, emit_with_secret
@@ -68,27 +69,51 @@ def org_create(name: str, plan: str, models: str | None, as_json: bool) -> None:
     emit_one(run_in_database(work), as_json=as_json)
 
 
+def _days(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a number of days nor `plan`", param_hint="--retention-days"
+        ) from None
+
+
 @org.command("update")
 @click.argument("name")
 @click.option("--models", help="Comma-separated models (names or `*` patterns) its keys may use.")
 @click.option("--all-models", is_flag=True, help="Lift the restriction: every model.")
 @click.option("--plan", type=click.Choice([p.value for p in Plan]), help="Move it to a plan.")
+@click.option(
+    "--retention-days",
+    help="Keep its raw usage this many days (1 to 3650), or `plan` to follow its plan.",
+)
 @json_option
 def org_update(
-    name: str, models: str | None, all_models: bool, plan: str | None, as_json: bool
+    name: str,
+    models: str | None,
+    all_models: bool,
+    plan: str | None,
+    retention_days: str | None,
+    as_json: bool,
 ) -> None:
-    """Move an organization to a plan, or restrict its keys to some models (or lift the
-    restriction); every running server applies it within a second."""
+    """Move an organization to a plan, give it its own retention, or restrict its keys to
+    some models (or lift the restriction); every running server applies it within a
+    second."""
     if models is not None and all_models:
         raise click.UsageError("give exactly one of --models and --all-models")
-    if models is None and not all_models and plan is None:
-        raise click.UsageError("give --plan, or exactly one of --models and --all-models")
+    if models is None and not all_models and plan is None and retention_days is None:
+        raise click.UsageError(
+            "give --plan, --retention-days, or exactly one of --models and --all-models"
+        )
     allowed = None if models is None else _model_list(models)
+    days = None if retention_days in (None, "plan") else _days(retention_days)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         org = await services.get_org_by_name(conn, name)
         if plan is not None:
             await set_org_plan(conn, org.id, Plan(plan), actor=COMMAND_LINE)
+        if retention_days is not None:
+            await set_org_retention(conn, org.id, days, actor=COMMAND_LINE)
         if models is not None or all_models:
             await services.set_org_models(conn, name, allowed, actor=COMMAND_LINE)
         org = await services.get_org_by_name(conn, name)

@@ -44,6 +44,8 @@ organizations = Table(
     Column("low_balance_threshold", BigInteger, nullable=False, server_default="1000000"),
     # The models (names or `*` patterns) its keys may use; null is every model.
     Column("models", JSON),
+    # Its own raw-usage retention in days (Enterprise); null follows its plan.
+    Column("retention_days", Integer),
 )
 
 plans = Table(
@@ -51,6 +53,8 @@ plans = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("markup_ppm", BigInteger, nullable=False, server_default="1000000"),
+    # Days raw usage events of its organizations are kept (rollups and the ledger longer).
+    Column("retention_days", Integer, nullable=False, server_default="90"),
 )
 
 users = Table(

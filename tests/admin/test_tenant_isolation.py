@@ -60,6 +60,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
     "WebhookCreate": {"url": "https://example.com/hijack"},
     "ChannelTestIn": {},
+    "PlanChange": {"retention_days": 1},
 }
 
 

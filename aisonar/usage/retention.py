@@ -1,0 +1,136 @@
+"""Retention: raw usage events past their organization's window are deleted, and minute,
+hour and day rollups past theirs; the ledger is never touched (the financial record).
+Deletes go in small batches, each its own short transaction with a pause after it, so
+the usage writer and the gateway never wait long behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aisonar.accounts.plans import retention_by_org
+from aisonar.clock import utcnow
+from aisonar.config import Settings
+from aisonar.store.tables import usage_events, usage_rollups
+from aisonar.usage.rollups import DAY, HOUR, MINUTE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    # Minute rollups, and hour and day rollups, in days.
+    minute_rollup_days: int
+    rollup_days: int
+    batch_size: int
+    pause_s: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> RetentionPolicy:
+        return cls(
+            minute_rollup_days=settings.minute_rollup_retention_days,
+            rollup_days=settings.rollup_retention_days,
+            batch_size=settings.retention_batch_size,
+            pause_s=settings.retention_pause_s,
+        )
+
+
+@dataclass
+class RetentionReport:
+    as_of: datetime
+    # Organization id -> raw events deleted.
+    events_deleted: dict[str, int] = field(default_factory=dict)
+    rollups_deleted: int = 0
+
+
+async def _delete_events(
+    engine: AsyncEngine, org_id: str, before: datetime, policy: RetentionPolicy
+) -> int:
+    deleted = 0
+    while True:
+        oldest = (
+            select(usage_events.c.id)
+            .where(usage_events.c.org_id == org_id, usage_events.c.started_at < before)
+            .limit(policy.batch_size)
+        )
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                delete(usage_events).where(usage_events.c.id.in_(oldest.scalar_subquery()))
+            )
+        deleted += result.rowcount
+        if result.rowcount < policy.batch_size:
+            return deleted
+        await asyncio.sleep(policy.pause_s)
+
+
+async def _delete_rollups(
+    engine: AsyncEngine, granularity: int, before: datetime, policy: RetentionPolicy
+) -> int:
+    key = tuple_(
+        usage_rollups.c.granularity,
+        usage_rollups.c.org_id,
+        usage_rollups.c.bucket_start,
+        usage_rollups.c.dimensions_id,
+    )
+    deleted = 0
+    while True:
+        oldest = (
+            select(
+                usage_rollups.c.granularity,
+                usage_rollups.c.org_id,
+                usage_rollups.c.bucket_start,
+                usage_rollups.c.dimensions_id,
+            )
+            .where(
+                usage_rollups.c.granularity == granularity, usage_rollups.c.bucket_start < before
+            )
+            .limit(policy.batch_size)
+        )
+        async with engine.begin() as conn:
+            result = await conn.execute(delete(usage_rollups).where(key.in_(oldest)))
+        deleted += result.rowcount
+        if result.rowcount < policy.batch_size:
+            return deleted
+        await asyncio.sleep(policy.pause_s)
+
+
+async def run_retention(
+    engine: AsyncEngine, as_of: datetime, policy: RetentionPolicy
+) -> RetentionReport:
+    report = RetentionReport(as_of)
+    async with engine.connect() as conn:
+        windows = await retention_by_org(conn)
+    for org_id, days in sorted(windows.items()):
+        deleted = await _delete_events(engine, org_id, as_of - timedelta(days=days), policy)
+        if deleted:
+            report.events_deleted[org_id] = deleted
+    for granularity, days in (
+        (MINUTE, policy.minute_rollup_days),
+        (HOUR, policy.rollup_days),
+        (DAY, policy.rollup_days),
+    ):
+        before = as_of - timedelta(days=days)
+        report.rollups_deleted += await _delete_rollups(engine, granularity, before, policy)
+    return report
+
+
+async def keep_retaining(engine: AsyncEngine, policy: RetentionPolicy, interval_s: float) -> None:
+    while True:
+        # The first run waits an interval too: a restarting server does not delete at once.
+        await asyncio.sleep(interval_s)
+        try:
+            report = await run_retention(engine, utcnow(), policy)
+            if report.events_deleted or report.rollups_deleted:
+                log.info(
+                    "retention deleted %d usage events and %d rollups",
+                    sum(report.events_deleted.values()),
+                    report.rollups_deleted,
+                )
+        except (SQLAlchemyError, OSError):
+            log.exception("retention run failed; will retry")

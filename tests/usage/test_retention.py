@@ -1,0 +1,95 @@
+"""Retention: raw usage events past their plan's window (or their organization's own)
+are deleted in batches, rollups past theirs too, and the ledger is never touched;
+`aisonar retention run --as-of` moves time, `aisonar plan set` changes a window."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from aisonar.cli import main
+from aisonar.clock import utcnow
+from aisonar.store.tables import ledger_entries, usage_events, usage_rollups
+from aisonar.testing.gateway_server import RunningGateway
+from aisonar.usage.compaction import compact
+from tests.admin.people import Api, Org, make_operator, make_org
+from tests.support import Backend, assert_ledger_invariant, cli_environment
+from tests.usage.test_rollups import event, write
+
+
+async def aisonar(backend: Backend, *args: str) -> Any:
+    result = await asyncio.to_thread(
+        CliRunner().invoke, main, list(args), env=cli_environment(backend), catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+async def counts(backend: Backend, org: Org) -> tuple[int, int, int]:
+    async with backend.engine.connect() as conn:
+        raw = await conn.scalar(
+            select(func.count()).select_from(usage_events).where(usage_events.c.org_id == org.id)
+        )
+        rollups = await conn.scalar(
+            select(func.coalesce(func.sum(usage_rollups.c.requests), 0)).where(
+                usage_rollups.c.org_id == org.id
+            )
+        )
+        ledger = await conn.scalar(
+            select(func.count())
+            .select_from(ledger_entries)
+            .where(ledger_entries.c.org_id == org.id)
+        )
+    return int(raw or 0), int(rollups or 0), int(ledger or 0)
+
+
+async def test_raw_events_go_with_their_plan_and_the_ledger_stays(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    free, pro = await make_org(backend.engine), await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    await operator.call("PATCH", f"/api/orgs/{pro.id}", {"plan": "pro"})
+    for org in (free, pro):
+        await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "5"})
+    now = utcnow()
+    # Written "now" (so they go through the minutes), ten days old by --as-of.
+    await write(backend, [event(org.id, now) for org in (free, pro) for _ in range(30)])
+    async with backend.engine.begin() as conn:
+        await compact(conn, now)
+    before = {org.id: await counts(backend, org) for org in (free, pro)}
+    assert before[free.id] == (30, 90, 1)  # the minute, the hour and the day rows
+
+    ten_days_on = (now + timedelta(days=10)).isoformat()
+    report = await aisonar(backend, "retention", "run", "--as-of", ten_days_on, "--json")
+    assert report["events_deleted"] >= 30
+    # Free keeps 7 days, Pro 90: only the Free organization's events are gone.
+    assert await counts(backend, free) == (0, 90, 1)
+    assert await counts(backend, pro) == before[pro.id]
+    await assert_ledger_invariant(backend.engine, free.id)
+
+    # Its own window overrides its plan; minute rollups go after 30 days, the rest later.
+    await operator.call("PATCH", f"/api/orgs/{pro.id}", {"retention_days": 5})
+    forty_days_on = (now + timedelta(days=40)).isoformat()
+    await aisonar(backend, "retention", "run", "--as-of", forty_days_on, "--json")
+    raw, rolled, ledger = await counts(backend, pro)
+    assert (raw, rolled, ledger) == (0, 60, 1)
+
+
+async def test_operators_set_a_plans_window(gateway: RunningGateway, backend: Backend) -> None:
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    plans = {p["name"]: p["retention_days"] for p in (await operator.get("/api/plans")).body}
+    assert plans == {"free": 7, "pro": 90, "scale": 365, "enterprise": 365}
+    changed = await operator.call("PATCH", "/api/plans/enterprise", {"retention_days": 400})
+    assert changed.body["retention_days"] == 400
+    listed = await aisonar(backend, "plan", "list", "--json")
+    assert {p["name"]: p["retention_days"] for p in listed}["enterprise"] == 400
+    shown = await aisonar(backend, "plan", "set", "enterprise", "--retention-days", "365", "--json")
+    assert shown["retention_days"] == 365
+    bad = await operator.call("PATCH", "/api/plans/free", {"retention_days": 0})
+    assert bad.status == 400
+    assert (await operator.call("PATCH", "/api/plans/nope", {"retention_days": 3})).status == 404
