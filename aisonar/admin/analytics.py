@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Caller, Engine
@@ -16,36 +15,6 @@ from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, wind
 from aisonar.errors import NotFound
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
-
-
-class SummaryOut(BaseModel):
-    group: str
-    requests: int
-    errors: int
-    error_rate: float
-    input_tokens: int
-    cached_input_tokens: int
-    cache_write_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
-    # Credits, as a decimal string, and in micro-units.
-    cost: str
-    cost_units: int
-    latency_ms_avg: float | None
-    latency_ms_p50: float | None
-    latency_ms_p90: float | None
-    latency_ms_p95: float | None
-    latency_ms_p99: float | None
-    ttft_ms_avg: float | None
-    ttft_ms_p50: float | None
-    ttft_ms_p90: float | None
-    ttft_ms_p95: float | None
-    ttft_ms_p99: float | None
-    output_tokens_per_s: float | None
-
-    @classmethod
-    def of(cls, summary: Summary) -> SummaryOut:
-        return cls(**vars(summary))
 
 
 def scoped(
@@ -80,7 +49,7 @@ async def usage_summary(
     status: Annotated[str | None, Query(pattern="^[245]$", description="2, 4 or 5.")] = None,
     source: Annotated[str | None, Query(pattern="^(gateway|ingest)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[SummaryOut]:
+) -> list[Summary]:
     """Totals, a breakdown (top N by cost) or a time series, read from the rollups:
     requests, errors and error rate, tokens, cost, latency and time-to-first-token
     average and p50/p90/p95/p99, output tokens per second."""
@@ -99,4 +68,4 @@ async def usage_summary(
     )
     async with db.connect() as conn:
         found = await summarize(conn, filters, by, limit=limit)
-    return [SummaryOut.of(summary) for summary in found]
+    return found

@@ -173,26 +173,15 @@ async def list_prices(caller: Operator, db: Engine) -> list[PriceOut]:
         return [PriceOut(**vars(p)) for p in await prices.list_operator_prices(conn)]
 
 
-class BilledPriceOut(BaseModel):
-    """Credits per million tokens; `source` is `operator` or `catalogue` (genai-prices)."""
-
-    model: str
-    source: str
-    input: str
-    cached_input: str
-    cache_write: str
-    output: str
-    version: str
-
-
 @router.get("/api/prices/{model}", tags=["prices"])
 async def show_price(
     caller: Operator, db: Engine, model: str, provider: Annotated[str, Query()] = "openai"
-) -> BilledPriceOut:
-    """The price the model is billed at before markups: the operator's own, or else the
-    catalogue's for that provider (404 when neither has one)."""
+) -> prices.BilledPrice:
+    """The price the model is billed at before markups, in credits per million tokens:
+    the operator's own, or else the catalogue's for that provider (404 when neither has
+    one)."""
     async with db.connect() as conn:
-        return BilledPriceOut(**vars(await prices.billed_price(conn, model, provider)))
+        return await prices.billed_price(conn, model, provider)
 
 
 @router.put("/api/prices/{model}", tags=["prices"])

@@ -78,6 +78,7 @@ class Summary:
     cache_write_tokens: int
     output_tokens: int
     reasoning_tokens: int
+    # Credits, as a decimal string, and in micro-units.
     cost: str
     cost_units: int
     latency_ms_avg: float | None
