@@ -17,7 +17,15 @@ from aisonar.clock import as_utc, utcnow
 from aisonar.errors import InvalidInput
 from aisonar.store.tables import rollup_dimensions, usage_rollups
 from aisonar.usage.histogram import percentile
-from aisonar.usage.rollups import DAY, HOUR, LATENCY_COLUMNS, MINUTE, SUM_COLUMNS, TTFT_COLUMNS
+from aisonar.usage.rollups import (
+    DAY,
+    HOUR,
+    LATENCY_COLUMNS,
+    MINUTE,
+    ORGANIZATION_TOTAL,
+    SUM_COLUMNS,
+    TTFT_COLUMNS,
+)
 
 PERCENTILES = (0.5, 0.9, 0.95, 0.99)
 _LONGEST_MINUTE_RANGE = timedelta(days=2)
@@ -201,9 +209,12 @@ async def summarize(
         if value is not None:
             query = query.where(dimensions.c[name] == value)
             narrowed = True
-    # The dimensions are joined only when a filter or the grouping needs them.
+    # The dimensions are joined only when a filter or the grouping needs them; otherwise
+    # hours and days are read from the organizations' totals, a row per bucket.
     if narrowed or by in _DIMENSION_OF:
         query = query.join(dimensions, dimensions.c.id == rollups.c.dimensions_id)
+    elif granularity != MINUTE:
+        query = query.where(rollups.c.dimensions_id == ORGANIZATION_TOTAL)
     if group is not None:
         query = query.group_by(group)
         order = group if by in _GRANULARITY_OF else func.sum(rollups.c.cost).desc()

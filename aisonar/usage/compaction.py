@@ -1,6 +1,7 @@
 """Hours and days rebuilt from minutes: every run replaces the hour rollups of the last
 few hours with the sums of their minutes, and the day rollups of the days those hours
-fall in with the sums of their hours, in SQL. The writer adds only to minutes (one upsert
+fall in with the sums of their hours, in SQL; then each organization's total per hour
+and day (`ORGANIZATION_TOTAL`) from those. The writer adds only to minutes (one upsert
 per combination instead of three), but for events older than compaction looks back
 (written late, after an outage), which it also adds to their hour and day itself.
 
@@ -18,7 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.clock import utcnow
-from aisonar.usage.rollups import DAY, HOUR, KEY_COLUMNS, MINUTE, SUM_COLUMNS
+from aisonar.usage.rollups import (
+    DAY,
+    HOUR,
+    KEY_COLUMNS,
+    MINUTE,
+    ORGANIZATION_TOTAL,
+    SUM_COLUMNS,
+)
 
 log = logging.getLogger(__name__)
 # How far back every run rebuilds hours; the writer adds events older than LATE_AFTER to
@@ -48,7 +56,23 @@ def rebuild_statement(dialect: str, target: int, source: int) -> str:
         f"INSERT INTO usage_rollups ({keys}, {', '.join(SUM_COLUMNS)}) "
         f"SELECT {target}, org_id, {bucket} AS bucket, dimensions_id, {sums} "
         f"FROM usage_rollups WHERE granularity = {source} AND bucket_start >= :since "
+        f"AND dimensions_id <> {ORGANIZATION_TOTAL} "
         "GROUP BY org_id, bucket, dimensions_id ORDER BY org_id, bucket, dimensions_id "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {replaced}"
+    )
+
+
+def totals_statement(granularity: int) -> str:
+    """Replace the organizations' totals from `since` on with the sums of their rows."""
+    sums = ", ".join(f"SUM({name})" for name in SUM_COLUMNS)
+    keys = ", ".join(KEY_COLUMNS)
+    replaced = ", ".join(f"{name} = excluded.{name}" for name in SUM_COLUMNS)
+    return (
+        f"INSERT INTO usage_rollups ({keys}, {', '.join(SUM_COLUMNS)}) "
+        f"SELECT granularity, org_id, bucket_start, {ORGANIZATION_TOTAL}, {sums} "
+        f"FROM usage_rollups WHERE granularity = {granularity} AND bucket_start >= :since "
+        f"AND dimensions_id <> {ORGANIZATION_TOTAL} "
+        "GROUP BY granularity, org_id, bucket_start ORDER BY org_id, bucket_start "
         f"ON CONFLICT ({keys}) DO UPDATE SET {replaced}"
     )
 
@@ -67,10 +91,9 @@ async def compact(conn: AsyncConnection, now: datetime) -> bool:
             return False
     since = _floor(now - LOOK_BACK, HOUR)
     for target, source, start in ((HOUR, MINUTE, since), (DAY, HOUR, _floor(since, DAY))):
-        statement = text(rebuild_statement(dialect, target, source)).bindparams(
-            bindparam("since", type_=DateTime(timezone=True))
-        )
-        await conn.execute(statement, {"since": start})
+        for sql in (rebuild_statement(dialect, target, source), totals_statement(target)):
+            statement = text(sql).bindparams(bindparam("since", type_=DateTime(timezone=True)))
+            await conn.execute(statement, {"since": start})
     return True
 
 

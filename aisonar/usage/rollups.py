@@ -31,6 +31,9 @@ KEY_COLUMNS = ("granularity", "org_id", "bucket_start", "dimensions_id")
 ROLLUP_COLUMNS = (*KEY_COLUMNS, *SUM_COLUMNS)
 _LATENCY_AT = SUM_COLUMNS.index(LATENCY_COLUMNS[0])
 _TTFT_AT = SUM_COLUMNS.index(TTFT_COLUMNS[0])
+# The `dimensions_id` of an organization's total per hour and day: every combination
+# summed, so that its series (and the installation's) read one row per bucket.
+ORGANIZATION_TOTAL = 0
 # Dimension combinations remembered per writer; beyond it the table is asked again.
 _REMEMBERED = 200_000
 
@@ -95,13 +98,15 @@ def aggregate(events: Iterable[UsageEvent], late_before: int) -> Sums:
     sums = dict(minutes)
     for (_, start, dimensions), row in late.items():
         for granularity in (HOUR, DAY):
-            key = (granularity, start - start % granularity, dimensions)
-            total = sums.get(key)
-            if total is None:
-                sums[key] = list(row)
-            else:
-                for index, value in enumerate(row):
-                    total[index] += value
+            bucket = start - start % granularity
+            # The combination's row, and its organization's total.
+            for key in ((granularity, bucket, dimensions), (granularity, bucket, dimensions[:1])):
+                total = sums.get(key)
+                if total is None:
+                    sums[key] = list(row)
+                else:
+                    for index, value in enumerate(row):
+                        total[index] += value
     return sums
 
 
@@ -166,7 +171,7 @@ def rollup_rows(sums: Sums, ids: dict[Dimensions, int], time_value: Any) -> list
             granularity,
             dimensions[0],
             time_value(datetime.fromtimestamp(start, UTC)),
-            ids[dimensions],
+            ids[dimensions] if len(dimensions) > 1 else ORGANIZATION_TOTAL,
             *values,
         )
         for (granularity, start, dimensions), values in sums.items()

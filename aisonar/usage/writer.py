@@ -129,7 +129,8 @@ class UsageWriter:
         sums = rollups.aggregate(batch, late_before)
         async with self._engine.begin() as conn:
             await conn.exec_driver_sql(self._statement, rows)
-            ids = await self._dimension_ids.resolve(conn, (key[2] for key in sums))
+            combinations = (key[2] for key in sums if len(key[2]) > 1)
+            ids = await self._dimension_ids.resolve(conn, combinations)
             time_value = _sqlite_time if self._sqlite else _unchanged
             await conn.exec_driver_sql(
                 self._rollup_statement, rollups.rollup_rows(sums, ids, time_value)

@@ -17,7 +17,15 @@ from aisonar.store.tables import rollup_dimensions, usage_events, usage_rollups
 from aisonar.usage.compaction import compact
 from aisonar.usage.histogram import bucket_of, percentile
 from aisonar.usage.models import UsageEvent
-from aisonar.usage.rollups import DAY, DIMENSIONS, HOUR, MINUTE, TTFT_COLUMNS
+from aisonar.usage.rollups import (
+    DAY,
+    DIMENSIONS,
+    HOUR,
+    LATENCY_COLUMNS,
+    MINUTE,
+    ORGANIZATION_TOTAL,
+    TTFT_COLUMNS,
+)
 from aisonar.usage.writer import UsageWriter
 from tests.support import Backend
 
@@ -173,3 +181,39 @@ async def test_recent_hours_and_days_are_rebuilt_from_their_minutes(backend: Bac
     hours = await rollup_rows(backend, org, HOUR)
     for column in ("requests", "output_tokens", "latency_ms_sum", *TTFT_COLUMNS):
         assert sum(getattr(r, column) for r in hours) == sum(getattr(r, column) for r in minutes)
+
+
+async def organization_totals(backend: Backend, org: str, granularity: int) -> list[Any]:
+    async with backend.engine.connect() as conn:
+        return list(
+            await conn.execute(
+                select(usage_rollups)
+                .where(
+                    usage_rollups.c.org_id == org,
+                    usage_rollups.c.granularity == granularity,
+                    usage_rollups.c.dimensions_id == ORGANIZATION_TOTAL,
+                )
+                .order_by(usage_rollups.c.bucket_start)
+            )
+        )
+
+
+async def test_each_organization_has_a_total_per_hour_and_day(backend: Backend) -> None:
+    org = "org_" + secrets.token_hex(6)
+    now = utcnow()
+    late = [event(org, NOON + timedelta(minutes=m), key_id=f"key_{m % 3}") for m in range(12)]
+    recent = [event(org, now - timedelta(minutes=m), requested_model=None) for m in range(1, 9)]
+    await write(backend, [*late, *recent])
+    async with backend.engine.begin() as conn:
+        await compact(conn, utcnow())
+    for granularity in (HOUR, DAY):
+        totals = await organization_totals(backend, org, granularity)
+        detail = await rollup_rows(backend, org, granularity)
+        assert sum(t.requests for t in totals) == sum(d.requests for d in detail) == 20
+        for column in ("cost", "output_tokens", *LATENCY_COLUMNS):
+            assert sum(getattr(t, column) for t in totals) == sum(
+                getattr(d, column) for d in detail
+            )
+    # One total per organization and bucket: the late hour, and the recent one or two.
+    assert len(await organization_totals(backend, org, HOUR)) in (2, 3)
+    assert await organization_totals(backend, org, MINUTE) == []
