@@ -79,9 +79,10 @@ def bench(arguments: argparse.Namespace, nginx: str, workdir: Path) -> None:
             thread.start()
             during = load(url, script, arguments.connections, arguments.duration)
             thread.join()
-    print(f"{'':24s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s}")
+    print(f"{'':24s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'non-2xx':>8s}")
     for label, result in (("gateway alone", alone), ("during retention", during)):
-        print(f"{label:24s} {result.requests_per_s:8.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}")
+        figures = f"{result.requests_per_s:8.0f} {result.p50_ms:8.2f} {result.p99_ms:8.2f}"
+        print(f"{label:24s} {figures} {result.non_2xx:8d} {result.socket_errors}")
     print(f"retention deleted {purge['deleted']:,} events in {purge['seconds']:.1f} s")
 
 
