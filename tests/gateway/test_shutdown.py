@@ -79,7 +79,8 @@ async def refused_after(port: int, since: float) -> float:
     while time.monotonic() - since < 3:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except ConnectionRefusedError:
+        except (ConnectionRefusedError, ConnectionResetError):
+            # A connection caught while the listening socket closes is reset, not refused.
             return time.monotonic() - since
         writer.close()
         await writer.wait_closed()
