@@ -22,7 +22,9 @@ _LONGEST_RETENTION_DAYS = 3650
 @dataclass(frozen=True)
 class PlanInfo:
     name: str
+    # The price multiplier of its organizations.
     markup: str
+    # Days the raw usage events of its organizations are kept.
     retention_days: int
 
 

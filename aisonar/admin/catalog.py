@@ -3,7 +3,6 @@ keys never shown), operator prices, and markups per plan and organization."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -146,18 +145,6 @@ async def change_channel(
     return ChannelOut.of(channel)
 
 
-class PriceOut(BaseModel):
-    """Credits per million tokens."""
-
-    model: str
-    input: str
-    cached_input: str
-    cache_write: str
-    output: str
-    version: str
-    created_at: datetime
-
-
 class PriceIn(BaseModel):
     model_config = _STRICT
     input: str = Field(min_length=1, max_length=40)
@@ -167,10 +154,10 @@ class PriceIn(BaseModel):
 
 
 @router.get("/api/prices", tags=["prices"])
-async def list_prices(caller: Operator, db: Engine) -> list[PriceOut]:
+async def list_prices(caller: Operator, db: Engine) -> list[prices.OperatorPrice]:
     """The operator's own prices (the price database covers every other model)."""
     async with db.connect() as conn:
-        return [PriceOut(**vars(p)) for p in await prices.list_operator_prices(conn)]
+        return await prices.list_operator_prices(conn)
 
 
 @router.get("/api/prices/{model}", tags=["prices"])
@@ -187,7 +174,7 @@ async def show_price(
 @router.put("/api/prices/{model}", tags=["prices"])
 async def set_price(
     caller: Operator, actor: Acting, db: Engine, model: str, body: PriceIn
-) -> PriceOut:
+) -> prices.OperatorPrice:
     async with db.begin() as conn:
         price = await prices.set_price(
             conn,
@@ -198,13 +185,7 @@ async def set_price(
             cache_write=body.cache_write,
             actor=actor,
         )
-    return PriceOut(**vars(price))
-
-
-class MarkupOut(BaseModel):
-    scope: str
-    name: str
-    multiplier: str
+    return price
 
 
 class MarkupIn(BaseModel):
@@ -214,25 +195,25 @@ class MarkupIn(BaseModel):
 
 
 @router.get("/api/markups", tags=["prices"])
-async def list_markups(caller: Operator, db: Engine) -> list[MarkupOut]:
+async def list_markups(caller: Operator, db: Engine) -> list[markups.Markup]:
     async with db.connect() as conn:
-        return [MarkupOut(**vars(m)) for m in await markups.list_markups(conn)]
+        return await markups.list_markups(conn)
 
 
 @router.put("/api/plans/{plan}/markup", tags=["prices"])
 async def set_plan_markup(
     caller: Operator, actor: Acting, db: Engine, plan: str, body: MarkupIn
-) -> MarkupOut:
+) -> markups.Markup:
     async with db.begin() as conn:
         markup = await markups.set_plan_markup(conn, plan, body.multiplier, actor=actor)
-    return MarkupOut(**vars(markup))
+    return markup
 
 
 @router.put("/api/orgs/{org_id}/markup", tags=["prices"])
 async def set_org_markup(
     caller: Operator, actor: Acting, db: Engine, org_id: str, body: MarkupIn
-) -> MarkupOut:
+) -> markups.Markup:
     async with db.begin() as conn:
         org = await accounts.get_org(conn, org_id)
         markup = await markups.set_org_markup(conn, org.name, body.multiplier, actor=actor)
-    return MarkupOut(**vars(markup))
+    return markup

@@ -11,34 +11,22 @@ from aisonar.admin.deps import Acting, Engine, Operator
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 
 
-class PlanOut(BaseModel):
-    name: str
-    # The price multiplier of its organizations.
-    markup: str
-    # Days the raw usage events of its organizations are kept.
-    retention_days: int
-
-    @classmethod
-    def of(cls, plan: PlanInfo) -> PlanOut:
-        return cls(**vars(plan))
-
-
 class PlanChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     retention_days: int = Field(ge=1, le=3650)
 
 
 @router.get("")
-async def plans(caller: Operator, db: Engine) -> list[PlanOut]:
+async def plans(caller: Operator, db: Engine) -> list[PlanInfo]:
     async with db.connect() as conn:
-        return [PlanOut.of(plan) for plan in await list_plans(conn)]
+        return await list_plans(conn)
 
 
 @router.patch("/{plan}")
 async def change_plan(
     caller: Operator, actor: Acting, db: Engine, plan: str, body: PlanChange
-) -> PlanOut:
+) -> PlanInfo:
     """Keep the raw usage of the plan's organizations this many days; the next retention
     run deletes what is older."""
     async with db.begin() as conn:
-        return PlanOut.of(await set_plan_retention(conn, plan, body.retention_days, actor=actor))
+        return await set_plan_retention(conn, plan, body.retention_days, actor=actor)

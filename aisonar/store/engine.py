@@ -23,6 +23,14 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def placeholders(count: int, sqlite: bool) -> str:
+    """The driver's positional parameters, for SQL handed to it directly: `?` for
+    SQLite, `$1 ... $n` for asyncpg."""
+    if sqlite:
+        return ", ".join("?" for _ in range(count))
+    return ", ".join(f"${i}" for i in range(1, count + 1))
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url)

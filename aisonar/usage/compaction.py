@@ -46,35 +46,31 @@ def _truncated(dialect: str, granularity: int) -> str:
     return f"date_trunc('{unit}', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
-def rebuild_statement(dialect: str, target: int, source: int) -> str:
-    """Replace `target` rollups from `since` on with the sums of their `source` rows."""
-    bucket = _truncated(dialect, target)
+def _replacement(granularity: str, bucket: str, dimensions: str, source: int) -> str:
+    """Replace rollups from `since` on with sums of the `source` granularity's rows (never
+    the organizations' totals), grouped by the bucket and dimensions given."""
     sums = ", ".join(f"SUM({name})" for name in SUM_COLUMNS)
     keys = ", ".join(KEY_COLUMNS)
     replaced = ", ".join(f"{name} = excluded.{name}" for name in SUM_COLUMNS)
+    groups = f"org_id, bucket, {dimensions}" if dimensions == "dimensions_id" else "org_id, bucket"
     return (
         f"INSERT INTO usage_rollups ({keys}, {', '.join(SUM_COLUMNS)}) "
-        f"SELECT {target}, org_id, {bucket} AS bucket, dimensions_id, {sums} "
+        f"SELECT {granularity}, org_id, {bucket} AS bucket, {dimensions}, {sums} "
         f"FROM usage_rollups WHERE granularity = {source} AND bucket_start >= :since "
         f"AND dimensions_id <> {ORGANIZATION_TOTAL} "
-        "GROUP BY org_id, bucket, dimensions_id ORDER BY org_id, bucket, dimensions_id "
+        f"GROUP BY {groups} ORDER BY {groups} "
         f"ON CONFLICT ({keys}) DO UPDATE SET {replaced}"
     )
+
+
+def rebuild_statement(dialect: str, target: int, source: int) -> str:
+    """`target` rollups from the sums of their `source` rows, combination by combination."""
+    return _replacement(str(target), _truncated(dialect, target), "dimensions_id", source)
 
 
 def totals_statement(granularity: int) -> str:
-    """Replace the organizations' totals from `since` on with the sums of their rows."""
-    sums = ", ".join(f"SUM({name})" for name in SUM_COLUMNS)
-    keys = ", ".join(KEY_COLUMNS)
-    replaced = ", ".join(f"{name} = excluded.{name}" for name in SUM_COLUMNS)
-    return (
-        f"INSERT INTO usage_rollups ({keys}, {', '.join(SUM_COLUMNS)}) "
-        f"SELECT granularity, org_id, bucket_start, {ORGANIZATION_TOTAL}, {sums} "
-        f"FROM usage_rollups WHERE granularity = {granularity} AND bucket_start >= :since "
-        f"AND dimensions_id <> {ORGANIZATION_TOTAL} "
-        "GROUP BY granularity, org_id, bucket_start ORDER BY org_id, bucket_start "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {replaced}"
-    )
+    """The organizations' totals from the sums of their rows of that granularity."""
+    return _replacement(str(granularity), "bucket_start", str(ORGANIZATION_TOTAL), granularity)
 
 
 def _floor(moment: datetime, granularity: int) -> datetime:

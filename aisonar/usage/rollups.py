@@ -17,6 +17,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.store.engine import placeholders
 from aisonar.store.tables import ROLLUP_DIMENSIONS, ROLLUP_SUMS, rollup_dimensions
 from aisonar.usage.histogram import BUCKETS, bucket_of
 from aisonar.usage.models import UsageEvent
@@ -112,15 +113,12 @@ def aggregate(events: Iterable[UsageEvent], late_before: int) -> Sums:
 
 def upsert_statement(sqlite_placeholders: bool) -> str:
     columns = ", ".join(ROLLUP_COLUMNS)
-    if sqlite_placeholders:
-        placeholders = ", ".join("?" for _ in ROLLUP_COLUMNS)
-    else:
-        placeholders = ", ".join(f"${i}" for i in range(1, len(ROLLUP_COLUMNS) + 1))
+    values = placeholders(len(ROLLUP_COLUMNS), sqlite_placeholders)
     additions = ", ".join(
         f"{name} = usage_rollups.{name} + excluded.{name}" for name in SUM_COLUMNS
     )
     return (
-        f"INSERT INTO usage_rollups ({columns}) VALUES ({placeholders}) "
+        f"INSERT INTO usage_rollups ({columns}) VALUES ({values}) "
         f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET {additions}"
     )
 

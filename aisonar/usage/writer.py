@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.clock import utcnow
-from aisonar.store.engine import is_sqlite
+from aisonar.store.engine import is_sqlite, placeholders
 from aisonar.usage import rollups
 from aisonar.usage.compaction import LATE_AFTER
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
@@ -53,11 +53,8 @@ def _sqlite_row(event: UsageEvent) -> tuple[Any, ...]:
 
 def _insert_statement(sqlite: bool) -> str:
     columns = ", ".join(USAGE_COLUMNS)
-    if sqlite:
-        placeholders = ", ".join("?" for _ in USAGE_COLUMNS)
-    else:
-        placeholders = ", ".join(f"${i}" for i in range(1, len(USAGE_COLUMNS) + 1))
-    return f"INSERT INTO usage_events ({columns}) VALUES ({placeholders})"
+    values = placeholders(len(USAGE_COLUMNS), sqlite)
+    return f"INSERT INTO usage_events ({columns}) VALUES ({values})"
 
 
 class UsageWriter:
