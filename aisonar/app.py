@@ -7,11 +7,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.expiry import keep_noticing_expiring_keys
 from aisonar.admin.app import create_admin_api
+from aisonar.alerts.evaluation import keep_evaluating_alerts
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.memory_store import MemoryBalanceStore
@@ -19,6 +21,7 @@ from aisonar.billing.prices import PriceBook, load_operator_prices
 from aisonar.billing.store import BalanceStore, DurableBalance
 from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
+from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.admission import Limiter
@@ -44,14 +47,18 @@ from aisonar.limits.models import Subject
 from aisonar.limits.spend import Period, SpendStore
 from aisonar.limits.spent import spent_in_period
 from aisonar.limits.store import LimitStore
-from aisonar.notify.email import SmtpMailer, SmtpServer
-from aisonar.notify.sender import Mail, Notifier, RetryPolicy
+from aisonar.notify.sender import Notifier, RetryPolicy, configured_mail
 from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics
+from aisonar.observability.vitals import GatewayVitals
 from aisonar.store.engine import create_engine
 from aisonar.usage.compaction import keep_compacting
+from aisonar.usage.partitions import ensure_partitions
 from aisonar.usage.retention import RetentionPolicy, keep_retaining
 from aisonar.usage.writer import UsageWriter
+
+if TYPE_CHECKING:
+    from aisonar.observability.otlp import OtlpExport
 
 log = logging.getLogger(__name__)
 _EXPIRY_SCAN_INTERVAL_S = 300.0
@@ -121,11 +128,8 @@ def limit_store(settings: Settings) -> LimitStore:
 def build_notifier(
     settings: Settings, engine: AsyncEngine, box: SecretBox, metrics: GatewayMetrics
 ) -> Notifier:
-    mail = None
-    if settings.smtp_url:
-        server = SmtpServer.from_url(settings.smtp_url)
-        mail = Mail(SmtpMailer(server, settings.smtp_timeout_s), settings.smtp_from)
-    else:
+    mail = configured_mail(settings)
+    if mail is None:
         log.info("email notices are off: AISONAR_SMTP_URL is not set")
     return Notifier(
         engine,
@@ -147,6 +151,19 @@ def build_notifier(
     )
 
 
+def start_otlp_export(
+    settings: Settings, metrics: GatewayMetrics, vitals: GatewayVitals
+) -> OtlpExport | None:
+    """The OTLP export, when an endpoint is set; else nothing of OpenTelemetry is loaded."""
+    if not settings.otlp_endpoint:
+        return None
+    from aisonar.observability.otlp import OtlpExport
+
+    export = OtlpExport(settings, metrics.requests, vitals)
+    metrics.export = export
+    return export
+
+
 def create_app(settings: Settings) -> GatewayApp:
     @asynccontextmanager
     async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
@@ -155,7 +172,8 @@ def create_app(settings: Settings) -> GatewayApp:
         engine = create_engine(settings.resolved_database_url)
         keys = KeyCache(engine, settings.key_cache_size)
         since = await current_change_id(engine)
-        metrics = GatewayMetrics()
+        await ensure_partitions(engine, utcnow().date())
+        metrics = GatewayMetrics(settings.tenant_labels, settings.currency)
         billing = await build_billing(settings, engine, metrics)
         session = new_upstream_session(
             connect_timeout_s=settings.upstream_connect_timeout_s,
@@ -176,6 +194,12 @@ def create_app(settings: Settings) -> GatewayApp:
         def table(channels: list[ChannelWithSecret]) -> ChannelTable:
             return ChannelTable(channels, health, default_timeouts)
 
+        writer = UsageWriter(
+            engine,
+            batch_size=settings.usage_batch_size,
+            flush_interval_s=settings.usage_flush_interval_s,
+            max_pending=settings.usage_queue_size,
+        )
         services = GatewayServices(
             engine=engine,
             keys=keys,
@@ -196,15 +220,14 @@ def create_app(settings: Settings) -> GatewayApp:
                 slot_ttl_s=hold_ttl_s(settings),
                 fail_open=settings.rate_limits_fail_open,
             ),
+            writer=writer,
         )
         health.on_change = ChannelStateLog(metrics, lambda: services.channels)
-        writer = UsageWriter(
-            engine,
-            batch_size=settings.usage_batch_size,
-            flush_interval_s=settings.usage_flush_interval_s,
-            max_pending=settings.usage_queue_size,
-        )
         runtime.services, runtime.writer = services, writer
+        # The app counts its requests in flight; the metrics read the count when collected.
+        vitals = GatewayVitals(lambda: app._in_flight, writer, lambda: services.channels)
+        metrics.watch(vitals)
+        otlp_export = start_otlp_export(settings, metrics, vitals)
 
         def install_channels(channels: list[ChannelWithSecret]) -> None:
             services.channels = table(channels)
@@ -247,15 +270,20 @@ def create_app(settings: Settings) -> GatewayApp:
             keep_compacting(engine, interval_s=settings.rollup_compaction_interval_s),
             name="rollup-compaction",
         )
+        alerts_task = asyncio.create_task(
+            keep_evaluating_alerts(engine, interval_s=settings.alert_interval_s), name="alerts"
+        )
         try:
             yield
         finally:
             background = (probe_task, sync_task, notifier_task, expiry_task, compaction_task)
-            for task in (*background, retention_task):
+            for task in (*background, retention_task, alerts_task):
                 task.cancel()
             await notifier.close()
             await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)
+            if otlp_export is not None:
+                await asyncio.to_thread(otlp_export.shutdown)
             await billing.store.close()
             await billing.quotas.store.close()
             await services.limiter.store.close()

@@ -6,8 +6,9 @@ import os
 import secrets
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -16,6 +17,8 @@ from pydantic_settings import (
 )
 
 DEFAULT_SECRET = "change-me"
+# The tenant labels `metrics_tenant_labels` may name, in the order they are added.
+TENANT_LABELS = ("org", "user", "key")
 _MIN_SECRET_LENGTH = 32
 
 
@@ -69,6 +72,9 @@ class Settings(BaseSettings):
     # sign-ups one address may make per hour.
     signup_enabled: bool = False
     signups_per_ip_per_hour: int = Field(default=5, gt=0)
+    # Requests to change one's email address (each mails a code to the new address, and
+    # checks the password) one person may make per hour.
+    email_changes_per_hour: int = Field(default=5, gt=0)
 
     # Email notices: the SMTP server (smtp://user:password@host:port, upgraded with STARTTLS
     # when offered, or smtps:// for TLS from the start) and the From address. No URL, no
@@ -88,6 +94,9 @@ class Settings(BaseSettings):
     notify_poll_interval_s: float = Field(default=1.0, gt=0)
     # Keys expiring within this many days get a notice (once).
     key_expiry_notice_days: int = Field(default=7, ge=1)
+    # How often each server evaluates the alert rules (servers sharing a database notify
+    # each change of state once).
+    alert_interval_s: float = Field(default=60.0, gt=0)
 
     # Retention: raw usage events follow their plan (or organization); minute rollups and
     # hour and day rollups are kept these many days. A run every `retention_interval_s`
@@ -117,6 +126,16 @@ class Settings(BaseSettings):
     # On SIGTERM/SIGINT: how long in-flight requests may run before they are cut off.
     shutdown_grace_s: float = Field(default=30.0, ge=0)
 
+    # Tenant labels on the request and cost metrics: any of org, user, key (comma
+    # separated). Off by default: each adds a series per tenant.
+    metrics_tenant_labels: str = ""
+    # OTLP/HTTP export of each request's span and of the metrics (e.g.
+    # http://collector:4318); empty: nothing of OpenTelemetry is started. Headers are
+    # `name=value` pairs, comma separated, as OTEL_EXPORTER_OTLP_HEADERS.
+    otlp_endpoint: str = ""
+    otlp_headers: str = ""
+    otlp_metrics_interval_s: float = Field(default=60.0, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -132,6 +151,20 @@ class Settings(BaseSettings):
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)),)
         return sources
 
+    @field_validator("metrics_tenant_labels")
+    @classmethod
+    def _known_tenant_labels(cls, value: str) -> str:
+        unknown = set(split_list(value)) - set(TENANT_LABELS)
+        if unknown:
+            raise ValueError(f"unknown tenant labels {sorted(unknown)}: use {TENANT_LABELS}")
+        return value
+
+    @field_validator("otlp_headers")
+    @classmethod
+    def _well_formed_headers(cls, value: str) -> str:
+        otlp_header_pairs(value)
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.env == "production" and (
@@ -144,6 +177,11 @@ class Settings(BaseSettings):
                 f"{_MIN_SECRET_LENGTH} characters in production"
             )
         return self
+
+    @property
+    def tenant_labels(self) -> tuple[str, ...]:
+        chosen = set(split_list(self.metrics_tenant_labels))
+        return tuple(label for label in TENANT_LABELS if label in chosen)
 
     @property
     def resolved_database_url(self) -> str:
@@ -175,3 +213,20 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(plain):
             return driver + url[len(plain) :]
     return url
+
+
+def split_list(value: str) -> list[str]:
+    """The items of a comma-separated setting, stripped, empty ones left out."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def otlp_header_pairs(value: str) -> dict[str, str]:
+    """`name=value,name2=value2` (values URL-encoded) as a dict; a pair without `=` is
+    refused."""
+    pairs: dict[str, str] = {}
+    for item in split_list(value):
+        name, equals, header = item.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(f"OTLP header {item!r} is not name=value")
+        pairs[name.strip()] = unquote(header.strip())
+    return pairs

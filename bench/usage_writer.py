@@ -72,7 +72,7 @@ def generated(orgs: int, start: datetime, per_second: float, seed: int = 7) -> I
         prompt = int(rng.lognormvariate(6.5, 1.2))
         number += 1
         yield UsageEvent(
-            id=f"req_bench_{seed}_{number}",
+            id=f"req_bench{seed:04x}{number:08x}",
             started_at=at,
             org_id=f"org_bench_{org:05d}",
             user_id=f"usr_bench_{org:05d}_{user}",

@@ -16,6 +16,7 @@ from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
 from aisonar.config import Settings
 from aisonar.store.tables import usage_events
+from aisonar.testing.gateway_server import RunningGateway
 
 
 @dataclass
@@ -72,6 +73,16 @@ async def wait_for_usage(engine: AsyncEngine, org_id: str, expected: int) -> Non
     raise AssertionError(
         f"expected {expected} usage events, found {await usage_count(engine, org_id)}"
     )
+
+
+async def writer_drained(gateway: RunningGateway) -> None:
+    """Wait until the gateway's usage writer has committed every event handed to it."""
+    writer = gateway.app.runtime.writer
+    for _ in range(200):
+        if not writer.queue_depth:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{writer.queue_depth} usage events were never written")
 
 
 def cli_environment(backend: Backend) -> dict[str, str]:

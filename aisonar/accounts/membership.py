@@ -1,12 +1,14 @@
-"""Changing people and organizations after they exist: a user's name, role, or whether
-they are disabled (which stops their keys, tokens and sessions at once), and an
-organization's plan. Each change is audited with its before and after."""
+"""Changing people and organizations after they exist: a user's name, role, email
+address (an operator's change), or whether they are disabled (which stops their keys,
+tokens and sessions at once), and an organization's plan. Each change is audited with
+its before and after."""
 
 from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.email_change import change_email
 from aisonar.accounts.models import Organization, Plan, Role, User
 from aisonar.accounts.services import KEY_ENTITY, get_org, get_user
 from aisonar.accounts.sessions import end_other_sessions
@@ -26,10 +28,15 @@ async def update_user(
     name: str | None = None,
     role: Role | None = None,
     disabled: bool | None = None,
+    email: str | None = None,
+    keep_session: str | None = None,
     actor: Actor = SYSTEM,
 ) -> User:
-    """Change the given fields. Disabling a user ends their sessions; every server stops
-    their keys within a second (cached identities are dropped)."""
+    """Change the given fields (audited when any value differs). Disabling a user ends
+    their sessions; every server stops their keys within a second (cached identities are
+    dropped). A new email address takes effect at once, unconfirmed (an operator's
+    change, `email_change.change_email`): every session of the user but `keep_session`
+    ends."""
     before = await get_user(conn, user_id)
     values: dict[str, object] = {}
     if name is not None:
@@ -38,26 +45,39 @@ async def update_user(
         values["role"] = role.value
     if disabled is not None and disabled != before.disabled:
         values["disabled_at"] = utcnow() if disabled else None
-    if not values:
-        raise InvalidInput("nothing to change: give a name, a role, or disabled")
+    if not values and email is None:
+        raise InvalidInput("nothing to change: give a name, a role, disabled, or an email")
+    if email is not None:
+        await change_email(conn, user_id, email, keep_session=keep_session, actor=actor)
+    if values:
+        await _update_profile(conn, before, values, actor)
+    return await get_user(conn, user_id)
+
+
+async def _update_profile(
+    conn: AsyncConnection, before: User, values: dict[str, object], actor: Actor
+) -> None:
+    user_id = before.id
     await conn.execute(update(users).where(users.c.id == user_id).values(values))
-    if disabled:
+    if values.get("disabled_at") is not None:
         await end_other_sessions(conn, user_id, keep=None)
     await record_change(conn, KEY_ENTITY, "*")
     after = await get_user(conn, user_id)
     fields = ("name", "role", "disabled")
-    await audit.record(
-        conn,
-        actor,
-        "user.update",
-        object_kind="user",
-        object_id=user_id,
-        org_id=after.org_id,
-        changes=audit.changed(
-            {field: getattr(before, field) for field in fields},
-            {field: getattr(after, field) for field in fields},
-        ),
+    changes = audit.changed(
+        {field: getattr(before, field) for field in fields},
+        {field: getattr(after, field) for field in fields},
     )
+    if changes:
+        await audit.record(
+            conn,
+            actor,
+            "user.update",
+            object_kind="user",
+            object_id=user_id,
+            org_id=after.org_id,
+            changes=changes,
+        )
     if after.role != before.role:
         await record_notice(
             conn,
@@ -66,7 +86,6 @@ async def update_user(
             {"before": before.role, "after": after.role},
             user_id=user_id,
         )
-    return after
 
 
 async def set_org_plan(

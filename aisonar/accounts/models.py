@@ -11,6 +11,14 @@ from aisonar.channels.model_names import allows
 from aisonar.limits.models import UNLIMITED, EffectiveLimits
 
 
+class KeyScope(StrEnum):
+    """What a key may do: everything (the gateway and reporting usage), or only report
+    usage, the key an application that calls providers itself is given."""
+
+    ALL = "all"
+    INGEST = "ingest"
+
+
 class Plan(StrEnum):
     FREE = "free"
     PRO = "pro"
@@ -67,6 +75,7 @@ class ApiKey:
     allowed_ips: tuple[str, ...] | None = None
     # After a rotation: until when the previous secret still works.
     previous_valid_until: datetime | None = None
+    scope: KeyScope = KeyScope.ALL
 
 
 Network = IPv4Network | IPv6Network
@@ -93,6 +102,7 @@ class KeyIdentity:
     networks: tuple[Network, ...] | None = None
     # Set when this is a rotated-out secret: it works until then.
     superseded_at: datetime | None = None
+    scope: KeyScope = KeyScope.ALL
 
     def allows_address(self, address: str | None) -> bool:
         if self.networks is None:

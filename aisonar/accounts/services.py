@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from aisonar.accounts.models import (
     DEFAULT_LOW_BALANCE_THRESHOLD,
     ApiKey,
     KeyIdentity,
+    KeyScope,
     Organization,
     Plan,
     Role,
@@ -33,6 +35,10 @@ from aisonar.store.changes import record_change
 from aisonar.store.tables import api_keys, organizations, plans, users
 
 KEY_ENTITY = "api_key"
+MAX_EMAIL_LENGTH = 320
+_LOCAL_PART = r'[^\s\x00-\x1f\x7f@<>()\[\],;:"\\]+'
+_DOMAIN_LABEL = r'[^\s\x00-\x1f\x7f@<>()\[\],;:"\\.]+'
+_EMAIL_ADDRESS = re.compile(rf"{_LOCAL_PART}@{_DOMAIN_LABEL}(?:\.{_DOMAIN_LABEL})+")
 
 
 def _optional_utc(value: datetime | None) -> datetime | None:
@@ -181,10 +187,11 @@ def _user_query() -> Any:
     )
 
 
-def _validate_email(email: str) -> str:
+def validate_email(email: str) -> str:
+    """The address trimmed and in lower case, if it is one: a local part, one `@`, and a
+    domain of two or more labels; nothing that could break out of a mail header."""
     email = email.strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email:
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_ADDRESS.fullmatch(email):
         raise InvalidInput(f"{email!r} is not an email address", param="email")
     return email
 
@@ -199,7 +206,7 @@ async def create_user(
     password: str | None = None,
     actor: Actor = SYSTEM,
 ) -> User:
-    email = _validate_email(email)
+    email = validate_email(email)
     if role not in set(Role):
         raise InvalidInput(f"unknown role {role!r}", param="role")
     org = await get_org_by_name(conn, org_name)
@@ -269,6 +276,7 @@ def _key(row: Any) -> ApiKey:
         revoked_at=_optional_utc(row.revoked_at),
         allowed_ips=None if row.allowed_ips is None else tuple(row.allowed_ips),
         previous_valid_until=_optional_utc(row.previous_valid_until),
+        scope=KeyScope(row.scope),
     )
 
 
@@ -280,10 +288,12 @@ async def create_key(
     models: list[str] | None = None,
     expires_at: datetime | None = None,
     allowed_ips: list[str] | None = None,
+    scope: KeyScope = KeyScope.ALL,
     actor: Actor = SYSTEM,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which is never retrievable again.
-    `allowed_ips` (CIDR blocks) restricts where it may be used from."""
+    `allowed_ips` (CIDR blocks) restricts where it may be used from; an `ingest` key can
+    only report usage."""
     user = await get_user_by_email(conn, email)
     networks = None if allowed_ips is None else canonical_networks(allowed_ips)
     if expires_at is not None and as_utc(expires_at) <= utcnow():
@@ -302,6 +312,7 @@ async def create_key(
             created_at=utcnow(),
             expires_at=expires_at,
             allowed_ips=networks,
+            scope=scope,
         )
     )
     await record_change(conn, KEY_ENTITY, key_id)
@@ -321,6 +332,7 @@ async def create_key(
                 "models": row.models,
                 "expires_at": key.expires_at,
                 "allowed_ips": networks,
+                "scope": scope,
             }
         ),
     )
@@ -396,6 +408,7 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
                 api_keys.c.key_hash,
                 api_keys.c.previous_valid_until,
                 api_keys.c.allowed_ips,
+                api_keys.c.scope,
                 users.c.disabled_at,
                 plans.c.markup_ppm.label("plan_markup_ppm"),
                 organizations.c.markup_ppm.label("org_markup_ppm"),
@@ -421,4 +434,5 @@ async def find_key_identity(conn: AsyncConnection, key_hash: str) -> KeyIdentity
         org_models=frozenset(row.org_models) if row.org_models is not None else None,
         networks=None if row.allowed_ips is None else parsed_networks(row.allowed_ips),
         superseded_at=None if row.key_hash == key_hash else _optional_utc(row.previous_valid_until),
+        scope=KeyScope(row.scope),
     )

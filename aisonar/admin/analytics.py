@@ -47,7 +47,7 @@ async def usage_summary(
     model: str | None = None,
     provider: str | None = None,
     status: Annotated[str | None, Query(pattern="^[245]$", description="2, 4 or 5.")] = None,
-    source: Annotated[str | None, Query(pattern="^(gateway|ingest)$")] = None,
+    source: Annotated[str | None, Query(pattern="^(gateway|ingest|otel)$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Summary]:
     """Totals, a breakdown (top N by cost) or a time series, read from the rollups:

@@ -15,10 +15,12 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from aisonar.admin import (
+    alerts,
     analytics,
     audit,
     catalog,
     channel_checks,
+    email_change,
     keys,
     limits,
     me,
@@ -26,6 +28,7 @@ from aisonar.admin import (
     notices,
     orgs,
     plans,
+    retention,
     session,
     signup,
     users,
@@ -104,8 +107,10 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         session.router,
         signup.router,
         me.router,
+        email_change.router,
         orgs.router,
         plans.router,
+        retention.router,
         users.router,
         keys.router,
         limits.router,
@@ -116,6 +121,7 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         analytics.router,
         notices.router,
         webhooks.router,
+        alerts.router,
     ):
         api.include_router(router, responses=_ERRORS)
     return api

@@ -18,6 +18,7 @@ from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.notify.sender import Mail, configured_mail
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -59,6 +60,14 @@ def box(request: Request, config: Config) -> SecretBox:
 
 
 Box = Annotated[SecretBox, Depends(box)]
+
+
+def mail(config: Config) -> Mail | None:
+    """How email goes out at once (not through the notifier), or None without SMTP."""
+    return configured_mail(config)
+
+
+Mailer = Annotated[Mail | None, Depends(mail)]
 
 
 def engine(request: Request) -> AsyncEngine:

@@ -1,5 +1,5 @@
-"""Streamed downloads: usage and the ledger as CSV or JSON Lines, read from the database
-while they are sent, so their size does not matter."""
+"""Streamed downloads: usage and the ledger as CSV, JSON Lines or Parquet, read from the
+database while they are sent, so their size does not matter."""
 
 from __future__ import annotations
 
@@ -17,11 +17,16 @@ from aisonar.usage.export import export_usage
 class ExportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
+    PARQUET = "parquet"
 
 
-_MEDIA_TYPES = {ExportFormat.CSV: "text/csv", ExportFormat.JSONL: "application/x-ndjson"}
+_MEDIA_TYPES = {
+    ExportFormat.CSV: "text/csv",
+    ExportFormat.JSONL: "application/x-ndjson",
+    ExportFormat.PARQUET: "application/vnd.apache.parquet",
+}
 
-Export = Callable[[AsyncConnection], AsyncIterator[str]]
+Export = Callable[[AsyncConnection], AsyncIterator[bytes]]
 
 
 def streamed(
@@ -30,7 +35,7 @@ def streamed(
     async def body() -> AsyncIterator[bytes]:
         async with engine.connect() as conn:
             async for chunk in export(conn):
-                yield chunk.encode()
+                yield chunk
 
     return StreamingResponse(
         body(),
@@ -48,7 +53,7 @@ def usage_export(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
-    def export(conn: AsyncConnection) -> AsyncIterator[str]:
+    def export(conn: AsyncConnection) -> AsyncIterator[bytes]:
         return export_usage(
             conn, fmt=fmt.value, org_id=org_id, user_id=user_id, since=since, until=until
         )
@@ -59,7 +64,7 @@ def usage_export(
 def ledger_export(
     engine: AsyncEngine, fmt: ExportFormat, org_id: str, since: datetime | None
 ) -> StreamingResponse:
-    def export(conn: AsyncConnection) -> AsyncIterator[str]:
+    def export(conn: AsyncConnection) -> AsyncIterator[bytes]:
         return export_ledger(conn, org_id, fmt=fmt.value, since=since)
 
     return streamed(engine, fmt, "ledger", export)

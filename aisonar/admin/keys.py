@@ -29,6 +29,7 @@ async def create_key_for(
         models=body.models,
         expires_at=body.expires_at,
         allowed_ips=body.allowed_ips,
+        scope=body.scope,
         actor=actor,
     )
     return KeyCreated(**KeyOut.of(key).model_dump(), secret=secret)

@@ -1,5 +1,5 @@
 """`/api/me`: what every signed-in person manages for themselves: their profile, API
-keys, access tokens and their organization's balance."""
+keys, access tokens, notification settings and their organization's balance."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
+from aisonar.accounts.membership import update_user
 from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Acting, Caller, Engine, Services
 from aisonar.admin.keys import create_key_for, revoke_key_of
@@ -19,6 +20,7 @@ from aisonar.admin.schemas import (
     KeyCreate,
     KeyCreated,
     KeyOut,
+    ProfileChange,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -36,6 +38,15 @@ router = APIRouter(prefix="/api/me", tags=["me"])
 async def my_profile(caller: Caller, db: Engine) -> UserOut:
     async with db.connect() as conn:
         return UserOut.of(await accounts.get_user(conn, caller.user_id))
+
+
+@router.patch("")
+async def change_my_profile(
+    caller: Caller, actor: Acting, db: Engine, body: ProfileChange
+) -> UserOut:
+    """Change your display name (your language is in `/api/me/notification-settings`)."""
+    async with db.begin() as conn:
+        return UserOut.of(await update_user(conn, caller.user_id, name=body.name, actor=actor))
 
 
 @router.get("/keys")
@@ -150,12 +161,12 @@ async def my_notification_settings(caller: Caller, db: Engine) -> NotificationSe
 
 @router.patch("/notification-settings")
 async def change_my_notification_settings(
-    caller: Caller, db: Engine, body: NotificationSettingsChange
+    caller: Caller, actor: Acting, db: Engine, body: NotificationSettingsChange
 ) -> NotificationSettings:
     """Choose the language and which notices reach you by which channel (security
     notices cannot be turned off)."""
     async with db.begin() as conn:
         found = await set_preferences(
-            conn, caller.user_id, language=body.language, kinds=body.kinds
+            conn, caller.user_id, language=body.language, kinds=body.kinds, actor=actor
         )
     return _settings_out(found)

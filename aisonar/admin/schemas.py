@@ -4,10 +4,11 @@ credits ("12.50"), as everywhere people read them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
+from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, Role, User
 from aisonar.accounts.tokens import AccessToken
 from aisonar.billing.money import format_amount
 
@@ -75,6 +76,21 @@ class UserChange(BaseModel):
     role: Role | None = None
     # True stops the user's keys, tokens and sessions; false lets them back in.
     disabled: bool | None = None
+    # Operators only, at once, unconfirmed: every session of the user ends, and both the
+    # previous and the new address are told. People change their own with
+    # `POST /api/me/email`.
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+
+
+class ProfileChange(BaseModel):
+    model_config = _STRICT
+    # Trimmed; 1 to 200 characters (the column's size), no control characters.
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$"
+        ),
+    ]
 
 
 class OrgChange(BaseModel):
@@ -102,6 +118,8 @@ class KeyOut(BaseModel):
     allowed_ips: list[str] | None
     # After a rotation: until when the previous secret still works.
     previous_valid_until: datetime | None
+    # all: the gateway and ingestion; ingest: only reporting usage.
+    scope: KeyScope
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -120,6 +138,8 @@ class KeyCreate(BaseModel):
     expires_at: datetime | None = None
     # Addresses or CIDR blocks it may be used from; null is anywhere.
     allowed_ips: list[str] | None = None
+    # ingest: a key that can only report usage (`/api/ingest/events`, `/v1/traces`).
+    scope: KeyScope = KeyScope.ALL
 
 
 class KeyRotate(BaseModel):

@@ -10,7 +10,7 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.membership import update_user
 from aisonar.accounts.models import Role, User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Caller, Engine
+from aisonar.admin.deps import Acting, Caller, Engine, Session
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.keys import create_key_for
 from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut, UserChange, UserOut
@@ -54,10 +54,12 @@ async def create_user_key(
 
 @router.patch("/{user_id}")
 async def change_user(
-    caller: Caller, actor: Acting, db: Engine, user_id: str, body: UserChange
+    caller: Caller, actor: Acting, signed_in: Session, db: Engine, user_id: str, body: UserChange
 ) -> UserOut:
     """A user may rename themselves; their organization's admins may also change their
-    role or disable them (not their own, not an operator's: only an operator may)."""
+    role or disable them (not their own, not an operator's: only an operator may). Only
+    an operator may change an email address here, at once: an org admin pointing a
+    member's account at an address of their own would get what is meant for its owner."""
     async with db.begin() as conn:
         user = await reachable_user(conn, caller, user_id)
         administers = caller.administers(user.org_id)
@@ -65,9 +67,22 @@ async def change_user(
             raise Forbidden("Only the organization's admins may change roles or disable users.")
         if not caller.is_operator and (user.role == Role.OPERATOR or body.role is Role.OPERATOR):
             raise Forbidden("Only an operator may change an operator, or make one.")
+        if body.email is not None and not caller.is_operator:
+            raise Forbidden(
+                "Only an operator may change a user's email address; people change their "
+                "own with POST /api/me/email, confirmed from the new address."
+            )
         if user.id == caller.user_id and (body.disabled or body.role not in (None, user.role)):
             raise InvalidInput("You may not disable yourself or change your own role.")
+        own_session = signed_in.id if signed_in is not None and user.id == caller.user_id else None
         changed = await update_user(
-            conn, user_id, name=body.name, role=body.role, disabled=body.disabled, actor=actor
+            conn,
+            user_id,
+            name=body.name,
+            role=body.role,
+            disabled=body.disabled,
+            email=body.email,
+            keep_session=own_session,
+            actor=actor,
         )
     return UserOut.of(changed)

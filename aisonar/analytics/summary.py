@@ -94,6 +94,8 @@ class Summary:
     latency_ms_p90: float | None
     latency_ms_p95: float | None
     latency_ms_p99: float | None
+    # Requests with a time to first token (streamed), which its figures are read from.
+    ttft_requests: int
     ttft_ms_avg: float | None
     ttft_ms_p50: float | None
     ttft_ms_p90: float | None
@@ -157,6 +159,7 @@ def _summary(group: str, sums: dict[str, int]) -> Summary:
         latency_ms_p90=latency_p[1],
         latency_ms_p95=latency_p[2],
         latency_ms_p99=latency_p[3],
+        ttft_requests=ttft_count,
         ttft_ms_avg=_rounded(sums["ttft_ms_sum"] / ttft_count) if ttft_count else None,
         ttft_ms_p50=ttft_p[0],
         ttft_ms_p90=ttft_p[1],
@@ -177,12 +180,19 @@ def _group_label(by: GroupBy, value: Any) -> str:
 
 
 async def summarize(
-    conn: AsyncConnection, filters: Filters, by: GroupBy, *, limit: int = 100
+    conn: AsyncConnection,
+    filters: Filters,
+    by: GroupBy,
+    *,
+    limit: int = 100,
+    granularity: int | None = None,
 ) -> list[Summary]:
-    """Groups ordered by time for a series, else by cost, most first (top N)."""
+    """Groups ordered by time for a series, else by cost, most first (top N). The rollups
+    read are the coarsest that cover the range, unless `granularity` names them (alerts
+    read minutes, which are never behind compaction)."""
     if filters.until <= filters.since:
         raise InvalidInput("until must come after since", param="until")
-    granularity = granularity_for(by, filters.since, filters.until)
+    granularity = granularity or granularity_for(by, filters.since, filters.until)
     rollups, dimensions = usage_rollups, rollup_dimensions
     sums = [func.sum(rollups.c[name]).label(name) for name in SUM_COLUMNS]
     if by is GroupBy.TOTAL:
@@ -210,8 +220,13 @@ async def summarize(
             query = query.where(dimensions.c[name] == value)
             narrowed = True
     # The dimensions are joined only when a filter or the grouping needs them; otherwise
-    # hours and days are read from the organizations' totals, a row per bucket.
-    if narrowed or by in _DIMENSION_OF:
+    # hours and days are read from the organizations' totals, a row per bucket, and a
+    # breakdown by model from the organizations' rows per model.
+    if granularity != MINUTE and not narrowed and by is GroupBy.MODEL:
+        query = query.join(dimensions, dimensions.c.id == -rollups.c.dimensions_id).where(
+            rollups.c.dimensions_id < ORGANIZATION_TOTAL
+        )
+    elif narrowed or by in _DIMENSION_OF:
         query = query.join(dimensions, dimensions.c.id == rollups.c.dimensions_id)
     elif granularity != MINUTE:
         query = query.where(rollups.c.dimensions_id == ORGANIZATION_TOTAL)

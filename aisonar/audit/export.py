@@ -1,4 +1,5 @@
-"""The audit log streamed out as CSV or JSON Lines, oldest first, whatever its size."""
+"""The audit log streamed out as CSV, JSON Lines or Parquet, oldest first, whatever its
+size."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aisonar.audit.services import entry_of
 from aisonar.exports import encode_records
 from aisonar.store.tables import audit_log
 
-COLUMNS = [field for field in AuditEntry.__dataclass_fields__]
+COLUMNS = [audit_log.c[field] for field in AuditEntry.__dataclass_fields__]
 
 
 def export_audit(
@@ -25,7 +26,7 @@ def export_audit(
     org_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     query = select(audit_log).order_by(audit_log.c.id)
     if org_id is not None:
         query = query.where(audit_log.c.org_id == org_id)
@@ -39,5 +40,4 @@ def export_audit(
 async def _records(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[dict[str, Any]]:
     result = await conn.stream(query.execution_options(yield_per=1000))
     async for row in result:
-        entry = entry_of(row)
-        yield {**asdict(entry), "at": entry.at.isoformat()}
+        yield asdict(entry_of(row))

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Column, Select, String, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
@@ -27,10 +27,10 @@ from aisonar.store.changes import record_change
 from aisonar.store.tables import ledger_entries, organizations
 
 LEDGER_ENTITY = "ledger_entry"
-EXPORT_COLUMNS = (
-    *(column.name for column in ledger_entries.columns),
-    "amount_display",
-    "balance_after_display",
+EXPORT_COLUMNS: tuple[Column[Any], ...] = (
+    *ledger_entries.columns,
+    Column("amount_display", String, nullable=False),
+    Column("balance_after_display", String, nullable=False),
 )
 
 
@@ -204,7 +204,7 @@ async def ledger_sum(conn: AsyncConnection, org_id: str) -> int:
 
 def export_ledger(
     conn: AsyncConnection, org_id: str, *, fmt: str, since: datetime | None = None
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     query = select(ledger_entries).where(ledger_entries.c.org_id == org_id)
     if since is not None:
         query = query.where(ledger_entries.c.created_at >= since)
@@ -221,7 +221,6 @@ async def _export_records(
         entry = _entry(row)
         yield {
             **vars(entry),
-            "created_at": entry.created_at.isoformat(),
             "amount_display": format_amount(entry.amount),
             "balance_after_display": format_amount(entry.balance_after),
         }

@@ -10,6 +10,11 @@ from aisonar.errors import InvalidInput
 UNITS_PER_CREDIT = 1_000_000
 
 
+# Amounts are stored as 64-bit micro-units: at most 9,223,372,036,854.775807 credits.
+MAX_UNITS = 2**63 - 1
+_MAX_EXPONENT = 12
+
+
 def parse_amount(text: str, *, param: str = "amount", allow_zero: bool = False) -> int:
     """`"12.50"` -> 12_500_000. More than six decimals is refused, not rounded."""
     try:
@@ -18,6 +23,10 @@ def parse_amount(text: str, *, param: str = "amount", allow_zero: bool = False) 
         raise InvalidInput(f"{text!r} is not a decimal amount", param=param) from None
     if not value.is_finite():
         raise InvalidInput(f"{text!r} is not a decimal amount", param=param)
+    # Checked before any arithmetic: "1e999999999" would otherwise become an integer of
+    # a billion digits.
+    if value.adjusted() > _MAX_EXPONENT or value * UNITS_PER_CREDIT > MAX_UNITS:
+        raise InvalidInput(f"{text!r} is too large", param=param)
     units = value * UNITS_PER_CREDIT
     if units != units.to_integral_value():
         raise InvalidInput(f"{text!r} has more than six decimal places", param=param)

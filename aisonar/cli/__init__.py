@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from aisonar.cli.accounts import key, org, user
+from aisonar.cli.alerts import alert
 from aisonar.cli.audit import audit
 from aisonar.cli.billing import balance, code_group, ledger_command, markup, price
 from aisonar.cli.channels import channel
@@ -43,6 +44,7 @@ for command in (
     code_group,
     notice,
     webhook,
+    alert,
     plan,
     retention,
     audit,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services
 from aisonar.accounts.membership import set_org_plan, update_user
-from aisonar.accounts.models import ApiKey, Organization, Plan, Role, User
+from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, Role, User
 from aisonar.accounts.plans import set_org_retention
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
@@ -24,6 +24,7 @@ KEY_COLUMNS = (
     "display_prefix",
     "models",
     "allowed_ips",
+    "scope",
     "expires_at",
     "revoked_at",
     "created_at",
@@ -173,11 +174,21 @@ def user_create(
     default=None,
     help="Disable (keys, tokens and sessions stop at once) or enable the user.",
 )
+@click.option(
+    "--email",
+    "new_email",
+    help="A new email address, at once (their sessions end; both addresses are told).",
+)
 @json_option
 def user_update(
-    email: str, name: str | None, role: str | None, disabled: bool | None, as_json: bool
+    email: str,
+    name: str | None,
+    role: str | None,
+    disabled: bool | None,
+    new_email: str | None,
+    as_json: bool,
 ) -> None:
-    """Rename a user, change their role, or disable or enable them."""
+    """Rename a user, change their role or email address, or disable or enable them."""
 
     async def work(conn: AsyncConnection) -> User:
         user = await services.get_user_by_email(conn, email)
@@ -187,6 +198,7 @@ def user_update(
             name=name,
             role=None if role is None else Role(role),
             disabled=disabled,
+            email=new_email,
             actor=COMMAND_LINE,
         )
 
@@ -216,6 +228,12 @@ def key() -> None:
 @click.option("--models", help="Comma-separated models the key may use (default: all).")
 @click.option("--expires", help="Expiry time, ISO 8601.")
 @click.option("--allow-ip", help="Comma-separated addresses or CIDR blocks it may be used from.")
+@click.option(
+    "--scope",
+    type=click.Choice([scope.value for scope in KeyScope]),
+    default=KeyScope.ALL.value,
+    help="ingest: a key that can only report usage events and spans.",
+)
 @json_option
 def key_create(
     email: str,
@@ -223,6 +241,7 @@ def key_create(
     models: str | None,
     expires: str | None,
     allow_ip: str | None,
+    scope: str,
     as_json: bool,
 ) -> None:
     """Create an API key; its secret is printed once and never again."""
@@ -236,6 +255,7 @@ def key_create(
             models=split_list(models),
             expires_at=expires_at,
             allowed_ips=split_list(allow_ip),
+            scope=KeyScope(scope),
             actor=COMMAND_LINE,
         )
 

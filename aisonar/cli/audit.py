@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,8 +12,8 @@ from aisonar.audit.export import export_audit
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import list_entries
 from aisonar.cli.context import json_option, parse_time, run_in_database
+from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
-from aisonar.exports import EXPORT_FORMATS
 
 AUDIT_COLUMNS = ("id", "at", "actor", "ip", "action", "object_kind", "object_id", "changes")
 
@@ -59,17 +59,18 @@ def audit_list(
 @_org_option
 @_since_option
 @_until_option
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="jsonl")
-def audit_export(org_name: str | None, since: str | None, until: str | None, fmt: str) -> None:
-    """Write the audit log to standard output, oldest first, streamed."""
+@export_options(default_format="jsonl")
+def audit_export(
+    org_name: str | None, since: str | None, until: str | None, fmt: str, output: Path | None
+) -> None:
+    """Write the audit log to standard output or a file, oldest first, streamed."""
+    check_destination(fmt, output)
     since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
 
     async def work(conn: AsyncConnection) -> None:
         org_id = (await get_org_by_name(conn, org_name)).id if org_name else None
-        async for chunk in export_audit(
-            conn, fmt=fmt, org_id=org_id, since=since_at, until=until_at
-        ):
-            sys.stdout.write(chunk)
-        sys.stdout.flush()
+        await write_export(
+            export_audit(conn, fmt=fmt, org_id=org_id, since=since_at, until=until_at), output
+        )
 
     run_in_database(work)

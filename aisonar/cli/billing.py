@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +24,7 @@ from aisonar.billing.prices import (
 )
 from aisonar.billing.store import DurableBalance
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
+from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit, emit_one
 
 OPERATOR_ACTOR = "operator (command line)"
@@ -126,16 +127,17 @@ async def _held_in_redis(url: str, org_id: str) -> int:
 @click.argument("action", type=click.Choice(["export"]))
 @click.argument("org_name", metavar="ORG")
 @click.option("--since", help="From this time (ISO 8601).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv")
-def ledger_command(action: str, org_name: str, since: str | None, fmt: str) -> None:
+@export_options(default_format="csv")
+def ledger_command(
+    action: str, org_name: str, since: str | None, fmt: str, output: Path | None
+) -> None:
     """`aisonar ledger export ORG`: every ledger entry of an organization, streamed."""
+    check_destination(fmt, output)
     since_at = parse_time(since, "--since")
 
     async def work(conn: AsyncConnection) -> None:
         org = await get_org_by_name(conn, org_name)
-        async for chunk in ledger.export_ledger(conn, org.id, fmt=fmt, since=since_at):
-            sys.stdout.write(chunk)
-        sys.stdout.flush()
+        await write_export(ledger.export_ledger(conn, org.id, fmt=fmt, since=since_at), output)
 
     run_in_database(work)
 

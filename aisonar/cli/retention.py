@@ -13,6 +13,7 @@ from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
 from aisonar.cli.output import emit, emit_one
 from aisonar.clock import utcnow
+from aisonar.errors import AISonarError
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.usage.retention import RetentionPolicy, RetentionReport, run_retention
@@ -57,7 +58,7 @@ async def _run(as_of_text: str | None) -> RetentionReport:
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_to_head(engine)
-        return await run_retention(engine, as_of, RetentionPolicy.of(settings))
+        return await run_retention(engine, as_of, RetentionPolicy.of(settings), actor=COMMAND_LINE)
     finally:
         await engine.dispose()
 
@@ -67,12 +68,9 @@ async def _run(as_of_text: str | None) -> RetentionReport:
 @json_option
 def retention_run(as_of: str | None, as_json: bool) -> None:
     """Delete raw usage events past their organization's window and rollups past theirs,
-    in small batches; the ledger is kept. Prints what was deleted."""
-    report = asyncio.run(_run(as_of))
-    record = {
-        "as_of": report.as_of.isoformat(),
-        "events_deleted": sum(report.events_deleted.values()),
-        "organizations": len(report.events_deleted),
-        "rollups_deleted": report.rollups_deleted,
-    }
-    emit_one(record, as_json=as_json)
+    in small batches; the ledger is kept. Prints what was deleted; audited."""
+    try:
+        report = asyncio.run(_run(as_of))
+    except AISonarError as error:
+        raise click.ClickException(error.message) from error
+    emit_one(report.summary(), as_json=as_json)

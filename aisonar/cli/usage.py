@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+from pathlib import Path
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.services import get_org_by_name, get_user_by_email
 from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
 from aisonar.cli.context import json_option, parse_time, run_in_database
+from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
-from aisonar.exports import EXPORT_FORMATS
 from aisonar.usage.export import export_usage
 
 
@@ -25,21 +25,28 @@ def usage() -> None:
 @click.option("--user", "email", help="Only this user.")
 @click.option("--since", help="From this time (ISO 8601, inclusive).")
 @click.option("--until", help="Up to this time (ISO 8601, exclusive).")
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv")
+@export_options(default_format="csv")
 def usage_export(
-    org_name: str | None, email: str | None, since: str | None, until: str | None, fmt: str
+    org_name: str | None,
+    email: str | None,
+    since: str | None,
+    until: str | None,
+    fmt: str,
+    output: Path | None,
 ) -> None:
-    """Write usage events to standard output, streamed."""
+    """Write usage events to standard output or a file, streamed."""
+    check_destination(fmt, output)
     since_at, until_at = parse_time(since, "--since"), parse_time(until, "--until")
 
     async def work(conn: AsyncConnection) -> None:
         org_id = (await get_org_by_name(conn, org_name)).id if org_name else None
         user_id = (await get_user_by_email(conn, email)).id if email else None
-        async for chunk in export_usage(
-            conn, fmt=fmt, org_id=org_id, user_id=user_id, since=since_at, until=until_at
-        ):
-            sys.stdout.write(chunk)
-        sys.stdout.flush()
+        await write_export(
+            export_usage(
+                conn, fmt=fmt, org_id=org_id, user_id=user_id, since=since_at, until=until_at
+            ),
+            output,
+        )
 
     run_in_database(work)
 

@@ -29,6 +29,8 @@ from aisonar.gateway.inbound.dialect import Dialect, PathTarget
 from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
 from aisonar.gateway.inbound.openai import OpenAIDialect
 from aisonar.gateway.metering import RequestMeter
+from aisonar.ingest.events import ingest_events
+from aisonar.ingest.otlp import receive_traces
 from aisonar.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,8 @@ _ROUTES: dict[str, _Endpoint] = {
     "/v1/models": _Endpoint("GET", pipeline.list_models, False),
     "/api/me/redeem": _Endpoint("POST", billing_views.redeem_code, False),
     "/api/payments/webhook": _Endpoint("POST", billing_views.payment_webhook, False),
+    "/api/ingest/events": _Endpoint("POST", ingest_events, False),
+    "/v1/traces": _Endpoint("POST", receive_traces, False),
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
 _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
@@ -173,7 +177,9 @@ class GatewayApp:
                     log.debug("could not tell %s of the shutdown", exchange.request_id)
         finally:
             if endpoint is not None and endpoint.metered and meter.identity is not None:
-                self.runtime.writer.submit(meter.finish(exchange.status or 500))
+                event = meter.finish(exchange.status or 500)
+                self.runtime.writer.submit(event)
+                self.runtime.services.metrics.request_finished(event, exchange)
 
     async def _ready(self, exchange: Exchange) -> None:
         try:

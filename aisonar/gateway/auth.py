@@ -8,10 +8,10 @@ from collections import OrderedDict
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.keys import hash_key
-from aisonar.accounts.models import KeyIdentity
+from aisonar.accounts.models import KeyIdentity, KeyScope
 from aisonar.accounts.services import find_key_identity
 from aisonar.clock import utcnow
-from aisonar.gateway.errors import AddressNotAllowed, AuthenticationFailed
+from aisonar.gateway.errors import AddressNotAllowed, AuthenticationFailed, IngestOnlyKey
 from aisonar.limits.services import effective_limits
 
 _BEARER = "bearer "
@@ -55,7 +55,11 @@ def presented_key(authorization: str | None, api_key_header: str | None) -> str 
     return api_key_header or None
 
 
-async def authenticate(cache: KeyCache, secret: str | None, client_ip: str | None) -> KeyIdentity:
+async def authenticate(
+    cache: KeyCache, secret: str | None, client_ip: str | None, *, reporting: bool = False
+) -> KeyIdentity:
+    """The caller behind a key. `reporting` requests (usage ingestion) take a key of any
+    scope; every other request needs one that may call models."""
     if not secret:
         raise AuthenticationFailed("Missing API key. Send it as `Authorization: Bearer <key>`.")
     identity = await cache.lookup(hash_key(secret))
@@ -71,4 +75,6 @@ async def authenticate(cache: KeyCache, secret: str | None, client_ip: str | Non
             raise AuthenticationFailed("This API key was rotated; use its new secret.")
     if not identity.allows_address(client_ip):
         raise AddressNotAllowed(f"This API key may not be used from {client_ip or 'here'}.")
+    if identity.scope is KeyScope.INGEST and not reporting:
+        raise IngestOnlyKey()
     return identity

@@ -23,6 +23,17 @@ class AddressNotAllowed(AISonarError):
     code = "ip_not_allowed"
 
 
+class IngestOnlyKey(AISonarError):
+    status = 403
+    kind = "permission_error"
+    code = "ingest_only_key"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This API key can only report usage (scope ingest): it cannot call models."
+        )
+
+
 class ModelNotAllowed(AISonarError):
     status = 403
     kind = "permission_error"

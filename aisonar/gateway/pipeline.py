@@ -39,6 +39,7 @@ from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub
 from aisonar.gateway.upstream import open_upstream
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.usage.tokens import count_text_tokens
+from aisonar.usage.writer import UsageWriter
 
 
 @dataclass
@@ -52,11 +53,14 @@ class GatewayServices:
     failover: FailoverPolicy
     metrics: GatewayMetrics
     limiter: Limiter
+    writer: UsageWriter
 
 
-async def authenticate_exchange(services: GatewayServices, exchange: Exchange) -> KeyIdentity:
+async def authenticate_exchange(
+    services: GatewayServices, exchange: Exchange, *, reporting: bool = False
+) -> KeyIdentity:
     secret = presented_key(exchange.header(b"authorization"), exchange.header(b"x-api-key"))
-    return await authenticate(services.keys, secret, exchange.client_ip)
+    return await authenticate(services.keys, secret, exchange.client_ip, reporting=reporting)
 
 
 class abandoned_as:

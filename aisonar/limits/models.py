@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from enum import Enum, StrEnum
 
+from aisonar.billing.money import MAX_UNITS
+
 
 class SubjectKind(StrEnum):
     PLAN = "plan"
@@ -23,7 +25,7 @@ DIMENSIONS = COUNT_DIMENSIONS + SPEND_DIMENSIONS
 
 # What the columns hold: counts are 32-bit integers, spend caps 64-bit micro-units.
 MAX_COUNT = 2**31 - 1
-MAX_SPEND = 2**63 - 1
+MAX_SPEND = MAX_UNITS
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Fan-out: each new notice becomes one delivery per mailbox and webhook endpoint that
 should hear of it. A notice for a person reaches them; an organization's notice reaches
 its admins. People's opt-outs are honoured, except for security notices; an endpoint
-receives the kinds it subscribed to."""
+receives the kinds it subscribed to. A change of email address is also mailed to the
+address it replaced."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.models import Role
 from aisonar.notify.models import DeliveryStatus
-from aisonar.notify.notices import SECURITY_KINDS, Channel
+from aisonar.notify.notices import EMAIL_CHANGED, SECURITY_KINDS, Channel
 from aisonar.store.claims import claim
 from aisonar.store.tables import (
     notice_deliveries,
@@ -72,13 +73,38 @@ async def _endpoints(conn: AsyncConnection, notice: Any) -> list[str]:
     return [row.id for row in rows if row.kinds is None or notice.kind in row.kinds]
 
 
+def _email_targets(notice: Any, user_ids: list[str]) -> list[dict[str, Any]]:
+    """One email per recipient at their current address; and for a change of address,
+    one more to the previous address, whose owner must hear of it if it was not them."""
+    targets = [
+        {"channel": Channel.EMAIL.value, "endpoint_id": None, "user_id": user_id, "address": None}
+        for user_id in user_ids
+    ]
+    previous = notice.data.get("previous_email") if notice.kind == EMAIL_CHANGED else None
+    if previous and notice.user_id in user_ids:
+        targets.append(
+            {
+                "channel": Channel.EMAIL.value,
+                "endpoint_id": None,
+                "user_id": notice.user_id,
+                "address": previous,
+            }
+        )
+    return targets
+
+
 async def dispatch(conn: AsyncConnection, now: datetime, *, email: bool, limit: int = 200) -> int:
     """Turn up to `limit` undispatched notices into deliveries; returns how many were
     created. Each notice is claimed first, so servers sharing the database never send one
     twice."""
     pending = await conn.execute(
         select(
-            notices.c.id, notices.c.org_id, notices.c.user_id, notices.c.kind, notices.c.created_at
+            notices.c.id,
+            notices.c.org_id,
+            notices.c.user_id,
+            notices.c.kind,
+            notices.c.data,
+            notices.c.created_at,
         )
         .where(notices.c.dispatched_at.is_(None))
         .order_by(notices.c.id)
@@ -89,14 +115,16 @@ async def dispatch(conn: AsyncConnection, now: datetime, *, email: bool, limit: 
         if not await claim(conn, notices.c.dispatched_at, notice.id, now):
             continue
         targets = [
-            {"channel": Channel.WEBHOOK.value, "endpoint_id": endpoint_id, "user_id": None}
+            {
+                "channel": Channel.WEBHOOK.value,
+                "endpoint_id": endpoint_id,
+                "user_id": None,
+                "address": None,
+            }
             for endpoint_id in await _endpoints(conn, notice)
         ]
         if email:
-            targets += [
-                {"channel": Channel.EMAIL.value, "endpoint_id": None, "user_id": user_id}
-                for user_id in await _mailboxes(conn, notice)
-            ]
+            targets += _email_targets(notice, await _mailboxes(conn, notice))
         if targets:
             await conn.execute(
                 insert(notice_deliveries),

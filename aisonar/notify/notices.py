@@ -25,8 +25,12 @@ KEY_REVOKED = "key_revoked"
 KEY_ROTATED = "key_rotated"
 KEY_EXPIRING = "key_expiring"
 PASSWORD_CHANGED = "password_changed"
+# Also mailed to the previous address (its `previous_email`), so a hijack is noticed.
+EMAIL_CHANGED = "email_changed"
 ROLE_CHANGED = "role_changed"
 SIGN_IN_FROM_NEW_ADDRESS = "sign_in_from_new_address"
+ALERT_FIRING = "alert_firing"
+ALERT_RESOLVED = "alert_resolved"
 # Always delivered, whatever the person's preferences.
 SECURITY_KINDS = frozenset(
     {
@@ -34,6 +38,7 @@ SECURITY_KINDS = frozenset(
         KEY_REVOKED,
         KEY_ROTATED,
         PASSWORD_CHANGED,
+        EMAIL_CHANGED,
         ROLE_CHANGED,
         SIGN_IN_FROM_NEW_ADDRESS,
     }

@@ -1,5 +1,5 @@
 """Which notices reach a person by which channel, and in which language. Everything is
-on until they opt out; security notices always go out."""
+on until they opt out; security notices always go out. Changes are audited."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
 from aisonar.errors import InvalidInput
 from aisonar.i18n import Language
 from aisonar.notify.notices import (
+    ALERT_FIRING,
+    ALERT_RESOLVED,
     BALANCE_EXHAUSTED,
     BALANCE_LOW,
+    EMAIL_CHANGED,
     KEY_CREATED,
     KEY_EXPIRING,
     KEY_REVOKED,
@@ -34,12 +39,15 @@ KINDS = (
     KEY_ROTATED,
     KEY_EXPIRING,
     PASSWORD_CHANGED,
+    EMAIL_CHANGED,
     ROLE_CHANGED,
     SIGN_IN_FROM_NEW_ADDRESS,
     BALANCE_LOW,
     BALANCE_EXHAUSTED,
     RECHARGE_RECEIVED,
     PLAN_CHANGED,
+    ALERT_FIRING,
+    ALERT_RESOLVED,
 )
 
 
@@ -72,6 +80,7 @@ async def set_preferences(
     *,
     language: Language | None = None,
     kinds: Mapping[str, Mapping[Channel, bool]] | None = None,
+    actor: Actor = SYSTEM,
 ) -> Preferences:
     """Change the language and the given kinds' channels; the rest stay as they are."""
     for kind, channels in (kinds or {}).items():
@@ -79,6 +88,7 @@ async def set_preferences(
             raise InvalidInput(f"unknown notice kind {kind!r}", param="kinds")
         if kind in SECURITY_KINDS and not all(channels.values()):
             raise InvalidInput(f"{kind} is a security notice: it always goes out", param="kinds")
+    before = await preferences(conn, user_id)
     if language is not None:
         await conn.execute(update(users).where(users.c.id == user_id).values(language=language))
     for kind, channels in (kinds or {}).items():
@@ -95,4 +105,34 @@ async def set_preferences(
                         user_id=user_id, kind=kind, channel=channel.value
                     )
                 )
-    return await preferences(conn, user_id)
+    after = await preferences(conn, user_id)
+    await _audit_change(conn, actor, user_id, before, after)
+    return after
+
+
+def _flat(found: Preferences) -> dict[str, str | bool]:
+    """`language` and one `<kind>.<channel>` switch each, as the audit log shows them."""
+    switches = {
+        f"{kind}.{channel.value}": on
+        for kind, channels in found.kinds.items()
+        for channel, on in channels.items()
+    }
+    return {"language": found.language.value, **switches}
+
+
+async def _audit_change(
+    conn: AsyncConnection, actor: Actor, user_id: str, before: Preferences, after: Preferences
+) -> None:
+    changes = audit.changed(_flat(before), _flat(after))
+    if not changes:
+        return
+    org_id = (await conn.execute(select(users.c.org_id).where(users.c.id == user_id))).scalar_one()
+    await audit.record(
+        conn,
+        actor,
+        "notification_settings.update",
+        object_kind="user",
+        object_id=user_id,
+        org_id=org_id,
+        changes=changes,
+    )

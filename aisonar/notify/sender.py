@@ -18,10 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.clock import as_utc, utcnow
+from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.i18n import Language
 from aisonar.notify.dispatch import dispatch
-from aisonar.notify.email import SmtpMailer, compose
+from aisonar.notify.email import SmtpMailer, SmtpServer, compose
 from aisonar.notify.models import DeliveryStatus
 from aisonar.notify.notices import Channel, Notice
 from aisonar.notify.outcome import Outcome
@@ -58,6 +59,14 @@ class RetryPolicy:
 class Mail:
     mailer: SmtpMailer
     sender: str
+
+
+def configured_mail(settings: Settings) -> Mail | None:
+    """How email goes out, or None when `AISONAR_SMTP_URL` is not set."""
+    if not settings.smtp_url:
+        return None
+    server = SmtpServer.from_url(settings.smtp_url)
+    return Mail(SmtpMailer(server, settings.smtp_timeout_s), settings.smtp_from)
 
 
 class Notifier:
@@ -135,6 +144,7 @@ class Notifier:
                 notice_deliveries.c.id.label("delivery_id"),
                 notice_deliveries.c.channel,
                 notice_deliveries.c.attempts,
+                notice_deliveries.c.address,
                 notices.c.id.label("notice_id"),
                 notices.c.org_id,
                 notices.c.user_id,
@@ -177,7 +187,8 @@ class Notifier:
             org_name=row.org_name,
             currency=self._currency,
         )
-        message = compose(self._mail.sender, row.user_name, row.email, rendered)
+        address = row.address or row.email
+        message = compose(self._mail.sender, row.user_name, address, rendered)
         return await self._mail.mailer.send(message)
 
     async def _record(self, conn: AsyncConnection, row: Any, outcome: Outcome) -> None:

@@ -1,24 +1,36 @@
-"""The gateway's Prometheus metrics, in a registry of its own per app (no globals)."""
+"""The gateway's Prometheus metrics, in a registry of its own per app (no globals): the
+GenAI request metrics, the gateway's vitals, and counters its parts increment. With
+`AISONAR_OTLP_ENDPOINT` set, each finished request also goes to the OTLP export."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from typing import TYPE_CHECKING, Protocol
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from aisonar.gateway.health import ChannelState
+from aisonar.observability.labels import RequestLabeller, RequestLabels
+from aisonar.observability.request_metrics import RequestMetrics
+from aisonar.observability.series import FamiliesCollector
+from aisonar.observability.vitals import GatewayVitals, VitalsCollector
+from aisonar.usage.models import UsageEvent
 
-# The value of `aisonar_channel_state` for each state.
-STATE_VALUES = {ChannelState.CLOSED: 0, ChannelState.HALF_OPEN: 1, ChannelState.OPEN: 2}
+if TYPE_CHECKING:
+    from aisonar.gateway.http import Exchange
+
+
+class RequestExport(Protocol):
+    """Where finished requests go besides Prometheus (the OTLP export)."""
+
+    def record(self, event: UsageEvent, labels: RequestLabels, traceparent: str | None) -> None: ...
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    def __init__(self, tenant_labels: tuple[str, ...] = (), currency: str = "USD") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.channel_state = Gauge(
-            "aisonar_channel_state",
-            "Circuit breaker state of a channel: 0 in rotation, 1 on trial, 2 cooling down.",
-            ["channel"],
-            registry=self.registry,
-        )
+        self.requests = RequestMetrics(RequestLabeller(tenant_labels), currency)
+        self.registry.register(FamiliesCollector(self.requests.families))
+        self.export: RequestExport | None = None
         self.channel_transitions = Counter(
             "aisonar_channel_state_changes",
             "Circuit breaker state changes of a channel, by the state entered.",
@@ -57,8 +69,17 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+    def watch(self, vitals: GatewayVitals) -> None:
+        """Report the running gateway's vitals, and name models as its channels do."""
+        self.requests.labeller.models.watch(vitals.channels)
+        self.registry.register(VitalsCollector(vitals))
+
+    def request_finished(self, event: UsageEvent, exchange: Exchange) -> None:
+        labels = self.requests.observe(event)
+        if self.export is not None:
+            self.export.record(event, labels, exchange.header(b"traceparent"))
+
     def channel_changed(self, channel: str, state: ChannelState) -> None:
-        self.channel_state.labels(channel).set(STATE_VALUES[state])
         self.channel_transitions.labels(channel, state.value).inc()
 
     def render(self) -> bytes:

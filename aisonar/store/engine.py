@@ -14,6 +14,9 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # 64 MiB of page cache (the default is 2 MiB): the usage writer's inserts touch five
+    # b-trees and its upserts the rollups'; with the default the raw insert was halved.
+    cursor.execute("PRAGMA cache_size=-65536")
     # Deleted personal data must not linger in free pages.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

@@ -102,6 +102,8 @@ api_keys = Table(
     Column("allowed_ips", JSON),
     # When its owner was told it expires soon (once per key).
     Column("expiry_noticed_at", DateTime(timezone=True)),
+    # all: the gateway and ingestion; ingest: only reporting usage (accounts/keys.py).
+    Column("scope", String(16), nullable=False, server_default="all"),
 )
 
 channels = Table(
@@ -205,8 +207,15 @@ usage_events = Table(
     Column("limit_decision", String(300)),
     # The upstream's provider (openai, anthropic, gemini, ...), when one was reached.
     Column("provider", String(32)),
-    # gateway: a request through the gateway; ingest: reported by an application.
+    # gateway: a request through the gateway; ingest or otel: reported by an application
+    # (usage events, or OpenTelemetry GenAI spans).
     Column("source", String(16), nullable=False, server_default="gateway"),
+    # What an application reported with an ingested event: its own id for the event (the
+    # stored id is derived from it and the organization), its end user, and custom
+    # properties (a flat JSON object).
+    Column("external_id", String(200)),
+    Column("end_user", String(200)),
+    Column("properties", JSON),
     Index(None, "org_id", "started_at"),
     Index(None, "user_id", "started_at"),
     Index(None, "key_id", "started_at"),
@@ -378,6 +387,9 @@ notice_deliveries = Table(
     Column("channel", String(16), nullable=False),
     Column("user_id", String(32)),
     Column("endpoint_id", String(32), ForeignKey("webhook_endpoints.id")),
+    # An email sent elsewhere than to the user's current address: the address an
+    # `email_changed` notice also tells.
+    Column("address", String(320)),
     # pending, delivered or failed (out of attempts).
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -406,4 +418,42 @@ rate_limits = Table(
     Column("daily_spend", BigInteger),
     Column("monthly_spend", BigInteger),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# An organization's alert rules: a condition on its usage (cost, error rate, a latency
+# percentile over a window) or its balance, ok or firing. Each change of state bumps
+# `revision`, as does every edit, so servers evaluating at once change it once.
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False, server_default=""),
+    # cost, error_rate, latency, ttft or balance.
+    Column("kind", String(16), nullable=False),
+    # Micro-credits (cost, balance), millionths (error_rate) or milliseconds (latency, ttft).
+    Column("threshold", BigInteger, nullable=False),
+    Column("window_s", Integer),
+    Column("percentile", String(3)),
+    Column("min_requests", Integer),
+    Column("model", String(200)),
+    Column("source", String(16)),
+    Column("enabled", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("state_changed_at", DateTime(timezone=True), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(None, "enabled", "id"),
+)
+
+# A person's pending change of email address (one at most: a new request replaces it):
+# the new address, and the hash of the code mailed to it that confirms the change.
+email_changes = Table(
+    "email_changes",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id"), primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,7 +1,8 @@
 """Hours and days rebuilt from minutes: every run replaces the hour rollups of the last
 few hours with the sums of their minutes, and the day rollups of the days those hours
-fall in with the sums of their hours, in SQL; then each organization's total per hour
-and day (`ORGANIZATION_TOTAL`) from those. The writer adds only to minutes (one upsert
+fall in with the sums of their hours, in SQL; then each organization's use of each model
+per hour and day (`rollups.model_tier`), and its total (`ORGANIZATION_TOTAL`) from
+those. The writer adds only to minutes (one upsert
 per combination instead of three), but for events older than compaction looks back
 (written late, after an outage), which it also adds to their hour and day itself.
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aisonar.clock import utcnow
 from aisonar.usage.rollups import (
     DAY,
+    DIMENSIONS,
     HOUR,
     KEY_COLUMNS,
     MINUTE,
@@ -46,31 +48,77 @@ def _truncated(dialect: str, granularity: int) -> str:
     return f"date_trunc('{unit}', bucket_start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
-def _replacement(granularity: str, bucket: str, dimensions: str, source: int) -> str:
-    """Replace rollups from `since` on with sums of the `source` granularity's rows (never
-    the organizations' totals), grouped by the bucket and dimensions given."""
-    sums = ", ".join(f"SUM({name})" for name in SUM_COLUMNS)
-    keys = ", ".join(KEY_COLUMNS)
-    replaced = ", ".join(f"{name} = excluded.{name}" for name in SUM_COLUMNS)
-    groups = f"org_id, bucket, {dimensions}" if dimensions == "dimensions_id" else "org_id, bucket"
+_KEYS = ", ".join(KEY_COLUMNS)
+_REPLACED = ", ".join(f"{name} = excluded.{name}" for name in SUM_COLUMNS)
+# The combination standing for a row's organization and model (`rollups.model_tier`).
+_TIER_OF_ROW = " AND ".join(
+    f"t.{name} = d.{name}" if name in ("org_id", "model") else f"t.{name} = ''"
+    for name in DIMENSIONS
+)
+
+
+def _sums(table: str = "") -> str:
+    prefix = f"{table}." if table else ""
+    return ", ".join(f"SUM({prefix}{name})" for name in SUM_COLUMNS)
+
+
+def _upsert(select: str) -> str:
     return (
-        f"INSERT INTO usage_rollups ({keys}, {', '.join(SUM_COLUMNS)}) "
-        f"SELECT {granularity}, org_id, {bucket} AS bucket, {dimensions}, {sums} "
-        f"FROM usage_rollups WHERE granularity = {source} AND bucket_start >= :since "
-        f"AND dimensions_id <> {ORGANIZATION_TOTAL} "
-        f"GROUP BY {groups} ORDER BY {groups} "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {replaced}"
+        f"INSERT INTO usage_rollups ({_KEYS}, {', '.join(SUM_COLUMNS)}) {select} "
+        f"ON CONFLICT ({_KEYS}) DO UPDATE SET {_REPLACED}"
     )
 
 
 def rebuild_statement(dialect: str, target: int, source: int) -> str:
-    """`target` rollups from the sums of their `source` rows, combination by combination."""
-    return _replacement(str(target), _truncated(dialect, target), "dimensions_id", source)
+    """`target` rollups from `since` on from the sums of their `source` rows, combination
+    by combination (the requests' combinations only)."""
+    bucket = _truncated(dialect, target)
+    return _upsert(
+        f"SELECT {target}, org_id, {bucket} AS bucket, dimensions_id, {_sums()} "
+        f"FROM usage_rollups WHERE granularity = {source} AND bucket_start >= :since "
+        "AND dimensions_id > 0 GROUP BY org_id, bucket, dimensions_id "
+        "ORDER BY org_id, bucket, dimensions_id"
+    )
+
+
+def model_tier_statements(granularity: int) -> tuple[str, str]:
+    """Number the organization-and-model combinations of the rows from `since` on, then
+    replace their sums (under the negated number) with those of the rows."""
+    numbered = (
+        f"INSERT INTO rollup_dimensions ({', '.join(DIMENSIONS)}) "
+        f"SELECT DISTINCT d.org_id, '', '', d.model, '', '', '', '' "
+        f"FROM usage_rollups r JOIN rollup_dimensions d ON d.id = r.dimensions_id "
+        f"WHERE r.granularity = {granularity} AND r.bucket_start >= :since "
+        "ON CONFLICT DO NOTHING"
+    )
+    summed = _upsert(
+        f"SELECT {granularity}, r.org_id, r.bucket_start, -t.id, {_sums('r')} "
+        "FROM usage_rollups r JOIN rollup_dimensions d ON d.id = r.dimensions_id "
+        f"JOIN rollup_dimensions t ON {_TIER_OF_ROW} "
+        f"WHERE r.granularity = {granularity} AND r.bucket_start >= :since "
+        "GROUP BY r.org_id, r.bucket_start, t.id ORDER BY r.org_id, r.bucket_start, t.id"
+    )
+    return numbered, summed
 
 
 def totals_statement(granularity: int) -> str:
-    """The organizations' totals from the sums of their rows of that granularity."""
-    return _replacement(str(granularity), "bucket_start", str(ORGANIZATION_TOTAL), granularity)
+    """The organizations' totals from the sums of their organization-and-model rows."""
+    return _upsert(
+        f"SELECT {granularity}, org_id, bucket_start, {ORGANIZATION_TOTAL}, {_sums()} "
+        f"FROM usage_rollups WHERE granularity = {granularity} AND bucket_start >= :since "
+        "AND dimensions_id < 0 GROUP BY org_id, bucket_start ORDER BY org_id, bucket_start"
+    )
+
+
+def summary_statements(dialect: str, target: int, source: int) -> list[str]:
+    """Everything of `target` granularity from `since` on, rebuilt in order: the
+    combinations' rows from `source`, then the organization-and-model rows from those,
+    then the organizations' totals from those."""
+    return [
+        rebuild_statement(dialect, target, source),
+        *model_tier_statements(target),
+        totals_statement(target),
+    ]
 
 
 def _floor(moment: datetime, granularity: int) -> datetime:
@@ -87,7 +135,7 @@ async def compact(conn: AsyncConnection, now: datetime) -> bool:
             return False
     since = _floor(now - LOOK_BACK, HOUR)
     for target, source, start in ((HOUR, MINUTE, since), (DAY, HOUR, _floor(since, DAY))):
-        for sql in (rebuild_statement(dialect, target, source), totals_statement(target)):
+        for sql in summary_statements(dialect, target, source):
             statement = text(sql).bindparams(bindparam("since", type_=DateTime(timezone=True)))
             await conn.execute(statement, {"since": start})
     return True

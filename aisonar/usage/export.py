@@ -1,4 +1,6 @@
-"""Usage export: stream usage events as CSV or JSONL without loading them all."""
+"""Usage export: stream usage events as CSV, JSON Lines or Parquet without loading them
+all. The columns are usage_events' own (typed as the table types them), then the
+derived first-byte and end times."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Column, DateTime, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc
@@ -14,19 +16,23 @@ from aisonar.exports import encode_records
 from aisonar.store.tables import usage_events
 from aisonar.usage.models import USAGE_COLUMNS
 
-EXPORT_COLUMNS = (*USAGE_COLUMNS, "first_byte_at", "ended_at")
+EXPORT_COLUMNS: tuple[Column[Any], ...] = (
+    *(usage_events.c[name] for name in USAGE_COLUMNS),
+    Column("first_byte_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+)
+_TIME_COLUMNS = [name for name in USAGE_COLUMNS if isinstance(usage_events.c[name].type, DateTime)]
 _FETCH_ROWS = 1000
 
 
 def _normalized(row: Any) -> dict[str, Any]:
     record = dict(zip(USAGE_COLUMNS, row, strict=True))
-    started = as_utc(record["started_at"])
-    ttft_ms = record["ttft_ms"]
-    record["started_at"] = started.isoformat()
-    record["first_byte_at"] = (
-        None if ttft_ms is None else (started + timedelta(milliseconds=ttft_ms)).isoformat()
-    )
-    record["ended_at"] = (started + timedelta(milliseconds=record["latency_ms"])).isoformat()
+    for name in _TIME_COLUMNS:
+        if record[name] is not None:
+            record[name] = as_utc(record[name])
+    started, ttft_ms = record["started_at"], record["ttft_ms"]
+    record["first_byte_at"] = None if ttft_ms is None else started + timedelta(milliseconds=ttft_ms)
+    record["ended_at"] = started + timedelta(milliseconds=record["latency_ms"])
     return record
 
 
@@ -38,7 +44,7 @@ def export_usage(
     user_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[bytes]:
     query = select(*(usage_events.c[name] for name in USAGE_COLUMNS)).order_by(
         usage_events.c.started_at, usage_events.c.id
     )

@@ -43,8 +43,14 @@ class UsageEvent:
     limit_decision: str | None = None
     # The upstream's provider, when one was reached.
     provider: str | None = None
-    # gateway, or ingest (reported by an application that calls providers itself).
+    # gateway, or what an application that calls providers itself reported it through:
+    # ingest (usage events) or otel (OpenTelemetry GenAI spans).
     source: str = "gateway"
+    # Reported events: the application's own id for the event (`id` is derived from it
+    # and the organization), its end user, and its custom properties as a JSON object.
+    external_id: str | None = None
+    end_user: str | None = None
+    properties: str | None = None
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageEvent.__dataclass_fields__)

@@ -1,7 +1,10 @@
 """Retention: raw usage events past their organization's window are deleted, and minute,
 hour and day rollups past theirs; the ledger is never touched (the financial record).
 Deletes go in small batches, each its own short transaction with a pause after it, so
-the usage writer and the gateway never wait long behind them."""
+the usage writer and the gateway never wait long behind them. On PostgreSQL, days of raw
+events past every organization's window are dropped whole first (`partitions`). A run
+someone asked for (the command line, the API) is audited once it is done; the background
+task's are not."""
 
 from __future__ import annotations
 
@@ -12,12 +15,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.accounts.plans import retention_by_org
+from aisonar.audit import services as audit
+from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
+from aisonar.errors import InvalidInput
 from aisonar.store.tables import usage_events, usage_rollups
+from aisonar.usage.partitions import drop_partitions_before, ensure_partitions
 from aisonar.usage.rollups import DAY, HOUR, MINUTE
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,22 @@ class RetentionReport:
     # Organization id -> raw events deleted.
     events_deleted: dict[str, int] = field(default_factory=dict)
     rollups_deleted: int = 0
+    # PostgreSQL: whole days of raw events dropped (their rows are not counted above).
+    partitions_dropped: int = 0
+
+    @property
+    def total_events_deleted(self) -> int:
+        return sum(self.events_deleted.values())
+
+    def summary(self) -> dict[str, str | int]:
+        """What a run did, as the command line prints it and the audit log records it."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "events_deleted": self.total_events_deleted,
+            "organizations": len(self.events_deleted),
+            "rollups_deleted": self.rollups_deleted,
+            "partitions_dropped": self.partitions_dropped,
+        }
 
 
 async def _delete_events(
@@ -100,23 +123,56 @@ async def _delete_rollups(
         await asyncio.sleep(policy.pause_s)
 
 
+def _cutoff(as_of: datetime, days: int) -> datetime:
+    try:
+        return as_of - timedelta(days=days)
+    except OverflowError as error:
+        raise InvalidInput(
+            f"{as_of.isoformat()} is too early to count {days} days back from", param="as_of"
+        ) from error
+
+
+async def _record_run(conn: AsyncConnection, actor: Actor, report: RetentionReport) -> None:
+    await audit.record(
+        conn,
+        actor,
+        "retention.run",
+        object_kind="retention_run",
+        object_id=report.as_of.isoformat(),
+        changes=audit.created(report.summary()),
+    )
+
+
 async def run_retention(
-    engine: AsyncEngine, as_of: datetime, policy: RetentionPolicy
+    engine: AsyncEngine, as_of: datetime, policy: RetentionPolicy, *, actor: Actor | None = None
 ) -> RetentionReport:
-    report = RetentionReport(as_of)
+    """Delete what is past its window as of `as_of`; with an actor, audit the run as theirs."""
     async with engine.connect() as conn:
         windows = await retention_by_org(conn)
-    for org_id, days in sorted(windows.items()):
-        deleted = await _delete_events(engine, org_id, as_of - timedelta(days=days), policy)
+    # Every cutoff first: a time too early for one refuses the run before anything goes.
+    event_cutoffs = {org_id: _cutoff(as_of, days) for org_id, days in sorted(windows.items())}
+    rollup_cutoffs = [
+        (granularity, _cutoff(as_of, days))
+        for granularity, days in (
+            (MINUTE, policy.minute_rollup_days),
+            (HOUR, policy.rollup_days),
+            (DAY, policy.rollup_days),
+        )
+    ]
+    report = RetentionReport(as_of)
+    if event_cutoffs:
+        # Days past every organization's window go whole; the rest row by row.
+        longest = min(event_cutoffs.values())
+        report.partitions_dropped = await drop_partitions_before(engine, longest)
+    for org_id, before in event_cutoffs.items():
+        deleted = await _delete_events(engine, org_id, before, policy)
         if deleted:
             report.events_deleted[org_id] = deleted
-    for granularity, days in (
-        (MINUTE, policy.minute_rollup_days),
-        (HOUR, policy.rollup_days),
-        (DAY, policy.rollup_days),
-    ):
-        before = as_of - timedelta(days=days)
+    for granularity, before in rollup_cutoffs:
         report.rollups_deleted += await _delete_rollups(engine, granularity, before, policy)
+    if actor is not None:
+        async with engine.begin() as conn:
+            await _record_run(conn, actor, report)
     return report
 
 
@@ -125,11 +181,12 @@ async def keep_retaining(engine: AsyncEngine, policy: RetentionPolicy, interval_
         # The first run waits an interval too: a restarting server does not delete at once.
         await asyncio.sleep(interval_s)
         try:
+            await ensure_partitions(engine, utcnow().date())
             report = await run_retention(engine, utcnow(), policy)
             if report.events_deleted or report.rollups_deleted:
                 log.info(
                     "retention deleted %d usage events and %d rollups",
-                    sum(report.events_deleted.values()),
+                    report.total_events_deleted,
                     report.rollups_deleted,
                 )
         except (SQLAlchemyError, OSError):

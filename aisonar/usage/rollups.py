@@ -35,6 +35,10 @@ _TTFT_AT = SUM_COLUMNS.index(TTFT_COLUMNS[0])
 # The `dimensions_id` of an organization's total per hour and day: every combination
 # summed, so that its series (and the installation's) read one row per bucket.
 ORGANIZATION_TOTAL = 0
+# An organization's use of one model per hour and day (every other dimension summed) is
+# kept too, under the negated id of the combination `model_tier` names, so that a
+# breakdown by model reads a row per organization, model and bucket. Negative ids join
+# no dimension row, so nothing that joins the dimensions counts them twice.
 # Dimension combinations remembered per writer; beyond it the table is asked again.
 _REMEMBERED = 200_000
 
@@ -54,6 +58,16 @@ def _dimensions(event: UsageEvent) -> Dimensions:
         str(event.status_code // 100),
         event.source,
     )
+
+
+def model_tier(dimensions: Dimensions) -> Dimensions:
+    """The combination that stands for the organization and model of `dimensions`: every
+    other dimension "", which no request has (each has a status class and a source)."""
+    return (dimensions[0], "", "", dimensions[3], "", "", "", "")
+
+
+def is_model_tier(dimensions: Dimensions) -> bool:
+    return dimensions[6] == ""
 
 
 def _add(sums: list[int], event: UsageEvent) -> None:
@@ -100,8 +114,12 @@ def aggregate(events: Iterable[UsageEvent], late_before: int) -> Sums:
     for (_, start, dimensions), row in late.items():
         for granularity in (HOUR, DAY):
             bucket = start - start % granularity
-            # The combination's row, and its organization's total.
-            for key in ((granularity, bucket, dimensions), (granularity, bucket, dimensions[:1])):
+            # The combination's row, its organization and model's, and its organization's.
+            for key in (
+                (granularity, bucket, dimensions),
+                (granularity, bucket, model_tier(dimensions)),
+                (granularity, bucket, dimensions[:1]),
+            ):
                 total = sums.get(key)
                 if total is None:
                     sums[key] = list(row)
@@ -161,6 +179,12 @@ class DimensionIds:
         return {tuple(row[1:]): row[0] for row in rows}
 
 
+def _dimensions_id(dimensions: Dimensions, ids: dict[Dimensions, int]) -> int:
+    if len(dimensions) == 1:
+        return ORGANIZATION_TOTAL
+    return -ids[dimensions] if is_model_tier(dimensions) else ids[dimensions]
+
+
 def rollup_rows(sums: Sums, ids: dict[Dimensions, int], time_value: Any) -> list[tuple[Any, ...]]:
     """The upsert's parameters, sorted by key so that concurrent writers lock rows in one
     order; `time_value` turns a bucket's start into what the driver takes."""
@@ -169,7 +193,7 @@ def rollup_rows(sums: Sums, ids: dict[Dimensions, int], time_value: Any) -> list
             granularity,
             dimensions[0],
             time_value(datetime.fromtimestamp(start, UTC)),
-            ids[dimensions] if len(dimensions) > 1 else ORGANIZATION_TOTAL,
+            _dimensions_id(dimensions, ids),
             *values,
         )
         for (granularity, start, dimensions), values in sums.items()

@@ -3,6 +3,11 @@ task inserts them in batches, adds them to their minute rollups in the same tran
 (`compaction` makes hours and days of those), and flushes everything pending on
 shutdown.
 
+Events an application reports (ingestion) may come twice, when it retries: those already
+stored, or repeated within a batch, are skipped before the insert, so that rollups count
+each once. Two servers inserting the same new event at once make one transaction fail on
+the primary key; its retry then finds the event stored.
+
 Rows go to the driver's `executemany` as plain tuples: at thousands of events per
 second, SQLAlchemy's per-value processing on the event loop would cost more than the
 requests themselves."""
@@ -13,15 +18,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.clock import utcnow
 from aisonar.store.engine import is_sqlite, placeholders
+from aisonar.store.tables import usage_events
 from aisonar.usage import rollups
 from aisonar.usage.compaction import LATE_AFTER
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
@@ -29,6 +36,11 @@ from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
 log = logging.getLogger(__name__)
 
 _RETRY_DELAY_S = 1.0
+_RETRY_SPAN = timedelta(days=1)
+# When behind, a transaction takes up to this many batches' worth: fewer, larger
+# transactions catch up faster (a combination's minute is upserted once per transaction,
+# however many of its events it holds).
+_CATCH_UP_BATCHES = 8
 _event_values = attrgetter(*USAGE_COLUMNS)
 _TIME_COLUMNS = tuple(index for index, name in enumerate(USAGE_COLUMNS) if name.endswith("_at"))
 
@@ -82,6 +94,9 @@ class UsageWriter:
     def queue_depth(self) -> int:
         return len(self._pending)
 
+    def has_room_for(self, count: int) -> bool:
+        return len(self._pending) + count <= self._max_pending
+
     def submit(self, event: UsageEvent) -> None:
         if len(self._pending) >= self._max_pending:
             # The database has fallen far behind; keep memory bounded and say so loudly.
@@ -108,7 +123,7 @@ class UsageWriter:
 
     async def _flush(self, *, retry: bool) -> None:
         while self._pending:
-            batch = self._pending[: self._batch_size]
+            batch = self._pending[: self._batch_size * _CATCH_UP_BATCHES]
             try:
                 await self._insert(batch)
             except (SQLAlchemyError, OSError):
@@ -118,13 +133,16 @@ class UsageWriter:
                 await asyncio.sleep(_RETRY_DELAY_S)
                 return
             del self._pending[: len(batch)]
-            self.written += len(batch)
 
     async def _insert(self, batch: list[UsageEvent]) -> None:
-        rows = [self._to_row(event) for event in batch]
         late_before = int((utcnow() - LATE_AFTER).timestamp())
-        sums = rollups.aggregate(batch, late_before)
         async with self._engine.begin() as conn:
+            if any(event.external_id is not None for event in batch):
+                batch = await _unseen(conn, batch)
+                if not batch:
+                    return
+            rows = [self._to_row(event) for event in batch]
+            sums = rollups.aggregate(batch, late_before)
             await conn.exec_driver_sql(self._statement, rows)
             combinations = (key[2] for key in sums if len(key[2]) > 1)
             ids = await self._dimension_ids.resolve(conn, combinations)
@@ -133,3 +151,29 @@ class UsageWriter:
                 self._rollup_statement, rollups.rollup_rows(sums, ids, time_value)
             )
         self._dimension_ids.remember(ids)
+        self.written += len(batch)
+
+
+async def _unseen(conn: AsyncConnection, batch: list[UsageEvent]) -> list[UsageEvent]:
+    """The batch without reported events already stored or met earlier in it. A retry
+    is looked for within a day of the batch's events, which bounds the lookup to a few
+    days' partitions on PostgreSQL (an event sent without a start time is given the
+    time it arrived, so its retry's start differs a little)."""
+    reported = [event for event in batch if event.external_id is not None]
+    starts = [event.started_at for event in reported]
+    stored = await conn.execute(
+        select(usage_events.c.id).where(
+            usage_events.c.id.in_({event.id for event in reported}),
+            usage_events.c.started_at >= min(starts) - _RETRY_SPAN,
+            usage_events.c.started_at <= max(starts) + _RETRY_SPAN,
+        )
+    )
+    seen = set(stored.scalars())
+    unseen = []
+    for event in batch:
+        if event.external_id is not None:
+            if event.id in seen:
+                continue
+            seen.add(event.id)
+        unseen.append(event)
+    return unseen

@@ -11,10 +11,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import tokens
+from aisonar.alerts.models import AlertKind, RuleSettings
+from aisonar.alerts.services import create_rule
 from aisonar.crypto import SecretBox
 from aisonar.notify import webhooks
 from aisonar.store.tables import (
     access_tokens,
+    alert_rules,
     api_keys,
     ledger_entries,
     organizations,
@@ -58,9 +61,15 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
+    "EmailChange": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
+    "EmailVerify": {"token": "sonar-email-intruder"},
     "WebhookCreate": {"url": "https://example.com/hijack"},
     "ChannelTestIn": {},
     "PlanChange": {"retention_days": 1},
+    "ProfileChange": {"name": "Intruder"},
+    "RetentionRunIn": {},
+    "AlertCreate": {"kind": "cost", "threshold": "1"},
+    "AlertChange": {"threshold": "1000", "enabled": False},
 }
 
 
@@ -73,6 +82,7 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
             (api_keys, api_keys.c.org_id),
             (ledger_entries, ledger_entries.c.org_id),
             (webhook_endpoints, webhook_endpoints.c.org_id),
+            (alert_rules, alert_rules.c.org_id),
         ):
             rows += list(await conn.execute(select(table).where(column == org.id)))
         members = [org.admin.user_id, org.member.user_id]
@@ -108,6 +118,7 @@ async def test_no_operation_reaches_another_organization(
         b_hook, _ = await webhooks.create_endpoint(
             conn, SecretBox(backend.settings.resolved_secret_key()), b.id, "https://example.com/b"
         )
+        b_alert = await create_rule(conn, b.id, RuleSettings(AlertKind.COST, "5"))
     b_params = {
         "org_id": b.id,
         "user_id": b.member.user_id,
@@ -119,6 +130,7 @@ async def test_no_operation_reaches_another_organization(
         "model": "gpt-4o-mini",
         "plan": "free",
         "endpoint_id": b_hook.id,
+        "alert_id": b_alert.id,
     }
     b_marks = {b.id, b.name, b.member.email, b.admin.email, b.member.user_id, b.member.key_id}
     document = (await Api(gateway.url, None).get("/api/openapi.json")).body

@@ -23,6 +23,13 @@ def test_bad_amounts_are_refused(text: str) -> None:
         parse_amount(text)
 
 
+@pytest.mark.parametrize("text", ["1e999999999", "9223372036854.775808", "1e13"])
+def test_amounts_past_64_bits_are_refused_before_any_arithmetic(text: str) -> None:
+    with pytest.raises(InvalidInput, match="too large"):
+        parse_amount(text)
+    assert parse_amount("9223372036854.775807") == 2**63 - 1
+
+
 def test_format_keeps_every_micro_unit() -> None:
     assert format_amount(12_500_000) == "12.50"
     assert format_amount(1) == "0.000001"

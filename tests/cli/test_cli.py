@@ -3,6 +3,7 @@ JSON with --json, and a one-line reason with a non-zero exit on bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Any
@@ -19,8 +20,10 @@ def aisonar(backend: Backend) -> Any:
     runner = CliRunner()
     env = cli_environment(backend)
 
-    def invoke(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
-        result = runner.invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+    async def invoke(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
+        result = await asyncio.to_thread(
+            runner.invoke, main, list(args), env=env, input=stdin, catch_exceptions=False
+        )
         assert (result.exit_code == 0) is ok, result.output
         return result
 
@@ -31,15 +34,15 @@ def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
-def test_organizations_users_and_keys(aisonar: Any) -> None:
+async def test_organizations_users_and_keys(aisonar: Any) -> None:
     org = f"acme-{secrets.token_hex(3)}"
     email = f"alice-{secrets.token_hex(3)}@acme.io"
-    created = as_json(aisonar("org", "create", org, "--plan", "pro", "--json"))
+    created = as_json(await aisonar("org", "create", org, "--plan", "pro", "--json"))
     assert created["name"] == org and created["plan"] == "pro"
-    assert org in aisonar("org", "list").stdout
-    assert any(o["name"] == org for o in as_json(aisonar("org", "list", "--json")))
+    assert org in (await aisonar("org", "list")).stdout
+    assert any(o["name"] == org for o in as_json(await aisonar("org", "list", "--json")))
 
-    aisonar(
+    await aisonar(
         "user",
         "create",
         email,
@@ -52,12 +55,12 @@ def test_organizations_users_and_keys(aisonar: Any) -> None:
         "--password-stdin",
         stdin="correct horse battery staple\n",
     )
-    users = as_json(aisonar("user", "list", "--org", org, "--json"))
+    users = as_json(await aisonar("user", "list", "--org", org, "--json"))
     assert [(u["email"], u["role"], u["org_name"]) for u in users] == [(email, "org_admin", org)]
-    assert "EMAIL" in aisonar("user", "list").stdout
+    assert "EMAIL" in (await aisonar("user", "list")).stdout
 
     key = as_json(
-        aisonar(
+        await aisonar(
             "key",
             "create",
             email,
@@ -72,20 +75,23 @@ def test_organizations_users_and_keys(aisonar: Any) -> None:
     )
     assert key["secret"].startswith("sk-sonar-") and len(key["secret"]) > 40
     assert key["models"] == ["gpt-4o", "gpt-4o-mini"]
-    listed = as_json(aisonar("key", "list", email, "--json"))
+    listed = as_json(await aisonar("key", "list", email, "--json"))
     assert [k["id"] for k in listed] == [key["id"]]
-    assert "secret" not in listed[0] and key["secret"] not in aisonar("key", "list", email).stdout
+    assert (
+        "secret" not in listed[0]
+        and key["secret"] not in (await aisonar("key", "list", email)).stdout
+    )
 
-    revoked = as_json(aisonar("key", "revoke", key["id"], "--json"))
+    revoked = as_json(await aisonar("key", "revoke", key["id"], "--json"))
     assert revoked["revoked_at"] is not None
-    again = aisonar("key", "revoke", key["id"], ok=False)
+    again = await aisonar("key", "revoke", key["id"], ok=False)
     assert "already revoked" in again.output
 
 
-def test_channels(aisonar: Any) -> None:
+async def test_channels(aisonar: Any) -> None:
     name = f"up-{secrets.token_hex(3)}"
     created = as_json(
-        aisonar(
+        await aisonar(
             "channel",
             "create",
             name,
@@ -102,7 +108,7 @@ def test_channels(aisonar: Any) -> None:
     )
     assert created["models"] == {"a": "a", "b": "b", "alias": "upstream-x"}
     assert created["base_url"] == "https://api.example.com/v1"
-    table = aisonar("channel", "list").stdout
+    table = (await aisonar("channel", "list")).stdout
     assert name in table and "sk-cli-secret-123" not in table
 
 
@@ -150,24 +156,24 @@ def test_channels(aisonar: Any) -> None:
         (("usage", "export", "--since", "yesterday"), "ISO 8601"),
     ],
 )
-def test_bad_input_exits_non_zero_with_one_line(
+async def test_bad_input_exits_non_zero_with_one_line(
     aisonar: Any, args: tuple[str, ...], reason: str
 ) -> None:
-    result = aisonar(*args, ok=False)
+    result = await aisonar(*args, ok=False)
     assert reason in result.output
     assert "Traceback" not in result.output
 
 
-def test_duplicate_organization_is_refused(aisonar: Any) -> None:
+async def test_duplicate_organization_is_refused(aisonar: Any) -> None:
     org = f"dup-{secrets.token_hex(3)}"
-    aisonar("org", "create", org)
-    assert "already exists" in aisonar("org", "create", org, ok=False).output
+    await aisonar("org", "create", org)
+    assert "already exists" in (await aisonar("org", "create", org, ok=False)).output
 
 
-def test_weak_password_is_refused(aisonar: Any) -> None:
+async def test_weak_password_is_refused(aisonar: Any) -> None:
     org = f"pw-{secrets.token_hex(3)}"
-    aisonar("org", "create", org)
-    result = aisonar(
+    await aisonar("org", "create", org)
+    result = await aisonar(
         "user",
         "create",
         f"{org}@example.com",
@@ -180,6 +186,6 @@ def test_weak_password_is_refused(aisonar: Any) -> None:
     assert "at least" in result.output
 
 
-def test_migrate_is_idempotent(aisonar: Any) -> None:
-    assert "up to date" in aisonar("migrate").stdout
-    assert "up to date" in aisonar("migrate").stdout
+async def test_migrate_is_idempotent(aisonar: Any) -> None:
+    assert "up to date" in (await aisonar("migrate")).stdout
+    assert "up to date" in (await aisonar("migrate")).stdout

@@ -1,12 +1,13 @@
 """Retention: raw usage events past their plan's window (or their organization's own)
 are deleted in batches, rollups past theirs too, and the ledger is never touched;
-`aisonar retention run --as-of` moves time, `aisonar plan set` changes a window."""
+`aisonar retention run --as-of` (or, for operators, `POST /api/retention/run`) moves
+time, and is audited; `aisonar plan set` changes a window."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from click.testing import CliRunner
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 
 from aisonar.cli import main
 from aisonar.clock import utcnow
-from aisonar.store.tables import ledger_entries, usage_events, usage_rollups
+from aisonar.store.tables import audit_log, ledger_entries, usage_events, usage_rollups
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
 from aisonar.usage.rollups import ORGANIZATION_TOTAL
@@ -39,7 +40,8 @@ async def counts(backend: Backend, org: Org) -> tuple[int, int, int]:
         rollups = await conn.scalar(
             select(func.coalesce(func.sum(usage_rollups.c.requests), 0)).where(
                 usage_rollups.c.org_id == org.id,
-                usage_rollups.c.dimensions_id != ORGANIZATION_TOTAL,
+                # The combinations' rows, not the organization's per model and in total.
+                usage_rollups.c.dimensions_id > ORGANIZATION_TOTAL,
             )
         )
         ledger = await conn.scalar(
@@ -97,3 +99,105 @@ async def test_operators_set_a_plans_window(gateway: RunningGateway, backend: Ba
     bad = await operator.call("PATCH", "/api/plans/free", {"retention_days": 0})
     assert bad.status == 400
     assert (await operator.call("PATCH", "/api/plans/nope", {"retention_days": 3})).status == 404
+
+
+async def retention_runs(backend: Backend) -> list[Any]:
+    async with backend.engine.connect() as conn:
+        query = select(audit_log).where(audit_log.c.action == "retention.run")
+        return list(await conn.execute(query.order_by(audit_log.c.id)))
+
+
+async def an_org_with_fresh_usage(backend: Backend, operator: Api) -> Org:
+    """A Free organization (7 days) with 30 events written now, and their rollups."""
+    org = await make_org(backend.engine)
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "5"})
+    now = utcnow()
+    await write(backend, [event(org.id, now) for _ in range(30)])
+    async with backend.engine.begin() as conn:
+        await compact(conn, now)
+    assert await counts(backend, org) == (30, 90, 1)
+    return org
+
+
+async def test_operators_run_retention_through_the_api_audited(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator_person = await make_operator(backend.engine)
+    operator = Api(gateway.url, operator_person.token)
+    org = await an_org_with_fresh_usage(backend, operator)
+    runs_before = len(await retention_runs(backend))
+    ten_days_on = (utcnow() + timedelta(days=10)).astimezone(timezone(timedelta(hours=8)))
+
+    # Neither the organization's admin nor its member may run it.
+    for person in (org.admin, org.member):
+        refused = await Api(gateway.url, person.token).post(
+            "/api/retention/run", {"as_of": ten_days_on.isoformat()}
+        )
+        assert refused.status == 403, person.email
+        assert refused.body["error"]["type"] == "permission_error"
+    anonymous = await Api(gateway.url, None).post("/api/retention/run", {})
+    assert anonymous.status == 401
+    assert await counts(backend, org) == (30, 90, 1)
+    assert len(await retention_runs(backend)) == runs_before
+
+    ran = await operator.post("/api/retention/run", {"as_of": ten_days_on.isoformat()})
+    assert ran.status == 200
+    report = ran.body
+    assert datetime.fromisoformat(report["as_of"]) == ten_days_on
+    assert report["events_deleted_by_org"][org.id] == 30
+    assert report["events_deleted"] == sum(report["events_deleted_by_org"].values())
+    assert report["organizations"] == len(report["events_deleted_by_org"])
+    assert await counts(backend, org) == (0, 90, 1)
+    await assert_ledger_invariant(backend.engine, org.id)
+
+    [entry] = (await retention_runs(backend))[runs_before:]
+    assert (entry.actor, entry.actor_user_id, entry.ip) == (
+        operator_person.email,
+        operator_person.user_id,
+        "127.0.0.1",
+    )
+    assert (entry.object_kind, entry.org_id) == ("retention_run", None)
+    assert datetime.fromisoformat(entry.object_id) == ten_days_on
+    assert entry.changes == {
+        "as_of": [None, entry.object_id],
+        "events_deleted": [None, report["events_deleted"]],
+        "organizations": [None, report["organizations"]],
+        "rollups_deleted": [None, report["rollups_deleted"]],
+        "partitions_dropped": [None, report["partitions_dropped"]],
+    }
+
+    # Without as_of it judges from now; the command line's runs are audited too.
+    started = utcnow()
+    now_run = (await operator.post("/api/retention/run", {})).body
+    assert started <= datetime.fromisoformat(now_run["as_of"]) <= utcnow()
+    printed = await aisonar(backend, "retention", "run", "--json")
+    last = (await retention_runs(backend))[-1]
+    assert (last.actor, last.actor_user_id, last.object_id) == (
+        "command line",
+        None,
+        printed["as_of"],
+    )
+
+
+async def test_bad_retention_runs_are_refused_and_delete_nothing(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    org = await an_org_with_fresh_usage(backend, operator)
+    runs_before = len(await retention_runs(backend))
+    ten_days_on = (utcnow() + timedelta(days=10)).isoformat()
+    for bad in (
+        None,
+        {"as_of": "next week"},
+        {"as_of": ten_days_on, "dry_run": True},
+        # Too early to count a plan's window back from, or to be read in UTC at all.
+        {"as_of": "0001-01-02T00:00:00Z"},
+        {"as_of": "0001-01-01T00:00:00+05:00"},
+    ):
+        refused = await operator.post("/api/retention/run", bad)
+        assert refused.status == 400, bad
+        assert refused.body["error"]["type"] == "invalid_request_error", bad
+        if bad is not None:
+            assert refused.body["error"]["param"] in ("as_of", "dry_run"), bad
+    assert await counts(backend, org) == (30, 90, 1)
+    assert len(await retention_runs(backend)) == runs_before

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from aisonar.analytics.summary import Filters, GroupBy, summarize
 from aisonar.clock import utcnow
 from aisonar.store.tables import rollup_dimensions, usage_events, usage_rollups
 from aisonar.usage.compaction import compact
@@ -217,3 +218,56 @@ async def test_each_organization_has_a_total_per_hour_and_day(backend: Backend) 
     # One total per organization and bucket: the late hour, and the recent one or two.
     assert len(await organization_totals(backend, org, HOUR)) in (2, 3)
     assert await organization_totals(backend, org, MINUTE) == []
+
+
+async def test_each_organization_has_its_use_of_each_model_per_hour_and_day(
+    backend: Backend,
+) -> None:
+    org = "org_" + secrets.token_hex(6)
+    now = utcnow()
+    models = ("gpt-4o", "claude-haiku-4-5", None)
+    # Late events (the writer adds them to hours and days) and recent ones (compaction).
+    late = [
+        event(org, NOON + timedelta(minutes=m), requested_model=models[m % 3], key_id=f"k{m % 2}")
+        for m in range(12)
+    ]
+    recent = [
+        event(org, now - timedelta(minutes=m), requested_model=models[m % 2], cost=10 * m)
+        for m in range(1, 9)
+    ]
+    await write(backend, [*late, *recent])
+    async with backend.engine.begin() as conn:
+        await compact(conn, utcnow())
+    since = NOON.replace(hour=0, minute=0, second=0)
+    until = since + timedelta(days=((now - since).days + 2))
+    async with backend.engine.connect() as conn:
+        for granularity in (HOUR, DAY):
+            tiers = await conn.execute(
+                select(
+                    rollup_dimensions.c.model,
+                    func.sum(usage_rollups.c.requests),
+                    func.sum(usage_rollups.c.cost),
+                )
+                .join(rollup_dimensions, rollup_dimensions.c.id == -usage_rollups.c.dimensions_id)
+                .where(
+                    usage_rollups.c.org_id == org,
+                    usage_rollups.c.granularity == granularity,
+                    usage_rollups.c.dimensions_id < ORGANIZATION_TOTAL,
+                )
+                .group_by(rollup_dimensions.c.model)
+            )
+            per_model: dict[str, list[int]] = {}
+            for row in await rollup_rows(backend, org, granularity):
+                sums = per_model.setdefault(row.model, [0, 0])
+                sums[0] += row.requests
+                sums[1] += row.cost
+            assert {model: [requests, cost] for model, requests, cost in tiers} == per_model
+        # A breakdown by model reads those rows, and agrees with each model's own total.
+        by_model = await summarize(conn, Filters(since, until, org_id=org), GroupBy.MODEL)
+        for found in by_model:
+            [alone] = await summarize(
+                conn, Filters(since, until, org_id=org, model=found.group), GroupBy.TOTAL
+            )
+            assert (found.requests, found.cost_units) == (alone.requests, alone.cost_units)
+        assert sum(found.requests for found in by_model) == 20
+        assert {found.group for found in by_model} == {"gpt-4o", "claude-haiku-4-5", ""}

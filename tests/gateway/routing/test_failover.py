@@ -134,9 +134,9 @@ async def test_when_every_channel_fails_the_client_gets_an_error_and_pays_nothin
     assert [a["channel_id"] for a in event.attempts] == [ids[0], ids[1], ids[0]]
     # Exports carry the attempts as JSON, in CSV as in JSON lines.
     async with backend.engine.connect() as conn:
-        csv_text = "".join([c async for c in export_usage(conn, fmt="csv", org_id=tenant.org_id)])
-        jsonl = "".join([c async for c in export_usage(conn, fmt="jsonl", org_id=tenant.org_id)])
-    [csv_row] = csv.DictReader(io.StringIO(csv_text))
+        csv_text = b"".join([c async for c in export_usage(conn, fmt="csv", org_id=tenant.org_id)])
+        jsonl = b"".join([c async for c in export_usage(conn, fmt="jsonl", org_id=tenant.org_id)])
+    [csv_row] = csv.DictReader(io.StringIO(csv_text.decode()))
     assert orjson.loads(csv_row["attempts"]) == orjson.loads(jsonl)["attempts"] == event.attempts
     await settled_balance(backend.engine, tenant.org_id, FUNDED)
     await assert_ledger_invariant(backend.engine, tenant.org_id)

@@ -1,0 +1,269 @@
+"""An organization's alert rules: created, changed and deleted by its admins (each change
+audited, none that is refused), listed with their current state."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.alerts.models import (
+    PERCENTILE_KINDS,
+    PERCENTILES,
+    SOURCES,
+    VOLUME_GUARDED,
+    WINDOWED,
+    AlertKind,
+    AlertRule,
+    AlertState,
+    RuleSettings,
+)
+from aisonar.alerts.units import format_threshold, format_window, parse_threshold, parse_window
+from aisonar.audit import services as audit
+from aisonar.audit.models import SYSTEM, Actor
+from aisonar.clock import as_utc, new_id, utcnow
+from aisonar.errors import InvalidInput, NotFound
+from aisonar.store.tables import alert_rules
+
+DEFAULT_WINDOW = "15m"
+DEFAULT_PERCENTILE = "p95"
+DEFAULT_MIN_REQUESTS = 20
+MAX_MIN_REQUESTS = 1_000_000
+MAX_NAME = 100
+MAX_MODEL = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_RULES_PER_ORG = 50
+_LIST_LIMIT = 1000
+
+
+def _rule(row: Any) -> AlertRule:
+    return AlertRule(
+        id=row.id,
+        org_id=row.org_id,
+        name=row.name,
+        kind=AlertKind(row.kind),
+        threshold=int(row.threshold),
+        window_s=row.window_s,
+        percentile=row.percentile,
+        min_requests=row.min_requests,
+        model=row.model,
+        source=row.source,
+        enabled=bool(row.enabled),
+        state=AlertState(row.state),
+        state_changed_at=as_utc(row.state_changed_at),
+        revision=row.revision,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def settings_of(rule: AlertRule) -> RuleSettings:
+    """The rule as people set it, with the defaults it took."""
+    return RuleSettings(
+        kind=rule.kind,
+        threshold=format_threshold(rule.kind, rule.threshold),
+        window=None if rule.window_s is None else format_window(rule.window_s),
+        percentile=rule.percentile,
+        min_requests=rule.min_requests,
+        model=rule.model,
+        source=rule.source,
+        name=rule.name,
+        enabled=rule.enabled,
+    )
+
+
+def shown(rule: AlertRule) -> dict[str, Any]:
+    """A rule as the API and the command line show it: its settings as people write
+    them, and its state."""
+    return {
+        "id": rule.id,
+        "org_id": rule.org_id,
+        **asdict(settings_of(rule)),
+        "state": rule.state,
+        "state_changed_at": rule.state_changed_at,
+        "created_at": rule.created_at,
+    }
+
+
+def _only_for(kind: AlertKind, field: str, value: object, kinds: frozenset[AlertKind]) -> None:
+    if value is not None and kind not in kinds:
+        names = ", ".join(sorted(kinds))
+        raise InvalidInput(f"{field} applies to {names} rules, not to {kind} rules", param=field)
+
+
+def _text(value: str, field: str, longest: int, *, blank: bool) -> str:
+    """Trimmed, within its length, without control characters."""
+    trimmed = value.strip()
+    if not (blank or trimmed) or len(trimmed) > longest or _CONTROL.search(trimmed):
+        least = 0 if blank else 1
+        raise InvalidInput(
+            f"{field} is {least} to {longest} characters, none of them control characters",
+            param=field,
+        )
+    return trimmed
+
+
+def _checked_filters(settings: RuleSettings) -> tuple[str | None, str | None]:
+    model = (
+        None if settings.model is None else _text(settings.model, "model", MAX_MODEL, blank=False)
+    )
+    if settings.source is not None and settings.source not in SOURCES:
+        raise InvalidInput(f"source is one of {', '.join(SOURCES)}", param="source")
+    return model, settings.source
+
+
+def _fields(settings: RuleSettings) -> dict[str, Any]:
+    """What valid settings make of a rule; a clear error for anything else."""
+    kind = settings.kind
+    for field, kinds in (
+        ("window", WINDOWED),
+        ("model", WINDOWED),
+        ("source", WINDOWED),
+        ("percentile", PERCENTILE_KINDS),
+        ("min_requests", VOLUME_GUARDED),
+    ):
+        _only_for(kind, field, getattr(settings, field), kinds)
+    if settings.percentile is not None and settings.percentile not in PERCENTILES:
+        raise InvalidInput(f"percentile is one of {', '.join(PERCENTILES)}", param="percentile")
+    if settings.min_requests is not None and not 1 <= settings.min_requests <= MAX_MIN_REQUESTS:
+        raise InvalidInput(f"min_requests is 1 to {MAX_MIN_REQUESTS}", param="min_requests")
+    name = _text(settings.name, "name", MAX_NAME, blank=True)
+    model, source = _checked_filters(settings)
+    return {
+        "kind": kind,
+        "name": name,
+        "threshold": parse_threshold(kind, settings.threshold),
+        "window_s": parse_window(settings.window or DEFAULT_WINDOW) if kind in WINDOWED else None,
+        "percentile": (settings.percentile or DEFAULT_PERCENTILE)
+        if kind in PERCENTILE_KINDS
+        else None,
+        "min_requests": (settings.min_requests or DEFAULT_MIN_REQUESTS)
+        if kind in VOLUME_GUARDED
+        else None,
+        "model": model,
+        "source": source,
+        "enabled": settings.enabled,
+    }
+
+
+def _plain(fields: dict[str, Any]) -> dict[str, Any]:
+    """Enums as their values, as the database and the audit log keep them."""
+    return {
+        name: value.value if isinstance(value, AlertKind | AlertState) else value
+        for name, value in fields.items()
+    }
+
+
+def _audited(rule: AlertRule) -> dict[str, Any]:
+    return _plain(asdict(settings_of(rule)))
+
+
+async def create_rule(
+    conn: AsyncConnection, org_id: str, settings: RuleSettings, *, actor: Actor = SYSTEM
+) -> AlertRule:
+    """A new rule, ok until its first evaluation finds otherwise."""
+    fields = _fields(settings)
+    count = select(func.count()).select_from(alert_rules).where(alert_rules.c.org_id == org_id)
+    if (await conn.execute(count)).scalar_one() >= _MAX_RULES_PER_ORG:
+        raise InvalidInput(f"an organization has at most {_MAX_RULES_PER_ORG} alert rules")
+    now = utcnow()
+    rule = AlertRule(
+        id=new_id("alr"),
+        org_id=org_id,
+        state=AlertState.OK,
+        state_changed_at=now,
+        revision=0,
+        created_at=now,
+        **fields,
+    )
+    await conn.execute(insert(alert_rules).values(**_plain(asdict(rule))))
+    await audit.record(
+        conn,
+        actor,
+        "alert.create",
+        object_kind="alert_rule",
+        object_id=rule.id,
+        org_id=org_id,
+        changes=audit.created(_audited(rule)),
+    )
+    return rule
+
+
+async def get_rule(conn: AsyncConnection, rule_id: str) -> AlertRule:
+    row = (await conn.execute(select(alert_rules).where(alert_rules.c.id == rule_id))).first()
+    if row is None:
+        raise NotFound(f"no alert rule with id {rule_id!r}")
+    return _rule(row)
+
+
+async def list_rules(conn: AsyncConnection, org_id: str | None = None) -> list[AlertRule]:
+    """An organization's rules (or everyone's), oldest first."""
+    query = select(alert_rules).order_by(alert_rules.c.created_at, alert_rules.c.id)
+    if org_id is not None:
+        query = query.where(alert_rules.c.org_id == org_id)
+    return [_rule(row) for row in await conn.execute(query.limit(_LIST_LIMIT))]
+
+
+async def enabled_rules(conn: AsyncConnection, *, after_id: str, limit: int) -> list[AlertRule]:
+    """A page of the rules to evaluate, in id order from after `after_id`."""
+    query = (
+        select(alert_rules)
+        .where(alert_rules.c.enabled.is_(True), alert_rules.c.id > after_id)
+        .order_by(alert_rules.c.id)
+        .limit(limit)
+    )
+    return [_rule(row) for row in await conn.execute(query)]
+
+
+async def update_rule(
+    conn: AsyncConnection, rule_id: str, changes: Mapping[str, Any], *, actor: Actor = SYSTEM
+) -> AlertRule:
+    """Change the given settings (any but the kind); the rule is checked whole. A disabled
+    rule goes back to ok, without a notice, and is not evaluated until enabled again."""
+    rule = await get_rule(conn, rule_id)
+    if "kind" in changes:
+        raise InvalidInput("a rule's kind cannot change: create another rule", param="kind")
+    fields = _fields(replace(settings_of(rule), **changes))
+    changed = audit.changed(_audited(rule), _audited(replace(rule, **fields)))
+    if not changed:
+        return rule
+    values = {name: value for name, value in fields.items() if name != "kind"}
+    if not fields["enabled"]:
+        # Back to ok, whatever state an evaluation may have set since the rule was read.
+        firing = alert_rules.c.state == AlertState.FIRING.value
+        values["state"] = AlertState.OK.value
+        moment = literal(utcnow(), alert_rules.c.state_changed_at.type)
+        values["state_changed_at"] = case((firing, moment), else_=alert_rules.c.state_changed_at)
+    await conn.execute(
+        update(alert_rules)
+        .where(alert_rules.c.id == rule_id)
+        .values(**values, revision=alert_rules.c.revision + 1)
+    )
+    await audit.record(
+        conn,
+        actor,
+        "alert.update",
+        object_kind="alert_rule",
+        object_id=rule_id,
+        org_id=rule.org_id,
+        changes=changed,
+    )
+    return await get_rule(conn, rule_id)
+
+
+async def delete_rule(conn: AsyncConnection, rule_id: str, *, actor: Actor = SYSTEM) -> AlertRule:
+    rule = await get_rule(conn, rule_id)
+    await conn.execute(delete(alert_rules).where(alert_rules.c.id == rule_id))
+    await audit.record(
+        conn,
+        actor,
+        "alert.delete",
+        object_kind="alert_rule",
+        object_id=rule_id,
+        org_id=rule.org_id,
+        changes=audit.changed(_audited(rule), {}),
+    )
+    return rule

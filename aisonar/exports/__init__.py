@@ -1,0 +1,31 @@
+"""Records streamed out as CSV, JSON Lines or Parquet, whatever their number: each format
+is encoded as the records arrive and handed over in chunks of bytes, never whole.
+
+An export names its columns as SQLAlchemy columns (its table's, and detached ones for
+the values it derives), so that a format can type them: Parquet's schema follows the
+table, and a column added to the table is exported with its type as it is."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from typing import Any
+
+from sqlalchemy import Column
+
+from aisonar.exports.text import encode_csv, encode_jsonl
+
+_TEXT_ENCODERS = {"csv": encode_csv, "jsonl": encode_jsonl}
+EXPORT_FORMATS = (*_TEXT_ENCODERS, "parquet")
+
+
+def encode_records(
+    records: AsyncIterable[dict[str, Any]], columns: Sequence[Column[Any]], fmt: str
+) -> AsyncIterator[bytes]:
+    if fmt == "parquet":
+        # Importing pyarrow costs a process some 30 MiB and 60 ms: only Parquet exports pay.
+        from aisonar.exports.parquet import encode_parquet
+
+        return encode_parquet(records, columns)
+    if fmt not in _TEXT_ENCODERS:
+        raise ValueError(f"unknown export format {fmt!r}")
+    return _TEXT_ENCODERS[fmt](records, columns)
