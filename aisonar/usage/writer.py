@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any
@@ -61,6 +62,13 @@ def _sqlite_row(event: UsageEvent) -> tuple[Any, ...]:
         if moment is not None:
             values[index] = _sqlite_time(moment)
     return tuple(values)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    events: list[UsageEvent]
+    rows: list[tuple[Any, ...]]
+    sums: rollups.Sums
 
 
 def _insert_statement(sqlite: bool) -> str:
@@ -122,27 +130,49 @@ class UsageWriter:
         await task
 
     async def _flush(self, *, retry: bool) -> None:
+        """Write everything pending, a transaction at a time; while one is in the
+        database, the next is prepared in a thread (the driver lets go of the GIL while
+        the database works, so the two overlap)."""
+        limit = self._batch_size * _CATCH_UP_BATCHES
+        upcoming: _Prepared | None = None
         while self._pending:
-            batch = self._pending[: self._batch_size * _CATCH_UP_BATCHES]
+            current = upcoming or self._prepare(self._pending[:limit])
+            following = self._pending[len(current.events) : len(current.events) + limit]
             try:
-                await self._insert(batch)
+                if following:
+                    _, upcoming = await asyncio.gather(
+                        self._insert(current), asyncio.to_thread(self._prepare, following)
+                    )
+                else:
+                    await self._insert(current)
+                    upcoming = None
             except (SQLAlchemyError, OSError):
-                log.exception("usage writer could not write %d events; will retry", len(batch))
+                count = len(current.events)
+                log.exception("usage writer could not write %d events; will retry", count)
                 if not retry:
                     raise
                 await asyncio.sleep(_RETRY_DELAY_S)
                 return
-            del self._pending[: len(batch)]
+            del self._pending[: len(current.events)]
 
-    async def _insert(self, batch: list[UsageEvent]) -> None:
+    def _prepare(self, events: list[UsageEvent]) -> _Prepared:
+        """The driver's rows and the minute sums of a batch: pure, so a thread may do it."""
         late_before = int((utcnow() - LATE_AFTER).timestamp())
+        return _Prepared(
+            events,
+            [self._to_row(event) for event in events],
+            rollups.aggregate(events, late_before),
+        )
+
+    async def _insert(self, prepared: _Prepared) -> None:
         async with self._engine.begin() as conn:
-            if any(event.external_id is not None for event in batch):
-                batch = await _unseen(conn, batch)
-                if not batch:
+            if any(event.external_id is not None for event in prepared.events):
+                unseen = await _unseen(conn, prepared.events)
+                if not unseen:
                     return
-            rows = [self._to_row(event) for event in batch]
-            sums = rollups.aggregate(batch, late_before)
+                if len(unseen) < len(prepared.events):
+                    prepared = self._prepare(unseen)
+            batch, rows, sums = prepared.events, prepared.rows, prepared.sums
             await conn.exec_driver_sql(self._statement, rows)
             combinations = (key[2] for key in sums if len(key[2]) > 1)
             ids = await self._dimension_ids.resolve(conn, combinations)
