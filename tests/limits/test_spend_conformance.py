@@ -24,7 +24,8 @@ from aisonar.limits.spend import (
 )
 
 REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
-NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
+# Counters in Redis expire a day after their period ends: the periods tested are current.
+NOW = datetime.now(UTC)
 
 
 class Database:
@@ -72,10 +73,11 @@ def hold_id() -> str:
 
 
 def test_periods_are_utc_calendar_days_and_months() -> None:
-    assert day_of(NOW) == Period(
+    afternoon = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
+    assert day_of(afternoon) == Period(
         datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC)
     )
-    assert month_of(NOW) == Period(
+    assert month_of(afternoon) == Period(
         datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
     )
     december = datetime(2026, 12, 31, 23, 59, tzinfo=UTC)
