@@ -22,7 +22,7 @@ from aisonar.billing.store import BalanceStore, DurableBalance
 from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
 from aisonar.clock import utcnow
-from aisonar.config import Settings
+from aisonar.config import Settings, split_list
 from aisonar.crypto import SecretBox
 from aisonar.gateway.admission import Limiter
 from aisonar.gateway.asgi import GatewayApp, Runtime
@@ -51,6 +51,7 @@ from aisonar.notify.sender import Notifier, RetryPolicy, configured_mail
 from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.observability.vitals import GatewayVitals
+from aisonar.privacy.erasure_job import keep_erasing
 from aisonar.store.engine import create_engine
 from aisonar.usage.compaction import keep_compacting
 from aisonar.usage.partitions import ensure_partitions
@@ -273,11 +274,15 @@ def create_app(settings: Settings) -> GatewayApp:
         alerts_task = asyncio.create_task(
             keep_evaluating_alerts(engine, interval_s=settings.alert_interval_s), name="alerts"
         )
+        erasure_task = asyncio.create_task(
+            keep_erasing(engine, configured_mail(settings), settings.deletion_interval_s),
+            name="erasure",
+        )
         try:
             yield
         finally:
             background = (probe_task, sync_task, notifier_task, expiry_task, compaction_task)
-            for task in (*background, retention_task, alerts_task):
+            for task in (*background, retention_task, alerts_task, erasure_task):
                 task.cancel()
             await notifier.close()
             await billing.ledger.stop(ledger_task)
@@ -290,7 +295,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await session.close()
             await engine.dispose()
 
-    app = GatewayApp(lifespan)
+    app = GatewayApp(lifespan, split_list(settings.trusted_proxies))
     app.admin = create_admin_api(app.runtime, settings)
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -75,6 +76,19 @@ class Settings(BaseSettings):
     # Requests to change one's email address (each mails a code to the new address, and
     # checks the password) one person may make per hour.
     email_changes_per_hour: int = Field(default=5, gt=0)
+    # Personal data exports (each reads all of someone's records) one person may ask the
+    # management API for per hour.
+    exports_per_hour: int = Field(default=5, gt=0)
+    # Support messages (opening a request counts as one) one person may write per hour.
+    support_messages_per_hour: int = Field(default=30, gt=0)
+
+    # Account deletion: who approves requests besides operators (`org_admin`: also the
+    # admins of the person's organization), and how long after approval the personal data
+    # is erased (0: at once; at most 30 days, the promise made to the person).
+    deletion_approval: Literal["operator", "org_admin"] = "operator"
+    deletion_erasure_delay_hours: float = Field(default=0.0, ge=0, le=30 * 24)
+    # How often each server looks for approved requests that are due.
+    deletion_interval_s: float = Field(default=300.0, gt=0)
 
     # Email notices: the SMTP server (smtp://user:password@host:port, upgraded with STARTTLS
     # when offered, or smtps:// for TLS from the start) and the From address. No URL, no
@@ -125,6 +139,18 @@ class Settings(BaseSettings):
     key_cache_size: int = Field(default=100_000, gt=0)
     # On SIGTERM/SIGINT: how long in-flight requests may run before they are cut off.
     shutdown_grace_s: float = Field(default=30.0, ge=0)
+    # The reverse proxies in front of the server (addresses or networks, comma separated;
+    # `*`: any): their X-Forwarded-For and X-Forwarded-Proto name the client and the
+    # scheme, and only through them is `country_header` believed.
+    trusted_proxies: str = "127.0.0.1"
+
+    # Site analytics (the console's page views, with consent): the header a trusted proxy
+    # puts the visitor's country in (ISO 3166 alpha-2, e.g. CF-IPCountry; empty: no
+    # country), the path prefixes of the pages counted (comma separated), and the page
+    # views one address may report per minute.
+    country_header: str = ""
+    site_analytics_paths: str = "/"
+    site_pageviews_per_ip_per_minute: int = Field(default=60, gt=0)
 
     # Tenant labels on the request and cost metrics: any of org, user, key (comma
     # separated). Off by default: each adds a series per tenant.
@@ -163,6 +189,25 @@ class Settings(BaseSettings):
     @classmethod
     def _well_formed_headers(cls, value: str) -> str:
         otlp_header_pairs(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for item in split_list(value):
+            if item != "*":
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as error:
+                    raise ValueError(f"{item!r} is not an address or a network") from error
+        return value
+
+    @field_validator("site_analytics_paths")
+    @classmethod
+    def _absolute_paths(cls, value: str) -> str:
+        prefixes = split_list(value)
+        if not prefixes or not all(prefix.startswith("/") for prefix in prefixes):
+            raise ValueError("give one or more path prefixes, each starting with /")
         return value
 
     @model_validator(mode="after")

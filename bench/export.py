@@ -59,10 +59,10 @@ async def insert_events(database: Path, count: int, start: datetime) -> None:
     await engine.dispose()
 
 
-def export(env: dict[str, str], output: Path, *args: str) -> Run:
-    command = [sys.executable, "-m", "aisonar", "usage", "export", "--output", str(output), *args]
+def measured(command: list[str], env: dict[str, str], output: Path) -> Run:
+    """Run the command in a process of its own: its time, peak RSS and output's size."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -71,17 +71,27 @@ def export(env: dict[str, str], output: Path, *args: str) -> Run:
     return Run(seconds, usage.ru_maxrss / 1024, output.stat().st_size / 2**20)
 
 
+def command_environment(data: Path) -> dict[str, str]:
+    """The environment of `aisonar` commands on the database in `data`."""
+    return {
+        **os.environ,
+        "AISONAR_DATA_DIR": str(data),
+        "AISONAR_SECRET_KEY": secrets.token_urlsafe(36),
+        "AISONAR_LOG_LEVEL": "warning",
+    }
+
+
+def export(env: dict[str, str], output: Path, *args: str) -> Run:
+    command = [sys.executable, "-m", "aisonar", "usage", "export", "--output", str(output)]
+    return measured([*command, *args], env, output)
+
+
 def main(arguments: argparse.Namespace) -> None:
     events = arguments.events
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "data"
         data.mkdir()
-        env = {
-            **os.environ,
-            "AISONAR_DATA_DIR": str(data),
-            "AISONAR_SECRET_KEY": secrets.token_urlsafe(36),
-            "AISONAR_LOG_LEVEL": "warning",
-        }
+        env = command_environment(data)
         start = utcnow() - timedelta(seconds=events / EVENTS_PER_SECOND + 60)
         began = time.perf_counter()
         asyncio.run(insert_events(data / "aisonar.db", events, start))

@@ -10,23 +10,39 @@ import aiohttp
 import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from aisonar.store.tables import metadata
 from aisonar.testing.gateway_server import RunningGateway
 from tests.support import Backend, Tenant, read_files_elsewhere, wait_for_usage
 
 
 async def database_text(backend: Backend) -> bytes:
+    """Every byte of the database's files: SQLite's database and write-ahead log, or the
+    files of PostgreSQL's database (tables, their indexes and TOAST, after a checkpoint
+    has written every changed page), read through the server as its superuser."""
     if backend.name == "sqlite":
         files = [str(p) for p in backend.settings.data_dir.rglob("*") if p.is_file()]
         return read_files_elsewhere(files)
-    dumped: list[str] = []
     async with backend.engine.connect() as conn:
-        for table in metadata.sorted_tables:
-            rows = await conn.execute(select(text(f"{table.name}::text")).select_from(table))
-            dumped.extend(str(row[0]) for row in rows)
-    return "\n".join(dumped).encode()
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.exec_driver_sql("CHECKPOINT")
+        folder = (
+            await conn.execute(
+                text("SELECT 'base/' || oid FROM pg_database WHERE datname = current_database()")
+            )
+        ).scalar_one()
+        names = await conn.execute(text("SELECT pg_ls_dir(:folder)"), {"folder": folder})
+        contents = [
+            (
+                await conn.execute(
+                    text("SELECT pg_read_binary_file(:path, 0, 1000000000, true)"),
+                    {"path": f"{folder}/{name}"},
+                )
+            ).scalar_one()
+            or b""
+            for name in list(names.scalars())
+        ]
+    return b"\n".join(contents)
 
 
 async def test_marker_is_found_nowhere(

@@ -1,7 +1,7 @@
-"""Changing people and organizations after they exist: a user's name, role, email
-address (an operator's change), or whether they are disabled (which stops their keys,
-tokens and sessions at once), and an organization's plan. Each change is audited with
-its before and after."""
+"""Changing people and organizations after they exist: a user's name, company, language,
+role, email address (an operator's change), or whether they are disabled (which stops
+their keys, tokens and sessions at once), and an organization's plan. Each change is
+audited with its before and after; the person hears of a change to their profile."""
 
 from __future__ import annotations
 
@@ -16,9 +16,14 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
-from aisonar.notify.notices import PLAN_CHANGED, ROLE_CHANGED, record_notice
+from aisonar.i18n import Language
+from aisonar.notify.notices import PLAN_CHANGED, PROFILE_CHANGED, ROLE_CHANGED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import organizations, users
+
+# A change to any of these is told to the person: which fields, not the values (their
+# organization's webhooks receive the notice too).
+_PROFILE_FIELDS = ("name", "company", "language")
 
 
 async def update_user(
@@ -29,10 +34,13 @@ async def update_user(
     role: Role | None = None,
     disabled: bool | None = None,
     email: str | None = None,
+    company: str | None = None,
+    language: Language | None = None,
     keep_session: str | None = None,
     actor: Actor = SYSTEM,
 ) -> User:
-    """Change the given fields (audited when any value differs). Disabling a user ends
+    """Change the given fields (audited when any value differs; an empty company clears
+    it; a new name, company or language is told to the person). Disabling a user ends
     their sessions; every server stops their keys within a second (cached identities are
     dropped). A new email address takes effect at once, unconfirmed (an operator's
     change, `email_change.change_email`): every session of the user but `keep_session`
@@ -45,8 +53,14 @@ async def update_user(
         values["role"] = role.value
     if disabled is not None and disabled != before.disabled:
         values["disabled_at"] = utcnow() if disabled else None
+    if company is not None:
+        values["company"] = company.strip() or None
+    if language is not None:
+        values["language"] = language.value
     if not values and email is None:
-        raise InvalidInput("nothing to change: give a name, a role, disabled, or an email")
+        raise InvalidInput(
+            "nothing to change: give a name, a company, a language, a role, disabled, or an email"
+        )
     if email is not None:
         await change_email(conn, user_id, email, keep_session=keep_session, actor=actor)
     if values:
@@ -63,7 +77,7 @@ async def _update_profile(
         await end_other_sessions(conn, user_id, keep=None)
     await record_change(conn, KEY_ENTITY, "*")
     after = await get_user(conn, user_id)
-    fields = ("name", "role", "disabled")
+    fields = ("name", "company", "language", "role", "disabled")
     changes = audit.changed(
         {field: getattr(before, field) for field in fields},
         {field: getattr(after, field) for field in fields},
@@ -78,6 +92,9 @@ async def _update_profile(
             org_id=after.org_id,
             changes=changes,
         )
+    profile = sorted(set(changes) & set(_PROFILE_FIELDS))
+    if profile:
+        await record_notice(conn, after.org_id, PROFILE_CHANGED, {"fields": profile}, user_id)
     if after.role != before.role:
         await record_notice(
             conn,

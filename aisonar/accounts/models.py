@@ -58,6 +58,9 @@ class User:
     role: str
     created_at: datetime
     disabled: bool
+    # The language notices and the console speak to them in (`en`, `zh-Hans`).
+    language: str = "en"
+    company: str | None = None
 
 
 @dataclass(frozen=True)

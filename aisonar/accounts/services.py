@@ -178,6 +178,8 @@ def _user(row: Any) -> User:
         role=row.role,
         created_at=as_utc(row.created_at),
         disabled=row.disabled_at is not None,
+        language=row.language,
+        company=row.company,
     )
 
 
@@ -204,6 +206,7 @@ async def create_user(
     name: str = "",
     role: str = Role.USER,
     password: str | None = None,
+    company: str | None = None,
     actor: Actor = SYSTEM,
 ) -> User:
     email = validate_email(email)
@@ -223,6 +226,7 @@ async def create_user(
                 if password is None
                 else hash_password(password, user_inputs=[email, name, org_name]),
                 created_at=utcnow(),
+                company=company,
             )
         )
     except IntegrityError as error:
@@ -235,7 +239,13 @@ async def create_user(
         object_id=user_id,
         org_id=org.id,
         changes=audit.created(
-            {"email": email, "name": name, "role": role, "password_set": password is not None}
+            {
+                "email": email,
+                "name": name,
+                "role": role,
+                "password_set": password is not None,
+                "company": company,
+            }
         ),
     )
     return await get_user_by_email(conn, email)

@@ -20,6 +20,9 @@ from aisonar.admin import (
     audit,
     catalog,
     channel_checks,
+    consents,
+    cookie_consent,
+    deletion,
     email_change,
     keys,
     limits,
@@ -27,10 +30,14 @@ from aisonar.admin import (
     money,
     notices,
     orgs,
+    personal_export,
     plans,
+    policies,
     retention,
     session,
     signup,
+    site_analytics,
+    support,
     users,
     webhooks,
 )
@@ -79,7 +86,9 @@ async def _domain_error(_: Request, error: Exception) -> JSONResponse:
 async def _invalid_request(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"] if part != "body")
+    # The field's path within the body (whose own fields may be named "body" too).
+    loc = first["loc"]
+    where = ".".join(str(part) for part in (loc[1:] if loc[:1] == ("body",) else loc))
     return _error(400, "invalid_request_error", None, f"{where}: {first['msg']}", where or None)
 
 
@@ -122,6 +131,13 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         notices.router,
         webhooks.router,
         alerts.router,
+        deletion.router,
+        personal_export.router,
+        support.router,
+        policies.router,
+        consents.router,
+        cookie_consent.router,
+        site_analytics.router,
     ):
         api.include_router(router, responses=_ERRORS)
     return api

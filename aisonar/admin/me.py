@@ -26,6 +26,7 @@ from aisonar.admin.schemas import (
     TokenOut,
     UserOut,
 )
+from aisonar.errors import InvalidInput
 from aisonar.i18n import Language
 from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
 from aisonar.notify.notices import Channel as NoticeChannel
@@ -44,9 +45,21 @@ async def my_profile(caller: Caller, db: Engine) -> UserOut:
 async def change_my_profile(
     caller: Caller, actor: Acting, db: Engine, body: ProfileChange
 ) -> UserOut:
-    """Change your display name (your language is in `/api/me/notification-settings`)."""
+    """Correct your name, company or language (any of them, at least one; the language
+    is also in `/api/me/notification-settings`). Audited; you get a `profile_changed`
+    notice naming what changed."""
+    if not body.model_fields_set:
+        raise InvalidInput("nothing to change: give a name, a company or a language")
     async with db.begin() as conn:
-        return UserOut.of(await update_user(conn, caller.user_id, name=body.name, actor=actor))
+        changed = await update_user(
+            conn,
+            caller.user_id,
+            name=body.name,
+            company=body.company,
+            language=body.language,
+            actor=actor,
+        )
+    return UserOut.of(changed)
 
 
 @router.get("/keys")

@@ -38,6 +38,8 @@ class RetentionRunOut(BaseModel):
     rollups_deleted: int
     # PostgreSQL: whole days of raw events dropped (not counted in events_deleted).
     partitions_dropped: int
+    # Rows of the site's page views (one per day and combination).
+    site_views_deleted: int
     # Organization id -> raw usage events deleted (only those that lost some).
     events_deleted_by_org: dict[str, int]
 
@@ -46,8 +48,9 @@ class RetentionRunOut(BaseModel):
 async def run_retention_now(
     caller: Operator, actor: Acting, db: Engine, settings: Config, body: RetentionRunIn
 ) -> RetentionRunOut:
-    """Delete raw usage events past their organization's window and rollups past theirs,
-    in small batches (the ledger is kept), and answer what was deleted; audited."""
+    """Delete raw usage events past their organization's window, and rollups and the
+    site's page-view days past theirs, in small batches (the ledger is kept), and answer
+    what was deleted; audited."""
     report = await run_retention(
         db, body.as_of or utcnow(), RetentionPolicy.of(settings), actor=actor
     )
@@ -57,5 +60,6 @@ async def run_retention_now(
         organizations=len(report.events_deleted),
         rollups_deleted=report.rollups_deleted,
         partitions_dropped=report.partitions_dropped,
+        site_views_deleted=report.site_views_deleted,
         events_deleted_by_org=report.events_deleted,
     )

@@ -4,13 +4,14 @@ credits ("12.50"), as everywhere people read them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, Role, User
 from aisonar.accounts.tokens import AccessToken
 from aisonar.billing.money import format_amount
+from aisonar.i18n import Language
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -56,6 +57,9 @@ class UserOut(BaseModel):
     role: str
     disabled: bool
     created_at: datetime
+    # The language notices and the console speak to them in.
+    language: Language
+    company: str | None
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -82,15 +86,36 @@ class UserChange(BaseModel):
     email: str | None = Field(default=None, min_length=3, max_length=320)
 
 
+# Trimmed, at most 200 characters (the column's size), no control characters.
+_ProfileText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
+]
+
+
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Document an optional field as its type alone: it may be left out, not sent as null."""
+    [kept] = [option for option in schema.pop("anyOf") if option.get("type") != "null"]
+    schema.update(kept)
+
+
 class ProfileChange(BaseModel):
+    """Any of the fields (at least one); each left out stays as it is."""
+
     model_config = _STRICT
-    # Trimmed; 1 to 200 characters (the column's size), no control characters.
-    name: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$"
-        ),
-    ]
+    name: Annotated[_ProfileText, StringConstraints(min_length=1)] | None = Field(
+        default=None, json_schema_extra=_not_nullable
+    )
+    # An empty string clears it.
+    company: _ProfileText | None = Field(default=None, json_schema_extra=_not_nullable)
+    # Also settable in `/api/me/notification-settings`.
+    language: Language | None = Field(default=None, json_schema_extra=_not_nullable)
+
+    @field_validator("name", "company", "language")
+    @classmethod
+    def _given_fields_are_not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it as it is")
+        return value
 
 
 class OrgChange(BaseModel):

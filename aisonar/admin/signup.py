@@ -1,7 +1,8 @@
 """`POST /api/signup`: self-service sign-up, when the operator allows it
 (`AISONAR_SIGNUP_ENABLED`, off by default). It creates an organization on the Free plan
 named after the company, its first user as the organization's admin, and signs them in.
-Sign-ups are limited per address."""
+The person must confirm they are 18 or over and accept the current terms, if there are
+any; both are recorded with the account. Sign-ups are limited per address."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 import secrets
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Plan, Role
@@ -17,8 +18,9 @@ from aisonar.admin.deps import Config, Services, client_ip
 from aisonar.admin.schemas import UserOut
 from aisonar.admin.session import SessionOut, open_session
 from aisonar.audit.models import Actor
-from aisonar.errors import AISonarError, NotFound
+from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.limits.store import RateCheck
+from aisonar.privacy.consents import record_sign_up, terms_to_accept
 
 router = APIRouter(tags=["session"])
 
@@ -42,6 +44,11 @@ class SignUp(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
     name: str = Field(min_length=1, max_length=200)
     company: str = Field(min_length=1, max_length=200)
+    # Must be true: nobody under 18 may hold an account.
+    age_confirmed: StrictBool
+    # The version of the current terms of service (`GET /api/policies/terms`) the person
+    # accepted; required while terms are published, left out while none are.
+    accepted_terms_version: int | None = None
 
 
 @router.post(
@@ -55,6 +62,11 @@ async def sign_up(
     """Create an organization (Free plan) and its admin, and sign them in."""
     if not settings.signup_enabled:
         raise NotFound("Sign-up is not open on this server; ask its operator for an account.")
+    if not body.age_confirmed:
+        raise InvalidInput(
+            "confirm that you are 18 or older: nobody under 18 may hold an account",
+            param="age_confirmed",
+        )
     ip = client_ip(request)
     if ip is not None:
         check = RateCheck(
@@ -70,6 +82,7 @@ async def sign_up(
             raise TooManySignUps(decision.retry_after_s)
     actor = Actor(body.email.strip().lower(), None, ip)
     async with running.engine.begin() as conn:
+        terms = await terms_to_accept(conn, body.accepted_terms_version)
         org = await accounts.create_org(conn, body.company, Plan.FREE, actor=actor)
         user = await accounts.create_user(
             conn,
@@ -78,8 +91,10 @@ async def sign_up(
             name=body.name,
             role=Role.ORG_ADMIN,
             password=body.password,
+            company=org.name,
             actor=actor,
         )
+        await record_sign_up(conn, user.id, terms, actor)
         started = await open_session(conn, request, response, settings, user.id, ip)
     running.metrics.sign_ups.labels("created").inc()
     return SessionOut(

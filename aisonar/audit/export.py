@@ -39,5 +39,6 @@ def export_audit(
 
 async def _records(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[dict[str, Any]]:
     result = await conn.stream(query.execution_options(yield_per=1000))
-    async for row in result:
-        yield asdict(entry_of(row))
+    async for rows in result.partitions():
+        for row in rows:
+            yield asdict(entry_of(row))

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Select, String, func, insert, select, update
+from sqlalchemy import Column, ColumnElement, Select, String, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
@@ -205,9 +205,17 @@ async def ledger_sum(conn: AsyncConnection, org_id: str) -> int:
 def export_ledger(
     conn: AsyncConnection, org_id: str, *, fmt: str, since: datetime | None = None
 ) -> AsyncIterator[bytes]:
-    query = select(ledger_entries).where(ledger_entries.c.org_id == org_id)
+    conditions = [ledger_entries.c.org_id == org_id]
     if since is not None:
-        query = query.where(ledger_entries.c.created_at >= since)
+        conditions.append(ledger_entries.c.created_at >= since)
+    return export_entries(conn, *conditions, fmt=fmt)
+
+
+def export_entries(
+    conn: AsyncConnection, *conditions: ColumnElement[bool], fmt: str
+) -> AsyncIterator[bytes]:
+    """The entries meeting every condition, oldest first, streamed."""
+    query = select(ledger_entries).where(*conditions)
     return encode_records(_export_records(conn, query), EXPORT_COLUMNS, fmt)
 
 
@@ -217,13 +225,14 @@ async def _export_records(
     result = await conn.stream(
         query.order_by(ledger_entries.c.id).execution_options(yield_per=1000)
     )
-    async for row in result:
-        entry = _entry(row)
-        yield {
-            **vars(entry),
-            "amount_display": format_amount(entry.amount),
-            "balance_after_display": format_amount(entry.balance_after),
-        }
+    async for rows in result.partitions():
+        for row in rows:
+            entry = _entry(row)
+            yield {
+                **vars(entry),
+                "amount_display": format_amount(entry.amount),
+                "balance_after_display": format_amount(entry.balance_after),
+            }
 
 
 async def set_low_balance_threshold(

@@ -12,8 +12,12 @@ from aisonar.cli.channels import channel
 from aisonar.cli.key_security import key_allow_ip, key_rotate
 from aisonar.cli.limits import limits
 from aisonar.cli.notices import notice
+from aisonar.cli.policies import policy
+from aisonar.cli.privacy import privacy
 from aisonar.cli.retention import plan, retention
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
+from aisonar.cli.site_analytics import site_analytics
+from aisonar.cli.support import support_group
 from aisonar.cli.tokens import token
 from aisonar.cli.usage import usage
 from aisonar.cli.webhooks import webhook
@@ -48,6 +52,10 @@ for command in (
     plan,
     retention,
     audit,
+    privacy,
+    support_group,
+    policy,
+    site_analytics,
 ):
     main.add_command(command)
 key.add_command(key_rotate)

@@ -25,6 +25,8 @@ def _server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",
+        # The app reads X-Forwarded-* from AISONAR_TRUSTED_PROXIES itself.
+        "proxy_headers": False,
         # On SIGTERM/SIGINT uvicorn stops accepting, lets in-flight requests run this
         # long, then cancels them (the gateway ends each with a 503 in its own format).
         "timeout_graceful_shutdown": settings.shutdown_grace_s,

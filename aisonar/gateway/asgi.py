@@ -9,9 +9,11 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
+from typing import Any, cast
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aisonar.billing import views as billing_views
 from aisonar.clock import RequestIds
@@ -70,6 +72,10 @@ _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 # How long the lifespan's shutdown waits for requests (those uvicorn cancelled at the end
 # of the shutdown grace) to finish recording before the writers stop.
 _DRAIN_TIMEOUT_S = 5.0
+# The scope key holding the address the connection came from, kept before a trusted
+# proxy's X-Forwarded-For replaces `client`: whether the request came through a trusted
+# proxy (and so whether its other headers are believed) is decided on it.
+PEER = "aisonar.peer"
 
 
 class Runtime:
@@ -84,8 +90,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class GatewayApp:
-    def __init__(self, lifespan: Lifespan) -> None:
+    def __init__(self, lifespan: Lifespan, trusted_proxies: list[str]) -> None:
         self._lifespan = lifespan
+        # The app, not the server, reads X-Forwarded-* (servers run it with uvicorn's
+        # proxy headers off), so that the connection's own address is still known.
+        self._forwarded = cast(
+            ASGIApp, ProxyHeadersMiddleware(cast(Any, self._http), trusted_hosts=trusted_proxies)
+        )
         # The management API: every `/api/` request the hot routes do not serve.
         self.admin: ASGIApp | None = None
         self._request_ids = RequestIds()
@@ -99,7 +110,8 @@ class GatewayApp:
             self._in_flight += 1
             self._idle.clear()
             try:
-                await self._http(scope, receive, send)
+                scope[PEER] = scope.get("client")
+                await self._forwarded(scope, receive, send)
             finally:
                 self._in_flight -= 1
                 if not self._in_flight:

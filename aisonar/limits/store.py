@@ -79,6 +79,9 @@ class LimitStore(Protocol):
     async def close(self) -> None: ...
 
 
+_ROUNDING_S = 1e-6
+
+
 def gcra(
     tat: float, now: float, limit: int, window_s: float, cost: int
 ) -> tuple[bool, float, float]:
@@ -89,7 +92,10 @@ def gcra(
     allow_at = new_tat - window_s
     if cost > limit:
         return False, base, window_s
-    if allow_at > now:
+    # Rounding can put `allow_at` a hair past `now` when the bucket has exactly room
+    # (`now + window_s - window_s != now` for a third of the clock's values with a limit
+    # of 1): a microsecond's grace admits it.
+    if allow_at > now + _ROUNDING_S:
         return False, base, allow_at - now
     return True, new_tat, 0.0
 

@@ -14,7 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.models import Role
 from aisonar.notify.models import DeliveryStatus
-from aisonar.notify.notices import EMAIL_CHANGED, SECURITY_KINDS, Channel
+from aisonar.notify.notices import (
+    EMAIL_CHANGED,
+    PRIVATE_KINDS,
+    REACH_DISABLED_KINDS,
+    SECURITY_KINDS,
+    Channel,
+)
 from aisonar.store.claims import claim
 from aisonar.store.tables import (
     notice_deliveries,
@@ -27,7 +33,9 @@ from aisonar.store.tables import (
 
 async def _mailboxes(conn: AsyncConnection, notice: Any) -> list[str]:
     """The users an email of this notice goes to."""
-    query = select(users.c.id).where(users.c.disabled_at.is_(None))
+    query = select(users.c.id)
+    if notice.kind not in REACH_DISABLED_KINDS:
+        query = query.where(users.c.disabled_at.is_(None))
     if notice.user_id is not None:
         query = query.where(users.c.id == notice.user_id)
     else:
@@ -57,7 +65,9 @@ async def _not_opted_out(
 
 async def _endpoints(conn: AsyncConnection, notice: Any) -> list[str]:
     """The organization's endpoints that take this kind, unless the person the notice is
-    about opted out of webhooks for it."""
+    about opted out of webhooks for it, or it is between them and the operators."""
+    if notice.kind in PRIVATE_KINDS:
+        return []
     if notice.user_id is not None and not await _not_opted_out(
         conn, [notice.user_id], notice.kind, Channel.WEBHOOK
     ):

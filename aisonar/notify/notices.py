@@ -5,6 +5,7 @@ organization and reaches its admins."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +32,17 @@ ROLE_CHANGED = "role_changed"
 SIGN_IN_FROM_NEW_ADDRESS = "sign_in_from_new_address"
 ALERT_FIRING = "alert_firing"
 ALERT_RESOLVED = "alert_resolved"
+# A request to delete one's account, received and rejected (its completion is mailed
+# directly, with the receipt: `privacy/erasure_job.py`).
+DELETION_REQUESTED = "deletion_requested"
+DELETION_REJECTED = "deletion_rejected"
+# An operator answered the person's support request (the answer is in it).
+SUPPORT_REPLY = "support_reply"
+# A material change to the privacy policy or terms (one per person, `privacy/policies.py`):
+# always delivered, since people must learn of a change to what they accepted.
+POLICY_CHANGED = "policy_changed"
+# Their name, company or language changed (the fields, not the values).
+PROFILE_CHANGED = "profile_changed"
 # Always delivered, whatever the person's preferences.
 SECURITY_KINDS = frozenset(
     {
@@ -41,8 +53,17 @@ SECURITY_KINDS = frozenset(
         EMAIL_CHANGED,
         ROLE_CHANGED,
         SIGN_IN_FROM_NEW_ADDRESS,
+        DELETION_REQUESTED,
+        DELETION_REJECTED,
+        POLICY_CHANGED,
     }
 )
+# Mailed to their person even though the account is disabled (asking for deletion
+# disables it).
+REACH_DISABLED_KINDS = frozenset({DELETION_REQUESTED, DELETION_REJECTED})
+# Between the person and the operators: never sent to their organization's webhooks.
+# (A policy change is installation-wide, not the organization's business.)
+PRIVATE_KINDS = frozenset({SUPPORT_REPLY, POLICY_CHANGED})
 _LIST_LIMIT = 1000
 
 
@@ -75,6 +96,21 @@ async def record_notice(
         insert(notices).values(
             org_id=org_id, user_id=user_id, kind=kind, data=data, created_at=utcnow()
         )
+    )
+
+
+async def record_notices(
+    conn: AsyncConnection, kind: str, data: dict[str, Any], people: Sequence[tuple[str, str]]
+) -> None:
+    """The same notice for each person, given as (organization id, user id), in one
+    statement."""
+    now = utcnow()
+    await conn.execute(
+        insert(notices),
+        [
+            {"org_id": org_id, "user_id": user_id, "kind": kind, "data": data, "created_at": now}
+            for org_id, user_id in people
+        ],
     )
 
 

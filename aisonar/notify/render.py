@@ -30,6 +30,12 @@ _ROLE_NAMES = {
     "org_admin": N_("organization admin"),
     "user": N_("user"),
 }
+# The fields a `profile_changed` notice names.
+_PROFILE_FIELD_NAMES = {
+    "name": N_("name"),
+    "company": N_("company"),
+    "language": N_("language"),
+}
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -78,6 +84,9 @@ def environment(language: Language) -> Environment:
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     env.filters["moment"] = lambda iso: format_time(datetime.fromisoformat(iso), language)
     env.filters["role"] = lambda role: catalog.gettext(_ROLE_NAMES.get(role) or role)
+    env.filters["profile_field"] = lambda field: catalog.gettext(
+        _PROFILE_FIELD_NAMES.get(field) or field
+    )
     env.filters["duration"] = lambda seconds: _duration(seconds, language)
     env.filters["percent"] = lambda fraction: format_percent(
         Decimal(fraction), "#,##0.##%", locale=language.locale

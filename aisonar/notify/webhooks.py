@@ -16,6 +16,7 @@ from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.crypto import SecretBox
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.notify.models import Delivery, DeliveryStatus, WebhookEndpoint
+from aisonar.notify.notices import PRIVATE_KINDS
 from aisonar.notify.preferences import KINDS
 from aisonar.notify.signing import new_secret
 from aisonar.store.tables import notice_deliveries, notices, webhook_endpoints
@@ -48,6 +49,11 @@ def _valid_url(url: str) -> str:
 def _valid_kinds(kinds: Sequence[str] | None) -> list[str] | None:
     if kinds is None:
         return None
+    private = sorted(set(kinds) & PRIVATE_KINDS)
+    if private:
+        raise InvalidInput(
+            f"{private} reach only the person they are about, never webhooks", param="kinds"
+        )
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown or not kinds:
         raise InvalidInput(

@@ -7,12 +7,15 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+# How long a SQLite statement waits for another connection's lock before failing.
+BUSY_TIMEOUT_MS = 10_000
+
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     # 64 MiB of page cache (the default is 2 MiB): the usage writer's inserts touch five
     # b-trees and its upserts the rollups'; with the default the raw insert was halved.

@@ -35,7 +35,14 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            # The app reads X-Forwarded-* itself (AISONAR_TRUSTED_PROXIES).
+            proxy_headers=False,
         )
     )
     task = asyncio.create_task(server.serve())

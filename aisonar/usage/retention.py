@@ -1,5 +1,6 @@
 """Retention: raw usage events past their organization's window are deleted, and minute,
-hour and day rollups past theirs; the ledger is never touched (the financial record).
+hour and day rollups past theirs, and the site's page-view days with the hour and day
+rollups; the ledger is never touched (the financial record).
 Deletes go in small batches, each its own short transaction with a pause after it, so
 the usage writer and the gateway never wait long behind them. On PostgreSQL, days of raw
 events past every organization's window are dropped whole first (`partitions`). A run
@@ -23,6 +24,7 @@ from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import InvalidInput
+from aisonar.privacy.page_views import delete_views_before
 from aisonar.store.tables import usage_events, usage_rollups
 from aisonar.usage.partitions import drop_partitions_before, ensure_partitions
 from aisonar.usage.rollups import DAY, HOUR, MINUTE
@@ -56,6 +58,8 @@ class RetentionReport:
     rollups_deleted: int = 0
     # PostgreSQL: whole days of raw events dropped (their rows are not counted above).
     partitions_dropped: int = 0
+    # Rows of the site's page views (one per day and combination).
+    site_views_deleted: int = 0
 
     @property
     def total_events_deleted(self) -> int:
@@ -69,6 +73,7 @@ class RetentionReport:
             "organizations": len(self.events_deleted),
             "rollups_deleted": self.rollups_deleted,
             "partitions_dropped": self.partitions_dropped,
+            "site_views_deleted": self.site_views_deleted,
         }
 
 
@@ -170,6 +175,11 @@ async def run_retention(
             report.events_deleted[org_id] = deleted
     for granularity, before in rollup_cutoffs:
         report.rollups_deleted += await _delete_rollups(engine, granularity, before, policy)
+    # Aggregates too, kept as long as the day rollups.
+    async with engine.begin() as conn:
+        report.site_views_deleted = await delete_views_before(
+            conn, _cutoff(as_of, policy.rollup_days).date()
+        )
     if actor is not None:
         async with engine.begin() as conn:
             await _record_run(conn, actor, report)
@@ -183,11 +193,12 @@ async def keep_retaining(engine: AsyncEngine, policy: RetentionPolicy, interval_
         try:
             await ensure_partitions(engine, utcnow().date())
             report = await run_retention(engine, utcnow(), policy)
-            if report.events_deleted or report.rollups_deleted:
+            if report.events_deleted or report.rollups_deleted or report.site_views_deleted:
                 log.info(
-                    "retention deleted %d usage events and %d rollups",
+                    "retention deleted %d usage events, %d rollups and %d page-view rows",
                     report.total_events_deleted,
                     report.rollups_deleted,
+                    report.site_views_deleted,
                 )
         except (SQLAlchemyError, OSError):
             log.exception("retention run failed; will retry")

@@ -78,7 +78,8 @@ class Api:
             aiohttp.ClientSession(headers=self.headers) as session,
             session.request(method, self.base_url + path, json=body) as response,
         ):
-            text = await response.text()
+            # A binary answer (a ZIP) is read as text too, undecodable bytes replaced.
+            text = await response.text(errors="replace")
             if response.content_type != "application/json":
                 return Answer(response.status, text)
             return Answer(response.status, json.loads(text) if text else None)

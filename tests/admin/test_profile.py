@@ -1,5 +1,7 @@
-"""`PATCH /api/me`: a signed-in person renames themselves, and only themselves; the change
-is audited; bad input is refused in the API's error format and changes nothing."""
+"""`PATCH /api/me`: a signed-in person corrects their name, company and language, and only
+their own; each change is audited and told to them (a `profile_changed` notice, as their
+notification settings say); bad input is refused in the API's error format and changes
+nothing."""
 
 from __future__ import annotations
 
@@ -7,10 +9,16 @@ from typing import Any
 
 from sqlalchemy import select
 
-from aisonar.store.tables import audit_log
+from aisonar.notify.notices import PROFILE_CHANGED as PROFILE
+from aisonar.notify.notices import Channel
+from aisonar.store.tables import audit_log, notice_deliveries, notices
 from aisonar.testing.gateway_server import RunningGateway
+from tests.admin.deletions import eventually
 from tests.admin.people import Api, make_org
+from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
+
+SETTINGS = "/api/me/notification-settings"
 
 
 async def profile_entries(backend: Backend, user_id: str) -> list[Any]:
@@ -57,7 +65,6 @@ async def test_bad_names_are_refused_and_change_nothing(
     api = Api(gateway.url, org.member.token)
     before = (await api.get("/api/me")).body
     for bad in (
-        {},
         {"name": ""},
         {"name": "   "},
         {"name": "n" * 201},
@@ -70,7 +77,20 @@ async def test_bad_names_are_refused_and_change_nothing(
         error = refused.body["error"]
         assert (error["type"], error["param"]) == ("invalid_request_error", "name"), bad
         assert error["message"].startswith("name: "), bad
-    # A profile change cannot reach anything but the name: not a role, nor another user.
+    for bad, param in (
+        ({"company": "c" * 201}, "company"),
+        ({"company": "two\nlines"}, "company"),
+        ({"company": None}, "company"),
+        ({"language": "klingon"}, "language"),
+        ({"language": None}, "language"),
+        ({"name": "Fine", "language": "fr"}, "language"),
+    ):
+        refused = await api.call("PATCH", "/api/me", bad)
+        assert (refused.status, refused.body["error"]["param"]) == (400, param), bad
+    nothing = await api.call("PATCH", "/api/me", {})
+    assert nothing.status == 400
+    assert nothing.body["error"]["message"].startswith("nothing to change")
+    # A profile change cannot reach anything but the profile: not a role, nor another user.
     for smuggled in (
         {"name": "Boss", "role": "operator"},
         {"name": "Boss", "disabled": False},
@@ -97,3 +117,66 @@ async def test_a_rename_through_me_touches_the_caller_alone(
     assert await profile_entries(backend, org.member.user_id) == []
     [entry] = await profile_entries(backend, org.admin.user_id)
     assert entry.actor == org.admin.email
+
+
+async def test_company_and_language_are_corrected_audited_and_told(
+    gateway: RunningGateway, backend: Backend, mailbox: Mailbox
+) -> None:
+    org = await make_org(backend.engine)
+    api = Api(gateway.url, org.member.token)
+    corrected = await api.call(
+        "PATCH", "/api/me", {"company": "  Quillfeather Analytics ", "language": "zh-Hans"}
+    )
+    assert corrected.status == 200
+    assert (corrected.body["company"], corrected.body["language"]) == (
+        "Quillfeather Analytics",
+        "zh-Hans",
+    )
+    assert corrected.body == (await api.get("/api/me")).body
+    # One language, whichever way it is set.
+    assert (await api.get(SETTINGS)).body["language"] == "zh-Hans"
+    [entry] = await profile_entries(backend, org.member.user_id)
+    assert entry.changes == {
+        "company": [None, "Quillfeather Analytics"],
+        "language": ["en", "zh-Hans"],
+    }
+    # Told in the language just chosen, naming the fields, not their values.
+    told = await mailbox.wait_for_subject(org.member.email, "您的个人资料已更改")
+    assert "公司、语言" in bodies(told)[0] and "Quillfeather" not in bodies(told)[0]
+    [notice] = [n for n in (await api.get("/api/me/notices")).body if n["kind"] == PROFILE]
+    assert notice["data"] == {"fields": ["company", "language"]}
+
+    back = await api.call("PATCH", SETTINGS, {"language": "en"})
+    assert back.status == 200 and (await api.get("/api/me")).body["language"] == "en"
+    cleared = await api.call("PATCH", "/api/me", {"company": ""})
+    assert cleared.status == 200 and cleared.body["company"] is None
+    assert (await profile_entries(backend, org.member.user_id))[-1].changes == {
+        "company": ["Quillfeather Analytics", None]
+    }
+
+
+async def test_a_profile_change_is_not_mailed_to_someone_who_opted_out(
+    gateway: RunningGateway, backend: Backend, mailbox: Mailbox
+) -> None:
+    org = await make_org(backend.engine)
+    api = Api(gateway.url, org.member.token)
+    opted = await api.call("PATCH", SETTINGS, {"kinds": {PROFILE: {"email": False}}})
+    assert opted.status == 200
+    assert (await api.call("PATCH", "/api/me", {"name": "Quiet Person"})).status == 200
+    [notice] = [n for n in (await api.get("/api/me/notices")).body if n["kind"] == PROFILE]
+
+    async def dispatched() -> bool:
+        async with backend.engine.connect() as conn:
+            row = await conn.execute(
+                select(notices.c.dispatched_at).where(notices.c.id == notice["id"])
+            )
+            return row.scalar_one() is not None
+
+    await eventually(dispatched)
+    async with backend.engine.connect() as conn:
+        deliveries = await conn.execute(
+            select(notice_deliveries.c.channel).where(notice_deliveries.c.notice_id == notice["id"])
+        )
+        assert Channel.EMAIL.value not in list(deliveries.scalars())
+    sent = [message["Subject"] for message in mailbox.messages_to(org.member.email)]
+    assert "Your profile was changed" not in sent

@@ -13,18 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.accounts import tokens
 from aisonar.alerts.models import AlertKind, RuleSettings
 from aisonar.alerts.services import create_rule
+from aisonar.clock import new_id, utcnow
 from aisonar.crypto import SecretBox
 from aisonar.notify import webhooks
+from aisonar.privacy.consents import Purpose, record_choice
 from aisonar.store.tables import (
     access_tokens,
     alert_rules,
     api_keys,
+    consents,
+    deletion_requests,
     ledger_entries,
     organizations,
+    policy_acknowledgements,
     rate_limits,
+    support_messages,
+    support_requests,
     users,
     webhook_endpoints,
 )
+from aisonar.support import services as support
 from aisonar.testing.gateway_server import RunningGateway
 from tests.admin.people import Api, Org, make_org
 from tests.support import Backend
@@ -58,6 +66,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "password": "Quiet-Otter-Lantern-7",
         "name": "Intruder",
         "company": "taken-over",
+        "age_confirmed": True,
     },
     "SignIn": {"email": "intruder@example.com", "password": "Quiet-Otter-Lantern-7"},
     "PasswordChange": {"current_password": "wrong", "new_password": "Quiet-Otter-Lantern-7"},
@@ -70,6 +79,16 @@ BODIES: dict[str, dict[str, Any]] = {
     "RetentionRunIn": {},
     "AlertCreate": {"kind": "cost", "threshold": "1"},
     "AlertChange": {"threshold": "1000", "enabled": False},
+    # People in these tests have no password: a request is refused before it disables them.
+    "DeletionAsk": {"password": "Quiet-Otter-Lantern-7"},
+    "DeletionApprove": {},
+    "DeletionReject": {"reason": "intruder"},
+    "SupportOpen": {"subject": "intruder", "body": "intruder"},
+    "SupportMessageIn": {"body": "intruder"},
+    "CookieConsentIn": {"analytics": False},
+    "PageViewIn": {"path": "/intruder"},
+    "PolicyIn": {"kind": "terms", "body": "intruder"},
+    "ConsentChange": {"granted": True},
 }
 
 
@@ -83,8 +102,16 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
             (ledger_entries, ledger_entries.c.org_id),
             (webhook_endpoints, webhook_endpoints.c.org_id),
             (alert_rules, alert_rules.c.org_id),
+            (deletion_requests, deletion_requests.c.org_id),
+            (support_requests, support_requests.c.org_id),
         ):
             rows += list(await conn.execute(select(table).where(column == org.id)))
+        theirs = select(support_requests.c.id).where(support_requests.c.org_id == org.id)
+        rows += list(
+            await conn.execute(
+                select(support_messages).where(support_messages.c.request_id.in_(theirs))
+            )
+        )
         members = [org.admin.user_id, org.member.user_id]
         subjects = [org.id, *members, org.admin.key_id, org.member.key_id]
         rows += list(
@@ -92,11 +119,12 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
                 select(rate_limits).where(or_(*(rate_limits.c.subject_id == s for s in subjects)))
             )
         )
-        rows += list(
-            await conn.execute(
-                select(access_tokens).where(or_(*(access_tokens.c.user_id == m for m in members)))
+        for table in (access_tokens, consents, policy_acknowledgements):
+            rows += list(
+                await conn.execute(
+                    select(table).where(or_(*(table.c.user_id == m for m in members)))
+                )
             )
-        )
     return rows
 
 
@@ -119,6 +147,18 @@ async def test_no_operation_reaches_another_organization(
             conn, SecretBox(backend.settings.resolved_secret_key()), b.id, "https://example.com/b"
         )
         b_alert = await create_rule(conn, b.id, RuleSettings(AlertKind.COST, "5"))
+        b_deletion = new_id("del")
+        await conn.execute(
+            deletion_requests.insert().values(
+                id=b_deletion,
+                user_id=b.member.user_id,
+                org_id=b.id,
+                requested_at=utcnow(),
+                status="requested",
+            )
+        )
+        b_support = await support.open_request(conn, b.member.user_id, "B's", "B's question")
+        await record_choice(conn, b.member.user_id, Purpose.ANALYTICS, True)
     b_params = {
         "org_id": b.id,
         "user_id": b.member.user_id,
@@ -131,6 +171,12 @@ async def test_no_operation_reaches_another_organization(
         "plan": "free",
         "endpoint_id": b_hook.id,
         "alert_id": b_alert.id,
+        "request_id": b_deletion,
+        "support_id": b_support.id,
+        # Policies and consent purposes belong to no organization: these name none, and
+        # /api/me/... acts on the caller alone (B's consents are in the snapshot).
+        "policy_id": "pol_intruder",
+        "purpose": "intruder",
     }
     b_marks = {b.id, b.name, b.member.email, b.admin.email, b.member.user_id, b.member.key_id}
     document = (await Api(gateway.url, None).get("/api/openapi.json")).body

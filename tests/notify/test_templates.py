@@ -35,6 +35,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "role_changed": {"before": "user", "after": "org_admin"},
     "sign_in_from_new_address": {"ip": "203.0.113.9"},
+    "deletion_requested": {"request_id": "del_1"},
+    "deletion_rejected": {"request_id": "del_1", "reason": MARKUP},
+    "policy_changed": {"policy_id": "pol_1", "kind": "terms", "version": 3, "title": MARKUP},
+    "profile_changed": {"fields": ["company", "name"]},
     "balance_low": {"balance": "0.50", "threshold": "1.00"},
     "balance_exhausted": {"balance": "0.00"},
     "recharge_received": {"amount": "5.00", "balance": "5.50", "kind": "recharge"},
@@ -64,6 +68,11 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "requests": 96,
         "model": None,
         "source": "gateway",
+    },
+    "support_reply": {
+        "request_id": "sup_1",
+        "subject": MARKUP,
+        "message": f"Line one\n{MARKUP}",
     },
 }
 
@@ -149,3 +158,74 @@ def test_mail_about_a_new_address_renders_in_both_languages(
     if "code" in data:
         assert all(data["code"] in r.text and data["code"] in r.html for r in (english, chinese))
         assert "Nov 24, 2026" in english.text and "2026年11月24日" in chinese.text
+
+
+def test_the_deletion_receipt_lists_what_was_erased_and_kept_in_both_languages() -> None:
+    erased = {
+        "profile": ["email", "name", "company", "password"],
+        "audit_entries": 7,
+        "notices": 3,
+        "notice_deliveries": 2,
+        "sessions": 2,
+        "access_tokens": 1,
+        "email_changes": 0,
+        "notification_settings": 1,
+        "limits": 0,
+        "usage_event_addresses": 4,
+        "api_key_names": 1,
+        "support_requests": 1,
+        "support_messages": 3,
+        "policy_acknowledgements": 2,
+        "consents": 3,
+    }
+    data = {"request_id": "del_1", "user_id": "usr_1", "erased": erased}
+    english, chinese = (
+        render_mail(
+            "deletion_completed",
+            data,
+            language=language,
+            recipient_name=MARKUP,
+            org_name="Acme & Co",
+            at=datetime(2026, 11, 23, tzinfo=UTC),
+            security=True,
+        )
+        for language in (Language.ENGLISH, Language.SIMPLIFIED_CHINESE)
+    )
+    assert english.subject == "Your account was deleted"
+    assert "sessions and access tokens: 3" in english.text
+    assert "notices and their deliveries: 5" in english.text
+    assert "IP addresses in usage events: 4" in english.text
+    assert "support requests and their messages: 4" in english.text
+    assert "your email address, name, company and password" in english.text
+    assert "policy acknowledgements and consent choices: 5" in english.text
+    assert "政策确认记录和同意选择\uff1a5" in chinese.text
+    assert "ledger entries: the organization's financial record" in english.text
+    assert "usr_1" in english.text and "usr_1" in english.html
+    assert "登录会话和访问令牌\uff1a3" in chinese.text and "账本记录" in chinese.html
+    assert MARKUP not in english.html and "&lt;script&gt;" in english.html
+
+
+def test_a_policy_change_names_the_document_and_a_profile_change_the_fields() -> None:
+    terms = render("policy_changed", Language.ENGLISH)
+    assert terms.subject == "Our terms of service changed"
+    assert f'Version 3 of "{MARKUP}" is published' in terms.text
+    notice = Notice(
+        1,
+        "org_1",
+        "usr_1",
+        "policy_changed",
+        {**SAMPLES["policy_changed"], "kind": "privacy"},
+        datetime(2026, 11, 23, tzinfo=UTC),
+    )
+    privacy = render_notice(
+        notice,
+        language=Language.SIMPLIFIED_CHINESE,
+        recipient_name="Ada",
+        org_name="Acme",
+        currency="USD",
+    )
+    assert privacy.subject == "我们的隐私政策已更新"
+    assert "Security notices are always sent" in terms.text
+    profile = render("profile_changed", Language.ENGLISH)
+    assert "These details of your profile were changed: company, name." in profile.text
+    assert "公司、姓名" in render("profile_changed", Language.SIMPLIFIED_CHINESE).text

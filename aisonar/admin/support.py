@@ -1,0 +1,218 @@
+"""Support requests through the management API: a person opens requests and writes in
+them (`/api/me/support`); operators read every request, answer and close them
+(`/api/support`). A person reaches only their own requests: another's, even a member's
+of the organization they administer, is 404 to them. What people write is limited per
+person (`AISONAR_SUPPORT_MESSAGES_PER_HOUR`)."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from aisonar.admin.deps import Acting, Caller, Config, Operator, Services
+from aisonar.errors import AISonarError
+from aisonar.limits.store import RateCheck
+from aisonar.support import services as support
+from aisonar.support.models import (
+    MAX_BODY_CHARS,
+    MAX_SUBJECT_CHARS,
+    AuthorRole,
+    SupportMessage,
+    SupportRequest,
+    SupportStatus,
+    SupportThread,
+)
+
+router = APIRouter(tags=["support"])
+
+_HOUR_S = 3600.0
+_TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many support messages this hour; nothing was stored."}
+}
+
+
+class TooManySupportMessages(AISonarError):
+    status = 429
+    kind = "rate_limit_error"
+    code = "too_many_support_messages"
+
+    def __init__(self, retry_after_s: float) -> None:
+        seconds = max(1, math.ceil(retry_after_s))
+        super().__init__(f"Too many support messages; try again in {seconds} s.")
+        self.retry_after = str(seconds)
+
+
+class SupportOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # One line.
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
+    # The first message.
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+
+
+class SupportMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
+
+
+class SupportMessageOut(BaseModel):
+    id: str
+    # Null for an operator answering from the command line.
+    author_user_id: str | None
+    author_role: AuthorRole
+    body: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: SupportMessage) -> Self:
+        return cls(**{name: getattr(message, name) for name in cls.model_fields})
+
+
+class _RequestFields(BaseModel):
+    id: str
+    org_id: str
+    user_id: str
+    subject: str
+    status: SupportStatus
+    created_at: datetime
+    # The last message or change of status.
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class SupportRequestOut(_RequestFields):
+    @classmethod
+    def of(cls, request: SupportRequest) -> Self:
+        return cls(**{name: getattr(request, name) for name in cls.model_fields})
+
+
+class SupportThreadOut(_RequestFields):
+    # Oldest first.
+    messages: list[SupportMessageOut]
+
+    @classmethod
+    def of(cls, thread: SupportThread) -> Self:
+        fields = {name: getattr(thread, name) for name in _RequestFields.model_fields}
+        return cls(**fields, messages=[SupportMessageOut.of(m) for m in thread.messages])
+
+
+async def _count_message(running: Services, settings: Config, user_id: str) -> None:
+    """Count one message of the person; refused (429) past their hourly allowance."""
+    check = RateCheck(
+        "support messages of the account",
+        f"support:user:{user_id}",
+        settings.support_messages_per_hour,
+        _HOUR_S,
+        1,
+    )
+    decision = await running.limiter.store.admit(secrets.token_hex(8), [check], [])
+    if not decision.allowed:
+        raise TooManySupportMessages(decision.retry_after_s)
+
+
+@router.get("/api/me/support")
+async def my_support_requests(caller: Caller, running: Services) -> list[SupportRequestOut]:
+    """Your support requests, the most recently active first."""
+    async with running.engine.connect() as conn:
+        found = await support.list_requests(conn, user_id=caller.user_id)
+    return [SupportRequestOut.of(request) for request in found]
+
+
+@router.post("/api/me/support", status_code=201, responses=_TOO_MANY)
+async def open_support_request(
+    body: SupportOpen, caller: Caller, actor: Acting, running: Services, settings: Config
+) -> SupportThreadOut:
+    """Ask the operators of this installation for help: a new request with its first
+    message. Only you and the operators read it; you hear of each answer."""
+    async with running.engine.begin() as conn:
+        opened = await support.open_request(
+            conn, caller.user_id, body.subject, body.body, actor=actor
+        )
+        # Counted once it would be stored; a refusal rolls it back.
+        await _count_message(running, settings, caller.user_id)
+    return SupportThreadOut.of(opened)
+
+
+@router.get("/api/me/support/{support_id}")
+async def my_support_request(
+    caller: Caller, running: Services, support_id: str
+) -> SupportThreadOut:
+    async with running.engine.connect() as conn:
+        found = await support.get_thread(conn, support_id, user_id=caller.user_id)
+    return SupportThreadOut.of(found)
+
+
+@router.post(
+    "/api/me/support/{support_id}/messages",
+    status_code=201,
+    responses={409: {"description": "The request is closed: open a new one."}, **_TOO_MANY},
+)
+async def write_in_my_support_request(
+    body: SupportMessageIn,
+    caller: Caller,
+    running: Services,
+    settings: Config,
+    support_id: str,
+) -> SupportThreadOut:
+    """Write in your open request; a closed one takes no more messages."""
+    async with running.engine.begin() as conn:
+        written = await support.add_message(conn, support_id, caller.user_id, body.body)
+        await _count_message(running, settings, caller.user_id)
+    return SupportThreadOut.of(written)
+
+
+@router.post(
+    "/api/me/support/{support_id}/close",
+    responses={409: {"description": "The request is already closed."}},
+)
+async def close_my_support_request(
+    caller: Caller, actor: Acting, running: Services, support_id: str
+) -> SupportThreadOut:
+    async with running.engine.begin() as conn:
+        closed = await support.close_request(conn, support_id, user_id=caller.user_id, actor=actor)
+    return SupportThreadOut.of(closed)
+
+
+@router.get("/api/support")
+async def support_requests(
+    caller: Operator,
+    running: Services,
+    status: Annotated[SupportStatus | None, Query()] = None,
+) -> list[SupportRequestOut]:
+    """Every person's support requests (one status only, when given), the most recently
+    active first (at most 1,000). Operators only."""
+    async with running.engine.connect() as conn:
+        found = await support.list_requests(conn, status=status)
+    return [SupportRequestOut.of(request) for request in found]
+
+
+@router.get("/api/support/{support_id}")
+async def support_request(caller: Operator, running: Services, support_id: str) -> SupportThreadOut:
+    async with running.engine.connect() as conn:
+        return SupportThreadOut.of(await support.get_thread(conn, support_id))
+
+
+@router.post("/api/support/{support_id}/messages", status_code=201)
+async def answer_support_request(
+    body: SupportMessageIn, caller: Operator, actor: Acting, running: Services, support_id: str
+) -> SupportThreadOut:
+    """Answer as an operator (a closed request opens again); the person is told, by the
+    channels their notification settings choose, with the answer."""
+    async with running.engine.begin() as conn:
+        return SupportThreadOut.of(await support.reply(conn, support_id, body.body, actor=actor))
+
+
+@router.post(
+    "/api/support/{support_id}/close",
+    responses={409: {"description": "The request is already closed."}},
+)
+async def close_support_request(
+    caller: Operator, actor: Acting, running: Services, support_id: str
+) -> SupportThreadOut:
+    async with running.engine.begin() as conn:
+        return SupportThreadOut.of(await support.close_request(conn, support_id, actor=actor))
