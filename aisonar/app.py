@@ -52,6 +52,7 @@ from aisonar.notify.webhook_client import WebhookClient
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.observability.vitals import GatewayVitals
 from aisonar.privacy.erasure_job import keep_erasing
+from aisonar.privacy.policies import RESUME_INTERVAL_S, keep_announcing
 from aisonar.store.engine import create_engine
 from aisonar.usage.compaction import keep_compacting
 from aisonar.usage.partitions import ensure_partitions
@@ -278,11 +279,14 @@ def create_app(settings: Settings) -> GatewayApp:
             keep_erasing(engine, configured_mail(settings), settings.deletion_interval_s),
             name="erasure",
         )
+        announcing_task = asyncio.create_task(
+            keep_announcing(engine, RESUME_INTERVAL_S), name="policy-announcements"
+        )
         try:
             yield
         finally:
             background = (probe_task, sync_task, notifier_task, expiry_task, compaction_task)
-            for task in (*background, retention_task, alerts_task, erasure_task):
+            for task in (*background, retention_task, alerts_task, erasure_task, announcing_task):
                 task.cancel()
             await notifier.close()
             await billing.ledger.stop(ledger_task)

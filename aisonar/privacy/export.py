@@ -482,6 +482,8 @@ DOCUMENT_PARTS = (
             "published_at": "when",
             "published_by": "your email address",
             "digest": "SHA-256 of its text",
+            "announced_through": "the last person told of it so far (a material version)",
+            "announced_at": "when everyone was told of it (a material version)",
         },
         _policies_published,
     ),

@@ -6,15 +6,17 @@ every active person with a `policy_changed` notice and asks them to acknowledge 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.audit import services as audit
@@ -38,6 +40,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # large installation never holds its locks for long.
 ANNOUNCE_BATCH = 500
 _LIST_LIMIT = 1000
+# How often each server looks for announcements left half done.
+RESUME_INTERVAL_S = 300.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -183,28 +188,79 @@ async def publish_policy(
 
 async def announce(engine: AsyncEngine, policy: Policy, *, batch: int = ANNOUNCE_BATCH) -> int:
     """Record a `policy_changed` notice for every person whose account is active, `batch`
-    people per transaction; returns how many. (One per person, not one per
-    organization: an organization's notice reaches only its admins.)"""
+    people per transaction; returns how many this call told. (One per person, not one per
+    organization: an organization's notice reaches only its admins.) Each batch first
+    moves the policy's `announced_through` on from where it was, conditionally, so a
+    batch is told once however many servers announce, and an announcement a server left
+    half done is taken up where it stopped (`announce_pending`)."""
     data = {
         "policy_id": policy.id,
         "kind": policy.kind,
         "version": policy.version,
         "title": policy.title,
     }
-    told, after = 0, ""
+    told = 0
     while True:
         async with engine.begin() as conn:
+            progress = (
+                await conn.execute(
+                    select(policies.c.announced_through, policies.c.announced_at).where(
+                        policies.c.id == policy.id
+                    )
+                )
+            ).one()
+            if progress.announced_at is not None:
+                return told
             people = [
                 (row.org_id, row.id)
                 for row in await conn.execute(
                     select(users.c.org_id, users.c.id)
-                    .where(users.c.disabled_at.is_(None), users.c.id > after)
+                    .where(
+                        users.c.disabled_at.is_(None),
+                        users.c.id > (progress.announced_through or ""),
+                    )
                     .order_by(users.c.id)
                     .limit(batch)
                 )
             ]
+            moved = await conn.execute(
+                update(policies)
+                .where(
+                    policies.c.id == policy.id,
+                    policies.c.announced_through.is_not_distinct_from(progress.announced_through),
+                    policies.c.announced_at.is_(None),
+                )
+                .values(
+                    announced_through=people[-1][1] if people else progress.announced_through,
+                    announced_at=None if people else utcnow(),
+                )
+            )
+            if moved.rowcount != 1:
+                # Another server moved it first: read where it is now.
+                continue
             if not people:
                 return told
             await record_notices(conn, POLICY_CHANGED, data, people)
         told += len(people)
-        after = people[-1][1]
+
+
+async def announce_pending(engine: AsyncEngine) -> int:
+    """Finish the announcements of material versions not yet told to everyone (a server
+    stopped in the middle); returns how many people were told."""
+    async with engine.connect() as conn:
+        pending = [
+            _policy(row)
+            for row in await conn.execute(
+                select(policies).where(policies.c.material, policies.c.announced_at.is_(None))
+            )
+        ]
+    return sum([await announce(engine, policy) for policy in pending])
+
+
+async def keep_announcing(engine: AsyncEngine, interval_s: float) -> None:
+    while True:
+        try:
+            await announce_pending(engine)
+        except (SQLAlchemyError, OSError):
+            log.exception("resuming policy announcements failed; will retry")
+        await asyncio.sleep(interval_s)

@@ -541,6 +541,10 @@ policies = Table(
     Column("published_by", String(320), nullable=False),
     # SHA-256 of the body, hex.
     Column("digest", String(64), nullable=False),
+    # A material version's announcement: the last person (by id) told so far, and when
+    # everyone was (privacy/policies.py resumes an announcement a server left half done).
+    Column("announced_through", String(32)),
+    Column("announced_at", DateTime(timezone=True)),
     UniqueConstraint("kind", "version"),
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from aisonar.accounts.membership import update_user
 from aisonar.accounts.models import Role
@@ -22,8 +22,8 @@ from aisonar.cli import main
 from aisonar.crypto import SecretBox
 from aisonar.notify import webhooks
 from aisonar.notify.notices import POLICY_CHANGED
-from aisonar.privacy.policies import PolicyKind, announce, publish_policy
-from aisonar.store.tables import audit_log, notice_deliveries, notices
+from aisonar.privacy.policies import PolicyKind, announce, announce_pending, publish_policy
+from aisonar.store.tables import audit_log, notice_deliveries, notices, policies
 from tests.admin.people import Api, Person, make_org, make_person
 from tests.mailbox import Mailbox, bodies
 from tests.privacy.installation import Installation, own_installation
@@ -191,6 +191,45 @@ async def test_announcing_in_batches_tells_each_person_once(
         async with engine.connect() as conn:
             total = await conn.execute(select(func.count()).where(notices.c.kind == POLICY_CHANGED))
             assert total.scalar_one() == len(people)
+
+
+async def test_a_half_done_announcement_is_resumed_and_servers_never_tell_twice(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    async with own_installation(tmp_path, mailbox) as site:
+        engine = site.backend.engine
+        org = await make_org(engine)
+        extra = [await make_person(engine, org.name, Role.USER) for _ in range(3)]
+        ids = sorted(p.user_id for p in [site.operator, org.admin, org.member, *extra])
+        async with engine.begin() as conn:
+            stopped = await publish_policy(conn, PolicyKind.PRIVACY, "Stopped.", material=True)
+            # A server told the first two, then stopped.
+            await conn.execute(
+                update(policies).where(policies.c.id == stopped.id).values(announced_through=ids[1])
+            )
+        assert await announce_pending(engine) == len(ids) - 2
+        told = [len(await policy_notices(site, user_id)) for user_id in ids]
+        assert told == [0, 0] + [1] * (len(ids) - 2)
+        assert await announce_pending(engine) == 0
+
+        async with engine.begin() as conn:
+            raced = await publish_policy(conn, PolicyKind.TERMS, "Raced.", material=True)
+        # Two servers announcing the same version at once tell everyone once between them.
+        counts = await asyncio.gather(*(announce(engine, raced, batch=2) for _ in range(2)))
+        assert sum(counts) == len(ids)
+        async with engine.connect() as conn:
+            per_person = await conn.execute(
+                select(notices.c.user_id, func.count())
+                .where(
+                    notices.c.kind == POLICY_CHANGED, notices.c.data["kind"].as_string() == "terms"
+                )
+                .group_by(notices.c.user_id)
+            )
+            assert sorted(per_person) == [(user_id, 1) for user_id in ids]
+            done = await conn.execute(
+                select(policies.c.announced_at).where(policies.c.id == raced.id)
+            )
+            assert done.scalar_one() is not None
 
 
 async def test_the_banner_shows_until_the_person_acknowledges_a_material_version(

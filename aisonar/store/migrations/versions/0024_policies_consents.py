@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_by", sa.String(length=320), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("announced_through", sa.String(length=32), nullable=True),
+        sa.Column("announced_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_policies")),
         sa.UniqueConstraint("kind", "version", name=op.f("uq_policies_kind_version")),
     )
