@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     # Requests to change one's email address (each mails a code to the new address, and
     # checks the password) one person may make per hour.
     email_changes_per_hour: int = Field(default=5, gt=0)
+    # Forgotten-password resets (each may mail a token) asked for one address, and from
+    # one client address, per hour.
+    password_resets_per_hour: int = Field(default=3, gt=0)
+    password_resets_per_ip_per_hour: int = Field(default=20, gt=0)
+    # How long after proving their password (signing in, or `POST
+    # /api/session/reauthenticate`) a signed-in person may make the most sensitive changes.
+    reauth_window_s: int = Field(default=600, gt=0)
+    # Where people reach this server (e.g. https://sonar.example.com), for links in
+    # emails; empty: emails give the path and the token instead of a link.
+    public_url: str = ""
     # Personal data exports (each reads all of someone's records) one person may ask the
     # management API for per hour.
     exports_per_hour: int = Field(default=5, gt=0)
@@ -201,6 +211,13 @@ class Settings(BaseSettings):
                 except ValueError as error:
                     raise ValueError(f"{item!r} is not an address or a network") from error
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("give an http:// or https:// URL, or nothing")
+        return value.rstrip("/")
 
     @field_validator("site_analytics_paths")
     @classmethod

@@ -37,6 +37,8 @@ class ActiveSession:
     principal: Principal
     csrf_token: str
     expires_at: datetime
+    # When its person last proved their password in it.
+    authenticated_at: datetime
 
     def csrf_matches(self, presented: str | None) -> bool:
         return presented is not None and hmac.compare_digest(presented, self.csrf_token)
@@ -57,6 +59,7 @@ async def start_session(
             created_at=now,
             expires_at=session.expires_at,
             ip=ip,
+            authenticated_at=now,
         )
     )
     return session
@@ -70,6 +73,7 @@ async def active_session(conn: AsyncConnection, secret: str) -> ActiveSession | 
                 sessions.c.id,
                 sessions.c.csrf_token,
                 sessions.c.expires_at,
+                sessions.c.authenticated_at,
                 users.c.id.label("user_id"),
                 users.c.org_id,
                 users.c.email,
@@ -86,7 +90,9 @@ async def active_session(conn: AsyncConnection, secret: str) -> ActiveSession | 
     if row is None or as_utc(row.expires_at) <= utcnow():
         return None
     principal = Principal(row.user_id, row.org_id, row.email, Role(row.role))
-    return ActiveSession(row.id, principal, row.csrf_token, as_utc(row.expires_at))
+    return ActiveSession(
+        row.id, principal, row.csrf_token, as_utc(row.expires_at), as_utc(row.authenticated_at)
+    )
 
 
 async def is_new_address(conn: AsyncConnection, user_id: str, ip: str | None) -> bool:
@@ -98,6 +104,15 @@ async def is_new_address(conn: AsyncConnection, user_id: str, ip: str | None) ->
     ).scalars()
     seen = set(earlier)
     return bool(seen) and ip not in seen
+
+
+async def mark_authenticated(conn: AsyncConnection, session_id: str) -> datetime:
+    """Record that the session's person proved their password just now."""
+    now = utcnow()
+    await conn.execute(
+        update(sessions).where(sessions.c.id == session_id).values(authenticated_at=now)
+    )
+    return now
 
 
 async def end_session(conn: AsyncConnection, session_id: str) -> None:

@@ -30,18 +30,23 @@ from aisonar.admin import (
     money,
     notices,
     orgs,
+    password_reset,
     personal_export,
     plans,
     policies,
+    reauthentication,
     retention,
     session,
     signup,
     site_analytics,
     support,
+    system_status,
     users,
     webhooks,
 )
+from aisonar.clock import utcnow
 from aisonar.config import Settings
+from aisonar.console.mount import add_console
 from aisonar.errors import AISonarError
 
 
@@ -109,11 +114,14 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
     )
     api.state.runtime = runtime
     api.state.settings = settings
+    api.state.started_at = utcnow()
     api.add_exception_handler(AISonarError, _domain_error)
     api.add_exception_handler(RequestValidationError, _invalid_request)
     api.add_exception_handler(HTTPException, _http_error)
     for router in (
         session.router,
+        reauthentication.router,
+        password_reset.router,
         signup.router,
         me.router,
         email_change.router,
@@ -138,6 +146,8 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         consents.router,
         cookie_consent.router,
         site_analytics.router,
+        system_status.router,
     ):
         api.include_router(router, responses=_ERRORS)
+    add_console(api)
     return api

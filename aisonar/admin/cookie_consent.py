@@ -14,8 +14,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.accounts.sessions import CSRF_HEADER
+from aisonar.accounts.sessions import CSRF_HEADER, ActiveSession
 from aisonar.admin.deps import Engine, Session, client_ip
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.same_origin import refuse_cross_site
@@ -69,23 +70,25 @@ async def current_cookie_consent(
     return CookieConsentOut.of(consent_choice(cookie), PrivacySignals.of(request.headers))
 
 
-@router.post("", dependencies=[Depends(refuse_cross_site)])
-async def choose_cookies(
-    body: CookieConsentIn, request: Request, response: Response, signed_in: Session, db: Engine
-) -> CookieConsentOut:
-    """Accept (`analytics: true`) or refuse (`false`) analytics; sets the consent cookie,
-    and records a signed-in person's choice (which then needs the session's CSRF token)."""
-    choice = ConsentChoice.ANALYTICS if body.analytics else ConsentChoice.NECESSARY
+async def keep_cookie_choice(
+    request: Request,
+    response: Response,
+    signed_in: ActiveSession | None,
+    db: AsyncEngine,
+    analytics: bool,
+) -> ConsentChoice:
+    """Set the consent cookie to the choice, and record a signed-in person's choice as
+    their consent to analytics. The caller has checked the request's CSRF token (the API's
+    header, the console's form field). The API and the console's banner both come here."""
+    choice = ConsentChoice.ANALYTICS if analytics else ConsentChoice.NECESSARY
     if signed_in is not None:
-        if not signed_in.csrf_matches(request.headers.get(CSRF_HEADER)):
-            raise Forbidden(f"A signed-in change needs the session's CSRF token in {CSRF_HEADER}.")
         person = signed_in.principal
         async with db.begin() as conn:
             await record_choice(
                 conn,
                 person.user_id,
                 Purpose.ANALYTICS,
-                body.analytics,
+                analytics,
                 actor=Actor(person.email, person.user_id, client_ip(request)),
             )
     response.set_cookie(
@@ -97,4 +100,16 @@ async def choose_cookies(
         samesite="lax",
         path="/",
     )
+    return choice
+
+
+@router.post("", dependencies=[Depends(refuse_cross_site)])
+async def choose_cookies(
+    body: CookieConsentIn, request: Request, response: Response, signed_in: Session, db: Engine
+) -> CookieConsentOut:
+    """Accept (`analytics: true`) or refuse (`false`) analytics; sets the consent cookie,
+    and records a signed-in person's choice (which then needs the session's CSRF token)."""
+    if signed_in is not None and not signed_in.csrf_matches(request.headers.get(CSRF_HEADER)):
+        raise Forbidden(f"A signed-in change needs the session's CSRF token in {CSRF_HEADER}.")
+    choice = await keep_cookie_choice(request, response, signed_in, db, body.analytics)
     return CookieConsentOut.of(choice, PrivacySignals.of(request.headers))

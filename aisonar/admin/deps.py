@@ -4,6 +4,7 @@ state-changing request must also carry the session's CSRF token)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.sessions import COOKIE_NAME, CSRF_HEADER, ActiveSession, active_session
 from aisonar.accounts.tokens import principal_for_token
-from aisonar.admin.errors import Forbidden, Unauthenticated
+from aisonar.admin.errors import Forbidden, ReauthenticationRequired, Unauthenticated
 from aisonar.audit.models import Actor
+from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.pipeline import GatewayServices
@@ -134,3 +136,21 @@ async def operator(caller: Caller) -> Principal:
 
 
 Operator = Annotated[Principal, Depends(operator)]
+
+
+async def recently_authenticated(
+    caller: Caller,
+    signed_in: Session,
+    config: Config,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, if a session cookie's person proved their password within
+    `AISONAR_REAUTH_WINDOW_S`; access tokens have no password step and always pass."""
+    if credentials is None and signed_in is not None:
+        window = timedelta(seconds=config.reauth_window_s)
+        if utcnow() - signed_in.authenticated_at > window:
+            raise ReauthenticationRequired()
+    return caller
+
+
+RecentlyAuthenticated = Annotated[Principal, Depends(recently_authenticated)]

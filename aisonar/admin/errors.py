@@ -15,3 +15,17 @@ class Forbidden(AISonarError):
     status = 403
     kind = "permission_error"
     code = "forbidden"
+
+
+class ReauthenticationRequired(AISonarError):
+    """The session's password was proved too long ago for this change."""
+
+    status = 403
+    kind = "permission_error"
+    code = "reauthentication_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Confirm your password first: send it to POST /api/session/reauthenticate, "
+            "then try again."
+        )

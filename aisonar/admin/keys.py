@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.rotation import rotate_key, set_allowed_ips
-from aisonar.admin.deps import Acting, Caller, Engine
+from aisonar.admin.deps import Acting, Caller, Engine, RecentlyAuthenticated
 from aisonar.admin.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
 from aisonar.audit.models import Actor
 from aisonar.errors import NotFound
@@ -72,9 +72,10 @@ async def revoke_key(caller: Caller, actor: Acting, db: Engine, key_id: str) -> 
 
 @router.post("/{key_id}/rotate")
 async def rotate(
-    caller: Caller, actor: Acting, db: Engine, key_id: str, body: KeyRotate
+    caller: RecentlyAuthenticated, actor: Acting, db: Engine, key_id: str, body: KeyRotate
 ) -> KeyCreated:
-    """A new secret, shown once; the current one keeps working for `grace_s` seconds."""
+    """A new secret, shown once; the current one keeps working for `grace_s` seconds.
+    A session must have proved its password recently (`POST /api/session/reauthenticate`)."""
     async with db.begin() as conn:
         await reachable_key(conn, caller, key_id)
         key, secret = await rotate_key(

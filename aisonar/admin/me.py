@@ -13,7 +13,7 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.accounts.membership import update_user
 from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Acting, Caller, Engine, Services
+from aisonar.admin.deps import Acting, Caller, Engine, RecentlyAuthenticated, Services
 from aisonar.admin.keys import create_key_for, revoke_key_of
 from aisonar.admin.schemas import (
     BalanceOut,
@@ -88,8 +88,10 @@ async def my_tokens(caller: Caller, db: Engine) -> list[TokenOut]:
 
 @router.post("/tokens", status_code=201)
 async def create_my_token(
-    caller: Caller, actor: Acting, db: Engine, body: TokenCreate
+    caller: RecentlyAuthenticated, actor: Acting, db: Engine, body: TokenCreate
 ) -> TokenCreated:
+    """A personal access token for the management API, its secret shown once. A session
+    must have proved its password recently (`POST /api/session/reauthenticate`)."""
     async with db.begin() as conn:
         token, secret = await tokens.create_token(
             conn, caller.email, name=body.name, expires_at=body.expires_at, actor=actor

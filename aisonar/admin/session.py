@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.login import change_password, password_principal
+from aisonar.accounts.models import User
 from aisonar.accounts.sessions import (
     COOKIE_NAME,
     NewSession,
@@ -85,27 +86,33 @@ async def open_session(
     return started
 
 
-@router.post("/api/session", responses={429: {"description": "Too many failed sign-ins."}})
-async def sign_in(
-    body: SignIn, request: Request, response: Response, running: Services, settings: Config
-) -> SessionOut:
-    """Sign in with email and password; sets the session cookie."""
+async def password_sign_in(
+    request: Request,
+    response: Response,
+    running: Services,
+    settings: Settings,
+    email: str,
+    password: str,
+) -> tuple[User, NewSession]:
+    """Sign a person in with their password: throttled per account and address, audited
+    (failures too), a notice when the address is new to them; the session's cookie is set
+    on `response`. The API and the console's sign-in form both come here."""
     ip = client_ip(request)
     throttle = _throttle(running, settings)
     try:
-        attempt = await throttle.attempt(body.email, ip)
+        attempt = await throttle.attempt(email, ip)
     except TooManySignIns:
         running.metrics.sign_ins.labels("throttled").inc()
         raise
     async with running.engine.begin() as conn:
-        found = await password_principal(conn, body.email, body.password)
+        found = await password_principal(conn, email, password)
         if found is None:
             await audit.record(
                 conn,
-                Actor(body.email.strip().lower()[:320], None, ip),
+                Actor(email.strip().lower()[:320], None, ip),
                 "session.sign_in_failed",
                 object_kind="user",
-                object_id=body.email.strip().lower()[:64],
+                object_id=email.strip().lower()[:64],
             )
         else:
             if await is_new_address(conn, found.user_id, ip):
@@ -131,6 +138,17 @@ async def sign_in(
         raise Unauthenticated("The email or password is wrong.")
     await throttle.succeeded(attempt)
     running.metrics.sign_ins.labels("succeeded").inc()
+    return user, started
+
+
+@router.post("/api/session", responses={429: {"description": "Too many failed sign-ins."}})
+async def sign_in(
+    body: SignIn, request: Request, response: Response, running: Services, settings: Config
+) -> SessionOut:
+    """Sign in with email and password; sets the session cookie."""
+    user, started = await password_sign_in(
+        request, response, running, settings, body.email, body.password
+    )
     return SessionOut(
         user=UserOut.of(user), csrf_token=started.csrf_token, expires_at=started.expires_at
     )

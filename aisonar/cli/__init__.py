@@ -17,6 +17,7 @@ from aisonar.cli.privacy import privacy
 from aisonar.cli.retention import plan, retention
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.site_analytics import site_analytics
+from aisonar.cli.status import status
 from aisonar.cli.support import support_group
 from aisonar.cli.tokens import token
 from aisonar.cli.usage import usage
@@ -56,6 +57,7 @@ for command in (
     support_group,
     policy,
     site_analytics,
+    status,
 ):
     main.add_command(command)
 key.add_command(key_rotate)

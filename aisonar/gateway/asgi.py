@@ -68,6 +68,9 @@ _ROUTES: dict[str, _Endpoint] = {
     "/v1/traces": _Endpoint("POST", receive_traces, False),
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
+# What the management app serves: the API, and the console's pages (`/` redirects to
+# them) and static files.
+_ADMIN_PREFIXES = ("/api/", "/console", "/static/")
 _GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 # How long the lifespan's shutdown waits for requests (those uvicorn cancelled at the end
 # of the shutdown grace) to finish recording before the writers stop.
@@ -144,7 +147,11 @@ class GatewayApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if self.admin is not None and path.startswith("/api/") and path not in _ROUTES:
+        if (
+            self.admin is not None
+            and (path.startswith(_ADMIN_PREFIXES) or path == "/")
+            and path not in _ROUTES
+        ):
             await self.admin(scope, receive, send)
             return
         exchange = Exchange(scope, receive, send, self._request_ids.next())

@@ -13,6 +13,8 @@ from aisonar.accounts.sessions import COOKIE_NAME as SESSION_COOKIE
 CONSENT_COOKIE = "aisonar_consent"
 # About six months: the visitor is asked again after that.
 CONSENT_MAX_AGE_S = 183 * 24 * 3600
+LANGUAGE_COOKIE = "aisonar_language"
+LANGUAGE_MAX_AGE_S = 365 * 24 * 3600
 
 
 class CookieCategory(StrEnum):
@@ -51,6 +53,13 @@ COOKIES: tuple[DeclaredCookie, ...] = (
         "Remembers the visitor's choice in the cookie banner: `analytics` or `necessary`.",
         "6 months.",
         script_readable=True,
+    ),
+    DeclaredCookie(
+        LANGUAGE_COOKIE,
+        CookieCategory.NECESSARY,
+        "Remembers the language chosen in the console's language switch: `en` or `zh-Hans`.",
+        "1 year.",
+        script_readable=False,
     ),
 )
 

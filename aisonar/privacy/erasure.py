@@ -26,6 +26,7 @@ from aisonar.store.tables import (
     notice_deliveries,
     notice_opt_outs,
     notices,
+    password_resets,
     policies,
     policy_acknowledgements,
     rate_limits,
@@ -193,6 +194,7 @@ async def erase_person(conn: AsyncConnection, user_id: str, anonymous: str) -> d
         ("sessions", sessions),
         ("access_tokens", access_tokens),
         ("email_changes", email_changes),
+        ("password_resets", password_resets),
         ("notification_settings", notice_opt_outs),
         # Their acceptance means nothing once the account names nobody: it goes too.
         ("policy_acknowledgements", policy_acknowledgements),

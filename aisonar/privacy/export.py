@@ -4,11 +4,11 @@ tables it reads and every field it writes. `PARTS` is the registry; the tabular 
 are in `export_tables.py`, the archive in `export_zip.py`.
 
 A part reads every column of the person's rows but those it withholds by name: secrets'
-hashes (keys, tokens, sessions, email confirmation codes, the password) and internal
-bookkeeping. A column added to one of these tables is therefore exported (and the
-export's test fails until its field is described here). What is the organization's
-rather than the person's (its balance, others' usage, notices to all its admins) is
-not in it."""
+hashes (keys, tokens, sessions, email confirmation codes, password reset tokens, the
+password) and internal bookkeeping. A column added to one of these tables is therefore
+exported (and the export's test fails until its field is described here). What is the
+organization's rather than the person's (its balance, others' usage, notices to all its
+admins) is not in it."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from aisonar.store.tables import (
     notice_opt_outs,
     notices,
     organizations,
+    password_resets,
     policies,
     policy_acknowledgements,
     rate_limits,
@@ -294,6 +295,7 @@ DOCUMENT_PARTS = (
             "expires_at": "when the session expires",
             "ip": "the address you signed in from",
             "ended_at": "when it ended (signing out, a password change); empty: it did not",
+            "authenticated_at": "when you last confirmed your password in it",
         },
         _owned(sessions, "id", "token_hash", "csrf_token"),
     ),
@@ -325,6 +327,20 @@ DOCUMENT_PARTS = (
             "expires_at": "until when the code mailed to it works",
         },
         _owned(email_changes, "token_hash"),
+    ),
+    DocumentPart(
+        "password_resets.json",
+        "Your requests to reset a forgotten password, without the tokens mailed to you.",
+        (password_resets,),
+        {
+            "id": "its id",
+            "user_id": _YOU,
+            "created_at": "when it was asked for",
+            "expires_at": "until when the token mailed to you worked",
+            "used_at": "when the token was used to set your password; empty: it was not",
+            "requested_ip": "the address it was asked from",
+        },
+        _owned(password_resets, "token_hash"),
     ),
     DocumentPart(
         "deletion_requests.json",

@@ -34,6 +34,7 @@ from aisonar.store.tables import (
     notice_deliveries,
     notice_opt_outs,
     notices,
+    password_resets,
     policies,
     policy_acknowledgements,
     rate_limits,
@@ -62,6 +63,7 @@ ERASED_TABLES = (
     policy_acknowledgements,
     consents,
     policies,
+    password_resets,
 )
 _ATTEMPTS = 25
 _PAUSE_S = 0.2

@@ -159,6 +159,9 @@ sessions = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("ip", String(64)),
     Column("ended_at", DateTime(timezone=True)),
+    # When its person last proved their password in it (signing in, re-authenticating):
+    # the most sensitive changes need that to be recent.
+    Column("authenticated_at", DateTime(timezone=True), nullable=False),
 )
 
 # Personal access tokens for the management API: shown once, stored as a SHA-256 hash.
@@ -588,4 +591,19 @@ site_page_views = Table(
     Column("device_type", String(16), primary_key=True),
     Column("country", String(2), primary_key=True),
     Column("views", BigInteger, nullable=False),
+)
+
+# A forgotten-password reset asked for by email: the hash of the token mailed to the
+# person (good once, for an hour; a newer request deletes the older unused ones), and
+# the address the request came from.
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("requested_ip", String(64)),
 )

@@ -97,6 +97,8 @@ class UsageWriter:
         self._stopping = False
         self.dropped = 0
         self.written = 0
+        # When a flush last ended with nothing left pending (the operators' status).
+        self.last_flush_at: datetime | None = None
 
     @property
     def queue_depth(self) -> int:
@@ -154,6 +156,7 @@ class UsageWriter:
                 await asyncio.sleep(_RETRY_DELAY_S)
                 return
             del self._pending[: len(current.events)]
+        self.last_flush_at = utcnow()
 
     def _prepare(self, events: list[UsageEvent]) -> _Prepared:
         """The driver's rows and the minute sums of a batch: pure, so a thread may do it."""

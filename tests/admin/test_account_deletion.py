@@ -59,7 +59,7 @@ COMPANY = "Vermilion Quillfeather Widgets Ltd"
 async def _activity(gateway: RunningGateway, backend: Backend, person: Leaver) -> FromAddress:
     """Money, usage, sign-ins (one failed), a rename and their company, a support request
     and its answer, a consent, a policy they published (as if an operator) and
-    acknowledged: all from ADDRESS."""
+    acknowledged, a password reset asked for: all from ADDRESS."""
     async with backend.engine.begin() as conn:
         entry = NewEntry(LedgerKind.RECHARGE, 5_000_000, "operator", "before leaving")
         await ledger.credit(conn, person.org_id, entry)
@@ -77,6 +77,8 @@ async def _activity(gateway: RunningGateway, backend: Backend, person: Leaver) -
         )
     acknowledged = await browser.call("POST", f"/api/me/policies/{policy.id}/acknowledge")
     assert acknowledged[0] == 200
+    # A forgotten-password reset asked for from ADDRESS, which its row keeps.
+    assert (await browser.call("POST", "/api/password-reset", {"email": person.email}))[0] == 202
     assert await browser.chat(person.key_secret) == 200
     status, opened = await browser.call(
         "POST", "/api/me/support", {"subject": "Invoice", "body": SUPPORT_QUESTION}
@@ -136,6 +138,7 @@ async def test_a_deleted_person_is_found_nowhere_in_the_database_files(
     assert receipt["erased"]["support_messages"] == 2
     assert receipt["erased"]["consents"] == 1
     assert receipt["erased"]["policy_acknowledgements"] == 1
+    assert receipt["erased"]["password_resets"] == 1
     assert any(kept["what"] == "ledger entries" for kept in receipt["kept"])
     done = await mailbox.wait_for_subject(person.email, COMPLETED_SUBJECT)
     text, html = bodies(done)

@@ -25,6 +25,7 @@ from aisonar.store.tables import (
     deletion_requests,
     ledger_entries,
     organizations,
+    password_resets,
     policy_acknowledgements,
     rate_limits,
     support_messages,
@@ -89,6 +90,9 @@ BODIES: dict[str, dict[str, Any]] = {
     "PageViewIn": {"path": "/intruder"},
     "PolicyIn": {"kind": "terms", "body": "intruder"},
     "ConsentChange": {"granted": True},
+    "ResetRequest": {"email": "intruder@example.com"},
+    "ResetConfirm": {"token": "sonar-reset-intruder", "new_password": "Quiet-Otter-Lantern-7"},
+    "Reauthenticate": {"password": "Quiet-Otter-Lantern-7"},
 }
 
 
@@ -119,7 +123,7 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
                 select(rate_limits).where(or_(*(rate_limits.c.subject_id == s for s in subjects)))
             )
         )
-        for table in (access_tokens, consents, policy_acknowledgements):
+        for table in (access_tokens, consents, policy_acknowledgements, password_resets):
             rows += list(
                 await conn.execute(
                     select(table).where(or_(*(table.c.user_id == m for m in members)))

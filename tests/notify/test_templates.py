@@ -160,6 +160,38 @@ def test_mail_about_a_new_address_renders_in_both_languages(
         assert "Nov 24, 2026" in english.text and "2026年11月24日" in chinese.text
 
 
+@pytest.mark.parametrize("link", ["https://sonar.example.com/console/reset-password?token=t", None])
+def test_a_password_reset_renders_in_both_languages_with_a_link_or_the_token(
+    link: str | None,
+) -> None:
+    data = {
+        "token": "sonar-reset-abc",
+        "link": link,
+        "page": "/console/reset-password",
+        "expires_at": "2026-11-23T11:00:00+00:00",
+    }
+    english, chinese = (
+        render_mail(
+            "password_reset",
+            data,
+            language=language,
+            recipient_name=MARKUP,
+            org_name="Acme & Co",
+            at=datetime(2026, 11, 23, tzinfo=UTC),
+            security=True,
+        )
+        for language in (Language.ENGLISH, Language.SIMPLIFIED_CHINESE)
+    )
+    assert english.subject == "Reset your password" and chinese.subject == "重置您的密码"
+    for rendered in (english, chinese):
+        assert MARKUP not in rendered.html and "&lt;script&gt;" in rendered.html
+        shown = link or "sonar-reset-abc"
+        assert shown in rendered.text and shown in rendered.html
+        assert ("POST /api/password-reset/confirm" in rendered.text) is (link is None)
+    assert "Nov 23, 2026" in english.text and "2026年11月23日" in chinese.text
+    assert english.text != chinese.text
+
+
 def test_the_deletion_receipt_lists_what_was_erased_and_kept_in_both_languages() -> None:
     erased = {
         "profile": ["email", "name", "company", "password"],
@@ -169,6 +201,7 @@ def test_the_deletion_receipt_lists_what_was_erased_and_kept_in_both_languages()
         "sessions": 2,
         "access_tokens": 1,
         "email_changes": 0,
+        "password_resets": 2,
         "notification_settings": 1,
         "limits": 0,
         "usage_event_addresses": 4,
@@ -198,6 +231,9 @@ def test_the_deletion_receipt_lists_what_was_erased_and_kept_in_both_languages()
     assert "support requests and their messages: 4" in english.text
     assert "your email address, name, company and password" in english.text
     assert "policy acknowledgements and consent choices: 5" in english.text
+    assert "notification settings, pending email changes, password resets and limits: 3" in (
+        english.text
+    )
     assert "政策确认记录和同意选择\uff1a5" in chinese.text
     assert "ledger entries: the organization's financial record" in english.text
     assert "usr_1" in english.text and "usr_1" in english.html

@@ -26,6 +26,7 @@ from aisonar.store.tables import (
     email_changes,
     ledger_entries,
     notice_deliveries,
+    password_resets,
     redemption_codes,
     sessions,
     usage_events,
@@ -107,6 +108,7 @@ async def _stored_secrets(backend: Backend, person: Leaver) -> list[str]:
             (sessions.c.token_hash, sessions.c.user_id),
             (sessions.c.csrf_token, sessions.c.user_id),
             (email_changes.c.token_hash, email_changes.c.user_id),
+            (password_resets.c.token_hash, password_resets.c.user_id),
         ):
             rows = await conn.execute(select(column).where(owner == person.user_id))
             found += [value for value in rows.scalars() if value]
@@ -125,7 +127,8 @@ async def active_person(
     """A member of `home` with a rejected deletion request, a session and a failed
     sign-in, a new name, a key made through the API, a request charged to the balance,
     a redeemed code, a support request the operator answered, a consent, an acknowledged
-    policy, a limit, a notification setting and a pending email change."""
+    policy, a limit, a notification setting, a pending email change and a password reset asked
+    for."""
     person = await make_leaver(backend.engine, home.name)
     as_operator = Api(gateway.url, operator.token)
     recharged = await as_operator.post(
@@ -168,6 +171,8 @@ async def active_person(
         _ok(await browser.call("PATCH", "/api/me/notification-settings", settings))
         change = {"email": f"moved-{secrets.token_hex(4)}@example.org", "password": PASSWORD}
         _ok(await browser.call("POST", "/api/me/email", change), 202)
+        reset = {"email": person.email}
+        _ok(await browser.call("POST", "/api/password-reset", reset), 202)
     finally:
         await browser.close()
     await _wait_for_activity(backend, person)

@@ -1,0 +1,21 @@
+"""The console on the management API's FastAPI app: its pages, its static files under
+`/static/`, and its security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from aisonar.console import auth, dashboard, keys, site, usage
+from aisonar.console.security import ConsoleHeaders
+
+STATIC = Path(__file__).parent / "static"
+
+
+def add_console(api: FastAPI) -> None:
+    for router in (auth.router, site.router, dashboard.router, keys.router, usage.router):
+        api.include_router(router)
+    api.mount("/static", StaticFiles(directory=STATIC), name="static")
+    api.add_middleware(ConsoleHeaders)
