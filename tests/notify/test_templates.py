@@ -11,7 +11,7 @@ import pytest
 from aisonar.i18n import Language
 from aisonar.notify.notices import Notice
 from aisonar.notify.preferences import KINDS
-from aisonar.notify.render import render_mail, render_notice
+from aisonar.notify.render import RenderedNotice, render_mail, render_notice
 
 MARKUP = "<script>alert(1)</script>"
 SAMPLES: dict[str, dict[str, Any]] = {
@@ -121,6 +121,26 @@ def test_alerts_read_their_measure_and_values_in_the_readers_language() -> None:
     assert "已回落到告警阈值 1000 ms 以内" in resolved.text
 
 
+def mailed_in_both_languages(
+    kind: str, data: dict[str, Any]
+) -> tuple[RenderedNotice, RenderedNotice]:
+    """The security mail of `kind` in English and in Chinese, to a person whose name is
+    markup."""
+    english, chinese = (
+        render_mail(
+            kind,
+            data,
+            language=language,
+            recipient_name=MARKUP,
+            org_name="Acme & Co",
+            at=datetime(2026, 11, 23, tzinfo=UTC),
+            security=True,
+        )
+        for language in (Language.ENGLISH, Language.SIMPLIFIED_CHINESE)
+    )
+    return english, chinese
+
+
 @pytest.mark.parametrize(
     ("template", "data"),
     [
@@ -138,18 +158,7 @@ def test_alerts_read_their_measure_and_values_in_the_readers_language() -> None:
 def test_mail_about_a_new_address_renders_in_both_languages(
     template: str, data: dict[str, Any]
 ) -> None:
-    english, chinese = (
-        render_mail(
-            template,
-            data,
-            language=language,
-            recipient_name=MARKUP,
-            org_name="Acme & Co",
-            at=datetime(2026, 11, 23, tzinfo=UTC),
-            security=True,
-        )
-        for language in (Language.ENGLISH, Language.SIMPLIFIED_CHINESE)
-    )
+    english, chinese = mailed_in_both_languages(template, data)
     for rendered in (english, chinese):
         assert rendered.subject and "\n" not in rendered.subject
         assert data["email"] in rendered.text and data["email"] in rendered.html
@@ -170,18 +179,7 @@ def test_a_password_reset_renders_in_both_languages_with_a_link_or_the_token(
         "page": "/console/reset-password",
         "expires_at": "2026-11-23T11:00:00+00:00",
     }
-    english, chinese = (
-        render_mail(
-            "password_reset",
-            data,
-            language=language,
-            recipient_name=MARKUP,
-            org_name="Acme & Co",
-            at=datetime(2026, 11, 23, tzinfo=UTC),
-            security=True,
-        )
-        for language in (Language.ENGLISH, Language.SIMPLIFIED_CHINESE)
-    )
+    english, chinese = mailed_in_both_languages("password_reset", data)
     assert english.subject == "Reset your password" and chinese.subject == "重置您的密码"
     for rendered in (english, chinese):
         assert MARKUP not in rendered.html and "&lt;script&gt;" in rendered.html
@@ -212,18 +210,7 @@ def test_the_deletion_receipt_lists_what_was_erased_and_kept_in_both_languages()
         "consents": 3,
     }
     data = {"request_id": "del_1", "user_id": "usr_1", "erased": erased}
-    english, chinese = (
-        render_mail(
-            "deletion_completed",
-            data,
-            language=language,
-            recipient_name=MARKUP,
-            org_name="Acme & Co",
-            at=datetime(2026, 11, 23, tzinfo=UTC),
-            security=True,
-        )
-        for language in (Language.ENGLISH, Language.SIMPLIFIED_CHINESE)
-    )
+    english, chinese = mailed_in_both_languages("deletion_completed", data)
     assert english.subject == "Your account was deleted"
     assert "sessions and access tokens: 3" in english.text
     assert "notices and their deliveries: 5" in english.text
