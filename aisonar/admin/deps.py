@@ -4,7 +4,6 @@ state-changing request must also carry the session's CSRF token)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,11 +11,11 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.principal import Principal
+from aisonar.accounts.reauthentication import recently_authenticated as proved_recently
 from aisonar.accounts.sessions import COOKIE_NAME, CSRF_HEADER, ActiveSession, active_session
 from aisonar.accounts.tokens import principal_for_token
 from aisonar.admin.errors import Forbidden, ReauthenticationRequired, Unauthenticated
 from aisonar.audit.models import Actor
-from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.pipeline import GatewayServices
@@ -146,10 +145,8 @@ async def recently_authenticated(
 ) -> Principal:
     """The caller, if a session cookie's person proved their password within
     `AISONAR_REAUTH_WINDOW_S`; access tokens have no password step and always pass."""
-    if credentials is None and signed_in is not None:
-        window = timedelta(seconds=config.reauth_window_s)
-        if utcnow() - signed_in.authenticated_at > window:
-            raise ReauthenticationRequired()
+    if credentials is None and signed_in is not None and not proved_recently(signed_in, config):
+        raise ReauthenticationRequired()
     return caller
 
 

@@ -1,7 +1,7 @@
 """`POST /api/session/reauthenticate`: a signed-in person proves their password again,
 so that the session may make the most sensitive changes (key rotation, new access
-tokens: `RecentlyAuthenticated` in `deps.py`) for `AISONAR_REAUTH_WINDOW_S` more.
-Wrong passwords count with failed sign-ins, per account and per client address."""
+tokens, a deletion request: `RecentlyAuthenticated` in `deps.py`) for
+`AISONAR_REAUTH_WINDOW_S` more (`accounts/reauthentication.py`)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,10 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
-from aisonar.accounts.passwords import verify_password
-from aisonar.accounts.sessions import mark_authenticated
-from aisonar.accounts.throttle import SignInThrottle
+from aisonar.accounts.reauthentication import prove_password
 from aisonar.admin.deps import Caller, Config, Services, Session, client_ip
 from aisonar.admin.errors import Unauthenticated
-from aisonar.audit import services as audit
-from aisonar.audit.models import Actor
-from aisonar.errors import InvalidInput
-from aisonar.store.tables import users
 
 router = APIRouter(tags=["session"])
 
@@ -52,28 +45,7 @@ async def reauthenticate(
         raise Unauthenticated(
             "Only a signed-in session (POST /api/session) re-authenticates; access tokens need not."
         )
-    ip = client_ip(request)
-    throttle = SignInThrottle(
-        running.limiter.store,
-        per_account=settings.signin_failures_per_account,
-        per_ip=settings.signin_failures_per_ip,
-        window_s=settings.signin_failure_window_s,
-    )
-    attempt = await throttle.attempt(caller.email, ip)
-    actor = Actor(caller.email, caller.user_id, ip)
-    async with running.engine.begin() as conn:
-        password_hash = (
-            await conn.execute(select(users.c.password_hash).where(users.c.id == caller.user_id))
-        ).scalar_one()
-        matched = verify_password(password_hash, body.password)
-        action = "session.reauthenticate" if matched else "session.reauthentication_failed"
-        at = await mark_authenticated(conn, signed_in.id) if matched else None
-        await audit.record(
-            conn, actor, action, object_kind="session", object_id=signed_in.id, org_id=caller.org_id
-        )
-    if at is None:
-        raise InvalidInput("the password is wrong", param="password")
-    await throttle.succeeded(attempt)
+    at = await prove_password(running, settings, signed_in, body.password, client_ip(request))
     return Reauthenticated(
         authenticated_at=at, valid_until=at + timedelta(seconds=settings.reauth_window_s)
     )

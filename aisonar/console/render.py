@@ -17,6 +17,7 @@ from aisonar.accounts.models import Role
 from aisonar.billing.money import format_amount
 from aisonar.console.navigation import N_, navigation_for
 from aisonar.console.visit import MemberVisit, Visit
+from aisonar.errors import AISonarError
 from aisonar.i18n import Language, format_time, translations
 
 LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.SIMPLIFIED_CHINESE: "简体中文"}
@@ -56,6 +57,11 @@ def environment(language: Language) -> Environment:
     env.filters["role"] = lambda role: catalog.gettext(_ROLE_NAMES[Role(role)])
     env.globals["language_names"] = LANGUAGE_NAMES
     return env
+
+
+def error_text(error: AISonarError, language: Language) -> str:
+    """A domain error's message in the visitor's language."""
+    return translations(language).gettext(error.message)
 
 
 def page(
