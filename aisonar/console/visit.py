@@ -1,6 +1,6 @@
 """Who is looking at a console page and in which language: the signed-in person (from
-the session cookie) with the policies they still have to acknowledge, the cookie
-banner's choice, and the language: the person's profile, else the language cookie, else
+the session cookie) with the policies they still have to acknowledge, the policies
+published, the cookie banner's choice, and the language: the person's profile, else the language cookie, else
 the browser's Accept-Language."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from aisonar.audit.models import Actor
 from aisonar.i18n import Language
 from aisonar.privacy.acknowledgements import PolicyStanding, standings
 from aisonar.privacy.cookies import CONSENT_COOKIE, LANGUAGE_COOKIE, ConsentChoice, consent_choice
+from aisonar.privacy.policies import Policy, current_policies
 
 # Accept-Language tags (lower case) read as Simplified Chinese; Traditional is not offered.
 _SIMPLIFIED_CHINESE_TAGS = frozenset({"zh", "zh-cn", "zh-sg", "zh-hans", "zh-hans-cn"})
@@ -36,6 +37,8 @@ class Visit:
     consent: ConsentChoice | None
     session: ActiveSession | None = None
     user: User | None = None
+    # The policies published now, which the footer links to.
+    policies: tuple[Policy, ...] = ()
     # The current policies the person has not acknowledged since their last material change.
     policies_due: tuple[PolicyStanding, ...] = ()
 
@@ -105,12 +108,22 @@ def _anonymous_language(request: Request) -> Language:
 async def visit(request: Request, db: Engine, signed_in: Session) -> Visit:
     consent = consent_choice(request.cookies.get(CONSENT_COOKIE))
     if signed_in is None:
-        return Visit(request, _anonymous_language(request), consent)
+        async with db.connect() as conn:
+            published = tuple(await current_policies(conn))
+        return Visit(request, _anonymous_language(request), consent, policies=published)
     async with db.connect() as conn:
         user = await accounts.get_user(conn, signed_in.principal.user_id)
-        due = tuple(s for s in await standings(conn, user.id) if s.needs_acknowledgement)
+        standing = await standings(conn, user.id)
     language = language_of(user.language) or _anonymous_language(request)
-    return MemberVisit(request, language, consent, signed_in, user, due)
+    return MemberVisit(
+        request,
+        language,
+        consent,
+        signed_in,
+        user,
+        policies=tuple(s.policy for s in standing),
+        policies_due=tuple(s for s in standing if s.needs_acknowledgement),
+    )
 
 
 async def member_visit(found: Annotated[Visit, Depends(visit)]) -> MemberVisit:
