@@ -1,0 +1,131 @@
+"""Markup in every field people type, on every page each role reaches: an organization,
+its people (names, company), a key, a requested model, a recharge note, a support
+request, an alert rule and a channel are all named with markup; then each role's pages
+(found by the crawl of `test_console_crawl`) are opened in Chromium, and none runs a
+script or grows an element out of the markup, while the markup is shown as text."""
+
+from __future__ import annotations
+
+import secrets
+
+import aiohttp
+import httpx
+from playwright.async_api import Browser, Dialog
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import Role
+from aisonar.alerts.models import AlertKind, RuleSettings
+from aisonar.alerts.services import create_rule
+from aisonar.billing import ledger
+from aisonar.billing.ledger import LedgerKind, NewEntry
+from aisonar.billing.money import parse_amount
+from aisonar.channels import services as channels
+from aisonar.crypto import SecretBox
+from aisonar.support.services import open_request
+from aisonar.testing.gateway_server import RunningGateway
+from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY
+from tests.console.people import MARKUP, PASSWORD, open_context, sign_in_over_http
+from tests.console.test_console_crawl import crawl
+from tests.console.test_console_escaping import INLINE_SCRIPTS
+from tests.support import Backend, writer_drained
+
+# Pages each role must show the markup on (as text), so the test knows it looked.
+EXPECTED_SHOWN = {
+    Role.USER: {"/console", "/console/keys", "/console/usage"},
+    Role.ORG_ADMIN: {"/console"},
+    Role.OPERATOR: {"/console"},
+}
+
+
+async def seed_markup(backend: Backend, gateway: RunningGateway) -> dict[Role, str]:
+    """An organization where everything typed is markup; the email of a person of each
+    role in it."""
+    org_name = f"{MARKUP}{secrets.token_hex(4)}"
+    emails = {role: f"markup-{role.value}-{secrets.token_hex(4)}@example.com" for role in Role}
+    async with backend.engine.begin() as conn:
+        org = await accounts.create_org(conn, org_name)
+        people = {}
+        for role, email in emails.items():
+            people[role] = await accounts.create_user(
+                conn, email, org_name, name=MARKUP, company=MARKUP, role=role, password=PASSWORD
+            )
+        await ledger.credit(
+            conn, org.id, NewEntry(LedgerKind.RECHARGE, parse_amount("5"), "t", MARKUP)
+        )
+        _, secret = await accounts.create_key(conn, emails[Role.USER], name=MARKUP)
+        await open_request(conn, people[Role.USER].id, MARKUP, MARKUP)
+        await create_rule(conn, org.id, RuleSettings(AlertKind.COST, "1", window="1h", name=MARKUP))
+        await channels.create_channel(
+            conn,
+            SecretBox(TEST_SECRET_KEY),
+            name=MARKUP,
+            provider="openai",
+            base_url="http://127.0.0.1:9",
+            api_key=UPSTREAM_KEY,
+            models=f"markup-{secrets.token_hex(4)}=gpt-4o-mini",
+        )
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(
+            gateway.url + "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {secret}"},
+            json={"model": MARKUP, "messages": [{"role": "user", "content": "hi"}]},
+        )
+    assert refused.status_code >= 400
+    await writer_drained(gateway)
+    return emails
+
+
+async def test_markup_in_every_field_stays_text_on_every_page(
+    browser: Browser, gateway: RunningGateway, backend: Backend
+) -> None:
+    emails = await seed_markup(backend, gateway)
+    try:
+        for role, email in emails.items():
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                await sign_in_over_http(http, gateway.url, email)
+                pages = [
+                    path
+                    for path, status in (await crawl(http, gateway.url, role)).items()
+                    if status == 200
+                ]
+            shown_on = await open_each(browser, gateway, email, pages)
+            assert EXPECTED_SHOWN[role] <= shown_on, (role, shown_on)
+    finally:
+        async with backend.engine.begin() as conn:
+            await channels.update_channel(conn, SecretBox(TEST_SECRET_KEY), MARKUP, enabled=False)
+
+
+async def open_each(
+    browser: Browser, gateway: RunningGateway, email: str, paths: list[str]
+) -> set[str]:
+    """The pages, opened in a browser as the person, that show the markup as text;
+    asserts no page made anything of it."""
+    context = await open_context(browser)
+    page = await context.new_page()
+    dialogs: list[str] = []
+
+    async def refuse(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", refuse)
+    shown_on = set()
+    try:
+        await page.goto(gateway.url + "/console/sign-in")
+        await page.fill("#email", email)
+        await page.fill("#password", PASSWORD)
+        await page.click("form.stacked button[type=submit]")
+        await page.wait_for_url(gateway.url + "/console")
+        for path in paths:
+            answer = await page.goto(gateway.url + path)
+            assert answer is not None
+            if not answer.headers.get("content-type", "").startswith("text/html"):
+                continue
+            assert await page.locator("img[src=x]").count() == 0, path
+            assert await page.locator(INLINE_SCRIPTS).count() == 0, path
+            if MARKUP in (await page.locator("body").text_content() or ""):
+                shown_on.add(path)
+    finally:
+        await context.close()
+    assert dialogs == []
+    return shown_on
