@@ -66,7 +66,7 @@ async def request_password_reset(
     conn: AsyncConnection, email: str, ip: str | None
 ) -> ResetMailed | None:
     """A new token for the active account with this address and a password, replacing
-    its unused ones; None for any other address (the caller answers alike)."""
+    its unused ones (audited); None for any other address (the caller answers alike)."""
     person = (
         await conn.execute(
             # Locked, so that two requests at once leave one token, not two.
@@ -91,6 +91,14 @@ async def request_password_reset(
             expires_at=now + TOKEN_LIFETIME,
             requested_ip=ip,
         )
+    )
+    await audit.record(
+        conn,
+        Actor(person.email, person.id, ip),
+        "user.password_reset_requested",
+        object_kind="user",
+        object_id=person.id,
+        org_id=person.org_id,
     )
     recipient = Recipient(person.name, person.email, Language(person.language), person.org_name)
     return ResetMailed(recipient, secret.secret, now + TOKEN_LIFETIME)
@@ -147,6 +155,10 @@ async def reset_password(
         changes={"password_set": [True, True], "sessions_ended": [None, ended]},
     )
     await record_notice(
-        conn, person.org_id, PASSWORD_CHANGED, {"sessions_ended": ended}, user_id=person.id
+        conn,
+        person.org_id,
+        PASSWORD_CHANGED,
+        {"sessions_ended": ended, "by_reset": True},
+        user_id=person.id,
     )
     return PasswordReset(person.id, ended)

@@ -109,7 +109,11 @@ async def test_a_mailed_token_resets_the_password_once_and_ends_every_session(
     assert entry.actor == person.email
     assert token not in str(tuple(entry)) and NEW_PASSWORD not in str(tuple(entry))
     told = await mailbox.wait_for_subject(person.email, CHANGED_SUBJECT)
-    assert "1 other session was signed out." in bodies(told)[0]
+    told_text = bodies(told)[0]
+    assert "It was reset with a link mailed to this address." in told_text
+    assert "1 session was signed out." in told_text and "other session" not in told_text
+    [asked] = await audit_entries(backend.engine, person.user_id, "user.password_reset_requested")
+    assert asked.actor == person.email and asked.ip == ip
 
 
 async def test_every_address_is_answered_byte_for_byte_alike(
