@@ -4,7 +4,8 @@ its tests see the faults they inject), spare fake upstreams, and channels made p
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -99,3 +100,26 @@ async def routed_gateway_knows(gateway: RunningGateway, model: str) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"the gateway never loaded the channels of {model}")
+
+
+class Clock:
+    """The breaker's clock, moved by hand: a cooldown ends only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 10_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(routed_gateway: RunningGateway) -> Iterator[Clock]:
+    health = routed_gateway.app.runtime.services.failover.health
+    controlled = Clock()
+    health.clock = controlled
+    yield controlled
+    health.forget_except(())
+    health.clock = time.monotonic

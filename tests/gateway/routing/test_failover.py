@@ -21,7 +21,7 @@ from aisonar.channels.models import ChannelTimeouts
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway, free_port
 from aisonar.usage.export import export_usage
-from tests.gateway.routing.conftest import ChannelSpec, MakeChannels
+from tests.gateway.routing.conftest import ChannelSpec, Clock, MakeChannels
 from tests.support import (
     Backend,
     Tenant,
@@ -81,7 +81,9 @@ async def test_a_failing_channel_is_invisible_to_clients(
     make_channels: MakeChannels,
     spare_upstream: FakeUpstream,
     fake_upstream: FakeUpstream,
+    clock: Clock,
 ) -> None:
+    # The breaker's clock stands still: however slow the machine, no cooldown ends here.
     model, (bad, good) = await make_channels(
         ChannelSpec(failing_url(fault, spare_upstream), priority=1, timeouts=QUICK),
         ChannelSpec(fake_upstream.url),

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Iterator
 
 import aiohttp
 import openai
@@ -16,31 +14,10 @@ from aisonar.gateway.health import ChannelHealth, ChannelState
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, free_port
 from tests.conftest import UPSTREAM_KEY
-from tests.gateway.routing.conftest import ChannelSpec, MakeChannels
+from tests.gateway.routing.conftest import ChannelSpec, Clock, MakeChannels
 from tests.support import Backend, Tenant, recorded_events
 
 HELLO = [{"role": "user", "content": "Hello there"}]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 10_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(routed_gateway: RunningGateway) -> Iterator[Clock]:
-    health = routed_gateway.app.runtime.services.failover.health
-    controlled = Clock()
-    health.clock = controlled
-    yield controlled
-    health.forget_except(())
-    health.clock = time.monotonic
 
 
 async def state_becomes(health: ChannelHealth, channel_id: str, state: ChannelState) -> None:
