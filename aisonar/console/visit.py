@@ -1,7 +1,7 @@
 """Who is looking at a console page and in which language: the signed-in person (from
 the session cookie) with the policies they still have to acknowledge, the policies
-published, the cookie banner's choice, and the language: the person's profile, else the language cookie, else
-the browser's Accept-Language."""
+published, the cookie banner's choice, and the language: the person's profile, else the
+language cookie, else the browser's Accept-Language."""
 
 from __future__ import annotations
 
