@@ -200,3 +200,21 @@ async def change_email(
         user_id=user_id,
     )
     return await get_user(conn, user_id)
+
+
+@dataclass(frozen=True)
+class PendingEmailChange:
+    email: str
+    requested_at: datetime
+    expires_at: datetime
+
+
+async def pending_email_change(conn: AsyncConnection, user_id: str) -> PendingEmailChange | None:
+    """The person's change waiting for its code (the address it was mailed to), unless it
+    expired; the console's profile page shows it."""
+    row = (
+        await conn.execute(select(email_changes).where(email_changes.c.user_id == user_id))
+    ).first()
+    if row is None or as_utc(row.expires_at) <= utcnow():
+        return None
+    return PendingEmailChange(row.email, as_utc(row.created_at), as_utc(row.expires_at))

@@ -20,7 +20,10 @@ from aisonar.accounts.email_change import (
 from aisonar.accounts.services import validate_email
 from aisonar.admin.deps import Acting, Caller, Config, Mailer, Services, Session
 from aisonar.admin.schemas import UserOut
+from aisonar.audit.models import Actor
+from aisonar.config import Settings
 from aisonar.errors import AISonarError
+from aisonar.gateway.pipeline import GatewayServices
 from aisonar.limits.store import RateCheck
 from aisonar.notify.direct import require_mail, send_now
 from aisonar.notify.sender import Mail
@@ -60,7 +63,7 @@ class EmailVerify(BaseModel):
     token: str = Field(min_length=1, max_length=200)
 
 
-async def _count_request(running: Services, settings: Config, user_id: str) -> None:
+async def _count_request(running: GatewayServices, settings: Settings, user_id: str) -> None:
     check = RateCheck(
         "email change requests of the account",
         f"email-change:user:{user_id}",
@@ -105,16 +108,31 @@ async def request_my_email_change(
     the new address; send it to `POST /api/me/email/verify` within 24 hours. Nothing
     changes until then; a new request replaces the previous one. An address that cannot
     be yours is answered alike, but gets no code."""
+    requested = await ask_for_email_change(
+        running, settings, mailer, caller.user_id, actor, body.email, body.password
+    )
+    return EmailChangePending(email=requested.email, expires_at=requested.expires_at)
+
+
+async def ask_for_email_change(
+    running: GatewayServices,
+    settings: Settings,
+    mailer: Mail | None,
+    user_id: str,
+    actor: Actor,
+    email: str,
+    password: str | None,
+) -> EmailChangeRequested:
+    """The request of `POST /api/me/email` (the API and the console's profile page):
+    counted per person, the code mailed to the new address before it returns."""
     mail = require_mail(mailer)
     # A mistyped address is refused before it counts against the person's requests.
-    validate_email(body.email)
-    await _count_request(running, settings, caller.user_id)
+    validate_email(email)
+    await _count_request(running, settings, user_id)
     async with running.engine.begin() as conn:
-        requested = await request_email_change(
-            conn, caller.user_id, body.email, body.password, actor=actor
-        )
+        requested = await request_email_change(conn, user_id, email, password, actor=actor)
     await _send(mail, requested)
-    return EmailChangePending(email=requested.email, expires_at=requested.expires_at)
+    return requested
 
 
 @router.post("/verify")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.password_reset import (
     RESET_PAGE,
+    PasswordReset,
     ResetMailed,
     request_password_reset,
     reset_password,
@@ -25,6 +26,7 @@ from aisonar.accounts.services import validate_email
 from aisonar.admin.deps import Config, Mailer, Services, client_ip
 from aisonar.config import Settings
 from aisonar.errors import AISonarError
+from aisonar.gateway.pipeline import GatewayServices
 from aisonar.limits.store import LimitStore, RateCheck
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
@@ -142,12 +144,27 @@ async def request_reset(
     a link (and the token in it) is mailed to it, good once for one hour; send the token
     with a new password to `POST /api/password-reset/confirm`. The answer is the same for
     every address. A new request replaces the earlier tokens."""
+    await ask_for_reset(request, tasks, running, settings, mailer, body.email)
+    return ResetRequested(message=ANSWER)
+
+
+async def ask_for_reset(
+    request: Request,
+    tasks: BackgroundTasks,
+    running: GatewayServices,
+    settings: Settings,
+    mailer: Mail | None,
+    email: str,
+) -> None:
+    """The request of `POST /api/password-reset` (the API and the console's page): limited
+    per address and client, the mail (if any) queued to go out after the answer, which is
+    `ANSWER` for every address."""
     if mailer is None:
         raise EmailNotConfigured(
             "This server sends no email (AISONAR_SMTP_URL is not set), so it cannot send a "
             "password reset; ask an operator to set a new password."
         )
-    email = validate_email(body.email)
+    email = validate_email(email)
     ip = client_ip(request)
     await _admit(
         running.limiter.store, _request_checks(settings, email, ip), "password reset requests"
@@ -156,7 +173,6 @@ async def request_reset(
         mailed = await request_password_reset(conn, email, ip)
     if mailed is not None:
         tasks.add_task(_send, mailer, settings, mailed)
-    return ResetRequested(message=ANSWER)
 
 
 @router.post("/confirm", responses={429: {"description": "Too many failed attempts."}})
@@ -167,6 +183,15 @@ async def confirm_reset(
     as strong as any password here; the token is then used up, every session of yours
     ends (sign in again), and you get a `password_changed` notice. Your keys and access
     tokens stay. An unknown, used or expired token changes nothing."""
+    done = await complete_reset(request, running, settings, body.token, body.new_password)
+    return ResetDone(sessions_ended=done.sessions_ended)
+
+
+async def complete_reset(
+    request: Request, running: GatewayServices, settings: Settings, token: str, new_password: str
+) -> PasswordReset:
+    """The confirmation of `POST /api/password-reset/confirm` (the API and the console's
+    page): failures limited per client address like sign-ins."""
     ip = client_ip(request)
     checks = (
         []
@@ -184,6 +209,6 @@ async def confirm_reset(
     store = running.limiter.store
     attempt = await _admit(store, checks, "failed password reset attempts")
     async with running.engine.begin() as conn:
-        done = await reset_password(conn, body.token, body.new_password, ip)
+        done = await reset_password(conn, token, new_password, ip)
     await store.finish(attempt, [], checks, -1)
-    return ResetDone(sessions_ended=done.sessions_ended)
+    return done

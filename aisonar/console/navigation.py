@@ -27,6 +27,8 @@ NAVIGATION = (
     NavItem("/console", N_("Dashboard")),
     NavItem("/console/keys", N_("API keys")),
     NavItem("/console/usage", N_("Usage log")),
+    NavItem("/console/notices", N_("Notices")),
+    NavItem("/console/profile", N_("Profile")),
 )
 
 

@@ -1,0 +1,115 @@
+"""The person's personal access tokens for the management API: the list, creating one
+(its secret shown once; the session must have proved its password recently, as
+`RecentlyAuthenticated` asks of `POST /api/me/tokens`), and revoking one after a
+confirmation page; through the same functions as `/api/me/tokens`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request, Response
+from pydantic import ValidationError
+
+from aisonar.accounts import tokens
+from aisonar.accounts.throttle import TooManySignIns
+from aisonar.admin.deps import Engine
+from aisonar.admin.errors import ReauthenticationRequired
+from aisonar.admin.schemas import TokenCreate
+from aisonar.console.auth import invalid
+from aisonar.console.csrf import checked_form
+from aisonar.console.keys import expiry
+from aisonar.console.reauthentication import confirm_password, password_needed
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError, NotFound
+from aisonar.i18n import translations
+
+router = console_router()
+
+TOKENS_PATH = "/console/profile/tokens"
+_FIELDS = ("name", "expires")
+
+
+async def _tokens_page(
+    member: MemberVisit,
+    db: Engine,
+    form: dict[str, str],
+    error: str | None,
+    status: int,
+    retry_after: str | None = None,
+) -> Response:
+    async with db.connect() as conn:
+        found = await tokens.list_tokens(conn, member.principal.user_id)
+    context: dict[str, Any] = {
+        "tokens": list(reversed(found)),
+        "form": form,
+        "error": error,
+        "password_needed": password_needed(member),
+    }
+    response = page(member, "profile_tokens.html", context, status=status)
+    if retry_after is not None:
+        response.headers["retry-after"] = retry_after
+    return response
+
+
+async def own_token(db: Engine, member: MemberVisit, token_id: str) -> tokens.AccessToken:
+    """One of the person's own tokens; anyone else's is not found, as the API says."""
+    async with db.connect() as conn:
+        found = await tokens.list_tokens(conn, member.principal.user_id)
+    for token in found:
+        if token.id == token_id:
+            return token
+    raise NotFound(f"no access token with id {token_id!r}")
+
+
+@router.get(TOKENS_PATH)
+async def tokens_page(member: Member, db: Engine) -> Response:
+    return await _tokens_page(member, db, dict.fromkeys(_FIELDS, ""), None, 200)
+
+
+@router.post(TOKENS_PATH)
+async def create_token(request: Request, member: Member, db: Engine) -> Response:
+    form = await checked_form(request, member)
+    typed = {name: form.text(name) for name in _FIELDS}
+    try:
+        body = TokenCreate(name=typed["name"], expires_at=expiry(typed["expires"]))
+        await confirm_password(request, member, form)
+        async with db.begin() as conn:
+            token, secret = await tokens.create_token(
+                conn,
+                member.principal.email,
+                name=body.name,
+                expires_at=body.expires_at,
+                actor=member.actor,
+            )
+    except ValidationError as error:
+        return await _tokens_page(member, db, typed, invalid(error).message, 400)
+    except ReauthenticationRequired as error:
+        gettext = translations(member.language).gettext
+        message = gettext("Type your password to confirm it is you.")
+        return await _tokens_page(member, db, typed, message, error.status)
+    except TooManySignIns as error:
+        gettext = translations(member.language).gettext
+        message = gettext("Too many failed sign-ins; wait a while and try again.")
+        return await _tokens_page(member, db, typed, message, 429, error.retry_after)
+    except AISonarError as error:
+        message = error_text(error, member.language)
+        return await _tokens_page(member, db, typed, message, error.status, error.retry_after)
+    return page(
+        member, "profile_token_created.html", {"token": token, "secret": secret}, status=201
+    )
+
+
+@router.get(TOKENS_PATH + "/{token_id}/revoke")
+async def confirm_revocation(member: Member, db: Engine, token_id: str) -> Response:
+    token = await own_token(db, member, token_id)
+    return page(member, "profile_token_revoke.html", {"token": token})
+
+
+@router.post(TOKENS_PATH + "/{token_id}/revoke")
+async def revoke_token(request: Request, member: Member, db: Engine, token_id: str) -> Response:
+    await checked_form(request, member)
+    async with db.begin() as conn:
+        await tokens.revoke_token(conn, token_id, member.principal.user_id, actor=member.actor)
+    return see_other(TOKENS_PATH)
