@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
@@ -31,6 +31,7 @@ from aisonar.i18n import Language
 from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
 from aisonar.notify.notices import Channel as NoticeChannel
 from aisonar.notify.preferences import Preferences, preferences, set_preferences
+from aisonar.notify.reading import mark_read, reading
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 
@@ -127,16 +128,33 @@ class NoticeOut(BaseModel):
         return cls(**fields, security=notice.kind in SECURITY_KINDS)
 
 
+class InboxNoticeOut(NoticeOut):
+    # Whether the caller marked it read (`POST /api/me/notices/read`).
+    read: bool
+
+
+class NoticesRead(BaseModel):
+    # Notices with a higher id are unread (0: none was marked read).
+    read_through: int
+    unread: int
+
+
+class MarkRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    through_id: int = Field(ge=0, description="Every notice up to this id is read.")
+
+
 @router.get("/notices")
 async def my_notices(
     caller: Caller,
     db: Engine,
     before_id: Annotated[int | None, Query(description="Page back from this notice.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[NoticeOut]:
+) -> list[InboxNoticeOut]:
     """The in-app inbox, newest first: the caller's notices, and their organization's
-    when they administer it."""
+    when they administer it; each says whether it was marked read."""
     async with db.connect() as conn:
+        read_through = (await reading(conn, caller)).read_through
         found = await inbox(
             conn,
             user_id=caller.user_id,
@@ -145,7 +163,27 @@ async def my_notices(
             before_id=before_id,
             limit=limit,
         )
-    return [NoticeOut.of(notice) for notice in found]
+    return [
+        InboxNoticeOut(**NoticeOut.of(notice).model_dump(), read=notice.id <= read_through)
+        for notice in found
+    ]
+
+
+@router.get("/notices/unread")
+async def my_unread_notices(caller: Caller, db: Engine) -> NoticesRead:
+    """How many notices of the inbox are unread."""
+    async with db.connect() as conn:
+        found = await reading(conn, caller)
+    return NoticesRead(read_through=found.read_through, unread=found.unread)
+
+
+@router.post("/notices/read")
+async def mark_my_notices_read(caller: Caller, db: Engine, body: MarkRead) -> NoticesRead:
+    """Mark every notice up to `through_id` read (the newest one shown: all of them). A
+    lower id than an earlier mark changes nothing."""
+    async with db.begin() as conn:
+        found = await mark_read(conn, caller, body.through_id)
+    return NoticesRead(read_through=found.read_through, unread=found.unread)
 
 
 class NotificationSettings(BaseModel):

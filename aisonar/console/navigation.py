@@ -14,6 +14,8 @@ def N_(message: str) -> str:
 
 
 EVERYONE = frozenset(Role)
+# The inbox: its entry shows how many notices are unread.
+INBOX_PATH = "/console/notices"
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ NAVIGATION = (
     NavItem("/console", N_("Dashboard")),
     NavItem("/console/keys", N_("API keys")),
     NavItem("/console/usage", N_("Usage log")),
-    NavItem("/console/notices", N_("Notices")),
+    NavItem(INBOX_PATH, N_("Notices")),
     NavItem("/console/profile", N_("Profile")),
 )
 

@@ -15,19 +15,21 @@ from jinja2 import TemplateError
 
 from aisonar.admin.deps import Config, Engine
 from aisonar.console.csrf import checked_form
-from aisonar.console.navigation import N_
+from aisonar.console.navigation import INBOX_PATH, N_
 from aisonar.console.render import page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import InvalidInput
 from aisonar.notify.notices import SECURITY_KINDS, Channel, Notice, inbox
 from aisonar.notify.preferences import KINDS, preferences, set_preferences
+from aisonar.notify.reading import mark_read, reading
 from aisonar.notify.render import render_notice
 
 log = logging.getLogger(__name__)
 
 router = console_router()
 
-NOTICES_PATH = "/console/notices"
+NOTICES_PATH = INBOX_PATH
 SETTINGS_PATH = NOTICES_PATH + "/settings"
 PAGE_SIZE = 25
 
@@ -70,9 +72,10 @@ class ShownNotice:
     # The organization's, not the person's own (its admins see those).
     organization: bool
     created_at: datetime
+    unread: bool
 
 
-def _shown(member: MemberVisit, notice: Notice, currency: str) -> ShownNotice:
+def _shown(member: MemberVisit, notice: Notice, currency: str, read_through: int) -> ShownNotice:
     """The notice as its email reads, in the person's language."""
     person = member.person
     try:
@@ -96,6 +99,7 @@ def _shown(member: MemberVisit, notice: Notice, currency: str) -> ShownNotice:
         notice.kind in SECURITY_KINDS,
         notice.user_id is None,
         notice.created_at,
+        notice.id > read_through,
     )
 
 
@@ -108,6 +112,7 @@ async def notices_page(
 ) -> Response:
     person = member.principal
     async with db.connect() as conn:
+        read = await reading(conn, person)
         found = await inbox(
             conn,
             user_id=person.user_id,
@@ -116,13 +121,31 @@ async def notices_page(
             before_id=before,
             limit=PAGE_SIZE + 1,
         )
-    shown = [_shown(member, notice, settings.currency) for notice in found[:PAGE_SIZE]]
+    shown = [
+        _shown(member, notice, settings.currency, read.read_through) for notice in found[:PAGE_SIZE]
+    ]
     context = {
         "notices": shown,
+        "unread": read.unread,
+        # Marking read from the first page covers every notice shown there and before.
+        "read_through": shown[0].id if shown and before is None else None,
         "older": f"{NOTICES_PATH}?before={shown[-1].id}" if len(found) > PAGE_SIZE else None,
         "newest": NOTICES_PATH if before is not None else None,
     }
     return page(member, "notices.html", context)
+
+
+@router.post(NOTICES_PATH + "/read")
+async def mark_notices_read(request: Request, member: Member, db: Engine) -> Response:
+    """`POST /api/me/notices/read`: every notice up to the one given is read."""
+    form = await checked_form(request, member)
+    try:
+        through_id = int(form.text("through_id"))
+    except ValueError:
+        raise InvalidInput("through_id is a notice id", param="through_id") from None
+    async with db.begin() as conn:
+        await mark_read(conn, member.principal, through_id)
+    return see_other(NOTICES_PATH)
 
 
 @router.get(SETTINGS_PATH)

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from aisonar.accounts.models import Role
 from aisonar.billing.money import format_amount
-from aisonar.console.navigation import N_, navigation_for
+from aisonar.console.navigation import INBOX_PATH, N_, navigation_for
 from aisonar.console.visit import MemberVisit, Visit
 from aisonar.errors import AISonarError
 from aisonar.i18n import Language, format_time, translations
@@ -79,7 +79,11 @@ def page(
             language=visit.language,
             path=visit.request.url.path,
             navigation=[
-                (item.path, catalog.gettext(item.label))
+                (
+                    item.path,
+                    catalog.gettext(item.label),
+                    visit.unread_notices if item.path == INBOX_PATH else 0,
+                )
                 for item in (navigation_for(member.principal.role) if member else [])
             ],
             csrf_token=member.csrf_token if member else "",

@@ -1,7 +1,7 @@
 """Who is looking at a console page and in which language: the signed-in person (from
-the session cookie) with the policies they still have to acknowledge, the policies
-published, the cookie banner's choice, and the language: the person's profile, else the
-language cookie, else the browser's Accept-Language."""
+the session cookie) with the policies they still have to acknowledge and their unread
+notices, the policies published, the cookie banner's choice, and the language: the
+person's profile, else the language cookie, else the browser's Accept-Language."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from aisonar.accounts.sessions import ActiveSession
 from aisonar.admin.deps import Engine, Session, client_ip
 from aisonar.audit.models import Actor
 from aisonar.i18n import Language
+from aisonar.notify.reading import reading
 from aisonar.privacy.acknowledgements import PolicyStanding, standings
 from aisonar.privacy.cookies import CONSENT_COOKIE, LANGUAGE_COOKIE, ConsentChoice, consent_choice
 from aisonar.privacy.policies import Policy, current_policies
@@ -41,6 +42,8 @@ class Visit:
     policies: tuple[Policy, ...] = ()
     # The current policies the person has not acknowledged since their last material change.
     policies_due: tuple[PolicyStanding, ...] = ()
+    # How many notices of the person's inbox are unread.
+    unread_notices: int = 0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ async def visit(request: Request, db: Engine, signed_in: Session) -> Visit:
     async with db.connect() as conn:
         user = await accounts.get_user(conn, signed_in.principal.user_id)
         standing = await standings(conn, user.id)
+        unread = (await reading(conn, signed_in.principal)).unread
     language = language_of(user.language) or _anonymous_language(request)
     return MemberVisit(
         request,
@@ -123,6 +127,7 @@ async def visit(request: Request, db: Engine, signed_in: Session) -> Visit:
         user,
         policies=tuple(s.policy for s in standing),
         policies_due=tuple(s for s in standing if s.needs_acknowledgement),
+        unread_notices=unread,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import ColumnElement, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc, utcnow
@@ -121,6 +121,20 @@ async def list_notices(conn: AsyncConnection, org_id: str | None = None) -> list
     return [_notice(row) for row in await conn.execute(query)]
 
 
+def in_inbox(*, user_id: str, org_id: str, org_admin: bool) -> ColumnElement[bool]:
+    """Whether a notice is in the person's inbox: their own, and their organization's
+    when they administer it; but for the kinds they took out of their inbox."""
+    mine = notices.c.user_id == user_id
+    if org_admin:
+        mine = or_(mine, and_(notices.c.org_id == org_id, notices.c.user_id.is_(None)))
+    hidden = select(notice_opt_outs.c.kind).where(
+        notice_opt_outs.c.user_id == user_id,
+        notice_opt_outs.c.channel == Channel.INBOX.value,
+        notice_opt_outs.c.kind.not_in(SECURITY_KINDS),
+    )
+    return and_(mine, notices.c.kind.not_in(hidden))
+
+
 async def inbox(
     conn: AsyncConnection,
     *,
@@ -132,17 +146,9 @@ async def inbox(
 ) -> list[Notice]:
     """A person's notices, newest first: their own, and their organization's when they
     administer it; but for the kinds they took out of their inbox."""
-    mine = notices.c.user_id == user_id
-    if org_admin:
-        mine = or_(mine, and_(notices.c.org_id == org_id, notices.c.user_id.is_(None)))
-    hidden = select(notice_opt_outs.c.kind).where(
-        notice_opt_outs.c.user_id == user_id,
-        notice_opt_outs.c.channel == Channel.INBOX.value,
-        notice_opt_outs.c.kind.not_in(SECURITY_KINDS),
-    )
     query = (
         select(notices)
-        .where(mine, notices.c.kind.not_in(hidden))
+        .where(in_inbox(user_id=user_id, org_id=org_id, org_admin=org_admin))
         .order_by(notices.c.id.desc())
         .limit(min(limit, _LIST_LIMIT))
     )

@@ -220,6 +220,7 @@ DOCUMENT_PARTS = (
             "disabled_at": "when the account was disabled (empty: it is not)",
             "language": "the language you are written to in (en, zh-Hans)",
             "company": "the company you work for, as you gave it",
+            "notices_read_through": "the newest notice you marked read (empty: none)",
             "has_password": "whether you sign in with a password (it is stored only as a "
             "hash, which is not exported)",
         },

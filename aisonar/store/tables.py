@@ -77,6 +77,8 @@ users = Table(
     Column("language", String(16), nullable=False, server_default="en"),
     # The company they work for, as they gave it (sign-up, `PATCH /api/me`); erased with them.
     Column("company", String(200)),
+    # The newest notice they marked read: those after it are unread.
+    Column("notices_read_through", Integer),
 )
 
 # What a user chose not to receive, by notice kind and channel; anything absent is on.

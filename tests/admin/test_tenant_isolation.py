@@ -93,6 +93,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "ResetRequest": {"email": "intruder@example.com"},
     "ResetConfirm": {"token": "sonar-reset-intruder", "new_password": "Quiet-Otter-Lantern-7"},
     "Reauthenticate": {"password": "Quiet-Otter-Lantern-7"},
+    "MarkRead": {"through_id": 1},
 }
 
 

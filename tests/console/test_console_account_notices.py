@@ -30,7 +30,7 @@ from tests.support import Backend
 
 NOTICES = "/console/notices"
 SETTINGS = "/console/notices/settings"
-_ROW = re.compile(r'<tr id="notice-(\d+)">')
+_ROW = re.compile(r'<tr id="notice-(\d+)"')
 
 
 def shown_ids(html: str) -> list[int]:
@@ -179,13 +179,20 @@ async def test_notices_and_their_settings_in_a_browser(
         await page.fill("#email", person.email)
         await page.fill("#password", PASSWORD)
         await page.click("form.stacked button[type=submit]")
-        await page.click(".main-nav a[href='/console/notices']")
+        inbox_link = page.locator(".main-nav a[href='/console/notices']")
+        assert (await inbox_link.locator(".count").text_content()) == "1"
+        await inbox_link.click()
         rows = page.locator("#notices-table tbody tr")
         assert await rows.count() == 1
+        assert await page.locator("#notices-table tr.unread").count() == 1
         await rows.first.locator("summary").click()
         assert MARKUP in (await rows.first.locator(".policy-text").text_content() or "")
         assert await page.locator("img[src=x]").count() == 0
         await screenshot(page, "account-notices")
+        # Marked read: no longer counted, in the table or the navigation.
+        await page.click("form[action='/console/notices/read'] button")
+        assert await page.locator("#notices-table tr.unread").count() == 0
+        assert await inbox_link.locator(".count").count() == 0
 
         await page.click("main a[href='/console/notices/settings']")
         assert await page.locator("#password_changed-email").is_disabled()

@@ -93,3 +93,39 @@ async def test_kinds_taken_out_of_the_inbox_are_not_shown_but_security_ones_are(
     # Still recorded, for the other admins and for the operator.
     everything = await operator.get(f"/api/notices?org_id={org.id}")
     assert "recharge_received" in kinds(everything)
+
+
+async def test_notices_stay_unread_until_marked_and_the_mark_never_moves_back(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    member, admin = Api(gateway.url, org.member.token), Api(gateway.url, org.admin.token)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    await member.post("/api/me/keys", {"name": "one"})
+    await member.post("/api/me/keys", {"name": "two"})
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "5"})
+    shown = (await member.get("/api/me/notices")).body
+    assert [n["data"].get("name") for n in shown][:2] == ["two", "one"]
+    assert {n["read"] for n in shown} == {False}
+    assert (await member.get("/api/me/notices/unread")).body == {
+        "read_through": 0,
+        "unread": len(shown),
+    }
+    # Marking the older one read leaves the newer unread.
+    older = shown[1]["id"]
+    marked = await member.post("/api/me/notices/read", {"through_id": older})
+    assert marked.status == 200 and marked.body == {"read_through": older, "unread": 1}
+    assert [n["read"] for n in (await member.get("/api/me/notices")).body][:2] == [False, True]
+    # A lower mark changes nothing; a negative one is refused.
+    assert (await member.post("/api/me/notices/read", {"through_id": 1})).body["unread"] == 1
+    assert (await member.post("/api/me/notices/read", {"through_id": -1})).status == 400
+    # The admin's inbox, with the organization's recharge notice, has its own mark.
+    admin_shown = (await admin.get("/api/me/notices")).body
+    assert "recharge_received" in [n["kind"] for n in admin_shown]
+    assert (await admin.get("/api/me/notices/unread")).body["unread"] == len(admin_shown)
+    newest = shown[0]["id"]
+    assert (await member.post("/api/me/notices/read", {"through_id": newest})).body == {
+        "read_through": newest,
+        "unread": 0,
+    }
+    assert (await admin.get("/api/me/notices/unread")).body["unread"] == len(admin_shown)
