@@ -4,7 +4,7 @@ change, delete; each with its current state (ok or firing) and when it last chan
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +16,7 @@ from aisonar.admin.errors import Forbidden
 from aisonar.admin.orgs import administered_org
 from aisonar.alerts import services as alerts
 from aisonar.alerts.models import AlertKind, AlertRule, AlertState, RuleSettings
+from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput, NotFound
 
 router = APIRouter(tags=["alerts"])
@@ -98,8 +99,13 @@ async def _administered_rule(conn: AsyncConnection, caller: Principal, rule_id: 
 async def list_alerts(caller: Caller, db: Engine, org_id: str) -> list[AlertOut]:
     """The organization's alert rules, oldest first, each with its state."""
     async with db.connect() as conn:
-        await administered_org(conn, caller, org_id)
-        return [AlertOut.of(rule) for rule in await alerts.list_rules(conn, org_id)]
+        return await alerts_of(conn, caller, org_id)
+
+
+async def alerts_of(conn: AsyncConnection, caller: Principal, org_id: str) -> list[AlertOut]:
+    """`GET /api/orgs/{id}/alerts` (the API and the console)."""
+    await administered_org(conn, caller, org_id)
+    return [AlertOut.of(rule) for rule in await alerts.list_rules(conn, org_id)]
 
 
 @router.post("/api/orgs/{org_id}/alerts", status_code=201)
@@ -110,15 +116,22 @@ async def create_alert(
     percentile over a window, or on its balance. Its admins hear (inbox, email, webhooks)
     when it starts firing and when it resolves."""
     async with db.begin() as conn:
-        await administered_org(conn, caller, org_id)
-        settings = RuleSettings(**body.model_dump())
-        return AlertOut.of(await alerts.create_rule(conn, org_id, settings, actor=actor))
+        return await create_alert_in(conn, caller, actor, org_id, body)
+
+
+async def create_alert_in(
+    conn: AsyncConnection, caller: Principal, actor: Actor, org_id: str, body: AlertCreate
+) -> AlertOut:
+    """`POST /api/orgs/{id}/alerts` (the API and the console)."""
+    await administered_org(conn, caller, org_id)
+    settings = RuleSettings(**body.model_dump())
+    return AlertOut.of(await alerts.create_rule(conn, org_id, settings, actor=actor))
 
 
 @router.get("/api/alerts/{alert_id}")
 async def get_alert(caller: Caller, db: Engine, alert_id: str) -> AlertOut:
     async with db.connect() as conn:
-        return AlertOut.of(await _administered_rule(conn, caller, alert_id))
+        return await alert_of(conn, caller, alert_id)
 
 
 @router.patch("/api/alerts/{alert_id}")
@@ -127,17 +140,43 @@ async def change_alert(
 ) -> AlertOut:
     """Change the given settings; the rule is checked whole. Disabling a firing rule sets
     it back to ok without a notice."""
+    changes = alert_changes(body)
+    async with db.begin() as conn:
+        return await change_alert_of(conn, caller, actor, alert_id, changes)
+
+
+def alert_changes(body: AlertChange) -> dict[str, Any]:
+    """The settings a `PATCH /api/alerts/{id}` body changes (checked before anything is
+    read)."""
     changes = body.model_dump(include=body.model_fields_set)
     for name in _NOT_NULL:
         if name in changes and changes[name] is None:
             raise InvalidInput(f"{name} cannot be null", param=name)
-    async with db.begin() as conn:
-        await _administered_rule(conn, caller, alert_id)
-        return AlertOut.of(await alerts.update_rule(conn, alert_id, changes, actor=actor))
+    return changes
+
+
+async def change_alert_of(
+    conn: AsyncConnection, caller: Principal, actor: Actor, alert_id: str, changes: dict[str, Any]
+) -> AlertOut:
+    """`PATCH /api/alerts/{id}` (the API and the console)."""
+    await _administered_rule(conn, caller, alert_id)
+    return AlertOut.of(await alerts.update_rule(conn, alert_id, changes, actor=actor))
 
 
 @router.delete("/api/alerts/{alert_id}")
 async def delete_alert(caller: Caller, actor: Acting, db: Engine, alert_id: str) -> AlertOut:
     async with db.begin() as conn:
-        await _administered_rule(conn, caller, alert_id)
-        return AlertOut.of(await alerts.delete_rule(conn, alert_id, actor=actor))
+        return await delete_alert_of(conn, caller, actor, alert_id)
+
+
+async def alert_of(conn: AsyncConnection, caller: Principal, alert_id: str) -> AlertOut:
+    """`GET /api/alerts/{id}` (the API and the console)."""
+    return AlertOut.of(await _administered_rule(conn, caller, alert_id))
+
+
+async def delete_alert_of(
+    conn: AsyncConnection, caller: Principal, actor: Actor, alert_id: str
+) -> AlertOut:
+    """`DELETE /api/alerts/{id}` (the API and the console)."""
+    await _administered_rule(conn, caller, alert_id)
+    return AlertOut.of(await alerts.delete_rule(conn, alert_id, actor=actor))

@@ -14,9 +14,16 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Acting, Caller, Engine
 from aisonar.admin.errors import Forbidden
+from aisonar.audit.models import Actor
 from aisonar.billing.money import format_amount
 from aisonar.errors import NotFound
-from aisonar.limits.models import SPEND_DIMENSIONS, LimitSet, Subject, SubjectKind
+from aisonar.limits.models import (
+    SPEND_DIMENSIONS,
+    LimitChanges,
+    LimitSet,
+    Subject,
+    SubjectKind,
+)
 from aisonar.limits.services import effective_limits_for, get_limits, parse_changes, set_limits
 
 router = APIRouter(prefix="/api/limits", tags=["limits"])
@@ -103,10 +110,14 @@ async def _reachable(
 
 @router.get("/{kind}/{subject_id}")
 async def show_limits(caller: Caller, db: Engine, kind: SubjectKind, subject_id: str) -> LimitsOut:
-    subject = Subject(kind, subject_id)
     async with db.connect() as conn:
-        await _reachable(conn, caller, subject, changing=False)
-        return await _out(conn, subject, await get_limits(conn, subject))
+        return await limits_of(conn, caller, Subject(kind, subject_id))
+
+
+async def limits_of(conn: AsyncConnection, caller: Principal, subject: Subject) -> LimitsOut:
+    """`GET /api/limits/{kind}/{id}` (the API and the console)."""
+    await _reachable(conn, caller, subject, changing=False)
+    return await _out(conn, subject, await get_limits(conn, subject))
 
 
 @router.patch("/{kind}/{subject_id}")
@@ -114,13 +125,25 @@ async def change_limits(
     caller: Caller, actor: Acting, db: Engine, kind: SubjectKind, subject_id: str, body: LimitsIn
 ) -> LimitsOut:
     """Running servers apply the change within a second."""
-    subject = Subject(kind, subject_id)
+    changes = limit_changes(body)
+    async with db.begin() as conn:
+        return await change_limits_of(conn, caller, actor, Subject(kind, subject_id), changes)
+
+
+def limit_changes(body: LimitsIn) -> LimitChanges:
+    """The changes a `PATCH /api/limits/...` body asks for (checked before anything is
+    read)."""
     given = {
         dimension: None if value is None else str(value)
         for dimension, value in body.model_dump().items()
     }
-    changes = parse_changes(**given)
-    async with db.begin() as conn:
-        await _reachable(conn, caller, subject, changing=True)
-        own = await set_limits(conn, subject, changes, actor=actor)
-        return await _out(conn, subject, own)
+    return parse_changes(**given)
+
+
+async def change_limits_of(
+    conn: AsyncConnection, caller: Principal, actor: Actor, subject: Subject, changes: LimitChanges
+) -> LimitsOut:
+    """`PATCH /api/limits/{kind}/{id}` (the API and the console)."""
+    await _reachable(conn, caller, subject, changing=True)
+    own = await set_limits(conn, subject, changes, actor=actor)
+    return await _out(conn, subject, own)

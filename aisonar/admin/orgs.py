@@ -8,13 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.membership import set_org_plan
-from aisonar.accounts.models import Organization, Role
+from aisonar.accounts.models import Organization, Role, User
 from aisonar.accounts.plans import set_org_retention
 from aisonar.accounts.principal import Principal
 from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.schemas import BalanceOut, OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
+from aisonar.audit.models import Actor
 from aisonar.billing import ledger
 from aisonar.billing.money import parse_amount
 from aisonar.errors import NotFound
@@ -84,20 +85,27 @@ async def create_org_user(
     caller: Caller, actor: Acting, db: Engine, org_id: str, body: UserCreate
 ) -> UserOut:
     """A new member; only an operator may make another operator."""
+    async with db.begin() as conn:
+        return UserOut.of(await add_member(conn, caller, actor, org_id, body))
+
+
+async def add_member(
+    conn: AsyncConnection, caller: Principal, actor: Actor, org_id: str, body: UserCreate
+) -> User:
+    """`POST /api/orgs/{id}/users` (the API and the console): a new member of an
+    organization the caller administers; only an operator may make another operator."""
     if body.role is Role.OPERATOR and not caller.is_operator:
         raise Forbidden("Only an operator may create an operator.")
-    async with db.begin() as conn:
-        org = await administered_org(conn, caller, org_id)
-        user = await accounts.create_user(
-            conn,
-            body.email,
-            org.name,
-            name=body.name,
-            role=body.role,
-            password=body.password,
-            actor=actor,
-        )
-        return UserOut.of(user)
+    org = await administered_org(conn, caller, org_id)
+    return await accounts.create_user(
+        conn,
+        body.email,
+        org.name,
+        name=body.name,
+        role=body.role,
+        password=body.password,
+        actor=actor,
+    )
 
 
 @router.patch("/{org_id}")
@@ -107,16 +115,24 @@ async def change_org(
     """Move the organization to another plan, restrict (or free) its models, or set the
     balance below which its admins are told."""
     async with db.begin() as conn:
-        org = await accounts.get_org(conn, org_id)
-        if body.plan is not None:
-            org = await set_org_plan(conn, org_id, body.plan, actor=actor)
-        if "models" in body.model_fields_set:
-            await accounts.set_org_models(conn, org.name, body.models, actor=actor)
-        if body.low_balance_threshold is not None:
-            threshold = parse_amount(
-                body.low_balance_threshold, param="low_balance_threshold", allow_zero=True
-            )
-            await ledger.set_low_balance_threshold(conn, org_id, threshold, actor=actor)
-        if "retention_days" in body.model_fields_set:
-            await set_org_retention(conn, org_id, body.retention_days, actor=actor)
-        return await _out(conn, await accounts.get_org(conn, org_id))
+        return await change_org_settings(conn, actor, org_id, body)
+
+
+async def change_org_settings(
+    conn: AsyncConnection, actor: Actor, org_id: str, body: OrgChange
+) -> OrgOut:
+    """`PATCH /api/orgs/{id}` (the API and the console), for operators only: the caller
+    is checked before."""
+    org = await accounts.get_org(conn, org_id)
+    if body.plan is not None:
+        org = await set_org_plan(conn, org_id, body.plan, actor=actor)
+    if "models" in body.model_fields_set:
+        await accounts.set_org_models(conn, org.name, body.models, actor=actor)
+    if body.low_balance_threshold is not None:
+        threshold = parse_amount(
+            body.low_balance_threshold, param="low_balance_threshold", allow_zero=True
+        )
+        await ledger.set_low_balance_threshold(conn, org_id, threshold, actor=actor)
+    if "retention_days" in body.model_fields_set:
+        await set_org_retention(conn, org_id, body.retention_days, actor=actor)
+    return await _out(conn, await accounts.get_org(conn, org_id))

@@ -14,6 +14,7 @@ from aisonar.admin.deps import Acting, Caller, Engine, Session
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.keys import create_key_for
 from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut, UserChange, UserOut
+from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -61,28 +62,42 @@ async def change_user(
     an operator may change an email address here, at once: an org admin pointing a
     member's account at an address of their own would get what is meant for its owner."""
     async with db.begin() as conn:
-        user = await reachable_user(conn, caller, user_id)
-        administers = caller.administers(user.org_id)
-        if (body.role is not None or body.disabled is not None) and not administers:
-            raise Forbidden("Only the organization's admins may change roles or disable users.")
-        if not caller.is_operator and (user.role == Role.OPERATOR or body.role is Role.OPERATOR):
-            raise Forbidden("Only an operator may change an operator, or make one.")
-        if body.email is not None and not caller.is_operator:
-            raise Forbidden(
-                "Only an operator may change a user's email address; people change their "
-                "own with POST /api/me/email, confirmed from the new address."
-            )
-        if user.id == caller.user_id and (body.disabled or body.role not in (None, user.role)):
-            raise InvalidInput("You may not disable yourself or change your own role.")
-        own_session = signed_in.id if signed_in is not None and user.id == caller.user_id else None
-        changed = await update_user(
-            conn,
-            user_id,
-            name=body.name,
-            role=body.role,
-            disabled=body.disabled,
-            email=body.email,
-            keep_session=own_session,
-            actor=actor,
-        )
+        session_id = signed_in.id if signed_in is not None else None
+        changed = await change_user_of(conn, caller, actor, session_id, user_id, body)
     return UserOut.of(changed)
+
+
+async def change_user_of(
+    conn: AsyncConnection,
+    caller: Principal,
+    actor: Actor,
+    session_id: str | None,
+    user_id: str,
+    body: UserChange,
+) -> User:
+    """`PATCH /api/users/{id}` (the API and the console); `session_id` is the caller's
+    session, if any, kept when they change their own email address."""
+    user = await reachable_user(conn, caller, user_id)
+    administers = caller.administers(user.org_id)
+    if (body.role is not None or body.disabled is not None) and not administers:
+        raise Forbidden("Only the organization's admins may change roles or disable users.")
+    if not caller.is_operator and (user.role == Role.OPERATOR or body.role is Role.OPERATOR):
+        raise Forbidden("Only an operator may change an operator, or make one.")
+    if body.email is not None and not caller.is_operator:
+        raise Forbidden(
+            "Only an operator may change a user's email address; people change their "
+            "own with POST /api/me/email, confirmed from the new address."
+        )
+    if user.id == caller.user_id and (body.disabled or body.role not in (None, user.role)):
+        raise InvalidInput("You may not disable yourself or change your own role.")
+    own_session = session_id if user.id == caller.user_id else None
+    return await update_user(
+        conn,
+        user_id,
+        name=body.name,
+        role=body.role,
+        disabled=body.disabled,
+        email=body.email,
+        keep_session=own_session,
+        actor=actor,
+    )

@@ -14,6 +14,9 @@ from aisonar.console import (
     dashboard,
     keys,
     notices,
+    org,
+    org_alerts,
+    org_members,
     password_reset,
     profile,
     site,
@@ -35,6 +38,9 @@ def add_console(api: FastAPI) -> None:
         access_tokens.router,
         notices.router,
         password_reset.router,
+        org.router,
+        org_members.router,
+        org_alerts.router,
     ):
         api.include_router(router)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")

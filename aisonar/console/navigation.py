@@ -31,6 +31,7 @@ NAVIGATION = (
     NavItem("/console/usage", N_("Usage log")),
     NavItem(INBOX_PATH, N_("Notices")),
     NavItem("/console/profile", N_("Profile")),
+    NavItem("/console/org", N_("Organization"), frozenset({Role.ORG_ADMIN, Role.OPERATOR})),
 )
 
 

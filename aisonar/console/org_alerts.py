@@ -1,0 +1,159 @@
+"""An organization's alert rules, for its admins and for operators: the list with each
+rule's state (ok or firing, and since when), a new rule (on cost, error rate, latency or
+time to first token over a window, or on the balance), turning one off or on, and
+deleting one after a confirmation page; through the functions of
+`/api/orgs/{id}/alerts` and `/api/alerts/{id}`, with their checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.models import Organization
+from aisonar.accounts.principal import Principal
+from aisonar.admin.alerts import (
+    AlertChange,
+    AlertCreate,
+    AlertOut,
+    alert_changes,
+    alert_of,
+    alerts_of,
+    change_alert_of,
+    create_alert_in,
+    delete_alert_of,
+)
+from aisonar.admin.deps import Engine
+from aisonar.admin.orgs import administered_org
+from aisonar.alerts.models import PERCENTILES, SOURCES, AlertKind
+from aisonar.alerts.services import DEFAULT_MIN_REQUESTS, DEFAULT_PERCENTILE, DEFAULT_WINDOW
+from aisonar.console.auth import invalid
+from aisonar.console.csrf import checked_form
+from aisonar.console.org import org_context, org_path
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError, InvalidInput, NotFound
+
+router = console_router()
+
+_FIELDS = ("name", "kind", "threshold", "window", "percentile", "min_requests", "model", "source")
+
+
+def _blank_form() -> dict[str, Any]:
+    return dict.fromkeys(_FIELDS, "") | {"kind": AlertKind.COST.value, "enabled": True}
+
+
+async def _org_rule(
+    conn: AsyncConnection, caller: Principal, org_id: str, alert_id: str
+) -> tuple[Organization, AlertOut]:
+    """The organization (one the caller administers) and its rule; NotFound for a rule of
+    another organization, as for no rule at all."""
+    org = await administered_org(conn, caller, org_id)
+    rule = await alert_of(conn, caller, alert_id)
+    if rule.org_id != org.id:
+        raise NotFound(f"no alert rule with id {alert_id!r}")
+    return org, rule
+
+
+async def _alerts_page(
+    member: MemberVisit,
+    db: Engine,
+    org_id: str,
+    *,
+    typed: Mapping[str, Any] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    async with db.connect() as conn:
+        org = await administered_org(conn, member.principal, org_id)
+        rules = await alerts_of(conn, member.principal, org.id)
+    context = {
+        **org_context(org, "alerts"),
+        "rules": rules,
+        "kinds": list(AlertKind),
+        "percentiles": PERCENTILES,
+        "sources": SOURCES,
+        "defaults": {
+            "window": DEFAULT_WINDOW,
+            "percentile": DEFAULT_PERCENTILE,
+            "min_requests": DEFAULT_MIN_REQUESTS,
+        },
+        "form": typed if typed is not None else _blank_form(),
+        "error": error,
+    }
+    return page(member, "org_alerts.html", context, status=status)
+
+
+@router.get("/console/orgs/{org_id}/alerts")
+async def alerts_page(member: Member, db: Engine, org_id: str) -> Response:
+    return await _alerts_page(member, db, org_id)
+
+
+@router.post("/console/orgs/{org_id}/alerts")
+async def create(request: Request, member: Member, db: Engine, org_id: str) -> Response:
+    """`POST /api/orgs/{id}/alerts`: an empty field takes the API's default."""
+    form = await checked_form(request, member)
+    typed: dict[str, Any] = {name: form.text(name) for name in _FIELDS}
+    typed["enabled"] = form.checked("enabled")
+    try:
+        body = AlertCreate.model_validate(
+            {
+                **{name: typed[name] or None for name in _FIELDS if name != "name"},
+                "name": typed["name"],
+                "enabled": typed["enabled"],
+            }
+        )
+        async with db.begin() as conn:
+            await create_alert_in(conn, member.principal, member.actor, org_id, body)
+    except ValidationError as error:
+        message = error_text(invalid(error), member.language)
+        return await _alerts_page(member, db, org_id, typed=typed, error=message, status=400)
+    except AISonarError as error:
+        if error.status == 404:
+            raise
+        message = error_text(error, member.language)
+        return await _alerts_page(
+            member, db, org_id, typed=typed, error=message, status=error.status
+        )
+    return see_other(org_path(org_id, "alerts"))
+
+
+@router.post("/console/orgs/{org_id}/alerts/{alert_id}/enabled")
+async def switch(
+    request: Request, member: Member, db: Engine, org_id: str, alert_id: str
+) -> Response:
+    """`PATCH /api/alerts/{id}` with `enabled` (`yes` or `no`): a firing rule turned off
+    goes back to ok without a notice."""
+    form = await checked_form(request, member)
+    choice = form.text("enabled")
+    if choice not in ("yes", "no"):
+        raise InvalidInput("enabled: yes or no", param="enabled")
+    changes = alert_changes(AlertChange(enabled=choice == "yes"))
+    async with db.begin() as conn:
+        await _org_rule(conn, member.principal, org_id, alert_id)
+        await change_alert_of(conn, member.principal, member.actor, alert_id, changes)
+    return see_other(org_path(org_id, "alerts"))
+
+
+@router.get("/console/orgs/{org_id}/alerts/{alert_id}/delete")
+async def confirm_deletion(member: Member, db: Engine, org_id: str, alert_id: str) -> Response:
+    async with db.connect() as conn:
+        org, rule = await _org_rule(conn, member.principal, org_id, alert_id)
+    context = {**org_context(org, "alerts"), "rule": rule}
+    return page(member, "org_alert_delete.html", context)
+
+
+@router.post("/console/orgs/{org_id}/alerts/{alert_id}/delete")
+async def delete(
+    request: Request, member: Member, db: Engine, org_id: str, alert_id: str
+) -> Response:
+    """`DELETE /api/alerts/{id}`."""
+    await checked_form(request, member)
+    async with db.begin() as conn:
+        await _org_rule(conn, member.principal, org_id, alert_id)
+        await delete_alert_of(conn, member.principal, member.actor, alert_id)
+    return see_other(org_path(org_id, "alerts"))

@@ -1,0 +1,368 @@
+"""An organization's members, for its admins and for operators: the list (role, state,
+spend this month, active keys), adding a member, and a member's page (their spend, their
+keys with revocation, their role, disabling or enabling them, their own limits); through
+the functions of `POST /api/orgs/{id}/users`, `PATCH /api/users/{id}`,
+`GET /api/users/{id}/keys`, `DELETE /api/keys/{id}` and `/api/limits/user/{id}`, with
+their checks. Disabling a member ends their sessions and stops their keys within a
+second, as the API does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Query, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import ApiKey, Organization, Role, User
+from aisonar.accounts.principal import Principal
+from aisonar.admin.analytics import scoped
+from aisonar.admin.deps import Config, Engine
+from aisonar.admin.keys import reachable_key, revoke_key_of
+from aisonar.admin.limits import change_limits_of, limit_changes, limits_of
+from aisonar.admin.orgs import add_member, administered_org
+from aisonar.admin.schemas import UserChange, UserCreate
+from aisonar.admin.users import change_user_of, reachable_user
+from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.clock import utcnow
+from aisonar.console.auth import invalid
+from aisonar.console.csrf import checked_form
+from aisonar.console.org import (
+    effective_rows,
+    limits_body,
+    month_start,
+    org_context,
+    org_path,
+    shown_limits,
+    typed_limits,
+)
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
+
+router = console_router()
+
+PAGE_SIZE = 50
+_TOP_MODELS = 10
+_ADD_FIELDS = ("email", "name", "role")
+_STATE_CHOICE = InvalidInput("disabled: yes or no", param="disabled")
+
+
+def assignable_roles(caller: Principal) -> list[Role]:
+    """The roles the caller may give: only an operator makes an operator."""
+    return [role for role in Role if role is not Role.OPERATOR or caller.is_operator]
+
+
+def may_change(caller: Principal, user: User) -> bool:
+    """Whether the API lets the caller change this member's role or state: not their own,
+    and an operator's only if they are one."""
+    return user.id != caller.user_id and (caller.is_operator or user.role != Role.OPERATOR)
+
+
+def active_keys(keys: list[ApiKey], now: datetime) -> int:
+    return sum(
+        key.revoked_at is None and (key.expires_at is None or key.expires_at > now) for key in keys
+    )
+
+
+async def _member_of(
+    conn: AsyncConnection, caller: Principal, org_id: str, user_id: str
+) -> tuple[Organization, User]:
+    """The organization (one the caller administers) and its member; NotFound for a
+    user of another organization, as for no user at all."""
+    org = await administered_org(conn, caller, org_id)
+    user = await reachable_user(conn, caller, user_id)
+    if user.org_id != org.id:
+        raise NotFound(f"no user with id {user_id!r}")
+    return org, user
+
+
+# The list, and adding a member.
+
+
+async def _members_page(
+    member: MemberVisit,
+    db: Engine,
+    org_id: str,
+    number: int,
+    *,
+    typed: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    person = member.principal
+    _, until = window(None, None)
+    now = utcnow()
+    async with db.connect() as conn:
+        org = await administered_org(conn, person, org_id)
+        everyone = await accounts.list_users(conn, org.name)
+        shown = everyone[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        rows = []
+        for user in shown:
+            scope, user_scope = scoped(person, org.id, user.id)
+            filters = Filters(
+                since=month_start(until), until=until, org_id=scope, user_id=user_scope
+            )
+            spend = (await summarize(conn, filters, GroupBy.TOTAL))[0]
+            keys = await accounts.list_keys(conn, user.email)
+            rows.append({"user": user, "spend": spend, "active_keys": active_keys(keys, now)})
+    pages = max(1, -(-len(everyone) // PAGE_SIZE))
+    base = org_path(org.id, "members")
+    context = {
+        **org_context(org, "members"),
+        "rows": rows,
+        "count": len(everyone),
+        "previous_page": None if number <= 1 else f"{base}?page={number - 1}",
+        "next_page": None if number >= pages else f"{base}?page={number + 1}",
+        "page_number": number,
+        "pages": pages,
+        "roles": assignable_roles(person),
+        "typed": typed or {"email": "", "name": "", "role": Role.USER.value},
+        "error": error,
+    }
+    return page(member, "org_members.html", context, status=status)
+
+
+@router.get("/console/orgs/{org_id}/members")
+async def members(
+    member: Member,
+    db: Engine,
+    org_id: str,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    return await _members_page(member, db, org_id, number)
+
+
+@router.post("/console/orgs/{org_id}/members")
+async def add(request: Request, member: Member, db: Engine, org_id: str) -> Response:
+    """`POST /api/orgs/{id}/users`: the new member's email, name and role, and the
+    password they first sign in with, if any."""
+    form = await checked_form(request, member)
+    typed = {name: form.text(name) for name in _ADD_FIELDS}
+    password = form.secret("password")
+    try:
+        body = UserCreate(
+            email=typed["email"],
+            name=typed["name"],
+            role=typed["role"] or Role.USER.value,
+            password=password or None,
+        )
+        async with db.begin() as conn:
+            added = await add_member(conn, member.principal, member.actor, org_id, body)
+    except ValidationError as error:
+        message = error_text(invalid(error), member.language)
+        return await _members_page(member, db, org_id, 1, typed=typed, error=message, status=400)
+    except AISonarError as error:
+        if error.status == 404:
+            raise
+        message = error_text(error, member.language)
+        return await _members_page(
+            member, db, org_id, 1, typed=typed, error=message, status=error.status
+        )
+    return see_other(org_path(org_id, "members", added.id))
+
+
+# A member's page.
+
+
+async def _member_page(
+    member: MemberVisit,
+    db: Engine,
+    settings: Config,
+    org_id: str,
+    user_id: str,
+    *,
+    typed_limits: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    person = member.principal
+    since, until = window(None, None)
+    async with db.connect() as conn:
+        org, user = await _member_of(conn, person, org_id, user_id)
+        scope, user_scope = scoped(person, org.id, user.id)
+
+        def over(start: datetime) -> Filters:
+            return Filters(since=start, until=until, org_id=scope, user_id=user_scope)
+
+        month = (await summarize(conn, over(month_start(until)), GroupBy.TOTAL))[0]
+        last_30_days = (await summarize(conn, over(since), GroupBy.TOTAL))[0]
+        models = await summarize(conn, over(since), GroupBy.MODEL, limit=_TOP_MODELS)
+        keys = await accounts.list_keys(conn, user.email)
+        limits = await limits_of(conn, person, Subject(SubjectKind.USER, user.id))
+    context: dict[str, Any] = {
+        **org_context(org, "members"),
+        "user": user,
+        "currency": settings.currency,
+        "month": month,
+        "total": last_30_days,
+        "models": models,
+        "keys": list(reversed(keys)),
+        "now": utcnow(),
+        "changeable": may_change(person, user),
+        "roles": assignable_roles(person),
+        "limits": typed_limits if typed_limits is not None else shown_limits(limits),
+        "effective": effective_rows(limits),
+        "dimensions": DIMENSIONS,
+        "errors": errors or {},
+        "member_path": org_path(org.id, "members", user.id),
+    }
+    return page(member, "org_member.html", context, status=status)
+
+
+@router.get("/console/orgs/{org_id}/members/{user_id}")
+async def member_page(
+    member: Member, db: Engine, settings: Config, org_id: str, user_id: str
+) -> Response:
+    return await _member_page(member, db, settings, org_id, user_id)
+
+
+async def _change_member(
+    member: MemberVisit,
+    db: Engine,
+    settings: Config,
+    org_id: str,
+    user_id: str,
+    section: str,
+    body: UserChange,
+) -> Response:
+    """`PATCH /api/users/{id}` with the change; a refusal the page can explain (such as
+    changing one's own role) is shown beside its form."""
+    try:
+        async with db.begin() as conn:
+            await _member_of(conn, member.principal, org_id, user_id)
+            await change_user_of(
+                conn, member.principal, member.actor, member.session_id, user_id, body
+            )
+    except AISonarError as error:
+        if error.status == 404:
+            raise
+        message = error_text(error, member.language)
+        return await _member_page(
+            member, db, settings, org_id, user_id, errors={section: message}, status=error.status
+        )
+    return see_other(org_path(org_id, "members", user_id))
+
+
+@router.post("/console/orgs/{org_id}/members/{user_id}/role")
+async def change_role(
+    request: Request, member: Member, db: Engine, settings: Config, org_id: str, user_id: str
+) -> Response:
+    form = await checked_form(request, member)
+    try:
+        body = UserChange(role=form.text("role"))
+    except ValidationError as error:
+        message = error_text(invalid(error), member.language)
+        return await _member_page(
+            member, db, settings, org_id, user_id, errors={"role": message}, status=400
+        )
+    return await _change_member(member, db, settings, org_id, user_id, "role", body)
+
+
+@router.post("/console/orgs/{org_id}/members/{user_id}/state")
+async def change_state(
+    request: Request, member: Member, db: Engine, settings: Config, org_id: str, user_id: str
+) -> Response:
+    """Disable (`disabled=yes`) or enable (`disabled=no`) the member."""
+    form = await checked_form(request, member)
+    choice = form.text("disabled")
+    if choice not in ("yes", "no"):
+        return await _member_page(
+            member,
+            db,
+            settings,
+            org_id,
+            user_id,
+            errors={"state": error_text(_STATE_CHOICE, member.language)},
+            status=400,
+        )
+    body = UserChange(disabled=choice == "yes")
+    return await _change_member(member, db, settings, org_id, user_id, "state", body)
+
+
+@router.post("/console/orgs/{org_id}/members/{user_id}/limits")
+async def change_member_limits(
+    request: Request, member: Member, db: Engine, settings: Config, org_id: str, user_id: str
+) -> Response:
+    """`PATCH /api/limits/user/{id}`: each value changed, `none` for each emptied."""
+    form = await checked_form(request, member)
+    typed = typed_limits(form)
+    subject = Subject(SubjectKind.USER, user_id)
+    try:
+        async with db.begin() as conn:
+            await _member_of(conn, member.principal, org_id, user_id)
+            current = shown_limits(await limits_of(conn, member.principal, subject))
+            changes = limit_changes(limits_body(typed, current))
+            await change_limits_of(conn, member.principal, member.actor, subject, changes)
+    except ValidationError as error:
+        message = error_text(invalid(error), member.language)
+        return await _member_page(
+            member,
+            db,
+            settings,
+            org_id,
+            user_id,
+            typed_limits=typed,
+            errors={"limits": message},
+            status=400,
+        )
+    except AISonarError as error:
+        if error.status in (403, 404):
+            raise
+        message = error_text(error, member.language)
+        return await _member_page(
+            member,
+            db,
+            settings,
+            org_id,
+            user_id,
+            typed_limits=typed,
+            errors={"limits": message},
+            status=error.status,
+        )
+    return see_other(org_path(org_id, "members", user_id))
+
+
+# Revoking a member's key, after a confirmation page.
+
+
+async def _members_key(
+    conn: AsyncConnection, caller: Principal, org_id: str, user_id: str, key_id: str
+) -> tuple[Organization, User, Any]:
+    org, user = await _member_of(conn, caller, org_id, user_id)
+    key = await reachable_key(conn, caller, key_id)
+    if key.user_id != user.id:
+        raise NotFound(f"no key with id {key_id!r}")
+    return org, user, key
+
+
+@router.get("/console/orgs/{org_id}/members/{user_id}/keys/{key_id}/revoke")
+async def confirm_revocation(
+    member: Member, db: Engine, org_id: str, user_id: str, key_id: str
+) -> Response:
+    async with db.connect() as conn:
+        org, user, key = await _members_key(conn, member.principal, org_id, user_id, key_id)
+    context = {
+        **org_context(org, "members"),
+        "user": user,
+        "key": key,
+        "member_path": org_path(org.id, "members", user.id),
+    }
+    return page(member, "org_key_revoke.html", context)
+
+
+@router.post("/console/orgs/{org_id}/members/{user_id}/keys/{key_id}/revoke")
+async def revoke(
+    request: Request, member: Member, db: Engine, org_id: str, user_id: str, key_id: str
+) -> Response:
+    """`DELETE /api/keys/{id}`: every running server refuses the key within a second."""
+    await checked_form(request, member)
+    async with db.begin() as conn:
+        await _members_key(conn, member.principal, org_id, user_id, key_id)
+        await revoke_key_of(conn, member.principal, member.actor, key_id)
+    return see_other(org_path(org_id, "members", user_id))
