@@ -1,6 +1,50 @@
-"""The base of every domain error. Errors carry data; each wire format renders them once."""
+"""The base of every domain error. Errors carry data; each wire format renders them once.
+
+A message is an English template marked with `aisonar.i18n.N_`, with `{name}` fields
+filled from the keyword values given beside it (`str.format` rules, `{{` for a brace;
+a template given no values is taken as it is). `.message` is the English text, which the
+API and the usage records show; `translated` reads it in another language, for the
+console."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Protocol, runtime_checkable
+
+Gettext = Callable[[str], str]
+
+
+@runtime_checkable
+class Translatable(Protocol):
+    """A value of a message that is itself translated with it (a phrase, a nested error)."""
+
+    def translated(self, gettext: Gettext) -> str: ...
+
+
+class Phrase(str):
+    """An English phrase (marked with `N_` where it is written) filling a message's field:
+    the English shows it as it is, another language translates it."""
+
+    __slots__ = ()
+
+    def translated(self, gettext: Gettext) -> str:
+        return gettext(str(self))
+
+
+def fill(template: str, values: Mapping[str, object], gettext: Gettext | None = None) -> str:
+    """The template with its fields filled; with `gettext`, the template and the values
+    that can be are translated first (a translation that does not fit its values falls
+    back to the English)."""
+    if gettext is None or not template:
+        return template.format_map(values) if values else template
+    shown = {
+        name: value.translated(gettext) if isinstance(value, Translatable) else value
+        for name, value in values.items()
+    }
+    try:
+        return gettext(template).format_map(shown) if values else gettext(template)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return fill(template, values)
 
 
 class AISonarError(Exception):
@@ -11,10 +55,17 @@ class AISonarError(Exception):
     code: str | None = None
     retry_after: str | None = None
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, param: str | None = None, **values: object) -> None:
+        text = fill(message, values)
+        super().__init__(text)
+        self.message = text
+        self.template = message
+        self.values = values
         self.param = param
+
+    def translated(self, gettext: Gettext) -> str:
+        """The message in the language of `gettext` (English without a catalog)."""
+        return fill(self.template, self.values, gettext)
 
     @property
     def recorded_message(self) -> str:

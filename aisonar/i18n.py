@@ -45,6 +45,12 @@ def translations(language: Language) -> gettext.NullTranslations:
     return Translations(compiled, domain=DOMAIN)
 
 
+def N_(message: str) -> str:
+    """Marks an English message for extraction (`babel` finds `N_` calls); it is
+    translated where it is shown, through `translations(language).gettext`."""
+    return message
+
+
 def format_time(moment: datetime, language: Language) -> str:
     """A moment as people of that language write it, in UTC and saying so."""
     return format_datetime(moment, "medium", tzinfo=UTC, locale=language.locale) + " UTC"

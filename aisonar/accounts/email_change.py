@@ -28,7 +28,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import AISonarError, AlreadyExists, InvalidInput
-from aisonar.i18n import Language
+from aisonar.i18n import N_, Language
 from aisonar.notify.direct import Recipient
 from aisonar.notify.notices import EMAIL_CHANGED, record_notice
 from aisonar.store.tables import email_changes, organizations, users
@@ -46,8 +46,10 @@ class PasswordRequired(AISonarError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your account has no password to confirm the change with; ask an operator to "
-            "change your email address."
+            N_(
+                "Your account has no password to confirm the change with; ask an operator to "
+                "change your email address."
+            )
         )
 
 
@@ -111,9 +113,9 @@ async def request_email_change(
     if person.password_hash is None:
         raise PasswordRequired()
     if password is None or not verify_password(person.password_hash, password):
-        raise InvalidInput("the current password is wrong", param="password")
+        raise InvalidInput(N_("the current password is wrong"), param="password")
     if new_email == person.email:
-        raise InvalidInput("that is already your email address", param="email")
+        raise InvalidInput(N_("that is already your email address"), param="email")
     holder = (await conn.execute(_person().where(users.c.email == new_email))).first()
     secret = generate_key_secret(CODE_PREFIX)
     now = utcnow()
@@ -155,10 +157,10 @@ async def confirm_email_change(
     ).first()
     if pending is None:
         raise InvalidInput(
-            "the code is unknown, already used, or replaced by a newer request", param="token"
+            N_("the code is unknown, already used, or replaced by a newer request"), param="token"
         )
     if as_utc(pending.expires_at) <= utcnow():
-        raise InvalidInput("the code has expired; ask for a new one", param="token")
+        raise InvalidInput(N_("the code has expired; ask for a new one"), param="token")
     return await change_email(conn, user_id, pending.email, keep_session=keep_session, actor=actor)
 
 
@@ -180,7 +182,9 @@ async def change_email(
     try:
         await conn.execute(update(users).where(users.c.id == user_id).values(email=new_email))
     except IntegrityError as error:
-        raise AlreadyExists(f"{new_email!r} is another user's address", param="email") from error
+        raise AlreadyExists(
+            N_("{new_email!r} is another user's address"), param="email", new_email=new_email
+        ) from error
     await conn.execute(delete(email_changes).where(email_changes.c.user_id == user_id))
     ended = await end_other_sessions(conn, user_id, keep_session)
     await audit.record(

@@ -12,6 +12,7 @@ from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.notify.notices import PASSWORD_CHANGED, record_notice
 from aisonar.store.tables import users
 
@@ -50,13 +51,13 @@ async def change_password(
         )
     ).one()
     if not verify_password(row.password_hash, current):
-        raise InvalidInput("the current password is wrong", param="current_password")
+        raise InvalidInput(N_("the current password is wrong"), param="current_password")
     if new == current:
-        raise InvalidInput("the new password is the current one", param="new_password")
+        raise InvalidInput(N_("the new password is the current one"), param="new_password")
     try:
         new_hash = hash_password(new, user_inputs=[row.email, row.name])
     except InvalidInput as error:
-        raise InvalidInput(error.message, param="new_password") from None
+        raise InvalidInput(error.template, param="new_password", **error.values) from None
     await conn.execute(update(users).where(users.c.id == user_id).values(password_hash=new_hash))
     ended = await end_other_sessions(conn, user_id, keep_session)
     await audit.record(

@@ -16,7 +16,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
-from aisonar.i18n import Language
+from aisonar.i18n import N_, Language
 from aisonar.notify.notices import PLAN_CHANGED, PROFILE_CHANGED, ROLE_CHANGED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import organizations, users
@@ -59,7 +59,10 @@ async def update_user(
         values["language"] = language.value
     if not values and email is None:
         raise InvalidInput(
-            "nothing to change: give a name, a company, a language, a role, disabled, or an email"
+            N_(
+                "nothing to change: give a name, a company, a language, a role, disabled, "
+                "or an email"
+            )
         )
     if email is not None:
         await change_email(conn, user_id, email, keep_session=keep_session, actor=actor)

@@ -61,6 +61,8 @@ class User:
     # The language notices and the console speak to them in (`en`, `zh-Hans`).
     language: str = "en"
     company: str | None = None
+    # False until they have a password to sign in with: invited, or using keys only.
+    password_set: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from ipaddress import ip_network
 
 from aisonar.accounts.models import Network
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 MAX_NETWORKS = 100
 
@@ -20,14 +21,16 @@ def canonical_networks(given: Iterable[str]) -> list[str]:
             network = ip_network(text.strip(), strict=False)
         except ValueError:
             raise InvalidInput(
-                f"{text!r} is not an address or CIDR block", param="allowed_ips"
+                N_("{text!r} is not an address or CIDR block"), param="allowed_ips", text=text
             ) from None
         if str(network) not in found:
             found.append(str(network))
     if not found:
-        raise InvalidInput("an allowlist needs at least one address", param="allowed_ips")
+        raise InvalidInput(N_("an allowlist needs at least one address"), param="allowed_ips")
     if len(found) > MAX_NETWORKS:
-        raise InvalidInput(f"at most {MAX_NETWORKS} addresses", param="allowed_ips")
+        raise InvalidInput(
+            N_("at most {max_networks} addresses"), param="allowed_ips", max_networks=MAX_NETWORKS
+        )
     return found
 
 

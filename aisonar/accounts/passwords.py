@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's scale of 0 to 4; 3 resists an offline attack on a slow hash.
@@ -23,16 +24,20 @@ _hasher = PasswordHasher()
 def check_strength(password: str, *, user_inputs: Sequence[str] = ()) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"password must be at least {MIN_PASSWORD_LENGTH} characters", param="password"
+            N_("password must be at least {min_password_length} characters"),
+            param="password",
+            min_password_length=MIN_PASSWORD_LENGTH,
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"password must be at most {MAX_PASSWORD_LENGTH} characters", param="password"
+            N_("password must be at most {max_password_length} characters"),
+            param="password",
+            max_password_length=MAX_PASSWORD_LENGTH,
         )
     verdict = zxcvbn(password, user_inputs=[text for text in user_inputs if text])
     if verdict["score"] < MIN_PASSWORD_SCORE:
         hint = verdict["feedback"]["warning"] or "it is too easy to guess"
-        raise InvalidInput(f"password is too weak: {hint}", param="password")
+        raise InvalidInput(N_("password is too weak: {hint}"), param="password", hint=hint)
 
 
 def hash_password(password: str, *, user_inputs: Sequence[str] = ()) -> str:

@@ -13,6 +13,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.multipliers import format_multiplier
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.store.tables import organizations, plans
 
 # Ten years: a window longer than anyone needs is a mistake, not a wish.
@@ -31,7 +32,9 @@ class PlanInfo:
 def _valid_days(days: int) -> int:
     if not 1 <= days <= _LONGEST_RETENTION_DAYS:
         raise InvalidInput(
-            f"retention must be 1 to {_LONGEST_RETENTION_DAYS} days", param="retention_days"
+            N_("retention must be 1 to {longest_retention_days} days"),
+            param="retention_days",
+            longest_retention_days=_LONGEST_RETENTION_DAYS,
         )
     return days
 
@@ -50,7 +53,7 @@ async def set_plan_retention(
         await conn.execute(select(plans.c.retention_days).where(plans.c.name == name))
     ).scalar_one_or_none()
     if before is None:
-        raise NotFound(f"no plan named {name!r}")
+        raise NotFound(N_("no plan named {name!r}"), name=name)
     await conn.execute(
         update(plans).where(plans.c.name == name).values(retention_days=_valid_days(days))
     )

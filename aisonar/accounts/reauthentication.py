@@ -18,6 +18,7 @@ from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import InvalidInput
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.store.tables import users
 
 
@@ -54,6 +55,6 @@ async def prove_password(
             conn, actor, action, object_kind="session", object_id=signed_in.id, org_id=caller.org_id
         )
     if at is None:
-        raise InvalidInput("the password is wrong", param="password")
+        raise InvalidInput(N_("the password is wrong"), param="password")
     await throttle.succeeded(attempt)
     return at

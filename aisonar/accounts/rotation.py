@@ -17,6 +17,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.notify.notices import KEY_ROTATED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import api_keys
@@ -30,10 +31,10 @@ async def rotate_key(
     """A new secret for the key (returned once); the current one stays valid for
     `grace` (zero: not at all). A secret rotated out before is forgotten."""
     if not timedelta(0) <= grace <= MAX_GRACE:
-        raise InvalidInput("the grace period is 0 to 30 days", param="grace")
+        raise InvalidInput(N_("the grace period is 0 to 30 days"), param="grace")
     key = await get_key(conn, key_id)
     if key.revoked_at is not None:
-        raise InvalidInput(f"key {key_id!r} is revoked", param="key_id")
+        raise InvalidInput(N_("key {key_id!r} is revoked"), param="key_id", key_id=key_id)
     current_hash = (
         await conn.execute(select(api_keys.c.key_hash).where(api_keys.c.id == key_id))
     ).scalar_one()

@@ -29,6 +29,7 @@ from aisonar.audit.models import SYSTEM, Actor
 from aisonar.channels.model_names import WILDCARD
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.notify import notices
 from aisonar.notify.notices import record_notice
 from aisonar.store.changes import record_change
@@ -62,12 +63,14 @@ def validate_model_list(models: Iterable[str]) -> list[str]:
     for model in models:
         name = model.strip()
         if not name:
-            raise InvalidInput("a model name must not be empty", param="models")
+            raise InvalidInput(N_("a model name must not be empty"), param="models")
         if name.count(WILDCARD) > 1:
-            raise InvalidInput(f"a model pattern has one `*`: {name!r}", param="models")
+            raise InvalidInput(
+                N_("a model pattern has one `*`: {name!r}"), param="models", name=name
+            )
         found.add(name)
     if not found:
-        raise InvalidInput("a model list needs at least one model", param="models")
+        raise InvalidInput(N_("a model list needs at least one model"), param="models")
     return sorted(found)
 
 
@@ -83,9 +86,9 @@ async def create_org(
     allows every model."""
     name = name.strip()
     if not name:
-        raise InvalidInput("organization name must not be empty", param="name")
+        raise InvalidInput(N_("organization name must not be empty"), param="name")
     if plan not in set(Plan):
-        raise InvalidInput(f"unknown plan {plan!r}", param="plan")
+        raise InvalidInput(N_("unknown plan {plan!r}"), param="plan", plan=plan)
     allowed = None if models is None else validate_model_list(models)
     org = Organization(
         id=new_id("org"),
@@ -97,7 +100,7 @@ async def create_org(
     try:
         await conn.execute(insert(organizations).values(**vars(org), models=allowed))
     except IntegrityError as error:
-        raise AlreadyExists(f"organization {name!r} already exists") from error
+        raise AlreadyExists(N_("organization {name!r} already exists"), name=name) from error
     await audit.record(
         conn,
         actor,
@@ -118,14 +121,14 @@ async def list_orgs(conn: AsyncConnection) -> list[Organization]:
 async def get_org_by_name(conn: AsyncConnection, name: str) -> Organization:
     row = (await conn.execute(select(organizations).where(organizations.c.name == name))).first()
     if row is None:
-        raise NotFound(f"no organization named {name!r}")
+        raise NotFound(N_("no organization named {name!r}"), name=name)
     return _org(row)
 
 
 async def get_org(conn: AsyncConnection, org_id: str) -> Organization:
     row = (await conn.execute(select(organizations).where(organizations.c.id == org_id))).first()
     if row is None:
-        raise NotFound(f"no organization with id {org_id!r}")
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     return _org(row)
 
 
@@ -180,6 +183,7 @@ def _user(row: Any) -> User:
         disabled=row.disabled_at is not None,
         language=row.language,
         company=row.company,
+        password_set=row.password_hash is not None,
     )
 
 
@@ -194,7 +198,7 @@ def validate_email(email: str) -> str:
     domain of two or more labels; nothing that could break out of a mail header."""
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL_ADDRESS.fullmatch(email):
-        raise InvalidInput(f"{email!r} is not an email address", param="email")
+        raise InvalidInput(N_("{email!r} is not an email address"), param="email", email=email)
     return email
 
 
@@ -207,11 +211,14 @@ async def create_user(
     role: str = Role.USER,
     password: str | None = None,
     company: str | None = None,
+    language: str | None = None,
     actor: Actor = SYSTEM,
 ) -> User:
+    """A new member of the organization; `language` (the column's default, English,
+    when None) is the one notices and the console speak to them in."""
     email = validate_email(email)
     if role not in set(Role):
-        raise InvalidInput(f"unknown role {role!r}", param="role")
+        raise InvalidInput(N_("unknown role {role!r}"), param="role", role=role)
     org = await get_org_by_name(conn, org_name)
     user_id = new_id("usr")
     try:
@@ -227,10 +234,11 @@ async def create_user(
                 else hash_password(password, user_inputs=[email, name, org_name]),
                 created_at=utcnow(),
                 company=company,
+                **({} if language is None else {"language": language}),
             )
         )
     except IntegrityError as error:
-        raise AlreadyExists(f"user {email!r} already exists") from error
+        raise AlreadyExists(N_("user {email!r} already exists"), email=email) from error
     await audit.record(
         conn,
         actor,
@@ -255,14 +263,14 @@ async def get_user_by_email(conn: AsyncConnection, email: str) -> User:
     email = email.strip().lower()
     row = (await conn.execute(_user_query().where(users.c.email == email))).first()
     if row is None:
-        raise NotFound(f"no user with email {email!r}")
+        raise NotFound(N_("no user with email {email!r}"), email=email)
     return _user(row)
 
 
 async def get_user(conn: AsyncConnection, user_id: str) -> User:
     row = (await conn.execute(_user_query().where(users.c.id == user_id))).first()
     if row is None:
-        raise NotFound(f"no user with id {user_id!r}")
+        raise NotFound(N_("no user with id {user_id!r}"), user_id=user_id)
     return _user(row)
 
 
@@ -307,7 +315,7 @@ async def create_key(
     user = await get_user_by_email(conn, email)
     networks = None if allowed_ips is None else canonical_networks(allowed_ips)
     if expires_at is not None and as_utc(expires_at) <= utcnow():
-        raise InvalidInput("expiry must be in the future", param="expires")
+        raise InvalidInput(N_("expiry must be in the future"), param="expires")
     secret = generate_key_secret()
     key_id = new_id("key")
     await conn.execute(
@@ -367,7 +375,7 @@ async def list_keys(conn: AsyncConnection, email: str) -> list[ApiKey]:
 async def get_key(conn: AsyncConnection, key_id: str) -> ApiKey:
     row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
     if row is None:
-        raise NotFound(f"no key with id {key_id!r}")
+        raise NotFound(N_("no key with id {key_id!r}"), key_id=key_id)
     return _key(row)
 
 
@@ -379,9 +387,9 @@ async def revoke_key(conn: AsyncConnection, key_id: str, *, actor: Actor = SYSTE
     )
     row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
     if row is None:
-        raise NotFound(f"no key with id {key_id!r}")
+        raise NotFound(N_("no key with id {key_id!r}"), key_id=key_id)
     if result.rowcount == 0:
-        raise InvalidInput(f"key {key_id!r} is already revoked", param="key_id")
+        raise InvalidInput(N_("key {key_id!r} is already revoked"), param="key_id", key_id=key_id)
     await record_change(conn, KEY_ENTITY, key_id)
     key = _key(row)
     await audit.record(

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
 
 
@@ -19,7 +20,7 @@ class TooManySignIns(AISonarError):
 
     def __init__(self, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many failed sign-ins; try again in {seconds} s.")
+        super().__init__(N_("Too many failed sign-ins; try again in {seconds} s."), seconds=seconds)
         self.retry_after = str(seconds)
 
 

@@ -19,6 +19,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.store.tables import access_tokens, users
 
 TOKEN_PREFIX = "sonar-pat-"
@@ -58,7 +59,7 @@ async def create_token(
     """A new token for the user; returns it with its secret, never retrievable again."""
     user = await get_user_by_email(conn, email)
     if expires_at is not None and as_utc(expires_at) <= utcnow():
-        raise InvalidInput("expiry must be in the future", param="expires")
+        raise InvalidInput(N_("expiry must be in the future"), param="expires")
     secret = generate_key_secret(TOKEN_PREFIX)
     token_id = new_id("pat")
     await conn.execute(
@@ -115,7 +116,7 @@ async def revoke_token(
         )
     ).first()
     if row is None:
-        raise NotFound(f"no access token with id {token_id!r}")
+        raise NotFound(N_("no access token with id {token_id!r}"), token_id=token_id)
     token = _token(row)
     if revoked.rowcount:
         await audit.record(

@@ -18,6 +18,7 @@ from aisonar.alerts import services as alerts
 from aisonar.alerts.models import AlertKind, AlertRule, AlertState, RuleSettings
 from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 
 router = APIRouter(tags=["alerts"])
 
@@ -90,8 +91,8 @@ async def _administered_rule(conn: AsyncConnection, caller: Principal, rule_id: 
     rule = await alerts.get_rule(conn, rule_id)
     if not caller.administers(rule.org_id):
         if caller.org_id == rule.org_id:
-            raise Forbidden("Only the organization's admins may do this.")
-        raise NotFound(f"no alert rule with id {rule_id!r}")
+            raise Forbidden(N_("Only the organization's admins may do this."))
+        raise NotFound(N_("no alert rule with id {rule_id!r}"), rule_id=rule_id)
     return rule
 
 
@@ -151,7 +152,7 @@ def alert_changes(body: AlertChange) -> dict[str, Any]:
     changes = body.model_dump(include=body.model_fields_set)
     for name in _NOT_NULL:
         if name in changes and changes[name] is None:
-            raise InvalidInput(f"{name} cannot be null", param=name)
+            raise InvalidInput(N_("{name} cannot be null"), param=name, name=name)
     return changes
 
 

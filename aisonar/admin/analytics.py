@@ -13,6 +13,7 @@ from aisonar.admin.deps import Caller, Engine
 from aisonar.admin.errors import Forbidden
 from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 
@@ -24,11 +25,11 @@ def scoped(
     if caller.is_operator:
         return org_id, user_id
     if org_id not in (None, caller.org_id):
-        raise NotFound(f"no organization with id {org_id!r}")
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     if caller.administers(caller.org_id):
         return caller.org_id, user_id
     if user_id not in (None, caller.user_id):
-        raise Forbidden("A user sees only their own usage.")
+        raise Forbidden(N_("A user sees only their own usage."))
     return caller.org_id, caller.user_id
 
 

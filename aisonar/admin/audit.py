@@ -9,9 +9,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Caller, Engine
 from aisonar.admin.errors import Forbidden
 from aisonar.audit.services import list_entries
+from aisonar.i18n import N_
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -30,6 +32,16 @@ class AuditEntryOut(BaseModel):
     changes: dict[str, list[Any]]
 
 
+def audit_scope(caller: Principal) -> str | None:
+    """The organization whose entries the caller reads (None: every entry); the console
+    scopes its audit pages with this too."""
+    if caller.is_operator:
+        return None
+    if caller.administers(caller.org_id):
+        return caller.org_id
+    raise Forbidden(N_("Only operators and organization admins may read the audit log."))
+
+
 @router.get("")
 async def audit_entries(
     caller: Caller,
@@ -41,12 +53,7 @@ async def audit_entries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     """Newest first."""
-    if caller.is_operator:
-        org_id = None
-    elif caller.administers(caller.org_id):
-        org_id = caller.org_id
-    else:
-        raise Forbidden("Only operators and organization admins may read the audit log.")
+    org_id = audit_scope(caller)
     async with db.connect() as conn:
         entries = await list_entries(
             conn,

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.admin.deps import Box, Config, Engine, Operator, Services
 from aisonar.channels import services as channels
 from aisonar.channels.models import ChannelTimeouts
+from aisonar.config import Settings
+from aisonar.crypto import SecretBox
 from aisonar.gateway.channel_test import model_to_test, round_trip
 from aisonar.gateway.health import ChannelState
+from aisonar.gateway.pipeline import GatewayServices
 
 router = APIRouter(tags=["channels"])
 
@@ -50,6 +54,11 @@ class ChannelTestOut(BaseModel):
 @router.get("/api/channels/health")
 async def channel_health(caller: Operator, db: Engine, running: Services) -> list[ChannelHealthOut]:
     """Every channel as this server's circuit breaker sees it (each server keeps its own)."""
+    return await channels_health(db, running)
+
+
+async def channels_health(db: AsyncEngine, running: GatewayServices) -> list[ChannelHealthOut]:
+    """Every channel as this server's circuit breaker sees it (the console shows it too)."""
     async with db.connect() as conn:
         every = await channels.list_channels(conn)
     health = running.channels.health
@@ -74,9 +83,16 @@ async def test_channel(
 ) -> ChannelTestOut:
     """Ask the upstream for one token with the channel's own key, enabled or not; nothing
     is billed or recorded. `ok` is false on any answer but a readable 2xx."""
+    return await run_channel_test(db, box, settings, name, body.model)
+
+
+async def run_channel_test(
+    db: AsyncEngine, box: SecretBox, settings: Settings, name: str, model: str | None
+) -> ChannelTestOut:
+    """The one-token test of the channel named so (the console runs it too)."""
     async with db.connect() as conn:
         entry = await channels.get_channel(conn, box, name)
-    requested, upstream_model = model_to_test(entry.channel, body.model)
+    requested, upstream_model = model_to_test(entry.channel, model)
     defaults = ChannelTimeouts(
         connect_s=settings.upstream_connect_timeout_s, total_s=settings.upstream_total_timeout_s
     )

@@ -21,6 +21,7 @@ from aisonar.admin.deps import Engine, Session, client_ip
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.same_origin import refuse_cross_site
 from aisonar.audit.models import Actor
+from aisonar.i18n import N_
 from aisonar.privacy.consents import Purpose, record_choice
 from aisonar.privacy.cookies import (
     CONSENT_COOKIE,
@@ -110,6 +111,9 @@ async def choose_cookies(
     """Accept (`analytics: true`) or refuse (`false`) analytics; sets the consent cookie,
     and records a signed-in person's choice (which then needs the session's CSRF token)."""
     if signed_in is not None and not signed_in.csrf_matches(request.headers.get(CSRF_HEADER)):
-        raise Forbidden(f"A signed-in change needs the session's CSRF token in {CSRF_HEADER}.")
+        raise Forbidden(
+            N_("A signed-in change needs the session's CSRF token in {csrf_header}."),
+            csrf_header=CSRF_HEADER,
+        )
     choice = await keep_cookie_choice(request, response, signed_in, db, body.analytics)
     return CookieConsentOut.of(choice, PrivacySignals.of(request.headers))

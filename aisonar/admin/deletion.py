@@ -10,12 +10,15 @@ from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Acting, Caller, Config, Mailer, Services
+from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
+from aisonar.notify.sender import Mail
 from aisonar.privacy.erasure_job import erase_request
 from aisonar.privacy.requests import (
     DeletionRequest,
@@ -98,7 +101,7 @@ def _decider_scope(caller: Principal, settings: Settings) -> str | None:
     if caller.is_operator:
         return None
     if not may_decide(caller, caller.org_id, settings.deletion_approval):
-        raise NotYoursToDecide("Only an operator decides deletion requests here.")
+        raise NotYoursToDecide(N_("Only an operator decides deletion requests here."))
     return caller.org_id
 
 
@@ -111,7 +114,7 @@ async def _decidable(
     except NotFound:
         found = None
     if found is None or scope not in (None, found.org_id):
-        raise NotFound(f"no deletion request with id {request_id!r}")
+        raise NotFound(N_("no deletion request with id {request_id!r}"), request_id=request_id)
     return found
 
 
@@ -153,17 +156,32 @@ async def approve_deletion(
 ) -> DeletionRequestOut:
     """Approve: the person's data is erased after `AISONAR_DELETION_ERASURE_DELAY_HOURS`
     (none by default: before this answers, then the request is completed)."""
-    delay = timedelta(hours=settings.deletion_erasure_delay_hours)
-    async with running.engine.begin() as conn:
-        await _decidable(conn, caller, settings, request_id)
-        approved = await approve_request(
-            conn, request_id, reason=body.reason, delay=delay, actor=actor
-        )
-    if not delay:
-        await erase_request(running.engine, mailer, request_id)
-        async with running.engine.connect() as conn:
-            approved = await get_request(conn, request_id)
+    approved = await approve_deletion_request(
+        running.engine, mailer, caller, actor, settings, request_id, body.reason
+    )
     return DeletionRequestOut.of(approved)
+
+
+async def approve_deletion_request(
+    engine: AsyncEngine,
+    mailer: Mail | None,
+    caller: Principal,
+    actor: Actor,
+    settings: Settings,
+    request_id: str,
+    reason: str | None,
+) -> DeletionRequest:
+    """Approve the request if the caller decides it, erasing the person at once when no
+    delay is set (the console approves through this too)."""
+    delay = timedelta(hours=settings.deletion_erasure_delay_hours)
+    async with engine.begin() as conn:
+        await _decidable(conn, caller, settings, request_id)
+        approved = await approve_request(conn, request_id, reason=reason, delay=delay, actor=actor)
+    if not delay:
+        await erase_request(engine, mailer, request_id)
+        async with engine.connect() as conn:
+            approved = await get_request(conn, request_id)
+    return approved
 
 
 @router.post(
@@ -181,6 +199,20 @@ async def reject_deletion(
     """Reject, with a reason the person is told; their account stays disabled until an
     operator enables it again."""
     async with running.engine.begin() as conn:
-        await _decidable(conn, caller, settings, request_id)
-        rejected = await reject_request(conn, request_id, reason=body.reason, actor=actor)
+        rejected = await reject_deletion_request(
+            conn, caller, actor, settings, request_id, body.reason
+        )
     return DeletionRequestOut.of(rejected)
+
+
+async def reject_deletion_request(
+    conn: AsyncConnection,
+    caller: Principal,
+    actor: Actor,
+    settings: Settings,
+    request_id: str,
+    reason: str,
+) -> DeletionRequest:
+    """Reject the request if the caller decides it (the console rejects through this too)."""
+    await _decidable(conn, caller, settings, request_id)
+    return await reject_request(conn, request_id, reason=reason, actor=actor)

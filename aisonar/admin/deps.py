@@ -19,6 +19,7 @@ from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.notify.sender import Mail, configured_mail
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -100,16 +101,19 @@ async def principal(
         async with db.connect() as conn:
             found = await principal_for_token(conn, credentials.credentials)
         if found is None:
-            raise Unauthenticated("The access token is unknown, revoked or expired.")
+            raise Unauthenticated(N_("The access token is unknown, revoked or expired."))
         return found
     if signed_in is None:
         raise Unauthenticated(
-            "Sign in (`POST /api/session`) or send a personal access token as Bearer."
+            N_("Sign in (`POST /api/session`) or send a personal access token as Bearer.")
         )
     if request.method not in _SAFE_METHODS and not signed_in.csrf_matches(
         request.headers.get(CSRF_HEADER)
     ):
-        raise Forbidden(f"A signed-in change needs the session's CSRF token in {CSRF_HEADER}.")
+        raise Forbidden(
+            N_("A signed-in change needs the session's CSRF token in {csrf_header}."),
+            csrf_header=CSRF_HEADER,
+        )
     return signed_in.principal
 
 
@@ -130,7 +134,7 @@ Acting = Annotated[Actor, Depends(acting)]
 
 async def operator(caller: Caller) -> Principal:
     if not caller.is_operator:
-        raise Forbidden("Only an operator may do this.")
+        raise Forbidden(N_("Only an operator may do this."))
     return caller
 
 

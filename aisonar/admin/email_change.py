@@ -24,6 +24,7 @@ from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import AISonarError
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.notify.direct import require_mail, send_now
 from aisonar.notify.sender import Mail
@@ -40,7 +41,9 @@ class TooManyEmailChanges(AISonarError):
 
     def __init__(self, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many email change requests; try again in {seconds} s.")
+        super().__init__(
+            N_("Too many email change requests; try again in {seconds} s."), seconds=seconds
+        )
         self.retry_after = str(seconds)
 
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
+
+# What the API says; the console, whose forms ask for the password, says less.
+API_REAUTHENTICATION = N_(
+    "Confirm your password first: send it to POST /api/session/reauthenticate, then try again."
+)
 
 
 class Unauthenticated(AISonarError):
@@ -24,8 +30,5 @@ class ReauthenticationRequired(AISonarError):
     kind = "permission_error"
     code = "reauthentication_required"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Confirm your password first: send it to POST /api/session/reauthenticate, "
-            "then try again."
-        )
+    def __init__(self, message: str = API_REAUTHENTICATION) -> None:
+        super().__init__(message)

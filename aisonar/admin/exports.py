@@ -52,10 +52,19 @@ def usage_export(
     user_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    requested_model: str | None = None,
+    status_class: str | None = None,
 ) -> StreamingResponse:
     def export(conn: AsyncConnection) -> AsyncIterator[bytes]:
         return export_usage(
-            conn, fmt=fmt.value, org_id=org_id, user_id=user_id, since=since, until=until
+            conn,
+            fmt=fmt.value,
+            org_id=org_id,
+            user_id=user_id,
+            since=since,
+            until=until,
+            requested_model=requested_model,
+            status_class=status_class,
         )
 
     return streamed(engine, fmt, "usage", export)

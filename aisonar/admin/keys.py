@@ -15,6 +15,7 @@ from aisonar.admin.deps import Acting, Caller, Engine, RecentlyAuthenticated
 from aisonar.admin.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
 from aisonar.audit.models import Actor
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -46,7 +47,7 @@ async def reachable_key(
     if key is None or not (
         key.user_id == caller.user_id if own_only else caller.reaches(key.user_id, key.org_id)
     ):
-        raise NotFound(f"no key with id {key_id!r}")
+        raise NotFound(N_("no key with id {key_id!r}"), key_id=key_id)
     return KeyOut.of(key)
 
 
@@ -77,10 +78,22 @@ async def rotate(
     """A new secret, shown once; the current one keeps working for `grace_s` seconds.
     A session must have proved its password recently (`POST /api/session/reauthenticate`)."""
     async with db.begin() as conn:
-        await reachable_key(conn, caller, key_id)
-        key, secret = await rotate_key(
-            conn, key_id, grace=timedelta(seconds=body.grace_s), actor=actor
-        )
+        return await rotate_key_of(conn, caller, actor, key_id, body)
+
+
+async def rotate_key_of(
+    conn: AsyncConnection,
+    caller: Principal,
+    actor: Actor,
+    key_id: str,
+    body: KeyRotate,
+    *,
+    own_only: bool = False,
+) -> KeyCreated:
+    """`POST /api/keys/{id}/rotate` (the API and the console, which asks for the password
+    first as `RecentlyAuthenticated` does)."""
+    await reachable_key(conn, caller, key_id, own_only=own_only)
+    key, secret = await rotate_key(conn, key_id, grace=timedelta(seconds=body.grace_s), actor=actor)
     return KeyCreated(**KeyOut.of(key).model_dump(), secret=secret)
 
 
@@ -90,5 +103,18 @@ async def allow_ips(
 ) -> KeyOut:
     """Restrict the key to these addresses or CIDR blocks (null: anywhere)."""
     async with db.begin() as conn:
-        await reachable_key(conn, caller, key_id)
-        return KeyOut.of(await set_allowed_ips(conn, key_id, body.allowed_ips, actor=actor))
+        return await allow_ips_of(conn, caller, actor, key_id, body)
+
+
+async def allow_ips_of(
+    conn: AsyncConnection,
+    caller: Principal,
+    actor: Actor,
+    key_id: str,
+    body: KeyAllowedIps,
+    *,
+    own_only: bool = False,
+) -> KeyOut:
+    """`PUT /api/keys/{id}/allowed-ips` (the API and the console)."""
+    await reachable_key(conn, caller, key_id, own_only=own_only)
+    return KeyOut.of(await set_allowed_ips(conn, key_id, body.allowed_ips, actor=actor))

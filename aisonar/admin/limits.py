@@ -17,6 +17,7 @@ from aisonar.admin.errors import Forbidden
 from aisonar.audit.models import Actor
 from aisonar.billing.money import format_amount
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
 from aisonar.limits.models import (
     SPEND_DIMENSIONS,
     LimitChanges,
@@ -89,9 +90,9 @@ async def _reachable(
     kind = SubjectKind(subject.kind)
     if kind is SubjectKind.PLAN or kind is SubjectKind.ORG:
         if kind is SubjectKind.ORG and subject.id != caller.org_id:
-            raise NotFound(f"no organization with id {subject.id!r}")
+            raise NotFound(N_("no organization with id {id!r}"), id=subject.id)
         if changing:
-            raise Forbidden("Only an operator may change an organization's or plan's limits.")
+            raise Forbidden(N_("Only an operator may change an organization's or plan's limits."))
         return
     try:
         if kind is SubjectKind.USER:
@@ -103,9 +104,14 @@ async def _reachable(
     except NotFound:
         owner = org_id = ""
     if not caller.reaches(owner, org_id):
-        raise NotFound(f"no {kind} with id {subject.id!r}")
+        missing = (
+            N_("no user with id {id!r}")
+            if kind is SubjectKind.USER
+            else N_("no key with id {id!r}")
+        )
+        raise NotFound(missing, id=subject.id)
     if changing and not caller.administers(org_id):
-        raise Forbidden("Only the organization's admins may change limits.")
+        raise Forbidden(N_("Only the organization's admins may change limits."))
 
 
 @router.get("/{kind}/{subject_id}")

@@ -27,7 +27,7 @@ from aisonar.admin.schemas import (
     UserOut,
 )
 from aisonar.errors import InvalidInput
-from aisonar.i18n import Language
+from aisonar.i18n import N_, Language
 from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
 from aisonar.notify.notices import Channel as NoticeChannel
 from aisonar.notify.preferences import Preferences, preferences, set_preferences
@@ -50,7 +50,7 @@ async def change_my_profile(
     is also in `/api/me/notification-settings`). Audited; you get a `profile_changed`
     notice naming what changed."""
     if not body.model_fields_set:
-        raise InvalidInput("nothing to change: give a name, a company or a language")
+        raise InvalidInput(N_("nothing to change: give a name, a company or a language"))
     async with db.begin() as conn:
         changed = await update_user(
             conn,

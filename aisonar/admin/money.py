@@ -4,8 +4,9 @@ redemption codes; ledgers and usage are downloaded by whoever may see them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Self
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,9 +14,11 @@ from aisonar.accounts import services as accounts
 from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.admin.exports import ExportFormat, ledger_export, usage_export
 from aisonar.admin.orgs import administered_org
+from aisonar.audit.models import Actor
 from aisonar.billing import codes, ledger
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
 from aisonar.billing.money import format_amount, parse_amount
+from aisonar.gateway.pipeline import GatewayServices
 
 router = APIRouter(tags=["money"])
 _STRICT = ConfigDict(extra="forbid")
@@ -78,6 +81,15 @@ async def recharge(
 ) -> LedgerEntryOut:
     """Credit the organization; usable on this server at once, on the others within a
     second."""
+    return LedgerEntryOut.of(await recharge_org(running, actor, org_id, body))
+
+
+async def recharge_org(
+    running: GatewayServices, actor: Actor, org_id: str, body: Recharge
+) -> LedgerEntry:
+    """`POST /api/orgs/{id}/recharges` (the API and the console), for operators only: the
+    caller is checked before. One ledger credit (once per idempotency key), then the live
+    balance."""
     entry = NewEntry(
         LedgerKind.RECHARGE,
         parse_amount(body.amount),
@@ -90,7 +102,7 @@ async def recharge(
         org = await accounts.get_org(conn, org_id)
         credited = await ledger.credit(conn, org.id, entry, actor=actor)
     await running.billing.store.credit(credited.org_id, credited.id, credited.amount)
-    return LedgerEntryOut.of(credited)
+    return credited
 
 
 @router.post("/api/codes", status_code=201)
@@ -104,6 +116,61 @@ async def create_codes(
     return CodeBatchOut(
         batch=batch.batch, amount=batch.amount, expires_at=batch.expires_at, codes=batch.codes
     )
+
+
+class CodeBatchStandingOut(BaseModel):
+    batch: str
+    # Each code's amount, in credits.
+    amount: str
+    count: int
+    redeemed: int
+    # Neither redeemed nor expired (a revoked batch has none).
+    redeemable: int
+    created_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, standing: codes.BatchStanding) -> Self:
+        fields = {name: getattr(standing, name) for name in cls.model_fields}
+        return cls(**fields | {"amount": format_amount(standing.amount)})
+
+
+class CodeBatchRevoked(BaseModel):
+    # How many codes could still be redeemed and no longer can.
+    revoked: int
+    batch: CodeBatchStandingOut
+
+
+@router.get("/api/codes/batches")
+async def list_code_batches(
+    caller: Operator,
+    db: Engine,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CodeBatchStandingOut]:
+    """Redemption code batches, newest first, with how many codes were redeemed and how
+    many still can be."""
+    async with db.connect() as conn:
+        found = await codes.list_batches(conn, limit=limit, offset=offset)
+    return [CodeBatchStandingOut.of(standing) for standing in found]
+
+
+@router.get("/api/codes/batches/{batch}")
+async def get_code_batch(caller: Operator, db: Engine, batch: str) -> CodeBatchStandingOut:
+    async with db.connect() as conn:
+        return CodeBatchStandingOut.of(await codes.get_batch(conn, batch))
+
+
+@router.post("/api/codes/batches/{batch}/revoke")
+async def revoke_code_batch(
+    caller: Operator, actor: Acting, db: Engine, batch: str
+) -> CodeBatchRevoked:
+    """Every code of the batch that can still be redeemed expires now; credit already
+    redeemed stays. Audited."""
+    async with db.begin() as conn:
+        revoked = await codes.revoke_batch(conn, batch, actor=actor)
+        standing = await codes.get_batch(conn, batch)
+    return CodeBatchRevoked(revoked=revoked, batch=CodeBatchStandingOut.of(standing))
 
 
 @router.get("/api/orgs/{org_id}/ledger", response_class=StreamingResponse)

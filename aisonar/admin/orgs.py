@@ -4,28 +4,33 @@ org admin manages their own; a member may read their own."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.invitations import invite
 from aisonar.accounts.membership import set_org_plan
 from aisonar.accounts.models import Organization, Role, User
 from aisonar.accounts.plans import set_org_retention
 from aisonar.accounts.principal import Principal
 from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
+from aisonar.admin.deps import Acting, Caller, Config, Engine, Mailer, Operator, Services
 from aisonar.admin.errors import Forbidden
+from aisonar.admin.invitations import InvitationNotSent, invitation_mail, send_invitation
 from aisonar.admin.schemas import BalanceOut, OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
 from aisonar.audit.models import Actor
 from aisonar.billing import ledger
 from aisonar.billing.money import parse_amount
-from aisonar.errors import NotFound
+from aisonar.config import Settings
+from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
+from aisonar.notify.sender import Mail
 
 router = APIRouter(prefix="/api/orgs", tags=["organizations"])
 
 
 async def _visible_org(conn: AsyncConnection, caller: Principal, org_id: str) -> Organization:
     if not (caller.is_operator or caller.org_id == org_id):
-        raise NotFound(f"no organization with id {org_id!r}")
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     return await accounts.get_org(conn, org_id)
 
 
@@ -33,8 +38,8 @@ async def administered_org(conn: AsyncConnection, caller: Principal, org_id: str
     if not caller.administers(org_id):
         # A member learns no more than that they may not; anyone else, nothing.
         if caller.org_id == org_id:
-            raise Forbidden("Only the organization's admins may do this.")
-        raise NotFound(f"no organization with id {org_id!r}")
+            raise Forbidden(N_("Only the organization's admins may do this."))
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     return await accounts.get_org(conn, org_id)
 
 
@@ -80,23 +85,84 @@ async def org_users(caller: Caller, db: Engine, org_id: str) -> list[UserOut]:
         return [UserOut.of(user) for user in await accounts.list_users(conn, org.name)]
 
 
-@router.post("/{org_id}/users", status_code=201)
+@router.post(
+    "/{org_id}/users",
+    status_code=201,
+    responses={
+        403: {"description": "Not an admin here, or `invite` on a server that sends no email."},
+        503: {
+            "description": "Added, but the mail server did not take the invitation: send it "
+            "again with `POST /api/users/{id}/invite`."
+        },
+    },
+)
 async def create_org_user(
-    caller: Caller, actor: Acting, db: Engine, org_id: str, body: UserCreate
+    caller: Caller,
+    actor: Acting,
+    db: Engine,
+    mailer: Mailer,
+    settings: Config,
+    org_id: str,
+    body: UserCreate,
 ) -> UserOut:
-    """A new member; only an operator may make another operator."""
-    async with db.begin() as conn:
-        return UserOut.of(await add_member(conn, caller, actor, org_id, body))
+    """A new member; only an operator may make another operator. With a `password` they
+    sign in with it; with `"invite": true` instead, they are mailed a link to choose their
+    password (good once for 7 days; `POST /api/users/{id}/invite` sends a new one),
+    audited as `user.invited`; with neither, they use only the keys made for them."""
+    added = await add_member_and_invite(db, mailer, settings, caller, actor, org_id, body)
+    return UserOut.of(added)
+
+
+async def add_member_and_invite(
+    engine: AsyncEngine,
+    mailer: Mail | None,
+    settings: Settings,
+    caller: Principal,
+    actor: Actor,
+    org_id: str,
+    body: UserCreate,
+) -> User:
+    """`POST /api/orgs/{id}/users` (the API and the console): `add_member`, and with
+    `invite` their invitation, mailed once both are committed. Without email, an
+    invitation is refused before anything is created."""
+    async with engine.begin() as conn:
+        mail = None
+        if body.invite:
+            # Who may not add members here learns nothing of this server's email.
+            await administered_org(conn, caller, org_id)
+            mail = invitation_mail(mailer)
+        added = await add_member(conn, caller, actor, org_id, body)
+        mailed = None if mail is None else await invite(conn, added.id, caller.user_id, actor)
+    if (
+        mail is not None
+        and mailed is not None
+        and not await send_invitation(mail, settings, mailed)
+    ):
+        raise InvitationNotSent(
+            N_("{email} was added, but the invitation could not be sent; send it again later."),
+            email=added.email,
+        )
+    return added
 
 
 async def add_member(
     conn: AsyncConnection, caller: Principal, actor: Actor, org_id: str, body: UserCreate
 ) -> User:
-    """`POST /api/orgs/{id}/users` (the API and the console): a new member of an
-    organization the caller administers; only an operator may make another operator."""
+    """A new member of an organization the caller administers (`POST /api/orgs/{id}/users`
+    without its mail: the API and the consoles); only an operator may make another
+    operator. With `invite`, in the inviter's language unless another is given; the
+    caller sends the invitation (`add_member_and_invite`)."""
     if body.role is Role.OPERATOR and not caller.is_operator:
-        raise Forbidden("Only an operator may create an operator.")
+        raise Forbidden(N_("Only an operator may create an operator."))
+    if body.invite and body.password is not None:
+        raise InvalidInput(
+            N_("Give a first password or send an invitation to choose one, not both."),
+            param="invite",
+        )
     org = await administered_org(conn, caller, org_id)
+    language = None if body.language is None else str(body.language)
+    if language is None and body.invite:
+        language = (await accounts.get_user(conn, caller.user_id)).language
     return await accounts.create_user(
         conn,
         body.email,
@@ -104,6 +170,7 @@ async def add_member(
         name=body.name,
         role=body.role,
         password=body.password,
+        language=language,
         actor=actor,
     )
 

@@ -25,8 +25,9 @@ from aisonar.accounts.password_reset import (
 from aisonar.accounts.services import validate_email
 from aisonar.admin.deps import Config, Mailer, Services, client_ip
 from aisonar.config import Settings
-from aisonar.errors import AISonarError
+from aisonar.errors import AISonarError, Phrase
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
@@ -47,7 +48,9 @@ class TooManyPasswordResets(AISonarError):
 
     def __init__(self, retry_after_s: float, what: str) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many {what}; try again in {seconds} s.")
+        super().__init__(
+            N_("Too many {what}; try again in {seconds} s."), what=Phrase(what), seconds=seconds
+        )
         self.retry_after = str(seconds)
 
 
@@ -63,7 +66,8 @@ class ResetRequested(BaseModel):
 
 class ResetConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    # The token from the email (`sonar-reset-...`).
+    # The token from the email: a reset's (`sonar-reset-...`) or an invitation's
+    # (`sonar-invite-...`).
     token: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=1, max_length=1000)
 
@@ -161,13 +165,15 @@ async def ask_for_reset(
     `ANSWER` for every address."""
     if mailer is None:
         raise EmailNotConfigured(
-            "This server sends no email (AISONAR_SMTP_URL is not set), so it cannot send a "
-            "password reset; ask an operator to set a new password."
+            N_(
+                "This server sends no email (AISONAR_SMTP_URL is not set), so it cannot send a "
+                "password reset; ask an operator to set a new password."
+            )
         )
     email = validate_email(email)
     ip = client_ip(request)
     await _admit(
-        running.limiter.store, _request_checks(settings, email, ip), "password reset requests"
+        running.limiter.store, _request_checks(settings, email, ip), N_("password reset requests")
     )
     async with running.engine.begin() as conn:
         mailed = await request_password_reset(conn, email, ip)
@@ -182,7 +188,11 @@ async def confirm_reset(
     """Set a new password with the token mailed by `POST /api/password-reset`: it must be
     as strong as any password here; the token is then used up, every session of yours
     ends (sign in again), and you get a `password_changed` notice. Your keys and access
-    tokens stay. An unknown, used or expired token changes nothing."""
+    tokens stay. An unknown, used or expired token changes nothing.
+
+    The token of an invitation (`sonar-invite-...`, mailed by `POST /api/orgs/{id}/users`
+    with `"invite": true` or `POST /api/users/{id}/invite`) sets the first password of
+    the invited member the same way, within 7 days."""
     done = await complete_reset(request, running, settings, body.token, body.new_password)
     return ResetDone(sessions_ended=done.sessions_ended)
 
@@ -207,7 +217,7 @@ async def complete_reset(
         ]
     )
     store = running.limiter.store
-    attempt = await _admit(store, checks, "failed password reset attempts")
+    attempt = await _admit(store, checks, N_("failed password reset attempts"))
     async with running.engine.begin() as conn:
         done = await reset_password(conn, token, new_password, ip)
     await store.finish(attempt, [], checks, -1)

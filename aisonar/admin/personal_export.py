@@ -25,8 +25,10 @@ from aisonar.admin.errors import Forbidden
 from aisonar.admin.users import reachable_user
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
+from aisonar.config import Settings
 from aisonar.errors import AISonarError
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.export_models import Exported
 from aisonar.privacy.export_zip import archive_name, record_export, write_archive
@@ -51,7 +53,7 @@ class TooManyExports(AISonarError):
 
     def __init__(self, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many data exports; try again in {seconds} s.")
+        super().__init__(N_("Too many data exports; try again in {seconds} s."), seconds=seconds)
         self.retry_after = str(seconds)
 
 
@@ -107,6 +109,14 @@ async def export_me(
     (never their secrets), sessions, usage events (CSV), the ledger entries you caused,
     notices, audit entries by or about you, consents, support requests, and more; its
     README.txt describes each file and field. At most `AISONAR_EXPORTS_PER_HOUR` an hour."""
+    return await export_own(running, settings, caller, actor)
+
+
+async def export_own(
+    running: GatewayServices, settings: Settings, caller: Principal, actor: Actor
+) -> StreamingResponse:
+    """The caller's own archive, as `GET /api/me/export` (and the console) sends it:
+    counted against their hourly allowance, audited."""
     await _count_export(running, settings.exports_per_hour, caller)
     async with running.engine.connect() as conn:
         person = await accounts.get_user(conn, caller.user_id)
@@ -117,7 +127,7 @@ def _exported_for(caller: Principal, person: User) -> Exported:
     """Operators only export operators; an organization's admin exports its members
     without what only they and the operators read."""
     if person.role == Role.OPERATOR and not caller.is_operator:
-        raise Forbidden("Only an operator may export an operator's data.")
+        raise Forbidden(N_("Only an operator may export an operator's data."))
     confidential = caller.is_operator or caller.user_id == person.id
     return Exported(person, confidential)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.admin.deps import Acting, Caller, Engine, Operator
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
 from aisonar.privacy.acknowledgements import PolicyStanding, acknowledge, standings
 from aisonar.privacy.policies import (
     MAX_BODY_CHARS,
@@ -129,7 +130,7 @@ async def published_policy(db: Engine, kind: str) -> PolicyOut:
     async with db.connect() as conn:
         policy = await current_policy(conn, wanted)
     if policy is None:
-        raise NotFound(f"no {wanted.value} policy is published")
+        raise NotFound(N_("no {value} policy is published"), value=wanted.value)
     return PolicyOut.of(policy)
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aisonar.accounts.reauthentication import prove_password
 from aisonar.admin.deps import Caller, Config, Services, Session, client_ip
 from aisonar.admin.errors import Unauthenticated
+from aisonar.i18n import N_
 
 router = APIRouter(tags=["session"])
 
@@ -43,7 +44,10 @@ async def reauthenticate(
     `reauthentication_required` refusal asks for it). Access tokens need none."""
     if signed_in is None or signed_in.principal.user_id != caller.user_id:
         raise Unauthenticated(
-            "Only a signed-in session (POST /api/session) re-authenticates; access tokens need not."
+            N_(
+                "Only a signed-in session (POST /api/session) re-authenticates; "
+                "access tokens need not."
+            )
         )
     at = await prove_password(running, settings, signed_in, body.password, client_ip(request))
     return Reauthenticated(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from aisonar.admin.errors import Forbidden
+from aisonar.i18n import N_
 
 # `none`: the visitor's own doing (typed, bookmarked), not another site's.
 _OWN_FETCH_SITES = frozenset({"same-origin", "none"})
@@ -22,8 +23,8 @@ async def refuse_cross_site(request: Request) -> None:
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None:
         if fetch_site.strip().lower() not in _OWN_FETCH_SITES:
-            raise Forbidden("Requests from other sites are refused here.")
+            raise Forbidden(N_("Requests from other sites are refused here."))
         return
     origin = request.headers.get("origin")
     if origin is not None and origin.strip().lower() != _own_origin(request):
-        raise Forbidden("Requests from other sites are refused here.")
+        raise Forbidden(N_("Requests from other sites are refused here."))

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, Role, User
 from aisonar.accounts.tokens import AccessToken
 from aisonar.billing.money import format_amount
-from aisonar.i18n import Language
+from aisonar.i18n import N_, Language
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -60,6 +60,10 @@ class UserOut(BaseModel):
     # The language notices and the console speak to them in.
     language: Language
     company: str | None
+    # False until they have a password to sign in with: a member invited by email who
+    # has not chosen one yet (`POST /api/users/{id}/invite` sends the invitation again),
+    # or one who uses only the keys and tokens made for them.
+    password_set: bool
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -71,7 +75,16 @@ class UserCreate(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     name: str = Field(default="", max_length=200)
     role: Role = Role.USER
+    # The password they first sign in with; none: they use only the keys made for them,
+    # unless `invite` is set.
     password: str | None = Field(default=None, max_length=1000)
+    # Mail them an invitation to choose their password (only without `password`): a link
+    # to the console's password page, good once for 7 days. Refused, creating nothing,
+    # when this server sends no email (AISONAR_SMTP_URL unset).
+    invite: bool = False
+    # The language the console, notices and the invitation speak to them in; by default
+    # the inviter's when `invite` is set, else English.
+    language: Language | None = None
 
 
 class UserChange(BaseModel):
@@ -114,7 +127,7 @@ class ProfileChange(BaseModel):
     @classmethod
     def _given_fields_are_not_null(cls, value: object) -> object:
         if value is None:
-            raise ValueError("may not be null; leave the field out to keep it as it is")
+            raise ValueError(N_("may not be null; leave the field out to keep it as it is"))
         return value
 
 

@@ -26,6 +26,7 @@ from aisonar.admin.schemas import UserOut
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
+from aisonar.i18n import N_
 from aisonar.notify.notices import SIGN_IN_FROM_NEW_ADDRESS, record_notice
 
 router = APIRouter(tags=["session"])
@@ -135,7 +136,7 @@ async def password_sign_in(
             user = await accounts.get_user(conn, found.user_id)
     if found is None:
         running.metrics.sign_ins.labels("failed").inc()
-        raise Unauthenticated("The email or password is wrong.")
+        raise Unauthenticated(N_("The email or password is wrong."))
     await throttle.succeeded(attempt)
     running.metrics.sign_ins.labels("succeeded").inc()
     return user, started
@@ -158,7 +159,7 @@ async def sign_in(
 async def current_session(signed_in: Session, db: Engine) -> SessionOut:
     """The signed-in session, with its CSRF token (401 when there is none)."""
     if signed_in is None:
-        raise Unauthenticated("Not signed in.")
+        raise Unauthenticated(N_("Not signed in."))
     async with db.connect() as conn:
         user = await accounts.get_user(conn, signed_in.principal.user_id)
     return SessionOut(

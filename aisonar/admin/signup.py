@@ -19,6 +19,7 @@ from aisonar.admin.schemas import UserOut
 from aisonar.admin.session import SessionOut, open_session
 from aisonar.audit.models import Actor
 from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.consents import record_sign_up, terms_to_accept
 
@@ -34,7 +35,9 @@ class TooManySignUps(AISonarError):
 
     def __init__(self, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many sign-ups from this address; try again in {seconds} s.")
+        super().__init__(
+            N_("Too many sign-ups from this address; try again in {seconds} s."), seconds=seconds
+        )
         self.retry_after = str(seconds)
 
 
@@ -61,10 +64,10 @@ async def sign_up(
 ) -> SessionOut:
     """Create an organization (Free plan) and its admin, and sign them in."""
     if not settings.signup_enabled:
-        raise NotFound("Sign-up is not open on this server; ask its operator for an account.")
+        raise NotFound(N_("Sign-up is not open on this server; ask its operator for an account."))
     if not body.age_confirmed:
         raise InvalidInput(
-            "confirm that you are 18 or older: nobody under 18 may hold an account",
+            N_("confirm that you are 18 or older: nobody under 18 may hold an account"),
             param="age_confirmed",
         )
     ip = client_ip(request)

@@ -22,6 +22,7 @@ from aisonar.config import Settings, split_list
 from aisonar.errors import AISonarError
 from aisonar.gateway.asgi import PEER
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.cookies import consent_choice
 from aisonar.privacy.page_views import (
@@ -52,7 +53,9 @@ class TooManyPageViews(AISonarError):
 
     def __init__(self, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many page views from this address; try again in {seconds} s.")
+        super().__init__(
+            N_("Too many page views from this address; try again in {seconds} s."), seconds=seconds
+        )
         self.retry_after = str(seconds)
 
 

@@ -15,7 +15,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.admin.deps import Acting, Caller, Config, Operator, Services
+from aisonar.audit.models import Actor
+from aisonar.config import Settings
 from aisonar.errors import AISonarError
+from aisonar.gateway.pipeline import GatewayServices
+from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.support import services as support
 from aisonar.support.models import (
@@ -43,7 +47,9 @@ class TooManySupportMessages(AISonarError):
 
     def __init__(self, retry_after_s: float) -> None:
         seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Too many support messages; try again in {seconds} s.")
+        super().__init__(
+            N_("Too many support messages; try again in {seconds} s."), seconds=seconds
+        )
         self.retry_after = str(seconds)
 
 
@@ -101,7 +107,7 @@ class SupportThreadOut(_RequestFields):
         return cls(**fields, messages=[SupportMessageOut.of(m) for m in thread.messages])
 
 
-async def _count_message(running: Services, settings: Config, user_id: str) -> None:
+async def _count_message(running: GatewayServices, settings: Settings, user_id: str) -> None:
     """Count one message of the person; refused (429) past their hourly allowance."""
     check = RateCheck(
         "support messages of the account",
@@ -129,13 +135,28 @@ async def open_support_request(
 ) -> SupportThreadOut:
     """Ask the operators of this installation for help: a new request with its first
     message. Only you and the operators read it; you hear of each answer."""
-    async with running.engine.begin() as conn:
-        opened = await support.open_request(
-            conn, caller.user_id, body.subject, body.body, actor=actor
-        )
-        # Counted once it would be stored; a refusal rolls it back.
-        await _count_message(running, settings, caller.user_id)
+    opened = await open_own_request(
+        running, settings, caller.user_id, actor, subject=body.subject, body=body.body
+    )
     return SupportThreadOut.of(opened)
+
+
+async def open_own_request(
+    running: GatewayServices,
+    settings: Settings,
+    user_id: str,
+    actor: Actor,
+    *,
+    subject: str,
+    body: str,
+) -> SupportThread:
+    """The person's new request with its first message, counted against their hourly
+    allowance (as `POST /api/me/support` and the console open one)."""
+    async with running.engine.begin() as conn:
+        opened = await support.open_request(conn, user_id, subject, body, actor=actor)
+        # Counted once it would be stored; a refusal rolls it back.
+        await _count_message(running, settings, user_id)
+    return opened
 
 
 @router.get("/api/me/support/{support_id}")
@@ -160,10 +181,19 @@ async def write_in_my_support_request(
     support_id: str,
 ) -> SupportThreadOut:
     """Write in your open request; a closed one takes no more messages."""
-    async with running.engine.begin() as conn:
-        written = await support.add_message(conn, support_id, caller.user_id, body.body)
-        await _count_message(running, settings, caller.user_id)
+    written = await write_in_own_request(running, settings, caller.user_id, support_id, body.body)
     return SupportThreadOut.of(written)
+
+
+async def write_in_own_request(
+    running: GatewayServices, settings: Settings, user_id: str, support_id: str, body: str
+) -> SupportThread:
+    """The person's message in their own open request, counted against their hourly
+    allowance."""
+    async with running.engine.begin() as conn:
+        written = await support.add_message(conn, support_id, user_id, body)
+        await _count_message(running, settings, user_id)
+    return written
 
 
 @router.post(

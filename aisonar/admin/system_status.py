@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aisonar.admin.deps import Config, Operator, Services
 from aisonar.clock import utcnow
+from aisonar.config import Settings
 from aisonar.gateway.health import ChannelState
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.observability.system_status import (
@@ -91,7 +92,13 @@ async def system_status(
     caller: Operator, request: Request, running: Services, settings: Config
 ) -> SystemStatus:
     """How this server and what it depends on stand now (operators only)."""
-    started_at: datetime = request.app.state.started_at
+    return await status_now(request.app.state.started_at, running, settings)
+
+
+async def status_now(
+    started_at: datetime, running: GatewayServices, settings: Settings
+) -> SystemStatus:
+    """How this server (up since `started_at`) stands now; the console shows it too."""
     database, redis, channel_states = await asyncio.gather(
         database_status(running.engine), redis_status(settings.redis_url), _channels(running)
     )

@@ -16,6 +16,7 @@ from aisonar.admin.deps import Acting, Box, Caller, Config, Engine
 from aisonar.admin.errors import Forbidden
 from aisonar.admin.orgs import administered_org
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
 from aisonar.notify import webhooks
 from aisonar.notify.models import Delivery, WebhookEndpoint
 from aisonar.notify.webhook_client import send_ping
@@ -85,8 +86,8 @@ async def _administered_endpoint(
     endpoint = await webhooks.get_endpoint(conn, endpoint_id)
     if not caller.administers(endpoint.org_id):
         if caller.org_id == endpoint.org_id:
-            raise Forbidden("Only the organization's admins may do this.")
-        raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
+            raise Forbidden(N_("Only the organization's admins may do this."))
+        raise NotFound(N_("no webhook endpoint with id {endpoint_id!r}"), endpoint_id=endpoint_id)
     return endpoint
 
 

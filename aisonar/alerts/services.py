@@ -27,6 +27,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.store.tables import alert_rules
 
 DEFAULT_WINDOW = "15m"
@@ -91,7 +92,13 @@ def shown(rule: AlertRule) -> dict[str, Any]:
 def _only_for(kind: AlertKind, field: str, value: object, kinds: frozenset[AlertKind]) -> None:
     if value is not None and kind not in kinds:
         names = ", ".join(sorted(kinds))
-        raise InvalidInput(f"{field} applies to {names} rules, not to {kind} rules", param=field)
+        raise InvalidInput(
+            N_("{field} applies to {names} rules, not to {kind} rules"),
+            param=field,
+            field=field,
+            names=names,
+            kind=kind,
+        )
 
 
 def _text(value: str, field: str, longest: int, *, blank: bool) -> str:
@@ -100,8 +107,11 @@ def _text(value: str, field: str, longest: int, *, blank: bool) -> str:
     if not (blank or trimmed) or len(trimmed) > longest or _CONTROL.search(trimmed):
         least = 0 if blank else 1
         raise InvalidInput(
-            f"{field} is {least} to {longest} characters, none of them control characters",
+            N_("{field} is {least} to {longest} characters, none of them control characters"),
             param=field,
+            field=field,
+            least=least,
+            longest=longest,
         )
     return trimmed
 
@@ -111,7 +121,9 @@ def _checked_filters(settings: RuleSettings) -> tuple[str | None, str | None]:
         None if settings.model is None else _text(settings.model, "model", MAX_MODEL, blank=False)
     )
     if settings.source is not None and settings.source not in SOURCES:
-        raise InvalidInput(f"source is one of {', '.join(SOURCES)}", param="source")
+        raise InvalidInput(
+            N_("source is one of {sources}"), param="source", sources=", ".join(SOURCES)
+        )
     return model, settings.source
 
 
@@ -127,9 +139,17 @@ def _fields(settings: RuleSettings) -> dict[str, Any]:
     ):
         _only_for(kind, field, getattr(settings, field), kinds)
     if settings.percentile is not None and settings.percentile not in PERCENTILES:
-        raise InvalidInput(f"percentile is one of {', '.join(PERCENTILES)}", param="percentile")
+        raise InvalidInput(
+            N_("percentile is one of {percentiles}"),
+            param="percentile",
+            percentiles=", ".join(PERCENTILES),
+        )
     if settings.min_requests is not None and not 1 <= settings.min_requests <= MAX_MIN_REQUESTS:
-        raise InvalidInput(f"min_requests is 1 to {MAX_MIN_REQUESTS}", param="min_requests")
+        raise InvalidInput(
+            N_("min_requests is 1 to {max_min_requests}"),
+            param="min_requests",
+            max_min_requests=MAX_MIN_REQUESTS,
+        )
     name = _text(settings.name, "name", MAX_NAME, blank=True)
     model, source = _checked_filters(settings)
     return {
@@ -168,7 +188,10 @@ async def create_rule(
     fields = _fields(settings)
     count = select(func.count()).select_from(alert_rules).where(alert_rules.c.org_id == org_id)
     if (await conn.execute(count)).scalar_one() >= _MAX_RULES_PER_ORG:
-        raise InvalidInput(f"an organization has at most {_MAX_RULES_PER_ORG} alert rules")
+        raise InvalidInput(
+            N_("an organization has at most {max_rules_per_org} alert rules"),
+            max_rules_per_org=_MAX_RULES_PER_ORG,
+        )
     now = utcnow()
     rule = AlertRule(
         id=new_id("alr"),
@@ -195,7 +218,7 @@ async def create_rule(
 async def get_rule(conn: AsyncConnection, rule_id: str) -> AlertRule:
     row = (await conn.execute(select(alert_rules).where(alert_rules.c.id == rule_id))).first()
     if row is None:
-        raise NotFound(f"no alert rule with id {rule_id!r}")
+        raise NotFound(N_("no alert rule with id {rule_id!r}"), rule_id=rule_id)
     return _rule(row)
 
 
@@ -225,7 +248,7 @@ async def update_rule(
     rule goes back to ok, without a notice, and is not evaluated until enabled again."""
     rule = await get_rule(conn, rule_id)
     if "kind" in changes:
-        raise InvalidInput("a rule's kind cannot change: create another rule", param="kind")
+        raise InvalidInput(N_("a rule's kind cannot change: create another rule"), param="kind")
     fields = _fields(replace(settings_of(rule), **changes))
     changed = audit.changed(_audited(rule), _audited(replace(rule, **fields)))
     if not changed:

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from aisonar.alerts.models import AlertKind
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 MIN_WINDOW_S = 60
 MAX_WINDOW_S = 7 * 86400
@@ -26,14 +27,18 @@ def parse_window(text: str) -> int:
     match = _WINDOW.match(text.strip().lower())
     if match is None:
         raise InvalidInput(
-            f"window {text!r} is not a duration such as 15m, 2h or 7d", param="window"
+            N_("window {text!r} is not a duration such as 15m, 2h or 7d"), param="window", text=text
         )
     seconds = int(match[1]) * _UNIT_S[match[2]]
     if not MIN_WINDOW_S <= seconds <= MAX_WINDOW_S:
-        raise InvalidInput(f"window {text!r} must be from 1 minute to 7 days", param="window")
+        raise InvalidInput(
+            N_("window {text!r} must be from 1 minute to 7 days"), param="window", text=text
+        )
     if seconds > LONGEST_MINUTE_WINDOW_S and seconds % 3600:
         raise InvalidInput(
-            f"a window longer than 6h must be whole hours, which {text!r} is not", param="window"
+            N_("a window longer than 6h must be whole hours, which {text!r} is not"),
+            param="window",
+            text=text,
         )
     return seconds
 
@@ -50,12 +55,14 @@ def _decimal(text: str) -> Decimal:
         value = Decimal(text.strip())
     except InvalidOperation:
         raise InvalidInput(
-            f"threshold {text!r} is not a decimal number", param="threshold"
+            N_("threshold {text!r} is not a decimal number"), param="threshold", text=text
         ) from None
     if not value.is_finite():
-        raise InvalidInput(f"threshold {text!r} is not a decimal number", param="threshold")
+        raise InvalidInput(
+            N_("threshold {text!r} is not a decimal number"), param="threshold", text=text
+        )
     if abs(value) >= MAX_CREDITS:
-        raise InvalidInput(f"threshold {text!r} is too large", param="threshold")
+        raise InvalidInput(N_("threshold {text!r} is too large"), param="threshold", text=text)
     return value
 
 
@@ -66,12 +73,15 @@ def _millionths(text: str) -> int:
     millionths = value * MILLIONTHS
     if millionths != millionths.to_integral_value():
         raise InvalidInput(
-            f"threshold {text!r} is finer than a millionth of the requests", param="threshold"
+            N_("threshold {text!r} is finer than a millionth of the requests"),
+            param="threshold",
+            text=text,
         )
     if not 0 < value < 1:
         raise InvalidInput(
-            f"an error rate threshold is between 0 and 1 (0% and 100%), not {text!r}",
+            N_("an error rate threshold is between 0 and 1 (0% and 100%), not {text!r}"),
             param="threshold",
+            text=text,
         )
     return int(millionths)
 
@@ -80,8 +90,12 @@ def _milliseconds(text: str) -> int:
     value = _decimal(text)
     if value != value.to_integral_value() or not 0 < value <= MAX_LATENCY_MS:
         raise InvalidInput(
-            f"a latency threshold is whole milliseconds from 1 to {MAX_LATENCY_MS}, not {text!r}",
+            N_(
+                "a latency threshold is whole milliseconds from 1 to {max_latency_ms}, not {text!r}"
+            ),
             param="threshold",
+            max_latency_ms=MAX_LATENCY_MS,
+            text=text,
         )
     return int(value)
 

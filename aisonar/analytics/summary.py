@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.billing.money import format_amount
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.store.tables import rollup_dimensions, usage_rollups
 from aisonar.usage.histogram import percentile
 from aisonar.usage.rollups import (
@@ -119,11 +120,13 @@ def granularity_for(by: GroupBy, since: datetime, until: datetime) -> int:
     if by in _GRANULARITY_OF:
         granularity = _GRANULARITY_OF[by]
         if granularity == MINUTE and until - since > _LONGEST_MINUTE_RANGE:
-            raise InvalidInput("a series by minute covers at most 2 days", param="since")
+            raise InvalidInput(N_("a series by minute covers at most 2 days"), param="since")
         if granularity == HOUR and until - since > _LONGEST_HOUR_RANGE:
-            raise InvalidInput("a series by hour covers at most 62 days", param="since")
+            raise InvalidInput(N_("a series by hour covers at most 62 days"), param="since")
         if not all(int(t.timestamp()) % granularity == 0 for t in (since, until)):
-            raise InvalidInput(f"since and until must fall on whole {by.value}s", param="since")
+            raise InvalidInput(
+                N_("since and until must fall on whole {value}s"), param="since", value=by.value
+            )
         return granularity
     for granularity in (DAY, HOUR):
         if all(int(t.timestamp()) % granularity == 0 for t in (since, until)):
@@ -191,7 +194,7 @@ async def summarize(
     read are the coarsest that cover the range, unless `granularity` names them (alerts
     read minutes, which are never behind compaction)."""
     if filters.until <= filters.since:
-        raise InvalidInput("until must come after since", param="until")
+        raise InvalidInput(N_("until must come after since"), param="until")
     granularity = granularity or granularity_for(by, filters.since, filters.until)
     rollups, dimensions = usage_rollups, rollup_dimensions
     sums = [func.sum(rollups.c[name]).label(name) for name in SUM_COLUMNS]

@@ -12,7 +12,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import AuditEntry
-from aisonar.audit.services import entry_of
+from aisonar.audit.services import entry_of, narrowed
 from aisonar.exports import encode_records
 from aisonar.store.tables import audit_log
 
@@ -26,14 +26,23 @@ def export_audit(
     org_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    object_kind: str | None = None,
+    object_id: str | None = None,
 ) -> AsyncIterator[bytes]:
     query = select(audit_log).order_by(audit_log.c.id)
-    if org_id is not None:
-        query = query.where(audit_log.c.org_id == org_id)
-    if since is not None:
-        query = query.where(audit_log.c.at >= since)
-    if until is not None:
-        query = query.where(audit_log.c.at < until)
+    query = query.where(
+        *narrowed(
+            org_id=org_id,
+            since=since,
+            until=until,
+            action=action,
+            actor=actor,
+            object_kind=object_kind,
+            object_id=object_id,
+        )
+    )
     return encode_records(_records(conn, query), COLUMNS, fmt)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import Actor, AuditEntry, Changes
@@ -78,6 +78,34 @@ def entry_of(row: Any) -> AuditEntry:
     )
 
 
+def narrowed(
+    *,
+    org_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: str | None = None,
+    object_kind: str | None = None,
+    object_id: str | None = None,
+) -> list[ColumnElement[bool]]:
+    """The conditions of the entries asked for (each given one must hold)."""
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in (
+        (audit_log.c.org_id, org_id),
+        (audit_log.c.action, action),
+        (audit_log.c.actor, actor),
+        (audit_log.c.object_kind, object_kind),
+        (audit_log.c.object_id, object_id),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if since is not None:
+        conditions.append(audit_log.c.at >= since)
+    if until is not None:
+        conditions.append(audit_log.c.at < until)
+    return conditions
+
+
 async def list_entries(
     conn: AsyncConnection,
     *,
@@ -87,17 +115,24 @@ async def list_entries(
     until: datetime | None = None,
     before_id: int | None = None,
     limit: int = _LIST_LIMIT,
+    actor: str | None = None,
+    object_kind: str | None = None,
+    object_id: str | None = None,
 ) -> list[AuditEntry]:
-    """Newest first; `before_id` pages back from an entry seen."""
+    """Newest first; `before_id` pages back from an entry seen. `actor` is the actor's
+    label as recorded (an email, `command line`, `system`)."""
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(min(limit, _LIST_LIMIT))
-    if org_id is not None:
-        query = query.where(audit_log.c.org_id == org_id)
-    if action is not None:
-        query = query.where(audit_log.c.action == action)
-    if since is not None:
-        query = query.where(audit_log.c.at >= since)
-    if until is not None:
-        query = query.where(audit_log.c.at < until)
+    query = query.where(
+        *narrowed(
+            org_id=org_id,
+            action=action,
+            since=since,
+            until=until,
+            actor=actor,
+            object_kind=object_kind,
+            object_id=object_id,
+        )
+    )
     if before_id is not None:
         query = query.where(audit_log.c.id < before_id)
     return [entry_of(row) for row in await conn.execute(query)]

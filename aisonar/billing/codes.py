@@ -8,8 +8,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, or_, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
@@ -17,7 +18,8 @@ from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry, credit
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.clock import as_utc, new_id, utcnow
-from aisonar.errors import AISonarError, InvalidInput
+from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.store.tables import redemption_codes
 
 CODE_PREFIX = "SONAR"
@@ -61,9 +63,11 @@ async def create_codes(
 ) -> CodeBatch:
     units = parse_amount(amount)
     if not 1 <= count <= _MAX_BATCH:
-        raise InvalidInput(f"count must be between 1 and {_MAX_BATCH}", param="count")
+        raise InvalidInput(
+            N_("count must be between 1 and {max_batch}"), param="count", max_batch=_MAX_BATCH
+        )
     if expires_at is not None and as_utc(expires_at) <= utcnow():
-        raise InvalidInput("expiry must be in the future", param="expires")
+        raise InvalidInput(N_("expiry must be in the future"), param="expires")
     batch, now = new_id("batch"), utcnow()
     codes = [_new_code() for _ in range(count)]
     await conn.execute(
@@ -109,7 +113,9 @@ async def redeem(conn: AsyncConnection, code: str, *, org_id: str, user_id: str)
         )
     ).first()
     if claimed is None:
-        raise CodeNotRedeemable("This code is not valid, or it was already used or has expired.")
+        raise CodeNotRedeemable(
+            N_("This code is not valid, or it was already used or has expired.")
+        )
     entry = NewEntry(
         LedgerKind.REDEMPTION,
         int(claimed.amount),
@@ -119,3 +125,92 @@ async def redeem(conn: AsyncConnection, code: str, *, org_id: str, user_id: str)
         idempotency_key=f"code:{claimed.id}",
     )
     return await credit(conn, org_id, entry, actor=Actor(f"user {user_id}", user_id))
+
+
+@dataclass(frozen=True)
+class BatchStanding:
+    """A batch as it stands now: how many of its codes were redeemed, and how many can
+    still be (neither redeemed nor expired, nor revoked)."""
+
+    batch: str
+    # Micro-units, each code's.
+    amount: int
+    count: int
+    redeemed: int
+    redeemable: int
+    created_at: datetime
+    # The latest expiry of its codes (a revocation expires the unredeemed ones).
+    expires_at: datetime | None
+
+
+def _standing_query() -> Any:
+    now = utcnow()
+    codes = redemption_codes.c
+    still_good = and_(
+        codes.redeemed_at.is_(None), or_(codes.expires_at.is_(None), codes.expires_at > now)
+    )
+    return select(
+        codes.batch,
+        func.max(codes.amount).label("amount"),
+        func.count().label("codes"),
+        func.count(codes.redeemed_at).label("redeemed"),
+        func.coalesce(func.sum(case((still_good, 1), else_=0)), 0).label("redeemable"),
+        func.min(codes.created_at).label("created_at"),
+        func.max(codes.expires_at).label("expires_at"),
+    ).group_by(codes.batch)
+
+
+def _standing(row: Any) -> BatchStanding:
+    return BatchStanding(
+        batch=row.batch,
+        amount=int(row.amount),
+        count=int(row.codes),
+        redeemed=int(row.redeemed),
+        redeemable=int(row.redeemable),
+        created_at=as_utc(row.created_at),
+        expires_at=None if row.expires_at is None else as_utc(row.expires_at),
+    )
+
+
+async def list_batches(
+    conn: AsyncConnection, *, limit: int = 50, offset: int = 0
+) -> list[BatchStanding]:
+    """The batches, newest first, a page at a time."""
+    query = _standing_query().order_by(
+        func.min(redemption_codes.c.created_at).desc(), redemption_codes.c.batch.desc()
+    )
+    return [_standing(row) for row in await conn.execute(query.limit(limit).offset(offset))]
+
+
+async def get_batch(conn: AsyncConnection, batch: str) -> BatchStanding:
+    query = _standing_query().where(redemption_codes.c.batch == batch)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotFound(N_("no code batch {batch!r}"), batch=batch)
+    return _standing(row)
+
+
+async def revoke_batch(conn: AsyncConnection, batch: str, *, actor: Actor = SYSTEM) -> int:
+    """Expire, now, every code of the batch that can still be redeemed (the redeemed keep
+    their credit); how many. Audited."""
+    await get_batch(conn, batch)
+    now = utcnow()
+    codes = redemption_codes.c
+    revoked = await conn.execute(
+        update(redemption_codes)
+        .where(
+            codes.batch == batch,
+            codes.redeemed_at.is_(None),
+            or_(codes.expires_at.is_(None), codes.expires_at > now),
+        )
+        .values(expires_at=now)
+    )
+    await audit.record(
+        conn,
+        actor,
+        "code.revoke",
+        object_kind="code_batch",
+        object_id=batch,
+        changes=audit.created({"revoked": revoked.rowcount}),
+    )
+    return int(revoked.rowcount)

@@ -22,6 +22,7 @@ from aisonar.billing.store import DurableBalance
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import NotFound
 from aisonar.exports import encode_records
+from aisonar.i18n import N_
 from aisonar.notify.notices import RECHARGE_RECEIVED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import ledger_entries, organizations
@@ -85,7 +86,7 @@ async def append(conn: AsyncConnection, org_id: str, entries: Sequence[NewEntry]
         )
     ).first()
     if moved is None:
-        raise NotFound(f"no organization with id {org_id!r}")
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     balance = int(moved.balance)
     for kind, data in balance_alerts(balance - delta, balance, int(moved.low_balance_threshold)):
         await record_notice(conn, org_id, kind, data)
@@ -189,7 +190,7 @@ async def durable_balance(conn: AsyncConnection, org_id: str) -> DurableBalance:
         )
     ).first()
     if row is None:
-        raise NotFound(f"no organization with id {org_id!r}")
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     return DurableBalance(balance=int(row[0]), through_entry=int(row[1]))
 
 
@@ -244,7 +245,7 @@ async def set_low_balance_threshold(
         await conn.execute(select(organizations.c.low_balance_threshold).where(mine))
     ).scalar_one_or_none()
     if before is None:
-        raise NotFound(f"no organization with id {org_id!r}")
+        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
     await conn.execute(update(organizations).where(mine).values(low_balance_threshold=threshold))
     await audit.record(
         conn,
@@ -258,3 +259,19 @@ async def set_low_balance_threshold(
             {"low_balance_threshold": format_amount(threshold)},
         ),
     )
+
+
+async def recent_entries(
+    conn: AsyncConnection, org_id: str, *, before_id: int | None = None, limit: int = 50
+) -> list[LedgerEntry]:
+    """The organization's entries, newest first, a page at a time: those before
+    `before_id` (the last id of the page before), at most `limit`."""
+    query = (
+        select(ledger_entries)
+        .where(ledger_entries.c.org_id == org_id)
+        .order_by(ledger_entries.c.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(ledger_entries.c.id < before_id)
+    return [_entry(row) for row in await conn.execute(query)]

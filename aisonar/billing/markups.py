@@ -12,6 +12,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.multipliers import format_multiplier, parse_multiplier
 from aisonar.errors import NotFound
+from aisonar.i18n import N_
 from aisonar.store.changes import record_change
 from aisonar.store.tables import organizations, plans
 
@@ -34,7 +35,7 @@ async def set_plan_markup(
     ppm = parse_multiplier(multiplier)
     result = await conn.execute(update(plans).where(plans.c.name == plan).values(markup_ppm=ppm))
     if result.rowcount == 0:
-        raise NotFound(f"no plan named {plan!r}")
+        raise NotFound(N_("no plan named {plan!r}"), plan=plan)
     await _announce(conn)
     await audit.record(
         conn,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 UNITS_PER_CREDIT = 1_000_000
 
@@ -20,18 +21,18 @@ def parse_amount(text: str, *, param: str = "amount", allow_zero: bool = False) 
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise InvalidInput(f"{text!r} is not a decimal amount", param=param) from None
+        raise InvalidInput(N_("{text!r} is not a decimal amount"), param=param, text=text) from None
     if not value.is_finite():
-        raise InvalidInput(f"{text!r} is not a decimal amount", param=param)
+        raise InvalidInput(N_("{text!r} is not a decimal amount"), param=param, text=text)
     # Checked before any arithmetic: "1e999999999" would otherwise become an integer of
     # a billion digits.
     if value.adjusted() > _MAX_EXPONENT or value * UNITS_PER_CREDIT > MAX_UNITS:
-        raise InvalidInput(f"{text!r} is too large", param=param)
+        raise InvalidInput(N_("{text!r} is too large"), param=param, text=text)
     units = value * UNITS_PER_CREDIT
     if units != units.to_integral_value():
-        raise InvalidInput(f"{text!r} has more than six decimal places", param=param)
+        raise InvalidInput(N_("{text!r} has more than six decimal places"), param=param, text=text)
     if units < 0 or (units == 0 and not allow_zero):
-        raise InvalidInput(f"{text!r} must be greater than zero", param=param)
+        raise InvalidInput(N_("{text!r} must be greater than zero"), param=param, text=text)
     return int(units)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 PPM = 1_000_000
 
@@ -14,12 +15,15 @@ def parse_multiplier(text: str) -> int:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise InvalidInput(f"{text!r} is not a multiplier", param="multiplier") from None
+        raise InvalidInput(
+            N_("{text!r} is not a multiplier"), param="multiplier", text=text
+        ) from None
     ppm = value * PPM
     if not value.is_finite() or value <= 0 or ppm != ppm.to_integral_value():
         raise InvalidInput(
-            f"{text!r} must be a positive multiplier with at most six decimals",
+            N_("{text!r} must be a positive multiplier with at most six decimals"),
             param="multiplier",
+            text=text,
         )
     return int(ppm)
 

@@ -17,6 +17,7 @@ from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.pricing import ModelPrice, Rate
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.store.changes import record_change
 from aisonar.store.tables import model_prices
 
@@ -77,8 +78,12 @@ class PriceBook:
         found = self._catalogue[key]
         if found is None:
             raise ModelNotPriced(
-                f"The model `{model}` has no price, so it cannot be billed. The operator can "
-                f"set one with `aisonar price set {model} ...` (zero marks it free)."
+                N_(
+                    "The model `{model}` has no price, so it cannot be billed. "
+                    "The operator can set one with `aisonar price set {model} "
+                    "...` (zero marks it free)."
+                ),
+                model=model,
             )
         return found
 
@@ -94,7 +99,7 @@ async def set_price(
     actor: Actor = SYSTEM,
 ) -> OperatorPrice:
     if not model.strip():
-        raise InvalidInput("model must not be empty", param="model")
+        raise InvalidInput(N_("model must not be empty"), param="model")
     values = {
         "input": parse_amount(input, param="input", allow_zero=True),
         "output": parse_amount(output, param="output", allow_zero=True),
@@ -146,7 +151,7 @@ async def get_operator_price(conn: AsyncConnection, model: str) -> OperatorPrice
         )
     ).first()
     if row is None:
-        raise NotFound(f"no operator price for {model!r}")
+        raise NotFound(N_("no operator price for {model!r}"), model=model)
     return _display(row)
 
 
@@ -178,7 +183,9 @@ async def billed_price(conn: AsyncConnection, model: str, provider: str) -> Bill
     except NotFound:
         found = price_database.lookup(model, provider)
         if found is None:
-            raise NotFound(f"{model!r} has no price: set one with `aisonar price set`") from None
+            raise NotFound(
+                N_("{model!r} has no price: set one with `aisonar price set`"), model=model
+            ) from None
         return BilledPrice(
             model=model,
             source="catalogue",

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from aisonar.billing.money import format_amount
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
 
 
 class InsufficientBalance(AISonarError):
@@ -19,8 +20,12 @@ class InsufficientBalance(AISonarError):
 
     def __init__(self, needed: int, available: int) -> None:
         super().__init__(
-            f"This request may cost up to {format_amount(needed)} but the available balance "
-            f"is {format_amount(available)}. Recharge, or lower max_tokens."
+            N_(
+                "This request may cost up to {needed} but the available balance is "
+                "{available}. Recharge, or lower max_tokens."
+            ),
+            needed=format_amount(needed),
+            available=format_amount(available),
         )
         self.needed = needed
         self.available = available

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
 
 _WINDOW_S = 3600.0
 _TRACKED_KEYS = 100_000
@@ -17,7 +18,10 @@ class TooManyAttempts(AISonarError):
     code = "too_many_redeem_attempts"
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Too many invalid codes; try again in {retry_after} seconds.")
+        super().__init__(
+            N_("Too many invalid codes; try again in {retry_after} seconds."),
+            retry_after=retry_after,
+        )
         self.retry_after = str(retry_after)
 
 

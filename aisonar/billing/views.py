@@ -9,11 +9,13 @@ import msgspec
 import orjson
 
 from aisonar.billing import codes, payments
+from aisonar.billing.ledger import LedgerEntry
 from aisonar.billing.money import format_amount
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import GatewayServices, authenticate_exchange
+from aisonar.i18n import N_
 
 
 class _RedeemRequest(msgspec.Struct):
@@ -26,18 +28,12 @@ async def redeem_code(services: GatewayServices, exchange: Exchange, meter: Requ
     try:
         code = msgspec.json.decode(body, type=_RedeemRequest).code
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise InvalidInput(f'Body must be {{"code": "..."}}: {error}', param="code") from None
-    window = services.billing.redeem_failures
-    now = time.monotonic()
-    window.check(identity.key_id, now)
-    try:
-        async with services.engine.begin() as conn:
-            entry = await codes.redeem(conn, code, org_id=identity.org_id, user_id=identity.user_id)
-    except codes.CodeNotRedeemable:
-        window.fail(identity.key_id, now)
-        raise
-    # Usable at once here; other servers learn of it through the change log.
-    await services.billing.store.credit(entry.org_id, entry.id, entry.amount)
+        raise InvalidInput(
+            N_('Body must be {{"code": "..."}}: {error}'), param="code", error=error
+        ) from None
+    entry = await redeem_for(
+        services, code, org_id=identity.org_id, user_id=identity.user_id, tries=identity.key_id
+    )
     answer = {
         "redeemed": format_amount(entry.amount),
         "balance": format_amount(entry.balance_after),
@@ -45,12 +41,32 @@ async def redeem_code(services: GatewayServices, exchange: Exchange, meter: Requ
     await exchange.respond(200, orjson.dumps(answer))
 
 
+async def redeem_for(
+    services: GatewayServices, code: str, *, org_id: str, user_id: str, tries: str
+) -> LedgerEntry:
+    """Redeem the code for the organization (`POST /api/me/redeem`, and the console's
+    billing page): failures are counted against `tries` (the API key, or the console's
+    person), and too many in an hour are refused before the code is looked at."""
+    window = services.billing.redeem_failures
+    now = time.monotonic()
+    window.check(tries, now)
+    try:
+        async with services.engine.begin() as conn:
+            entry = await codes.redeem(conn, code, org_id=org_id, user_id=user_id)
+    except codes.CodeNotRedeemable:
+        window.fail(tries, now)
+        raise
+    # Usable at once here; other servers learn of it through the change log.
+    await services.billing.store.credit(entry.org_id, entry.id, entry.amount)
+    return entry
+
+
 async def payment_webhook(
     services: GatewayServices, exchange: Exchange, meter: RequestMeter
 ) -> None:
     secret = services.billing.payment_webhook_secret
     if not secret:
-        raise NotFound("Payments are not configured (AISONAR_PAYMENT_WEBHOOK_SECRET).")
+        raise NotFound(N_("Payments are not configured (AISONAR_PAYMENT_WEBHOOK_SECRET)."))
     body = await exchange.read_body(services.max_body_bytes)
     payments.verify(secret, exchange.header(payments.SIGNATURE_HEADER), body)
     event = payments.parse_event(body)

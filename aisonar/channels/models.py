@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from aisonar.channels.model_names import WILDCARD, is_pattern
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 
 class Provider(StrEnum):
@@ -72,27 +73,31 @@ def parse_model_map(spec: str) -> dict[str, str]:
         name, _, upstream = item.strip().partition("=")
         name, upstream = name.strip(), upstream.strip()
         if not name or ("=" in item and not upstream):
-            raise InvalidInput(f"bad model entry {item.strip()!r}", param="models")
+            raise InvalidInput(N_("bad model entry {entry!r}"), param="models", entry=item.strip())
         if name.count(WILDCARD) > 1 or upstream.count(WILDCARD) > 1:
-            raise InvalidInput(f"a model pattern has one `*`: {item.strip()!r}", param="models")
+            raise InvalidInput(
+                N_("a model pattern has one `*`: {entry!r}"), param="models", entry=item.strip()
+            )
         if is_pattern(upstream) and not is_pattern(name):
             raise InvalidInput(
-                f"only a pattern can map to a pattern: {item.strip()!r}", param="models"
+                N_("only a pattern can map to a pattern: {entry!r}"),
+                param="models",
+                entry=item.strip(),
             )
         mapping[name] = upstream or name
     if not mapping:
-        raise InvalidInput("a channel needs at least one model", param="models")
+        raise InvalidInput(N_("a channel needs at least one model"), param="models")
     return mapping
 
 
 def validate_routing(priority: int, weight: int) -> None:
     if weight < 0:
-        raise InvalidInput("a channel's weight is 0 or more", param="weight")
+        raise InvalidInput(N_("a channel's weight is 0 or more"), param="weight")
     if not -1_000_000 <= priority <= 1_000_000:
-        raise InvalidInput("a channel's priority is within ±1,000,000", param="priority")
+        raise InvalidInput(N_("a channel's priority is within ±1,000,000"), param="priority")
 
 
 def validate_timeouts(timeouts: ChannelTimeouts) -> None:
     for field, value in vars(timeouts).items():
         if value is not None and value <= 0:
-            raise InvalidInput("a timeout is a positive number of seconds", param=field)
+            raise InvalidInput(N_("a timeout is a positive number of seconds"), param=field)

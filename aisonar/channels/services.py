@@ -26,6 +26,7 @@ from aisonar.channels.models import (
 from aisonar.clock import new_id, utcnow
 from aisonar.crypto import SecretBox
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.store.changes import record_change
 from aisonar.store.tables import channels
 
@@ -62,7 +63,7 @@ def _columns(channel: Channel) -> dict[str, Any]:
 def _validate_base_url(url: str) -> str:
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInput(f"base URL {url!r} must be an http(s) URL", param="base_url")
+        raise InvalidInput(N_("base URL {url!r} must be an http(s) URL"), param="base_url", url=url)
     return url.rstrip("/")
 
 
@@ -81,9 +82,9 @@ async def create_channel(
     actor: Actor = SYSTEM,
 ) -> Channel:
     if provider not in set(Provider):
-        raise InvalidInput(f"unknown provider {provider!r}", param="provider")
+        raise InvalidInput(N_("unknown provider {provider!r}"), param="provider", provider=provider)
     if not name.strip():
-        raise InvalidInput("channel name must not be empty", param="name")
+        raise InvalidInput(N_("channel name must not be empty"), param="name")
     validate_routing(priority, weight)
     validate_timeouts(timeouts)
     channel = Channel(
@@ -104,7 +105,7 @@ async def create_channel(
             )
         )
     except IntegrityError as error:
-        raise AlreadyExists(f"channel {channel.name!r} already exists") from error
+        raise AlreadyExists(N_("channel {name!r} already exists"), name=channel.name) from error
     await record_change(conn, CHANNEL_ENTITY, channel.id)
     await audit.record(
         conn,
@@ -120,7 +121,7 @@ async def create_channel(
 async def get_channel(conn: AsyncConnection, box: SecretBox, name: str) -> ChannelWithSecret:
     row = (await conn.execute(select(channels).where(channels.c.name == name))).first()
     if row is None:
-        raise NotFound(f"no channel named {name!r}")
+        raise NotFound(N_("no channel named {name!r}"), name=name)
     return ChannelWithSecret(_channel(row), box.open(row.api_key_encrypted))
 
 

@@ -23,7 +23,7 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, NotFound
-from aisonar.i18n import translations
+from aisonar.i18n import N_, translations
 
 router = console_router()
 
@@ -60,7 +60,7 @@ async def own_token(db: Engine, member: MemberVisit, token_id: str) -> tokens.Ac
     for token in found:
         if token.id == token_id:
             return token
-    raise NotFound(f"no access token with id {token_id!r}")
+    raise NotFound(N_("no access token with id {token_id!r}"), token_id=token_id)
 
 
 @router.get(TOKENS_PATH)
@@ -84,7 +84,8 @@ async def create_token(request: Request, member: Member, db: Engine) -> Response
                 actor=member.actor,
             )
     except ValidationError as error:
-        return await _tokens_page(member, db, typed, invalid(error).message, 400)
+        message = error_text(invalid(error), member.language)
+        return await _tokens_page(member, db, typed, message, 400)
     except ReauthenticationRequired as error:
         gettext = translations(member.language).gettext
         message = gettext("Type your password to confirm it is you.")

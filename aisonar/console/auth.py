@@ -17,7 +17,7 @@ from aisonar.admin.errors import Unauthenticated
 from aisonar.admin.session import SignIn, password_sign_in
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
-from aisonar.console.render import page
+from aisonar.console.render import error_text, page
 from aisonar.console.routing import (
     HOME_PATH,
     SIGN_IN_PATH,
@@ -25,22 +25,16 @@ from aisonar.console.routing import (
     safe_next,
     see_other,
 )
+from aisonar.console.validation import invalid as invalid
 from aisonar.console.visit import Member, MemberVisit, Visit, Visitor
-from aisonar.errors import AISonarError, InvalidInput, NotFound
-from aisonar.i18n import translations
+from aisonar.errors import AISonarError, NotFound
+from aisonar.i18n import N_, translations
 from aisonar.privacy.policies import PolicyKind, current_policy
 
 router = console_router()
 
 SIGN_UP_PATH = "/console/sign-up"
 _SIGN_UP_FIELDS = ("email", "name", "company")
-
-
-def invalid(error: ValidationError) -> InvalidInput:
-    """A form field that breaks the API's own rules for it, as the API would say it."""
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    return InvalidInput(f"{where}: {first['msg']}", param=where or None)
 
 
 @router.get("/")
@@ -111,7 +105,7 @@ async def _sign_up_form(
 @router.get(SIGN_UP_PATH)
 async def sign_up_page(visitor: Visitor, running: Services, settings: Config) -> Response:
     if not settings.signup_enabled:
-        raise NotFound("Sign-up is not open on this server; ask its operator for an account.")
+        raise NotFound(N_("Sign-up is not open on this server; ask its operator for an account."))
     if isinstance(visitor, MemberVisit):
         return see_other(HOME_PATH)
     return await _sign_up_form(visitor, running, dict.fromkeys(_SIGN_UP_FIELDS, ""), None, 200)
@@ -138,9 +132,11 @@ async def sign_up(
         )
         await signup.sign_up(body, request, response, running, settings)
     except ValidationError as error:
-        return await _sign_up_form(visitor, running, fields, invalid(error).message, 400)
+        message = error_text(invalid(error), visitor.language)
+        return await _sign_up_form(visitor, running, fields, message, 400)
     except AISonarError as error:
         if error.status == 404:
             raise
-        return await _sign_up_form(visitor, running, fields, error.message, error.status)
+        message = error_text(error, visitor.language)
+        return await _sign_up_form(visitor, running, fields, message, error.status)
     return response

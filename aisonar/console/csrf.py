@@ -14,6 +14,7 @@ from aisonar.admin.errors import Forbidden
 from aisonar.admin.same_origin import refuse_cross_site
 from aisonar.console.visit import Visit
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 
 CSRF_FIELD = "csrf_token"
 _FORM_TYPE = "application/x-www-form-urlencoded"
@@ -50,16 +51,19 @@ class Form:
 async def _read(request: Request) -> Form:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != _FORM_TYPE:
-        raise InvalidInput(f"a console form is sent as {_FORM_TYPE}")
+        raise InvalidInput(N_("a console form is sent as {form_type}"), form_type=_FORM_TYPE)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
-            raise FormTooLarge(f"a console form is at most {MAX_FORM_BYTES} bytes")
+            raise FormTooLarge(
+                N_("a console form is at most {max_form_bytes} bytes"),
+                max_form_bytes=MAX_FORM_BYTES,
+            )
     try:
         text = body.decode()
     except UnicodeDecodeError:
-        raise InvalidInput("a console form is UTF-8") from None
+        raise InvalidInput(N_("a console form is UTF-8")) from None
     return Form(parse_qs(text, keep_blank_values=True))
 
 
@@ -69,5 +73,5 @@ async def checked_form(request: Request, visit: Visit) -> Form:
     await refuse_cross_site(request)
     form = await _read(request)
     if visit.session is not None and not visit.session.csrf_matches(form.text(CSRF_FIELD)):
-        raise Forbidden("The form has expired or did not come from this site; try again.")
+        raise Forbidden(N_("The form has expired or did not come from this site; try again."))
     return form

@@ -1,9 +1,11 @@
-"""The person's API keys: the list, creating one (name, models, expiry; the secret shown
-once, on the page that answers the form), and revoking one after a confirmation page;
-through the same functions as `/api/me/keys`."""
+"""The person's API keys: the list, creating one (name, models, expiry, what it may do,
+the addresses it may be used from; the secret shown once, on the page that answers the
+form), and revoking one after a confirmation page; through the same functions as
+`/api/me/keys`. A key's own page is `key_detail.py`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -11,20 +13,29 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.models import KeyScope
 from aisonar.admin.deps import Engine
 from aisonar.admin.keys import create_key_for, reachable_key, revoke_key_of
 from aisonar.admin.schemas import KeyCreate
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
-from aisonar.console.render import page
+from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
+from aisonar.i18n import N_
 
 router = console_router()
 
 KEYS_PATH = "/console/keys"
-_FIELDS = ("name", "models", "expires")
+_FIELDS = ("name", "models", "expires", "scope", "allowed_ips")
+# The labels of the key forms' own fields, for the API's validation messages.
+KEY_LABELS: Mapping[str, str] = {
+    "models": N_("Models"),
+    "expires_at": N_("Expires"),
+    "scope": N_("What it may do"),
+    "allowed_ips": N_("Addresses it may be used from"),
+}
 
 
 def expiry(value: str) -> datetime | None:
@@ -34,7 +45,7 @@ def expiry(value: str) -> datetime | None:
     try:
         last_day = date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("the expiry is a date, YYYY-MM-DD", param="expires") from None
+        raise InvalidInput(N_("the expiry is a date, YYYY-MM-DD"), param="expires") from None
     return datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
 
 
@@ -42,6 +53,12 @@ def model_names(value: str) -> list[str] | None:
     """Models separated by commas or spaces; none is every model."""
     names = [name for name in value.replace(",", " ").split() if name]
     return names or None
+
+
+def addresses(value: str) -> list[str] | None:
+    """Addresses or CIDR blocks separated by commas, spaces or lines; none is anywhere."""
+    found = [part for part in value.replace(",", " ").split() if part]
+    return found or None
 
 
 async def _keys_page(
@@ -53,13 +70,15 @@ async def _keys_page(
         "keys": list(reversed(keys)),
         "form": form,
         "error": error,
+        "scopes": list(KeyScope),
     }
     return page(member, "keys.html", context, status=status)
 
 
 @router.get(KEYS_PATH)
 async def keys_page(member: Member, db: Engine) -> Response:
-    return await _keys_page(member, db, dict.fromkeys(_FIELDS, ""), None, 200)
+    blank = dict.fromkeys(_FIELDS, "") | {"scope": KeyScope.ALL.value}
+    return await _keys_page(member, db, blank, None, 200)
 
 
 @router.post(KEYS_PATH)
@@ -67,17 +86,23 @@ async def create_key(request: Request, member: Member, db: Engine) -> Response:
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in _FIELDS}
     try:
-        body = KeyCreate(
-            name=typed["name"],
-            models=model_names(typed["models"]),
-            expires_at=expiry(typed["expires"]),
+        body = KeyCreate.model_validate(
+            {
+                "name": typed["name"],
+                "models": model_names(typed["models"]),
+                "expires_at": expiry(typed["expires"]),
+                "allowed_ips": addresses(typed["allowed_ips"]),
+                "scope": typed["scope"] or KeyScope.ALL,
+            }
         )
         async with db.begin() as conn:
             created = await create_key_for(conn, member.actor, member.principal.email, body)
     except ValidationError as error:
-        return await _keys_page(member, db, typed, invalid(error).message, 400)
+        message = error_text(invalid(error, KEY_LABELS), member.language)
+        return await _keys_page(member, db, typed, message, 400)
     except AISonarError as error:
-        return await _keys_page(member, db, typed, error.message, error.status)
+        message = error_text(error, member.language)
+        return await _keys_page(member, db, typed, message, error.status)
     return page(member, "key_created.html", {"key": created}, status=201)
 
 

@@ -10,19 +10,35 @@ from fastapi.staticfiles import StaticFiles
 
 from aisonar.console import (
     access_tokens,
+    audit,
     auth,
+    billing,
     dashboard,
+    key_detail,
     keys,
     notices,
+    operator_channels,
+    operator_codes,
+    operator_deletions,
+    operator_orgs,
+    operator_prices,
+    operator_recharges,
+    operator_site,
+    operator_status,
+    operator_users,
     org,
     org_alerts,
     org_members,
     password_reset,
+    privacy,
     profile,
+    quickstart,
     site,
+    support,
     usage,
 )
 from aisonar.console.security import ConsoleHeaders
+from aisonar.console.unknown_pages import answer_unknown_pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -33,7 +49,10 @@ def add_console(api: FastAPI) -> None:
         site.router,
         dashboard.router,
         keys.router,
+        key_detail.router,
         usage.router,
+        billing.router,
+        quickstart.router,
         profile.router,
         access_tokens.router,
         notices.router,
@@ -41,7 +60,20 @@ def add_console(api: FastAPI) -> None:
         org.router,
         org_members.router,
         org_alerts.router,
+        privacy.router,
+        support.router,
+        audit.router,
+        operator_channels.router,
+        operator_deletions.router,
+        operator_site.router,
+        operator_status.router,
+        operator_orgs.router,
+        operator_users.router,
+        operator_recharges.router,
+        operator_codes.router,
+        operator_prices.router,
     ):
         api.include_router(router)
     api.mount("/static", StaticFiles(directory=STATIC), name="static")
     api.add_middleware(ConsoleHeaders)
+    answer_unknown_pages(api)

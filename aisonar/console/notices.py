@@ -142,7 +142,7 @@ async def mark_notices_read(request: Request, member: Member, db: Engine) -> Res
     try:
         through_id = int(form.text("through_id"))
     except ValueError:
-        raise InvalidInput("through_id is a notice id", param="through_id") from None
+        raise InvalidInput(N_("through_id is a notice id"), param="through_id") from None
     async with db.begin() as conn:
         await mark_read(conn, member.principal, through_id)
     return see_other(NOTICES_PATH)

@@ -33,6 +33,7 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
 from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, Subject, SubjectKind
 from aisonar.limits.services import CLEAR_WORD
 
@@ -204,7 +205,7 @@ async def change_threshold(request: Request, member: Member, db: Engine, org_id:
     form = await checked_form(request, member)
     typed = form.text("low_balance_threshold")
     if not member.principal.is_operator:
-        raise Forbidden("Only an operator may do this.")
+        raise Forbidden(N_("Only an operator may do this."))
     try:
         body = OrgChange(low_balance_threshold=typed)
         async with db.begin() as conn:

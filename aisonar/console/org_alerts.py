@@ -37,6 +37,7 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.i18n import N_
 
 router = console_router()
 
@@ -55,7 +56,7 @@ async def _org_rule(
     org = await administered_org(conn, caller, org_id)
     rule = await alert_of(conn, caller, alert_id)
     if rule.org_id != org.id:
-        raise NotFound(f"no alert rule with id {alert_id!r}")
+        raise NotFound(N_("no alert rule with id {alert_id!r}"), alert_id=alert_id)
     return org, rule
 
 
@@ -131,7 +132,7 @@ async def switch(
     form = await checked_form(request, member)
     choice = form.text("enabled")
     if choice not in ("yes", "no"):
-        raise InvalidInput("enabled: yes or no", param="enabled")
+        raise InvalidInput(N_("enabled: yes or no"), param="enabled")
     changes = alert_changes(AlertChange(enabled=choice == "yes"))
     async with db.begin() as conn:
         await _org_rule(conn, member.principal, org_id, alert_id)

@@ -4,7 +4,9 @@ keys with revocation, their role, disabling or enabling them, their own limits);
 the functions of `POST /api/orgs/{id}/users`, `PATCH /api/users/{id}`,
 `GET /api/users/{id}/keys`, `DELETE /api/keys/{id}` and `/api/limits/user/{id}`, with
 their checks. Disabling a member ends their sessions and stops their keys within a
-second, as the API does."""
+second, as the API does. A member may be invited by email instead of given a password
+(`"invite": true`), and one without a password is sent a new invitation from their page
+(`POST /api/users/{id}/invite`)."""
 
 from __future__ import annotations
 
@@ -17,15 +19,16 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.invitations import pending_invitations
 from aisonar.accounts.models import ApiKey, Organization, Role, User
 from aisonar.accounts.principal import Principal
 from aisonar.admin.analytics import scoped
-from aisonar.admin.deps import Config, Engine
+from aisonar.admin.deps import Config, Engine, Mailer
 from aisonar.admin.keys import reachable_key, revoke_key_of
 from aisonar.admin.limits import change_limits_of, limit_changes, limits_of
-from aisonar.admin.orgs import add_member, administered_org
+from aisonar.admin.orgs import add_member_and_invite, administered_org
 from aisonar.admin.schemas import UserChange, UserCreate
-from aisonar.admin.users import change_user_of, reachable_user
+from aisonar.admin.users import change_user_of, invite_again, reachable_user
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
 from aisonar.clock import utcnow
 from aisonar.console.auth import invalid
@@ -43,6 +46,7 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
 
 router = console_router()
@@ -50,7 +54,7 @@ router = console_router()
 PAGE_SIZE = 50
 _TOP_MODELS = 10
 _ADD_FIELDS = ("email", "name", "role")
-_STATE_CHOICE = InvalidInput("disabled: yes or no", param="disabled")
+_STATE_CHOICE = InvalidInput(N_("disabled: yes or no"), param="disabled")
 
 
 def assignable_roles(caller: Principal) -> list[Role]:
@@ -78,7 +82,7 @@ async def _member_of(
     org = await administered_org(conn, caller, org_id)
     user = await reachable_user(conn, caller, user_id)
     if user.org_id != org.id:
-        raise NotFound(f"no user with id {user_id!r}")
+        raise NotFound(N_("no user with id {user_id!r}"), user_id=user_id)
     return org, user
 
 
@@ -91,6 +95,7 @@ async def _members_page(
     org_id: str,
     number: int,
     *,
+    mails: bool = False,
     typed: Mapping[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
@@ -111,6 +116,7 @@ async def _members_page(
             spend = (await summarize(conn, filters, GroupBy.TOTAL))[0]
             keys = await accounts.list_keys(conn, user.email)
             rows.append({"user": user, "spend": spend, "active_keys": active_keys(keys, now)})
+        invited = await pending_invitations(conn, [user.id for user in shown])
     pages = max(1, -(-len(everyone) // PAGE_SIZE))
     base = org_path(org.id, "members")
     context = {
@@ -122,8 +128,12 @@ async def _members_page(
         "page_number": number,
         "pages": pages,
         "roles": assignable_roles(person),
-        "typed": typed or {"email": "", "name": "", "role": Role.USER.value},
+        "typed": typed
+        or {"email": "", "name": "", "role": Role.USER.value, "invite": "yes" if mails else ""},
         "error": error,
+        # Who has no password yet but an invitation (working or expired).
+        "invited": invited,
+        "mails": mails,
     }
     return page(member, "org_members.html", context, status=status)
 
@@ -132,37 +142,48 @@ async def _members_page(
 async def members(
     member: Member,
     db: Engine,
+    mailer: Mailer,
     org_id: str,
     number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    return await _members_page(member, db, org_id, number)
+    return await _members_page(member, db, org_id, number, mails=mailer is not None)
 
 
 @router.post("/console/orgs/{org_id}/members")
-async def add(request: Request, member: Member, db: Engine, org_id: str) -> Response:
-    """`POST /api/orgs/{id}/users`: the new member's email, name and role, and the
+async def add(
+    request: Request, member: Member, db: Engine, mailer: Mailer, settings: Config, org_id: str
+) -> Response:
+    """`POST /api/orgs/{id}/users`: the new member's email, name and role, and either an
+    invitation mailed to them (`invite`: the password typed is then ignored) or the
     password they first sign in with, if any."""
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in _ADD_FIELDS}
-    password = form.secret("password")
+    invite = form.checked("invite")
+    typed["invite"] = "yes" if invite else ""
+    password = None if invite else form.secret("password") or None
+    mails = mailer is not None
     try:
         body = UserCreate(
             email=typed["email"],
             name=typed["name"],
             role=typed["role"] or Role.USER.value,
-            password=password or None,
+            password=password,
+            invite=invite,
         )
-        async with db.begin() as conn:
-            added = await add_member(conn, member.principal, member.actor, org_id, body)
+        added = await add_member_and_invite(
+            db, mailer, settings, member.principal, member.actor, org_id, body
+        )
     except ValidationError as error:
         message = error_text(invalid(error), member.language)
-        return await _members_page(member, db, org_id, 1, typed=typed, error=message, status=400)
+        return await _members_page(
+            member, db, org_id, 1, mails=mails, typed=typed, error=message, status=400
+        )
     except AISonarError as error:
         if error.status == 404:
             raise
         message = error_text(error, member.language)
         return await _members_page(
-            member, db, org_id, 1, typed=typed, error=message, status=error.status
+            member, db, org_id, 1, mails=mails, typed=typed, error=message, status=error.status
         )
     return see_other(org_path(org_id, "members", added.id))
 
@@ -183,6 +204,7 @@ async def _member_page(
 ) -> Response:
     person = member.principal
     since, until = window(None, None)
+    invited_until = None
     async with db.connect() as conn:
         org, user = await _member_of(conn, person, org_id, user_id)
         scope, user_scope = scoped(person, org.id, user.id)
@@ -195,6 +217,8 @@ async def _member_page(
         models = await summarize(conn, over(since), GroupBy.MODEL, limit=_TOP_MODELS)
         keys = await accounts.list_keys(conn, user.email)
         limits = await limits_of(conn, person, Subject(SubjectKind.USER, user.id))
+        if not user.password_set:
+            invited_until = (await pending_invitations(conn, [user.id])).get(user.id)
     context: dict[str, Any] = {
         **org_context(org, "members"),
         "user": user,
@@ -211,6 +235,9 @@ async def _member_page(
         "dimensions": DIMENSIONS,
         "errors": errors or {},
         "member_path": org_path(org.id, "members", user.id),
+        "invited_until": invited_until,
+        "invitation_sent": member.request.query_params.get("invitation") == "sent",
+        "invitable": person.is_operator or user.role != Role.OPERATOR,
     }
     return page(member, "org_member.html", context, status=status)
 
@@ -285,6 +312,39 @@ async def change_state(
     return await _change_member(member, db, settings, org_id, user_id, "state", body)
 
 
+@router.post("/console/orgs/{org_id}/members/{user_id}/invite")
+async def send_invitation_again(
+    request: Request,
+    member: Member,
+    db: Engine,
+    mailer: Mailer,
+    settings: Config,
+    org_id: str,
+    user_id: str,
+) -> Response:
+    """`POST /api/users/{id}/invite`: a new invitation, replacing the previous one, to a
+    member without a password; mailed before the page comes back."""
+    await checked_form(request, member)
+    async with db.connect() as conn:
+        await _member_of(conn, member.principal, org_id, user_id)
+    try:
+        await invite_again(db, mailer, settings, member.principal, member.actor, user_id)
+    except AISonarError as error:
+        if error.status == 404:
+            raise
+        message = error_text(error, member.language)
+        return await _member_page(
+            member,
+            db,
+            settings,
+            org_id,
+            user_id,
+            errors={"invitation": message},
+            status=error.status,
+        )
+    return see_other(org_path(org_id, "members", user_id) + "?invitation=sent")
+
+
 @router.post("/console/orgs/{org_id}/members/{user_id}/limits")
 async def change_member_limits(
     request: Request, member: Member, db: Engine, settings: Config, org_id: str, user_id: str
@@ -337,7 +397,7 @@ async def _members_key(
     org, user = await _member_of(conn, caller, org_id, user_id)
     key = await reachable_key(conn, caller, key_id)
     if key.user_id != user.id:
-        raise NotFound(f"no key with id {key_id!r}")
+        raise NotFound(N_("no key with id {key_id!r}"), key_id=key_id)
     return org, user, key
 
 

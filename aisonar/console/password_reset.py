@@ -2,7 +2,9 @@
 reset mail links to): a form asking for the address, answered alike for every address
 (`POST /api/password-reset`), and, opened with the mailed `?token=`, a form for the new
 password that completes the reset (`POST /api/password-reset/confirm`: every session
-ends) and sends to sign in. Through the same functions, limits and audit as the API."""
+ends) and sends to sign in. Through the same functions, limits and audit as the API.
+Opened with an invitation's token, the same form is titled "Choose your password" and
+greets the invited member: it sets their first password."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, Query, Request, Response
 from pydantic import ValidationError
 
+from aisonar.accounts.invitations import Invited, invited_by
 from aisonar.accounts.password_reset import RESET_PAGE
-from aisonar.admin.deps import Config, Mailer, Services
+from aisonar.admin.deps import Config, Engine, Mailer, Services
 from aisonar.admin.password_reset import ResetConfirm, ResetRequest, ask_for_reset, complete_reset
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
@@ -25,8 +28,9 @@ from aisonar.i18n import translations
 router = console_router()
 
 CONFIRM_PATH = RESET_PAGE + "/confirm"
-# Where the sign-in page says the password was reset.
+# Where the sign-in page says the password was reset, or the first one chosen.
 SIGN_IN_AFTER_RESET = SIGN_IN_PATH + "?reset=done"
+SIGN_IN_AFTER_INVITATION = SIGN_IN_PATH + "?reset=welcome"
 
 
 def _form(
@@ -39,25 +43,40 @@ def _form(
     """The page in one of its states: `token` set shows the new-password form, `sent`
     the answer, else the address form."""
     if isinstance(error, ValidationError):
-        message: str | None = invalid(error).message
+        message: str | None = error_text(invalid(error), visitor.language)
     elif isinstance(error, AISonarError):
         message = error_text(error, visitor.language)
     else:
         message = error
-    values = {"token": "", "sent": False, "email": "", "error": message, **context}
+    values = {
+        "token": "",
+        "sent": False,
+        "email": "",
+        "error": message,
+        "invited": None,
+        **context,
+    }
     response = page(visitor, "password_reset.html", values, status=status)
     if isinstance(error, AISonarError) and error.retry_after is not None:
         response.headers["retry-after"] = error.retry_after
     return response
 
 
+async def _invited(db: Engine, token: str) -> Invited | None:
+    """Whom the token invites, if it is an invitation's: the page then greets them."""
+    async with db.connect() as conn:
+        return await invited_by(conn, token)
+
+
 @router.get(RESET_PAGE)
 async def reset_page(
     visitor: Visitor,
+    db: Engine,
     token: Annotated[str, Query(max_length=200)] = "",
     sent: bool = False,
 ) -> Response:
-    return _form(visitor, {"token": token, "sent": sent and not token})
+    invited = await _invited(db, token)
+    return _form(visitor, {"token": token, "sent": sent and not token, "invited": invited})
 
 
 @router.post(RESET_PAGE)
@@ -90,14 +109,15 @@ async def set_new_password(
     new_password = form.secret("new_password")
     if not token:
         return see_other(RESET_PAGE)
+    shown = {"token": token, "invited": await _invited(running.engine, token)}
     if new_password != form.secret("repeat_password"):
         gettext = translations(visitor.language).gettext
         message = gettext("The new password and its repetition differ.")
-        return _form(visitor, {"token": token}, status=400, error=message)
+        return _form(visitor, shown, status=400, error=message)
     try:
         body = ResetConfirm(token=token, new_password=new_password)
-        await complete_reset(request, running, settings, body.token, body.new_password)
+        done = await complete_reset(request, running, settings, body.token, body.new_password)
     except (ValidationError, AISonarError) as error:
         status = 400 if isinstance(error, ValidationError) else error.status
-        return _form(visitor, {"token": token}, status=status, error=error)
-    return see_other(SIGN_IN_AFTER_RESET)
+        return _form(visitor, shown, status=status, error=error)
+    return see_other(SIGN_IN_AFTER_INVITATION if done.first_password else SIGN_IN_AFTER_RESET)

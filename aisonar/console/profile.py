@@ -38,7 +38,7 @@ _SECTIONS = ("details", "email", "verify", "password")
 def _failure(error: ValidationError | AISonarError, member: MemberVisit) -> tuple[str, int]:
     """The message and status a refused form is shown again with."""
     if isinstance(error, ValidationError):
-        return invalid(error).message, 400
+        return error_text(invalid(error), member.language), 400
     return error_text(error, member.language), error.status
 
 

@@ -12,6 +12,7 @@ from aisonar.admin.deps import client_ip, services
 from aisonar.admin.errors import ReauthenticationRequired
 from aisonar.console.csrf import Form
 from aisonar.console.visit import MemberVisit
+from aisonar.i18n import N_
 
 PASSWORD_FIELD = "current_password"
 
@@ -29,7 +30,7 @@ async def confirm_password(request: Request, member: MemberVisit, form: Form) ->
         return
     password = form.secret(PASSWORD_FIELD)
     if not password:
-        raise ReauthenticationRequired()
+        raise ReauthenticationRequired(N_("Confirm your password first."))
     assert member.session is not None
     settings = request.app.state.settings
     await prove_password(services(request), settings, member.session, password, client_ip(request))

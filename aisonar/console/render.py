@@ -4,7 +4,9 @@ navigation for their role, the session's CSRF token for forms."""
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -15,7 +17,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from aisonar.accounts.models import Role
 from aisonar.billing.money import format_amount
-from aisonar.console.navigation import INBOX_PATH, N_, navigation_for
+from aisonar.console.navigation import (
+    GROUP_LABELS,
+    INBOX_PATH,
+    N_,
+    NavGroup,
+    current_entry,
+    navigation_for,
+)
 from aisonar.console.visit import MemberVisit, Visit
 from aisonar.errors import AISonarError
 from aisonar.i18n import Language, format_time, translations
@@ -59,9 +68,37 @@ def environment(language: Language) -> Environment:
     return env
 
 
+@dataclass(frozen=True)
+class ShownEntry:
+    path: str
+    label: str
+    # Unread notices, for the inbox's entry.
+    count: int
+    current: bool
+
+
+def _navigation(
+    visit: Visit, member: MemberVisit | None, catalog: gettext.NullTranslations
+) -> list[tuple[str, list[ShownEntry]]]:
+    """The member's navigation by section, the current page's entry marked."""
+    if member is None:
+        return []
+    items = navigation_for(member.principal.role)
+    current = current_entry(items, visit.request.url.path)
+    sections: dict[NavGroup, list[ShownEntry]] = {}
+    for item in items:
+        count = visit.unread_notices if item.path == INBOX_PATH else 0
+        shown = ShownEntry(item.path, catalog.gettext(item.label), count, item is current)
+        sections.setdefault(item.group, []).append(shown)
+    return [(catalog.gettext(GROUP_LABELS[group]), entries) for group, entries in sections.items()]
+
+
 def error_text(error: AISonarError, language: Language) -> str:
-    """A domain error's message in the visitor's language."""
-    return translations(language).gettext(error.message)
+    """A domain error's message in the visitor's language: its template translated, then
+    filled with its values. In English, `error.message`: word for word what the API says."""
+    if language is Language.ENGLISH:
+        return error.message
+    return error.translated(translations(language).gettext)
 
 
 def page(
@@ -78,14 +115,7 @@ def page(
             member=member,
             language=visit.language,
             path=visit.request.url.path,
-            navigation=[
-                (
-                    item.path,
-                    catalog.gettext(item.label),
-                    visit.unread_notices if item.path == INBOX_PATH else 0,
-                )
-                for item in (navigation_for(member.principal.role) if member else [])
-            ],
+            navigation=_navigation(visit, member, catalog),
             csrf_token=member.csrf_token if member else "",
             settings=visit.request.app.state.settings,
             **(context or {}),

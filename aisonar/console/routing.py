@@ -15,9 +15,10 @@ from fastapi.routing import APIRoute
 
 from aisonar.accounts.sessions import COOKIE_NAME
 from aisonar.admin.deps import services, session
-from aisonar.console.render import page
+from aisonar.console.render import error_text, page
+from aisonar.console.validation import validation_error
 from aisonar.console.visit import SignInFirst, visit
-from aisonar.errors import AISonarError, InvalidInput
+from aisonar.errors import AISonarError
 
 SIGN_IN_PATH = "/console/sign-in"
 HOME_PATH = "/console"
@@ -38,7 +39,8 @@ def safe_next(path: str) -> str:
 async def error_page(request: Request, error: AISonarError) -> Response:
     db = services(request).engine
     found = await visit(request, db, await session(db, request.cookies.get(COOKIE_NAME)))
-    response = page(found, "error.html", {"error": error}, status=error.status)
+    context = {"error": error, "message": error_text(error, found.language)}
+    response = page(found, "error.html", context, status=error.status)
     if error.retry_after is not None:
         response.headers["retry-after"] = error.retry_after
     return response
@@ -61,7 +63,7 @@ class ConsoleRoute(APIRoute):
             except RequestValidationError as invalid:
                 first = invalid.errors()[0]
                 where = ".".join(str(part) for part in first["loc"][1:])
-                return await error_page(request, InvalidInput(f"{where}: {first['msg']}"))
+                return await error_page(request, validation_error(where, first))
 
         return handle_as_page
 

@@ -15,6 +15,7 @@ from aisonar.console.render import page
 from aisonar.console.routing import console_router, safe_next, see_other
 from aisonar.console.visit import Member, MemberVisit, Visitor, language_of
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.privacy.acknowledgements import acknowledge
 from aisonar.privacy.cookies import LANGUAGE_COOKIE, LANGUAGE_MAX_AGE_S
 from aisonar.privacy.policies import current_policy, policy_kind
@@ -27,7 +28,7 @@ async def choose_language(request: Request, visitor: Visitor, db: Engine) -> Res
     form = await checked_form(request, visitor)
     language = language_of(form.text("language"))
     if language is None:
-        raise InvalidInput("choose en or zh-Hans", param="language")
+        raise InvalidInput(N_("choose en or zh-Hans"), param="language")
     if isinstance(visitor, MemberVisit):
         async with db.begin() as conn:
             await update_user(
@@ -51,7 +52,7 @@ async def choose_cookies(request: Request, visitor: Visitor, db: Engine) -> Resp
     form = await checked_form(request, visitor)
     answer = form.text("analytics")
     if answer not in ("yes", "no"):
-        raise InvalidInput("answer yes or no", param="analytics")
+        raise InvalidInput(N_("answer yes or no"), param="analytics")
     response = see_other(safe_next(form.text("next")))
     await keep_cookie_choice(request, response, visitor.session, db, answer == "yes")
     return response
@@ -73,5 +74,5 @@ async def policy_page(visitor: Visitor, db: Engine, kind: str) -> Response:
     async with db.connect() as conn:
         policy = await current_policy(conn, wanted)
     if policy is None:
-        raise NotFound(f"no {wanted.value} policy is published")
+        raise NotFound(N_("no {value} policy is published"), value=wanted.value)
     return page(visitor, "policy.html", {"policy": policy})

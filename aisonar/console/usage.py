@@ -1,5 +1,7 @@
 """The usage log: the person's requests, newest first, filterable by model and status,
-a page at a time; metadata only (`usage/log.py`)."""
+a page at a time; metadata only (`usage/log.py`). The filtered log downloads as CSV or
+JSON Lines (oldest first) through the export `GET /api/me/usage` streams: the person's
+own events, as the API scopes them."""
 
 from __future__ import annotations
 
@@ -7,17 +9,24 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Query, Response
+from fastapi.responses import StreamingResponse
 
 from aisonar.admin.deps import Config, Engine
+from aisonar.admin.exports import ExportFormat, usage_export
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
 from aisonar.console.render import page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
+from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.usage.log import STATUS_CLASSES, LogPosition, usage_log
 
 router = console_router()
 
 USAGE_PATH = "/console/usage"
+EXPORT_PATH = USAGE_PATH + "/export"
+# The formats the page offers (the API also streams Parquet).
+PAGE_FORMATS = (ExportFormat.CSV, ExportFormat.JSONL)
 PAGE_SIZE = 50
 
 
@@ -60,6 +69,27 @@ async def usage_page(
         "filters": filters,
         "next_page": next_page,
         "first_page": USAGE_PATH + "?" + urlencode(filters) if after else None,
+        "export_formats": PAGE_FORMATS,
         "currency": settings.currency,
     }
     return page(member, "usage.html", context)
+
+
+@router.get(EXPORT_PATH)
+async def export_usage_log(
+    member: Member,
+    db: Engine,
+    format: ExportFormat = ExportFormat.CSV,
+    model: Annotated[str, Query(max_length=200)] = "",
+    status: Annotated[str, Query(max_length=1)] = "",
+) -> StreamingResponse:
+    """The log's filter, every page of it, streamed as a download."""
+    if status and status not in STATUS_CLASSES:
+        raise InvalidInput(N_("the status is 2, 4 or 5"), param="status")
+    return usage_export(
+        db,
+        format,
+        user_id=member.principal.user_id,
+        requested_model=model or None,
+        status_class=status or None,
+    )

@@ -17,7 +17,8 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.money import parse_amount
 from aisonar.clock import utcnow
-from aisonar.errors import InvalidInput, NotFound
+from aisonar.errors import InvalidInput, NotFound, Phrase
+from aisonar.i18n import N_
 from aisonar.limits.models import (
     CLEAR,
     COUNT_DIMENSIONS,
@@ -47,7 +48,12 @@ def parse_count(text: str, *, param: str) -> int | Clear:
     if stripped.lower() == CLEAR_WORD:
         return CLEAR
     if not stripped.isascii() or not stripped.isdigit():
-        raise InvalidInput(f"{param}: {text!r} is not a positive whole number", param=param)
+        raise InvalidInput(
+            N_("{field}: {text!r} is not a positive whole number"),
+            param=param,
+            field=param,
+            text=text,
+        )
     return _checked(int(stripped), param, maximum=MAX_COUNT, unit=_COUNT)
 
 
@@ -58,7 +64,7 @@ def parse_spend(text: str, *, param: str) -> int | Clear:
     try:
         units = parse_amount(text, param=param)
     except InvalidInput as error:
-        raise InvalidInput(f"{param}: {error.message}", param=param) from None
+        raise InvalidInput(N_("{field}: {error}"), param=param, field=param, error=error) from None
     return _checked(units, param, maximum=MAX_SPEND, unit=_SPEND)
 
 
@@ -67,7 +73,7 @@ def parse_changes(**given: str | None) -> LimitChanges:
     (`rpm="60"`, `daily_spend="12.50"`), `none` to remove it, or None to leave it."""
     unknown = set(given) - set(DIMENSIONS)
     if unknown:
-        raise InvalidInput(f"unknown limits: {', '.join(sorted(unknown))}")
+        raise InvalidInput(N_("unknown limits: {names}"), names=", ".join(sorted(unknown)))
     parsed: dict[str, Change] = {}
     for dimension, text in given.items():
         if text is None:
@@ -77,23 +83,27 @@ def parse_changes(**given: str | None) -> LimitChanges:
     return LimitChanges(**parsed)
 
 
-_COUNT = "a whole number"
-_SPEND = "an amount in micro-units"
+_COUNT = Phrase(N_("a whole number"))
+_SPEND = Phrase(N_("an amount in micro-units"))
 
 
 def _checked(value: int, param: str, *, maximum: int, unit: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"{param}: {value!r} is not {unit}", param=param)
+        raise InvalidInput(
+            N_("{field}: {value!r} is not {unit}"), param=param, field=param, value=value, unit=unit
+        )
     if value <= 0:
-        raise InvalidInput(f"{param}: must be greater than zero", param=param)
+        raise InvalidInput(N_("{field}: must be greater than zero"), param=param, field=param)
     if value > maximum:
-        raise InvalidInput(f"{param}: must be at most {maximum}", param=param)
+        raise InvalidInput(
+            N_("{field}: must be at most {maximum}"), param=param, field=param, maximum=maximum
+        )
     return value
 
 
 def _validate(changes: LimitChanges) -> None:
     if changes.is_empty():
-        raise InvalidInput("nothing to change: give at least one limit")
+        raise InvalidInput(N_("nothing to change: give at least one limit"))
     for dimension in DIMENSIONS:
         change = changes.get(dimension)
         if change is None or isinstance(change, Clear):
@@ -124,7 +134,7 @@ async def resolve_subject(conn: AsyncConnection, kind: str, reference: str) -> R
             )
         ).first()
         if row is None:
-            raise NotFound(f"no organization named {reference!r}")
+            raise NotFound(N_("no organization named {reference!r}"), reference=reference)
         return ResolvedSubject(Subject(kind, row.id), row.name)
     if kind is SubjectKind.USER:
         email = reference.strip().lower()
@@ -132,7 +142,7 @@ async def resolve_subject(conn: AsyncConnection, kind: str, reference: str) -> R
             await conn.execute(select(users.c.id, users.c.email).where(users.c.email == email))
         ).first()
         if row is None:
-            raise NotFound(f"no user with email {email!r}")
+            raise NotFound(N_("no user with email {email!r}"), email=email)
         return ResolvedSubject(Subject(kind, row.id), row.email)
     subject = Subject(kind, reference)
     await _require(conn, subject)
@@ -141,15 +151,15 @@ async def resolve_subject(conn: AsyncConnection, kind: str, reference: str) -> R
 
 async def _require(conn: AsyncConnection, subject: Subject) -> None:
     """NotFound unless the plan, organization, user or key exists."""
-    column, what = {
-        SubjectKind.PLAN: (plans.c.name, "plan named"),
-        SubjectKind.ORG: (organizations.c.id, "organization with id"),
-        SubjectKind.USER: (users.c.id, "user with id"),
-        SubjectKind.KEY: (api_keys.c.id, "key with id"),
+    column, missing = {
+        SubjectKind.PLAN: (plans.c.name, N_("no plan named {id!r}")),
+        SubjectKind.ORG: (organizations.c.id, N_("no organization with id {id!r}")),
+        SubjectKind.USER: (users.c.id, N_("no user with id {id!r}")),
+        SubjectKind.KEY: (api_keys.c.id, N_("no key with id {id!r}")),
     }[SubjectKind(subject.kind)]
     found = (await conn.execute(select(column).where(column == subject.id))).first()
     if found is None:
-        raise NotFound(f"no {what} {subject.id!r}")
+        raise NotFound(missing, id=subject.id)
 
 
 def _limit_set(row: Any) -> LimitSet:
@@ -256,7 +266,7 @@ async def _chain(conn: AsyncConnection, subject: Subject) -> list[tuple[Subject,
     row = (await conn.execute(query)).first()
     if row is None:
         await _require(conn, subject)  # raises NotFound
-        raise NotFound(f"no {kind} with id {subject.id!r}")
+        raise NotFound(N_("no {kind} with id {id!r}"), kind=kind, id=subject.id)
     chain: list[tuple[Subject, str]] = []
     if kind is SubjectKind.KEY:
         chain.append((Subject(SubjectKind.KEY, row.key_id), row.key_id))

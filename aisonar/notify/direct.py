@@ -10,7 +10,7 @@ from typing import Any
 
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
-from aisonar.i18n import Language
+from aisonar.i18n import N_, Language
 from aisonar.notify.email import compose
 from aisonar.notify.render import render_mail
 from aisonar.notify.sender import Mail
@@ -44,8 +44,10 @@ class Recipient:
 def require_mail(mail: Mail | None) -> Mail:
     if mail is None:
         raise EmailNotConfigured(
-            "This server sends no email (AISONAR_SMTP_URL is not set), so it cannot send the "
-            "code that confirms a new address; ask an operator to change it."
+            N_(
+                "This server sends no email (AISONAR_SMTP_URL is not set), so it cannot send the "
+                "code that confirms a new address; ask an operator to change it."
+            )
         )
     return mail
 
@@ -66,5 +68,5 @@ async def send_now(mail: Mail, to: Recipient, template: str, data: dict[str, Any
     if not outcome.delivered:
         log.warning("%s could not be sent: %s", template, outcome.error)
         raise EmailNotSent(
-            "The email could not be sent to that address; check it, or try again later."
+            N_("The email could not be sent to that address; check it, or try again later.")
         )

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.errors import InvalidInput
-from aisonar.i18n import Language
+from aisonar.i18n import N_, Language
 from aisonar.notify.notices import (
     ALERT_FIRING,
     ALERT_RESOLVED,
@@ -95,9 +95,11 @@ async def set_preferences(
     """Change the language and the given kinds' channels; the rest stay as they are."""
     for kind, channels in (kinds or {}).items():
         if kind not in KINDS:
-            raise InvalidInput(f"unknown notice kind {kind!r}", param="kinds")
+            raise InvalidInput(N_("unknown notice kind {kind!r}"), param="kinds", kind=kind)
         if kind in SECURITY_KINDS and not all(channels.values()):
-            raise InvalidInput(f"{kind} is a security notice: it always goes out", param="kinds")
+            raise InvalidInput(
+                N_("{kind} is a security notice: it always goes out"), param="kinds", kind=kind
+            )
     before = await preferences(conn, user_id)
     if language is not None:
         await conn.execute(update(users).where(users.c.id == user_id).values(language=language))

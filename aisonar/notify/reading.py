@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.principal import Principal
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.notify.notices import in_inbox
 from aisonar.store.tables import notices, users
 
@@ -44,7 +45,7 @@ async def mark_read(conn: AsyncConnection, person: Principal, through_id: int) -
     """Every notice up to `through_id` is read; a lower mark than the current one changes
     nothing."""
     if through_id < 0:
-        raise InvalidInput("through_id is a notice id, 0 or more", param="through_id")
+        raise InvalidInput(N_("through_id is a notice id, 0 or more"), param="through_id")
     mark = users.c.notices_read_through
     await conn.execute(
         update(users)

@@ -15,6 +15,7 @@ from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.crypto import SecretBox
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.notify.models import Delivery, DeliveryStatus, WebhookEndpoint
 from aisonar.notify.notices import PRIVATE_KINDS
 from aisonar.notify.preferences import KINDS
@@ -40,9 +41,9 @@ def _endpoint(row: Any) -> WebhookEndpoint:
 def _valid_url(url: str) -> str:
     parsed = urlparse(url.strip())
     if parsed.scheme not in ("http", "https") or not parsed.hostname or len(url) > _MAX_URL:
-        raise InvalidInput(f"webhook URL {url!r} must be an http(s) URL", param="url")
+        raise InvalidInput(N_("webhook URL {url!r} must be an http(s) URL"), param="url", url=url)
     if parsed.username or parsed.password:
-        raise InvalidInput("webhook URL must not hold credentials", param="url")
+        raise InvalidInput(N_("webhook URL must not hold credentials"), param="url")
     return url.strip()
 
 
@@ -52,14 +53,15 @@ def _valid_kinds(kinds: Sequence[str] | None) -> list[str] | None:
     private = sorted(set(kinds) & PRIVATE_KINDS)
     if private:
         raise InvalidInput(
-            f"{private} reach only the person they are about, never webhooks", param="kinds"
+            N_("{private} reach only the person they are about, never webhooks"),
+            param="kinds",
+            private=private,
         )
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown or not kinds:
-        raise InvalidInput(
-            f"unknown notice kinds {unknown}" if unknown else "give at least one kind",
-            param="kinds",
-        )
+        if unknown:
+            raise InvalidInput(N_("unknown notice kinds {unknown}"), param="kinds", unknown=unknown)
+        raise InvalidInput(N_("give at least one kind"), param="kinds")
     return sorted(set(kinds))
 
 
@@ -81,7 +83,10 @@ async def create_endpoint(
     """The new endpoint and its signing secret, which is not shown again."""
     existing = await list_endpoints(conn, org_id)
     if len(existing) >= _MAX_ENDPOINTS_PER_ORG:
-        raise InvalidInput(f"an organization has at most {_MAX_ENDPOINTS_PER_ORG} endpoints")
+        raise InvalidInput(
+            N_("an organization has at most {max_endpoints_per_org} endpoints"),
+            max_endpoints_per_org=_MAX_ENDPOINTS_PER_ORG,
+        )
     endpoint = WebhookEndpoint(
         id=new_id("whk"),
         org_id=org_id,
@@ -118,7 +123,7 @@ async def get_endpoint(conn: AsyncConnection, endpoint_id: str) -> WebhookEndpoi
         )
     ).first()
     if row is None:
-        raise NotFound(f"no webhook endpoint with id {endpoint_id!r}")
+        raise NotFound(N_("no webhook endpoint with id {endpoint_id!r}"), endpoint_id=endpoint_id)
     return _endpoint(row)
 
 

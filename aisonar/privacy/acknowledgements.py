@@ -18,6 +18,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
 from aisonar.privacy.policies import (
     Policy,
     PolicyKind,
@@ -37,8 +38,14 @@ class PolicySuperseded(AISonarError):
 
     def __init__(self, policy: Policy, current: Policy) -> None:
         super().__init__(
-            f"version {policy.version} of the {policy.kind} policy was replaced by version "
-            f"{current.version} ({current.id}); read and acknowledge that one"
+            N_(
+                "version {version} of the {kind} policy was replaced by version "
+                "{current_version} ({current_id}); read and acknowledge that one"
+            ),
+            version=policy.version,
+            kind=policy.kind,
+            current_version=current.version,
+            current_id=current.id,
         )
 
 

@@ -19,6 +19,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.privacy.acknowledgements import record_acknowledgement
 from aisonar.privacy.policies import Policy, PolicyKind, current_policy
 from aisonar.store.tables import consents, users
@@ -67,7 +68,11 @@ def purpose_named(value: str) -> Purpose:
         return Purpose(value)
     except ValueError:
         purposes = ", ".join(purpose.value for purpose in Purpose)
-        raise NotFound(f"no consent purpose {value!r}; the purposes are {purposes}") from None
+        raise NotFound(
+            N_("no consent purpose {value!r}; the purposes are {purposes}"),
+            value=value,
+            purposes=purposes,
+        ) from None
 
 
 async def _latest(conn: AsyncConnection, user_id: str, purpose: str) -> Any:
@@ -163,16 +168,20 @@ async def terms_to_accept(conn: AsyncConnection, accepted_version: int | None) -
     if terms is None:
         if accepted_version is not None:
             raise InvalidInput(
-                "no terms of service are published: leave accepted_terms_version out",
+                N_("no terms of service are published: leave accepted_terms_version out"),
                 param="accepted_terms_version",
             )
         return None
     if accepted_version != terms.version:
         given = "none" if accepted_version is None else f"version {accepted_version}"
         raise InvalidInput(
-            f"accept the current terms of service, version {terms.version} "
-            f"(GET /api/policies/terms), to sign up; {given} was accepted",
+            N_(
+                "accept the current terms of service, version {version} (GET "
+                "/api/policies/terms), to sign up; {given} was accepted"
+            ),
             param="accepted_terms_version",
+            version=terms.version,
+            given=given,
         )
     return terms
 

@@ -331,7 +331,8 @@ DOCUMENT_PARTS = (
     ),
     DocumentPart(
         "password_resets.json",
-        "Your requests to reset a forgotten password, without the tokens mailed to you.",
+        "Your requests to reset a forgotten password, and the invitations to choose your "
+        "first password, without the tokens mailed to you.",
         (password_resets,),
         {
             "id": "its id",
@@ -339,7 +340,8 @@ DOCUMENT_PARTS = (
             "created_at": "when it was asked for",
             "expires_at": "until when the token mailed to you worked",
             "used_at": "when the token was used to set your password; empty: it was not",
-            "requested_ip": "the address it was asked from",
+            "requested_ip": "the address it was asked from (an invitation's: the inviter's)",
+            "purpose": "reset: a forgotten password; invitation: your first password",
         },
         _owned(password_resets, "token_hash"),
     ),

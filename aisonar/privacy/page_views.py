@@ -17,6 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.store.tables import site_page_views
 
 LONGEST_PATH = 200
@@ -53,16 +54,20 @@ def page_path(raw: str, prefixes: Sequence[str]) -> str:
     segments = path.split("/")
     if not _PAGE_PATH.fullmatch(path) or "//" in path or "." in segments or ".." in segments:
         raise InvalidInput(
-            "path: not a page's path (/ then letters, digits and - . _ ~ %)", param="path"
+            N_("path: not a page's path (/ then letters, digits and - . _ ~ %)"), param="path"
         )
     if len(path) > 1:
         path = path.rstrip("/")
     if len(path) > LONGEST_PATH:
-        raise InvalidInput(f"path: longer than {LONGEST_PATH} characters", param="path")
+        raise InvalidInput(
+            N_("path: longer than {longest_path} characters"),
+            param="path",
+            longest_path=LONGEST_PATH,
+        )
     if any(_under(path, other) for other in _NOT_PAGES) or not any(
         _under(path, prefix) for prefix in prefixes
     ):
-        raise InvalidInput("path: not a page of the console", param="path")
+        raise InvalidInput(N_("path: not a page of the console"), param="path")
     return path
 
 

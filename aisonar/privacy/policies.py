@@ -23,6 +23,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.notify.notices import POLICY_CHANGED, record_notices
 from aisonar.store.tables import policies, users
 
@@ -80,23 +81,31 @@ def policy_kind(value: str) -> PolicyKind:
         return PolicyKind(value)
     except ValueError:
         kinds = ", ".join(kind.value for kind in PolicyKind)
-        raise NotFound(f"no policy of kind {value!r}; the kinds are {kinds}") from None
+        raise NotFound(
+            N_("no policy of kind {value!r}; the kinds are {kinds}"), value=value, kinds=kinds
+        ) from None
 
 
 def _title(kind: PolicyKind, title: str | None) -> str:
     title = DEFAULT_TITLES[kind] if title is None else title.strip()
     if not title or len(title) > MAX_TITLE_CHARS or _CONTROL.search(title):
         raise InvalidInput(
-            f"a title is 1 to {MAX_TITLE_CHARS} characters on one line", param="title"
+            N_("a title is 1 to {max_title_chars} characters on one line"),
+            param="title",
+            max_title_chars=MAX_TITLE_CHARS,
         )
     return title
 
 
 def _body(body: str) -> str:
     if not body.strip():
-        raise InvalidInput("the policy's text is empty", param="body")
+        raise InvalidInput(N_("the policy's text is empty"), param="body")
     if len(body) > MAX_BODY_CHARS:
-        raise InvalidInput(f"the policy's text is over {MAX_BODY_CHARS} characters", param="body")
+        raise InvalidInput(
+            N_("the policy's text is over {max_body_chars} characters"),
+            param="body",
+            max_body_chars=MAX_BODY_CHARS,
+        )
     return body
 
 
@@ -133,7 +142,7 @@ async def list_policies(conn: AsyncConnection, kind: PolicyKind | None = None) -
 async def get_policy(conn: AsyncConnection, policy_id: str) -> Policy:
     row = (await conn.execute(select(policies).where(policies.c.id == policy_id))).first()
     if row is None:
-        raise NotFound(f"no policy with id {policy_id!r}")
+        raise NotFound(N_("no policy with id {policy_id!r}"), policy_id=policy_id)
     return _policy(row)
 
 
@@ -154,7 +163,9 @@ async def publish_policy(
     current = await current_policy(conn, kind)
     if current is not None and (current.digest, current.title) == (digest, title):
         raise AlreadyExists(
-            f"version {current.version} of the {kind.value} policy already has this title and text"
+            N_("version {version} of the {value} policy already has this title and text"),
+            version=current.version,
+            value=kind.value,
         )
     policy = Policy(
         id=new_id("pol"),
@@ -171,8 +182,12 @@ async def publish_policy(
         await conn.execute(insert(policies).values(vars(policy)))
     except IntegrityError as error:
         raise AlreadyExists(
-            f"version {policy.version} of the {kind.value} policy was published at the same "
-            "time; publish again"
+            N_(
+                "version {version} of the {value} policy was published at the "
+                "same time; publish again"
+            ),
+            version=policy.version,
+            value=kind.value,
         ) from error
     fields = {"kind", "version", "title", "material", "digest"}
     await audit.record(

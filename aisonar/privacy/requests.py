@@ -24,6 +24,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AISonarError, AlreadyExists, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.notify.notices import DELETION_REJECTED, DELETION_REQUESTED, record_notice
 from aisonar.store.tables import api_keys, deletion_requests, users
 
@@ -51,8 +52,10 @@ class DeletionPasswordRequired(AISonarError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Your account has no password to confirm the request with; ask an operator to "
-            "delete your account."
+            N_(
+                "Your account has no password to confirm the request with; ask an operator to "
+                "delete your account."
+            )
         )
 
 
@@ -128,14 +131,14 @@ async def request_deletion(
     if person.password_hash is None:
         raise DeletionPasswordRequired()
     if password is None or not verify_password(person.password_hash, password):
-        raise InvalidInput("the password is wrong", param="password")
+        raise InvalidInput(N_("the password is wrong"), param="password")
     open_request = await conn.execute(
         select(deletion_requests.c.id).where(
             deletion_requests.c.user_id == user_id, deletion_requests.c.status.in_(OPEN_STATUSES)
         )
     )
     if open_request.first() is not None:
-        raise AlreadyExists("a deletion request of this account is already open")
+        raise AlreadyExists(N_("a deletion request of this account is already open"))
     user = await get_user(conn, user_id)
     request_id = new_id("del")
     cleaned = (reason or "").strip() or None
@@ -180,7 +183,7 @@ async def get_request(conn: AsyncConnection, request_id: str) -> DeletionRequest
         await conn.execute(select(deletion_requests).where(deletion_requests.c.id == request_id))
     ).first()
     if row is None:
-        raise NotFound(f"no deletion request with id {request_id!r}")
+        raise NotFound(N_("no deletion request with id {request_id!r}"), request_id=request_id)
     return _request(row)
 
 
@@ -214,7 +217,7 @@ async def _decide(
     )
     after = await get_request(conn, request_id)
     if decided.rowcount != 1:
-        raise AlreadyExists(f"the deletion request is already {after.status}")
+        raise AlreadyExists(N_("the deletion request is already {status}"), status=after.status)
     await audit.record(
         conn,
         actor,
@@ -254,7 +257,7 @@ async def reject_request(
     """Reject it, saying why; the person is told. Their account stays disabled."""
     why = reason.strip()
     if not why:
-        raise InvalidInput("a rejection needs a reason the person can read", param="reason")
+        raise InvalidInput(N_("a rejection needs a reason the person can read"), param="reason")
     values = {"status": DeletionStatus.REJECTED.value, "decision_reason": why}
     rejected = await _decide(conn, request_id, values, actor)
     await record_notice(

@@ -151,9 +151,11 @@ site_page_views = Table(
     Column("views", BigInteger, nullable=False),
 )
 
-# A forgotten-password reset asked for by email: the hash of the token mailed to the
-# person (good once, for an hour; a newer request deletes the older unused ones), and
-# the address the request came from.
+# A token mailed to a person to set their password, by `purpose`: `reset`, a forgotten
+# password asked for by email (good once, for an hour), or `invitation`, a new member's
+# first password (good once, for 7 days). Only the hash is kept; a newer token of the
+# same purpose deletes the person's unused ones. `requested_ip`: where the request (the
+# reset's, or the inviter's) came from.
 password_resets = Table(
     "password_resets",
     metadata,
@@ -164,4 +166,5 @@ password_resets = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
     Column("requested_ip", String(64)),
+    Column("purpose", String(16), nullable=False, server_default="reset"),
 )

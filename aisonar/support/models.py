@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from aisonar.errors import AISonarError
+from aisonar.i18n import N_
 
 MAX_SUBJECT_CHARS = 200
 MAX_BODY_CHARS = 10_000
@@ -32,7 +33,8 @@ class SupportRequestClosed(AISonarError):
 
     def __init__(self, request_id: str) -> None:
         super().__init__(
-            f"The support request {request_id} is closed; open a new one to write again."
+            N_("The support request {request_id} is closed; open a new one to write again."),
+            request_id=request_id,
         )
 
 

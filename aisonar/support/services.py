@@ -17,6 +17,7 @@ from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.i18n import N_
 from aisonar.notify.notices import SUPPORT_REPLY, record_notice
 from aisonar.store.tables import support_messages, support_requests
 from aisonar.support.models import (
@@ -40,7 +41,9 @@ def _subject(text: str) -> str:
     cleaned = text.strip()
     if not cleaned or len(cleaned) > MAX_SUBJECT_CHARS or _CONTROL.search(cleaned):
         raise InvalidInput(
-            f"a subject is 1 to {MAX_SUBJECT_CHARS} characters on one line", param="subject"
+            N_("a subject is 1 to {max_subject_chars} characters on one line"),
+            param="subject",
+            max_subject_chars=MAX_SUBJECT_CHARS,
         )
     return cleaned
 
@@ -48,9 +51,15 @@ def _subject(text: str) -> str:
 def _body(text: str) -> str:
     cleaned = text.strip()
     if not cleaned or len(cleaned) > MAX_BODY_CHARS:
-        raise InvalidInput(f"a message is 1 to {MAX_BODY_CHARS} characters", param="body")
+        raise InvalidInput(
+            N_("a message is 1 to {max_body_chars} characters"),
+            param="body",
+            max_body_chars=MAX_BODY_CHARS,
+        )
     if _CONTROL_IN_BODY.search(cleaned):
-        raise InvalidInput("a message holds no control characters but line breaks", param="body")
+        raise InvalidInput(
+            N_("a message holds no control characters but line breaks"), param="body"
+        )
     return cleaned
 
 
@@ -99,7 +108,7 @@ async def get_thread(
         query = query.where(support_requests.c.user_id == user_id)
     row = (await conn.execute(query)).first()
     if row is None:
-        raise NotFound(f"no support request with id {request_id!r}")
+        raise NotFound(N_("no support request with id {request_id!r}"), request_id=request_id)
     messages = await _messages(conn, [request_id])
     return SupportThread(**_fields(row), messages=tuple(messages[request_id]))
 
@@ -241,7 +250,9 @@ async def close_request(
         .values(status=SupportStatus.CLOSED.value, closed_at=now, updated_at=now)
     )
     if closed.rowcount != 1:
-        raise AlreadyExists(f"the support request {request_id} is already closed")
+        raise AlreadyExists(
+            N_("the support request {request_id} is already closed"), request_id=request_id
+        )
     await audit.record(
         conn,
         actor,

@@ -44,7 +44,11 @@ def export_usage(
     user_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    requested_model: str | None = None,
+    status_class: str | None = None,
 ) -> AsyncIterator[bytes]:
+    """The events, oldest first; `requested_model` and `status_class` (the first digit of
+    the HTTP status) filter as the usage log does."""
     query = select(*(usage_events.c[name] for name in USAGE_COLUMNS)).order_by(
         usage_events.c.started_at, usage_events.c.id
     )
@@ -56,6 +60,13 @@ def export_usage(
         query = query.where(usage_events.c.started_at >= since)
     if until is not None:
         query = query.where(usage_events.c.started_at < until)
+    if requested_model is not None:
+        query = query.where(usage_events.c.requested_model == requested_model)
+    if status_class is not None:
+        low = int(status_class) * 100
+        query = query.where(
+            usage_events.c.status_code >= low, usage_events.c.status_code < low + 100
+        )
     return encode_records(_records(conn, query), EXPORT_COLUMNS, fmt)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.store.tables import usage_events
 
 STATUS_CLASSES = ("2", "4", "5")
@@ -32,9 +33,9 @@ class LogPosition:
         try:
             started_at = as_utc(datetime.fromisoformat(moment))
         except ValueError:
-            raise InvalidInput("not a position in the usage log", param="after") from None
+            raise InvalidInput(N_("not a position in the usage log"), param="after") from None
         if not event_id:
-            raise InvalidInput("not a position in the usage log", param="after")
+            raise InvalidInput(N_("not a position in the usage log"), param="after")
         return cls(started_at, event_id)
 
 
@@ -73,7 +74,7 @@ async def usage_log(
     """The person's usage events, newest first, filtered by the requested model and the
     first digit of the HTTP status."""
     if status_class is not None and status_class not in STATUS_CLASSES:
-        raise InvalidInput("the status is 2, 4 or 5", param="status")
+        raise InvalidInput(N_("the status is 2, 4 or 5"), param="status")
     events = usage_events.c
     query = (
         select(

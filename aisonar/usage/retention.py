@@ -24,6 +24,7 @@ from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
 from aisonar.privacy.page_views import delete_views_before
 from aisonar.store.tables import usage_events, usage_rollups
 from aisonar.usage.partitions import drop_partitions_before, ensure_partitions
@@ -133,7 +134,10 @@ def _cutoff(as_of: datetime, days: int) -> datetime:
         return as_of - timedelta(days=days)
     except OverflowError as error:
         raise InvalidInput(
-            f"{as_of.isoformat()} is too early to count {days} days back from", param="as_of"
+            N_("{as_of} is too early to count {days} days back from"),
+            param="as_of",
+            as_of=as_of.isoformat(),
+            days=days,
         ) from error
 
 

@@ -17,6 +17,7 @@ from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.testing.gateway_server import free_port
 from tests.conftest import TEST_SECRET_KEY
+from tests.mailbox import Mailbox
 from tests.support import Backend, start_gateway_process
 
 CHECKS = ",".join(
@@ -43,14 +44,17 @@ async def operator_token(settings: Settings) -> str:
 
 
 async def test_generated_requests_find_no_500_and_no_answer_off_the_document(
-    tmp_path: Path,
+    tmp_path: Path, mailbox: Mailbox
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", secret_key=TEST_SECRET_KEY)
     settings.data_dir.mkdir()
     secret = await operator_token(settings)
     port = free_port()
     server = await start_gateway_process(
-        Backend("fuzz", settings, create_engine(settings.resolved_database_url)), port
+        Backend("fuzz", settings, create_engine(settings.resolved_database_url)),
+        port,
+        # With email, so that what mails (an invitation) is reached, not refused.
+        extra_env={"AISONAR_SMTP_URL": mailbox.url},
     )
     try:
         fuzz = await asyncio.create_subprocess_exec(

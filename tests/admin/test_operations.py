@@ -75,6 +75,43 @@ async def test_codes_made_through_the_api_are_redeemed_once(
     assert not any(code in json.dumps(list(map(list, changes))) for code in batch.body["codes"])
 
 
+async def test_code_batches_are_listed_with_their_standing_and_revoked_through_the_api(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    made = (await operator.post("/api/codes", {"amount": "2", "count": 3})).body
+    batch = made["batch"]
+    redeem = Api(gateway.url, org.member.key_secret)
+    assert (await redeem.post("/api/me/redeem", {"code": made["codes"][0]})).status == 200
+    listed = (await operator.get("/api/codes/batches?limit=500")).body
+    [standing] = [found for found in listed if found["batch"] == batch]
+    assert (standing["amount"], standing["count"]) == ("2.00", 3)
+    assert (standing["redeemed"], standing["redeemable"]) == (1, 2)
+    assert (await operator.get(f"/api/codes/batches/{batch}")).body == standing
+    # Org admins and users may not see or revoke batches.
+    admin = Api(gateway.url, org.admin.token)
+    assert (await admin.get("/api/codes/batches")).status == 403
+    assert (await admin.post(f"/api/codes/batches/{batch}/revoke", {})).status == 403
+
+    revoked = await operator.post(f"/api/codes/batches/{batch}/revoke", {})
+    assert revoked.status == 200 and revoked.body["revoked"] == 2
+    assert (revoked.body["batch"]["redeemed"], revoked.body["batch"]["redeemable"]) == (1, 0)
+    assert (await redeem.post("/api/me/redeem", {"code": made["codes"][1]})).status == 400
+    again = await operator.post(f"/api/codes/batches/{batch}/revoke", {})
+    assert again.body["revoked"] == 0
+    assert (await operator.get("/api/codes/batches/batch_missing")).status == 404
+    async with backend.engine.connect() as conn:
+        audited = (
+            await conn.execute(
+                select(audit_log.c.changes).where(
+                    audit_log.c.action == "code.revoke", audit_log.c.object_id == batch
+                )
+            )
+        ).all()
+    assert [row.changes for row in audited] == [{"revoked": [None, 2]}, {"revoked": [None, 0]}]
+
+
 async def test_usage_downloads_are_scoped_to_the_caller(
     gateway: RunningGateway, backend: Backend
 ) -> None:

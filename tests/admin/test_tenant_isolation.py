@@ -182,6 +182,7 @@ async def test_no_operation_reaches_another_organization(
         # /api/me/... acts on the caller alone (B's consents are in the snapshot).
         "policy_id": "pol_intruder",
         "purpose": "intruder",
+        "batch": "batch_intruder",
     }
     b_marks = {b.id, b.name, b.member.email, b.admin.email, b.member.user_id, b.member.key_id}
     document = (await Api(gateway.url, None).get("/api/openapi.json")).body

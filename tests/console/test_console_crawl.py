@@ -72,10 +72,11 @@ def console_link(href: str) -> str | None:
 
 
 async def crawl(http: aiohttp.ClientSession, url: str, role: Role) -> dict[str, int]:
-    """Each page reached from the role's navigation, with its status; asserts each
-    page's rules on the way."""
+    """Each HTML page reached from the role's navigation (downloads are checked, not
+    kept), with its status; asserts each page's rules on the way."""
     waiting = [item.path for item in navigation_for(role)]
     seen: dict[str, int] = {}
+    downloads: set[str] = set()
     while waiting and len(seen) < MAX_PAGES:
         path = waiting.pop(0)
         if path in seen:
@@ -88,6 +89,7 @@ async def crawl(http: aiohttp.ClientSession, url: str, role: Role) -> dict[str, 
                 waiting.append(answer.headers["location"])
                 continue
             if not answer.content_type.startswith("text/html"):
+                downloads.add(path)
                 continue
             html = await answer.text()
         parts = PageParts()
@@ -97,7 +99,7 @@ async def crawl(http: aiohttp.ClientSession, url: str, role: Role) -> dict[str, 
             assert action.startswith("/console"), (role, path, action)
             assert token, (role, path, action)
         waiting.extend(link for link in map(console_link, parts.links) if link)
-    return seen
+    return {path: status for path, status in seen.items() if path not in downloads}
 
 
 async def make_a_request(gateway: RunningGateway, backend: Backend, email: str) -> None:

@@ -252,3 +252,34 @@ def test_a_policy_change_names_the_document_and_a_profile_change_the_fields() ->
     profile = render("profile_changed", Language.ENGLISH)
     assert "These details of your profile were changed: company, name." in profile.text
     assert "公司、姓名" in render("profile_changed", Language.SIMPLIFIED_CHINESE).text
+
+
+@pytest.mark.parametrize("link", ["https://sonar.example.com/console/reset-password?token=t", None])
+def test_an_invitation_renders_in_both_languages_with_the_inviter_and_org_escaped(
+    link: str | None,
+) -> None:
+    data = {
+        "token": "sonar-invite-abc",
+        "link": link,
+        "page": "/console/reset-password",
+        "expires_at": "2026-11-30T10:00:00+00:00",
+        "inviter": MARKUP,
+        "email": "new@example.com",
+        "role": "org_admin",
+    }
+    english, chinese = mailed_in_both_languages("invitation", data)
+    assert english.subject == "You are invited to Acme & Co on AI Sonar"
+    assert chinese.subject == "您受邀加入 AI Sonar 上的 Acme & Co"
+    assert f"{MARKUP} invited you to join Acme & Co on AI Sonar, as organization admin." in (
+        english.text
+    )
+    assert f"{MARKUP} 邀请您以组织管理员身份加入" in chinese.text
+    for rendered in (english, chinese):
+        assert MARKUP not in rendered.html and "&lt;script&gt;" in rendered.html
+        assert "Acme &amp; Co" in rendered.html and "Acme & Co" not in rendered.html
+        shown = link or "sonar-invite-abc"
+        assert shown in rendered.text and shown in rendered.html
+        assert "new@example.com" in rendered.text and "new@example.com" in rendered.html
+        assert ("POST /api/password-reset/confirm" in rendered.text) is (link is None)
+    assert "Nov 30, 2026" in english.text and "2026年11月30日" in chinese.text
+    assert english.text != chinese.text

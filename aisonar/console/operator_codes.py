@@ -1,0 +1,145 @@
+"""The operators' redemption codes: making a batch (amount, how many, last day) through the
+same function as `POST /api/codes`, its codes shown once on the page that answers the
+form (only their hashes are kept) with a CSV file of them; the batches, newest first,
+with how many codes were redeemed and how many can still be; and revoking a batch after
+a confirmation page (its unredeemed codes expire at once; audited). The API keeps no
+note with a batch. Only operators."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import Query, Request, Response
+from pydantic import ValidationError
+
+from aisonar.admin.deps import Config, Engine, operator
+from aisonar.admin.money import CodeRequest
+from aisonar.billing import codes
+from aisonar.console.csrf import checked_form
+from aisonar.console.keys import expiry
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.validation import invalid
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError
+from aisonar.i18n import N_
+
+router = console_router()
+
+CODES_PATH = "/console/operator/codes"
+PAGE_SIZE = 50
+_FIELDS = ("amount", "count", "expires")
+_LABELS: Mapping[str, str] = {
+    "amount": N_("Amount"),
+    "count": N_("How many codes"),
+    "expires_at": N_("Last day they can be redeemed"),
+}
+
+
+def codes_csv(batch: codes.CodeBatch) -> str:
+    """The batch as a CSV file's text: one code a line, with its amount and expiry."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["code", "amount", "expires_at", "batch"])
+    expires = batch.expires_at.isoformat() if batch.expires_at else ""
+    for code in batch.codes:
+        writer.writerow([code, batch.amount, expires, batch.batch])
+    return out.getvalue()
+
+
+async def _codes_page(
+    member: MemberVisit,
+    db: Engine,
+    settings: Config,
+    number: int,
+    *,
+    typed: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    await operator(member.principal)
+    async with db.connect() as conn:
+        batches = await codes.list_batches(
+            conn, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
+        )
+    context = {
+        "batches": batches[:PAGE_SIZE],
+        "previous_page": f"{CODES_PATH}?page={number - 1}" if number > 1 else None,
+        "next_page": f"{CODES_PATH}?page={number + 1}" if len(batches) > PAGE_SIZE else None,
+        "page_number": number,
+        "typed": typed or {"amount": "", "count": "10", "expires": ""},
+        "error": error,
+        "revoked": member.request.query_params.get("revoked", ""),
+        "currency": settings.currency,
+    }
+    return page(member, "operator_codes.html", context, status=status)
+
+
+@router.get(CODES_PATH)
+async def codes_page(
+    member: Member,
+    db: Engine,
+    settings: Config,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    return await _codes_page(member, db, settings, number)
+
+
+@router.post(CODES_PATH)
+async def create_batch(request: Request, member: Member, db: Engine, settings: Config) -> Response:
+    """`POST /api/codes`: the codes, shown on this answer only."""
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    typed = {name: form.text(name) for name in _FIELDS}
+    try:
+        body = CodeRequest.model_validate(
+            {
+                "amount": typed["amount"],
+                "count": typed["count"] or "1",
+                "expires_at": expiry(typed["expires"]),
+            }
+        )
+        async with db.begin() as conn:
+            batch = await codes.create_codes(
+                conn,
+                amount=body.amount,
+                count=body.count,
+                expires_at=body.expires_at,
+                actor=member.actor,
+            )
+    except (ValidationError, AISonarError) as failure:
+        error = invalid(failure, _LABELS) if isinstance(failure, ValidationError) else failure
+        message = error_text(error, member.language)
+        return await _codes_page(
+            member, db, settings, 1, typed=typed, error=message, status=error.status
+        )
+    context = {
+        "batch": batch,
+        "csv_href": "data:text/csv;charset=utf-8," + quote(codes_csv(batch)),
+        "csv_name": f"{batch.batch}.csv",
+        "currency": settings.currency,
+    }
+    return page(member, "operator_codes_created.html", context, status=201)
+
+
+@router.get(CODES_PATH + "/{batch}/revoke")
+async def confirm_revocation(member: Member, db: Engine, settings: Config, batch: str) -> Response:
+    await operator(member.principal)
+    async with db.connect() as conn:
+        standing = await codes.get_batch(conn, batch)
+    context = {"standing": standing, "currency": settings.currency}
+    return page(member, "operator_codes_revoke.html", context)
+
+
+@router.post(CODES_PATH + "/{batch}/revoke")
+async def revoke(request: Request, member: Member, db: Engine, batch: str) -> Response:
+    """Every code of the batch not yet redeemed expires now."""
+    await operator(member.principal)
+    await checked_form(request, member)
+    async with db.begin() as conn:
+        await codes.revoke_batch(conn, batch, actor=member.actor)
+    return see_other(f"{CODES_PATH}?{urlencode({'revoked': batch})}")

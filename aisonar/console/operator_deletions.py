@@ -1,0 +1,199 @@
+"""Deletion requests, for whoever decides them exactly as `/api/deletion-requests` says
+(`admin/deletion.py`): operators every one, an organization's admins their members'
+when `AISONAR_DELETION_APPROVAL=org_admin`, anyone else is refused. The list (open or
+decided, a page at a time), a request's page with the person, the decision and the
+receipt of the erasure, and its approval (after the password, when the session has not
+proved it recently) or rejection with a reason, through the functions the API's handlers
+call: an approval without delay erases the person before the page answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Query, Request, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import User
+from aisonar.admin.deletion import (
+    DeletionApprove,
+    DeletionReject,
+    _decidable,
+    _decider_scope,
+    approve_deletion_request,
+    reject_deletion_request,
+)
+from aisonar.admin.deps import Config, Engine, Mailer, Services
+from aisonar.config import Settings
+from aisonar.console.csrf import checked_form
+from aisonar.console.reauthentication import confirm_password, password_needed
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.validation import invalid
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.i18n import N_
+from aisonar.privacy.requests import DeletionRequest, DeletionStatus, list_requests
+
+router = console_router()
+
+DELETIONS_PATH = "/console/operator/deletions"
+PAGE_SIZE = 50
+_LABELS = {"reason": N_("Reason")}
+
+
+def request_path(request_id: str, *parts: str) -> str:
+    return "/".join((DELETIONS_PATH, request_id, *parts))
+
+
+async def people_of(conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, User]:
+    """The people named by id (an erased one shows as the anonymous account it became)."""
+    found = {}
+    for user_id in set(user_ids):
+        try:
+            found[user_id] = await accounts.get_user(conn, user_id)
+        except NotFound:
+            continue
+    return found
+
+
+def as_domain_error(failure: AISonarError | ValidationError) -> AISonarError:
+    """A form's failure as the API would answer it."""
+    return invalid(failure, _LABELS) if isinstance(failure, ValidationError) else failure
+
+
+def _status(value: str) -> DeletionStatus | None:
+    if not value:
+        return None
+    try:
+        return DeletionStatus(value)
+    except ValueError:
+        raise InvalidInput(
+            N_("the status is requested, approved, rejected or completed"), param="status"
+        ) from None
+
+
+@router.get(DELETIONS_PATH)
+async def deletions_page(
+    member: Member,
+    db: Engine,
+    settings: Config,
+    status: Annotated[str, Query(max_length=20)] = DeletionStatus.REQUESTED.value,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=1000)] = 1,
+) -> Response:
+    """Open requests by default; `status=` (empty) lists every one, newest first."""
+    scope = _decider_scope(member.principal, settings)
+    wanted = _status(status)
+    async with db.connect() as conn:
+        found = await list_requests(conn, org_id=scope, status=wanted)
+        start = (page_number - 1) * PAGE_SIZE
+        shown = found[start : start + PAGE_SIZE]
+        people = await people_of(conn, (request.user_id for request in shown))
+        orgs = {org.id: org.name for org in await accounts.list_orgs(conn)}
+
+    def page_link(number: int) -> str:
+        return DELETIONS_PATH + "?" + urlencode({"status": status, "page": number})
+
+    context: dict[str, Any] = {
+        "requests": shown,
+        "people": people,
+        "orgs": orgs,
+        "status": status,
+        "statuses": list(DeletionStatus),
+        "previous_page": page_link(page_number - 1) if page_number > 1 else None,
+        "next_page": page_link(page_number + 1) if len(found) > start + PAGE_SIZE else None,
+    }
+    return page(member, "operator_deletions.html", context)
+
+
+async def _request_page(
+    member: MemberVisit,
+    db: Engine,
+    settings: Settings,
+    request_id: str,
+    *,
+    typed: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    async with db.connect() as conn:
+        found: DeletionRequest = await _decidable(conn, member.principal, settings, request_id)
+        person = (await people_of(conn, [found.user_id])).get(found.user_id)
+        org = await accounts.get_org(conn, found.org_id)
+    context: dict[str, Any] = {
+        "request": found,
+        "person": person,
+        "org": org,
+        "typed": typed or {"approve_reason": "", "reject_reason": ""},
+        "error": error,
+        "password_needed": password_needed(member),
+        "delay_hours": settings.deletion_erasure_delay_hours,
+    }
+    return page(member, "operator_deletion.html", context, status=status)
+
+
+@router.get(DELETIONS_PATH + "/{request_id}")
+async def request_page(member: Member, db: Engine, settings: Config, request_id: str) -> Response:
+    return await _request_page(member, db, settings, request_id)
+
+
+@router.post(DELETIONS_PATH + "/{request_id}/approve")
+async def approve(
+    request: Request,
+    member: Member,
+    running: Services,
+    settings: Config,
+    mailer: Mailer,
+    request_id: str,
+) -> Response:
+    form = await checked_form(request, member)
+    typed = {"approve_reason": form.text("reason"), "reject_reason": ""}
+    try:
+        body = DeletionApprove.model_validate({"reason": typed["approve_reason"] or None})
+        await confirm_password(request, member, form)
+        await approve_deletion_request(
+            running.engine,
+            mailer,
+            member.principal,
+            member.actor,
+            settings,
+            request_id,
+            body.reason,
+        )
+    except (AISonarError, ValidationError) as failure:
+        error = as_domain_error(failure)
+        message = error_text(error, member.language)
+        return await _request_page(
+            member,
+            running.engine,
+            settings,
+            request_id,
+            typed=typed,
+            error=message,
+            status=error.status,
+        )
+    return see_other(request_path(request_id))
+
+
+@router.post(DELETIONS_PATH + "/{request_id}/reject")
+async def reject(
+    request: Request, member: Member, db: Engine, settings: Config, request_id: str
+) -> Response:
+    form = await checked_form(request, member)
+    typed = {"approve_reason": "", "reject_reason": form.text("reason")}
+    try:
+        body = DeletionReject.model_validate({"reason": typed["reject_reason"]})
+        async with db.begin() as conn:
+            await reject_deletion_request(
+                conn, member.principal, member.actor, settings, request_id, body.reason
+            )
+    except (AISonarError, ValidationError) as failure:
+        error = as_domain_error(failure)
+        message = error_text(error, member.language)
+        return await _request_page(
+            member, db, settings, request_id, typed=typed, error=message, status=error.status
+        )
+    return see_other(request_path(request_id))

@@ -1,0 +1,314 @@
+"""The operators' organizations and plans: every organization (searched by name, a page at
+a time) with its plan, balance, members and spend this month; creating one as
+`POST /api/orgs` does; an organization's settings page (plan, its own raw-usage
+retention, the models its keys may use, the low-balance threshold) through the function
+behind `PATCH /api/orgs/{id}`; and the plans with their retention, as `/api/plans`.
+Only operators: anyone else gets the API's 403. The API has no way to disable an
+organization (its members are disabled one by one)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Query, Request, Response
+from pydantic import ValidationError
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import Plan
+from aisonar.accounts.plans import list_plans, set_plan_retention
+from aisonar.admin.balances import balance_of
+from aisonar.admin.deps import Config, Engine, Services, operator
+from aisonar.admin.orgs import change_org_settings
+from aisonar.admin.plans import PlanChange
+from aisonar.admin.schemas import OrgChange, OrgCreate
+from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.billing.money import format_amount
+from aisonar.console.csrf import checked_form
+from aisonar.console.keys import model_names
+from aisonar.console.org import month_start, org_path
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.unknown_pages import NO_PAGE
+from aisonar.console.validation import invalid
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError, NotFound
+from aisonar.i18n import N_
+
+router = console_router()
+
+ORGS_PATH = "/console/operator/orgs"
+PLANS_PATH = "/console/operator/plans"
+PAGE_SIZE = 25
+# The labels of these forms' own fields, for the API's validation messages.
+ORG_LABELS: Mapping[str, str] = {
+    "plan": N_("Plan"),
+    "models": N_("Models"),
+    "retention_days": N_("Raw usage kept (days)"),
+    "low_balance_threshold": N_("Low-balance threshold"),
+}
+_SECTIONS = ("plan", "retention", "models", "threshold")
+
+
+def operator_org_path(org_id: str) -> str:
+    return f"{ORGS_PATH}/{org_id}"
+
+
+def pages_of(total: int, size: int) -> int:
+    return max(1, -(-total // size))
+
+
+def page_link(base: str, query: Mapping[str, str], number: int) -> str:
+    """The list's page `number`, keeping its search."""
+    kept = {name: value for name, value in query.items() if value}
+    return f"{base}?{urlencode({**kept, 'page': number})}"
+
+
+def pager(base: str, query: Mapping[str, str], number: int, total: int, size: int) -> Any:
+    """The links of a paged list: previous, next, which page of how many."""
+    pages = pages_of(total, size)
+    return {
+        "previous": None if number <= 1 else page_link(base, query, min(number, pages) - 1),
+        "next": None if number >= pages else page_link(base, query, number + 1),
+        "number": number,
+        "pages": pages,
+    }
+
+
+# The list, and creating an organization.
+
+
+async def _orgs_page(
+    member: MemberVisit,
+    running: Services,
+    settings: Config,
+    search: str,
+    number: int,
+    *,
+    typed: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """Every organization whose name contains `search` (any case), newest first."""
+    await operator(member.principal)
+    _, until = window(None, None)
+    needle = search.casefold()
+    async with running.engine.connect() as conn:
+        everyone = await accounts.list_orgs(conn)
+        found = [org for org in reversed(everyone) if needle in org.name.casefold()]
+        shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+        rows: list[dict[str, Any]] = []
+        for org in shown:
+            filters = Filters(since=month_start(until), until=until, org_id=org.id)
+            spend = (await summarize(conn, filters, GroupBy.TOTAL))[0]
+            members = await accounts.list_users(conn, org.name)
+            rows.append({"org": org, "spend": spend, "members": len(members)})
+    for row in rows:
+        row["balance"] = await balance_of(running.engine, running.billing.store, row["org"].id)
+    context = {
+        "rows": rows,
+        "count": len(found),
+        "search": search,
+        "pages": pager(ORGS_PATH, {"q": search}, number, len(found), PAGE_SIZE),
+        "plans": list(Plan),
+        "typed": typed or {"name": "", "plan": Plan.FREE.value, "models": ""},
+        "error": error,
+        "currency": settings.currency,
+    }
+    return page(member, "operator_orgs.html", context, status=status)
+
+
+@router.get(ORGS_PATH)
+async def orgs_page(
+    member: Member,
+    running: Services,
+    settings: Config,
+    q: Annotated[str, Query(max_length=200)] = "",
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    return await _orgs_page(member, running, settings, q.strip(), number)
+
+
+@router.post(ORGS_PATH)
+async def create_org(
+    request: Request, member: Member, running: Services, settings: Config
+) -> Response:
+    """`POST /api/orgs`: its name, plan and, optionally, the models its keys may use."""
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    typed = {name: form.text(name) for name in ("name", "plan", "models")}
+    try:
+        body = OrgCreate.model_validate(
+            {
+                "name": typed["name"],
+                "plan": typed["plan"] or Plan.FREE.value,
+                "models": model_names(typed["models"]),
+            }
+        )
+        async with running.engine.begin() as conn:
+            org = await accounts.create_org(
+                conn, body.name, body.plan, models=body.models, actor=member.actor
+            )
+    except (ValidationError, AISonarError) as failure:
+        error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
+        message = error_text(error, member.language)
+        return await _orgs_page(
+            member, running, settings, "", 1, typed=typed, error=message, status=error.status
+        )
+    return see_other(operator_org_path(org.id))
+
+
+# An organization's settings.
+
+
+async def _org_page(
+    member: MemberVisit,
+    running: Services,
+    settings: Config,
+    org_id: str,
+    *,
+    typed: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    await operator(member.principal)
+    async with running.engine.connect() as conn:
+        org = await accounts.get_org(conn, org_id)
+        models = await accounts.org_models(conn, org.id)
+        plans = {plan.name: plan for plan in await list_plans(conn)}
+        members = await accounts.list_users(conn, org.name)
+    balance = await balance_of(running.engine, running.billing.store, org.id)
+    current = {
+        "plan": org.plan,
+        "retention_days": "" if org.retention_days is None else str(org.retention_days),
+        "models": ", ".join(models or []),
+        "low_balance_threshold": format_amount(org.low_balance_threshold),
+    }
+    context = {
+        "org": org,
+        "org_home": org_path(org.id),
+        "plan": plans.get(org.plan),
+        "plans": list(Plan),
+        "models": models,
+        "members": len(members),
+        "balance": balance,
+        "currency": settings.currency,
+        "typed": {**current, **(typed or {})},
+        "errors": errors or {},
+        "done": member.request.query_params.get("changed") in _SECTIONS,
+    }
+    return page(member, "operator_org.html", context, status=status)
+
+
+@router.get(ORGS_PATH + "/{org_id}")
+async def org_page(member: Member, running: Services, settings: Config, org_id: str) -> Response:
+    return await _org_page(member, running, settings, org_id)
+
+
+def _change_of(section: str, typed: str) -> OrgChange:
+    """The `PATCH /api/orgs/{id}` body one form of the page asks for."""
+    if section == "plan":
+        return OrgChange.model_validate({"plan": typed})
+    if section == "retention":
+        return OrgChange.model_validate({"retention_days": typed or None})
+    if section == "models":
+        return OrgChange.model_validate({"models": model_names(typed)})
+    return OrgChange.model_validate({"low_balance_threshold": typed})
+
+
+_FIELD_OF = {
+    "plan": "plan",
+    "retention": "retention_days",
+    "models": "models",
+    "threshold": "low_balance_threshold",
+}
+
+
+@router.post(ORGS_PATH + "/{org_id}/{section}")
+async def change_org(
+    request: Request,
+    member: Member,
+    running: Services,
+    settings: Config,
+    org_id: str,
+    section: str,
+) -> Response:
+    """One of the page's forms: the plan, the retention (empty: the plan's), the models
+    (empty: every model), or the low-balance threshold ("0": never told)."""
+    await operator(member.principal)
+    if section not in _FIELD_OF:
+        raise NotFound(NO_PAGE, path=request.url.path)
+    form = await checked_form(request, member)
+    field = _FIELD_OF[section]
+    value = form.text(field)
+    try:
+        body = _change_of(section, value)
+        async with running.engine.begin() as conn:
+            await change_org_settings(conn, member.actor, org_id, body)
+    except (ValidationError, AISonarError) as failure:
+        error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
+        if error.status == 404:
+            raise error from None
+        return await _org_page(
+            member,
+            running,
+            settings,
+            org_id,
+            typed={field: value},
+            errors={section: error_text(error, member.language)},
+            status=error.status,
+        )
+    return see_other(f"{operator_org_path(org_id)}?changed={section}")
+
+
+# Plans.
+
+
+async def _plans_page(
+    member: MemberVisit,
+    db: Engine,
+    *,
+    typed: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    await operator(member.principal)
+    async with db.connect() as conn:
+        plans = await list_plans(conn)
+        orgs = await accounts.list_orgs(conn)
+    counts = {plan.name: sum(org.plan == plan.name for org in orgs) for plan in plans}
+    context = {
+        "plans": plans,
+        "counts": counts,
+        "typed": typed or {},
+        "errors": errors or {},
+        "changed": member.request.query_params.get("changed", ""),
+    }
+    return page(member, "operator_plans.html", context, status=status)
+
+
+@router.get(PLANS_PATH)
+async def plans_page(member: Member, db: Engine) -> Response:
+    return await _plans_page(member, db)
+
+
+@router.post(PLANS_PATH + "/{plan}")
+async def change_plan(request: Request, member: Member, db: Engine, plan: str) -> Response:
+    """`PATCH /api/plans/{plan}`: the days its organizations' raw usage is kept."""
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    days = form.text("retention_days")
+    try:
+        body = PlanChange.model_validate({"retention_days": days})
+        async with db.begin() as conn:
+            await set_plan_retention(conn, plan, body.retention_days, actor=member.actor)
+    except (ValidationError, AISonarError) as failure:
+        error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
+        if error.status == 404:
+            raise error from None
+        message = error_text(error, member.language)
+        return await _plans_page(
+            member, db, typed={plan: days}, errors={plan: message}, status=error.status
+        )
+    return see_other(f"{PLANS_PATH}?{urlencode({'changed': plan})}")

@@ -1,0 +1,256 @@
+"""The operators' users: everyone of the installation, searched by email or name,
+organization, role and state, a page at a time; creating a user in any organization as
+`POST /api/orgs/{id}/users` does (a first password, or none: they set one through
+"forgot password", or use only the keys made for them); and a user's page to change
+their name and email, role, or disable and enable them, through the function behind
+`PATCH /api/users/{id}` with its checks (nobody changes their own role or disables
+themselves). The API cannot move a user to another organization. Only operators."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import Query, Request, Response
+from pydantic import ValidationError
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import Role, User
+from aisonar.admin.deps import Config, Engine, Mailer, operator
+from aisonar.admin.orgs import add_member_and_invite
+from aisonar.admin.schemas import UserChange, UserCreate
+from aisonar.admin.users import change_user_of, reachable_user
+from aisonar.console.csrf import checked_form
+from aisonar.console.operator_orgs import pager
+from aisonar.console.org import org_path
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router, see_other
+from aisonar.console.validation import invalid
+from aisonar.console.visit import Member, MemberVisit
+from aisonar.errors import AISonarError, InvalidInput
+from aisonar.i18n import N_
+
+router = console_router()
+
+USERS_PATH = "/console/operator/users"
+PAGE_SIZE = 50
+_CREATE_FIELDS = ("org_id", "email", "name", "role")
+_STATES = ("active", "disabled")
+_STATE_CHOICE = InvalidInput(N_("disabled: yes or no"), param="disabled")
+_LABELS: Mapping[str, str] = {"org_id": N_("Organization")}
+
+
+def user_path(user_id: str) -> str:
+    return f"{USERS_PATH}/{user_id}"
+
+
+def _matches(user: User, text: str, org_id: str, role: str, state: str) -> bool:
+    if text and text not in user.email.casefold() and text not in user.name.casefold():
+        return False
+    if org_id and user.org_id != org_id:
+        return False
+    if role and user.role != role:
+        return False
+    return not state or user.disabled == (state == "disabled")
+
+
+async def _users_page(
+    member: MemberVisit,
+    db: Engine,
+    search: Mapping[str, str],
+    number: int,
+    *,
+    mails: bool,
+    typed: Mapping[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    await operator(member.principal)
+    async with db.connect() as conn:
+        everyone = await accounts.list_users(conn)
+        orgs = sorted(await accounts.list_orgs(conn), key=lambda org: org.name.casefold())
+    text = search["q"].casefold()
+    found = [
+        user
+        for user in reversed(everyone)
+        if _matches(user, text, search["org_id"], search["role"], search["state"])
+    ]
+    context = {
+        "users": found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE],
+        "count": len(found),
+        "search": search,
+        "pages": pager(USERS_PATH, search, number, len(found), PAGE_SIZE),
+        "orgs": orgs,
+        "roles": list(Role),
+        "states": _STATES,
+        "typed": typed
+        or {
+            "org_id": search["org_id"],
+            "email": "",
+            "name": "",
+            "role": Role.USER.value,
+            "invite": "yes" if mails else "",
+        },
+        "mails": mails,
+        "error": error,
+    }
+    return page(member, "operator_users.html", context, status=status)
+
+
+@router.get(USERS_PATH)
+async def users_page(
+    member: Member,
+    db: Engine,
+    mailer: Mailer,
+    q: Annotated[str, Query(max_length=320)] = "",
+    org_id: Annotated[str, Query(max_length=64)] = "",
+    role: Annotated[str, Query(max_length=32)] = "",
+    state: Annotated[str, Query(max_length=32)] = "",
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    search = {"q": q.strip(), "org_id": org_id, "role": role, "state": state}
+    return await _users_page(member, db, search, number, mails=mailer is not None)
+
+
+@router.post(USERS_PATH)
+async def create_user(
+    request: Request, member: Member, db: Engine, mailer: Mailer, settings: Config
+) -> Response:
+    """`POST /api/orgs/{id}/users`: the organization, email, name, role, and either an
+    invitation mailed to them (the password typed is then ignored) or the first
+    password, if any."""
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    typed = {name: form.text(name) for name in _CREATE_FIELDS}
+    invite = form.checked("invite")
+    typed["invite"] = "yes" if invite else ""
+    password = None if invite else form.secret("password") or None
+    try:
+        body = UserCreate(
+            email=typed["email"],
+            name=typed["name"],
+            role=typed["role"] or Role.USER.value,
+            password=password,
+            invite=invite,
+        )
+        if not typed["org_id"]:
+            raise InvalidInput(N_("Choose an organization."), param="org_id")
+        added = await add_member_and_invite(
+            db, mailer, settings, member.principal, member.actor, typed["org_id"], body
+        )
+    except (ValidationError, AISonarError) as failure:
+        error = invalid(failure, _LABELS) if isinstance(failure, ValidationError) else failure
+        message = error_text(error, member.language)
+        blank = {"q": "", "org_id": "", "role": "", "state": ""}
+        return await _users_page(
+            member,
+            db,
+            blank,
+            1,
+            mails=mailer is not None,
+            typed=typed,
+            error=message,
+            status=error.status,
+        )
+    return see_other(user_path(added.id))
+
+
+# A user's page.
+
+
+async def _user_page(
+    member: MemberVisit,
+    db: Engine,
+    user_id: str,
+    *,
+    typed: Mapping[str, str] | None = None,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    await operator(member.principal)
+    async with db.connect() as conn:
+        user = await reachable_user(conn, member.principal, user_id)
+        keys = await accounts.list_keys(conn, user.email)
+    context: dict[str, Any] = {
+        "user": user,
+        "keys": len(keys),
+        "member_page": org_path(user.org_id, "members", user.id),
+        "roles": list(Role),
+        "itself": user.id == member.principal.user_id,
+        "typed": {"name": user.name, "email": user.email, "role": user.role, **(typed or {})},
+        "errors": errors or {},
+        "changed": member.request.query_params.get("changed", ""),
+    }
+    return page(member, "operator_user.html", context, status=status)
+
+
+@router.get(USERS_PATH + "/{user_id}")
+async def user_page(member: Member, db: Engine, user_id: str) -> Response:
+    return await _user_page(member, db, user_id)
+
+
+async def _change(
+    member: MemberVisit,
+    db: Engine,
+    user_id: str,
+    section: str,
+    typed: Mapping[str, str],
+    change: Mapping[str, Any],
+) -> Response:
+    """`PATCH /api/users/{id}` with `change`; a refusal is shown beside its form."""
+    await operator(member.principal)
+    try:
+        body = UserChange.model_validate(change)
+        async with db.begin() as conn:
+            await change_user_of(
+                conn, member.principal, member.actor, member.session_id, user_id, body
+            )
+    except (ValidationError, AISonarError) as failure:
+        error = invalid(failure) if isinstance(failure, ValidationError) else failure
+        if error.status == 404:
+            raise error from None
+        message = error_text(error, member.language)
+        return await _user_page(
+            member, db, user_id, typed=typed, errors={section: message}, status=error.status
+        )
+    return see_other(f"{user_path(user_id)}?changed={section}")
+
+
+@router.post(USERS_PATH + "/{user_id}/details")
+async def change_details(request: Request, member: Member, db: Engine, user_id: str) -> Response:
+    """The name, and the email address (at once, unconfirmed: every session of the user
+    ends and both addresses are told, as the API does); only what differs is sent."""
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    typed = {"name": form.text("name"), "email": form.text("email")}
+    async with db.connect() as conn:
+        user = await reachable_user(conn, member.principal, user_id)
+    change: dict[str, Any] = {}
+    if typed["name"] != user.name:
+        change["name"] = typed["name"]
+    if typed["email"].lower() != user.email:
+        change["email"] = typed["email"]
+    if not change:
+        return see_other(user_path(user_id))
+    return await _change(member, db, user_id, "details", typed, change)
+
+
+@router.post(USERS_PATH + "/{user_id}/role")
+async def change_role(request: Request, member: Member, db: Engine, user_id: str) -> Response:
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    role = form.text("role")
+    return await _change(member, db, user_id, "role", {"role": role}, {"role": role})
+
+
+@router.post(USERS_PATH + "/{user_id}/state")
+async def change_state(request: Request, member: Member, db: Engine, user_id: str) -> Response:
+    """Disable (`disabled=yes`: their keys, tokens and sessions stop within a second) or
+    enable (`disabled=no`) the user."""
+    await operator(member.principal)
+    form = await checked_form(request, member)
+    choice = form.text("disabled")
+    if choice not in ("yes", "no"):
+        message = error_text(_STATE_CHOICE, member.language)
+        return await _user_page(member, db, user_id, errors={"state": message}, status=400)
+    return await _change(member, db, user_id, "state", {}, {"disabled": choice == "yes"})
