@@ -1,20 +1,29 @@
 """The demo: an organization, a user, channels of each provider to the built-in fake
-upstream, a fresh key."""
+upstream, a fresh key, and an operator who signs in to the console with a password
+made anew at each start."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.models import Role
+from aisonar.accounts.passwords import hash_password
 from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
 from aisonar.channels import services as channels
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
+from aisonar.store.tables import users
 
 DEMO_ORG = "demo"
 DEMO_EMAIL = "demo@example.com"
+DEMO_OPERATOR_EMAIL = "operator@example.com"
 DEMO_CREDIT = "10.00"
 # channel name -> (provider, models); the fake speaks all three formats on one port.
 DEMO_CHANNELS = {
@@ -25,8 +34,37 @@ DEMO_CHANNELS = {
 DEMO_MODELS = tuple(model for _, models in DEMO_CHANNELS.values() for model in models.split(","))
 
 
-async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_root: str) -> str:
-    """Create whatever of the demo is missing; returns a new key's secret.
+@dataclass(frozen=True)
+class DemoAccess:
+    # A new API key of the demo user.
+    secret: str
+    # The demo operator's console password, new at each start.
+    password: str
+
+
+async def _demo_operator(conn: AsyncConnection, password: str) -> None:
+    known = {user.email: user for user in await accounts.list_users(conn, DEMO_ORG)}
+    if DEMO_OPERATOR_EMAIL not in known:
+        await accounts.create_user(
+            conn,
+            DEMO_OPERATOR_EMAIL,
+            DEMO_ORG,
+            name="Demo Operator",
+            role=Role.OPERATOR,
+            password=password,
+        )
+        return
+    # Only the demo sets a password this way: nobody could otherwise sign in again.
+    await conn.execute(
+        update(users)
+        .where(users.c.id == known[DEMO_OPERATOR_EMAIL].id)
+        .values(password_hash=hash_password(password))
+    )
+
+
+async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_root: str) -> DemoAccess:
+    """Create whatever of the demo is missing; returns a new key's secret and the
+    operator's new console password.
 
     `upstream_root` is the fake upstream's root URL (OpenAI's base URL is its `/v1`)."""
     # Look before creating: a failed INSERT would abort the whole transaction on PostgreSQL.
@@ -52,14 +90,20 @@ async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_root:
             api_key="fake-upstream-key",
             models=models,
         )
+    password = secrets.token_urlsafe(12)
+    await _demo_operator(conn, password)
     _, secret = await accounts.create_key(conn, DEMO_EMAIL, name="demo")
-    return secret
+    return DemoAccess(secret, password)
 
 
-def demo_banner(base_url: str, secret: str) -> str:
+def demo_banner(base_url: str, access: DemoAccess) -> str:
+    secret = access.secret
     return f"""
 AI Sonar demo is running at {base_url} (fake upstream behind it).
 The demo organization has a prepaid balance: aisonar balance show demo
+
+The web console: {base_url}/console
+  sign in as {DEMO_OPERATOR_EMAIL} with the password {access.password}
 
 Try it with curl:
 

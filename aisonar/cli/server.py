@@ -100,12 +100,12 @@ def demo(port: int | None, upstream_port: int) -> None:
     gateway_port = port or settings.port
     upstream_root = f"http://127.0.0.1:{upstream_port}"
 
-    secret = run_in_database(lambda conn: prepare_demo(conn, settings, upstream_root))
+    access = run_in_database(lambda conn: prepare_demo(conn, settings, upstream_root))
 
     async def serve_both() -> None:
         async with FakeUpstream(FakeUpstreamConfig(models=DEMO_MODELS), port=upstream_port):
             options = _server_options(settings, settings.host, gateway_port)
-            click.echo(demo_banner(f"http://{settings.host}:{gateway_port}", secret))
+            click.echo(demo_banner(f"http://{settings.host}:{gateway_port}", access))
             await uvicorn.Server(uvicorn.Config(create_app(settings), **options)).serve()
 
     asyncio.run(serve_both())

@@ -94,6 +94,35 @@ async def _detail_page(
     return response
 
 
+async def _refused(
+    member: MemberVisit,
+    db: Engine,
+    currency: str,
+    key_id: str,
+    field: str,
+    typed: Any,
+    failure: ValidationError | AISonarError,
+    labels: Mapping[str, str] | None = None,
+) -> Response:
+    """The key's page again with `field`'s typed value and the failure's text; a key that
+    is not the person's (or not theirs to change) stays refused as the API refuses it."""
+    if isinstance(failure, ValidationError):
+        error: AISonarError = invalid(failure, labels)
+    elif failure.status in (403, 404):
+        raise failure
+    else:
+        error = failure
+    return await _detail_page(
+        member,
+        db,
+        currency,
+        key_id,
+        typed={field: typed},
+        errors={field: error_text(error, member.language)},
+        status=error.status,
+    )
+
+
 @router.get(KEYS_PATH + "/{key_id}")
 async def key_page(member: Member, db: Engine, settings: Config, key_id: str) -> Response:
     return await _detail_page(member, db, settings.currency, key_id)
@@ -110,28 +139,9 @@ async def change_allowed_ips(
         body = KeyAllowedIps(allowed_ips=addresses(typed))
         async with db.begin() as conn:
             await allow_ips_of(conn, member.principal, member.actor, key_id, body, own_only=True)
-    except ValidationError as error:
-        message = error_text(invalid(error, KEY_LABELS), member.language)
-        return await _detail_page(
-            member,
-            db,
-            settings.currency,
-            key_id,
-            typed={"allowed_ips": typed},
-            errors={"allowed_ips": message},
-            status=400,
-        )
-    except AISonarError as error:
-        if error.status in (403, 404):
-            raise
-        return await _detail_page(
-            member,
-            db,
-            settings.currency,
-            key_id,
-            typed={"allowed_ips": typed},
-            errors={"allowed_ips": error_text(error, member.language)},
-            status=error.status,
+    except (ValidationError, AISonarError) as failure:
+        return await _refused(
+            member, db, settings.currency, key_id, "allowed_ips", typed, failure, KEY_LABELS
         )
     return see_other(key_path(key_id) + "#addresses")
 
@@ -151,29 +161,8 @@ async def change_key_limits(
             current = shown_limits(await limits_of(conn, member.principal, subject))
             changes = limit_changes(limits_body(typed, current))
             await change_limits_of(conn, member.principal, member.actor, subject, changes)
-    except ValidationError as error:
-        message = error_text(invalid(error), member.language)
-        return await _detail_page(
-            member,
-            db,
-            settings.currency,
-            key_id,
-            typed={"limits": typed},
-            errors={"limits": message},
-            status=400,
-        )
-    except AISonarError as error:
-        if error.status in (403, 404):
-            raise
-        return await _detail_page(
-            member,
-            db,
-            settings.currency,
-            key_id,
-            typed={"limits": typed},
-            errors={"limits": error_text(error, member.language)},
-            status=error.status,
-        )
+    except (ValidationError, AISonarError) as failure:
+        return await _refused(member, db, settings.currency, key_id, "limits", typed, failure)
     return see_other(key_path(key_id) + "#limits")
 
 

@@ -28,6 +28,7 @@ from aisonar.billing.money import format_amount
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import model_names
 from aisonar.console.org import month_start, org_path
+from aisonar.console.paging import pager
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.unknown_pages import NO_PAGE
@@ -53,27 +54,6 @@ _SECTIONS = ("plan", "retention", "models", "threshold")
 
 def operator_org_path(org_id: str) -> str:
     return f"{ORGS_PATH}/{org_id}"
-
-
-def pages_of(total: int, size: int) -> int:
-    return max(1, -(-total // size))
-
-
-def page_link(base: str, query: Mapping[str, str], number: int) -> str:
-    """The list's page `number`, keeping its search."""
-    kept = {name: value for name, value in query.items() if value}
-    return f"{base}?{urlencode({**kept, 'page': number})}"
-
-
-def pager(base: str, query: Mapping[str, str], number: int, total: int, size: int) -> Any:
-    """The links of a paged list: previous, next, which page of how many."""
-    pages = pages_of(total, size)
-    return {
-        "previous": None if number <= 1 else page_link(base, query, min(number, pages) - 1),
-        "next": None if number >= pages else page_link(base, query, number + 1),
-        "number": number,
-        "pages": pages,
-    }
 
 
 # The list, and creating an organization.

@@ -103,9 +103,26 @@ async def prices_page(
     return await _prices_page(member, db, settings, model.strip(), provider.strip() or "openai")
 
 
-def _failure_text(member: MemberVisit, failure: ValidationError | AISonarError) -> tuple[str, int]:
+async def _refused(
+    member: MemberVisit,
+    db: Engine,
+    settings: Config,
+    form_name: str,
+    typed: Mapping[str, str],
+    failure: ValidationError | AISonarError,
+) -> Response:
+    """The prices page again, with `form_name`'s typed values and the failure's text."""
     error = invalid(failure, _LABELS) if isinstance(failure, ValidationError) else failure
-    return error_text(error, member.language), error.status
+    return await _prices_page(
+        member,
+        db,
+        settings,
+        "",
+        "openai",
+        typed={form_name: typed},
+        errors={form_name: error_text(error, member.language)},
+        status=error.status,
+    )
 
 
 @router.post(PRICES_PATH)
@@ -137,17 +154,7 @@ async def set_price(request: Request, member: Member, db: Engine, settings: Conf
                 actor=member.actor,
             )
     except (ValidationError, AISonarError) as failure:
-        message, status = _failure_text(member, failure)
-        return await _prices_page(
-            member,
-            db,
-            settings,
-            "",
-            "openai",
-            typed={"price": typed},
-            errors={"price": message},
-            status=status,
-        )
+        return await _refused(member, db, settings, "price", typed, failure)
     query = urlencode({"model": price.model, "saved": "price"})
     return see_other(f"{PRICES_PATH}?{query}")
 
@@ -165,17 +172,7 @@ async def set_plan_markup(
         async with db.begin() as conn:
             await markups.set_plan_markup(conn, typed["plan"], body.multiplier, actor=member.actor)
     except (ValidationError, AISonarError) as failure:
-        message, status = _failure_text(member, failure)
-        return await _prices_page(
-            member,
-            db,
-            settings,
-            "",
-            "openai",
-            typed={"plan_markup": typed},
-            errors={"plan_markup": message},
-            status=status,
-        )
+        return await _refused(member, db, settings, "plan_markup", typed, failure)
     return see_other(f"{PRICES_PATH}?saved=markup#markups")
 
 
@@ -195,15 +192,5 @@ async def set_org_markup(
             org = await accounts.get_org(conn, typed["org_id"])
             await markups.set_org_markup(conn, org.name, body.multiplier, actor=member.actor)
     except (ValidationError, AISonarError) as failure:
-        message, status = _failure_text(member, failure)
-        return await _prices_page(
-            member,
-            db,
-            settings,
-            "",
-            "openai",
-            typed={"org_markup": typed},
-            errors={"org_markup": message},
-            status=status,
-        )
+        return await _refused(member, db, settings, "org_markup", typed, failure)
     return see_other(f"{PRICES_PATH}?saved=markup#markups")

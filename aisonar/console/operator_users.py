@@ -21,8 +21,8 @@ from aisonar.admin.orgs import add_member_and_invite
 from aisonar.admin.schemas import UserChange, UserCreate
 from aisonar.admin.users import change_user_of, reachable_user
 from aisonar.console.csrf import checked_form
-from aisonar.console.operator_orgs import pager
 from aisonar.console.org import org_path
+from aisonar.console.paging import pager
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.validation import invalid

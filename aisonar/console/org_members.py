@@ -42,6 +42,7 @@ from aisonar.console.org import (
     shown_limits,
     typed_limits,
 )
+from aisonar.console.paging import pager
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
@@ -117,16 +118,11 @@ async def _members_page(
             keys = await accounts.list_keys(conn, user.email)
             rows.append({"user": user, "spend": spend, "active_keys": active_keys(keys, now)})
         invited = await pending_invitations(conn, [user.id for user in shown])
-    pages = max(1, -(-len(everyone) // PAGE_SIZE))
-    base = org_path(org.id, "members")
     context = {
         **org_context(org, "members"),
         "rows": rows,
         "count": len(everyone),
-        "previous_page": None if number <= 1 else f"{base}?page={number - 1}",
-        "next_page": None if number >= pages else f"{base}?page={number + 1}",
-        "page_number": number,
-        "pages": pages,
+        "pages": pager(org_path(org.id, "members"), {}, number, len(everyone), PAGE_SIZE),
         "roles": assignable_roles(person),
         "typed": typed
         or {"email": "", "name": "", "role": Role.USER.value, "invite": "yes" if mails else ""},
@@ -173,14 +169,10 @@ async def add(
         added = await add_member_and_invite(
             db, mailer, settings, member.principal, member.actor, org_id, body
         )
-    except ValidationError as error:
-        message = error_text(invalid(error), member.language)
-        return await _members_page(
-            member, db, org_id, 1, mails=mails, typed=typed, error=message, status=400
-        )
-    except AISonarError as error:
-        if error.status == 404:
+    except (ValidationError, AISonarError) as failure:
+        if isinstance(failure, AISonarError) and failure.status == 404:
             raise
+        error = invalid(failure) if isinstance(failure, ValidationError) else failure
         message = error_text(error, member.language)
         return await _members_page(
             member, db, org_id, 1, mails=mails, typed=typed, error=message, status=error.status
@@ -249,6 +241,38 @@ async def member_page(
     return await _member_page(member, db, settings, org_id, user_id)
 
 
+async def _member_refused(
+    member: MemberVisit,
+    db: Engine,
+    settings: Config,
+    org_id: str,
+    user_id: str,
+    section: str,
+    failure: ValidationError | AISonarError,
+    *,
+    typed_limits: Mapping[str, str] | None = None,
+    passes: tuple[int, ...] = (404,),
+) -> Response:
+    """The member's page again with the failure's text beside `section`'s form; a failure
+    whose status is in `passes` stays the error page the API's refusal gives."""
+    if isinstance(failure, ValidationError):
+        error: AISonarError = invalid(failure)
+    elif failure.status in passes:
+        raise failure
+    else:
+        error = failure
+    return await _member_page(
+        member,
+        db,
+        settings,
+        org_id,
+        user_id,
+        typed_limits=typed_limits,
+        errors={section: error_text(error, member.language)},
+        status=error.status,
+    )
+
+
 async def _change_member(
     member: MemberVisit,
     db: Engine,
@@ -267,12 +291,7 @@ async def _change_member(
                 conn, member.principal, member.actor, member.session_id, user_id, body
             )
     except AISonarError as error:
-        if error.status == 404:
-            raise
-        message = error_text(error, member.language)
-        return await _member_page(
-            member, db, settings, org_id, user_id, errors={section: message}, status=error.status
-        )
+        return await _member_refused(member, db, settings, org_id, user_id, section, error)
     return see_other(org_path(org_id, "members", user_id))
 
 
@@ -284,10 +303,7 @@ async def change_role(
     try:
         body = UserChange(role=form.text("role"))
     except ValidationError as error:
-        message = error_text(invalid(error), member.language)
-        return await _member_page(
-            member, db, settings, org_id, user_id, errors={"role": message}, status=400
-        )
+        return await _member_refused(member, db, settings, org_id, user_id, "role", error)
     return await _change_member(member, db, settings, org_id, user_id, "role", body)
 
 
@@ -299,15 +315,7 @@ async def change_state(
     form = await checked_form(request, member)
     choice = form.text("disabled")
     if choice not in ("yes", "no"):
-        return await _member_page(
-            member,
-            db,
-            settings,
-            org_id,
-            user_id,
-            errors={"state": error_text(_STATE_CHOICE, member.language)},
-            status=400,
-        )
+        return await _member_refused(member, db, settings, org_id, user_id, "state", _STATE_CHOICE)
     body = UserChange(disabled=choice == "yes")
     return await _change_member(member, db, settings, org_id, user_id, "state", body)
 
@@ -330,18 +338,7 @@ async def send_invitation_again(
     try:
         await invite_again(db, mailer, settings, member.principal, member.actor, user_id)
     except AISonarError as error:
-        if error.status == 404:
-            raise
-        message = error_text(error, member.language)
-        return await _member_page(
-            member,
-            db,
-            settings,
-            org_id,
-            user_id,
-            errors={"invitation": message},
-            status=error.status,
-        )
+        return await _member_refused(member, db, settings, org_id, user_id, "invitation", error)
     return see_other(org_path(org_id, "members", user_id) + "?invitation=sent")
 
 
@@ -359,31 +356,17 @@ async def change_member_limits(
             current = shown_limits(await limits_of(conn, member.principal, subject))
             changes = limit_changes(limits_body(typed, current))
             await change_limits_of(conn, member.principal, member.actor, subject, changes)
-    except ValidationError as error:
-        message = error_text(invalid(error), member.language)
-        return await _member_page(
+    except (ValidationError, AISonarError) as failure:
+        return await _member_refused(
             member,
             db,
             settings,
             org_id,
             user_id,
+            "limits",
+            failure,
             typed_limits=typed,
-            errors={"limits": message},
-            status=400,
-        )
-    except AISonarError as error:
-        if error.status in (403, 404):
-            raise
-        message = error_text(error, member.language)
-        return await _member_page(
-            member,
-            db,
-            settings,
-            org_id,
-            user_id,
-            typed_limits=typed,
-            errors={"limits": message},
-            status=error.status,
+            passes=(403, 404),
         )
     return see_other(org_path(org_id, "members", user_id))
 

@@ -1,4 +1,5 @@
-"""`aisonar demo`, the README's first command, serves a working key out of the box."""
+"""`aisonar demo`, the README's first command, serves a working key and a console
+sign-in out of the box."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import aiohttp
 import openai
 
 from aisonar.testing.gateway_server import free_port
@@ -46,6 +48,16 @@ async def test_demo_answers_with_the_key_it_prints(tmp_path: Path) -> None:
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello!"}]
             )
         assert reply.choices[0].message.content == "Echo: Hello!"
+        signed_in = re.search(rb"sign in as (\S+) with the password (\S+)", printed)
+        assert signed_in, printed
+        email, password = (part.decode() for part in signed_in.groups())
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            form = {"email": email, "password": password, "next": "/console"}
+            sign_in = f"http://127.0.0.1:{port}/console/sign-in"
+            async with http.post(sign_in, data=form, allow_redirects=False) as answer:
+                assert answer.status == 303 and answer.headers["location"] == "/console"
+            async with http.get(f"http://127.0.0.1:{port}/console/operator/channels") as page:
+                assert page.status == 200 and "demo-fake-anthropic" in await page.text()
     finally:
         demo.send_signal(signal.SIGTERM)
         await demo.communicate()

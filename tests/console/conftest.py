@@ -1,5 +1,7 @@
 """One headless Chromium (Debian's, driven by Playwright) for the console's tests; each
-test opens its own context."""
+test opens its own context. Browser tests run on SQLite only: they check what Chromium
+shows and does, and the pages' database work is the same code on both backends, which
+the console's HTTP tests cover on PostgreSQL too (so CI stays within its time)."""
 
 from __future__ import annotations
 
@@ -27,3 +29,14 @@ async def browser() -> AsyncIterator[Browser]:
         launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         await launched.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_postgres = [
+        item
+        for item in items
+        if "[postgresql" in item.nodeid and "browser" in getattr(item, "fixturenames", ())
+    ]
+    if on_postgres:
+        config.hook.pytest_deselected(items=on_postgres)
+        items[:] = [item for item in items if item not in on_postgres]

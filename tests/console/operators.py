@@ -1,23 +1,20 @@
 """What the tests of the operators' organization, user, money and price pages share: a
 signed-in HTTP session, posting a form with the session's CSRF token, the audit entries
-of an action, signing in a browser, and a page that must keep markup inert."""
+of an action."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, BrowserContext, Dialog, Page
 from sqlalchemy import select
 
 from aisonar.accounts.models import Role
 from aisonar.store.tables import audit_log
 from tests.console.people import (
-    PASSWORD,
     ConsolePerson,
     console_person,
     csrf_token_in,
-    open_context,
     sign_in_over_http,
 )
 from tests.support import Backend
@@ -66,25 +63,3 @@ async def audited(backend: Backend, action: str, object_id: str | None = None) -
         if object_id is not None:
             query = query.where(audit_log.c.object_id == object_id)
         return list(await conn.execute(query.order_by(audit_log.c.id)))
-
-
-async def browser_operator(
-    browser: Browser, url: str, person: ConsolePerson
-) -> tuple[BrowserContext, Page, list[str]]:
-    """A browser signed in as the person; the dialogs any page opened (none, if markup
-    stays inert)."""
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    await page.goto(url + "/console/sign-in")
-    await page.fill("#email", person.email)
-    await page.fill("#password", PASSWORD)
-    await page.click("form.stacked button[type=submit]")
-    await page.wait_for_url(url + "/console")
-    return context, page, dialogs

@@ -1,16 +1,25 @@
 """People who sign in to the console with a password, and what the console tests share:
-signing in over plain HTTP, screenshots, the markup that must stay inert."""
+signing in over plain HTTP or in a browser, screenshots, the markup that must stay inert."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Page,
+    ViewportSize,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
@@ -70,6 +79,67 @@ async def open_context(browser: Browser, **options: Any) -> BrowserContext:
     context = await browser.new_context(viewport=DESKTOP, **options)
     context.set_default_timeout(10_000)
     return context
+
+
+@dataclass
+class Browsing:
+    """A browser context of its own, its page, the messages of the dialogs any script
+    opened (each dismissed) and the errors written to the browser's console."""
+
+    context: BrowserContext
+    page: Page
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> Page:
+        """Record (and dismiss) the dialogs and console errors of another page too."""
+
+        async def refuse(dialog: Dialog) -> None:
+            self.dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        def keep_error(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                self.errors.append(message.text)
+
+        page.on("dialog", refuse)
+        page.on("console", keep_error)
+        return page
+
+
+@asynccontextmanager
+async def browsing(browser: Browser, **context_options: Any) -> AsyncIterator[Browsing]:
+    """`async with browsing(browser) as seen:` a visitor not signed in, in a fresh context
+    (`open_context`), closed afterwards; once the block ends without an exception, no
+    dialog opened (markup stays inert; the console's script asks nothing)."""
+    context = await open_context(browser, **context_options)
+    try:
+        seen = Browsing(context, await context.new_page())
+        seen.watch(seen.page)
+        yield seen
+    finally:
+        await context.close()
+    assert seen.dialogs == [], seen.dialogs
+
+
+async def sign_in_in_browser(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
+    """Through the sign-in form, landing on the dashboard."""
+    await page.goto(url + "/console/sign-in")
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("form.stacked button[type=submit]")
+    await page.wait_for_url(url + "/console")
+
+
+@asynccontextmanager
+async def browsing_as(
+    browser: Browser, url: str, email: str, **context_options: Any
+) -> AsyncIterator[Browsing]:
+    """`async with browsing_as(browser, url, email) as seen:` as `browsing`, signed in as
+    the person (with PASSWORD) through the sign-in form, on the dashboard."""
+    async with browsing(browser, **context_options) as seen:
+        await sign_in_in_browser(seen.page, url, email)
+        yield seen
 
 
 async def screenshot(page: Page, name: str) -> None:

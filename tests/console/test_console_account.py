@@ -7,29 +7,26 @@ nothing; what people type is shown as text."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, Dialog
-from sqlalchemy import select, update
+from playwright.async_api import Browser
+from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.accounts.login import password_principal
-from aisonar.clock import utcnow
 from aisonar.notify.notices import PROFILE_CHANGED
-from aisonar.store.tables import access_tokens, email_changes, notices, sessions
+from aisonar.store.tables import access_tokens, email_changes, notices
 from aisonar.testing.gateway_server import RunningGateway
 from tests.admin.email_changes import audit_entries, code_in, fresh_address
+from tests.console.forms import fetch, prove_long_ago, signed_in, submit
 from tests.console.people import (
     MARKUP,
     PASSWORD,
+    browsing_as,
     console_person,
-    csrf_token_in,
-    open_context,
     screenshot,
-    sign_in_over_http,
 )
 from tests.mailbox import Mailbox
 from tests.support import Backend
@@ -37,31 +34,6 @@ from tests.support import Backend
 NEW_PASSWORD = "Copper-Lantern-Harbor-58"
 PROFILE = "/console/profile"
 TOKENS = "/console/profile/tokens"
-
-
-def jar() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
-
-
-async def submit(
-    http: aiohttp.ClientSession, url: str, page: str, action: str, fields: dict[str, str]
-) -> tuple[int, str, str]:
-    """The form posted with the CSRF token of `page`: status, redirect target, body."""
-    _, html = await fetch(http, url + page)
-    form = {"csrf_token": csrf_token_in(html), **fields}
-    async with http.post(url + action, data=form, allow_redirects=False) as answer:
-        return answer.status, answer.headers.get("location", ""), await answer.text()
-
-
-async def signed_in(url: str, email: str) -> aiohttp.ClientSession:
-    http = jar()
-    await sign_in_over_http(http, url, email)
-    return http
 
 
 async def person_row(backend: Backend, user_id: str) -> Any:
@@ -226,16 +198,6 @@ async def test_the_email_changes_once_the_mailed_code_comes_back(
         await there.close()
 
 
-async def prove_long_ago(backend: Backend, user_id: str) -> None:
-    """The person's sessions proved their password longer ago than the window."""
-    async with backend.engine.begin() as conn:
-        await conn.execute(
-            update(sessions)
-            .where(sessions.c.user_id == user_id)
-            .values(authenticated_at=utcnow() - timedelta(hours=2))
-        )
-
-
 async def token_rows(backend: Backend, user_id: str) -> list[Any]:
     async with backend.engine.connect() as conn:
         query = select(access_tokens).where(access_tokens.c.user_id == user_id)
@@ -308,20 +270,8 @@ async def test_a_person_edits_their_profile_and_makes_a_token_in_a_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     person = await console_person(backend.engine)
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
         await page.click(".main-nav a[href='/console/profile']")
         assert page.url == gateway.url + PROFILE
 
@@ -357,6 +307,3 @@ async def test_a_person_edits_their_profile_and_makes_a_token_in_a_browser(
         assert MARKUP in (await page.locator("#tokens-table").text_content() or "")
         assert await page.locator("img[src=x]").count() == 0
         await screenshot(page, "account-tokens")
-        assert dialogs == []
-    finally:
-        await context.close()

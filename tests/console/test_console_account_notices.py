@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
@@ -24,8 +24,14 @@ from aisonar.notify.notices import (
 from aisonar.notify.preferences import preferences
 from aisonar.store.tables import audit_log, notices
 from aisonar.testing.gateway_server import RunningGateway
-from tests.console.people import MARKUP, PASSWORD, console_person, open_context, screenshot
-from tests.console.test_console_account import fetch, signed_in, submit
+from tests.console.forms import fetch, signed_in, submit
+from tests.console.people import (
+    MARKUP,
+    PASSWORD,
+    browsing_as,
+    console_person,
+    screenshot,
+)
 from tests.support import Backend
 
 NOTICES = "/console/notices"
@@ -165,20 +171,8 @@ async def test_notices_and_their_settings_in_a_browser(
     async with backend.engine.begin() as conn:
         data = {"name": MARKUP, "display_prefix": "sk-abc"}
         await record_notice(conn, person.org_id, KEY_CREATED, data, user_id=person.user_id)
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
         inbox_link = page.locator(".main-nav a[href='/console/notices']")
         assert (await inbox_link.locator(".count").text_content()) == "1"
         await inbox_link.click()
@@ -205,6 +199,3 @@ async def test_notices_and_their_settings_in_a_browser(
         async with backend.engine.connect() as conn:
             found = await preferences(conn, person.user_id)
         assert found.kinds["key_expiring"][Channel.EMAIL] is False
-        assert dialogs == []
-    finally:
-        await context.close()

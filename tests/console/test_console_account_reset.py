@@ -15,8 +15,9 @@ from aisonar.accounts.login import password_principal
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.admin.email_changes import audit_entries
 from tests.admin.test_password_reset import SUBJECT, loopback, token_for
-from tests.console.people import PASSWORD, console_person, open_context, screenshot
-from tests.console.test_console_account import NEW_PASSWORD, fetch, signed_in
+from tests.console.forms import fetch, signed_in
+from tests.console.people import PASSWORD, browsing, console_person, screenshot
+from tests.console.test_console_account import NEW_PASSWORD
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
 
@@ -125,9 +126,8 @@ async def test_a_forgotten_password_is_reset_in_a_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend, mailbox: Mailbox
 ) -> None:
     person = await console_person(backend.engine)
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    try:
+    async with browsing(browser, locale="en-US") as seen:
+        page = seen.page
         await page.goto(gateway.url + "/console/sign-in")
         await page.click("a[href='/console/reset-password']")
         await page.fill("#reset-email", person.email)
@@ -154,5 +154,3 @@ async def test_a_forgotten_password_is_reset_in_a_browser(
         await page.click("form.stacked button[type=submit]")
         assert page.url == gateway.url + "/console"
         assert await page.locator(".who").is_visible()
-    finally:
-        await context.close()

@@ -13,8 +13,7 @@ import re
 import secrets
 from datetime import timedelta
 
-import aiohttp
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 from sqlalchemy import select, update
 
 from aisonar.accounts.models import Role
@@ -23,28 +22,19 @@ from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.store.tables import audit_log
 from aisonar.testing.gateway_server import RunningGateway
+from tests.console.forms import fetch, http_session
 from tests.console.people import (
     MARKUP,
     ConsolePerson,
+    browsing_as,
     console_person,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
-from tests.console.test_console_operator_system import sign_in
 from tests.support import Backend
 
 AUDIT = "/console/audit"
 ENTRY = re.compile(r'<tr data-entry="(\d+)">')
-
-
-def http_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
 
 
 async def record(
@@ -197,17 +187,9 @@ async def test_markup_in_an_entry_stays_text(
         actor=MARKUP,
         changes={"name": [MARKUP, {"nested": MARKUP}], MARKUP: [None, 1]},
     )
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await sign_in(page, gateway.url, admin.email)
+    async with browsing_as(browser, gateway.url, admin.email, locale="en-US") as seen:
+        page = seen.page
+        await page.click(".cookie-banner button[value=no]")
         await page.click(f"nav.main-nav a[href='{AUDIT}']")
         await page.wait_for_url(gateway.url + AUDIT)
         await page.fill("#filter-action", action)
@@ -220,6 +202,3 @@ async def test_markup_in_an_entry_stays_text(
         assert await page.locator("img[src=x]").count() == 0
         assert await page.locator("#audit-table script").count() == 0
         await screenshot(page, "audit")
-        assert dialogs == []
-    finally:
-        await context.close()

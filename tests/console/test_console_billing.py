@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 from sqlalchemy import func, select, update
 
 from aisonar.billing import codes, ledger
@@ -24,10 +24,9 @@ from aisonar.testing.gateway_server import RunningGateway
 from tests.console.forms import element_text, fetch, signed_in, submit
 from tests.console.people import (
     MARKUP,
-    PASSWORD,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
 )
 from tests.support import Backend
@@ -192,20 +191,8 @@ async def test_billing_in_a_browser(
             conn, person.org_id, NewEntry(LedgerKind.RECHARGE, parse_amount("1"), "t", MARKUP)
         )
     code = await new_code(backend, "20")
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
         await page.click(".cookie-banner button[value=no]")
         await page.click("nav a[href='/console/billing']")
         assert page.url == gateway.url + BILLING
@@ -219,11 +206,9 @@ async def test_billing_in_a_browser(
         assert (await page.locator("#balance").text_content() or "").startswith("121.00")
         rows: Any = page.locator("#ledger-table tbody tr")
         assert "redeemed code" in (await rows.first.text_content() or "")
-        assert await page.locator("img[src=x]").count() == 0 and dialogs == []
+        assert await page.locator("img[src=x]").count() == 0 and seen.dialogs == []
         await screenshot(page, "billing")
         async with page.expect_download() as started:
             await page.click("#ledger-download button[type=submit]")
         download = await started.value
         assert download.suggested_filename == "ledger.csv"
-    finally:
-        await context.close()

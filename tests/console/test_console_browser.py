@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 import openai
-from playwright.async_api import Browser, ConsoleMessage, Page
+from playwright.async_api import Browser, Page
 from sqlalchemy import select
 
 from aisonar.clock import utcnow
@@ -17,7 +17,7 @@ from aisonar.privacy.cookies import CONSENT_COOKIE, DECLARED_NAMES, LANGUAGE_COO
 from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
-from tests.console.people import PASSWORD, console_person, open_context, screenshot
+from tests.console.people import PASSWORD, browsing, console_person, screenshot
 from tests.support import Backend, writer_drained
 
 
@@ -48,16 +48,8 @@ async def test_a_person_works_through_the_console_in_a_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     person = await console_person(backend.engine)
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    errors: list[str] = []
-
-    def keep_error(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    page.on("console", keep_error)
-    try:
+    async with browsing(browser, locale="en-US") as seen:
+        page = seen.page
         # Signed out, the console sends the visitor to sign in, and back after.
         await page.goto(gateway.url + "/console/keys")
         assert page.url == gateway.url + "/console/sign-in?next=%2Fconsole%2Fkeys"
@@ -144,6 +136,4 @@ async def test_a_person_works_through_the_console_in_a_browser(
         assert "aisonar_session" not in await cookie_values(page)
         await page.goto(gateway.url + "/console")
         assert page.url.startswith(gateway.url + "/console/sign-in")
-    finally:
-        await context.close()
-    assert errors == []
+    assert seen.errors == []

@@ -12,17 +12,16 @@ from html.parser import HTMLParser
 from urllib.parse import urldefrag, urlsplit
 
 import aiohttp
-import httpx
 import pytest
 
-from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role
 from aisonar.console.navigation import NAVIGATION, navigation_for
 from aisonar.privacy.policies import PolicyKind, publish_policy
 from aisonar.testing.gateway_server import RunningGateway
+from tests.console.forms import make_a_request
 from tests.console.people import console_person, sign_in_over_http
 from tests.console.test_console_without_script import assert_console_headers
-from tests.support import Backend, writer_drained
+from tests.support import Backend
 
 # Enough for every page of a small installation, few enough to finish in seconds.
 MAX_PAGES = 150
@@ -100,20 +99,6 @@ async def crawl(http: aiohttp.ClientSession, url: str, role: Role) -> dict[str, 
             assert token, (role, path, action)
         waiting.extend(link for link in map(console_link, parts.links) if link)
     return {path: status for path, status in seen.items() if path not in downloads}
-
-
-async def make_a_request(gateway: RunningGateway, backend: Backend, email: str) -> None:
-    """One request through the gateway, so that the usage pages have a row."""
-    async with backend.engine.begin() as conn:
-        _, secret = await accounts.create_key(conn, email, name="crawl key")
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(
-            gateway.url + "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {secret}"},
-            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-        )
-    assert answer.status_code == 200, answer.text
-    await writer_drained(gateway)
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 from babel.messages.pofile import read_po
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
@@ -35,9 +35,9 @@ from aisonar.testing.gateway_server import RunningGateway
 from tests.console.people import (
     MARKUP,
     PASSWORD,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
@@ -242,21 +242,8 @@ async def test_a_chinese_visitor_reads_refusals_in_chinese_in_the_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     chinese = await person_in(backend, ZH, name=MARKUP)
-    context = await open_context(browser)
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def dismiss(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", dismiss)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", chinese.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
-        await page.wait_for_url(gateway.url + "/console")
+    async with browsing_as(browser, gateway.url, chinese.email) as seen:
+        page = seen.page
         await page.goto(gateway.url + KEYS)
         await page.fill("#key-name", MARKUP)
         await page.fill("#key-allowed-ips", ADDRESS_MARKUP)
@@ -274,9 +261,6 @@ async def test_a_chinese_visitor_reads_refusals_in_chinese_in_the_browser(
         assert await page.locator("h1").text_content() == "未找到"
         assert await page.locator("p.error").text_content() == "/console/nowhere 处没有页面。"
         await screenshot(page, "errors_language-not-found")
-        assert dialogs == []
-    finally:
-        await context.close()
 
 
 # The messages themselves ----------------------------------------------------------------

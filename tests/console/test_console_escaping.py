@@ -5,10 +5,10 @@ run)."""
 from __future__ import annotations
 
 import httpx
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.console.people import MARKUP, PASSWORD, console_person, open_context
+from tests.console.people import MARKUP, browsing_as, console_person
 from tests.support import Backend, writer_drained
 
 INLINE_SCRIPTS = "script:not([src]):not([type='application/json'])"
@@ -18,20 +18,8 @@ async def test_markup_typed_by_people_is_shown_as_text(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     person = await console_person(backend.engine, name=MARKUP)
-    context = await open_context(browser)
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email) as seen:
+        page = seen.page
         await page.goto(gateway.url + "/console/keys")
         await page.fill("#key-name", MARKUP)
         await page.click("form.stacked button[type=submit]")
@@ -59,6 +47,3 @@ async def test_markup_typed_by_people_is_shown_as_text(
         assert MARKUP in (await page.locator("main p").first.text_content() or "")
         assert await page.locator("img[src=x]").count() == 0
         assert await page.locator(INLINE_SCRIPTS).count() == 0
-    finally:
-        await context.close()
-    assert dialogs == []

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import openai
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
@@ -30,7 +30,13 @@ from tests.console.forms import (
     signed_in,
     submit,
 )
-from tests.console.people import MARKUP, PASSWORD, console_person, open_context, screenshot
+from tests.console.people import (
+    MARKUP,
+    PASSWORD,
+    browsing_as,
+    console_person,
+    screenshot,
+)
 from tests.support import Backend, writer_drained
 
 KEYS = "/console/keys"
@@ -316,20 +322,8 @@ async def test_a_key_page_in_a_browser_with_markup_in_its_name(
     person = await console_person(backend.engine)
     async with backend.engine.begin() as conn:
         key, _ = await accounts.create_key(conn, person.email, name=MARKUP, models=["gpt-4o-mini"])
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
         await page.click(".cookie-banner button[value=no]")
         await page.goto(gateway.url + KEYS)
         await page.click("#keys-table a.key-link")
@@ -350,6 +344,4 @@ async def test_a_key_page_in_a_browser_with_markup_in_its_name(
         assert await page.locator("button[data-copy]").is_visible()
         assert MARKUP in (await page.locator("dl.details").text_content() or "")
         await screenshot(page, "key-rotated")
-        assert await page.locator("img[src=x]").count() == 0 and dialogs == []
-    finally:
-        await context.close()
+        assert await page.locator("img[src=x]").count() == 0 and seen.dialogs == []

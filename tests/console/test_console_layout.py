@@ -15,8 +15,9 @@ from aisonar.store.tables import organizations, users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.console.people import (
     PASSWORD,
+    browsing,
+    browsing_as,
     console_person,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
@@ -51,9 +52,8 @@ async def test_sign_up_is_a_page_only_when_the_operator_allows_it(
             query = select(func.count()).where(organizations.c.name == company)
             assert (await conn.execute(query)).scalar_one() == 0
 
-        context = await open_context(browser)
-        page = await context.new_page()
-        try:
+        async with browsing(browser) as seen:
+            page = seen.page
             await page.goto(url + "/console/sign-in")
             await page.click("a[href='/console/sign-up']")
             await page.fill("#name", "Ada Founder")
@@ -67,8 +67,6 @@ async def test_sign_up_is_a_page_only_when_the_operator_allows_it(
             await page.click("form.stacked button[type=submit]")
             assert page.url == url + "/console"
             assert "organization admin" in (await page.locator(".who").text_content() or "")
-        finally:
-            await context.close()
         async with backend.engine.connect() as conn:
             role = await conn.scalar(
                 select(users.c.role).where(users.c.email == f"{company}@example.com")
@@ -83,13 +81,8 @@ async def test_a_policy_to_acknowledge_shows_a_banner_until_it_is(
     text = f"We keep what we must. <b>{secrets.token_hex(4)}</b>"
     async with backend.engine.begin() as conn:
         await publish_policy(conn, PolicyKind.PRIVACY, text, material=True)
-    context = await open_context(browser)
-    page = await context.new_page()
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email) as seen:
+        page = seen.page
         banner = page.locator(".policy-banner", has_text="Privacy policy")
         assert await banner.count() == 1
         await screenshot(page, "dashboard-policy-banner")
@@ -102,8 +95,6 @@ async def test_a_policy_to_acknowledge_shows_a_banner_until_it_is(
         await page.goto(gateway.url + "/console/keys/key_nobodys/revoke")
         assert await page.locator("h1").text_content() == "Not found"
         await screenshot(page, "error")
-    finally:
-        await context.close()
 
 
 async def test_the_language_follows_the_browser_until_one_is_chosen(

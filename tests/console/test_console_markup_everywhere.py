@@ -10,7 +10,7 @@ import secrets
 
 import aiohttp
 import httpx
-from playwright.async_api import Browser, Dialog
+from playwright.async_api import Browser
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role
@@ -24,7 +24,7 @@ from aisonar.crypto import SecretBox
 from aisonar.support.services import open_request
 from aisonar.testing.gateway_server import RunningGateway
 from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY
-from tests.console.people import MARKUP, PASSWORD, open_context, sign_in_over_http
+from tests.console.people import MARKUP, PASSWORD, browsing_as, sign_in_over_http
 from tests.console.test_console_crawl import crawl
 from tests.console.test_console_escaping import INLINE_SCRIPTS
 from tests.support import Backend, writer_drained
@@ -116,22 +116,9 @@ async def open_each(
 ) -> set[str]:
     """The pages, opened in a browser as the person, whose content shows the markup as
     text; asserts no page made anything of it."""
-    context = await open_context(browser)
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
     shown_on = set()
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
-        await page.wait_for_url(gateway.url + "/console")
+    async with browsing_as(browser, gateway.url, email) as seen:
+        page = seen.page
         for path in paths:
             answer = await page.goto(gateway.url + path)
             assert answer is not None and answer.ok, path
@@ -139,7 +126,4 @@ async def open_each(
             assert await page.locator(INLINE_SCRIPTS).count() == 0, path
             if MARKUP in (await page.locator("main").text_content() or ""):
                 shown_on.add(path)
-    finally:
-        await context.close()
-    assert dialogs == []
     return shown_on

@@ -11,23 +11,21 @@ import re
 import secrets
 from typing import Any
 
-import aiohttp
-from playwright.async_api import Browser, Dialog
-from sqlalchemy import select
+from playwright.async_api import Browser
 
 from aisonar.accounts.models import Role
 from aisonar.channels import services as channels
 from aisonar.crypto import SecretBox
-from aisonar.store.tables import audit_log
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY
+from tests.console.forms import fetch, http_session, post
+from tests.console.operators import audited
 from tests.console.people import (
     MARKUP,
-    PASSWORD,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
@@ -37,36 +35,9 @@ CHANNELS = "/console/operator/channels"
 BOX = SecretBox(TEST_SECRET_KEY)
 
 
-def http_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
-
-
-async def post(
-    http: aiohttp.ClientSession, url: str, token: str, fields: dict[str, str]
-) -> tuple[int, str, str]:
-    form = {"csrf_token": token, **fields}
-    async with http.post(url, data=form, allow_redirects=False) as answer:
-        return answer.status, answer.headers.get("location", ""), await answer.text()
-
-
 async def channel_named(backend: Backend, name: str) -> Any:
     async with backend.engine.connect() as conn:
         return await channels.get_channel(conn, BOX, name)
-
-
-async def audited(backend: Backend, action: str, object_id: str) -> list[Any]:
-    async with backend.engine.connect() as conn:
-        rows = await conn.execute(
-            select(audit_log).where(
-                audit_log.c.action == action, audit_log.c.object_id == object_id
-            )
-        )
-        return list(rows)
 
 
 async def test_an_operator_adds_changes_and_turns_off_a_channel(
@@ -259,21 +230,8 @@ async def test_the_test_button_shows_success_then_the_injected_fault(
             api_key=UPSTREAM_KEY,
             models="marked-model=gpt-4o-mini",
         )
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", operator.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
-        await page.wait_for_url(gateway.url + "/console")
+    async with browsing_as(browser, gateway.url, operator.email, locale="en-US") as seen:
+        page = seen.page
         await page.click(f"nav.main-nav a[href='{CHANNELS}']")
         await page.wait_for_url(gateway.url + CHANNELS)
         row = page.locator(f"tr[data-channel='{marked.id}']")
@@ -306,6 +264,3 @@ async def test_the_test_button_shows_success_then_the_injected_fault(
         html = await page.content()
         assert UPSTREAM_KEY not in html
         assert await page.locator("img[src=x]").count() == 0
-        assert dialogs == []
-    finally:
-        await context.close()

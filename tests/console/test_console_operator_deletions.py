@@ -9,15 +9,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role
-from aisonar.clock import utcnow
 from aisonar.privacy.requests import DeletionRequest, get_request
-from aisonar.store.tables import api_keys, audit_log, deletion_requests, sessions, users
+from aisonar.store.tables import api_keys, audit_log, deletion_requests, users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
+from tests.console.forms import fetch, http_session, post, prove_long_ago
 from tests.console.people import (
     PASSWORD,
     ConsolePerson,
@@ -30,23 +29,6 @@ from tests.support import Backend
 
 DELETIONS = "/console/operator/deletions"
 REJECTED_SUBJECT = "Your request to delete your account was rejected"
-
-
-def http_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
-
-
-async def post(
-    http: aiohttp.ClientSession, url: str, token: str, fields: dict[str, str]
-) -> tuple[int, str, str]:
-    form = {"csrf_token": token, **fields}
-    async with http.post(url, data=form, allow_redirects=False) as answer:
-        return answer.status, answer.headers.get("location", ""), await answer.text()
 
 
 async def ask_for_deletion(url: str, person: ConsolePerson, reason: str = "leaving") -> str:
@@ -69,16 +51,6 @@ async def ask_for_deletion(url: str, person: ConsolePerson, reason: str = "leavi
 async def request_now(backend: Backend, request_id: str) -> DeletionRequest:
     async with backend.engine.connect() as conn:
         return await get_request(conn, request_id)
-
-
-async def prove_long_ago(backend: Backend, user_id: str) -> None:
-    """The person's sessions proved their password longer ago than the window."""
-    async with backend.engine.begin() as conn:
-        await conn.execute(
-            update(sessions)
-            .where(sessions.c.user_id == user_id)
-            .values(authenticated_at=utcnow().replace(year=2000))
-        )
 
 
 async def member_of(backend: Backend, admin: ConsolePerson, name: str = "Leaving Member") -> Any:

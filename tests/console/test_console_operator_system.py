@@ -13,7 +13,7 @@ import secrets
 from importlib.metadata import version
 
 import aiohttp
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
 from sqlalchemy import select, update
 
 from aisonar.accounts.models import Role
@@ -24,22 +24,16 @@ from aisonar.privacy.consents import Purpose, record_choice
 from aisonar.privacy.site_reports import analytics_consent
 from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway
+from tests.console.forms import fetch, http_session, post, prove_long_ago
 from tests.console.people import (
     PASSWORD,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
-from tests.console.test_console_operator_deletions import (
-    ask_for_deletion,
-    fetch,
-    http_session,
-    post,
-    prove_long_ago,
-    request_now,
-)
+from tests.console.test_console_operator_deletions import ask_for_deletion, request_now
 from tests.mailbox import Mailbox
 from tests.support import Backend
 
@@ -50,25 +44,15 @@ A_BROWSER = (
 )
 
 
-async def sign_in(page: Page, url: str, email: str) -> None:
-    await page.goto(url + "/console/sign-in")
-    await page.click(".cookie-banner button[value=no]")
-    await page.fill("#email", email)
-    await page.fill("#password", PASSWORD)
-    await page.click("form.stacked button[type=submit]")
-    await page.wait_for_url(url + "/console")
-
-
 async def test_as_an_operator_approve_a_deletion(
     browser: Browser, gateway: RunningGateway, backend: Backend, mailbox: Mailbox
 ) -> None:
     operator = await console_person(backend.engine, name="Olga Operator", role=Role.OPERATOR)
     leaver = await console_person(backend.engine, name="Zephyrine Quillfeather")
     request_id = await ask_for_deletion(gateway.url, leaver, reason="I am moving on")
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    try:
-        await sign_in(page, gateway.url, operator.email)
+    async with browsing_as(browser, gateway.url, operator.email, locale="en-US") as seen:
+        page = seen.page
+        await page.click(".cookie-banner button[value=no]")
         await page.click("nav.main-nav a[href='/console/operator/deletions']")
         await page.wait_for_url(gateway.url + "/console/operator/deletions")
         row = page.locator("#deletions-table tr", has_text=leaver.email)
@@ -90,8 +74,6 @@ async def test_as_an_operator_approve_a_deletion(
         assert await page.locator("#receipt-erased").count() == 1
         assert leaver.email not in await page.content()
         await screenshot(page, "operator-deletion-done")
-    finally:
-        await context.close()
 
     # As after `POST /api/deletion-requests/{id}/approve`: erased at once, receipt mailed.
     done = await request_now(backend, request_id)
@@ -158,10 +140,9 @@ async def test_site_analytics_and_system_status(
             turned_off = sum(not c.enabled for c in await channels.list_channels(conn))
         assert re.search(rf"<td>turned off</td><td class=\"num\">{turned_off}</td>", html)
 
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    try:
-        await sign_in(page, gateway.url, operator.email)
+    async with browsing_as(browser, gateway.url, operator.email, locale="en-US") as seen:
+        page = seen.page
+        await page.click(".cookie-banner button[value=no]")
         await page.click("nav.main-nav a[href='/console/operator/site']")
         await page.wait_for_url(gateway.url + "/console/operator/site")
         await page.wait_for_selector("canvas[data-chart=cost][data-drawn=true]")
@@ -171,8 +152,6 @@ async def test_site_analytics_and_system_status(
         await page.wait_for_url(gateway.url + "/console/operator/status")
         assert await page.inner_text("#status-version") == version("aisonar")
         await screenshot(page, "operator-status")
-    finally:
-        await context.close()
 
 
 async def test_a_user_is_refused_every_operator_page(

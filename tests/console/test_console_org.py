@@ -12,7 +12,6 @@ import asyncio
 import json
 import re
 import secrets
-from typing import Any
 
 import aiohttp
 import httpx
@@ -27,9 +26,11 @@ from aisonar.billing.money import parse_amount
 from aisonar.clock import utcnow
 from aisonar.limits.models import LimitSet, Subject, SubjectKind
 from aisonar.limits.services import get_limits
-from aisonar.store.tables import audit_log, users
+from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
+from tests.console.forms import fetch, http_session, make_a_request
+from tests.console.operators import audited
 from tests.console.people import (
     MARKUP,
     PASSWORD,
@@ -39,16 +40,7 @@ from tests.console.people import (
     sign_in_over_http,
 )
 from tests.mailbox import Mailbox
-from tests.support import Backend, writer_drained
-
-
-def http_session() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
+from tests.support import Backend
 
 
 async def submit(
@@ -61,16 +53,6 @@ async def submit(
     form = {"csrf_token": csrf_token_in(html), **fields}
     async with http.post(url + action, data=form, allow_redirects=False) as answer:
         return answer.status, answer.headers.get("location", ""), await answer.text()
-
-
-async def audited(backend: Backend, action: str, object_id: str) -> list[Any]:
-    async with backend.engine.connect() as conn:
-        rows = await conn.execute(
-            select(audit_log).where(
-                audit_log.c.action == action, audit_log.c.object_id == object_id
-            )
-        )
-        return list(rows)
 
 
 async def user_count(backend: Backend, org_id: str) -> int:
@@ -154,16 +136,7 @@ async def test_the_overview_shows_balance_spend_members_and_cost_per_day(
 ) -> None:
     admin = await console_person(backend.engine, name="Grace Admin", role=Role.ORG_ADMIN)
     await colleague(backend, admin, name="Quiet Member")
-    async with backend.engine.begin() as conn:
-        _, secret = await accounts.create_key(conn, admin.email, name="overview key")
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(
-            gateway.url + "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {secret}"},
-            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-        )
-    assert answer.status_code == 200, answer.text
-    await writer_drained(gateway)
+    await make_a_request(gateway, backend, admin.email)
     async with backend.engine.begin() as conn:
         await compact(conn, utcnow())
     async with http_session() as http:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import secrets
 
-import httpx
-from playwright.async_api import Browser, ConsoleMessage, Dialog
+from playwright.async_api import Browser
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role
@@ -16,49 +15,28 @@ from aisonar.alerts import services as alerts
 from aisonar.clock import utcnow
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
-from tests.console.people import MARKUP, PASSWORD, console_person, open_context, screenshot
-from tests.support import Backend, writer_drained
+from tests.console.forms import make_a_request
+from tests.console.people import (
+    MARKUP,
+    PASSWORD,
+    browsing_as,
+    console_person,
+    screenshot,
+)
+from tests.support import Backend
 
 
 async def test_an_admin_runs_their_organization_in_a_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     admin = await console_person(backend.engine, name="Grace Admin", role=Role.ORG_ADMIN)
-    async with backend.engine.begin() as conn:
-        _, secret = await accounts.create_key(conn, admin.email, name="browser key")
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(
-            gateway.url + "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {secret}"},
-            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-        )
-    assert answer.status_code == 200, answer.text
-    await writer_drained(gateway)
+    await make_a_request(gateway, backend, admin.email)
     async with backend.engine.begin() as conn:
         await compact(conn, utcnow())
 
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    errors: list[str] = []
-    dialogs: list[str] = []
-
-    def keep_error(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(message.text)
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("console", keep_error)
-    page.on("dialog", refuse)
     home = f"{gateway.url}/console/orgs/{admin.org_id}"
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", admin.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
-        await page.wait_for_url(gateway.url + "/console")
+    async with browsing_as(browser, gateway.url, admin.email, locale="en-US") as seen:
+        page = seen.page
 
         # The navigation leads to the overview; the chart is drawn beside its table.
         await page.click("nav.main-nav a[href='/console/org']")
@@ -122,7 +100,4 @@ async def test_an_admin_runs_their_organization_in_a_browser(
         await screenshot(page, "org-alerts")
 
         assert await page.locator("img[src=x]").count() == 0
-    finally:
-        await context.close()
-    assert dialogs == []
-    assert errors == []
+    assert seen.errors == []

@@ -11,7 +11,7 @@ import re
 import secrets
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, ConsoleMessage, Dialog
+from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
@@ -20,16 +20,19 @@ from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.admin.test_invitations import TOKEN, token_in
 from tests.admin.test_password_reset import stored
+from tests.console.forms import fetch, http_session
+from tests.console.operators import audited
 from tests.console.people import (
     MARKUP,
     PASSWORD,
+    browsing,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
-from tests.console.test_console_org import audited, fetch, http_session, org_page, submit
+from tests.console.test_console_org import org_page, submit
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
 
@@ -56,28 +59,8 @@ async def test_an_admin_invites_a_member_who_chooses_a_password_and_signs_in(
     settings = backend.settings.model_copy(update={"public_url": "https://sonar.example.com"})
     async with running_gateway(settings) as gateway:
         home = f"{gateway.url}/console/orgs/{admin.org_id}"
-        context = await open_context(browser, locale="en-US")
-        page = await context.new_page()
-        dialogs: list[str] = []
-        errors: list[str] = []
-
-        async def refuse(dialog: Dialog) -> None:
-            dialogs.append(dialog.message)
-            await dialog.dismiss()
-
-        def keep_error(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                errors.append(message.text)
-
-        page.on("dialog", refuse)
-        page.on("console", keep_error)
-        try:
-            await page.goto(gateway.url + "/console/sign-in")
-            await page.fill("#email", admin.email)
-            await page.fill("#password", PASSWORD)
-            await page.click("form.stacked button[type=submit]")
-            await page.wait_for_url(gateway.url + "/console")
-
+        async with browsing_as(browser, gateway.url, admin.email, locale="en-US") as seen:
+            page = seen.page
             await page.goto(home + "/members")
             assert await page.locator("#member-invite").is_checked()
             label = await page.locator("label[for=member-password]").text_content() or ""
@@ -106,9 +89,8 @@ async def test_an_admin_invites_a_member_who_chooses_a_password_and_signs_in(
             [link] = LINK.findall(text)
             parts = urlsplit(link)
 
-            invitee = await (await open_context(browser, locale="en-US")).new_page()
-            invitee.on("dialog", refuse)
-            try:
+            async with browsing(browser, locale="en-US") as welcomed:
+                invitee = welcomed.page
                 await invitee.goto(f"{gateway.url}{parts.path}?{parts.query}")
                 assert await invitee.locator("h1").text_content() == "Choose your password"
                 assert await invitee.title() == "Choose your password · AI Sonar"
@@ -125,17 +107,14 @@ async def test_an_admin_invites_a_member_who_chooses_a_password_and_signs_in(
                 await invitee.click("form.stacked button[type=submit]")
                 await invitee.wait_for_url(gateway.url + "/console")
                 assert await invitee.locator(".who").is_visible()
-            finally:
-                await invitee.context.close()
+            assert welcomed.errors == []
 
             # Now they have a password: active, and nothing to invite them to.
             await page.reload()
             assert await page.locator("#member-state").text_content() == "active"
             assert await page.locator("#invitation").count() == 0
             assert await page.locator("img[src=x]").count() == 0
-        finally:
-            await context.close()
-    assert dialogs == [] and errors == []
+        assert seen.errors == []
     [accepted] = await audited(backend, "user.invitation_accepted", added.id)
     assert accepted.actor == email
 

@@ -14,7 +14,7 @@ import zipfile
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, Dialog, Page
+from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
@@ -25,33 +25,18 @@ from aisonar.privacy.policies import PolicyKind, publish_policy
 from aisonar.store.tables import api_keys, audit_log, consents, deletion_requests, sessions
 from aisonar.support.services import open_request
 from aisonar.testing.gateway_server import RunningGateway
+from tests.console.forms import fetch, http_session, signed_in
 from tests.console.people import (
     MARKUP,
     PASSWORD,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
-    sign_in_over_http,
 )
 from tests.support import Backend
 
 PRIVACY = "/console/privacy"
-
-
-def jar() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def signed_in(url: str, email: str) -> aiohttp.ClientSession:
-    http = jar()
-    await sign_in_over_http(http, url, email)
-    return http
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
 
 
 async def post(
@@ -88,13 +73,6 @@ async def exports_recorded(backend: Backend, user_id: str) -> int:
             )
         )
         return len(list(rows))
-
-
-async def sign_in_in_browser(page: Page, url: str, email: str, password: str = PASSWORD) -> None:
-    await page.goto(url + "/console/sign-in")
-    await page.fill("#email", email)
-    await page.fill("#password", password)
-    await page.click("form.stacked button[type=submit]")
 
 
 async def test_the_export_holds_the_persons_own_data_and_is_limited(
@@ -269,7 +247,7 @@ async def test_a_deletion_request_needs_the_password_then_disables_and_signs_out
             status, _ = await fetch(session, gateway.url + PRIVACY)
             assert status == 303
         again = {"email": person.email, "password": PASSWORD, "next": "/console"}
-        async with jar() as fresh:
+        async with http_session() as fresh:
             sign_in = gateway.url + "/console/sign-in"
             async with fresh.post(sign_in, data=again, allow_redirects=False) as answer:
                 assert answer.status == 401
@@ -284,17 +262,10 @@ async def test_a_person_downloads_their_data_in_a_browser(
     person = await console_person(backend.engine, name=MARKUP)
     async with backend.engine.begin() as conn:
         await open_request(conn, person.user_id, "Exported from the browser", "Hello")
-    context = await open_context(browser, locale="en-US", accept_downloads=True)
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await sign_in_in_browser(page, gateway.url, person.email)
+    async with browsing_as(
+        browser, gateway.url, person.email, locale="en-US", accept_downloads=True
+    ) as seen:
+        page = seen.page
         await page.click(".main-nav a[href='/console/privacy']")
         assert page.url == gateway.url + PRIVACY
         await screenshot(page, "privacy-center")
@@ -319,7 +290,7 @@ async def test_a_person_downloads_their_data_in_a_browser(
         assert (
             await page.locator("#consent-analytics .consent-state").text_content() or ""
         ).strip() == "given"
-        assert {c["name"]: c["value"] for c in await context.cookies()}[
+        assert {c["name"]: c["value"] for c in await seen.context.cookies()}[
             CONSENT_COOKIE
         ] == "analytics"
         await page.click("#consent-analytics button[type=submit]")
@@ -329,26 +300,14 @@ async def test_a_person_downloads_their_data_in_a_browser(
         async with backend.engine.connect() as conn:
             assert await current_choices(conn, person.user_id) == {"analytics": False}
         assert await page.locator("img[src=x]").count() == 0
-        assert dialogs == []
-    finally:
-        await context.close()
 
 
 async def test_a_person_asks_for_deletion_in_a_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     person = await console_person(backend.engine)
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", refuse)
-    try:
-        await sign_in_in_browser(page, gateway.url, person.email)
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
         await page.goto(gateway.url + PRIVACY)
 
         # A wrong password: the page says so, keeps the reason as text, changes nothing.
@@ -376,6 +335,3 @@ async def test_a_person_asks_for_deletion_in_a_browser(
         # Signed out: the privacy page sends the browser to sign in.
         await page.goto(gateway.url + PRIVACY)
         assert page.url.startswith(gateway.url + "/console/sign-in")
-        assert dialogs == []
-    finally:
-        await context.close()

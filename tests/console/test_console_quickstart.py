@@ -19,7 +19,7 @@ from aisonar.accounts import services as accounts
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from aisonar.usage.log import usage_log
 from tests.console.forms import element_text, fetch, signed_in
-from tests.console.people import PASSWORD, console_person, open_context, screenshot
+from tests.console.people import browsing_as, console_person, screenshot
 from tests.support import Backend, writer_drained
 
 QUICKSTART = "/console/quickstart"
@@ -136,14 +136,11 @@ async def test_quick_start_in_a_browser(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     person = await console_person(backend.engine)
-    context = await open_context(browser, locale="en-US")
-    await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=gateway.url)
-    page = await context.new_page()
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
+        await seen.context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=gateway.url
+        )
         await page.click(".cookie-banner button[value=no]")
         await page.click("nav a[href='/console/quickstart']")
         assert page.url == gateway.url + QUICKSTART
@@ -157,5 +154,3 @@ async def test_quick_start_in_a_browser(
         copied = await page.evaluate("navigator.clipboard.readText()")
         assert copied == shown.strip()
         await screenshot(page, "quickstart")
-    finally:
-        await context.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
-from playwright.async_api import Browser, Dialog, Page
+from playwright.async_api import Browser
 from sqlalchemy import func, select
 
 from aisonar.accounts import services as accounts
@@ -18,35 +18,20 @@ from aisonar.notify.notices import SUPPORT_REPLY
 from aisonar.store.tables import notices, support_messages, support_requests
 from aisonar.support.services import get_thread
 from aisonar.testing.gateway_server import RunningGateway
+from tests.console.forms import fetch, signed_in
 from tests.console.people import (
     MARKUP,
     PASSWORD,
     ConsolePerson,
+    browsing_as,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
-    sign_in_over_http,
 )
 from tests.support import Backend
 
 SUPPORT = "/console/support"
 INBOX = "/console/operator/support"
-
-
-def jar() -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-
-async def signed_in(url: str, email: str) -> aiohttp.ClientSession:
-    http = jar()
-    await sign_in_over_http(http, url, email)
-    return http
-
-
-async def fetch(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url, allow_redirects=False) as answer:
-        return answer.status, await answer.text()
 
 
 async def submit(
@@ -228,13 +213,6 @@ async def test_a_request_is_opened_answered_and_closed_by_its_people_only(
             await session.close()
 
 
-async def sign_in_in_browser(page: Page, url: str, email: str) -> None:
-    await page.goto(url + "/console/sign-in")
-    await page.fill("#email", email)
-    await page.fill("#password", PASSWORD)
-    await page.click("form.stacked button[type=submit]")
-
-
 async def stored_messages(backend: Backend, person: ConsolePerson) -> list[str]:
     async with backend.engine.connect() as conn:
         rows = await conn.execute(
@@ -251,18 +229,11 @@ async def test_a_person_and_an_operator_talk_in_a_browser_and_markup_stays_text(
 ) -> None:
     person = await console_person(backend.engine)
     operator = await console_person(backend.engine, name="Olive Operator", role=Role.OPERATOR)
-    asking = await open_context(browser, locale="en-US")
-    answering = await open_context(browser, locale="en-US")
-    dialogs: list[str] = []
-
-    async def refuse(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    try:
-        page = await asking.new_page()
-        page.on("dialog", refuse)
-        await sign_in_in_browser(page, gateway.url, person.email)
+    async with (
+        browsing_as(browser, gateway.url, person.email, locale="en-US") as asking,
+        browsing_as(browser, gateway.url, operator.email, locale="en-US") as answering,
+    ):
+        page, desk = asking.page, answering.page
         await page.click(".main-nav a[href='/console/support']")
         assert page.url == gateway.url + SUPPORT
         assert await page.locator(".main-nav a[href='/console/operator/support']").count() == 0
@@ -280,9 +251,6 @@ async def test_a_person_and_an_operator_talk_in_a_browser_and_markup_stays_text(
         assert await page.locator("img[src=x]").count() == 0
         await screenshot(page, "support-list")
 
-        desk = await answering.new_page()
-        desk.on("dialog", refuse)
-        await sign_in_in_browser(desk, gateway.url, operator.email)
         await desk.click(".main-nav a[href='/console/operator/support']")
         assert desk.url == gateway.url + INBOX
         assert MARKUP in (await desk.locator("#inbox-table").text_content() or "")
@@ -307,7 +275,3 @@ async def test_a_person_and_an_operator_talk_in_a_browser_and_markup_stays_text(
         ]
         await page.click("#close-form button[type=submit]")
         assert (await page.locator("#thread-state").text_content() or "").strip() == "closed"
-        assert dialogs == []
-    finally:
-        await asking.close()
-        await answering.close()

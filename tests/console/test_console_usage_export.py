@@ -19,7 +19,7 @@ from aisonar.accounts import services as accounts
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.log import usage_log
 from tests.console.forms import fetch, signed_in
-from tests.console.people import PASSWORD, console_person, open_context, screenshot
+from tests.console.people import browsing_as, console_person, screenshot
 from tests.support import Backend, writer_drained
 
 USAGE = "/console/usage"
@@ -123,13 +123,8 @@ async def test_the_download_starts_from_the_page(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5
         )
     await writer_drained(gateway)
-    context = await open_context(browser, locale="en-US")
-    page = await context.new_page()
-    try:
-        await page.goto(gateway.url + "/console/sign-in")
-        await page.fill("#email", person.email)
-        await page.fill("#password", PASSWORD)
-        await page.click("form.stacked button[type=submit]")
+    async with browsing_as(browser, gateway.url, person.email, locale="en-US") as seen:
+        page = seen.page
         await page.click(".cookie-banner button[value=no]")
         await page.goto(gateway.url + USAGE + "?model=gpt-4o-mini")
         async with page.expect_download() as started:
@@ -140,5 +135,3 @@ async def test_the_download_starts_from_the_page(
         [line] = [json.loads(text) for text in path.read_text().splitlines()]
         assert line["requested_model"] == "gpt-4o-mini" and line["user_id"] == person.user_id
         await screenshot(page, "usage-export")
-    finally:
-        await context.close()

@@ -17,9 +17,9 @@ from aisonar.store.tables import api_keys
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.people import (
     PASSWORD,
+    browsing,
     console_person,
     csrf_token_in,
-    open_context,
     screenshot,
     sign_in_over_http,
 )
@@ -150,9 +150,8 @@ async def test_sign_in_and_a_new_key_work_with_javascript_off(
     browser: Browser, gateway: RunningGateway, backend: Backend
 ) -> None:
     person = await console_person(backend.engine)
-    context = await open_context(browser, java_script_enabled=False)
-    page = await context.new_page()
-    try:
+    async with browsing(browser, java_script_enabled=False) as seen:
+        page = seen.page
         await page.goto(gateway.url + "/console/sign-in")
         await page.fill("#email", person.email)
         await page.fill("#password", "not the password")
@@ -181,5 +180,3 @@ async def test_sign_in_and_a_new_key_work_with_javascript_off(
         assert page.url == gateway.url + "/console/keys"
         row = page.locator("#keys-table tbody tr", has_text="no script")
         assert "revoked" in (await row.text_content() or "")
-    finally:
-        await context.close()
