@@ -63,11 +63,15 @@ class Settings(BaseSettings):
     # The same for spend quotas: admit requests without their quotas (true), or refuse
     # them with 503 (false, the default: money is not spent on a guess).
     spend_quotas_fail_open: bool = False
-    # Password sign-in: how long a session lasts, and the failed sign-ins allowed per
-    # account and per address within the window before sign-in is refused with 429.
+    # Password sign-in: how long a session lasts, and the failed sign-ins allowed within
+    # the window before sign-in is refused with 429: to one account from one address, from
+    # one address to any accounts, and to one account from everywhere (a ceiling that
+    # refuses only the addresses that failed on the account, so no one can lock out its
+    # person from elsewhere).
     session_lifetime_s: int = Field(default=12 * 3600, gt=0)
-    signin_failures_per_account: int = Field(default=5, gt=0)
+    signin_failures_per_account_ip: int = Field(default=5, gt=0)
     signin_failures_per_ip: int = Field(default=20, gt=0)
+    signin_failures_per_account: int = Field(default=20, gt=0)
     signin_failure_window_s: float = Field(default=900.0, gt=0)
     # Self-service sign-up (an organization on the Free plan and its admin), and how many
     # sign-ups one address may make per hour.

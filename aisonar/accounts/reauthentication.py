@@ -11,7 +11,7 @@ from sqlalchemy import select
 from aisonar.accounts.passwords import verify_password
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.sessions import ActiveSession, mark_authenticated
-from aisonar.accounts.throttle import SignInThrottle
+from aisonar.accounts.throttle import sign_in_throttle
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
@@ -36,12 +36,7 @@ async def prove_password(
 ) -> datetime:
     """When the session's person proved their password; a wrong one is refused."""
     caller: Principal = signed_in.principal
-    throttle = SignInThrottle(
-        running.limiter.store,
-        per_account=settings.signin_failures_per_account,
-        per_ip=settings.signin_failures_per_ip,
-        window_s=settings.signin_failure_window_s,
-    )
+    throttle = sign_in_throttle(running.limiter.store, settings)
     attempt = await throttle.attempt(caller.email, ip)
     actor = Actor(caller.email, caller.user_id, ip)
     async with running.engine.begin() as conn:

@@ -19,7 +19,7 @@ from aisonar.accounts.sessions import (
     is_new_address,
     start_session,
 )
-from aisonar.accounts.throttle import SignInThrottle, TooManySignIns
+from aisonar.accounts.throttle import TooManySignIns, sign_in_throttle
 from aisonar.admin.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
 from aisonar.admin.errors import Unauthenticated
 from aisonar.admin.schemas import UserOut
@@ -54,15 +54,6 @@ class PasswordChanged(BaseModel):
     sessions_ended: int
 
 
-def _throttle(running: Services, settings: Settings) -> SignInThrottle:
-    return SignInThrottle(
-        running.limiter.store,
-        per_account=settings.signin_failures_per_account,
-        per_ip=settings.signin_failures_per_ip,
-        window_s=settings.signin_failure_window_s,
-    )
-
-
 async def open_session(
     conn: AsyncConnection,
     request: Request,
@@ -95,11 +86,11 @@ async def password_sign_in(
     email: str,
     password: str,
 ) -> tuple[User, NewSession]:
-    """Sign a person in with their password: throttled per account and address, audited
+    """Sign a person in with their password: throttled (`accounts/throttle.py`), audited
     (failures too), a notice when the address is new to them; the session's cookie is set
     on `response`. The API and the console's sign-in form both come here."""
     ip = client_ip(request)
-    throttle = _throttle(running, settings)
+    throttle = sign_in_throttle(running.limiter.store, settings)
     try:
         attempt = await throttle.attempt(email, ip)
     except TooManySignIns:

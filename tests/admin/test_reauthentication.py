@@ -115,10 +115,11 @@ async def test_the_window_is_a_setting(backend: Backend) -> None:
 async def test_a_wrong_password_is_refused_and_counts_with_failed_sign_ins(
     backend: Backend,
 ) -> None:
-    settings = backend.settings.model_copy(update={"signin_failures_per_account": 2})
+    settings = backend.settings.model_copy(update={"signin_failures_per_account_ip": 2})
     person = await member_with_password(backend.engine)
+    here = loopback()
     async with running_gateway(settings) as gateway:
-        browser, other = FromAddress(gateway.url, loopback()), FromAddress(gateway.url, loopback())
+        browser, other = FromAddress(gateway.url, here), FromAddress(gateway.url, here)
         try:
             assert await browser.sign_in(person.email) == 200
             await age_sessions(backend, person.user_id, 601)
@@ -131,7 +132,7 @@ async def test_a_wrong_password_is_refused_and_counts_with_failed_sign_ins(
                 "POST", "/api/session/reauthenticate", {"password": PASSWORD}
             )
             assert status == 429 and limited["error"]["code"] == "too_many_sign_in_attempts"
-            # The same count guards signing in to the account.
+            # The same count guards signing in to the account from the address.
             assert await other.sign_in(person.email) == 429
             assert (await browser.call("POST", "/api/me/tokens", {"name": "x"}))[0] == 403
             # A change made with the cookie still needs the CSRF token.
