@@ -9,6 +9,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -29,8 +30,10 @@ from sqlalchemy import (
     Text,
 )
 
+import aisonar
 from aisonar.exports import encode_records
 from aisonar.exports import parquet as parquet_export
+from aisonar.exports.spreadsheet import FIGURE_COLUMN
 
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 COLUMNS = (
@@ -64,6 +67,51 @@ async def test_csv_has_a_header_nested_values_as_json_and_iso_times() -> None:
     assert rows[7]["at"] == "2026-11-20T12:00:00.000007+00:00" and rows[8]["attempts"] == ""
 
 
+async def test_csv_text_a_spreadsheet_would_run_is_escaped_and_numbers_stay_numbers() -> None:
+    columns = (
+        Column("model", String),
+        Column("detail", JSON),
+        Column("amount", BigInteger),
+        Column("amount_display", String, info=FIGURE_COLUMN),
+    )
+    formulas = ("=1+2", "+1", "-1.50", "@SUM(A1)", "\tx", "\rx")
+
+    async def written() -> AsyncIterator[dict[str, Any]]:
+        for text in formulas:
+            yield {"model": text, "detail": text, "amount": -1_500_000, "amount_display": "-1.50"}
+        yield {"model": "gpt-4o", "detail": {"f": "=1"}, "amount": 0, "amount_display": "=1+2"}
+        # A carriage return inside a cell starts no row of the client's making.
+        yield {"model": "a\r=1+2", "detail": None, "amount": 1, "amount_display": "1.00"}
+
+    chunks = [chunk async for chunk in encode_records(written(), columns, "csv")]
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode(), newline="")))
+    for text, row in zip(formulas, rows, strict=False):
+        assert row == {
+            "model": "'" + text,
+            "detail": "'" + text,
+            "amount": "-1500000",
+            "amount_display": "-1.50",
+        }
+    # A figure column holding anything but a number is text like any other.
+    assert rows[-2] == {
+        "model": "gpt-4o",
+        "detail": '{"f":"=1"}',
+        "amount": "0",
+        "amount_display": "'=1+2",
+    }
+    assert len(rows) == len(formulas) + 2 and rows[-1]["model"] == "a\r=1+2"
+
+
+def test_every_csv_the_server_writes_goes_through_the_spreadsheet_writer() -> None:
+    package = Path(aisonar.__file__).parent
+    writers = [
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if "csv.writer(" in path.read_text() or "csv.DictWriter(" in path.read_text()
+    ]
+    assert writers == ["exports/spreadsheet.py"]
+
+
 async def test_json_lines_are_one_record_each() -> None:
     lines = b"".join(await encoded(3, "jsonl")).splitlines()
     assert [json.loads(line)["attempts"] for line in lines] == [None, [{"n": 1}], None]
@@ -71,7 +119,7 @@ async def test_json_lines_are_one_record_each() -> None:
 
 
 async def test_nothing_but_a_header_for_no_records_and_unknown_formats_refused() -> None:
-    assert await encoded(0, "csv") == [b"id,name,attempts,at\n"]
+    assert await encoded(0, "csv") == [b"id,name,attempts,at\r\n"]
     assert await encoded(0, "jsonl") == []
     with pytest.raises(ValueError, match="unknown export format 'xml'"):
         await encoded(1, "xml")

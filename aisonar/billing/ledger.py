@@ -22,6 +22,7 @@ from aisonar.billing.store import DurableBalance
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import NotFound
 from aisonar.exports import encode_records
+from aisonar.exports.spreadsheet import FIGURE_COLUMN
 from aisonar.i18n import N_
 from aisonar.notify.notices import RECHARGE_RECEIVED, record_notice
 from aisonar.store.changes import record_change
@@ -30,8 +31,8 @@ from aisonar.store.tables import ledger_entries, organizations
 LEDGER_ENTITY = "ledger_entry"
 EXPORT_COLUMNS: tuple[Column[Any], ...] = (
     *ledger_entries.columns,
-    Column("amount_display", String, nullable=False),
-    Column("balance_after_display", String, nullable=False),
+    Column("amount_display", String, nullable=False, info=FIGURE_COLUMN),
+    Column("balance_after_display", String, nullable=False, info=FIGURE_COLUMN),
 )
 
 

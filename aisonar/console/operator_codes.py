@@ -7,7 +7,6 @@ note with a batch. Only operators."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Mapping
 from typing import Annotated
@@ -26,6 +25,7 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
+from aisonar.exports.spreadsheet import SpreadsheetWriter
 from aisonar.i18n import N_
 
 router = console_router()
@@ -43,7 +43,7 @@ _LABELS: Mapping[str, str] = {
 def codes_csv(batch: codes.CodeBatch) -> str:
     """The batch as a CSV file's text: one code a line, with its amount and expiry."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SpreadsheetWriter(out)
     writer.writerow(["code", "amount", "expires_at", "batch"])
     expires = batch.expires_at.isoformat() if batch.expires_at else ""
     for code in batch.codes:

@@ -1,9 +1,9 @@
 """CSV and JSON Lines, written as the records arrive, in chunks of about 64 KiB. Times
-are ISO 8601; in CSV, a nested value (a list or a mapping) is one cell of JSON."""
+are ISO 8601; in CSV, a nested value (a list or a mapping) is one cell of JSON, and text
+is made safe for spreadsheets (`spreadsheet.py`)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from datetime import datetime
@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Column, DateTime
+
+from aisonar.exports.spreadsheet import FIGURE_COLUMN, SpreadsheetWriter, figure
 
 _CHUNK_SIZE = 64 * 1024
 
@@ -30,6 +32,8 @@ def _cell_writer(column: Column[Any]) -> Callable[[Any], Any] | None:
         return _time
     if isinstance(column.type, JSON):
         return _nested
+    if column.info == FIGURE_COLUMN:
+        return figure
     return None
 
 
@@ -52,7 +56,7 @@ async def encode_csv(
     records: AsyncIterable[dict[str, Any]], columns: Sequence[Column[Any]]
 ) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SpreadsheetWriter(buffer)
     writer.writerow([column.name for column in columns])
     cells = [(column.name, _cell_writer(column)) for column in columns]
     async for record in records:

@@ -35,8 +35,10 @@ Below: what each file holds, and what each of its fields means.
 Formats. The .json files are UTF-8 JSON, indented: a record, or a list of records. The
 .csv files are UTF-8 CSV with a header row, for the parts that may be long (usage,
 ledger, audit); they are CSV only. In CSV a nested value (a list, a mapping) is one cell
-of JSON. Times are ISO 8601, in UTC. Amounts of money are integers in micro-units of
-the operator's currency (1 credit = 1,000,000) unless a field says "in credits".
+of JSON, and a text that starts with =, +, -, @, a tab or a carriage return begins with
+an added ' so that a spreadsheet shows it rather than runs it. Times are ISO 8601, in
+UTC. Amounts of money are integers in micro-units of the operator's currency (1 credit =
+1,000,000) unless a field says "in credits".
 
 Never in it: the secrets of your API keys and access tokens, your password, the codes
 mailed to you or redeemed by you, the ids and secrets of your sign-in sessions (nor the

@@ -264,3 +264,30 @@ async def test_an_operator_reads_the_price_a_model_is_billed_at(
     own = (await operator.get("/api/prices/metered-model")).body
     assert (own["source"], own["output"]) == ("operator", "1000.00")
     assert (await operator.get("/api/prices/no-such-model-xyz")).status == 404
+
+
+async def test_the_ledger_csv_escapes_formulas_but_keeps_negative_amounts_numbers(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    formula = '=HYPERLINK("http://example.invalid","x")'
+    await operator.post(f"/api/orgs/{org.id}/recharges", {"amount": "1", "reference": formula})
+    async with sdk(gateway, org.member.key_secret) as client:
+        await client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=5
+        )
+    admin = Api(gateway.url, org.admin.token)
+    for _ in range(200):  # until the ledger writer has written the charge
+        rows = list(
+            csv.DictReader(
+                io.StringIO((await admin.get(f"/api/orgs/{org.id}/ledger?format=csv")).body)
+            )
+        )
+        if len(rows) == 2:
+            break
+        await asyncio.sleep(0.05)
+    recharge, charge = rows
+    assert recharge["reference"] == "'" + formula
+    assert charge["kind"] == "usage" and int(charge["amount"]) < 0
+    assert charge["amount_display"].startswith("-") and float(charge["amount_display"]) < 0
