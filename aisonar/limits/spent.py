@@ -1,5 +1,9 @@
 """What a key, user or organization spent in a period, as the database has it: the sum
-of the costs of its usage events (where spend counters start from)."""
+of the costs of its gateway usage events (where spend counters start from).
+
+Usage an application reports itself (ingest, otel) is priced for analytics but charged
+to no one, so it is not spend: counting it would let a key that can only report exhaust
+a user's or an organization's quota."""
 
 from __future__ import annotations
 
@@ -23,5 +27,6 @@ async def spent_in_period(conn: AsyncConnection, counted: Subject, period: Perio
         column == counted.id,
         usage_events.c.started_at >= period.start,
         usage_events.c.started_at < period.end,
+        usage_events.c.source == "gateway",
     )
     return int((await conn.execute(query)).scalar_one())
