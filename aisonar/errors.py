@@ -86,3 +86,20 @@ class NotFound(AISonarError):
 class AlreadyExists(AISonarError):
     status = 409
     kind = "conflict_error"
+
+
+class NotPositive(InvalidInput):
+    """An amount that must reserve something (a hold, an admission's cost) and does not:
+    a store refuses it rather than let it add to what others may spend."""
+
+    code = "invalid_amount"
+
+
+def require_positive(amount: int, what: str) -> None:
+    if type(amount) is not int or amount < 1:
+        raise NotPositive(f"{what} must be a positive whole number, not {amount!r}.")
+
+
+def require_not_negative(amount: int, what: str) -> None:
+    if type(amount) is not int or amount < 0:
+        raise NotPositive(f"{what} must be a whole number of at least zero, not {amount!r}.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from aisonar.billing.store import Hold, InsufficientBalance, LiveBalance, Loader
+from aisonar.errors import require_not_negative, require_positive
 
 
 class _Account:
@@ -60,6 +61,7 @@ class MemoryBalanceStore:
             del self._early_credits[org_id]
 
     async def hold(self, org_id: str, amount: int, hold_id: str) -> Hold:
+        require_positive(amount, "A hold")
         account = await self._account(org_id)
         available = account.balance - account.held
         if amount > available:
@@ -68,6 +70,7 @@ class MemoryBalanceStore:
         return Hold(org_id, amount, hold_id)
 
     async def settle(self, hold: Hold, cost: int) -> None:
+        require_not_negative(cost, "A cost")
         account = self._accounts[hold.org_id]
         account.held -= hold.amount
         account.balance -= cost

@@ -43,6 +43,5 @@ def lookup(model: str, provider: str | None) -> ModelPrice | None:
             cached_input=_rate(getattr(prices, "cache_read_mtok", None)),
             cache_write=_rate(getattr(prices, "cache_write_mtok", None)),
             output=_rate(getattr(prices, "output_mtok", None)),
-            context_window=found.model.context_window,
         )
     return None

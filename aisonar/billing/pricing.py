@@ -37,7 +37,6 @@ class ModelPrice:
     cached_input: Rate
     cache_write: Rate
     output: Rate
-    context_window: int | None = None
 
     def cost(self, usage: TokenUsage) -> int:
         """Exact cost in micro-units, rounded up once. `input_tokens` counts all input,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from aisonar.billing.store import Hold, InsufficientBalance, LiveBalance, Loader
+from aisonar.errors import require_not_negative, require_positive
 
 _CREDITED_TTL_S = 7 * 24 * 3600
 _MAX_CONNECTIONS = 64
@@ -100,6 +101,7 @@ class RedisBalanceStore:
         self._credit = self._redis.register_script(_CREDIT)
 
     async def hold(self, org_id: str, amount: int, hold_id: str) -> Hold:
+        require_positive(amount, "A hold")
         keys = _keys(org_id)
         for _ in range(2):
             result = await self._hold(keys=keys, args=[amount, hold_id, self._hold_ttl_ms])
@@ -112,6 +114,7 @@ class RedisBalanceStore:
         raise RuntimeError(f"balance of {org_id} could not be loaded into Redis")
 
     async def settle(self, hold: Hold, cost: int) -> None:
+        require_not_negative(cost, "A cost")
         await self._settle(keys=_keys(hold.org_id), args=[hold.id, -cost])
 
     async def release(self, hold: Hold) -> None:

@@ -167,7 +167,9 @@ class Limiter:
 
 
 def token_estimate(input_bytes: int, max_output_tokens: int | None) -> int:
-    return input_bytes // _BYTES_PER_TOKEN + (max_output_tokens or 0)
+    """A request's share of a tokens-per-minute limit until its real count is known: at
+    least one token, as the store takes only positive costs."""
+    return max(input_bytes // _BYTES_PER_TOKEN + (max_output_tokens or 0), 1)
 
 
 _HEADER_NAMES = {

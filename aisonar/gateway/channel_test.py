@@ -71,7 +71,7 @@ async def round_trip(
         "messages": [{"role": "user", "content": "ping"}],
         "max_tokens": 1,
     }
-    body = adapter.request_from_hub(hub, default_max_tokens=1)
+    body = adapter.request_from_hub(hub)
     own = channel.timeouts
     total_s = min(own.total_s or defaults.total_s or TEST_TIMEOUT_CAP_S, TEST_TIMEOUT_CAP_S)
     connect_s = own.connect_s or defaults.connect_s

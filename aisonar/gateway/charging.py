@@ -11,13 +11,23 @@ from dataclasses import dataclass
 
 from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.multipliers import PPM, effective_markup, format_multiplier, marked_up
+from aisonar.billing.output_limits import model_output_limit
 from aisonar.billing.prices import PriceBook
 from aisonar.billing.pricing import ModelPrice
 from aisonar.billing.store import BalanceStore
 from aisonar.billing.throttle import FailureWindow
+from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route
+
+
+class OutputLimitExceeded(InvalidRequest):
+    def __init__(self, field: str, requested: int, model: str, limit: int) -> None:
+        super().__init__(
+            f"`{field}` is {requested}, but `{model}` writes at most {limit} tokens.",
+            param=field,
+        )
 
 
 @dataclass
@@ -35,10 +45,20 @@ class Billing:
     def price_for(self, route: Route) -> ModelPrice:
         return self.prices.price(route.upstream_model, route.channel.channel.provider)
 
-    def output_bound(self, price: ModelPrice, requested: int | None) -> int:
-        if requested is not None:
+    def output_bound(self, route: Route, requested: int | None, field: str, *, clamp: bool) -> int:
+        """The most output tokens the upstream will be allowed to write for one choice: the
+        client's limit, or the gateway's default, within the model's own limit. A client's
+        limit past the model's is clamped when the request is translated (the client asked
+        another model's question), and refused when it goes to its own provider."""
+        model = route.upstream_model
+        limit = model_output_limit(model, route.channel.channel.provider)
+        if requested is None:
+            return min(self.default_max_output_tokens, limit or self.default_max_output_tokens)
+        if limit is None or requested <= limit:
             return requested
-        return price.context_window or self.default_max_output_tokens
+        if clamp:
+            return limit
+        raise OutputLimitExceeded(field, requested, model, limit)
 
 
 @asynccontextmanager
@@ -57,7 +77,8 @@ async def held(
     markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
     amount = marked_up(price.most(input_bound, output_bound), markup)
     async with billing.quotas.held(meter, amount):
-        if billing.enabled:
+        # A free model's request reserves nothing, so the balance store is not asked.
+        if billing.enabled and amount > 0:
             async with _balance_held(billing, meter, amount, price, markup):
                 yield
         else:

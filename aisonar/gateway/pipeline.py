@@ -35,7 +35,12 @@ from aisonar.gateway.relay import (
     relay_translated_stream,
 )
 from aisonar.gateway.routing import ChannelTable, Route
-from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub
+from aisonar.gateway.translate.hub import (
+    JsonObject,
+    hub_usage,
+    usage_from_hub,
+    with_output_limit,
+)
 from aisonar.gateway.upstream import open_upstream
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.usage.tokens import count_text_tokens
@@ -127,16 +132,18 @@ async def generate(
     async def attempt(route: Route) -> None:
         adapter, model = route.adapter, route.upstream_model
         price = services.billing.price_for(route)
-        output_bound = services.billing.output_bound(price, request.max_output_tokens)
         passthrough = adapter.name == dialect.name
+        output_bound = services.billing.output_bound(
+            route, request.max_output_tokens, request.output_field, clamp=not passthrough
+        )
         hub: JsonObject | None = None
         if passthrough:
-            upstream_body = dialect.passthrough_body(body, request, model)
+            added_limit = output_bound if request.max_output_tokens is None else None
+            upstream_body = dialect.passthrough_body(body, request, model, added_limit)
             headers = dialect.passthrough_headers(exchange, route.headers)
         else:
-            hub = {**dialect.to_hub(body, request), "model": model}
-            default_max = services.billing.default_max_output_tokens
-            upstream_body = adapter.request_from_hub(hub, default_max_tokens=default_max)
+            hub = with_output_limit({**dialect.to_hub(body, request), "model": model}, output_bound)
+            upstream_body = adapter.request_from_hub(hub)
             headers = route.headers
 
         def hub_request() -> JsonObject:

@@ -10,6 +10,8 @@ from aisonar.gateway.charging import held
 from aisonar.gateway.disconnect import cancel_on_disconnect
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.failover import with_failover
+from aisonar.gateway.formats.output_limit import insert_field
+from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.formats.responses import (
     ResponsesRequest,
     ResponsesStreamUsage,
@@ -48,6 +50,19 @@ class _Estimator:
         return self._usage(responses_output_text(body))
 
 
+def _upstream_body(body: bytes, request: ResponsesRequest, model: str, output_bound: int) -> bytes:
+    """The client's bytes with the upstream's model, and the gateway's output limit when the
+    client set none."""
+    if model == request.model:
+        if request.max_output_tokens is not None:
+            return body
+        return insert_field(body, "max_output_tokens", output_bound)
+    document = orjson.loads(body)
+    document["model"] = model
+    document["max_output_tokens"] = output_bound
+    return orjson.dumps(document)
+
+
 async def responses(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
     meter.identity = await authenticate_exchange(services, exchange)
     body = await exchange.read_body(services.max_body_bytes)
@@ -65,17 +80,21 @@ async def responses(services: GatewayServices, exchange: Exchange, meter: Reques
             param="model",
         )
 
+    input_bound = prompt_bound(body)
+
     async def attempt(route: Route) -> None:
         model = route.upstream_model
-        upstream_body = (
-            body if model == request.model else orjson.dumps({**orjson.loads(body), "model": model})
+        output_bound = services.billing.output_bound(
+            route, request.max_output_tokens, "max_output_tokens", clamp=False
         )
+        upstream_body = _upstream_body(body, request, model, output_bound)
         price = services.billing.price_for(route)
-        output_bound = services.billing.output_bound(price, request.max_output_tokens)
         estimator = _Estimator(request, model)
         url = route.url("/responses")
         async with (
-            held(services.billing, meter, price, input_bound=len(body), output_bound=output_bound),
+            held(
+                services.billing, meter, price, input_bound=input_bound, output_bound=output_bound
+            ),
             cancel_on_disconnect(exchange),
             open_upstream(
                 services.session, route, url, route.headers, upstream_body, stream=meter.stream
@@ -87,7 +106,7 @@ async def responses(services: GatewayServices, exchange: Exchange, meter: Reques
             else:
                 await relay_json(exchange, answer, meter, responses_body_usage, estimator.from_body)
 
-    estimate = token_estimate(len(body), request.max_output_tokens)
+    estimate = token_estimate(input_bound, request.max_output_tokens)
     admitted = await services.limiter.admit(exchange, meter, estimate)
     try:
         await with_failover(services.failover, exchange, meter, routes, attempt)

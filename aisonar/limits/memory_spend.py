@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aisonar.clock import utcnow
+from aisonar.errors import require_not_negative, require_positive
 from aisonar.limits.spend import SpendCheck, SpendDecision, SpendLoader
 
 # Counters of periods that ended are swept every this many holds.
@@ -31,6 +32,7 @@ class MemorySpendStore:
         self._holds = 0
 
     async def hold(self, hold_id: str, checks: Sequence[SpendCheck], amount: int) -> SpendDecision:
+        require_positive(amount, "A spend hold")
         self._holds += 1
         if self._holds % _SWEEP_EVERY == 0:
             self._sweep()
@@ -46,6 +48,7 @@ class MemorySpendStore:
         return SpendDecision(True)
 
     async def settle(self, hold_id: str, checks: Sequence[SpendCheck], cost: int) -> None:
+        require_not_negative(cost, "A cost")
         for check in checks:
             counter = self._counters.get(check.key)
             if counter is None:

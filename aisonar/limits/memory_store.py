@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from aisonar.errors import require_positive
 from aisonar.limits.store import CheckState, Decision, RateCheck, SlotCheck, gcra, rate_state
 
 # Stale buckets and empty slot sets are swept every this many decisions.
@@ -22,6 +23,8 @@ class MemoryLimitStore:
     async def admit(
         self, request_id: str, rates: Sequence[RateCheck], slots: Sequence[SlotCheck]
     ) -> Decision:
+        for check in rates:
+            require_positive(check.cost, f"The cost of {check.name}")
         now = self.clock()
         self._decisions += 1
         if self._decisions % _SWEEP_EVERY == 0:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from aisonar.errors import require_not_negative, require_positive
 from aisonar.limits.spend import SpendCheck, SpendDecision, SpendLoader
 
 _MAX_CONNECTIONS = 64
@@ -105,6 +106,7 @@ class RedisSpendStore:
         self._load_script = self._redis.register_script(_LOAD)
 
     async def hold(self, hold_id: str, checks: Sequence[SpendCheck], amount: int) -> SpendDecision:
+        require_positive(amount, "A spend hold")
         keys = [key for check in checks for key in _keys(check)]
         args: list[str | int] = [hold_id, str(amount), self._hold_ttl_ms]
         for check in checks:
@@ -122,6 +124,7 @@ class RedisSpendStore:
         raise RuntimeError("spend counters could not be loaded into Redis")
 
     async def settle(self, hold_id: str, checks: Sequence[SpendCheck], cost: int) -> None:
+        require_not_negative(cost, "A cost")
         keys = [key for check in checks for key in _keys(check)]
         await self._settle(keys=keys, args=[hold_id, str(cost)])
 

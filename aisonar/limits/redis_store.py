@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from aisonar.errors import require_positive
 from aisonar.limits.store import CheckState, Decision, RateCheck, SlotCheck
 
 _MAX_CONNECTIONS = 64
@@ -114,6 +115,8 @@ class RedisLimitStore:
     async def admit(
         self, request_id: str, rates: Sequence[RateCheck], slots: Sequence[SlotCheck]
     ) -> Decision:
+        for check in rates:
+            require_positive(check.cost, f"The cost of {check.name}")
         keys = [self._prefix + c.key for c in rates] + [self._prefix + s.key for s in slots]
         args: list[str | int | float] = [request_id, len(rates), len(slots)]
         for check in rates:

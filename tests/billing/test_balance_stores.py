@@ -11,6 +11,7 @@ import pytest
 
 from aisonar.billing.memory_store import MemoryBalanceStore
 from aisonar.billing.store import BalanceStore, DurableBalance, InsufficientBalance
+from aisonar.errors import NotPositive
 
 REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
 STARTING = DurableBalance(balance=1_000, through_entry=5)
@@ -131,3 +132,17 @@ async def test_a_redis_that_lost_its_data_reloads_instead_of_going_wrong() -> No
     finally:
         await raw.aclose()
         await store.close()
+
+
+@pytest.mark.parametrize("amount", [0, -1, -1_000_000_000_000])
+async def test_a_hold_that_reserves_nothing_is_refused_and_changes_nothing(
+    store: BalanceStore, amount: int
+) -> None:
+    org = new_org()
+    first = await store.hold(org, 100, new_hold_id())
+    with pytest.raises(NotPositive):
+        await store.hold(org, amount, new_hold_id())
+    with pytest.raises(NotPositive):
+        await store.settle(first, -5)
+    live = await store.live(org)
+    assert live is not None and (live.balance, live.held) == (1_000, 100)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from aisonar.cli import main
 from aisonar.store.tables import ledger_entries
 from aisonar.testing.gateway_server import free_port
+from tests.billing.flood import flood
 from tests.support import (
     Backend,
     assert_ledger_invariant,
@@ -68,6 +69,28 @@ async def test_two_gateways_sharing_redis_never_overspend(backend: Backend) -> N
         for server in servers:
             await server.wait()
     assert statuses == {200: 100, 402: 400}
+    await settled_balance(backend.engine, tenant.org_id, 0)
+    assert await assert_ledger_invariant(backend.engine, tenant.org_id) == 0
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="AISONAR_TEST_REDIS_URL is not set")
+async def test_a_negative_limit_flood_on_two_gateways_cannot_overdraw(backend: Backend) -> None:
+    tenant = await make_tenant(backend.engine, balance="0.10")  # ten expensive requests
+    ports = [free_port(), free_port()]
+    redis = {"AISONAR_REDIS_URL": REDIS_URL or ""}
+    servers = [await start_gateway_process(backend, p, extra_env=redis) for p in ports]
+    try:
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        abusive, normal = await flood(
+            urls, tenant.secret, abusive_loops=4, abusive_each=50, normal=30
+        )
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            await server.wait()
+    assert abusive == {400: 200}
+    assert normal == {200: 10, 402: 20}
     await settled_balance(backend.engine, tenant.org_id, 0)
     assert await assert_ledger_invariant(backend.engine, tenant.org_id) == 0
 

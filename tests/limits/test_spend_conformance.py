@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from aisonar.errors import NotPositive
 from aisonar.limits.memory_spend import MemorySpendStore
 from aisonar.limits.models import Subject, SubjectKind
 from aisonar.limits.spend import (
@@ -186,3 +187,18 @@ async def test_a_counter_lost_with_redis_reloads_from_the_database(database: Dat
         assert not refused.allowed and refused.committed == 400
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("amount", [0, -1, -1_000_000_000_000])
+async def test_a_hold_that_reserves_nothing_is_refused_and_changes_nothing(
+    store: SpendStore, amount: int
+) -> None:
+    quota = check(1_000)
+    first = hold_id()
+    assert (await store.hold(first, [quota], 400)).allowed
+    with pytest.raises(NotPositive):
+        await store.hold(hold_id(), [quota], amount)
+    with pytest.raises(NotPositive):
+        await store.settle(first, [quota], -5)
+    assert not (await store.hold(hold_id(), [quota], 601)).allowed
+    assert (await store.hold(hold_id(), [quota], 600)).allowed

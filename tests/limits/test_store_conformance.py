@@ -7,9 +7,11 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 
+from aisonar.errors import NotPositive
 from aisonar.limits.memory_store import MemoryLimitStore
 from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
 
@@ -143,3 +145,15 @@ async def test_concurrent_requests_take_exactly_the_free_slots(store: LimitStore
     seats = slot(7)
     decisions = await asyncio.gather(*(store.admit(request_id(), [], [seats]) for _ in range(40)))
     assert sum(d.allowed for d in decisions) == 7
+
+
+@pytest.mark.parametrize("cost", [0, -1, -1_000_000_000_000])
+async def test_a_cost_that_takes_nothing_is_refused_and_changes_nothing(
+    store: LimitStore, cost: int
+) -> None:
+    tokens = rate(10, name="tpm")
+    assert (await store.admit(request_id(), [tokens], [])).allowed
+    with pytest.raises(NotPositive):
+        await store.admit(request_id(), [rate(10), replace(tokens, cost=cost)], [])
+    decision = await store.admit(request_id(), [tokens], [])
+    assert decision.allowed and decision.states[0].remaining == 8

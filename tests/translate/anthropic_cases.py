@@ -132,7 +132,7 @@ def hub_request(**fields: Any) -> JsonObject:
 
 
 def to_anthropic(hub: JsonObject) -> JsonObject:
-    return hub_request_to_anthropic(hub, default_max_tokens=1000)
+    return hub_request_to_anthropic({"max_tokens": 1000, **hub})
 
 
 def tool_call(call_id: str, name: str, arguments: str) -> JsonObject:

@@ -11,6 +11,8 @@ import msgspec
 import orjson
 
 from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.formats.body_errors import invalid_body
+from aisonar.gateway.formats.output_limit import OpenAIChoices, OutputTokens, insert_field
 from aisonar.gateway.formats.usage import TokenUsage
 
 
@@ -23,13 +25,23 @@ class ChatRequest(msgspec.Struct):
     messages: msgspec.Raw
     stream: bool | None = False
     stream_options: _StreamOptions | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    n: int | None = None
+    max_tokens: OutputTokens | None = None
+    max_completion_tokens: OutputTokens | None = None
+    n: OpenAIChoices | None = None
 
     @property
     def client_wants_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.include_usage)
+
+    @property
+    def output_limit(self) -> int | None:
+        """The client's limit on output tokens; with both fields, the larger bounds it."""
+        given = [n for n in (self.max_tokens, self.max_completion_tokens) if n is not None]
+        return max(given) if given else None
+
+    @property
+    def output_field(self) -> str:
+        return "max_tokens" if self.max_completion_tokens is None else "max_completion_tokens"
 
 
 class EmbeddingsRequest(msgspec.Struct):
@@ -39,44 +51,53 @@ class EmbeddingsRequest(msgspec.Struct):
 
 _chat_decoder = msgspec.json.Decoder(ChatRequest)
 _embeddings_decoder = msgspec.json.Decoder(EmbeddingsRequest)
-_FIELD_PATH = re.compile(r"at `\$\.([A-Za-z_][\w.]*)")
-_MISSING_FIELD = re.compile(r"missing required field `(\w+)`")
-
-
-def _invalid(error: msgspec.ValidationError | msgspec.DecodeError) -> InvalidRequest:
-    text = str(error)
-    if isinstance(error, msgspec.ValidationError):
-        found = _FIELD_PATH.search(text) or _MISSING_FIELD.search(text)
-        param = found.group(1) if found else None
-        return InvalidRequest(f"Invalid request body: {text}", param=param)
-    return InvalidRequest(f"Request body is not valid JSON: {text}")
 
 
 def parse_chat_request(body: bytes) -> ChatRequest:
     try:
         request = _chat_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise _invalid(error) from None
+        raise invalid_body(error) from None
     if not bytes(request.messages).lstrip().startswith(b"["):
         raise InvalidRequest("`messages` must be an array", param="messages")
-    if request.n is not None and request.n < 1:
-        raise InvalidRequest("`n` must be at least 1", param="n")
     return request
+
+
+# OpenAI's reasoning models refuse `max_tokens` and take `max_completion_tokens`; other
+# models, and the OpenAI-compatible hosts, take `max_tokens`.
+_COMPLETION_TOKENS_MODEL = re.compile(r"(?:^|/)(?:o\d|gpt-5)")
+
+
+def output_limit_field(model: str) -> str:
+    """The field that limits output tokens for `model` on an OpenAI-format upstream."""
+    return "max_completion_tokens" if _COMPLETION_TOKENS_MODEL.search(model) else "max_tokens"
 
 
 def parse_embeddings_request(body: bytes) -> EmbeddingsRequest:
     try:
         return _embeddings_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise _invalid(error) from None
+        raise invalid_body(error) from None
 
 
-def rewrite_body(body: bytes, *, model: str, requested_model: str, force_usage: bool) -> bytes:
-    """The client's bytes, untouched unless the model name or the usage option must change."""
+def rewrite_body(
+    body: bytes,
+    *,
+    model: str,
+    requested_model: str,
+    force_usage: bool,
+    output_limit: int | None = None,
+) -> bytes:
+    """The client's bytes, untouched unless the model name or the usage option must change,
+    or the gateway's `output_limit` must be added to a body that sets none."""
     if model == requested_model and not force_usage:
-        return body
+        if output_limit is None:
+            return body
+        return insert_field(body, output_limit_field(model), output_limit)
     document = orjson.loads(body)
     document["model"] = model
+    if output_limit is not None:
+        document[output_limit_field(model)] = output_limit
     if force_usage:
         options = document.get("stream_options")
         document["stream_options"] = {

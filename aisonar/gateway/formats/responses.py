@@ -12,7 +12,9 @@ from typing import Any
 import msgspec
 import orjson
 
-from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.formats.body_errors import invalid_body
+from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
+from aisonar.gateway.formats.output_limit import OutputTokens
 from aisonar.gateway.formats.usage import TokenUsage
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
@@ -23,7 +25,7 @@ class ResponsesRequest(msgspec.Struct):
     input: msgspec.Raw = msgspec.Raw(b'""')
     instructions: str | None = None
     stream: bool | None = False
-    max_output_tokens: int | None = None
+    max_output_tokens: OutputTokens | None = None
 
 
 _request_decoder = msgspec.json.Decoder(ResponsesRequest)
@@ -31,9 +33,11 @@ _request_decoder = msgspec.json.Decoder(ResponsesRequest)
 
 def parse_responses_request(body: bytes) -> ResponsesRequest:
     try:
-        return _request_decoder.decode(body)
+        request = _request_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise InvalidRequest(f"Invalid request body: {error}") from None
+        raise invalid_body(error) from None
+    refuse_duplicate_fields(body)
+    return request
 
 
 def _detail(block: dict[str, Any], group: str, name: str) -> int:

@@ -8,8 +8,11 @@ import orjson
 
 from aisonar.errors import AISonarError
 from aisonar.gateway.auth import presented_key
-from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.formats.anthropic import anthropic_stream_error_event, render_anthropic_error
+from aisonar.gateway.formats.body_errors import invalid_body
+from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
+from aisonar.gateway.formats.output_limit import OutputTokens
+from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import GenerationRequest, PathTarget
 from aisonar.gateway.translate.anthropic_inbound import (
@@ -25,7 +28,7 @@ _PASSED_HEADERS = (b"anthropic-version", b"anthropic-beta")
 class _MessagesRequest(msgspec.Struct):
     model: str
     messages: msgspec.Raw
-    max_tokens: int
+    max_tokens: OutputTokens
     stream: bool | None = False
 
 
@@ -36,9 +39,8 @@ def parse_messages_request(body: bytes) -> _MessagesRequest:
     try:
         request = _decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
-        raise InvalidRequest(f"Invalid request body: {error}") from None
-    if request.max_tokens < 1:
-        raise InvalidRequest("max_tokens: must be at least 1", param="max_tokens")
+        raise invalid_body(error) from None
+    refuse_duplicate_fields(body)
     return request
 
 
@@ -54,11 +56,15 @@ class AnthropicDialect:
             model=request.model,
             stream=bool(request.stream),
             max_output_tokens=request.max_tokens,
+            output_field="max_tokens",
             choices=1,
-            input_bound=len(body),
+            input_bound=prompt_bound(body),
         )
 
-    def passthrough_body(self, body: bytes, request: GenerationRequest, model: str) -> bytes:
+    def passthrough_body(
+        self, body: bytes, request: GenerationRequest, model: str, output_limit: int | None
+    ) -> bytes:
+        # Anthropic requires `max_tokens`, so there is never a limit to add.
         if model == request.model:
             return body
         return orjson.dumps({**orjson.loads(body), "model": model})

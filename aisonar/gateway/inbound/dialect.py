@@ -26,9 +26,11 @@ class GenerationRequest:
 
     model: str
     stream: bool
+    # The client's limit on output tokens, and the field it sent it in.
     max_output_tokens: int | None
+    output_field: str
     choices: int
-    # A token is at least one byte, so the prompt's size bounds its tokens.
+    # The most tokens the prompt can bill (see `formats.prompt_bound`).
     input_bound: int
     # OpenAI streams: whether the client itself asked for the usage chunk.
     wants_usage: bool = True
@@ -41,8 +43,11 @@ class Dialect(Protocol):
 
     def parse(self, body: bytes, target: PathTarget | None) -> GenerationRequest: ...
 
-    def passthrough_body(self, body: bytes, request: GenerationRequest, model: str) -> bytes:
-        """The client's bytes for an upstream of the same format, with the upstream's model."""
+    def passthrough_body(
+        self, body: bytes, request: GenerationRequest, model: str, output_limit: int | None
+    ) -> bytes:
+        """The client's bytes for an upstream of the same format, with the upstream's model,
+        and `output_limit` added when the client set none."""
         ...
 
     def passthrough_headers(self, exchange: Exchange, headers: dict[str, str]) -> dict[str, str]:

@@ -9,8 +9,11 @@ import msgspec
 import orjson
 
 from aisonar.errors import AISonarError
-from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.formats.body_errors import invalid_body
+from aisonar.gateway.formats.duplicate_fields import DuplicateField, refuse_duplicate_fields
 from aisonar.gateway.formats.gemini import gemini_stream_error_event, render_gemini_error
+from aisonar.gateway.formats.output_limit import GeminiCandidates, OutputTokens
+from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import GenerationRequest, PathTarget
 from aisonar.gateway.translate.gemini_answers import HubToGeminiStream, hub_response_to_gemini
@@ -19,13 +22,43 @@ from aisonar.gateway.translate.hub import JsonObject
 
 
 class _GenerationConfig(msgspec.Struct):
-    maxOutputTokens: int | None = None
-    candidateCount: int | None = None
+    # Google's JSON parser takes each field in camelCase or in snake_case.
+    maxOutputTokens: OutputTokens | None = None
+    max_output_tokens: OutputTokens | None = None
+    candidateCount: GeminiCandidates | None = None
+    candidate_count: GeminiCandidates | None = None
 
 
 class _GenerateRequest(msgspec.Struct):
     contents: msgspec.Raw
     generationConfig: _GenerationConfig | None = None
+    generation_config: _GenerationConfig | None = None
+
+
+_OUTPUT_FIELD = "generationConfig.maxOutputTokens"
+
+
+def _one_of(first: int | None, second: int | None, name: str) -> int | None:
+    """A field sent once, in either spelling: both would leave the upstream to choose."""
+    if first is not None and second is not None:
+        raise DuplicateField(name)
+    return first if first is not None else second
+
+
+def _config(request: _GenerateRequest) -> _GenerationConfig:
+    if request.generationConfig is not None and request.generation_config is not None:
+        raise DuplicateField("generationConfig")
+    return request.generationConfig or request.generation_config or _GenerationConfig()
+
+
+def _with_output_limit(body: bytes, output_limit: int) -> bytes:
+    document = orjson.loads(body)
+    config = document.get("generationConfig") or document.get("generation_config")
+    if isinstance(config, dict):
+        config["maxOutputTokens"] = output_limit
+    else:
+        document["generationConfig"] = {"maxOutputTokens": output_limit}
+    return orjson.dumps(document)
 
 
 _decoder = msgspec.json.Decoder(_GenerateRequest)
@@ -48,20 +81,26 @@ class GeminiDialect:
         try:
             request = _decoder.decode(body)
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
-            raise InvalidRequest(f"Invalid request body: {error}") from None
-        config = request.generationConfig or _GenerationConfig()
-        if config.candidateCount is not None and config.candidateCount < 1:
-            raise InvalidRequest("candidateCount must be at least 1", param="candidateCount")
+            raise invalid_body(error) from None
+        refuse_duplicate_fields(body)
+        config = _config(request)
+        max_output = _one_of(config.maxOutputTokens, config.max_output_tokens, _OUTPUT_FIELD)
+        candidates = _one_of(
+            config.candidateCount, config.candidate_count, "generationConfig.candidateCount"
+        )
         return GenerationRequest(
             model=target.model,
             stream=target.stream,
-            max_output_tokens=config.maxOutputTokens,
-            choices=config.candidateCount or 1,
-            input_bound=len(body),
+            max_output_tokens=max_output,
+            output_field=_OUTPUT_FIELD,
+            choices=candidates or 1,
+            input_bound=prompt_bound(body),
         )
 
-    def passthrough_body(self, body: bytes, request: GenerationRequest, model: str) -> bytes:
-        return body
+    def passthrough_body(
+        self, body: bytes, request: GenerationRequest, model: str, output_limit: int | None
+    ) -> bytes:
+        return body if output_limit is None else _with_output_limit(body, output_limit)
 
     def passthrough_headers(self, exchange: Exchange, headers: dict[str, str]) -> dict[str, str]:
         return headers

@@ -6,8 +6,10 @@ import orjson
 
 from aisonar.errors import AISonarError
 from aisonar.gateway.auth import presented_key
+from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
 from aisonar.gateway.formats.openai import parse_chat_request, rewrite_body
 from aisonar.gateway.formats.openai_errors import openai_stream_error_event, render_openai_error
+from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import GenerationRequest, PathTarget
 from aisonar.gateway.translate.hub import JsonObject
@@ -40,19 +42,27 @@ class OpenAIDialect:
 
     def parse(self, body: bytes, target: PathTarget | None) -> GenerationRequest:
         request = parse_chat_request(body)
+        refuse_duplicate_fields(body)
         return GenerationRequest(
             model=request.model,
             stream=bool(request.stream),
-            max_output_tokens=request.max_completion_tokens or request.max_tokens,
+            max_output_tokens=request.output_limit,
+            output_field=request.output_field,
             choices=request.n or 1,
-            input_bound=len(request.messages),
+            input_bound=prompt_bound(body),
             wants_usage=request.client_wants_usage,
         )
 
-    def passthrough_body(self, body: bytes, request: GenerationRequest, model: str) -> bytes:
+    def passthrough_body(
+        self, body: bytes, request: GenerationRequest, model: str, output_limit: int | None
+    ) -> bytes:
         force_usage = request.stream and not request.wants_usage
         return rewrite_body(
-            body, model=model, requested_model=request.model, force_usage=force_usage
+            body,
+            model=model,
+            requested_model=request.model,
+            force_usage=force_usage,
+            output_limit=output_limit,
         )
 
     def passthrough_headers(self, exchange: Exchange, headers: dict[str, str]) -> dict[str, str]:

@@ -43,8 +43,8 @@ class AnthropicProvider:
     def models_url(self, base_url: str) -> str:
         return base_url + "/v1/models"
 
-    def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
-        return orjson.dumps(hub_request_to_anthropic(hub, default_max_tokens=default_max_tokens))
+    def request_from_hub(self, hub: JsonObject) -> bytes:
+        return orjson.dumps(hub_request_to_anthropic(hub))
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject:
         return anthropic_response_to_hub(orjson.loads(body))

@@ -46,7 +46,7 @@ class GeminiProvider:
     def models_url(self, base_url: str) -> str:
         return base_url + "/v1beta/models"
 
-    def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
+    def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(hub_request_to_gemini(hub))
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject:

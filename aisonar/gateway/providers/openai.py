@@ -10,7 +10,7 @@ import orjson
 
 from aisonar.channels.models import ChannelWithSecret
 from aisonar.gateway.errors import UpstreamUnavailable
-from aisonar.gateway.formats.openai import OpenAIStreamUsage, read_usage
+from aisonar.gateway.formats.openai import OpenAIStreamUsage, output_limit_field, read_usage
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.translate.hub import JsonObject, usage_from_hub
@@ -54,6 +54,8 @@ def openai_request_from_hub(hub: JsonObject) -> JsonObject:
     if isinstance(budget, int) and "reasoning_effort" not in request:
         request["reasoning_effort"] = _effort(budget)
     request["messages"] = [_without_reasoning(m) for m in hub.get("messages") or []]
+    if "max_tokens" in request:
+        request[output_limit_field(str(request.get("model")))] = request.pop("max_tokens")
     if request.get("stream"):
         options = request.get("stream_options")
         request["stream_options"] = {
@@ -99,7 +101,7 @@ class OpenAIProvider:
     def models_url(self, base_url: str) -> str:
         return base_url + "/models"
 
-    def request_from_hub(self, hub: JsonObject, *, default_max_tokens: int) -> bytes:
+    def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(openai_request_from_hub(hub))
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject:

@@ -126,10 +126,11 @@ class UpstreamStreamError(UpstreamUnavailable):
 # Requests: hub -> Anthropic
 
 
-def hub_request_to_anthropic(hub: JsonObject, *, default_max_tokens: int) -> JsonObject:
-    """A hub request as a Messages request; refuses what Anthropic cannot do."""
+def hub_request_to_anthropic(hub: JsonObject) -> JsonObject:
+    """A hub request as a Messages request; refuses what Anthropic cannot do. The hub
+    carries the gateway's output bound (`with_output_limit`), which Anthropic requires."""
     try:
-        return _request(present(hub), default_max_tokens)
+        return _request(present(hub))
     except SHAPE_ERRORS as error:
         raise malformed(error) from None
 
@@ -143,12 +144,10 @@ def _refuse_untranslatable(hub: JsonObject) -> None:
         raise UnsupportedFeature(key, TARGET, _WHY_REFUSED.get(key, ""))
 
 
-def _request(hub: JsonObject, default_max_tokens: int) -> JsonObject:
+def _request(hub: JsonObject) -> JsonObject:
     _refuse_untranslatable(hub)
     system, messages = _conversation(hub["messages"])
-    max_tokens: int = (
-        hub.get("max_completion_tokens") or hub.get("max_tokens") or default_max_tokens
-    )
+    max_tokens: int = hub.get("max_completion_tokens") or hub["max_tokens"]
     request: JsonObject = {"model": hub["model"], "max_tokens": max_tokens, "messages": messages}
     if system:
         request["system"] = system

