@@ -169,7 +169,7 @@ def start_otlp_export(
 def create_app(settings: Settings) -> GatewayApp:
     @asynccontextmanager
     async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.make_data_dir()
         box = SecretBox(settings.resolved_secret_key())
         engine = create_engine(settings.resolved_database_url)
         keys = KeyCache(engine, settings.key_cache_size)

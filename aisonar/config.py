@@ -255,6 +255,11 @@ class Settings(BaseSettings):
             return normalize_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'aisonar.db').resolve()}"
 
+    def make_data_dir(self) -> None:
+        """The data directory, created readable by this service's user only when missing
+        (one made by the operator keeps its mode)."""
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
     def resolved_secret_key(self) -> str:
         """The configured secret or, in development, one kept in the data directory."""
         if self.secret_key:
@@ -262,7 +267,7 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.make_data_dir()
         value = secrets.token_urlsafe(48)
         path.touch(mode=0o600)
         path.write_text(value)

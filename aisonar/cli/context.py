@@ -36,7 +36,7 @@ def secret_box() -> SecretBox:
 
 
 async def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_to_head(engine)

@@ -36,7 +36,7 @@ def policy() -> None:
 
 async def _publish(kind: PolicyKind, body: str, title: str | None, material: bool) -> Policy:
     settings = load_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.make_data_dir()
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_to_head(engine)

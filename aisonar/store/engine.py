@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # How long a SQLite statement waits for another connection's lock before failing.
@@ -37,8 +39,21 @@ def placeholders(count: int, sqlite: bool) -> str:
     return ", ".join(f"${i}" for i in range(1, count + 1))
 
 
+def _create_private_database_file(url: str) -> None:
+    """Create a missing SQLite database file readable by this service's user only (0600):
+    SQLite gives its -wal and -shm files the database file's mode, where it would make
+    the database itself 0644 less the umask."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    # A missing directory is left for SQLite to report when it connects.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(url: str) -> AsyncEngine:
     if is_sqlite(url):
+        _create_private_database_file(url)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine

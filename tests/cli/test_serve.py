@@ -1,10 +1,13 @@
-"""`aisonar serve --workers 2` runs several processes that share the database."""
+"""`aisonar serve --workers 2` runs several processes that share the database; the files
+`aisonar serve` creates are its user's alone."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import stat
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -55,3 +58,29 @@ async def test_two_workers_serve_and_meter(backend: Backend) -> None:
         server.send_signal(signal.SIGTERM)
         await server.wait()
     assert await usage_count(backend.engine, tenant.org_id) == 40
+
+
+async def test_the_data_directory_and_its_files_are_the_services_users_alone(
+    backend: Backend, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    # A fresh installation in development on SQLite: the database and a generated secret
+    # key in the data directory (the shared PostgreSQL database keeps its secret key).
+    own = {"AISONAR_DATA_DIR": str(data_dir)}
+    if backend.name == "sqlite":
+        own |= {"AISONAR_DATABASE_URL": "", "AISONAR_SECRET_KEY": ""}
+    umask = os.umask(0o022)  # the usual one, inherited by the server's process
+    try:
+        server = await start_gateway_process(backend, free_port(), extra_env=own)
+    finally:
+        os.umask(umask)
+    try:
+        # While it serves: SQLite's -wal and -shm files exist only while it is open.
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data_dir.iterdir()}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    if backend.name == "sqlite":
+        private = ("secret.key", "aisonar.db", "aisonar.db-wal", "aisonar.db-shm")
+        assert modes == dict.fromkeys(private, 0o600)
