@@ -299,7 +299,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await session.close()
             await engine.dispose()
 
-    app = GatewayApp(lifespan, split_list(settings.trusted_proxies))
+    app = GatewayApp(lifespan, split_list(settings.trusted_proxies), settings.metrics_token)
     app.admin = create_admin_api(app.runtime, settings)
     return app
 

@@ -169,6 +169,8 @@ class Settings(BaseSettings):
     # Tenant labels on the request and cost metrics: any of org, user, key (comma
     # separated). Off by default: each adds a series per tenant.
     metrics_tenant_labels: str = ""
+    # The bearer token `/metrics` asks for; empty: it answers only on the loopback address.
+    metrics_token: str = ""
     # OTLP/HTTP export of each request's span and of the metrics (e.g.
     # http://collector:4318); empty: nothing of OpenTelemetry is started. Headers are
     # `name=value` pairs, comma separated, as OTEL_EXPORTER_OTLP_HEADERS.

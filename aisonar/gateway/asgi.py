@@ -31,6 +31,7 @@ from aisonar.gateway.inbound.dialect import Dialect, PathTarget
 from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
 from aisonar.gateway.inbound.openai import OpenAIDialect
 from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.metrics_access import MetricsTokenRequired, check_metrics_access
 from aisonar.ingest.events import ingest_events
 from aisonar.ingest.otlp import receive_traces
 from aisonar.usage.writer import UsageWriter
@@ -93,8 +94,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class GatewayApp:
-    def __init__(self, lifespan: Lifespan, trusted_proxies: list[str]) -> None:
+    def __init__(
+        self, lifespan: Lifespan, trusted_proxies: list[str], metrics_token: str = ""
+    ) -> None:
         self._lifespan = lifespan
+        self._metrics_token = metrics_token
         # The app, not the server, reads X-Forwarded-* (servers run it with uvicorn's
         # proxy headers off), so that the connection's own address is still known.
         self._forwarded = cast(
@@ -162,8 +166,7 @@ class GatewayApp:
             await self._ready(exchange)
             return
         if path == "/metrics":
-            body = self.runtime.services.metrics.render()
-            await exchange.respond(200, body, PROMETHEUS_CONTENT_TYPE)
+            await self._metrics(exchange)
             return
         meter = RequestMeter(
             request_id=exchange.request_id, endpoint=path, client_ip=exchange.client_ip
@@ -199,6 +202,20 @@ class GatewayApp:
                 event = meter.finish(exchange.status or 500)
                 self.runtime.writer.submit(event)
                 self.runtime.services.metrics.request_finished(event, exchange)
+
+    async def _metrics(self, exchange: Exchange) -> None:
+        try:
+            check_metrics_access(exchange, self._metrics_token)
+        except MetricsTokenRequired as error:
+            challenge = [(b"www-authenticate", b'Bearer realm="metrics"')]
+            body = OPENAI.render_error(error, exchange.request_id)
+            await exchange.respond(error.status, body, extra_headers=challenge)
+            return
+        except AISonarError as error:
+            await _send_error(exchange, error, OPENAI)
+            return
+        body = self.runtime.services.metrics.render()
+        await exchange.respond(200, body, PROMETHEUS_CONTENT_TYPE)
 
     async def _ready(self, exchange: Exchange) -> None:
         try:
