@@ -70,8 +70,7 @@ async def payment_webhook(
     body = await exchange.read_body(services.max_body_bytes)
     payments.verify(secret, exchange.header(payments.SIGNATURE_HEADER), body)
     event = payments.parse_event(body)
-    async with services.engine.begin() as conn:
-        entry = await payments.apply_payment(conn, event, services.billing.currency)
+    entry = await payments.receive_payment(services.engine, event, services.billing.currency)
     if entry is not None:
         await services.billing.store.credit(entry.org_id, entry.id, entry.amount)
     await exchange.respond(200, orjson.dumps({"received": True, "credited": entry is not None}))

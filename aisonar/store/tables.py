@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from aisonar.store.metadata import metadata
@@ -307,6 +308,9 @@ change_log = Table(
 
 
 # Append-only: every movement of money, in micro-units. Nothing updates or deletes a row.
+# The ledger's payment entries, as a literal: a query finds them by the partial index
+# only when its condition holds this very text (a bound pattern would not match it).
+PAYMENT_KEYS = text("idempotency_key LIKE 'payment:%'")
 ledger_entries = Table(
     "ledger_entries",
     metadata,
@@ -325,6 +329,14 @@ ledger_entries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index(None, "org_id", "id"),
     Index(None, "org_id", "idempotency_key", unique=True),
+    # A payment event credits once, whichever organization it names.
+    Index(
+        "ix_ledger_entries_payment_key",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=PAYMENT_KEYS,
+        postgresql_where=PAYMENT_KEYS,
+    ),
 )
 
 # Operator prices; the newest row for a model wins and its id is the price version.
