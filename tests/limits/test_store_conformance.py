@@ -101,12 +101,13 @@ async def test_token_counts_are_corrected_once_the_real_usage_is_known(
     estimate = rate(1000, cost=100, name="tpm")
     assert (await store.admit(request_id(), [estimate], [])).states[0].remaining == 900
     await store.finish(request_id(), [], [estimate], 400)  # it used 500
-    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 0)
-    assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 500
+    # Each probe takes one token: a store takes only positive costs.
+    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 1)
+    assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 499
     await store.finish(request_id(), [], [estimate], -300)  # a refund
-    assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 800
+    assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 798
     await store.finish(request_id(), [], [estimate], -5000)  # never more than whole
-    assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 1000
+    assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 999
 
 
 async def test_concurrency_slots_are_held_until_released(store: LimitStore) -> None:
@@ -128,9 +129,9 @@ async def test_finishing_gives_back_the_slot_and_corrects_the_tokens_together(
     admitted = request_id()
     assert (await store.admit(admitted, [estimate], [seats])).allowed
     await store.finish(admitted, [seats], [estimate], -500)  # it used 100
-    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 0)
+    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 1)
     decision = await store.admit(request_id(), [probe], [seats])
-    assert decision.allowed and decision.states[0].remaining == 900
+    assert decision.allowed and decision.states[0].remaining == 899
 
 
 async def test_a_slot_never_released_expires(store: LimitStore) -> None:
