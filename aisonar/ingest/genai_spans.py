@@ -1,7 +1,9 @@
 """OpenTelemetry GenAI spans as reported usage: the `gen_ai.*` attributes of a model call
-(operation, provider, request and response model, token counts, time to first chunk),
-read one by one from the span. Nothing else of a span is kept: prompts and completions,
-which instrumentations may attach as attributes or events, are never read."""
+(operation, provider, request and response model, token counts, time to first chunk,
+streaming, end user), read one by one from the span, in the current semantic conventions,
+their older names, and OpenLLMetry's `llm.*` ones. Nothing else of a span is kept:
+prompts and completions, which instrumentations may attach as attributes or events, are
+never read."""
 
 from __future__ import annotations
 
@@ -21,30 +23,74 @@ _TEXT = 200
 _INTEGERS = {
     "gen_ai.usage.input_tokens": "input_tokens",
     "gen_ai.usage.prompt_tokens": "input_tokens",
+    "llm.usage.prompt_tokens": "input_tokens",
     "gen_ai.usage.output_tokens": "output_tokens",
     "gen_ai.usage.completion_tokens": "output_tokens",
+    "llm.usage.completion_tokens": "output_tokens",
     "gen_ai.usage.cache_read.input_tokens": "cached_input_tokens",
+    "gen_ai.usage.cache_read_input_tokens": "cached_input_tokens",
     "gen_ai.usage.cache_creation.input_tokens": "cache_write_tokens",
+    "gen_ai.usage.cache_creation_input_tokens": "cache_write_tokens",
     "gen_ai.usage.reasoning.output_tokens": "reasoning_tokens",
+    "gen_ai.usage.reasoning_tokens": "reasoning_tokens",
+    "llm.usage.reasoning_tokens": "reasoning_tokens",
     "http.response.status_code": "status_code",
 }
 _TEXTS = {
     "gen_ai.operation.name": "operation",
+    "llm.request.type": "legacy_operation",
     "gen_ai.provider.name": "provider",
     "gen_ai.system": "system",
     "gen_ai.request.model": "model",
     "gen_ai.response.model": "response_model",
     "error.type": "error_type",
     "user.id": "end_user",
+    "enduser.id": "end_user",
+    "gen_ai.user": "end_user",
+    "llm.user": "end_user",
 }
-_FLOATS = {"gen_ai.response.time_to_first_chunk": "ttfc_s"}
-_FLAGS = {"gen_ai.request.stream": "stream"}
+_FLOATS = {
+    "gen_ai.response.time_to_first_chunk": "ttfc_s",
+    "gen_ai.server.time_to_first_token": "ttfc_s",
+}
+_FLAGS = {
+    "gen_ai.request.stream": "stream",
+    "gen_ai.is_streaming": "stream",
+    "llm.is_streaming": "stream",
+}
+# OpenLLMetry's `llm.request.type`, for spans without `gen_ai.operation.name`.
+_LEGACY_OPERATIONS = {
+    "chat": "chat",
+    "completion": "text_completion",
+    "embedding": "embeddings",
+    "rerank": "rerank",
+}
+# Instrumentations spell one provider several ways ("OpenAI", "openai", "gcp.gemini"):
+# each is kept under one name, the gateway's own where it has one.
+_PROVIDER_NAMES = {
+    "google": "gemini",
+    "gcp.gemini": "gemini",
+    "gcp.gen_ai": "gemini",
+    "google_genai": "gemini",
+    "vertexai": "gcp.vertex_ai",
+    "vertex_ai": "gcp.vertex_ai",
+    "bedrock": "aws.bedrock",
+    "aws_bedrock": "aws.bedrock",
+    "azure_openai": "azure.ai.openai",
+    "az.ai.openai": "azure.ai.openai",
+    "azure.openai": "azure.ai.openai",
+    "mistralai": "mistral_ai",
+    "mistral": "mistral_ai",
+    "xai": "x_ai",
+    "watsonx": "ibm.watsonx.ai",
+}
 _WANTED = _INTEGERS.keys() | _TEXTS.keys() | _FLOATS.keys() | _FLAGS.keys()
 _MAX_COUNT = 100_000_000
 
 
 class NotUsage(Exception):
-    """A span that is not a model call: ignored, not an error."""
+    """A span that is not a model call: recorded as nothing, and counted as rejected with
+    the reason, so an exporter sees what was not used."""
 
 
 class UnreadableSpan(Exception):
@@ -91,13 +137,21 @@ def _moment(unix_nano: int) -> datetime:
     return datetime.fromtimestamp(unix_nano / 1e9, UTC)
 
 
+def provider_name(reported: str) -> str:
+    """One spelling per provider: lower case, the semantic conventions' names."""
+    name = reported.strip().lower().replace(" ", "_")
+    return _PROVIDER_NAMES.get(name, name)
+
+
 def reported_usage(span: Span, service: str | None) -> ReportedUsage:
     """The usage of a GenAI span; NotUsage if it is not a model call."""
     found = _read(span.attributes)
-    operation = found.get("operation")
-    if operation is None or operation in NOT_MODEL_CALLS:
-        raise NotUsage
     span_id = f"{span.trace_id.hex()}-{span.span_id.hex()}"
+    operation = found.get("operation") or _LEGACY_OPERATIONS.get(found.get("legacy_operation", ""))
+    if operation is None:
+        raise NotUsage(f"span {span_id}: no gen_ai.operation.name (not a GenAI span)")
+    if operation in NOT_MODEL_CALLS:
+        raise NotUsage(f"span {span_id}: {operation} is not a model call")
     model = found.get("model") or found.get("response_model")
     provider = found.get("provider") or found.get("system")
     if not model or not provider:
@@ -112,7 +166,7 @@ def reported_usage(span: Span, service: str | None) -> ReportedUsage:
     ttfc_s = found.get("ttfc_s")
     return ReportedUsage(
         external_id=span_id,
-        provider=provider[:32],
+        provider=provider_name(provider)[:32],
         model=model,
         started_at=_moment(span.start_time_unix_nano),
         operation=operation[:64],

@@ -100,9 +100,7 @@ def usage_of_spans(
             for span in scope_spans.spans:
                 try:
                     report = reported_usage(span, service)
-                except NotUsage:
-                    continue
-                except UnreadableSpan as refusal:
+                except (NotUsage, UnreadableSpan) as refusal:
                     refusals.append(str(refusal))
                     continue
                 if fault := check_started_at(report.started_at, f"span {report.external_id}"):

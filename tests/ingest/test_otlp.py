@@ -188,8 +188,13 @@ async def test_otlp_json_keeps_model_calls_and_reports_unreadable_spans(
 
     status, answer = await post_json(gateway.url, tenant.secret, body)
     assert status == 200
-    assert answer["partialSuccess"]["rejectedSpans"] == "1"
-    assert "no gen_ai.request.model" in answer["partialSuccess"]["errorMessage"]
+    # Every span not used is counted, with why: the one missing its model, the tool span
+    # (its model call is a span of its own), and the span of no GenAI operation.
+    assert answer["partialSuccess"]["rejectedSpans"] == "3"
+    reasons = answer["partialSuccess"]["errorMessage"]
+    assert "no gen_ai.request.model" in reasons
+    assert "execute_tool is not a model call" in reasons
+    assert "no gen_ai.operation.name" in reasons
     await wait_for_usage(backend.engine, tenant.org_id, 2)
     # Exported again (an exporter's retry): still two.
     assert (await post_json(gateway.url, tenant.secret, body))[0] == 200
@@ -210,6 +215,69 @@ async def test_otlp_json_keeps_model_calls_and_reports_unreadable_spans(
     assert (ok.latency_ms, ok.ttft_ms, ok.stream, ok.end_user) == (1250, 300, True, "customer-9")
     assert ok.cost > 0 and ok.properties is None
     assert (error.error_type, error.source) == ("timeout", "otel")
+
+
+OPENLLMETRY = {
+    "llm.request.type": "chat",
+    "gen_ai.system": "OpenAI",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "llm.usage.prompt_tokens": 200,
+    "llm.usage.completion_tokens": 80,
+    "gen_ai.usage.reasoning_tokens": 30,
+    "llm.is_streaming": True,
+    "enduser.id": "customer-7",
+}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        # OpenLLMetry's older conventions: no gen_ai.operation.name, `llm.*` counts.
+        (OPENLLMETRY, ("openai", 200, 80, 30, True, "customer-7")),
+        # The streaming flag as OpenTelemetry's instrumentations set it, `gen_ai.user`.
+        (
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 10,
+                "gen_ai.usage.output_tokens": 5,
+                "gen_ai.is_streaming": True,
+                "gen_ai.user": "customer-8",
+            },
+            ("openai", 10, 5, 0, True, "customer-8"),
+        ),
+        (
+            CHAT
+            | {"gen_ai.provider.name": "gcp.gemini", "gen_ai.request.model": "gemini-2.5-flash"},
+            ("gemini", 1000, 50, 0, True, "customer-9"),
+        ),
+    ],
+)
+async def test_spans_of_every_instrumentation_are_read_alike(
+    gateway: RunningGateway,
+    backend: Backend,
+    tenant: Tenant,
+    attributes: dict[str, Any],
+    expected: tuple[Any, ...],
+) -> None:
+    status, answer = await post_json(gateway.url, tenant.secret, export(span("chat", attributes)))
+    assert status == 200 and "partialSuccess" not in answer
+    await wait_for_usage(backend.engine, tenant.org_id, 1)
+    async with backend.engine.connect() as conn:
+        row = (
+            await conn.execute(select(usage_events).where(usage_events.c.org_id == tenant.org_id))
+        ).one()
+    found = (
+        row.provider,
+        row.input_tokens,
+        row.output_tokens,
+        row.reasoning_tokens,
+        row.stream,
+        row.end_user,
+    )
+    assert found == expected
+    assert row.cost > 0
 
 
 async def test_otlp_errors_are_statuses_in_the_request_encoding(
