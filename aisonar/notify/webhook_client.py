@@ -1,11 +1,11 @@
 """POSTs signed notices to webhook endpoints. Endpoints are URLs that organization admins
 type in, so by default no request may reach a private, loopback or link-local address
-(the server's own Redis, a cloud metadata service): every address a name resolves to is
-checked at connection time, which also defeats DNS rebinding."""
+(the server's own Redis, a cloud metadata service), nor one that leads to such an
+address (`addresses.py`): every address a name resolves to is checked at connection
+time, which also defeats DNS rebinding."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import time
 from urllib.parse import urlparse
@@ -16,6 +16,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 from aisonar.clock import utcnow
+from aisonar.notify.addresses import is_public
 from aisonar.notify.outcome import Outcome
 from aisonar.notify.signing import signature_headers
 
@@ -27,10 +28,6 @@ class ForbiddenAddress(OSError):
     """The endpoint resolves to an address webhooks may not reach."""
 
 
-def _public(address: str) -> bool:
-    return ipaddress.ip_address(address.split("%")[0]).is_global
-
-
 class PublicOnlyResolver(AbstractResolver):
     def __init__(self) -> None:
         self._resolver = DefaultResolver()
@@ -40,7 +37,7 @@ class PublicOnlyResolver(AbstractResolver):
     ) -> list[ResolveResult]:
         resolved = await self._resolver.resolve(host, port, family)
         for result in resolved:
-            if not _public(result["host"]):
+            if not is_public(result["host"]):
                 raise ForbiddenAddress(f"{host} resolves to a non-public address")
         return resolved
 
@@ -62,7 +59,7 @@ class WebhookClient:
         # A literal IP skips the resolver, so it is checked here.
         host = urlparse(url).hostname or ""
         try:
-            return not self._allow_private and not _public(host)
+            return not self._allow_private and not is_public(host)
         except ValueError:
             return False
 
