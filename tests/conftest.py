@@ -29,7 +29,7 @@ UPSTREAM_KEY = "sk-upstream-" + secrets.token_hex(16)
 WRONG_UPSTREAM_KEY = "sk-wrong-" + secrets.token_hex(16)
 CHANNEL_MODELS = "gpt-4o-mini,gpt-4o,text-embedding-3-small,smart=gpt-4o,metered-model"
 ANTHROPIC_MODELS = "claude-haiku-4-5,claude-sonnet-4-5,claude=claude-haiku-4-5"
-GEMINI_MODELS = "gemini-2.5-flash,gemini=gemini-2.5-flash"
+GEMINI_MODELS = "gemini-2.5-flash,gemini=gemini-2.5-flash,gemini-embedding-001"
 # Output only, one credit per thousand tokens: with max_tokens set, a request's hold and
 # its cost are the same exact amount.
 METERED_OUTPUT_PRICE = "1000"

@@ -18,13 +18,20 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from aisonar.billing import views as billing_views
 from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
-from aisonar.gateway import pipeline, responses_api, token_count
+from aisonar.gateway import (
+    gemini_count_tokens,
+    gemini_embeddings,
+    gemini_models,
+    pipeline,
+    responses_api,
+    token_count,
+)
 from aisonar.gateway.errors import (
-    InvalidRequest,
     MethodNotAllowed,
     RouteNotFound,
     ServerShuttingDown,
 )
+from aisonar.gateway.gemini_json_stream import stream_json_array
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
 from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.inbound.dialect import Dialect, PathTarget
@@ -69,10 +76,10 @@ _ROUTES: dict[str, _Endpoint] = {
     "/v1/traces": _Endpoint("POST", receive_traces, False),
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
+_GEMINI_LISTS = ("/v1/models", "/v1beta/models")
 # What the management app serves: the API, and the console's pages (`/` redirects to
 # them) and static files.
 _ADMIN_PREFIXES = ("/api/", "/console", "/static/")
-_GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True}
 # How long the lifespan's shutdown waits for requests (those uvicorn cancelled at the end
 # of the shutdown grace) to finish recording before the writers stop.
 _DRAIN_TIMEOUT_S = 5.0
@@ -171,7 +178,7 @@ class GatewayApp:
         meter = RequestMeter(
             request_id=exchange.request_id, endpoint=path, client_ip=exchange.client_ip
         )
-        endpoint = _ROUTES.get(path) or _model_endpoint(path, exchange)
+        endpoint = _endpoint(path, exchange)
         try:
             if endpoint is None:
                 raise RouteNotFound(f"Unknown request URL: {scope['method']} {path}.")
@@ -182,7 +189,8 @@ class GatewayApp:
             await endpoint.handler(self.runtime.services, exchange, meter)
         except AISonarError as error:
             meter.error = error
-            await _send_error(exchange, error, endpoint.dialect if endpoint else _dialect_of(path))
+            dialect = endpoint.dialect if endpoint else _dialect_of(path, exchange)
+            await _send_error(exchange, error, dialect)
         except asyncio.CancelledError:
             # Only uvicorn cancels a request, when the shutdown grace runs out (a client
             # going away arrives as ClientDisconnected): end it like any other error.
@@ -191,7 +199,7 @@ class GatewayApp:
                 task.uncancel()
             if not exchange.response_ended:  # else the client already has its whole answer
                 meter.error = shutting_down = ServerShuttingDown()
-                dialect = endpoint.dialect if endpoint else _dialect_of(path)
+                dialect = endpoint.dialect if endpoint else _dialect_of(path, exchange)
                 try:
                     await _send_error(exchange, shutting_down, dialect)
                 except (OSError, RuntimeError):
@@ -227,38 +235,60 @@ class GatewayApp:
         await exchange.respond(200, b'{"status":"ready"}')
 
 
+def _gemini_keyed(exchange: Exchange) -> bool:
+    """Whether the key came the Gemini way (`x-goog-api-key`, `?key=`): paths OpenAI also
+    serves (`/v1/models`) then answer in Gemini's shape."""
+    return GEMINI.credential(exchange) is not None
+
+
+def _endpoint(path: str, exchange: Exchange) -> _Endpoint | None:
+    if path in _GEMINI_LISTS and (path.startswith("/v1beta/") or _gemini_keyed(exchange)):
+        return _Endpoint("GET", gemini_models.list_models, False, GEMINI)
+    return _ROUTES.get(path) or _model_endpoint(path, exchange)
+
+
+def _gemini_method(model: str, method: str, exchange: Exchange) -> _Endpoint | None:
+    """`POST .../models/{model}:{method}`, None for a method Gemini does not have here."""
+    if method == "generateContent" or method == "streamGenerateContent":
+        stream = method == "streamGenerateContent"
+        target = PathTarget(model, stream)
+        if stream and query_parameter(exchange, "alt") != "sse":
+            handler: Handler = partial(stream_json_array, dialect=GEMINI, target=target)
+        else:
+            handler = partial(pipeline.generate, dialect=GEMINI, target=target)
+        return _Endpoint("POST", handler, True, GEMINI)
+    if method == "countTokens":
+        count = partial(gemini_count_tokens.count_tokens, model=model)
+        return _Endpoint("POST", count, False, GEMINI)
+    if method == "embedContent" or method == "batchEmbedContents":
+        embed = partial(gemini_embeddings.embed, model=model, method=method)
+        return _Endpoint("POST", embed, True, GEMINI)
+    return None
+
+
 def _model_endpoint(path: str, exchange: Exchange) -> _Endpoint | None:
-    """`/v1/models/{id}` (OpenAI) or `/v1(beta)/models/{model}:{method}` (Gemini)."""
+    """`/v1/models/{id}` (OpenAI's, for a key sent the OpenAI way), `/v1(beta)/models/{model}`
+    (Gemini's) or `/v1(beta)/models/{model}:{method}` (Gemini's)."""
     prefix = next((p for p in _MODEL_PREFIXES if path.startswith(p)), None)
     if prefix is None or len(path) == len(prefix):
         return None
     name = path[len(prefix) :]
-    model, _, method = name.rpartition(":")
-    if model and method in _GEMINI_METHODS:
-        stream = _GEMINI_METHODS[method]
-        if stream and query_parameter(exchange, "alt") != "sse":
-            return _Endpoint("POST", _refuse_json_array_stream, False, GEMINI)
-        target = PathTarget(model, stream)
-        return _Endpoint(
-            "POST", partial(pipeline.generate, dialect=GEMINI, target=target), True, GEMINI
-        )
-    if prefix.startswith("/v1beta"):
-        return None
+    gemini = prefix.startswith("/v1beta") or _gemini_keyed(exchange)
+    model, colon, method = name.rpartition(":")
+    if colon and model:
+        found = _gemini_method(model, method, exchange)
+        # OpenAI's fine-tuned models have colons in their names (`ft:gpt-4o:org::id`).
+        if found is not None or gemini or exchange.scope["method"] != "GET":
+            return found
+    if gemini:
+        return _Endpoint("GET", partial(gemini_models.get_model, model=name), False, GEMINI)
     return _Endpoint("GET", partial(pipeline.retrieve_model, model=name), False)
 
 
-async def _refuse_json_array_stream(
-    services: pipeline.GatewayServices, exchange: Exchange, meter: RequestMeter
-) -> None:
-    raise InvalidRequest(
-        "Streaming is served as server-sent events: add `alt=sse` to the URL.", param="alt"
-    )
-
-
-def _dialect_of(path: str) -> Dialect:
+def _dialect_of(path: str, exchange: Exchange) -> Dialect:
     if path.startswith("/v1/messages"):
         return ANTHROPIC
-    if path.startswith("/v1beta/") or ":" in path:
+    if path.startswith("/v1beta/") or ":" in path or _gemini_keyed(exchange):
         return GEMINI
     return OPENAI
 

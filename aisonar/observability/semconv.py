@@ -63,6 +63,7 @@ _OPERATIONS = {
     "/v1/embeddings": EMBEDDINGS,
 }
 _GEMINI_METHODS = ("generateContent", "GenerateContent")
+_GEMINI_EMBEDDING_METHODS = (":embedContent", ":batchEmbedContents")
 # Gemini's API is `gcp.gemini` (generativelanguage.googleapis.com); the others are named
 # as the channels name them.
 _PROVIDERS = {"gemini": "gcp.gemini"}
@@ -74,6 +75,8 @@ def operation_name(endpoint: str) -> str:
     operation = _OPERATIONS.get(endpoint)
     if operation is not None:
         return operation
+    if endpoint.endswith(_GEMINI_EMBEDDING_METHODS):
+        return EMBEDDINGS
     return GENERATE_CONTENT if endpoint.endswith(_GEMINI_METHODS) else OTHER
 
 

@@ -57,6 +57,12 @@ def _vector(item: EmbeddingInput, dimensions: int) -> bytes:
     return struct.pack(f"<{dimensions}f", *(value / norm for value in raw))
 
 
+def unit_vector(text: str, dimensions: int) -> list[float]:
+    """The fake's embedding of a text, as floats."""
+    packed = _vector(text, dimensions)
+    return list(struct.unpack(f"<{dimensions}f", packed))
+
+
 def _encode(packed: bytes, encoding_format: str) -> list[float] | str:
     if encoding_format == "base64":
         return base64.b64encode(packed).decode()

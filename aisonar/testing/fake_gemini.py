@@ -1,13 +1,15 @@
 """The Gemini API (Google AI Studio) side of the fake upstream.
 
 Serves `POST /v1/models/{model}:generateContent`, `:streamGenerateContent` (server-sent events
-with `?alt=sse`, otherwise a streamed JSON array) and `:countTokens`, the same under `/v1beta`,
-closely enough for the official `google-genai` SDK. The key comes in the `x-goog-api-key` header
-or the `key` query parameter. Replies follow the OpenAI fake's rules: "Echo: " + the last user
-text, a call of the first (or the first allowed) declared function with `{"echo": <text>}`,
-`{"echo": <text>}` in JSON mode, and a "Thinking about: ..." thought part when the request asks
-for thoughts. Requests are checked as the real API checks them, with its 400 INVALID_ARGUMENT
-messages. JSON fields are read by their camelCase or, as protobuf JSON allows, snake_case names.
+with `?alt=sse`, otherwise a streamed JSON array), `:countTokens`, and `:embedContent` and
+`:batchEmbedContents` (in `fake_gemini_embeddings`), the same under `/v1beta`, and the model
+list, closely enough for the official `google-genai` SDK. The key comes in the `x-goog-api-key`
+header or the `key` query parameter. Replies follow the OpenAI fake's rules: "Echo: " + the
+last user text, a call of the first (or the first allowed) declared function with
+`{"echo": <text>}`, `{"echo": <text>}` in JSON mode, and a "Thinking about: ..." thought part
+when the request asks for thoughts. Requests are checked as the real API checks them, with its
+400 INVALID_ARGUMENT messages. JSON fields are read by their camelCase or, as protobuf JSON
+allows, snake_case names.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aisonar.testing.fake_core import (
     pace,
     start_event_stream,
 )
+from aisonar.testing.fake_gemini_embeddings import batch_embed_contents, embed_content
 from aisonar.testing.fake_gemini_requests import (
     GenerateRequest,
     count_request_tokens,
@@ -322,7 +325,11 @@ _METHODS: dict[str, _Method] = {
     "generateContent": _generate_content,
     "streamGenerateContent": _stream_generate_content,
     "countTokens": _count_tokens,
+    "embedContent": embed_content,
+    "batchEmbedContents": batch_embed_contents,
 }
+_GENERATION_METHODS = ["generateContent", "countTokens"]
+_EMBEDDING_METHODS = ["embedContent", "batchEmbedContents"]
 
 
 async def _model_method(request: web.Request) -> web.StreamResponse:
@@ -353,7 +360,9 @@ async def list_models(request: web.Request) -> web.Response:
         {
             "name": f"models/{model}",
             "displayName": model,
-            "supportedGenerationMethods": ["generateContent", "countTokens"],
+            "supportedGenerationMethods": (
+                _EMBEDDING_METHODS if "embedding" in model else _GENERATION_METHODS
+            ),
         }
         for model in admission.config.models
     ]

@@ -116,16 +116,6 @@ async def test_gemini_sdk_gets_its_own_error_types(gateway: RunningGateway, tena
         await client.close()
 
 
-async def test_streaming_without_sse_is_refused_clearly(
-    http: aiohttp.ClientSession, tenant: Tenant
-) -> None:
-    path = f"/v1beta/models/{GEMINI}:streamGenerateContent"
-    body = {"contents": [{"parts": [{"text": "hi"}]}]}
-    async with http.post(path, json=body, headers={"x-goog-api-key": tenant.secret}) as response:
-        assert response.status == 400
-        assert "alt=sse" in (await response.json())["error"]["message"]
-
-
 async def test_upstream_rate_limit_reaches_an_anthropic_client_from_openai(
     gateway: RunningGateway, backend: Backend, tenant: Tenant
 ) -> None:

@@ -46,6 +46,8 @@ def test_names_only_a_pattern_matched_are_bounded() -> None:
         ("/v1/embeddings", "embeddings"),
         ("/v1beta/models/gemini-2.5-flash:generateContent", "generate_content"),
         ("/v1beta/models/anything-at-all:streamGenerateContent", "generate_content"),
+        ("/v1/models/gemini-embedding-001:embedContent", "embeddings"),
+        ("/v1beta/models/text-embedding-3-small:batchEmbedContents", "embeddings"),
         ("/v1/something-new", OTHER),
     ],
 )
