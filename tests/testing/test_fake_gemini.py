@@ -12,6 +12,7 @@ from google import genai
 from google.genai import errors
 from google.genai import types as genai_types
 
+from aisonar.testing.fake_embeddings import unit_vector
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.usage.tokens import count_text_tokens
 
@@ -447,3 +448,73 @@ async def test_queued_usage_is_reported_verbatim(
     assert usage(plain) == expected
     assert usage(chunks[-1]) == expected
     assert all(chunk.usage_metadata is None for chunk in chunks[:-1])
+
+
+# --- embeddings and the model list -----------------------------------------------------------
+
+EMBEDDING = "gemini-embedding-001"
+
+
+async def test_embeddings_through_the_sdk_report_usage(client: genai.client.AsyncClient) -> None:
+    config = genai_types.EmbedContentConfig(output_dimensionality=5, task_type="RETRIEVAL_QUERY")
+    reply = await client.models.embed_content(
+        model=EMBEDDING, contents=["first text", "second text"], config=config
+    )
+
+    assert [e.values for e in reply.embeddings or []] == [
+        pytest.approx(unit_vector(text, 3072)[:5]) for text in ("first text", "second text")
+    ]
+    assert reply.usage_metadata is not None
+    both = count_text_tokens("first text", EMBEDDING) + count_text_tokens("second text", EMBEDDING)
+    assert reply.usage_metadata.prompt_token_count == both
+
+
+async def test_embed_content_answers_one_embedding(
+    fake: FakeUpstream, raw: aiohttp.ClientSession
+) -> None:
+    body = {"content": {"parts": [{"text": "alone"}]}}
+    path = "/v1/models/text-embedding-004:embedContent"
+    async with raw.post(path, json=body, params={"key": KEY}) as response:
+        assert response.status == 200
+        reply = await response.json()
+
+    assert reply["embedding"]["values"] == pytest.approx(unit_vector("alone", 768))
+    tokens = count_text_tokens("alone", "text-embedding-004")
+    assert reply["usageMetadata"] == {"promptTokenCount": tokens, "totalTokenCount": tokens}
+    fake.fail_next("no_usage")
+    async with raw.post(path, json=body, params={"key": KEY}) as response:
+        assert "usageMetadata" not in await response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (
+            {"requests": [{"model": "models/other", "content": {"parts": [{"text": "x"}]}}]},
+            "differs from the URL's",
+        ),
+        ({"requests": [{"content": {"parts": [{"text": "x"}]}}] * 101}, "at most 100"),
+        ({"requests": []}, "requests is not specified"),
+        (
+            {"requests": [{"content": {"parts": [{"inlineData": {"data": "AA"}}]}}]},
+            "only text",
+        ),
+    ],
+)
+async def test_embedding_requests_are_checked(
+    raw: aiohttp.ClientSession, body: dict[str, Any], problem: str
+) -> None:
+    path = f"/v1beta/models/{EMBEDDING}:batchEmbedContents"
+    async with raw.post(path, json=body, params={"key": KEY}) as response:
+        assert response.status == 400
+        error = (await response.json())["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and problem in error["message"]
+
+
+async def test_model_list_tells_embedding_models_apart(raw: aiohttp.ClientSession) -> None:
+    async with raw.get("/v1beta/models", params={"key": KEY}) as response:
+        models = {model["name"]: model for model in (await response.json())["models"]}
+
+    embedding = models["models/text-embedding-3-small"]["supportedGenerationMethods"]
+    assert embedding == ["embedContent", "batchEmbedContents"]
+    assert "generateContent" in models["models/gpt-4o-mini"]["supportedGenerationMethods"]
