@@ -69,7 +69,9 @@ async def embed(
     async def attempt(route: Route) -> None:
         price = services.billing.price_for(route)
         url, upstream_body = _upstream_request(route, request, body, method)
-        estimate = request.estimate(route.upstream_model)
+
+        def estimate() -> TokenUsage:
+            return request.estimate(route.upstream_model)
 
         def translate(answer: bytes) -> tuple[bytes, TokenUsage]:
             return from_openai_embeddings(request, answer, estimate)
@@ -83,7 +85,7 @@ async def embed(
         ):
             if route.adapter.name == "gemini":
                 await relay_json(
-                    exchange, answer, meter, gemini_embeddings_usage, lambda _: estimate
+                    exchange, answer, meter, gemini_embeddings_usage, lambda _: estimate()
                 )
             else:
                 await relay_translated_json(exchange, answer, meter, translate)

@@ -7,6 +7,7 @@ OpenAI has no `taskType` or `title`: they are dropped in translation. The answer
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -173,7 +174,7 @@ def gemini_embeddings_answer(
 
 
 def from_openai_embeddings(
-    request: EmbedRequest, body: bytes, estimate: TokenUsage
+    request: EmbedRequest, body: bytes, estimate: Callable[[], TokenUsage]
 ) -> tuple[bytes, TokenUsage]:
     """OpenAI's answer in Gemini's shape, and its usage (`estimate` where it reports none).
     Raises ValueError when the answer is not the embeddings asked for."""
@@ -184,5 +185,5 @@ def from_openai_embeddings(
     if sorted(item.index for item in data) != list(range(len(request.requests))):
         raise ValueError("the answer's embeddings are not one per input")
     values = [item.embedding for item in sorted(data, key=lambda item: item.index)]
-    usage = read_usage(body).usage or estimate
+    usage = read_usage(body).usage or estimate()
     return gemini_embeddings_answer(request, values, usage.input_tokens), usage
