@@ -188,7 +188,10 @@ def create_app(settings: Settings) -> GatewayApp:
             total_s=settings.upstream_total_timeout_s,
         )
         health = ChannelHealth(
-            failure_threshold=settings.channel_failure_threshold,
+            window_s=settings.channel_breaker_window_s,
+            min_requests=settings.channel_breaker_min_requests,
+            failure_percent=settings.channel_breaker_failure_percent,
+            min_keys=settings.channel_breaker_min_keys,
             base_cooldown_s=settings.channel_cooldown_s,
             max_cooldown_s=settings.channel_max_cooldown_s,
         )
@@ -212,7 +215,6 @@ def create_app(settings: Settings) -> GatewayApp:
             failover=FailoverPolicy(
                 health=health,
                 max_attempts=settings.failover_max_attempts,
-                backoff_s=settings.failover_backoff_s,
                 metrics=metrics,
             ),
             metrics=metrics,

@@ -46,14 +46,17 @@ class Settings(BaseSettings):
     upstream_max_connections: int = Field(default=1000, gt=0)
     # Until the response headers of a whole answer, or the first chunk of a stream.
     upstream_first_byte_timeout_s: float = Field(default=300.0, gt=0)
-    # Channels tried for one request at most, and the first pause before a channel is
-    # tried again (doubled each time, with jitter).
+    # Channels tried for one request at most (each channel once).
     failover_max_attempts: int = Field(default=3, ge=1, le=10)
-    failover_backoff_s: float = Field(default=0.1, ge=0)
-    # The circuit breaker: consecutive failures that take a channel out of rotation, its
-    # first cooldown (doubled at each new opening) and the longest one, and how often
-    # channels whose cooldown ended are probed.
-    channel_failure_threshold: int = Field(default=3, ge=1)
+    # The circuit breaker takes a channel out of rotation when, within the window, it had
+    # at least `min_requests` requests and `failure_percent` of them failed, not counting
+    # the failures a request may have provoked (5xx, timeouts) of the `min_keys - 1` keys
+    # with the most; then its first cooldown (doubled at each new opening) and the
+    # longest one, and how often channels whose cooldown ended are probed.
+    channel_breaker_window_s: float = Field(default=60.0, gt=0)
+    channel_breaker_min_requests: int = Field(default=5, ge=1)
+    channel_breaker_failure_percent: int = Field(default=50, ge=1, le=100)
+    channel_breaker_min_keys: int = Field(default=2, ge=1)
     channel_cooldown_s: float = Field(default=5.0, gt=0)
     channel_max_cooldown_s: float = Field(default=300.0, gt=0)
     channel_probe_interval_s: float = Field(default=1.0, gt=0)

@@ -420,7 +420,7 @@ def parse_args() -> argparse.Namespace:
 def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
     print(proxy.machine())
     env = proxy.aisonar_env(workdir / "data")
-    env["AISONAR_CHANNEL_FAILURE_THRESHOLD"] = NO_BREAKER
+    env["AISONAR_CHANNEL_BREAKER_MIN_REQUESTS"] = NO_BREAKER
     connections = [1, args.connections] if args.connections > 1 else [1]
     with proxy.nginx_upstream(nginx, workdir, answers()) as nginx_port:
         key = provision(env, nginx_port)

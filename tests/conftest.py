@@ -97,7 +97,7 @@ async def backend(
         # and no breaker to take a channel away from later tests. tests/gateway/routing/
         # runs gateways of its own with failover and the breaker as configured by default.
         failover_max_attempts=1,
-        channel_failure_threshold=1_000_000,
+        channel_breaker_min_requests=1_000_000,
         smtp_url=mailbox.url,
         # The test webhook receivers listen on loopback.
         webhook_allow_private_networks=True,

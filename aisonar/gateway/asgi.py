@@ -39,6 +39,7 @@ from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
 from aisonar.gateway.inbound.openai import OpenAIDialect
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.metrics_access import MetricsTokenRequired, check_metrics_access
+from aisonar.gateway.websocket_refusal import refuse_websocket
 from aisonar.ingest.events import ingest_events
 from aisonar.ingest.otlp import receive_traces
 from aisonar.usage.writer import UsageWriter
@@ -130,6 +131,8 @@ class GatewayApp:
                 self._in_flight -= 1
                 if not self._in_flight:
                     self._idle.set()
+        elif scope["type"] == "websocket":
+            await refuse_websocket(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._run_lifespan(receive, send)
 

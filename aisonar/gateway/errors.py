@@ -91,6 +91,10 @@ class UnreadableUpstream(UpstreamUnavailable):
         super().__init__("The upstream provider answered something the gateway could not read.")
 
 
+class UpstreamUnreachable(UpstreamUnavailable):
+    """No connection could be made: whatever the request, the channel is at fault."""
+
+
 class UpstreamTimeout(AISonarError):
     status = 504
     kind = "upstream_error"

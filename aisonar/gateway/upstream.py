@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 import msgspec
 
-from aisonar.gateway.errors import UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
+from aisonar.gateway.errors import (
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
 
 if TYPE_CHECKING:
     from aisonar.gateway.routing import Route
@@ -133,3 +138,5 @@ async def open_upstream(
         raise UpstreamUnavailable("The upstream provider broke off its response.") from error
     except aiohttp.ClientConnectionError as error:
         raise UpstreamUnavailable("The upstream provider could not be reached.") from error
+    except aiohttp.ClientConnectorError as error:
+        raise UpstreamUnreachable("The upstream provider could not be reached.") from error

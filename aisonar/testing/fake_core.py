@@ -16,10 +16,19 @@ from aiohttp import web
 
 from aisonar.testing.fake_replies import JsonObject, OpenAIError, invalid_param
 
-FAULTS = frozenset({"429", "500", "503", "timeout", "cut", "no_usage"})
+FAULTS = frozenset({"400", "413", "429", "500", "503", "timeout", "cut", "no_usage"})
 RECEIVED_LIMIT = 1000
 # Factories, so that each raise gets a fresh exception (and traceback).
 _STATUS_FAULTS: dict[str, Callable[[], OpenAIError]] = {
+    "400": partial(
+        OpenAIError,
+        400,
+        "This model's maximum context length is 128000 tokens. Please reduce the length"
+        " of the messages.",
+        param="messages",
+        code="context_length_exceeded",
+    ),
+    "413": partial(OpenAIError, 413, "Request too large.", code="request_too_large"),
     "429": partial(
         OpenAIError,
         429,

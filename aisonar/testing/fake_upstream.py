@@ -9,8 +9,9 @@ Anthropic's Messages API (`POST /v1/messages` and `/v1/messages/count_tokens`, s
 
 Faults are served on demand, either queued for the next requests to `/v1*` through
 `POST /_fake/faults {"fault": NAME, "count": N}` (or `FakeUpstream.fail_next`), or in-band by
-putting `[[fault:NAME]]` anywhere in the request body. NAME is one of `FAULTS`: "429", "500",
-"503", "timeout" (never answer), "cut" (drop the connection mid-answer) or "no_usage".
+putting `[[fault:NAME]]` anywhere in the request body. NAME is one of `FAULTS`: "400", "413",
+"429", "500", "503", "timeout" (never answer), "cut" (drop the connection mid-answer) or
+"no_usage".
 `POST /_fake/usage {"usage": {...}}` (or `FakeUpstream.report_usage_next`) makes the next
 answer report exactly that usage block, in the answering endpoint's own format.
 Errors come back in the format of the endpoint that was called.

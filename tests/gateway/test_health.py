@@ -37,13 +37,25 @@ class Breaker:
     def _record(self, channel_id: str, old: ChannelState, new: ChannelState, reason: str) -> None:
         self.events.append((channel_id, old, new, reason))
 
-    def fail(self, channel_id: str, times: int = 1, reason: str = "http_500") -> None:
+    def fail(
+        self,
+        channel_id: str,
+        times: int = 1,
+        reason: str = "http_500",
+        *,
+        key: str | None = None,
+    ) -> None:
+        """`times` failures; with `key`, ones its requests may have provoked."""
         for _ in range(times):
-            self.health.record_failure(channel_id, reason)
+            self.health.record_failure(channel_id, reason, suspect=key)
+
+    def succeed(self, channel_id: str, times: int = 1) -> None:
+        for _ in range(times):
+            self.health.record_success(channel_id)
 
     def open(self, channel_id: str) -> None:
-        """Open a healthy channel by the default threshold of three failures."""
-        self.fail(channel_id, 3)
+        """Open a healthy channel by the default minimum of five requests, all failed."""
+        self.fail(channel_id, 5)
         assert self.health.state(channel_id) is OPEN
 
     def cooldown(self, channel_id: str) -> float:
@@ -63,40 +75,133 @@ def test_unknown_channel_is_closed_and_available(b: Breaker) -> None:
     assert b.health._entries == {}
 
 
-def test_opens_at_failure_threshold(b: Breaker) -> None:
-    b.fail("a", 2)
+def test_opens_once_the_minimum_of_requests_has_failed(b: Breaker) -> None:
+    b.fail("a", 4)
     assert b.health.state("a") is CLOSED
     assert b.health.is_available("a")
+    assert b.health.consecutive_failures("a") == 4
     assert b.events == []
 
     b.fail("a")
     assert b.health.state("a") is OPEN
     assert not b.health.is_available("a")
     assert b.health.snapshot() == {"a": OPEN}
-    assert b.events == [("a", CLOSED, OPEN, "3 consecutive failures: http_500")]
+    assert b.events == [("a", CLOSED, OPEN, "5 of 5 requests failed within 60s: http_500")]
     assert b.cooldown("a") == 5.0
+    assert b.health.consecutive_failures("a") == 0
 
 
-def test_threshold_of_one_opens_on_first_failure() -> None:
-    b = Breaker(failure_threshold=1)
+def test_a_minimum_of_one_opens_on_the_first_failure() -> None:
+    b = Breaker(min_requests=1)
     b.fail("a", reason="connect_error")
     assert b.health.state("a") is OPEN
-    assert b.events == [("a", CLOSED, OPEN, "1 consecutive failure: connect_error")]
+    assert b.events == [("a", CLOSED, OPEN, "1 of 1 requests failed within 60s: connect_error")]
 
 
-def test_success_resets_the_failure_count(b: Breaker) -> None:
+def test_successes_count_in_the_failure_rate(b: Breaker) -> None:
+    b.succeed("a", 6)
+    b.fail("a", 5)
+    assert b.health.state("a") is CLOSED  # 5 of 11
+    assert b.health.consecutive_failures("a") == 5
+    b.succeed("a")
+    assert b.health.consecutive_failures("a") == 0
+    b.fail("a")
+    assert b.health.state("a") is CLOSED  # 6 of 13
+    b.fail("a")
+    assert b.health.state("a") is OPEN  # 7 of 14
+    assert b.events[-1][3] == "7 of 14 requests failed within 60s: http_500"
+
+
+def test_the_minimum_counts_successful_requests_too(b: Breaker) -> None:
+    b.succeed("a", 2)
     b.fail("a", 2)
-    b.health.record_success("a")
-    assert b.health._entries == {}
+    assert b.health.state("a") is CLOSED  # 4 requests: under the minimum
+    b.fail("a")
+    assert b.health.state("a") is OPEN  # 3 of 5
 
-    b.fail("a", 2)
+
+def test_the_failure_percent_is_a_setting() -> None:
+    b = Breaker(failure_percent=100)
+    b.succeed("a")
+    b.fail("a", 20)
+    assert b.health.state("a") is CLOSED
+    b.clock.advance(61)
+    b.fail("a", 5)
+    assert b.health.state("a") is OPEN
+
+
+def test_failures_older_than_the_window_are_forgotten(b: Breaker) -> None:
+    b.fail("a", 4)
+    b.clock.advance(61)
+    b.fail("a", 4)
+    assert b.health.state("a") is CLOSED
+    # The window slides slice by slice: 54 s on, the last four are still in it.
+    b.clock.advance(54)
+    b.fail("a")
+    assert b.health.state("a") is OPEN
+    assert b.events[-1][3] == "5 of 5 requests failed within 60s: http_500"
+
+
+def test_the_window_slides_in_slices() -> None:
+    b = Breaker(window_s=10.0)
+    b.fail("a", 4)
+    b.clock.advance(10)  # a whole window later: the slice with the four slid out
+    b.fail("a")
+    assert b.health.state("a") is CLOSED
+    b.clock.advance(9)
+    b.fail("a", 3)
     assert b.health.state("a") is CLOSED
     b.fail("a")
     assert b.health.state("a") is OPEN
 
 
+def test_one_keys_failures_alone_never_open_it(b: Breaker) -> None:
+    b.fail("a", 100, key="key_b")
+    assert b.health.state("a") is CLOSED
+    assert b.health.consecutive_failures("a") == 100
+    # Another key's bad luck is judged without key_b's hundred.
+    b.fail("a", key="key_a")
+    b.succeed("a", 4)
+    assert b.health.state("a") is CLOSED
+    assert b.events == []
+
+
+def test_failures_from_several_keys_open_it(b: Breaker) -> None:
+    for _ in range(4):
+        b.fail("a", key="key_a")
+        b.fail("a", key="key_b")
+    assert b.health.state("a") is CLOSED  # without key_a's four: 4 requests, under 5
+    b.fail("a", key="key_c")
+    assert b.health.state("a") is OPEN
+    assert b.events == [("a", CLOSED, OPEN, "5 of 5 requests failed within 60s: http_500")]
+
+
+def test_min_keys_leaves_out_the_keys_with_most_failures() -> None:
+    b = Breaker(min_keys=3, min_requests=2)
+    b.fail("a", 10, key="key_a")
+    b.fail("a", 10, key="key_b")
+    assert b.health.state("a") is CLOSED
+    b.fail("a", key="key_c")
+    b.fail("a", key="key_d")
+    assert b.health.state("a") is OPEN
+
+
+def test_a_min_keys_of_one_counts_every_failure() -> None:
+    b = Breaker(min_keys=1)
+    b.fail("a", 5, key="key_b")
+    assert b.health.state("a") is OPEN
+
+
+def test_failures_no_request_can_cause_count_whoever_sent_it(b: Breaker) -> None:
+    b.fail("a", 50, key="key_b")
+    b.fail("a", 5, reason="connect_error")
+    # key_b's are left out; the five connection failures are 5 of 5.
+    assert b.health.state("a") is OPEN
+    assert b.events[-1][3] == "5 of 5 requests failed within 60s: connect_error"
+
+
 def test_failures_are_counted_per_channel(b: Breaker) -> None:
-    for _ in range(2):
+    for _ in range(4):
         b.fail("a")
         b.fail("b")
     assert b.health.snapshot() == {}
@@ -134,6 +239,17 @@ def test_half_open_failure_reopens_at_once_with_a_longer_cooldown(b: Breaker) ->
     assert not b.health.is_available("a")
     assert b.cooldown("a") == 10.0
     assert b.events[-1] == ("a", HALF_OPEN, OPEN, "failed while half-open: http_502")
+
+
+def test_half_open_one_keys_failures_do_not_reopen_it(b: Breaker) -> None:
+    b.open("a")
+    b.clock.advance(5)
+    b.health.probe_succeeded("a")
+    b.fail("a", 20, key="key_b")
+    assert b.health.state("a") is HALF_OPEN
+    b.fail("a", key="key_a")
+    assert b.health.state("a") is OPEN
+    assert b.events[-1] == ("a", HALF_OPEN, OPEN, "failed while half-open: http_500")
 
 
 def test_retry_after_opens_at_once_for_its_duration(b: Breaker) -> None:
@@ -210,7 +326,7 @@ def test_probe_success_then_request_success_closes_and_resets(b: Breaker) -> Non
 
     b.health.record_success("a")
     assert b.health.state("a") is CLOSED
-    assert b.health._entries == {}
+    assert b.health.snapshot() == {}
     assert b.events[-1] == ("a", HALF_OPEN, CLOSED, "request ok")
 
     # The next opening starts from the base cooldown again.
@@ -314,7 +430,7 @@ def test_forget_except(b: Breaker) -> None:
 
 
 def test_listener_gets_every_transition_with_its_reason(b: Breaker) -> None:
-    b.fail("a", 3, reason="http_500")
+    b.fail("a", 5, reason="http_500")
     b.clock.advance(5)
     b.health.probe_failed("a", "connect_error")
     b.clock.advance(10)
@@ -331,7 +447,7 @@ def test_listener_gets_every_transition_with_its_reason(b: Breaker) -> None:
     b.health.record_success("a")  # already closed: nothing to report
 
     assert b.events == [
-        ("a", CLOSED, OPEN, "3 consecutive failures: http_500"),
+        ("a", CLOSED, OPEN, "5 of 5 requests failed within 60s: http_500"),
         ("a", OPEN, OPEN, "probe failed: connect_error"),
         ("a", OPEN, HALF_OPEN, "probe ok"),
         ("a", HALF_OPEN, OPEN, "failed while half-open: http_502"),
@@ -350,36 +466,29 @@ def test_listener_sees_the_new_state() -> None:
     def listener(channel_id: str, old: ChannelState, new: ChannelState, reason: str) -> None:
         seen.append((health.state(channel_id), health.is_available(channel_id)))
 
-    health = ChannelHealth(clock=clock, on_change=listener, failure_threshold=1)
+    health = ChannelHealth(clock=clock, on_change=listener, min_requests=1)
     health.record_failure("a", "http_500")
     health.probe_succeeded("a")
     health.record_success("a")
     assert seen == [(OPEN, False), (HALF_OPEN, True), (CLOSED, True)]
 
 
-def test_healthy_channels_leave_no_state(b: Breaker) -> None:
+def test_healthy_traffic_changes_no_state(b: Breaker) -> None:
     for channel_id in ("a", "b", "c"):
         assert b.health.is_available(channel_id)
-        b.health.record_success(channel_id)
-        b.health.state(channel_id)
-    b.health.seconds_until_available(["a", "b"])
-    b.health.forget_except(["a"])
-    assert b.health._entries == {}
-
+        b.succeed(channel_id, 100)
     b.fail("a", 2)
     b.fail("b")
-    assert b.health._entries.keys() == {"a", "b"}
     assert b.health.snapshot() == {}
-    b.health.record_success("a")
-    b.health.record_success("b")
-    assert b.health._entries == {}
-    assert b.health.snapshot() == {}
+    assert b.events == []
+    b.health.forget_except(["a"])
+    assert b.health._entries.keys() == {"a"}
     assert b.events == []
 
 
 def test_works_without_a_listener() -> None:
     clock = FakeClock()
-    health = ChannelHealth(clock=clock, failure_threshold=1)
+    health = ChannelHealth(clock=clock, min_requests=1)
     health.record_failure("a", "http_500")
     health.probe_failed("a", "timeout")
     clock.advance(10)
@@ -403,8 +512,19 @@ def test_the_clock_can_be_swapped(b: Breaker) -> None:
     assert b.cooldown("a") == 0.0
 
 
+def test_a_clock_swapped_for_one_behind_starts_a_new_window(b: Breaker) -> None:
+    b.fail("a", 4)
+    behind = FakeClock()
+    behind.now = b.clock.now - 500
+    b.health.clock = behind
+    b.fail("a")
+    assert b.health.state("a") is CLOSED
+    b.fail("a", 4)
+    assert b.health.state("a") is OPEN
+
+
 def test_default_clock_is_monotonic() -> None:
-    health = ChannelHealth(failure_threshold=1, base_cooldown_s=60.0)
+    health = ChannelHealth(min_requests=1, base_cooldown_s=60.0)
     health.record_failure("a", "http_500")
     assert 59.0 < health.seconds_until_available(["a"]) <= 60.0
     assert health.due_for_probe() == []
@@ -413,7 +533,12 @@ def test_default_clock_is_monotonic() -> None:
 @pytest.mark.parametrize(
     "options",
     [
-        {"failure_threshold": 0},
+        {"window_s": 0.0},
+        {"window_s": float("nan")},
+        {"min_requests": 0},
+        {"min_keys": 0},
+        {"failure_percent": 0},
+        {"failure_percent": 101},
         {"base_cooldown_s": 0.0},
         {"base_cooldown_s": -1.0},
         {"base_cooldown_s": 10.0, "max_cooldown_s": 5.0},

@@ -5,7 +5,19 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from aisonar.gateway.failover import channel_fault, retry_after_seconds
+from aisonar.errors import AISonarError
+from aisonar.gateway.errors import (
+    UnreadableUpstream,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
+from aisonar.gateway.failover import (
+    channel_fault,
+    channel_retry_after,
+    request_may_cause,
+    retry_after_seconds,
+)
 from aisonar.gateway.upstream import upstream_error
 
 SECRET = "sk-live-secret-0123456789"
@@ -59,6 +71,37 @@ def test_which_statuses_fail_over(upstream: int, client: int, fault: str | None)
     error = upstream_error(upstream, b"not json", {"Retry-After": "7"}, SECRET)
     assert error.status == client and channel_fault(error) == fault
     assert error.retry_after == "7"
+
+
+@pytest.mark.parametrize(
+    ("error", "by_request"),
+    [
+        (upstream_error(500, b"not json", {}, SECRET), True),
+        (upstream_error(503, b"not json", {}, SECRET), True),
+        (upstream_error(408, b"not json", {}, SECRET), True),
+        (UpstreamTimeout("slow"), True),
+        (UnreadableUpstream(), True),
+        (UpstreamUnavailable("broke off"), True),
+        (upstream_error(429, b"not json", {}, SECRET), False),
+        (upstream_error(401, b"not json", {}, SECRET), False),
+        (upstream_error(403, b"not json", {}, SECRET), False),
+        (upstream_error(400, b'{"error": {"status": "API_KEY_INVALID"}}', {}, SECRET), False),
+        (UpstreamUnreachable("refused"), False),
+    ],
+)
+def test_which_channel_faults_a_request_may_have_caused(
+    error: AISonarError, by_request: bool
+) -> None:
+    assert channel_fault(error) is not None
+    assert request_may_cause(error) is by_request
+
+
+@pytest.mark.parametrize(("upstream", "seconds"), [(429, 7.0), (503, 7.0), (500, None)])
+def test_only_a_429_or_503_says_when_the_channel_is_back(
+    upstream: int, seconds: float | None
+) -> None:
+    error = upstream_error(upstream, b"not json", {"Retry-After": "7"}, SECRET)
+    assert channel_retry_after(error) == seconds
 
 
 def test_retry_after_is_read_as_seconds_or_as_a_date() -> None:

@@ -8,7 +8,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from aisonar.channels import services as channels
 from aisonar.channels.models import SERVER_TIMEOUTS, ChannelTimeouts
@@ -16,12 +18,14 @@ from aisonar.crypto import SecretBox
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY
-from tests.support import Backend
+from tests.support import Backend, Tenant
+
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
 
 FAILOVER_SETTINGS = {
     "failover_max_attempts": 3,
-    "failover_backoff_s": 0.01,
-    "channel_failure_threshold": 3,
+    "channel_breaker_min_requests": 3,
+    "channel_breaker_min_keys": 2,
     "channel_cooldown_s": 5.0,
     "channel_max_cooldown_s": 60.0,
     "channel_probe_interval_s": 0.05,
@@ -33,6 +37,18 @@ async def routed_gateway(backend: Backend) -> AsyncIterator[RunningGateway]:
     settings = backend.settings.model_copy(update=FAILOVER_SETTINGS)
     async with running_gateway(settings) as running:
         yield running
+
+
+def openai_client(gateway: RunningGateway, tenant: Tenant) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0)
+
+
+async def ask(client: openai.AsyncOpenAI, model: str, *, stream: bool) -> str:
+    if not stream:
+        reply = await client.chat.completions.create(model=model, messages=HELLO)
+        return reply.choices[0].message.content or ""
+    chunks = await client.chat.completions.create(model=model, messages=HELLO, stream=True)
+    return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
 
 
 @pytest.fixture

@@ -14,14 +14,20 @@ import anthropic
 import openai
 import orjson
 import pytest
-from openai.types.chat import ChatCompletionMessageParam
 
 from aisonar.billing.money import parse_amount
 from aisonar.channels.models import ChannelTimeouts
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway, free_port
 from aisonar.usage.export import export_usage
-from tests.gateway.routing.conftest import ChannelSpec, Clock, MakeChannels
+from tests.gateway.routing.conftest import (
+    HELLO,
+    ChannelSpec,
+    Clock,
+    MakeChannels,
+    ask,
+    openai_client,
+)
 from tests.support import (
     Backend,
     Tenant,
@@ -30,13 +36,8 @@ from tests.support import (
     settled_balance,
 )
 
-HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
 QUICK = ChannelTimeouts(first_byte_s=0.5)
 FUNDED = parse_amount("100")
-
-
-def openai_client(gateway: RunningGateway, tenant: Tenant) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0)
 
 
 def dead_url() -> str:
@@ -49,14 +50,6 @@ def failing_url(fault: str, spare: FakeUpstream, count: int = 100) -> str:
         return dead_url()
     spare.fail_next(fault, count)
     return spare.url
-
-
-async def ask(client: openai.AsyncOpenAI, model: str, *, stream: bool) -> str:
-    if not stream:
-        reply = await client.chat.completions.create(model=model, messages=HELLO)
-        return reply.choices[0].message.content or ""
-    chunks = await client.chat.completions.create(model=model, messages=HELLO, stream=True)
-    return "".join([c.choices[0].delta.content or "" async for c in chunks if c.choices])
 
 
 async def charged_once(backend: Backend, tenant: Tenant) -> Any:
@@ -100,9 +93,11 @@ async def test_a_failing_channel_is_invisible_to_clients(
         (bad, outcome),
         (good, "ok"),
     ]
-    # Three failures in a row, or one Retry-After, take the channel out of rotation.
+    # A Retry-After takes the channel out of rotation at once, and connections refused
+    # do after the minimum of requests (3 here); one key's 500s and timeouts never do,
+    # since its own requests may have caused them.
     failed_over = [e for e in events if e.attempts]
-    assert len(failed_over) == (1 if fault == "429" else 3)
+    assert len(failed_over) == {"429": 1, "refused": 3}.get(fault, 5)
     assert all(e.cost > 0 and not e.tokens_estimated for e in events)
     spent = sum(e.cost for e in events)
     await settled_balance(backend.engine, tenant.org_id, FUNDED - spent)
@@ -132,8 +127,8 @@ async def test_when_every_channel_fails_the_client_gets_an_error_and_pays_nothin
     assert caught.value.status_code == status
     [event] = await recorded_events(backend, tenant, 1)
     assert event.status_code == status and event.cost == 0
-    # Three attempts: both channels, then the first again after a pause.
-    assert [a["channel_id"] for a in event.attempts] == [ids[0], ids[1], ids[0]]
+    # One attempt per channel: none is tried again after it failed the request.
+    assert [a["channel_id"] for a in event.attempts] == ids
     # Exports carry the attempts as JSON, in CSV as in JSON lines.
     async with backend.engine.connect() as conn:
         csv_text = b"".join([c async for c in export_usage(conn, fmt="csv", org_id=tenant.org_id)])

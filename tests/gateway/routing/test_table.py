@@ -75,15 +75,15 @@ def test_a_weight_of_zero_is_a_standby() -> None:
 
 
 def test_a_channel_out_of_rotation_is_skipped_until_none_of_its_priority_is_left() -> None:
-    health = ChannelHealth(clock=Clock(), failure_threshold=1)
+    health = ChannelHealth(clock=Clock(), min_requests=1)
     routes = table(
         channel("primary", "m", priority=1),
         channel("backup", "m", priority=0),
         health=health,
     )
-    health.record_failure("chn_primary", "http_500")
+    health.record_failure("chn_primary", "connect_error")
     assert order(routes, "m") == ["backup"]
-    health.record_failure("chn_backup", "http_500")
+    health.record_failure("chn_backup", "connect_error")
     with pytest.raises(NoHealthyChannel) as caught:
         routes.routes(ANYONE, "m")
     assert caught.value.status == 503 and caught.value.retry_after == "5"
