@@ -1,14 +1,17 @@
 """OpenAI's Responses API (`POST /v1/responses`): passed through to OpenAI-format channels
-and metered from its usage block or its `response.completed` event."""
+and metered from its usage block or its `response.completed` event; translated through the
+hub for the others, and metered like any translated request."""
 
 from __future__ import annotations
+
+from functools import partial
 
 import orjson
 
 from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.charging import held
 from aisonar.gateway.disconnect import cancel_on_disconnect
-from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.failover import with_failover
 from aisonar.gateway.formats.output_limit import insert_field
 from aisonar.gateway.formats.prompt_bound import prompt_bound
@@ -23,10 +26,27 @@ from aisonar.gateway.formats.responses import (
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices, authenticate_exchange
-from aisonar.gateway.relay import relay_json, relay_stream
+from aisonar.gateway.pipeline import GatewayServices, abandoned_as, authenticate_exchange
+from aisonar.gateway.relay import (
+    relay_json,
+    relay_stream,
+    relay_translated_json,
+    relay_translated_stream,
+)
 from aisonar.gateway.routing import Route
 from aisonar.gateway.sse import event_data
+from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub, with_output_limit
+from aisonar.gateway.translate.responses_answers import (
+    HubToResponsesStream,
+    ResponseFrame,
+    hub_response_to_responses,
+)
+from aisonar.gateway.translate.responses_inbound import (
+    DROPPED_FIELDS_HEADER,
+    HubRequest,
+    responses_request_to_hub,
+    upstream_request,
+)
 from aisonar.gateway.upstream import open_upstream
 from aisonar.usage.tokens import count_text_tokens
 
@@ -63,48 +83,127 @@ def _upstream_body(body: bytes, request: ResponsesRequest, model: str, output_bo
     return orjson.dumps(document)
 
 
+class _Translation:
+    """The request for upstreams of another format, converted once, when first needed."""
+
+    def __init__(self, body: bytes, request: ResponsesRequest) -> None:
+        self.body = body
+        self.request = request
+        self._converted: tuple[JsonObject, HubRequest] | None = None
+
+    def converted(self) -> tuple[JsonObject, HubRequest]:
+        """The client's document and its hub request."""
+        if self._converted is None:
+            document: JsonObject = orjson.loads(self.body)
+            self._converted = document, responses_request_to_hub(document)
+        return self._converted
+
+
+def _render(
+    route: Route, frame: ResponseFrame, estimator: TokenEstimator, body: bytes
+) -> tuple[bytes, TokenUsage]:
+    """The upstream's whole answer as a Response, and its usage (estimated when the upstream
+    reported none)."""
+    hub = route.adapter.response_to_hub(body, route.upstream_model)
+    reported = hub.get("usage")
+    usage = (
+        usage_from_hub(reported) if isinstance(reported, dict) else estimator.from_hub_response(hub)
+    )
+    hub["usage"] = hub_usage(usage)
+    return orjson.dumps(hub_response_to_responses(hub, frame)), usage
+
+
+async def _translated(
+    services: GatewayServices,
+    exchange: Exchange,
+    meter: RequestMeter,
+    translation: _Translation,
+    route: Route,
+    input_bound: int,
+) -> None:
+    """To an Anthropic or Gemini upstream, through the hub both ways."""
+    adapter, model = route.adapter, route.upstream_model
+    document, converted = translation.converted()
+    request = translation.request
+    output_bound = services.billing.output_bound(
+        route, request.max_output_tokens, "max_output_tokens", clamp=True
+    )
+    hub = with_output_limit({**converted.hub, "model": model}, output_bound)
+    upstream_body = upstream_request(adapter.request_from_hub, hub)
+    frame = ResponseFrame.of(document, request.model, converted.names)
+    estimator = TokenEstimator(adapter, model, translation.body, lambda: hub)
+    url = adapter.url(route.base_url, model, meter.stream)
+    price = services.billing.price_for(route)
+    async with (
+        held(services.billing, meter, price, input_bound=input_bound, output_bound=output_bound),
+        abandoned_as(meter, estimator),
+        cancel_on_disconnect(exchange),
+        open_upstream(
+            services.session, route, url, route.headers, upstream_body, stream=meter.stream
+        ) as answer,
+    ):
+        # Replacing what an earlier attempt's answer, unreadable, had dropped.
+        headers = [pair for pair in exchange.extra_headers if pair[0] != DROPPED_FIELDS_HEADER]
+        if converted.dropped:
+            headers.append((DROPPED_FIELDS_HEADER, ", ".join(converted.dropped).encode()))
+        exchange.extra_headers = headers
+        if meter.stream:
+            reader, writer = adapter.stream_reader(model), HubToResponsesStream(frame)
+            await relay_translated_stream(
+                exchange, answer, meter, reader, writer, estimator.from_hub_chunks
+            )
+        else:
+            await relay_translated_json(
+                exchange, answer, meter, partial(_render, route, frame, estimator)
+            )
+
+
+async def _passed_through(
+    services: GatewayServices,
+    exchange: Exchange,
+    meter: RequestMeter,
+    body: bytes,
+    request: ResponsesRequest,
+    route: Route,
+    input_bound: int,
+) -> None:
+    """To an OpenAI upstream, the client's bytes as they are but for the model."""
+    model = route.upstream_model
+    output_bound = services.billing.output_bound(
+        route, request.max_output_tokens, "max_output_tokens", clamp=False
+    )
+    upstream_body = _upstream_body(body, request, model, output_bound)
+    price = services.billing.price_for(route)
+    estimator = _Estimator(request, model)
+    url = route.url("/responses")
+    async with (
+        held(services.billing, meter, price, input_bound=input_bound, output_bound=output_bound),
+        cancel_on_disconnect(exchange),
+        open_upstream(
+            services.session, route, url, route.headers, upstream_body, stream=meter.stream
+        ) as answer,
+    ):
+        if meter.stream:
+            tracker = ResponsesStreamUsage()
+            await relay_stream(exchange, answer, meter, tracker, estimator.from_events)
+        else:
+            await relay_json(exchange, answer, meter, responses_body_usage, estimator.from_body)
+
+
 async def responses(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
     meter.identity = await authenticate_exchange(services, exchange)
     body = await exchange.read_body(services.max_body_bytes)
     request = parse_responses_request(body)
     meter.requested_model, meter.stream = request.model, bool(request.stream)
-    routes = [
-        route
-        for route in services.channels.routes(meter.identity, request.model)
-        if route.adapter.name == "openai"
-    ]
-    if not routes:
-        raise InvalidRequest(
-            f"The Responses API is served by OpenAI-format channels only, and `{request.model}`"
-            " has none; use /v1/chat/completions, /v1/messages or generateContent instead.",
-            param="model",
-        )
-
+    routes = services.channels.routes(meter.identity, request.model)
     input_bound = prompt_bound(body)
+    translation = _Translation(body, request)
 
     async def attempt(route: Route) -> None:
-        model = route.upstream_model
-        output_bound = services.billing.output_bound(
-            route, request.max_output_tokens, "max_output_tokens", clamp=False
-        )
-        upstream_body = _upstream_body(body, request, model, output_bound)
-        price = services.billing.price_for(route)
-        estimator = _Estimator(request, model)
-        url = route.url("/responses")
-        async with (
-            held(
-                services.billing, meter, price, input_bound=input_bound, output_bound=output_bound
-            ),
-            cancel_on_disconnect(exchange),
-            open_upstream(
-                services.session, route, url, route.headers, upstream_body, stream=meter.stream
-            ) as answer,
-        ):
-            if meter.stream:
-                tracker = ResponsesStreamUsage()
-                await relay_stream(exchange, answer, meter, tracker, estimator.from_events)
-            else:
-                await relay_json(exchange, answer, meter, responses_body_usage, estimator.from_body)
+        if route.adapter.name == "openai":
+            await _passed_through(services, exchange, meter, body, request, route, input_bound)
+        else:
+            await _translated(services, exchange, meter, translation, route, input_bound)
 
     estimate = token_estimate(input_bound, request.max_output_tokens)
     admitted = await services.limiter.admit(exchange, meter, estimate)

@@ -2,9 +2,12 @@
 `POST /v1/responses`, plain and streamed.
 
 The input is a string or a list of input items (messages, `function_call` and
-`function_call_output` items; reasoning items are accepted and ignored), with `instructions`,
-function tools, `tool_choice`, `max_output_tokens` (at least 16, as the real API requires) and
-`text.format`. Answers follow the OpenAI fake's rules (see `fake_replies`): an output message
+`function_call_output` items; reasoning and `compaction` items, and Codex's final
+`compaction_trigger`, are accepted and ignored: the fake answers a compaction trigger as an
+ordinary turn), with `instructions`, tools, `tool_choice`, `max_output_tokens` (at least 16, as
+the real API requires) and `text.format`. Tools are functions, `namespace` tools grouping
+functions (their calls name the namespace), or hosted tools (`web_search`, ...), accepted and
+never called. Answers follow the OpenAI fake's rules (see `fake_replies`): an output message
 "Echo: " + the last user text (or the last function output), or, with tools, a `function_call`
 item calling the first (or chosen) function with `{"echo": <text>}`. An answer cut by
 `max_output_tokens` is an "incomplete" Response, and its stream ends in `response.incomplete`.
@@ -74,6 +77,8 @@ class ResponsesRequest:
 
     chat: ChatRequest
     body: JsonObject
+    # Functions of namespace tools -> their namespace.
+    namespaces: dict[str, str]
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -112,8 +117,8 @@ def _function_output_item(item: JsonObject) -> JsonObject:
     return {"role": "tool", "content": content_text(required_param(item, "output"))}
 
 
-def _chat_message(item: Any, location: str) -> JsonObject | None:
-    """An input item as a chat message; None for a reasoning item, which adds nothing."""
+def _chat_message(item: Any, location: str, last: bool) -> JsonObject | None:
+    """An input item as a chat message; None for an item that adds nothing."""
     if not isinstance(item, dict):
         raise invalid_param(location, "an input item object")
     kind = item.get("type", "message")
@@ -123,9 +128,16 @@ def _chat_message(item: Any, location: str) -> JsonObject | None:
         return _function_call_item(item)
     if kind == "function_call_output":
         return _function_output_item(item)
-    if kind == "reasoning":
+    if kind in ("reasoning", "compaction"):
         return None
-    expected = "one of message, function_call, function_call_output, reasoning"
+    if kind == "compaction_trigger":
+        if not last:
+            raise invalid_param(location, "the final input item, as a compaction trigger")
+        return None
+    expected = (
+        "one of message, function_call, function_call_output, reasoning, compaction,"
+        " compaction_trigger"
+    )
     raise invalid_param(f"{location}.type", expected)
 
 
@@ -139,24 +151,46 @@ def _chat_messages(body: JsonObject) -> list[JsonObject]:
         return [*messages, {"role": "user", "content": items}]
     if not isinstance(items, list):
         raise invalid_param("input", "a string or an array of input items")
-    converted = (_chat_message(item, f"input[{index}]") for index, item in enumerate(items))
+    converted = (
+        _chat_message(item, f"input[{index}]", index == len(items) - 1)
+        for index, item in enumerate(items)
+    )
     messages.extend(message for message in converted if message is not None)
     if not messages:
         raise invalid_param("input", "at least one input message")
     return messages
 
 
-def _function_names(body: JsonObject) -> list[str]:
-    tools = body.get("tools") or []
-    valid = isinstance(tools, list) and all(
+def _is_function(tool: Any) -> bool:
+    return (
         isinstance(tool, dict)
         and tool.get("type") == "function"
         and isinstance(tool.get("name"), str)
-        for tool in tools
     )
-    if not valid:
-        raise invalid_param("tools", "an array of function tools, each with a name")
-    return [tool["name"] for tool in tools]
+
+
+def _functions(body: JsonObject) -> dict[str, str | None]:
+    """The functions the answer may call -> the namespace they belong to, if any."""
+    tools = body.get("tools") or []
+    if not isinstance(tools, list):
+        raise invalid_param("tools", "an array of tools")
+    functions: dict[str, str | None] = {}
+    for index, tool in enumerate(tools):
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        if kind == "function" and _is_function(tool):
+            functions[tool["name"]] = None
+        elif kind == "namespace":
+            inner = tool.get("tools")
+            if not isinstance(tool.get("name"), str) or not isinstance(inner, list):
+                raise invalid_param(f"tools[{index}]", "a namespace with a name and tools")
+            functions.update({t["name"]: tool["name"] for t in inner if _is_function(t)})
+        elif not isinstance(kind, str) or kind == "function":
+            raise invalid_param(f"tools[{index}]", "a tool with a type (functions named)")
+    return functions
+
+
+def _function_names(body: JsonObject) -> list[str]:
+    return list(_functions(body))
 
 
 def _tool_to_call(body: JsonObject, messages: list[JsonObject]) -> str | None:
@@ -200,15 +234,16 @@ def parse_responses(body: Any) -> ResponsesRequest:
         tool_name=_tool_to_call(body, messages),
         json_reply=_json_reply(body),
     )
-    return ResponsesRequest(chat, body)
+    namespaces = {name: space for name, space in _functions(body).items() if space is not None}
+    return ResponsesRequest(chat, body, namespaces)
 
 
 # --- the Response ----------------------------------------------------------------------------
 
 
-def _output_item(reply: Reply, status: str) -> JsonObject:
+def _output_item(reply: Reply, status: str, namespaces: dict[str, str]) -> JsonObject:
     if reply.tool_name is not None:
-        return {
+        call = {
             "id": random_id("fc_"),
             "type": "function_call",
             "status": status,
@@ -216,6 +251,9 @@ def _output_item(reply: Reply, status: str) -> JsonObject:
             "call_id": reply.tool_call_id,
             "name": reply.tool_name,
         }
+        if reply.tool_name in namespaces:
+            call["namespace"] = namespaces[reply.tool_name]
+        return call
     text = {"type": "output_text", "annotations": [], "logprobs": [], "text": reply.text}
     return {
         "id": random_id("msg_"),
@@ -246,7 +284,10 @@ def _reported_usage(admission: Admission, chat: ChatRequest, reply: Reply) -> Js
 
 
 def _echoed_tools(body: JsonObject) -> list[JsonObject]:
-    return [{"description": None, "strict": True, **tool} for tool in body.get("tools") or []]
+    return [
+        {"description": None, "strict": True, **tool} if _is_function(tool) else tool
+        for tool in body.get("tools") or []
+    ]
 
 
 class _ResponseMaker:
@@ -345,7 +386,7 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     status = "incomplete" if reply.finish_reason == "length" else "completed"
     maker = _ResponseMaker(parsed)
     usage = _reported_usage(admission, parsed.chat, reply)
-    final = maker.make(status, [_output_item(reply, status)], usage)
+    final = maker.make(status, [_output_item(reply, status, parsed.namespaces)], usage)
     if parsed.chat.stream:
         in_progress = maker.make("in_progress", [], None)
         return await stream_named_events(request, admission, _stream_events(in_progress, final))

@@ -55,6 +55,20 @@ def responses_usage(block: dict[str, Any]) -> TokenUsage:
     )
 
 
+def responses_usage_block(usage: TokenUsage) -> dict[str, Any]:
+    """Usage as a Response reports it."""
+    return {
+        "input_tokens": usage.input_tokens,
+        "input_tokens_details": {
+            "cached_tokens": usage.cached_input_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
+        "output_tokens": usage.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
+        "total_tokens": usage.input_tokens + usage.output_tokens,
+    }
+
+
 class _WithUsage(msgspec.Struct):
     usage: dict[str, Any] | None = None
 
