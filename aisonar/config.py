@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # A connection that has not sent a whole request head (request line and headers) this
+    # long after opening, or after its previous response, is closed (slowloris).
+    request_head_timeout_s: float = Field(default=30.0, gt=0)
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_total_timeout_s: float = Field(default=600.0, gt=0)
     upstream_max_connections: int = Field(default=1000, gt=0)

@@ -17,11 +17,14 @@ from aisonar.config import Settings
 
 
 def _server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    from aisonar.gateway.head_timeout import http_protocol
+
     return {
         "host": host,
         "port": port,
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with a deadline for each request head (AISONAR_REQUEST_HEAD_TIMEOUT_S).
+        "http": http_protocol(settings),
         "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",

@@ -6,12 +6,14 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 
 from aisonar.app import create_app
 from aisonar.config import Settings
 from aisonar.gateway.asgi import GatewayApp
+from aisonar.gateway.head_timeout import http_protocol
 
 
 def free_port() -> int:
@@ -33,6 +35,12 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
     """Serve `create_app(settings)` until the block ends, then shut down gracefully."""
     app = create_app(settings)
     port = free_port()
+    options: dict[str, Any] = {
+        # uvicorn calls it like a protocol class (its annotation names only classes).
+        "http": http_protocol(settings),
+        # The app reads X-Forwarded-* itself (AISONAR_TRUSTED_PROXIES).
+        "proxy_headers": False,
+    }
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -41,8 +49,7 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
             log_level="warning",
             lifespan="on",
             access_log=False,
-            # The app reads X-Forwarded-* itself (AISONAR_TRUSTED_PROXIES).
-            proxy_headers=False,
+            **options,
         )
     )
     task = asyncio.create_task(server.serve())

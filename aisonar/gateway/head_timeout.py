@@ -1,0 +1,75 @@
+"""uvicorn's HTTP protocol (httptools) with a deadline for each request head: a
+connection that has not sent a whole request line and headers within
+`AISONAR_REQUEST_HEAD_TIMEOUT_S` of opening, or of its previous response ending, is
+closed. uvicorn alone waits for a head forever, and its keep-alive timer stops at the
+first byte, so connections sending nothing, or a byte now and then (slowloris), would
+pile up."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from aisonar.config import Settings
+
+
+class HeadTimeoutProtocol(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        head_timeout_s: float,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._head_timeout_s = head_timeout_s
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(  # type: ignore[override]
+        self, transport: asyncio.Transport
+    ) -> None:
+        super().connection_made(transport)
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+    def on_headers_complete(self) -> None:
+        self._head_arrived()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        # A pipelined request whose head came already starts now; else the next is awaited.
+        awaiting = not self.pipeline
+        super().on_response_complete()
+        if awaiting and not self.transport.is_closing():
+            self._await_head()
+
+    def _await_head(self) -> None:
+        self._head_arrived()
+        self._head_deadline = self.loop.call_later(self._head_timeout_s, self._head_late)
+
+    def _head_arrived(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_late(self) -> None:
+        self._head_deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def http_protocol(settings: Settings) -> partial[HeadTimeoutProtocol]:
+    """What to give uvicorn as its `http`: it calls it for each connection, with the
+    arguments a protocol class takes (a partial, so that the setting goes along into the
+    processes of `--workers`)."""
+    return partial(HeadTimeoutProtocol, head_timeout_s=settings.request_head_timeout_s)
