@@ -136,7 +136,7 @@ async def open_upstream(
         raise UpstreamTimeout("The upstream provider timed out.") from error
     except aiohttp.ClientPayloadError as error:
         raise UpstreamUnavailable("The upstream provider broke off its response.") from error
-    except aiohttp.ClientConnectionError as error:
-        raise UpstreamUnavailable("The upstream provider could not be reached.") from error
     except aiohttp.ClientConnectorError as error:
         raise UpstreamUnreachable("The upstream provider could not be reached.") from error
+    except aiohttp.ClientConnectionError as error:
+        raise UpstreamUnavailable("The upstream provider could not be reached.") from error
