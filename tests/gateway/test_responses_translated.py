@@ -248,3 +248,22 @@ async def test_codex_requests_are_answered_and_charged(
     assert dropped == (None if model == GPT else compaction + "include")
     [event] = await recorded_events(backend, tenant, 1)
     assert event.status_code == 200 and event.cost > 0 and not event.tokens_estimated
+
+
+async def test_usage_the_upstream_does_not_report_is_estimated_and_flagged(
+    client: openai.AsyncOpenAI, backend: Backend, tenant: Tenant
+) -> None:
+    # Gemini may leave usage out; Anthropic always reports it.
+    model, prompt = GEMINI, "count these words please [[fault:no_usage]]"
+    plain = await client.responses.create(model=model, input=prompt)
+    stream = await client.responses.create(model=model, input=prompt, stream=True)
+    assert_well_formed([event async for event in stream])
+    recorded = await recorded_events(backend, tenant, 2)
+    assert plain.usage is not None
+    assert (recorded[0].input_tokens, recorded[0].output_tokens) == (
+        plain.usage.input_tokens,
+        plain.usage.output_tokens,
+    )
+    for event in recorded:
+        assert event.tokens_estimated and event.input_tokens > 0 and event.output_tokens > 0
+        assert event.cost > 0

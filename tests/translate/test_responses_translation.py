@@ -196,3 +196,16 @@ def test_parallel_calls_stream_as_items_of_their_own() -> None:
     assert deltas == [(second["id"], '{"a"'), (first["id"], "{}"), (second["id"], ":1}")]
     done = [event["item"]["id"] for event in events if event["type"] == "response.output_item.done"]
     assert done == [text["id"], first["id"], second["id"]]
+
+
+def test_nothing_to_answer_is_refused() -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        responses_request_to_hub({"model": "m", "instructions": "Be brief."})
+    assert refused.value.param == "input"
+
+
+def test_an_answer_without_choices_is_empty_and_incomplete() -> None:
+    response = hub_response_to_responses(
+        {"id": "x", "choices": []}, ResponseFrame.of({}, "m", ToolNames())
+    )
+    assert (response["status"], response["output"]) == ("incomplete", [])

@@ -137,8 +137,9 @@ def _message_item(item_id: str, parts: list[JsonObject], status: str) -> JsonObj
 
 
 def hub_response_to_responses(hub: JsonObject, frame: ResponseFrame) -> JsonObject:
-    choice = hub["choices"][0]
-    message = choice["message"]
+    # An answer with no choice (every candidate blocked) is an empty, incomplete one.
+    choice: JsonObject = next(iter(hub.get("choices") or []), {})
+    message = choice.get("message") or {}
     status, reason = _status(choice.get("finish_reason"))
     output: list[JsonObject] = []
     if message.get("reasoning_content"):

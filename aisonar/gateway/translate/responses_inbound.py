@@ -158,6 +158,8 @@ class _Converter:
             text = _text_of(document["instructions"], "instructions")
             self.messages.append({"role": "system", "content": text})
         self._input(document.get("input", ""))
+        if all(message["role"] in ("system", "developer") for message in self.messages):
+            raise InvalidRequest("`input` has nothing to answer.", param="input")
         hub["messages"] = self.messages
         for name in _COPIED:
             if name in document:
@@ -200,7 +202,8 @@ class _Converter:
 
     def _input(self, items: Any) -> None:
         if isinstance(items, str):
-            self.messages.append({"role": "user", "content": items})
+            if items:
+                self.messages.append({"role": "user", "content": items})
             return
         if not isinstance(items, list):
             raise InvalidRequest("`input` must be a string or a list of items.", param="input")
