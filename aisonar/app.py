@@ -57,6 +57,7 @@ from aisonar.store.engine import create_engine
 from aisonar.usage.compaction import keep_compacting
 from aisonar.usage.partitions import ensure_partitions
 from aisonar.usage.retention import RetentionPolicy, keep_retaining
+from aisonar.usage.tokens import load_token_tables
 from aisonar.usage.writer import UsageWriter
 
 if TYPE_CHECKING:
@@ -239,6 +240,8 @@ def create_app(settings: Settings) -> GatewayApp:
         refresher = CacheRefresher(
             engine, box, keys, install_channels, billing.prices, billing.store
         )
+        # Off the event loop: the first estimate would otherwise stall it for a second.
+        tables_task = asyncio.create_task(asyncio.to_thread(load_token_tables))
         writer_task = asyncio.create_task(writer.run(), name="usage-writer")
         ledger_task = asyncio.create_task(billing.ledger.run(), name="ledger-writer")
         sync_task = asyncio.create_task(
@@ -300,6 +303,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await services.limiter.store.close()
             await session.close()
             await engine.dispose()
+            await tables_task
 
     app = GatewayApp(lifespan, split_list(settings.trusted_proxies), settings.metrics_token)
     app.admin = create_admin_api(app.runtime, settings)

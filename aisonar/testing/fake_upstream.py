@@ -60,6 +60,7 @@ from aisonar.testing.fake_replies import (
     plan_stream,
     random_id,
 )
+from aisonar.usage.tokens import load_token_tables
 
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error",
@@ -308,6 +309,8 @@ class FakeUpstream:
         self._app[STATE].usage_blocks.clear()
 
     async def start(self) -> None:
+        # The fake counts tokens on its event loop, which it may share with a gateway.
+        await asyncio.to_thread(load_token_tables)
         runner = web.AppRunner(
             self._app,
             access_log=None,

@@ -28,6 +28,12 @@ def _encoding_for(model: str) -> Any:
     return bpe_openai.get_encoding(name)
 
 
+def load_token_tables() -> None:
+    """Load the BPE table most models are counted with (about a second), so the first
+    count on an event loop does not stall it; run in a thread at startup."""
+    _encoding_for(_FALLBACK_ENCODING)
+
+
 def count_text_tokens(text: str, model: str) -> int:
     if not text:
         return 0
