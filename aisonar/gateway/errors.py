@@ -102,7 +102,8 @@ class UpstreamTimeout(AISonarError):
 
 
 class UpstreamRejected(AISonarError):
-    """The upstream answered with an error status; its sanitized message is passed on."""
+    """The upstream answered with an error status; its sanitized message, and the field
+    at fault (`param`) and error `code` it named, are passed on."""
 
     kind = "upstream_error"
 
@@ -114,8 +115,11 @@ class UpstreamRejected(AISonarError):
         retry_after: str | None,
         *,
         upstream_status: int | None = None,
+        param: str | None = None,
+        code: str | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, param=param)
+        self.code = code
         self.status = status
         self.kind = kind or self.kind
         self.retry_after = retry_after
@@ -126,6 +130,15 @@ class UpstreamRejected(AISonarError):
     def recorded_message(self) -> str:
         # The upstream's text may quote the request; keep only what we know is safe.
         return f"upstream answered HTTP {self.status} ({self.kind})"
+
+
+def upstream_details(error: AISonarError) -> dict[str, str]:
+    """The field at fault and the error code an upstream named, for the formats without
+    a place of their own for them (OpenAI's has: `param` and `code`)."""
+    if not isinstance(error, UpstreamRejected):
+        return {}
+    named = {"param": error.param, "code": error.code}
+    return {name: value for name, value in named.items() if value is not None}
 
 
 class NoHealthyChannel(AISonarError):

@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.models import KeyIdentity
+from aisonar.billing.output_limits import model_reasons
 from aisonar.gateway.admission import Limiter, token_estimate
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
 from aisonar.gateway.charging import Billing, held
@@ -35,6 +36,7 @@ from aisonar.gateway.relay import (
     relay_translated_stream,
 )
 from aisonar.gateway.routing import ChannelTable, Route
+from aisonar.gateway.translate.delivery import drop_for_target, show_dropped_fields
 from aisonar.gateway.translate.hub import (
     JsonObject,
     hub_usage,
@@ -137,14 +139,18 @@ async def generate(
             route, request.max_output_tokens, request.output_field, clamp=not passthrough
         )
         hub: JsonObject | None = None
+        dropped: list[str] = []
         if passthrough:
             added_limit = output_bound if request.max_output_tokens is None else None
             upstream_body = dialect.passthrough_body(body, request, model, added_limit)
             headers = dialect.passthrough_headers(exchange, route.headers)
         else:
             hub = with_output_limit({**dialect.to_hub(body, request), "model": model}, output_bound)
+            reasons = model_reasons(model, route.channel.channel.provider)
+            dropped = drop_for_target(hub, dialect.name, adapter.name, reasons=reasons)
             upstream_body = adapter.request_from_hub(hub)
             headers = route.headers
+        show_dropped_fields(exchange, dropped)
 
         def hub_request() -> JsonObject:
             return hub if hub is not None else dialect.to_hub(body, request)

@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import msgspec
@@ -45,6 +45,30 @@ def new_upstream_session(
 class _ErrorDetail(msgspec.Struct):
     message: str | None = None
     type: str | None = None
+    # OpenAI's; Gemini's `code` is the HTTP status, its `status` the code's name, and a
+    # BadRequest among its `details` names the fields at fault.
+    param: Any = None
+    code: Any = None
+    status: Any = None
+    details: Any = None
+
+    def error_code(self) -> str | None:
+        for value in (self.code, self.status):
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    def error_param(self) -> str | None:
+        if isinstance(self.param, str) and self.param:
+            return self.param
+        fields = [
+            violation["field"]
+            for detail in (self.details if isinstance(self.details, list) else [])
+            if isinstance(detail, dict) and isinstance(detail.get("fieldViolations"), list)
+            for violation in detail["fieldViolations"]
+            if isinstance(violation, dict) and isinstance(violation.get("field"), str)
+        ]
+        return ", ".join(fields) or None
 
 
 class _ErrorBody(msgspec.Struct):
@@ -81,8 +105,16 @@ def upstream_error(
     text = _sanitize(message or f"The upstream provider answered HTTP {status}.", secret)
     # The upstream's internal failure is, to the client, a bad gateway.
     client_status = 502 if status >= 500 and status not in (502, 503, 504) else status
+    detail = parsed if isinstance(parsed, _ErrorDetail) else _ErrorDetail()
+    param, code = detail.error_param(), detail.error_code()
     return UpstreamRejected(
-        client_status, text, kind, headers.get("Retry-After"), upstream_status=status
+        client_status,
+        text,
+        kind,
+        headers.get("Retry-After"),
+        upstream_status=status,
+        param=None if param is None else _sanitize(param, secret),
+        code=None if code is None else _sanitize(code, secret),
     )
 
 

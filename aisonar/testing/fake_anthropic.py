@@ -3,7 +3,8 @@ SDK: `POST /v1/messages` (plain and streamed) and `POST /v1/messages/count_token
 
 The key comes in `x-api-key`, or as `Authorization: Bearer` (Anthropic's OAuth tokens, and what
 recent SDKs send); an `anthropic-version` header is required. Requests are validated as the
-real API does, and errors come back in Anthropic's shape.
+real API does, and errors come back in Anthropic's shape. A `system` message in `messages`
+(updated instructions, as Claude Code sends) is taken right after a user turn.
 
 Answers are the OpenAI fake's (see `fake_replies`): "Echo: " + the last user text, or, with
 tools, a `tool_use` of the first (or chosen) tool with input `{"echo": <text>}`. With thinking
@@ -207,19 +208,23 @@ def _blocks(content: Any, location: str) -> list[JsonObject]:
 def _turn(value: Any, location: str) -> JsonObject:
     message = _object(value, location)
     role = _field(message, "role", f"{location}.role")
-    if role not in ("user", "assistant"):
-        raise _invalid(f"{location}.role", "Input should be 'user' or 'assistant'")
+    if role not in ("user", "assistant", "system"):
+        raise _invalid(f"{location}.role", "Input should be 'user', 'assistant' or 'system'")
     content = _field(message, "content", f"{location}.content")
     return {"role": role, "content": _blocks(content, f"{location}.content")}
 
 
 def _turns(body: JsonObject) -> list[JsonObject]:
+    """The turns; a system message (updated instructions) may follow a user turn only."""
     messages = _list(_field(body, "messages", "messages"), "messages")
     if not messages:
         raise _invalid("messages", "at least one message is required")
     turns = [_turn(message, f"messages.{index}") for index, message in enumerate(messages)]
     if turns[0]["role"] != "user":
         raise _invalid("messages", 'first message must use the "user" role')
+    for index, turn in enumerate(turns[1:], start=1):
+        if turn["role"] == "system" and turns[index - 1]["role"] != "user":
+            raise _invalid(f"messages.{index}", "a system message must follow a user message")
     return turns
 
 

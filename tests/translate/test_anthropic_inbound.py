@@ -18,7 +18,13 @@ from aisonar.gateway.translate.anthropic_inbound import (
     anthropic_request_to_hub,
     hub_response_to_anthropic,
 )
-from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_chunk, hub_usage
+from aisonar.gateway.translate.hub import (
+    DROPPED,
+    JsonObject,
+    UnsupportedFeature,
+    hub_chunk,
+    hub_usage,
+)
 from tests.translate.anthropic_cases import (
     ANTHROPIC_USAGE,
     CONVERSATION,
@@ -99,7 +105,6 @@ def test_parameters_become_hub_parameters() -> None:
         "temperature": 0.3,
         "top_p": 0.9,
         "stream": True,
-        "stream_options": {"include_usage": True},
         "thinking_budget": 1024,
         "user": "user-7",
         "tools": [
@@ -115,6 +120,7 @@ def test_parameters_become_hub_parameters() -> None:
         ],
         "tool_choice": "required",
         "parallel_tool_calls": False,
+        DROPPED: ["service_tier", "tools[].cache_control"],
     }
 
 
@@ -153,10 +159,10 @@ def user_blocks(*blocks: JsonObject) -> list[JsonObject]:
         ({"top_k": 5}, "top_k"),
         ({"container": "container_1"}, "container"),
         ({"mcp_servers": [{"type": "url", "url": "https://mcp.test", "name": "m"}]}, "mcp_servers"),
-        ({"output_config": {"effort": "low"}}, "output_config"),
+        ({"output_config": {"effort": "low", "task_budget": 9}}, "output_config.task_budget"),
         ({"something_new": True}, "something_new"),
         ({"metadata": {"user_id": "u", "tenant": "t"}}, "metadata.tenant"),
-        ({"thinking": {"type": "adaptive"}}, "thinking.type"),
+        ({"thinking": {"type": "sometimes"}}, "thinking.type"),
         (
             {"thinking": {"type": "enabled", "budget_tokens": 2048, "display": "omitted"}},
             "thinking.display",
@@ -200,7 +206,7 @@ def user_blocks(*blocks: JsonObject) -> list[JsonObject]:
                         "type": "tool_result",
                         "tool_use_id": "toolu_1",
                         "content": [
-                            {"type": "image", "source": {"type": "url", "url": "https://x"}}
+                            {"type": "document", "source": {"type": "url", "url": "https://x"}}
                         ],
                     }
                 )

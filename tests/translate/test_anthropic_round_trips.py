@@ -10,6 +10,7 @@ from aisonar.gateway.translate.anthropic_inbound import (
 from aisonar.gateway.translate.anthropic_outbound import (
     anthropic_response_to_hub,
 )
+from aisonar.gateway.translate.hub import take_dropped
 from tests.translate.anthropic_cases import (
     ANTHROPIC_USAGE,
     CONVERSATION,
@@ -45,7 +46,9 @@ def test_an_anthropic_request_survives_the_hub_round_trip() -> None:
         stream=True,
     )
 
-    again = to_anthropic(anthropic_request_to_hub(request))
+    hub = anthropic_request_to_hub(request)
+    assert take_dropped(hub) == ["messages[].content[].cache_control", "tools[].cache_control"]
+    again = to_anthropic(hub)
 
     assert again["system"] == request["system"]
     assert again["tools"] == [

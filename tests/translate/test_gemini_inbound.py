@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature
+from aisonar.gateway.translate.hub import DROPPED, JsonObject, UnsupportedFeature
 from tests.translate.gemini_cases import (
     MODEL,
     PNG,
@@ -384,10 +384,10 @@ def test_json_answers_become_a_response_format(
     assert hub["response_format"] == response_format
 
 
-def test_streaming_asks_for_usage() -> None:
+def test_streaming_is_asked_for_and_every_outbound_asks_for_its_usage() -> None:
     hub = to_hub({"contents": [user({"text": "x"})]}, stream=True)
     assert hub["stream"] is True
-    assert hub["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in hub
     assert "stream" not in to_hub({"contents": [user({"text": "x"})]})
 
 
@@ -435,7 +435,7 @@ def test_gemini_only_features_are_refused_by_name(extra: JsonObject, param: str)
     assert param in error.value.message
 
 
-def test_settings_that_only_lift_gemini_filters_and_labels_are_accepted() -> None:
+def test_settings_that_only_lift_gemini_filters_are_accepted_and_labels_dropped() -> None:
     hub = to_hub(
         {
             "contents": [user({"text": "x"})],
@@ -447,7 +447,11 @@ def test_settings_that_only_lift_gemini_filters_and_labels_are_accepted() -> Non
             "model": "ignored",
         }
     )
-    assert hub == {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
+    assert hub == {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "x"}],
+        DROPPED: ["labels"],
+    }
 
 
 @pytest.mark.parametrize(

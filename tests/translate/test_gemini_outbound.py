@@ -250,7 +250,6 @@ def test_bookkeeping_parameters_and_defaults_are_ignored() -> None:
         ({"modalities": ["text", "audio"]}, "modalities"),
         ({"audio": {"voice": "alloy", "format": "wav"}}, "audio"),
         ({"prediction": {"type": "content", "content": "x"}}, "prediction"),
-        ({"parallel_tool_calls": False}, "parallel_tool_calls"),
         ({"functions": [{"name": "f"}]}, "functions"),
         ({"web_search_options": {}}, "web_search_options"),
         ({"reasoning_effort": "minimal"}, "reasoning_effort"),

@@ -13,6 +13,7 @@ import msgspec
 import orjson
 
 from aisonar.errors import AISonarError
+from aisonar.gateway.errors import upstream_details
 from aisonar.gateway.formats.usage import TokenUsage
 
 _ERROR_TYPES = {
@@ -69,7 +70,13 @@ def anthropic_error_type(error: AISonarError) -> str:
 def render_anthropic_error(error: AISonarError, request_id: str | None = None) -> bytes:
     document: dict[str, Any] = {
         "type": "error",
-        "error": {"type": anthropic_error_type(error), "message": error.message},
+        # Messages errors have no field for the upstream's `param` and `code`: they come
+        # after Anthropic's own, where the SDK's `error.body` shows them.
+        "error": {
+            "type": anthropic_error_type(error),
+            "message": error.message,
+            **upstream_details(error),
+        },
     }
     if request_id is not None:
         document["request_id"] = request_id

@@ -13,8 +13,11 @@ import msgspec
 import orjson
 
 from aisonar.errors import AISonarError
+from aisonar.gateway.errors import upstream_details
 from aisonar.gateway.formats.usage import TokenUsage
 
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+_BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 _STATUSES = {
     400: "INVALID_ARGUMENT",
     401: "UNAUTHENTICATED",
@@ -67,16 +70,29 @@ def gemini_status(http_status: int) -> str:
     return "INTERNAL" if http_status >= 500 else "FAILED_PRECONDITION"
 
 
+def _error_details(error: AISonarError) -> list[dict[str, Any]]:
+    """An upstream's error code and field at fault, as Google's own error details do:
+    an ErrorInfo's `reason`, a BadRequest's field violation."""
+    named = upstream_details(error)
+    details: list[dict[str, Any]] = []
+    if "code" in named:
+        details.append({"@type": _ERROR_INFO, "reason": named["code"], "domain": "upstream"})
+    if "param" in named:
+        violation = {"field": named["param"], "description": error.message}
+        details.append({"@type": _BAD_REQUEST, "fieldViolations": [violation]})
+    return details
+
+
 def render_gemini_error(error: AISonarError) -> bytes:
-    return orjson.dumps(
-        {
-            "error": {
-                "code": error.status,
-                "message": error.message,
-                "status": gemini_status(error.status),
-            }
-        }
-    )
+    body: dict[str, Any] = {
+        "code": error.status,
+        "message": error.message,
+        "status": gemini_status(error.status),
+    }
+    details = _error_details(error)
+    if details:
+        body["details"] = details
+    return orjson.dumps({"error": body})
 
 
 def gemini_stream_error_event(error: AISonarError) -> bytes:

@@ -12,7 +12,7 @@ from aisonar.gateway.formats.openai_errors import openai_stream_error_event, ren
 from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import GenerationRequest, PathTarget
-from aisonar.gateway.translate.hub import JsonObject
+from aisonar.gateway.translate.hub import DROPPED, JsonObject, UnsupportedFeature
 
 _DONE_EVENT = b"data: [DONE]\n\n"
 
@@ -70,6 +70,9 @@ class OpenAIDialect:
 
     def to_hub(self, body: bytes, request: GenerationRequest) -> JsonObject:
         hub: JsonObject = orjson.loads(body)
+        if DROPPED in hub:
+            # The hub's own bookkeeping: not a field a client may set.
+            raise UnsupportedFeature(DROPPED, "this model's provider")
         return hub
 
     def from_hub(self, hub: JsonObject, model: str) -> bytes:

@@ -4,6 +4,7 @@ OpenAI's own format, so translation only removes the hub's extensions."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from aisonar.gateway.translate.hub import JsonObject, usage_from_hub
 _DONE = b"[DONE]"
 # Thinking budgets (tokens) at or below which each reasoning effort is chosen.
 _EFFORT_BUDGETS = ((1024, "low"), (8192, "medium"))
+_MAX_END_USER = 64
 
 
 class OpenAIStreamError(UpstreamUnavailable):
@@ -47,13 +49,51 @@ def _without_reasoning(message: Any) -> Any:
     return message
 
 
+def _image_part(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "image_url"
+
+
+def _tool_results_with_images(messages: list[Any]) -> list[Any]:
+    """OpenAI's `tool` messages carry text only: the images of a run of tool results move
+    to one user message right after it, where the model sees them."""
+    sent: list[Any] = []
+    images: list[Any] = []
+    for message in messages:
+        is_tool = isinstance(message, dict) and message.get("role") == "tool"
+        if images and not is_tool:
+            sent.append({"role": "user", "content": images})
+            images = []
+        content = message.get("content") if is_tool else None
+        if isinstance(content, list) and any(_image_part(part) for part in content):
+            images.extend(part for part in content if _image_part(part))
+            texts = [part for part in content if not _image_part(part)]
+            message = {**message, "content": texts or "The result is the image that follows."}
+        sent.append(message)
+    if images:
+        sent.append({"role": "user", "content": images})
+    return sent
+
+
+def _end_user(value: Any) -> Any:
+    """OpenAI takes an end-user id of at most 64 characters (Claude Code's `user_id` is a
+    JSON document about 150 long): a longer one is sent as its SHA-256, which identifies
+    the same user as steadily, and is what OpenAI recommends sending anyway."""
+    if isinstance(value, str) and len(value) > _MAX_END_USER:
+        return hashlib.sha256(value.encode()).hexdigest()
+    return value
+
+
 def openai_request_from_hub(hub: JsonObject) -> JsonObject:
     """The hub request minus the hub's extensions; streams always ask for usage."""
     request = {name: value for name, value in hub.items() if name != "thinking_budget"}
     budget = hub.get("thinking_budget")
     if isinstance(budget, int) and "reasoning_effort" not in request:
         request["reasoning_effort"] = _effort(budget)
-    request["messages"] = [_without_reasoning(m) for m in hub.get("messages") or []]
+    for name in ("user", "safety_identifier"):
+        if name in request:
+            request[name] = _end_user(request[name])
+    messages = [_without_reasoning(m) for m in hub.get("messages") or []]
+    request["messages"] = _tool_results_with_images(messages)
     if "max_tokens" in request:
         request[output_limit_field(str(request.get("model")))] = request.pop("max_tokens")
     if request.get("stream"):

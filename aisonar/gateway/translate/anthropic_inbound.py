@@ -1,13 +1,20 @@
 """A client speaking Anthropic Messages, served by any provider through the hub.
 
-Requests: every field Messages has is translated or refused (`UnsupportedFeature`), never
-silently dropped, with two deliberate exceptions:
-- `cache_control` on system, message blocks and tools is dropped: it is a caching hint with
-  no meaning for another provider, and the answer does not depend on it.
+Requests: every field Messages has is translated or refused (`UnsupportedFeature`, naming
+every field refused), with these choices:
+- Delivery-only fields are dropped and recorded (`delivery`): `cache_control` on system,
+  message blocks and tools (a caching hint), tools' `eager_input_streaming` (how tool input
+  streams), `service_tier` (Anthropic's capacity choice) and `context_management` (it edits
+  earlier turns' thinking out of the context, which translation leaves out anyway).
 - `thinking` and `redacted_thinking` blocks of earlier assistant turns are dropped: the
   previous turns' thinking is not sent on by design (other providers cannot verify
   Anthropic's signatures, and do not take thinking as input).
-`service_tier` is dropped too: it is Anthropic's capacity choice, not the model's input.
+- `thinking: {"type": "adaptive"}` leaves the thinking to the target's default (no budget);
+  `output_config.effort` becomes the hub's `reasoning_effort`, `output_config.format` its
+  `response_format`, `metadata.user_id` its `user`.
+- Images in a `tool_result` stay in the hub's `tool` message as image parts (the outbound
+  translators carry them: OpenAI in a user message after the tool results, Gemini in the
+  function response).
 
 Answers: a hub answer becomes a Message; a hub stream becomes Messages stream events.
 Tool-call arguments the model wrote that are not a JSON object cannot be a `tool_use`
@@ -15,6 +22,8 @@ input; rather than lose them, the whole text is passed as `{"_raw_arguments": te
 the client's tool validation then rejects visibly."""
 
 from __future__ import annotations
+
+import re
 
 import orjson
 
@@ -24,8 +33,10 @@ from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.hub import (
     SHAPE_ERRORS,
     JsonObject,
+    Refusals,
     UnsupportedFeature,
     malformed,
+    note_dropped,
     present,
     refuse_unknown,
     usage_from_hub,
@@ -48,16 +59,30 @@ _REQUEST_KEYS = {
     "metadata",
     "tools",
     "tool_choice",
+    "output_config",
     "service_tier",
+    "context_management",
 }
+# Top-level fields that only change delivery: dropped (see `delivery`).
+_DELIVERY_ONLY = ("service_tier", "context_management")
 _BLOCK_KEYS = {
     "text": {"type", "text", "cache_control"},
     "image": {"type", "source", "cache_control"},
     "tool_use": {"type", "id", "name", "input", "cache_control"},
     "tool_result": {"type", "tool_use_id", "content", "is_error", "cache_control"},
 }
+_INDEX = re.compile(r"\[\d+\]")
 _DROPPED_BLOCKS = {"thinking", "redacted_thinking"}
-_TOOL_KEYS = {"type", "name", "description", "input_schema", "strict", "cache_control"}
+_TOOL_KEYS = {
+    "type",
+    "name",
+    "description",
+    "input_schema",
+    "strict",
+    "cache_control",
+    "eager_input_streaming",
+}
+_DELIVERY_ONLY_TOOL_KEYS = ("cache_control", "eager_input_streaming")
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 _STOP_REASONS = {
     "stop": "end_turn",
@@ -81,12 +106,15 @@ def anthropic_request_to_hub(doc: JsonObject) -> JsonObject:
 
 def _request_to_hub(doc: JsonObject) -> JsonObject:
     doc = present(doc)
-    refuse_unknown(doc, _REQUEST_KEYS, TARGET, "")
-    hub: JsonObject = {
-        "model": doc["model"],
-        "messages": [*_system_messages(doc.get("system")), *_hub_messages(doc["messages"])],
-        "max_tokens": doc["max_tokens"],
-    }
+    refusals = Refusals(TARGET)
+    with refusals.part():
+        refuse_unknown(doc, _REQUEST_KEYS, TARGET, "")
+    dropped = _Dropped()
+    dropped.note(*(name for name in _DELIVERY_ONLY if name in doc))
+    hub: JsonObject = {"model": doc["model"], "max_tokens": doc["max_tokens"]}
+    with refusals.part():
+        system = _system_messages(doc.get("system"), dropped)
+        hub["messages"] = [*system, *_hub_messages(doc["messages"], dropped, refusals)]
     for name in ("temperature", "top_p"):
         if name in doc:
             hub[name] = doc[name]
@@ -94,29 +122,66 @@ def _request_to_hub(doc: JsonObject) -> JsonObject:
         hub["stop"] = list(doc["stop_sequences"])
     if doc.get("stream"):
         hub["stream"] = True
-        hub["stream_options"] = {"include_usage": True}
-    if "thinking" in doc:
-        hub.update(_thinking(present(doc["thinking"])))
-    if "metadata" in doc:
-        hub.update(_metadata(present(doc["metadata"])))
+    sections = {
+        "thinking": _thinking,
+        "output_config": _output_config,
+        "metadata": _metadata,
+        "tool_choice": _tool_choice,
+    }
+    for name, translate in sections.items():
+        if name in doc:
+            with refusals.part():
+                hub.update(translate(present(doc[name])))
     if "tools" in doc:
-        hub["tools"] = [_tool(present(tool), index) for index, tool in enumerate(doc["tools"])]
-    if "tool_choice" in doc:
-        hub.update(_tool_choice(present(doc["tool_choice"])))
+        hub["tools"] = []
+        for index, tool in enumerate(doc["tools"]):
+            with refusals.part():
+                hub["tools"].append(_tool(present(tool), index, dropped))
+    refusals.check()
+    dropped.record(hub)
     return hub
 
 
-def _system_messages(system: str | list[JsonObject] | None) -> list[JsonObject]:
+class _Dropped:
+    """The delivery-only fields dropped, as paths without indexes (`tools[].cache_control`),
+    in the order first met."""
+
+    def __init__(self) -> None:
+        self._paths: list[str] = []
+
+    def note(self, *paths: str) -> None:
+        for path in paths:
+            generic = _INDEX.sub("[]", path)
+            if generic not in self._paths:
+                self._paths.append(generic)
+
+    def cache_hint(self, block: JsonObject, path: str) -> None:
+        if "cache_control" in block:
+            self.note(f"{path}.cache_control")
+
+    def record(self, hub: JsonObject) -> None:
+        if self._paths:
+            note_dropped(hub, *self._paths)
+
+
+def _system_messages(system: str | list[JsonObject] | None, dropped: _Dropped) -> list[JsonObject]:
     if system is None:
         return []
-    return [{"role": "system", "content": _text_content(system, "system")}]
+    return [{"role": "system", "content": _text_content(system, "system", dropped)}]
 
 
-def _text_content(content: str | list[JsonObject], path: str) -> str | list[JsonObject]:
+def _text_content(
+    content: str | list[JsonObject], path: str, dropped: _Dropped
+) -> str | list[JsonObject]:
     """System content: a string, or text blocks as text parts."""
     if isinstance(content, str):
         return content
-    return [_text_part(present(block), f"{path}[{index}]") for index, block in enumerate(content)]
+    parts = []
+    for index, raw in enumerate(content):
+        block = present(raw)
+        parts.append(_text_part(block, f"{path}[{index}]"))
+        dropped.cache_hint(block, f"{path}[{index}]")
+    return parts
 
 
 def _text_part(block: JsonObject, path: str) -> JsonObject:
@@ -126,48 +191,63 @@ def _text_part(block: JsonObject, path: str) -> JsonObject:
     return {"type": "text", "text": block["text"]}
 
 
-def _hub_messages(messages: list[JsonObject]) -> list[JsonObject]:
+def _hub_messages(
+    messages: list[JsonObject], dropped: _Dropped, refusals: Refusals
+) -> list[JsonObject]:
     hub: list[JsonObject] = []
     for index, raw in enumerate(messages):
-        message, path = present(raw), f"messages[{index}]"
-        refuse_unknown(message, {"role", "content"}, TARGET, f"{path}.")
-        role, content = message["role"], message["content"]
-        if role == "system":
-            hub.append({"role": "system", "content": _text_content(content, f"{path}.content")})
-        elif role not in ("user", "assistant"):
-            raise InvalidRequest(f"{path}.role: unknown role `{role}`.", param=f"{path}.role")
-        elif isinstance(content, str):
-            hub.append({"role": role, "content": content})
-        elif role == "user":
-            hub.extend(_user_messages(content, f"{path}.content"))
-        else:
-            hub.append(_assistant_message(content, f"{path}.content"))
+        with refusals.part():
+            hub.extend(_hub_message(present(raw), f"messages[{index}]", dropped))
     return hub
 
 
-def _content_blocks(blocks: list[JsonObject], path: str) -> list[tuple[JsonObject, str]]:
+def _hub_message(message: JsonObject, path: str, dropped: _Dropped) -> list[JsonObject]:
+    refuse_unknown(message, {"role", "content"}, TARGET, f"{path}.")
+    role, content = message["role"], message["content"]
+    if role == "system":
+        return [
+            {"role": "system", "content": _text_content(content, "messages[].content", dropped)}
+        ]
+    if role not in ("user", "assistant"):
+        raise InvalidRequest(f"{path}.role: unknown role `{role}`.", param=f"{path}.role")
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    blocks = _content_blocks(content, f"{path}.content", dropped)
+    if role == "user":
+        return _user_messages(blocks, dropped)
+    return [_assistant_message(blocks)]
+
+
+def _content_blocks(
+    blocks: list[JsonObject], path: str, dropped: _Dropped
+) -> list[tuple[JsonObject, str]]:
     """The blocks to translate with their paths; earlier turns' thinking left out."""
     kept: list[tuple[JsonObject, str]] = []
+    unknown: list[str] = []
     for index, raw in enumerate(blocks):
         block, block_path = present(raw), f"{path}[{index}]"
         kind = block["type"]
         if kind in _DROPPED_BLOCKS:
             continue
         if kind not in _BLOCK_KEYS:
-            raise UnsupportedFeature(f"{block_path}.type", TARGET, f"`{kind}` blocks")
-        refuse_unknown(block, _BLOCK_KEYS[kind], TARGET, f"{block_path}.")
+            unknown.append(f"{block_path}.type")
+            continue
+        unknown.extend(f"{block_path}.{key}" for key in block if key not in _BLOCK_KEYS[kind])
+        dropped.cache_hint(block, block_path)
         kept.append((block, block_path))
+    if unknown:
+        raise UnsupportedFeature(unknown, TARGET)
     return kept
 
 
-def _user_messages(blocks: list[JsonObject], path: str) -> list[JsonObject]:
+def _user_messages(blocks: list[tuple[JsonObject, str]], dropped: _Dropped) -> list[JsonObject]:
     """Tool results become `tool` messages, first (they answer the previous turn's calls);
     the rest of the turn follows as one user message."""
     results: list[JsonObject] = []
     parts: list[JsonObject] = []
-    for block, block_path in _content_blocks(blocks, path):
+    for block, block_path in blocks:
         if block["type"] == "tool_result":
-            results.append(_tool_message(block, block_path))
+            results.append(_tool_message(block, block_path, dropped))
         elif block["type"] == "tool_use":
             raise InvalidRequest(f"{block_path}: tool_use blocks belong to assistant turns.")
         else:
@@ -189,25 +269,39 @@ def _image_url(source: JsonObject, path: str) -> str:
     raise UnsupportedFeature(f"{path}.source.type", TARGET, f"`{source['type']}` image sources")
 
 
-def _tool_message(block: JsonObject, path: str) -> JsonObject:
-    text = _tool_result_text(block.get("content", ""), f"{path}.content")
+def _tool_message(block: JsonObject, path: str, dropped: _Dropped) -> JsonObject:
+    """A tool result as a `tool` message: its text as a string, or, when it holds images,
+    its text and image parts."""
+    content = block.get("content", "")
+    parts = [] if isinstance(content, str) else _tool_result_parts(content, path, dropped)
+    if any(part["type"] == "image_url" for part in parts):
+        if block.get("is_error"):
+            parts.insert(0, {"type": "text", "text": TOOL_ERROR_PREFIX.rstrip()})
+        return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": parts}
+    # A `tool` message carries text only in OpenAI's own API: blocks on lines.
+    text = content if isinstance(content, str) else "\n".join(part["text"] for part in parts)
     if block.get("is_error"):
         text = TOOL_ERROR_PREFIX + text
     return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": text}
 
 
-def _tool_result_text(content: str | list[JsonObject], path: str) -> str:
-    """A tool result as one string (a `tool` message carries text only), blocks on lines."""
-    if isinstance(content, str):
-        return content
-    parts = [_text_part(present(block), f"{path}[{index}]") for index, block in enumerate(content)]
-    return "\n".join(part["text"] for part in parts)
+def _tool_result_parts(content: list[JsonObject], path: str, dropped: _Dropped) -> list[JsonObject]:
+    parts: list[JsonObject] = []
+    for index, raw in enumerate(content):
+        block, block_path = present(raw), f"{path}.content[{index}]"
+        if block.get("type") == "image":
+            refuse_unknown(block, _BLOCK_KEYS["image"], TARGET, f"{block_path}.")
+            parts.append(_user_part(block, block_path))
+        else:
+            parts.append(_text_part(block, block_path))
+        dropped.cache_hint(block, block_path)
+    return parts
 
 
-def _assistant_message(blocks: list[JsonObject], path: str) -> JsonObject:
+def _assistant_message(blocks: list[tuple[JsonObject, str]]) -> JsonObject:
     parts: list[JsonObject] = []
     calls: list[JsonObject] = []
-    for block, block_path in _content_blocks(blocks, path):
+    for block, block_path in blocks:
         if block["type"] == "text":
             parts.append({"type": "text", "text": block["text"]})
         elif block["type"] == "tool_use":
@@ -232,9 +326,30 @@ def _thinking(thinking: JsonObject) -> JsonObject:
     refuse_unknown(thinking, {"type", "budget_tokens"}, TARGET, "thinking.")
     if thinking["type"] == "enabled":
         return {"thinking_budget": thinking["budget_tokens"]}
-    if thinking["type"] == "disabled":
+    if thinking["type"] in ("disabled", "adaptive"):
+        # Adaptive: the model decides whether and how much to think, which is what every
+        # target does by default.
         return {}
     raise UnsupportedFeature("thinking.type", TARGET, f"`{thinking['type']}` thinking")
+
+
+def _output_config(config: JsonObject) -> JsonObject:
+    refuse_unknown(config, {"effort", "format"}, TARGET, "output_config.")
+    hub: JsonObject = {}
+    if "effort" in config:
+        hub["reasoning_effort"] = config["effort"]
+    if "format" in config:
+        hub["response_format"] = _response_format(present(config["format"]))
+    return hub
+
+
+def _response_format(output_format: JsonObject) -> JsonObject:
+    refuse_unknown(output_format, {"type", "schema"}, TARGET, "output_config.format.")
+    if output_format["type"] != "json_schema":
+        detail = f"`{output_format['type']}` formats"
+        raise UnsupportedFeature("output_config.format.type", TARGET, detail)
+    schema = {"name": "response", "schema": output_format["schema"], "strict": True}
+    return {"type": "json_schema", "json_schema": schema}
 
 
 def _metadata(metadata: JsonObject) -> JsonObject:
@@ -242,11 +357,12 @@ def _metadata(metadata: JsonObject) -> JsonObject:
     return {"user": metadata["user_id"]} if "user_id" in metadata else {}
 
 
-def _tool(tool: JsonObject, index: int) -> JsonObject:
+def _tool(tool: JsonObject, index: int, dropped: _Dropped) -> JsonObject:
     path = f"tools[{index}]"
     if tool.get("type", "custom") != "custom":
         raise UnsupportedFeature(f"{path}.type", TARGET, f"server tool `{tool['type']}`")
     refuse_unknown(tool, _TOOL_KEYS, TARGET, f"{path}.")
+    dropped.note(*(f"tools[].{key}" for key in _DELIVERY_ONLY_TOOL_KEYS if key in tool))
     function: JsonObject = {"name": tool["name"], "parameters": tool["input_schema"]}
     for name in ("description", "strict"):
         if name in tool:

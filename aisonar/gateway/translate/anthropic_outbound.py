@@ -7,10 +7,10 @@ choices:
 - Consecutive turns of one role are merged; tool results join the user turn they fall in.
 - Earlier turns' `reasoning_content` is not sent: Anthropic only takes back thinking with
   its signature, which the hub does not carry.
-- Hints without effect on the answer are ignored: `stream_options` (Anthropic always
-  reports usage), `store`, `metadata` (OpenAI's own dashboard), `service_tier`, the prompt
-  cache settings and an image's `detail`. A part's `prompt_cache_breakpoint` becomes
-  `cache_control` (Anthropic's default lifetime).
+- Fields without effect on the answer are ignored: the delivery-only ones Anthropic has no
+  place for (`delivery`: `stream_options`, `store`, `metadata`, `service_tier`, the prompt
+  cache settings; the pipeline drops and names them first) and an image's `detail`. A
+  part's `prompt_cache_breakpoint` becomes `cache_control` (Anthropic's default lifetime).
 - `reasoning_effort` becomes a thinking budget (`REASONING_BUDGETS`), kept below
   `max_tokens` as Anthropic requires; `none` and `minimal` mean no thinking. An explicit
   `thinking_budget` wins and is passed as given.
@@ -30,6 +30,7 @@ from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
 from aisonar.gateway.formats.anthropic import anthropic_usage, merge_anthropic_usage
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
+from aisonar.gateway.translate.delivery import ignored_by
 from aisonar.gateway.translate.hub import (
     SHAPE_ERRORS,
     JsonObject,
@@ -62,15 +63,8 @@ _TRANSLATED = {
     "user",
     "safety_identifier",
 }
-_IGNORED = {
-    "stream_options",
-    "store",
-    "metadata",
-    "service_tier",
-    "prompt_cache_key",
-    "prompt_cache_retention",
-    "prompt_cache_options",
-}
+# The delivery-only fields Anthropic has no place for (see `delivery`).
+_IGNORED = ignored_by("anthropic")
 _NEUTRAL: JsonObject = {
     "n": 1,
     "logprobs": False,
@@ -136,12 +130,17 @@ def hub_request_to_anthropic(hub: JsonObject) -> JsonObject:
 
 
 def _refuse_untranslatable(hub: JsonObject) -> None:
-    for key, value in hub.items():
-        if key in _TRANSLATED or key in _IGNORED:
-            continue
-        if key in _NEUTRAL and value == _NEUTRAL[key]:
-            continue
-        raise UnsupportedFeature(key, TARGET, _WHY_REFUSED.get(key, ""))
+    refused = [
+        key
+        for key, value in hub.items()
+        if key not in _TRANSLATED
+        and key not in _IGNORED
+        and not (key in _NEUTRAL and value == _NEUTRAL[key])
+    ]
+    if len(refused) == 1:
+        raise UnsupportedFeature(refused[0], TARGET, _WHY_REFUSED.get(refused[0], ""))
+    if refused:
+        raise UnsupportedFeature(refused, TARGET)
 
 
 def _request(hub: JsonObject) -> JsonObject:

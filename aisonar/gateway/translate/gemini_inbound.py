@@ -1,6 +1,8 @@
 """Clients speaking Gemini generateContent, served through the hub (see `hub`).
 
-Requests: what only Gemini can do is refused by name (`UnsupportedFeature`), never dropped.
+Requests: what only Gemini can do is refused by name (`UnsupportedFeature`), never dropped,
+but for `labels`, which only tag Vertex AI's billing reports: dropped and recorded as the
+delivery-only rule says (`delivery`).
 Google's JSON parser takes proto field names in snake_case as well as camelCase (its own curl
 examples send `system_instruction`, `inline_data`), so both are read; free-form values
 (function arguments and responses, JSON schemas) are left as they are.
@@ -19,6 +21,7 @@ from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.translate.hub import (
     JsonObject,
     UnsupportedFeature,
+    note_dropped,
     refuse_unknown,
 )
 
@@ -32,7 +35,7 @@ _REQUEST_FIELDS = frozenset(
         "toolConfig",
         "generationConfig",
         "safetySettings",
-        # Ignored: the URL names the model; labels only tag Vertex AI's billing reports.
+        # Ignored: the URL names the model.
         "model",
         "labels",
     }
@@ -87,7 +90,8 @@ def gemini_request_to_hub(doc: JsonObject, *, model: str, stream: bool) -> JsonO
         hub.update(_generation_config(request["generationConfig"]))
     if stream:
         hub["stream"] = True
-        hub["stream_options"] = {"include_usage": True}
+    if "labels" in request:
+        note_dropped(hub, "labels")
     return hub
 
 

@@ -1,7 +1,8 @@
 """Hub requests sent to a Gemini upstream (generateContent), and its answers read back.
 
 The model and whether to stream go in the URL, so the body carries neither. What Gemini
-cannot express is refused by name (`UnsupportedFeature`), never dropped."""
+cannot express is refused by name (`UnsupportedFeature`), never dropped, but for the
+delivery-only fields of `delivery`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
 from aisonar.gateway.formats.gemini import gemini_usage
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
+from aisonar.gateway.translate.delivery import ignored_by
 from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_chunk, hub_usage
 
 TARGET = "Gemini"
@@ -40,22 +42,9 @@ _TRANSLATED = frozenset(
         "reasoning_effort",
     }
 )
-_IGNORED = frozenset(
-    {
-        # In the URL.
-        "model",
-        "stream",
-        # Gemini streams always report usage.
-        "stream_options",
-        # OpenAI's own bookkeeping (abuse tracking, stored completions, cache routing):
-        # none of them changes the answer.
-        "user",
-        "safety_identifier",
-        "store",
-        "metadata",
-        "prompt_cache_key",
-    }
-)
+# In the URL; and the delivery-only fields Gemini has no place for (see `delivery`).
+_IGNORED = frozenset({"model", "stream"}) | ignored_by("gemini")
+_KNOWN = _TRANSLATED | _IGNORED
 # OpenAI parameters with no Gemini equivalent, and the values of them that ask for nothing.
 # Log probabilities: Gemini has them, but their answer would need translating back too.
 _DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {
@@ -65,7 +54,6 @@ _DEFAULT_ONLY: dict[str, Callable[[Any], bool]] = {
     "modalities": lambda value: value == ["text"],
     "audio": lambda value: False,
     "prediction": lambda value: False,
-    "parallel_tool_calls": lambda value: value is True,
 }
 _RENAMED_GENERATION_FIELDS = {
     "temperature": "temperature",
@@ -135,12 +123,13 @@ def hub_request_to_gemini(hub: JsonObject) -> JsonObject:
 
 
 def _refuse_untranslatable(request: JsonObject) -> None:
-    for name, value in request.items():
-        if name in _DEFAULT_ONLY:
-            if not _DEFAULT_ONLY[name](value):
-                raise UnsupportedFeature(name, TARGET)
-        elif name not in _TRANSLATED and name not in _IGNORED:
-            raise UnsupportedFeature(name, TARGET)
+    refused = [
+        name
+        for name, value in request.items()
+        if (not _DEFAULT_ONLY[name](value) if name in _DEFAULT_ONLY else name not in _KNOWN)
+    ]
+    if refused:
+        raise UnsupportedFeature(refused, TARGET)
 
 
 def _contents(messages: Any) -> tuple[list[JsonObject], list[JsonObject]]:
@@ -310,8 +299,22 @@ def _function_response(message: JsonObject, names: dict[str, str], where: str) -
             f"`{where}.tool_call_id` matches no tool call of an earlier assistant message.",
             param="messages",
         )
-    text = "".join(part["text"] for part in _text_parts(message.get("content"), where))
-    return {"functionResponse": {"id": call_id, "name": name, "response": _tool_output(text)}}
+    texts: list[JsonObject] = []
+    media: list[JsonObject] = []
+    for j, piece in enumerate(_content_list(message.get("content"), where)):
+        here = f"{where}.content[{j}]"
+        if _kind(piece) == "image_url":
+            media.append(_image_part(piece.get("image_url"), f"{here}.image_url"))
+        elif _kind(piece) in ("text", "refusal"):
+            texts.extend(_text_part(piece, here))
+        else:
+            raise UnsupportedFeature(here, TARGET, "a tool result holds text and images only")
+    text = "".join(part["text"] for part in texts)
+    response: JsonObject = {"id": call_id, "name": name, "response": _tool_output(text)}
+    if media:
+        # Images a function returned: Gemini takes them as parts of its response.
+        response["parts"] = media
+    return {"functionResponse": response}
 
 
 def _tool_output(text: str) -> JsonObject:

@@ -8,13 +8,16 @@ The hub is OpenAI's shape plus a few fields OpenAI lacks, so nothing is lost on 
 - `reasoning_content` on an assistant message or a stream delta: thinking text.
 - `thinking_budget` on a request: a thinking budget in tokens (Anthropic, Gemini).
 - `prompt_tokens_details.cache_write_tokens` in usage: input written to a prompt cache.
+- `DROPPED` on a request: the client's delivery-only fields the translation into the hub
+  dropped (see `delivery`); the pipeline takes it out before the request goes on.
 Hub stream chunks follow OpenAI's: `choices[0].delta` pieces, a chunk with `finish_reason`,
 then one chunk with `choices: []` and the usage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from aisonar.gateway.errors import InvalidRequest
@@ -23,14 +26,45 @@ from aisonar.gateway.formats.usage import TokenUsage
 JsonObject = dict[str, Any]
 
 
+DROPPED = "aisonar_dropped_fields"
+
+
 class UnsupportedFeature(InvalidRequest):
-    """A request feature the target format cannot express: refused, never dropped."""
+    """Request features the target format cannot express: refused, never dropped. It names
+    every one of them (`features`), so the client can fix them all at once."""
 
     code = "unsupported_feature"
 
-    def __init__(self, feature: str, target: str, detail: str = "") -> None:
-        message = f"`{feature}` cannot be translated for {target}"
-        super().__init__(f"{message}: {detail}" if detail else f"{message}.", param=feature)
+    def __init__(self, features: str | Sequence[str], target: str, detail: str = "") -> None:
+        self.features = [features] if isinstance(features, str) else list(features)
+        names = ", ".join(f"`{feature}`" for feature in self.features)
+        message = f"{names} cannot be translated for {target}"
+        super().__init__(
+            f"{message}: {detail}" if detail else f"{message}.", param=", ".join(self.features)
+        )
+
+
+class Refusals:
+    """Collects the refusals of a request's independent parts, to refuse them all at once:
+    `with refusals.part(): ...` around each part, then `check()`."""
+
+    def __init__(self, target: str) -> None:
+        self._target = target
+        self._refused: list[UnsupportedFeature] = []
+
+    @contextmanager
+    def part(self) -> Iterator[None]:
+        try:
+            yield
+        except UnsupportedFeature as refusal:
+            self._refused.append(refusal)
+
+    def check(self) -> None:
+        if len(self._refused) == 1:
+            raise self._refused[0]
+        if self._refused:
+            features = [feature for refusal in self._refused for feature in refusal.features]
+            raise UnsupportedFeature(features, self._target)
 
 
 def present(doc: JsonObject) -> JsonObject:
@@ -39,10 +73,22 @@ def present(doc: JsonObject) -> JsonObject:
 
 
 def refuse_unknown(doc: JsonObject, allowed: Collection[str], target: str, prefix: str) -> None:
-    """Refuse any field outside `allowed`, naming it as `prefix + field`."""
-    for key in doc:
-        if key not in allowed:
-            raise UnsupportedFeature(f"{prefix}{key}", target)
+    """Refuse the fields outside `allowed`, all of them, each named `prefix + field`."""
+    unknown = [f"{prefix}{key}" for key in doc if key not in allowed]
+    if unknown:
+        raise UnsupportedFeature(unknown, target)
+
+
+def note_dropped(hub: JsonObject, *paths: str) -> None:
+    """Record client fields the translation dropped (delivery-only, see `delivery`)."""
+    dropped: list[str] = hub.setdefault(DROPPED, [])
+    dropped.extend(path for path in paths if path not in dropped)
+
+
+def take_dropped(hub: JsonObject) -> list[str]:
+    """The dropped fields recorded in a hub request, taken out of it."""
+    dropped: list[str] = hub.pop(DROPPED, [])
+    return dropped
 
 
 # What reading a badly shaped document raises; `malformed` turns it into a 400.

@@ -1,0 +1,81 @@
+"""The delivery-only rule: when a request is translated for another provider, a field that
+changes how the answer is delivered, cached or accounted for (not what it is) and that the
+target has no place for is dropped, and named in the `x-aisonar-dropped-fields` response
+header. A field that would change the answer is refused instead (`UnsupportedFeature`).
+
+The inbound translators drop their format's own such fields (Anthropic's `cache_control`,
+`context_management`, ...) and record them in the hub request (`hub.note_dropped`);
+`drop_for_target` drops the hub fields the target provider lacks. docs/translation.md
+has the whole table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aisonar.gateway.http import Exchange
+from aisonar.gateway.translate.hub import JsonObject, note_dropped, take_dropped
+
+DROPPED_FIELDS_HEADER = b"x-aisonar-dropped-fields"
+
+# Hub fields that only change delivery, and the providers that take them (the rest drop them).
+_PROVIDERS_TAKING: Mapping[str, frozenset[str]] = {
+    # Anthropic and Gemini streams always report usage.
+    "stream_options": frozenset({"openai"}),
+    "service_tier": frozenset({"openai"}),
+    "prompt_cache_key": frozenset({"openai"}),
+    "prompt_cache_retention": frozenset({"openai"}),
+    "prompt_cache_options": frozenset({"openai"}),
+    # OpenAI's stored completions and their tags.
+    "store": frozenset({"openai"}),
+    "metadata": frozenset({"openai"}),
+    # The end user, for the provider's abuse tracking: Anthropic's `metadata.user_id`.
+    "user": frozenset({"openai", "anthropic"}),
+    "safety_identifier": frozenset({"openai", "anthropic"}),
+    # Gemini has no switch for parallel function calls.
+    "parallel_tool_calls": frozenset({"openai", "anthropic"}),
+}
+# A hub field's name in each client format that names it otherwise.
+_CLIENT_NAMES: Mapping[str, Mapping[str, str]] = {
+    "anthropic": {
+        "user": "metadata.user_id",
+        "parallel_tool_calls": "tool_choice.disable_parallel_tool_use",
+        "reasoning_effort": "output_config.effort",
+    },
+    "gemini": {"reasoning_effort": "generationConfig.thinkingConfig.thinkingLevel"},
+}
+
+
+def ignored_by(provider: str) -> frozenset[str]:
+    """The delivery-only hub fields `provider` has no place for: its outbound translator
+    ignores them."""
+    return frozenset(name for name, takers in _PROVIDERS_TAKING.items() if provider not in takers)
+
+
+def drop_for_target(
+    hub: JsonObject, client: str, provider: str, *, reasons: bool | None = None
+) -> list[str]:
+    """Every field dropped on the way from a `client` request to `provider`, by the client's
+    names: those the inbound translation recorded, and the hub's delivery-only fields the
+    provider lacks, now taken out of `hub`. A reasoning effort is a hint a model that does
+    not reason (`reasons` False, from the catalogue) has no use for, and would refuse."""
+    names = _CLIENT_NAMES.get(client, {})
+    dropped = [
+        field
+        for field, takers in _PROVIDERS_TAKING.items()
+        if provider not in takers and hub.get(field) is not None
+    ]
+    if reasons is False and hub.get("reasoning_effort") is not None:
+        dropped.append("reasoning_effort")
+    for field in dropped:
+        del hub[field]
+        note_dropped(hub, names.get(field, field))
+    return take_dropped(hub)
+
+
+def show_dropped_fields(exchange: Exchange, fields: list[str]) -> None:
+    """Name the dropped fields in the response's headers (sent before its first byte, on a
+    stream too), replacing what an earlier attempt on another channel dropped."""
+    headers = [pair for pair in exchange.extra_headers if pair[0] != DROPPED_FIELDS_HEADER]
+    if fields:
+        headers.append((DROPPED_FIELDS_HEADER, ", ".join(fields).encode()))
+    exchange.extra_headers = headers
