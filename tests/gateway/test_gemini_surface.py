@@ -32,13 +32,6 @@ GEMINI, GPT, CLAUDE = "gemini-2.5-flash", "gpt-4o-mini", "claude-haiku-4-5"
 GEMINI_EMBEDDING, OPENAI_EMBEDDING = "gemini-embedding-001", "text-embedding-3-small"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tokenizer_loaded() -> None:
-    """The tokenizer takes seconds to load on first use, which in the fake upstream would
-    run past the test gateway's upstream timeout: load it first."""
-    count_text_tokens("warm up", GEMINI)
-
-
 @pytest.fixture
 async def http(gateway: RunningGateway) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(gateway.url) as session:
