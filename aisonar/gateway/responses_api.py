@@ -36,17 +36,14 @@ from aisonar.gateway.relay import (
 from aisonar.gateway.routing import Route
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub, with_output_limit
-from aisonar.gateway.translate.responses_answers import (
-    HubToResponsesStream,
-    ResponseFrame,
-    hub_response_to_responses,
-)
+from aisonar.gateway.translate.responses_answers import ResponseFrame, hub_response_to_responses
 from aisonar.gateway.translate.responses_inbound import (
     DROPPED_FIELDS_HEADER,
     HubRequest,
     responses_request_to_hub,
     upstream_request,
 )
+from aisonar.gateway.translate.responses_stream import HubToResponsesStream
 from aisonar.gateway.upstream import open_upstream
 from aisonar.usage.tokens import count_text_tokens
 

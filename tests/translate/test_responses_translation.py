@@ -10,12 +10,9 @@ import pytest
 
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.translate.hub import UnsupportedFeature, hub_chunk
-from aisonar.gateway.translate.responses_answers import (
-    HubToResponsesStream,
-    ResponseFrame,
-    hub_response_to_responses,
-)
+from aisonar.gateway.translate.responses_answers import ResponseFrame, hub_response_to_responses
 from aisonar.gateway.translate.responses_inbound import ToolNames, responses_request_to_hub
+from aisonar.gateway.translate.responses_stream import HubToResponsesStream
 
 FUNCTION = {"type": "function", "name": "run", "parameters": {"type": "object"}}
 
