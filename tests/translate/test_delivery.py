@@ -10,6 +10,7 @@ import pytest
 from aisonar.gateway.providers.openai import openai_request_from_hub
 from aisonar.gateway.translate.anthropic_inbound import anthropic_request_to_hub
 from aisonar.gateway.translate.delivery import drop_for_target
+from aisonar.gateway.translate.gemini_inbound import gemini_request_to_hub
 from aisonar.gateway.translate.gemini_outbound import hub_request_to_gemini
 from aisonar.gateway.translate.hub import DROPPED, JsonObject, UnsupportedFeature
 from tests.translate.anthropic_cases import WEATHER_TOOL, messages_request
@@ -301,3 +302,23 @@ def test_gemini_refuses_every_answer_changing_field_at_once() -> None:
         hub_request_to_gemini(hub)
 
     assert refused.value.features == ["logprobs", "web_search_options"]
+
+
+def test_a_gemini_request_is_refused_naming_every_field_at_once() -> None:
+    request = {
+        "contents": [{"role": "user", "parts": [{"text": "x"}]}],
+        "cachedContent": "cachedContents/abc",
+        "tools": [{"googleSearch": {}}],
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY"}},
+        "generationConfig": {"topK": 40, "responseModalities": ["AUDIO"]},
+    }
+
+    with pytest.raises(UnsupportedFeature) as refused:
+        gemini_request_to_hub(request, model="gpt-4o-mini", stream=False)
+
+    assert refused.value.features == [
+        "cachedContent",
+        "tools[0].googleSearch",
+        "generationConfig.topK",
+        "generationConfig.responseModalities",
+    ]

@@ -20,6 +20,7 @@ import orjson
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.translate.hub import (
     JsonObject,
+    Refusals,
     UnsupportedFeature,
     note_dropped,
     refuse_unknown,
@@ -76,18 +77,29 @@ _FILES_API_HOST = "generativelanguage.googleapis.com"
 
 
 def gemini_request_to_hub(doc: JsonObject, *, model: str, stream: bool) -> JsonObject:
+    """The request as a hub request; refuses, all at once, what the hub cannot carry."""
     request = _message(doc, "request")
-    refuse_unknown(request, _REQUEST_FIELDS, TARGET, "")
-    _check_safety_settings(request.get("safetySettings"))
-    messages = _system_messages(request.get("systemInstruction"))
-    messages.extend(_conversation(request.get("contents")))
-    hub: JsonObject = {"model": model, "messages": messages}
+    refusals = Refusals(TARGET)
+    with refusals.part():
+        refuse_unknown(request, _REQUEST_FIELDS, TARGET, "")
+    with refusals.part():
+        _check_safety_settings(request.get("safetySettings"))
+    hub: JsonObject = {"model": model, "messages": []}
+    with refusals.part():
+        hub["messages"].extend(_system_messages(request.get("systemInstruction")))
+    with refusals.part():
+        hub["messages"].extend(_conversation(request.get("contents")))
     if "tools" in request:
-        hub["tools"] = _tools(request["tools"])
-    if "toolConfig" in request:
-        _apply_tool_config(hub, request["toolConfig"])
+        with refusals.part():
+            hub["tools"] = _tools(request["tools"])
+    # A tool config chooses among the tools: without them (refused), nothing to check.
+    if "toolConfig" in request and ("tools" in hub or "tools" not in request):
+        with refusals.part():
+            _apply_tool_config(hub, request["toolConfig"])
     if "generationConfig" in request:
-        hub.update(_generation_config(request["generationConfig"]))
+        with refusals.part():
+            hub.update(_generation_config(request["generationConfig"]))
+    refusals.check()
     if stream:
         hub["stream"] = True
     if "labels" in request:
@@ -445,7 +457,9 @@ def _forced_choice(hub: JsonObject, names: list[str]) -> str | JsonObject:
 
 def _generation_config(value: Any) -> JsonObject:
     config = _message(value, "generationConfig")
-    refuse_unknown(config, _GENERATION_FIELDS, TARGET, _prefix("generationConfig"))
+    refusals = Refusals(TARGET)
+    with refusals.part():
+        refuse_unknown(config, _GENERATION_FIELDS, TARGET, _prefix("generationConfig"))
     hub = {
         hub_name: config[name]
         for name, hub_name in _RENAMED_GENERATION_FIELDS.items()
@@ -455,10 +469,14 @@ def _generation_config(value: Any) -> JsonObject:
         hub["n"] = config["candidateCount"]
     if "stopSequences" in config:
         hub["stop"] = _list(config["stopSequences"], "generationConfig.stopSequences")
-    _check_modalities(config.get("responseModalities", ["TEXT"]))
-    hub.update(_response_format(config))
+    with refusals.part():
+        _check_modalities(config.get("responseModalities", ["TEXT"]))
+    with refusals.part():
+        hub.update(_response_format(config))
     if "thinkingConfig" in config:
-        hub.update(_thinking(config["thinkingConfig"]))
+        with refusals.part():
+            hub.update(_thinking(config["thinkingConfig"]))
+    refusals.check()
     return hub
 
 
