@@ -18,6 +18,11 @@ from tests.support import Backend, Tenant, recorded_events
 CLAUDE, GEMINI, GPT = "claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o-mini"
 HEADER = "x-aisonar-dropped-fields"
 HI: Any = [{"role": "user", "content": "hi"}]
+# A 1x1 transparent PNG.
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6"
+    "kgAAAABJRU5ErkJggg=="
+)
 # The fake OpenAI upstream refuses a tool without a string name, naming the field.
 UNNAMED_TOOL: Any = {"type": "function", "function": {"name": 5, "parameters": {}}}
 
@@ -164,3 +169,43 @@ async def test_a_client_cannot_write_the_dropped_fields_header(
 
     assert refused.value.param == "aisonar_dropped_fields"
     assert HEADER not in refused.value.response.headers
+
+
+@pytest.mark.parametrize("model", [GPT, GEMINI])
+async def test_a_tool_results_image_reaches_the_model(
+    gateway: RunningGateway, tenant: Tenant, fake_upstream: FakeUpstream, model: str
+) -> None:
+    image: Any = {"type": "base64", "media_type": "image/png", "data": PIXEL}
+    messages: Any = [
+        {"role": "user", "content": "What is on the screen?"},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "screenshot", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "image", "source": image}],
+                }
+            ],
+        },
+    ]
+    tool: Any = {"name": "screenshot", "input_schema": {"type": "object"}}
+    async with claude_client(gateway, tenant.secret) as client:
+        answer = await client.messages.create(
+            model=model, max_tokens=64, messages=messages, tools=[tool]
+        )
+
+    assert answer.stop_reason in ("end_turn", "tool_use")
+    sent = fake_upstream.received[-1]
+    if model == GPT:
+        assert sent["messages"][2]["role"] == "tool"
+        seen = sent["messages"][3]
+        assert seen["role"] == "user"
+        assert seen["content"][0]["image_url"]["url"] == f"data:image/png;base64,{PIXEL}"
+    else:
+        response = sent["contents"][2]["parts"][0]["functionResponse"]
+        assert response["parts"] == [{"inlineData": {"mimeType": "image/png", "data": PIXEL}}]
