@@ -8,6 +8,7 @@ from functools import partial
 
 import orjson
 
+from aisonar.billing.output_limits import model_reasons
 from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.charging import held
 from aisonar.gateway.disconnect import cancel_on_disconnect
@@ -35,11 +36,18 @@ from aisonar.gateway.relay import (
 )
 from aisonar.gateway.routing import Route
 from aisonar.gateway.sse import event_data
-from aisonar.gateway.translate.hub import JsonObject, hub_usage, usage_from_hub, with_output_limit
+from aisonar.gateway.translate.delivery import drop_for_target, show_dropped_fields
+from aisonar.gateway.translate.hub import (
+    JsonObject,
+    hub_usage,
+    note_dropped,
+    usage_from_hub,
+    with_output_limit,
+)
 from aisonar.gateway.translate.responses_answers import ResponseFrame, hub_response_to_responses
 from aisonar.gateway.translate.responses_inbound import (
-    DROPPED_FIELDS_HEADER,
     HubRequest,
+    client_names,
     responses_request_to_hub,
     upstream_request,
 )
@@ -126,7 +134,11 @@ async def _translated(
         route, request.max_output_tokens, "max_output_tokens", clamp=True
     )
     hub = with_output_limit({**converted.hub, "model": model}, output_bound)
+    note_dropped(hub, *converted.dropped)
+    reasons = model_reasons(model, route.channel.channel.provider)
+    dropped = drop_for_target(hub, "responses", adapter.name, reasons=reasons)
     upstream_body = upstream_request(adapter.request_from_hub, hub)
+    show_dropped_fields(exchange, client_names(dropped))
     frame = ResponseFrame.of(document, request.model, converted.names)
     estimator = TokenEstimator(adapter, model, translation.body, lambda: hub)
     url = adapter.url(route.base_url, model, meter.stream)
@@ -139,11 +151,6 @@ async def _translated(
             services.session, route, url, route.headers, upstream_body, stream=meter.stream
         ) as answer,
     ):
-        # Replacing what an earlier attempt's answer, unreadable, had dropped.
-        headers = [pair for pair in exchange.extra_headers if pair[0] != DROPPED_FIELDS_HEADER]
-        if converted.dropped:
-            headers.append((DROPPED_FIELDS_HEADER, ", ".join(converted.dropped).encode()))
-        exchange.extra_headers = headers
         if meter.stream:
             reader, writer = adapter.stream_reader(model), HubToResponsesStream(frame)
             await relay_translated_stream(
@@ -170,6 +177,7 @@ async def _passed_through(
         route, request.max_output_tokens, "max_output_tokens", clamp=False
     )
     upstream_body = _upstream_body(body, request, model, output_bound)
+    show_dropped_fields(exchange, [])
     price = services.billing.price_for(route)
     estimator = _Estimator(request, model)
     url = route.url("/responses")

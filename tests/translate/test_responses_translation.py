@@ -72,6 +72,8 @@ def test_input_items_become_one_conversation() -> None:
             {"role": "tool", "tool_call_id": "c1", "content": "one"},
             {"role": "tool", "tool_call_id": "c2", "content": "two"},
         ],
+        "metadata": {"k": "v"},
+        "store": False,
         "prompt_cache_key": "p",
         "max_tokens": 100,
         "tools": [
@@ -81,7 +83,7 @@ def test_input_items_become_one_conversation() -> None:
         "response_format": {"type": "json_object"},
         "reasoning_effort": "low",
     }
-    assert converted.dropped == ["input[8]", "tools[1]"]
+    assert converted.dropped == ["input[8]", "tools[1]", "client_metadata"]
 
 
 def test_namespace_functions_are_flattened_and_named_back() -> None:

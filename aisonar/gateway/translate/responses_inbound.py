@@ -10,13 +10,13 @@ Choices:
   `<namespace>__<name>`, and their calls are named back on the way out (`ToolNames`).
   Hosted tools (`web_search`, `file_search`, ...) run only at OpenAI: they are dropped, and
   so are Codex's `compaction_trigger` and OpenAI's encrypted `compaction` items and other
-  hints the upstream cannot follow; each is named in `dropped` (the response's
-  `x-aisonar-dropped-fields` header).
+  hints the upstream cannot follow; each is named in `dropped` (then in the response's
+  `x-aisonar-dropped-fields` header, see `delivery`).
 - Reasoning items are not sent back (their encrypted content is OpenAI's alone), and
   `include` (`["reasoning.encrypted_content"]` from Codex) is answered without, named.
-- Bookkeeping without effect on the answer is ignored: `metadata`, Codex's
-  `client_metadata`, `store: false`, `service_tier`, `stream_options`, the prompt cache's
-  retention; `prompt_cache_key`, `user` and `safety_identifier` are passed to the hub.
+- Delivery-only fields (`metadata`, `store: false`, `service_tier`, `stream_options`,
+  `user`, the prompt cache's) go to the hub, where `delivery` drops and names those the
+  provider lacks; Codex's `client_metadata` is dropped and named here.
 Any other field is refused by name, never silently dropped.
 """
 
@@ -36,7 +36,6 @@ from aisonar.gateway.translate.hub import (
 )
 
 TARGET = "this model's provider"
-DROPPED_FIELDS_HEADER = b"x-aisonar-dropped-fields"
 # Joins a namespace and one of its functions into the one name the upstream sees.
 NAMESPACE_SEPARATOR = "__"
 
@@ -49,29 +48,17 @@ _STORED = {
     "conversation": "a `conversation`",
     "prompt": "a stored `prompt`",
 }
-_COPIED = ("temperature", "top_p", "prompt_cache_key", "user", "safety_identifier", "stream")
-_IGNORED = frozenset(
+# Copied to the hub as they are; the delivery-only ones among them (`delivery`) are dropped
+# and named there for a provider without them.
+_COPIED = (
+    *("temperature", "top_p", "stream", "user", "safety_identifier", "metadata", "store"),
+    *("service_tier", "stream_options", "prompt_cache_key", "prompt_cache_retention"),
+)
+_READ = frozenset(
     {
-        "model",
-        "input",
-        "instructions",
-        "metadata",
-        "client_metadata",
-        "service_tier",
-        "stream_options",
-        "prompt_cache_retention",
-        "max_output_tokens",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "text",
-        "reasoning",
-        "include",
-        "store",
-        "background",
-        "truncation",
-        "max_tool_calls",
-        "top_logprobs",
+        *("model", "input", "instructions", "max_output_tokens", "tools", "tool_choice"),
+        *("parallel_tool_calls", "text", "reasoning", "include", "background", "truncation"),
+        *("max_tool_calls", "top_logprobs", "client_metadata"),
         *_COPIED,
     }
 )
@@ -122,6 +109,11 @@ _RESPONSES_NAMES = {
 }
 
 
+def client_names(fields: list[str]) -> list[str]:
+    """Dropped hub fields by the names the client sent them under."""
+    return [_RESPONSES_NAMES.get(name, name) for name in fields]
+
+
 def upstream_request(build: Callable[[JsonObject], bytes], hub: JsonObject) -> bytes:
     """`build(hub)`, its refusals naming the fields as the client sent them."""
     try:
@@ -151,7 +143,7 @@ class _Converter:
         document = self.document
         self._refuse_stored_state()
         for key in document:
-            if key not in _IGNORED and key not in _STORED:
+            if key not in _READ and key not in _STORED:
                 raise UnsupportedFeature(key, TARGET)
         hub: JsonObject = {"model": document["model"]}
         if document.get("instructions"):
@@ -191,6 +183,9 @@ class _Converter:
         # sources) no other provider gives.
         if document.get("include"):
             self.dropped.append("include")
+        # Codex's tags for OpenAI's own records.
+        if "client_metadata" in document:
+            self.dropped.append("client_metadata")
         if document.get("truncation", "disabled") != "disabled":
             self.dropped.append("truncation")
         if "max_tool_calls" in document:
