@@ -184,8 +184,10 @@ def _functions(body: JsonObject) -> dict[str, str | None]:
             if not isinstance(tool.get("name"), str) or not isinstance(inner, list):
                 raise invalid_param(f"tools[{index}]", "a namespace with a name and tools")
             functions.update({t["name"]: tool["name"] for t in inner if _is_function(t)})
-        elif not isinstance(kind, str) or kind == "function":
-            raise invalid_param(f"tools[{index}]", "a tool with a type (functions named)")
+        elif kind == "function":
+            raise invalid_param(f"tools[{index}].name", "the function's name")
+        elif not isinstance(kind, str):
+            raise invalid_param(f"tools[{index}].type", "the tool's type")
     return functions
 
 

@@ -273,6 +273,20 @@ async def test_streamed_function_call_arguments_accumulate(client: openai.AsyncO
     }
 
 
+async def test_codex_tools_and_compaction_items_are_accepted(client: openai.AsyncOpenAI) -> None:
+    namespace = {"type": "namespace", "name": "crm", "description": "d", "tools": [TIME_TOOL]}
+    tools: Any = [{"type": "web_search"}, namespace]
+    items: Any = [
+        {"role": "user", "content": "what time is it"},
+        {"type": "compaction", "encrypted_content": "opaque"},
+        {"type": "compaction_trigger"},
+    ]
+    response = await client.responses.create(model=MODEL, input=items, tools=tools)
+    [call] = response.output
+    assert isinstance(call, ResponseFunctionToolCall)
+    assert (call.namespace, call.name) == ("crm", "get_time")
+
+
 # --- validation and auth ---------------------------------------------------------------------
 
 
@@ -282,7 +296,8 @@ async def test_streamed_function_call_arguments_accumulate(client: openai.AsyncO
         ({"input": "x", "max_output_tokens": 8}, "max_output_tokens"),
         ({"input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
         ({"input": [{"type": "mystery"}]}, "input[0].type"),
-        ({"input": "x", "tools": [{"type": "function"}]}, "tools"),
+        ({"input": "x", "tools": [{"type": "function"}]}, "tools[0].name"),
+        ({"input": [{"type": "compaction_trigger"}, {"role": "user", "content": "x"}]}, "input[0]"),
         ({"input": "x", "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice"),
     ],
 )
