@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Caller, Engine
 from aisonar.admin.errors import Forbidden
+from aisonar.admin.ids import RowId
 from aisonar.audit.services import list_entries
 from aisonar.i18n import N_
 
@@ -49,7 +50,7 @@ async def audit_entries(
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before_id: Annotated[int | None, Query(description="Page back from this entry.")] = None,
+    before_id: Annotated[RowId | None, Query(description="Page back from this entry.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     """Newest first."""

@@ -14,6 +14,7 @@ from aisonar.accounts import tokens
 from aisonar.accounts.membership import update_user
 from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Acting, Caller, Engine, RecentlyAuthenticated, Services
+from aisonar.admin.ids import RowId
 from aisonar.admin.keys import create_key_for, revoke_key_of
 from aisonar.admin.schemas import (
     BalanceOut,
@@ -141,14 +142,14 @@ class NoticesRead(BaseModel):
 
 class MarkRead(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    through_id: int = Field(ge=0, description="Every notice up to this id is read.")
+    through_id: Annotated[RowId, Field(description="Every notice up to this id is read.")]
 
 
 @router.get("/notices")
 async def my_notices(
     caller: Caller,
     db: Engine,
-    before_id: Annotated[int | None, Query(description="Page back from this notice.")] = None,
+    before_id: Annotated[RowId | None, Query(description="Page back from this notice.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[InboxNoticeOut]:
     """The in-app inbox, newest first: the caller's notices, and their organization's

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aisonar.accounts import services as accounts
 from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.admin.exports import ExportFormat, ledger_export, usage_export
+from aisonar.admin.ids import MAX_ROW_ID
 from aisonar.admin.orgs import administered_org
 from aisonar.audit.models import Actor
 from aisonar.billing import codes, ledger
@@ -146,7 +147,8 @@ async def list_code_batches(
     caller: Operator,
     db: Engine,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Past the last id is past every row.
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> list[CodeBatchStandingOut]:
     """Redemption code batches, newest first, with how many codes were redeemed and how
     many still can be."""

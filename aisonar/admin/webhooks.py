@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.principal import Principal
 from aisonar.admin.deps import Acting, Box, Caller, Config, Engine
 from aisonar.admin.errors import Forbidden
+from aisonar.admin.ids import RowId
 from aisonar.admin.orgs import administered_org
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
@@ -147,7 +148,7 @@ async def webhook_deliveries(
     caller: Caller,
     db: Engine,
     endpoint_id: str,
-    before_id: Annotated[int | None, Query()] = None,
+    before_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[DeliveryOut]:
     """The delivery log, newest first: each notice sent to the endpoint, its attempts,

@@ -21,6 +21,7 @@ from aisonar.accounts import services as accounts
 from aisonar.admin.audit import audit_scope
 from aisonar.admin.deps import Config, Engine
 from aisonar.admin.exports import ExportFormat, streamed
+from aisonar.admin.ids import RowId
 from aisonar.audit.export import export_audit
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import list_entries
@@ -118,7 +119,7 @@ async def audit_page(
     object_id: Text = "",
     since: Text = "",
     until: Text = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[RowId | None, Query()] = None,
 ) -> Response:
     scope = audit_scope(member.principal)
     typed = {

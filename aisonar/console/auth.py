@@ -14,6 +14,7 @@ from aisonar.accounts.throttle import TooManySignIns
 from aisonar.admin import signup
 from aisonar.admin.deps import Config, Services
 from aisonar.admin.errors import Unauthenticated
+from aisonar.admin.ids import written_id
 from aisonar.admin.session import SignIn, password_sign_in
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
@@ -126,8 +127,8 @@ async def sign_up(
             **fields,
             password=form.secret("password"),
             age_confirmed=form.checked("age_confirmed"),
-            accepted_terms_version=int(terms_version)
-            if terms_version.isdigit() and form.checked("accept_terms")
+            accepted_terms_version=written_id(terms_version)
+            if form.checked("accept_terms")
             else None,
         )
         await signup.sign_up(body, request, response, running, settings)

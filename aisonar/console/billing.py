@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from aisonar.admin.balances import balance_of
 from aisonar.admin.deps import Config, Services
 from aisonar.admin.exports import ExportFormat, ledger_export
+from aisonar.admin.ids import MAX_LEDGER_ENTRY_ID, LedgerEntryId, written_id
 from aisonar.billing.ledger import LedgerEntry, entry_by_id, recent_entries
 from aisonar.billing.statements import recent_statements
 from aisonar.billing.views import redeem_for
@@ -48,10 +49,11 @@ def since_day(value: str) -> datetime | None:
 async def _redeemed(running: Services, member: MemberVisit, entry_id: str) -> LedgerEntry | None:
     """The redemption the form just made, to say what it credited; nothing for an entry
     of another organization or kind."""
-    if not entry_id.isdigit():
+    number = written_id(entry_id, MAX_LEDGER_ENTRY_ID)
+    if number is None:
         return None
     async with running.engine.connect() as conn:
-        entry = await entry_by_id(conn, int(entry_id))
+        entry = await entry_by_id(conn, number)
     if entry is None or entry.org_id != member.principal.org_id or entry.kind != "redemption":
         return None
     return entry
@@ -100,7 +102,7 @@ async def billing_page(
     member: Member,
     running: Services,
     settings: Config,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[LedgerEntryId | None, Query()] = None,
     redeemed: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     return await _billing_page(

@@ -14,6 +14,7 @@ from fastapi import Query, Request, Response
 from jinja2 import TemplateError
 
 from aisonar.admin.deps import Config, Engine
+from aisonar.admin.ids import RowId, written_id
 from aisonar.console.csrf import checked_form
 from aisonar.console.navigation import INBOX_PATH, N_
 from aisonar.console.render import page
@@ -108,7 +109,7 @@ async def notices_page(
     member: Member,
     db: Engine,
     settings: Config,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[RowId | None, Query()] = None,
 ) -> Response:
     person = member.principal
     async with db.connect() as conn:
@@ -139,10 +140,9 @@ async def notices_page(
 async def mark_notices_read(request: Request, member: Member, db: Engine) -> Response:
     """`POST /api/me/notices/read`: every notice up to the one given is read."""
     form = await checked_form(request, member)
-    try:
-        through_id = int(form.text("through_id"))
-    except ValueError:
-        raise InvalidInput(N_("through_id is a notice id"), param="through_id") from None
+    through_id = written_id(form.text("through_id"))
+    if through_id is None:
+        raise InvalidInput(N_("through_id is a notice id"), param="through_id")
     async with db.begin() as conn:
         await mark_read(conn, member.principal, through_id)
     return see_other(NOTICES_PATH)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
 from aisonar.admin.deps import Config, Services, operator
+from aisonar.admin.ids import MAX_LEDGER_ENTRY_ID, RowId, written_id
 from aisonar.admin.money import Recharge, recharge_org
 from aisonar.audit.services import list_entries
 from aisonar.billing import ledger
@@ -64,7 +65,7 @@ async def _recharges_page(
     status: int = 200,
 ) -> Response:
     await operator(member.principal)
-    done = member.request.query_params.get("done", "")
+    done = written_id(member.request.query_params.get("done", ""), MAX_LEDGER_ENTRY_ID)
     async with running.engine.connect() as conn:
         orgs = await _orgs_by_name(conn)
         entries = await list_entries(
@@ -74,7 +75,7 @@ async def _recharges_page(
             before_id=before,
             limit=PAGE_SIZE + 1,
         )
-        credited = await ledger.entry_by_id(conn, int(done)) if done.isdigit() else None
+        credited = await ledger.entry_by_id(conn, done) if done is not None else None
     names = {org.id: org.name for org in orgs}
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
@@ -118,7 +119,7 @@ async def recharges_page(
     running: Services,
     settings: Config,
     org_id: Annotated[str, Query(max_length=64)] = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[RowId | None, Query()] = None,
 ) -> Response:
     return await _recharges_page(member, running, settings, org_id, before)
 

@@ -60,6 +60,9 @@ class _Endpoint:
     # Whether its requests are recorded as usage events.
     metered: bool = True
     dialect: Dialect = OPENAI
+    # Whether its body is always JSON, checked as it is read (json_body.py); not the
+    # reports', which may come gzip-compressed or as protobuf.
+    json_body: bool = True
 
 
 _ROUTES: dict[str, _Endpoint] = {
@@ -72,9 +75,11 @@ _ROUTES: dict[str, _Endpoint] = {
     "/v1/embeddings": _Endpoint("POST", pipeline.embeddings),
     "/v1/models": _Endpoint("GET", pipeline.list_models, False),
     "/api/me/redeem": _Endpoint("POST", billing_views.redeem_code, False),
-    "/api/payments/webhook": _Endpoint("POST", billing_views.payment_webhook, False),
-    "/api/ingest/events": _Endpoint("POST", ingest_events, False),
-    "/v1/traces": _Endpoint("POST", receive_traces, False),
+    "/api/payments/webhook": _Endpoint(
+        "POST", billing_views.payment_webhook, False, json_body=False
+    ),
+    "/api/ingest/events": _Endpoint("POST", ingest_events, False, json_body=False),
+    "/v1/traces": _Endpoint("POST", receive_traces, False, json_body=False),
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
 _GEMINI_LISTS = ("/v1/models", "/v1beta/models")
@@ -189,6 +194,7 @@ class GatewayApp:
                 raise MethodNotAllowed(
                     f"{scope['method']} is not allowed here; use {endpoint.method}."
                 )
+            exchange.json_body = endpoint.json_body
             await endpoint.handler(self.runtime.services, exchange, meter)
         except AISonarError as error:
             meter.error = error

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from aisonar.gateway.errors import InvalidRequest, PayloadTooLarge
+from aisonar.gateway.json_body import check_json_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -24,6 +25,7 @@ class Exchange:
     __slots__ = (
         "extra_headers",
         "headers",
+        "json_body",
         "receive",
         "request_id",
         "response_ended",
@@ -44,6 +46,8 @@ class Exchange:
         self.status = 0
         # Headers every response to this request carries (the rate limit state).
         self.extra_headers: list[tuple[bytes, bytes]] = []
+        # Whether the body is JSON, to be refused at once if its parsers would fail on it.
+        self.json_body = False
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -74,7 +78,10 @@ class Exchange:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        if self.json_body:
+            check_json_body(body)
+        return body
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.response_started = True

@@ -105,7 +105,8 @@ def parse_batch(body: bytes) -> list[_Event]:
         events = _decoder.decode(body).events
     except msgspec.ValidationError as error:
         raise InvalidInput(f"Invalid event batch: {error}", param="events") from None
-    except msgspec.DecodeError as error:
+    # msgspec raises UnicodeDecodeError for a string that is not UTF-8.
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise InvalidInput(f"The body is not JSON: {error}", param="events") from None
     faults = _faults(events)
     if faults:

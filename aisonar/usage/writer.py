@@ -33,6 +33,7 @@ from aisonar.store.tables import usage_events
 from aisonar.usage import rollups
 from aisonar.usage.compaction import LATE_AFTER
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
+from aisonar.usage.storable import storable
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class UsageWriter:
     def _prepare(self, events: list[UsageEvent]) -> _Prepared:
         """The driver's rows and the minute sums of a batch: pure, so a thread may do it."""
         late_before = int((utcnow() - LATE_AFTER).timestamp())
+        events = [storable(event) for event in events]
         return _Prepared(
             events,
             [self._to_row(event) for event in events],

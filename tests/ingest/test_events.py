@@ -203,6 +203,7 @@ BAD_BATCHES: list[tuple[Any, str]] = [
     ({"events": [reported("a", status=99)]}, ">= 100"),
     ({"events": [{k: v for k, v in reported("a").items() if k != "model"}]}, "`model`"),
     (b"{not json", "not JSON"),
+    (b'{"events": [{"id": "\xed\xa0\x80"}]}', "not JSON"),
 ]
 
 
