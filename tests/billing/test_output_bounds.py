@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from aisonar.billing.output_limits import model_output_limit
+from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
 from aisonar.gateway.formats.prompt_bound import MEDIA_ITEM_TOKENS, prompt_bound
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
@@ -271,3 +272,11 @@ def test_media_given_by_reference_adds_its_estimate_in_every_format() -> None:
     # The word "image" in a prompt's text is not an image.
     text = orjson.dumps({"content": 'say "type": "image"'})
     assert prompt_bound(text) == len(text)
+
+
+def test_the_duplicate_scan_stays_linear_on_escapes() -> None:
+    """A key of 8,000 escapes once took a minute of CPU to scan; it is one pass now."""
+    body = b'{"' + b"\\u0041" * 8_000 + b'": 1, "model": "gpt-4o-mini", "messages": []}'
+    refuse_duplicate_fields(body)
+    spelled = b'{"model": "gpt-4o-mini", "' + b"\\u0041" * 8_000 + b'model": 1}'
+    refuse_duplicate_fields(spelled)

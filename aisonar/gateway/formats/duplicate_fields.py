@@ -31,9 +31,11 @@ GUARDED_FIELDS = frozenset(
 _GUARDED_KEY = re.compile(
     rb'"(' + b"|".join(name.encode() for name in sorted(GUARDED_FIELDS)) + rb')"\s*:'
 )
-# A key written with a \u escape (`"m\u006fdel"`) may spell a guarded name. A key
-# follows `{` or `,`; a string inside a string (tool arguments) has its quotes escaped.
-_ESCAPED_KEY = re.compile(rb'[{,]\s*"(?:[^"\\]|\\.)*\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
+# A key written with an escape (`"m\u006fdel"`) may spell a guarded name: a string that
+# follows `{` or `,` and holds a backslash. One character class up to the first quote or
+# backslash keeps the scan linear (the body is valid JSON by now, so each string is
+# scanned once); strings inside strings (tool arguments) have their quotes escaped.
+_ESCAPED_KEY = re.compile(rb'[{,]\s*"[^"\\]*\\')
 
 
 class DuplicateField(InvalidRequest):
