@@ -15,7 +15,6 @@ import pytest
 from aisonar.gateway.sse import SseSplitter, event_data
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
-from tests.gateway.tokenizers import tokenizers_loaded  # noqa: F401 (an autouse fixture)
 from tests.support import Backend, Tenant, recorded_events
 from tests.translate.anthropic_cases import sdk_final_message
 

@@ -12,7 +12,6 @@ import pytest
 
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
-from tests.gateway.tokenizers import tokenizers_loaded  # noqa: F401 (an autouse fixture)
 from tests.support import Backend, Tenant, recorded_events
 
 CLAUDE, GEMINI, GPT = "claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o-mini"
