@@ -7,7 +7,9 @@ real API does, and errors come back in Anthropic's shape. A `system` message in 
 (updated instructions, as Claude Code sends) is taken right after a user turn.
 
 Answers are the OpenAI fake's (see `fake_replies`): "Echo: " + the last user text, or, with
-tools, a `tool_use` of the first (or chosen) tool with input `{"echo": <text>}`. With thinking
+tools, a `tool_use` of the first (or chosen) tool, its input valid against the tool's
+`input_schema` (strings are the text; `{"echo": <text>}` when it declares no properties). With
+`output_config.format` (a `json_schema`) the text is JSON valid against that schema. With thinking
 enabled a thinking block ("Thinking about: <text>", fake signature) comes first, counted in the
 output tokens. `max_tokens` truncates a text answer (tool calls are never truncated), and a stop
 sequence in the answer cuts it before the sequence. Input tokens are the chat fake's count of
@@ -239,18 +241,36 @@ def _system_text(body: JsonObject) -> str:
     return " ".join(str(block["text"]) for block in blocks)
 
 
-def _tool_names(body: JsonObject) -> list[str]:
+def _tool_schemas(body: JsonObject) -> dict[str, JsonObject]:
+    """Each tool's name and input schema."""
     tools = body.get("tools")
     if tools is None:
-        return []
-    names = []
+        return {}
+    schemas = {}
     for index, value in enumerate(_list(tools, "tools")):
         location = f"tools.{index}.custom"
         tool = _object(value, location)
-        names.append(_string(_field(tool, "name", f"{location}.name"), f"{location}.name"))
+        name = _string(_field(tool, "name", f"{location}.name"), f"{location}.name")
         schema = _field(tool, "input_schema", f"{location}.input_schema")
-        _object(schema, f"{location}.input_schema")
-    return names
+        schemas[name] = _object(schema, f"{location}.input_schema")
+    return schemas
+
+
+def _tool_names(body: JsonObject) -> list[str]:
+    return list(_tool_schemas(body))
+
+
+def _output_schema(body: JsonObject) -> JsonObject | None:
+    """The JSON schema `output_config.format` asks the answer to follow."""
+    config = _object(body.get("output_config") or {}, "output_config")
+    if config.get("format") is None:
+        return None
+    output_format = _object(config["format"], "output_config.format")
+    kind = output_format.get("type")
+    if kind != "json_schema":
+        raise _unknown_tag("output_config.format.type", kind, ("json_schema",))
+    location = "output_config.format.schema"
+    return _object(_field(output_format, "schema", location), location)
 
 
 def _tool_choice(body: JsonObject, names: list[str]) -> JsonObject:
@@ -298,7 +318,11 @@ def _thinking(body: JsonObject, max_tokens: int) -> bool:
         )
         if max_tokens <= budget:
             raise OpenAIError(400, "`max_tokens` must be greater than `thinking.budget_tokens`.")
-    return kind in ("enabled", "adaptive")
+    thinks = kind in ("enabled", "adaptive")
+    forced = _object(body.get("tool_choice") or {}, "tool_choice").get("type") in ("any", "tool")
+    if thinks and forced:
+        raise OpenAIError(400, "Thinking may not be enabled when tool_choice forces tool use.")
+    return thinks
 
 
 # --- the conversation in OpenAI's chat shape -------------------------------------------------
@@ -348,7 +372,16 @@ def parse_messages(body: Any) -> MessagesRequest:
     messages = _chat_messages(body)
     _check_temperature(body)
     tool_name = _tool_to_call(body, messages)
-    chat = one_answer_request(body, model, messages, max_tokens=max_tokens, tool_name=tool_name)
+    output_schema = _output_schema(body)
+    chat = one_answer_request(
+        body,
+        model,
+        messages,
+        max_tokens=max_tokens,
+        tool_name=tool_name,
+        json_reply=output_schema is not None,
+        schema=output_schema if tool_name is None else _tool_schemas(body)[tool_name],
+    )
     return MessagesRequest(chat, _stop_sequences(body), _thinking(body, max_tokens))
 
 

@@ -5,8 +5,10 @@ with `?alt=sse`, otherwise a streamed JSON array), `:countTokens`, and `:embedCo
 `:batchEmbedContents` (in `fake_gemini_embeddings`), the same under `/v1beta`, and the model
 list, closely enough for the official `google-genai` SDK. The key comes in the `x-goog-api-key`
 header or the `key` query parameter. Replies follow the OpenAI fake's rules: "Echo: " + the
-last user text, a call of the first (or the first allowed) declared function with
-`{"echo": <text>}`, `{"echo": <text>}` in JSON mode, and a "Thinking about: ..." thought part
+last user text, a call of the first (or the first allowed) declared function with arguments
+valid against its parameters, JSON valid against `responseJsonSchema`/`responseSchema` in JSON
+mode (strings are the text; `{"echo": <text>}` when no properties are declared), and a
+"Thinking about: ..." thought part
 when the request asks for thoughts. Requests are checked as the real API checks them, with its
 400 INVALID_ARGUMENT messages. JSON fields are read by their camelCase or, as protobuf JSON
 allows, snake_case names.
@@ -48,6 +50,7 @@ from aisonar.testing.fake_replies import (
     split_pieces,
     truncate_to_tokens,
 )
+from aisonar.testing.fake_schema import answer_value
 from aisonar.usage.tokens import count_text_tokens
 
 API_VERSIONS = ("v1", "v1beta")
@@ -109,7 +112,11 @@ def _source_text(contents: list[JsonObject]) -> str:
 def _answer_text(request: GenerateRequest, source: str) -> tuple[str, str]:
     """The reply's text and finish reason."""
     generation = request.generation
-    full = orjson.dumps({"echo": source}).decode() if generation.json_reply else "Echo: " + source
+    full = (
+        orjson.dumps(answer_value(generation.schema, source)).decode()
+        if generation.json_reply
+        else "Echo: " + source
+    )
     text, _ = cut_at_stop_sequence(full, generation.stop_sequences)
     if generation.max_output_tokens is None:
         return text, "STOP"
@@ -127,7 +134,7 @@ def _candidate_parts(request: GenerateRequest) -> tuple[list[JsonObject], str]:
         call = {
             "id": random_id("", _CALL_ID_LENGTH),
             "name": request.function_name,
-            "args": {"echo": source},
+            "args": answer_value(request.function_schema, source),
         }
         return [*parts, {"functionCall": call}], "STOP"
     text, finish_reason = _answer_text(request, source)

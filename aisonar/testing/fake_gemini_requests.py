@@ -197,6 +197,8 @@ class _Generation:
     stop_sequences: tuple[str, ...]
     json_reply: bool
     include_thoughts: bool
+    # The schema a JSON reply follows: `responseJsonSchema` or `responseSchema`.
+    schema: JsonObject | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class GenerateRequest:
     prompt_tokens: int
     function_name: str | None
     generation: _Generation
+    # The called function's parameters (`parametersJsonSchema` or `parameters`).
+    function_schema: JsonObject | None = None
 
 
 def _check_calls(part: JsonObject, parent: str) -> None:
@@ -290,6 +294,43 @@ def _declared_functions(body: JsonObject) -> list[str]:
     return names
 
 
+def _function_schema(body: JsonObject, name: str | None) -> JsonObject | None:
+    for tool in get(body, "tools") or []:
+        for declaration in get(tool, "functionDeclarations") or []:
+            if get(declaration, "name") == name:
+                return _schema_of(declaration, "parametersJsonSchema", "parameters")
+    return None
+
+
+def _schema_of(message: JsonObject, json_schema: str, openapi_schema: str) -> JsonObject | None:
+    """A JSON schema (`json_schema`, as sent), else an OpenAPI `Schema` message
+    (`openapi_schema`) with its fields by their camelCase names."""
+    value = get(message, json_schema)
+    if isinstance(value, dict):
+        return value
+    value = get(message, openapi_schema)
+    return _camel_schema(value) if isinstance(value, dict) else None
+
+
+def _camel_schema(schema: Any) -> Any:
+    """A `Schema` message's fields by their camelCase names (protobuf JSON takes snake_case
+    too, as the google-genai SDK sends them); property names are kept."""
+    if isinstance(schema, list):
+        return [_camel_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    camel: JsonObject = {}
+    for key, value in schema.items():
+        name = re.sub(r"_([a-z])", lambda lower: lower.group(1).upper(), key)
+        if name == "properties" and isinstance(value, dict):
+            camel[name] = {prop: _camel_schema(sub) for prop, sub in value.items()}
+        elif name in ("items", "anyOf"):
+            camel[name] = _camel_schema(value)
+        else:
+            camel[name] = value
+    return camel
+
+
 def function_responses(content: JsonObject) -> list[JsonObject]:
     responses = (get(part, "functionResponse") for part in get(content, "parts"))
     return [response for response in responses if response is not None]
@@ -344,18 +385,21 @@ def _generation(body: JsonObject) -> _Generation:
         stop_sequences=tuple(_strings(config, "stopSequences", parent)),
         json_reply=mime_type == "application/json",
         include_thoughts=_include_thoughts(config),
+        schema=_schema_of(config, "responseJsonSchema", "responseSchema"),
     )
 
 
 def parse_generate(body: Any, model: str) -> GenerateRequest:
     body = json_object(body)
     contents = _contents(body)
+    function_name = _function_to_call(body, contents)
     return GenerateRequest(
         model=model,
         contents=contents,
         prompt_tokens=_prompt_tokens(body, contents, model),
-        function_name=_function_to_call(body, contents),
+        function_name=function_name,
         generation=_generation(body),
+        function_schema=_function_schema(body, function_name),
     )
 
 

@@ -27,6 +27,7 @@ def one_answer_request(
     max_tokens: int | None,
     tool_name: str | None,
     json_reply: bool = False,
+    schema: JsonObject | None = None,
 ) -> ChatRequest:
     """A native request as the chat request whose single answer `make_reply` makes;
     `messages` is its conversation in the chat shape."""
@@ -39,6 +40,7 @@ def one_answer_request(
         max_tokens=max_tokens,
         json_reply=json_reply,
         tool_name=tool_name,
+        schema=schema,
     )
 
 

@@ -1,8 +1,11 @@
 """Request parsing and reply building for the fake upstream, free of any HTTP code.
 
 Replies are deterministic: a chat completion answers `"Echo: " + <last user text>` (or the last
-tool result), so a test can put a marker in a prompt and find it in the answer. Objects and
-stream chunks follow the shapes OpenAI's API returns, down to the fields that are always null.
+tool result), so a test can put a marker in a prompt and find it in the answer. A tool call's
+arguments and a JSON answer are valid against the tool's parameters or the response format's
+schema, their strings that text (`fake_schema.answer_value`; `{"echo": <text>}` when no shape is
+asked for). Objects and stream chunks follow the shapes OpenAI's API returns, down to the fields
+that are always null.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from aisonar.testing.fake_schema import answer_value
 from aisonar.usage.tokens import count_chat_prompt_tokens, count_text_tokens
 
 JsonObject = dict[str, Any]
@@ -59,6 +63,9 @@ class ChatRequest:
     max_tokens: int | None
     json_reply: bool
     tool_name: str | None
+    # What the reply must be valid against: the called tool's parameters, or the response
+    # format's JSON schema.
+    schema: JsonObject | None = None
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,26 @@ def _function_name(entry: Any) -> Any:
     return function.get("name") if isinstance(function, dict) else None
 
 
+def _parameters(body: JsonObject, name: str | None) -> JsonObject | None:
+    """The parameters schema of the function tool called `name`."""
+    for tool in body.get("tools") or []:
+        if _function_name(tool) == name:
+            parameters = tool["function"].get("parameters")
+            return parameters if isinstance(parameters, dict) else None
+    return None
+
+
+def _format_schema(response_format: Any) -> JsonObject | None:
+    """The schema of a `json_schema` response format."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    if not isinstance(schema, dict):
+        raise invalid_param("response_format.json_schema", "an object with a 'schema'")
+    return schema
+
+
 def _tool_name(body: JsonObject, messages: list[JsonObject]) -> str | None:
     """The function to call, or None when the reply should be text."""
     tools = body.get("tools")
@@ -192,6 +219,8 @@ def parse_chat(body: Any) -> ChatRequest:
     stream_options = body.get("stream_options")
     response_format = body.get("response_format")
     max_tokens = optional_int(body, "max_completion_tokens") or optional_int(body, "max_tokens")
+    tool_name = _tool_name(body, messages)
+    schema = _format_schema(response_format) if tool_name is None else _parameters(body, tool_name)
     return ChatRequest(
         model=model,
         messages=messages,
@@ -202,7 +231,8 @@ def parse_chat(body: Any) -> ChatRequest:
         max_tokens=max_tokens,
         json_reply=isinstance(response_format, dict)
         and response_format.get("type") in ("json_object", "json_schema"),
-        tool_name=_tool_name(body, messages),
+        tool_name=tool_name,
+        schema=schema,
     )
 
 
@@ -250,7 +280,7 @@ def _source_text(messages: list[JsonObject]) -> str:
 def _generated_text(chat: ChatRequest) -> str:
     source = _source_text(chat.messages)
     if chat.tool_name is not None or chat.json_reply:
-        return orjson.dumps({"echo": source}).decode()
+        return orjson.dumps(answer_value(chat.schema, source)).decode()
     return "Echo: " + source
 
 

@@ -9,7 +9,9 @@ the real API requires) and `text.format`. Tools are functions, `namespace` tools
 functions (their calls name the namespace), or hosted tools (`web_search`, ...), accepted and
 never called. Answers follow the OpenAI fake's rules (see `fake_replies`): an output message
 "Echo: " + the last user text (or the last function output), or, with tools, a `function_call`
-item calling the first (or chosen) function with `{"echo": <text>}`. An answer cut by
+item calling the first (or chosen) function, its arguments valid against the function's
+parameters; with a `json_schema` text format the text is JSON valid against its schema (strings
+are the text; `{"echo": <text>}` when no properties are declared). An answer cut by
 `max_output_tokens` is an "incomplete" Response, and its stream ends in `response.incomplete`.
 
 The "no_usage" fault reports `"usage": null`, the value the API gives while a Response is in
@@ -209,6 +211,17 @@ def _tool_to_call(body: JsonObject, messages: list[JsonObject]) -> str | None:
     return str(named) if named is not None else names[0]
 
 
+def _parameters(body: JsonObject, name: str | None) -> JsonObject | None:
+    """The parameters schema of the function called `name`, namespaced or not."""
+    for tool in body.get("tools") or []:
+        inner = tool.get("tools") if tool.get("type") == "namespace" else [tool]
+        for function in inner:
+            if _is_function(function) and function["name"] == name:
+                parameters = function.get("parameters")
+                return parameters if isinstance(parameters, dict) else None
+    return None
+
+
 def _max_output_tokens(body: JsonObject) -> int | None:
     value = optional_int(body, "max_output_tokens")
     if value is not None and value < _MIN_OUTPUT_TOKENS:
@@ -216,10 +229,19 @@ def _max_output_tokens(body: JsonObject) -> int | None:
     return value
 
 
-def _json_reply(body: JsonObject) -> bool:
+def _text_format(body: JsonObject) -> JsonObject:
     text = body.get("text")
     output_format = text.get("format") if isinstance(text, dict) else None
-    return isinstance(output_format, dict) and output_format.get("type") in _JSON_FORMATS
+    return output_format if isinstance(output_format, dict) else {}
+
+
+def _format_schema(output_format: JsonObject) -> JsonObject | None:
+    if output_format.get("type") != "json_schema":
+        return None
+    schema = output_format.get("schema")
+    if not isinstance(schema, dict):
+        raise invalid_param("text.format.schema", "a JSON schema object")
+    return schema
 
 
 def parse_responses(body: Any) -> ResponsesRequest:
@@ -228,13 +250,16 @@ def parse_responses(body: Any) -> ResponsesRequest:
     if not isinstance(model, str):
         raise invalid_param("model", "a string")
     messages = _chat_messages(body)
+    tool_name = _tool_to_call(body, messages)
+    output_format = _text_format(body)
     chat = one_answer_request(
         body,
         model,
         messages,
         max_tokens=_max_output_tokens(body),
-        tool_name=_tool_to_call(body, messages),
-        json_reply=_json_reply(body),
+        tool_name=tool_name,
+        json_reply=output_format.get("type") in _JSON_FORMATS,
+        schema=_format_schema(output_format) if tool_name is None else _parameters(body, tool_name),
     )
     namespaces = {name: space for name, space in _functions(body).items() if space is not None}
     return ResponsesRequest(chat, body, namespaces)

@@ -134,3 +134,18 @@ def _number(schema: dict[str, Any]) -> float:
     if isinstance(below, int | float) and below <= 0:
         return float(below) - 1
     return 0.0
+
+
+def answer_value(schema: Any, text: str) -> Any:
+    """What a fake model answers under `schema` (a tool's parameters, a response format):
+    a value valid against it, or `{"echo": text}` when it asks for no particular shape (no
+    schema, or an object that declares no properties)."""
+    if not isinstance(schema, dict) or not _shaped(schema):
+        return {"echo": text}
+    return schema_instance(schema, text)
+
+
+def _shaped(schema: dict[str, Any]) -> bool:
+    if any(key in schema for key in ("$ref", "anyOf", "oneOf", "allOf", "const", "enum")):
+        return True
+    return _type_of(schema) != "object" or bool(schema.get("properties"))

@@ -77,7 +77,7 @@ async def _check(
     if answer.tool_name is None:
         assert marker in answer.text
     else:
-        assert answer.tool_arguments == {"echo": f"say {marker}"}
+        assert answer.tool_arguments == {"city": f"say {marker}"}
     return answer
 
 

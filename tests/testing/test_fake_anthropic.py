@@ -14,6 +14,7 @@ from anthropic.types import RawMessageStreamEvent, TextBlock, ThinkingBlock
 
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.usage.tokens import count_text_tokens
+from tests.testing.forecast import FORECAST, FORECAST_SCHEMA
 
 MODEL = "claude-haiku-4-5"
 VERSION_HEADERS = {"anthropic-version": "2023-06-01"}
@@ -220,7 +221,32 @@ async def test_tool_use(client: anthropic.AsyncAnthropic) -> None:
     call = message.content[0]
     assert call.id.startswith("toolu_")
     assert call.name == "get_weather"
-    assert call.input == {"echo": "weather in Paris"}
+    assert call.input == {"city": "weather in Paris"}
+
+
+async def test_output_format_answers_json_valid_against_the_schema(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    output_config: Any = {"format": {"type": "json_schema", "schema": FORECAST_SCHEMA}}
+    message = await create(client, "in Oslo", output_config=output_config)
+
+    assert message.stop_reason == "end_turn"
+    assert orjson.loads(message.content[0].text) == FORECAST
+
+
+async def test_thinking_is_refused_when_the_tool_choice_forces_a_tool(
+    client: anthropic.AsyncAnthropic,
+) -> None:
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        await create(
+            client,
+            "x",
+            max_tokens=2048,
+            thinking=THINKING,
+            tools=[WEATHER_TOOL],
+            tool_choice={"type": "any"},
+        )
+    assert "Thinking may not be enabled" in refused.value.message
 
 
 async def test_tool_choice_names_the_tool_or_turns_tools_off(
@@ -272,10 +298,10 @@ async def test_streamed_tool_input_accumulates(client: anthropic.AsyncAnthropic)
         if event.type == "content_block_delta" and event.delta.type == "input_json_delta"
     ]
     assert len(fragments) > 1
-    assert orjson.loads("".join(fragments)) == {"echo": "weather in New York City"}
+    assert orjson.loads("".join(fragments)) == {"city": "weather in New York City"}
     assert message.stop_reason == "tool_use"
     assert message.content[0].type == "tool_use"
-    assert message.content[0].input == {"echo": "weather in New York City"}
+    assert message.content[0].input == {"city": "weather in New York City"}
 
 
 async def test_thinking_block_comes_first_and_counts_as_output(
@@ -335,8 +361,12 @@ async def test_missing_anthropic_version_is_a_400(raw: aiohttp.ClientSession) ->
             'messages: first message must use the "user" role',
         ),
         (
+            {"messages": [{"role": "tool", "content": "x"}]},
+            "messages.0.role: Input should be 'user', 'assistant' or 'system'",
+        ),
+        (
             {"messages": [{"role": "system", "content": "x"}]},
-            "messages.0.role: Input should be 'user' or 'assistant'",
+            'messages: first message must use the "user" role',
         ),
         (
             {"messages": [{"role": "user", "content": [{"type": "x"}]}]},

@@ -15,6 +15,7 @@ from google.genai import types as genai_types
 from aisonar.testing.fake_embeddings import unit_vector
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.usage.tokens import count_text_tokens
+from tests.testing.forecast import FORECAST, FORECAST_SCHEMA
 
 MODEL = "gemini-2.5-flash"
 KEY = "gemini-test-key"
@@ -216,6 +217,18 @@ async def test_json_mode_answers_a_json_object(client: genai.client.AsyncClient)
     assert json.loads(response.text or "") == {"echo": "as json"}
 
 
+@pytest.mark.parametrize("field", ["response_json_schema", "response_schema"])
+async def test_json_mode_follows_the_response_schema(
+    client: genai.client.AsyncClient, field: str
+) -> None:
+    config = genai_types.GenerateContentConfig(
+        response_mime_type="application/json", **{field: FORECAST_SCHEMA}
+    )
+    response = await generate(client, "in Oslo", config)
+
+    assert json.loads(response.text or "") == FORECAST
+
+
 # --- function calling ------------------------------------------------------------------------
 
 
@@ -225,10 +238,10 @@ async def test_function_call_of_the_first_declaration(client: genai.client.Async
     [part] = parts(response)
     assert part.function_call is not None
     assert part.function_call.name == "get_weather"
-    assert part.function_call.args == {"echo": "weather in Paris"}
+    assert part.function_call.args == {"city": "weather in Paris"}
     assert part.function_call.id
     assert finish(response) == "STOP"
-    answer = tokens('get_weather{"echo":"weather in Paris"}')
+    answer = tokens('get_weather{"city":"weather in Paris"}')
     assert usage(response)["candidates_token_count"] == answer
 
 
@@ -300,7 +313,7 @@ async def test_streamed_function_call_comes_whole(client: genai.client.AsyncClie
     [chunk] = chunks
     [part] = parts(chunk)
     assert part.function_call is not None
-    assert part.function_call.args == {"echo": "weather in New York City"}
+    assert part.function_call.args == {"city": "weather in New York City"}
     assert finish(chunk) == "STOP"
 
 

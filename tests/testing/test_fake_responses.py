@@ -17,6 +17,7 @@ from openai.types.responses import (
 
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.usage.tokens import count_chat_prompt_tokens, count_text_tokens
+from tests.testing.forecast import FORECAST, FORECAST_SCHEMA
 
 MODEL = "gpt-4o-mini"
 WEATHER_TOOL: Any = {
@@ -194,6 +195,15 @@ async def test_json_text_format_replies_with_a_json_object(client: openai.AsyncO
     assert json.loads(response.output_text) == {"echo": "as json"}
 
 
+async def test_json_schema_text_format_replies_with_a_valid_value(
+    client: openai.AsyncOpenAI,
+) -> None:
+    text: Any = {"format": {"type": "json_schema", "name": "f", "schema": FORECAST_SCHEMA}}
+    response = await client.responses.create(model=MODEL, input="in Oslo", text=text)
+
+    assert json.loads(response.output_text) == FORECAST
+
+
 # --- function calls --------------------------------------------------------------------------
 
 
@@ -208,7 +218,7 @@ async def test_function_call(client: openai.AsyncOpenAI) -> None:
     assert call.call_id.startswith("call_")
     assert call.name == "get_weather"
     assert call.status == "completed"
-    assert json.loads(call.arguments) == {"echo": "weather in Paris"}
+    assert json.loads(call.arguments) == {"city": "weather in Paris"}
     assert [tool.type for tool in response.tools] == ["function", "function"]
 
 
@@ -267,9 +277,9 @@ async def test_streamed_function_call_arguments_accumulate(client: openai.AsyncO
     done = events[-3]
     assert done.type == "response.function_call_arguments.done"
     assert done.arguments == "".join(fragments)
-    assert json.loads(done.arguments) == {"echo": "weather in New York City"}
+    assert json.loads(done.arguments) == {"city": "weather in New York City"}
     assert json.loads(function_call(response.output).arguments) == {
-        "echo": "weather in New York City"
+        "city": "weather in New York City"
     }
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
-from aisonar.testing.fake_schema import schema_instance
+from aisonar.testing.fake_schema import answer_value, schema_instance
 
 
 class Colour(Enum):
@@ -57,3 +57,20 @@ def test_gemini_openapi_schemas_in_capitals_and_strings_from_the_text() -> None:
         "required": ["answer", "count"],
     }
     assert schema_instance(schema, "Echo: hi") == {"answer": "Echo: hi", "count": 0}
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        (None, {"echo": "hi"}),
+        ({"type": "object"}, {"echo": "hi"}),
+        ({"type": "object", "properties": {}}, {"echo": "hi"}),
+        ({"type": "object", "properties": {"city": {"type": "string"}}}, {"city": "hi"}),
+        ({"enum": ["a", "b"]}, "a"),
+        ({"type": "array", "items": {"type": "string"}}, ["hi"]),
+    ],
+)
+def test_an_answer_follows_the_schema_or_echoes_when_no_shape_is_asked_for(
+    schema: Any, value: Any
+) -> None:
+    assert answer_value(schema, "hi") == value

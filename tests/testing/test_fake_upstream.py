@@ -15,6 +15,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.usage.tokens import count_chat_prompt_tokens, count_text_tokens
+from tests.testing.forecast import FORECAST, FORECAST_SCHEMA
 
 MODEL = "gpt-4o-mini"
 EMBEDDING_MODEL = "text-embedding-3-small"
@@ -171,6 +172,18 @@ async def test_json_response_format_replies_with_a_json_object(
     assert json.loads(reply.choices[0].message.content or "") == {"echo": "as json"}
 
 
+async def test_json_schema_response_format_replies_with_a_valid_value(
+    client: openai.AsyncOpenAI,
+) -> None:
+    schema = FORECAST_SCHEMA
+    response_format: Any = {"type": "json_schema", "json_schema": {"name": "f", "schema": schema}}
+    reply = await client.chat.completions.create(
+        model=MODEL, messages=user("in Oslo"), response_format=response_format
+    )
+
+    assert json.loads(reply.choices[0].message.content or "") == FORECAST
+
+
 # --- tool calls ------------------------------------------------------------------------------
 
 
@@ -187,7 +200,7 @@ async def test_tool_call(client: openai.AsyncOpenAI) -> None:
     assert call.id.startswith("call_")
     assert call.type == "function"
     assert call.function.name == "get_weather"
-    assert json.loads(call.function.arguments) == {"echo": "weather in Paris"}
+    assert json.loads(call.function.arguments) == {"city": "weather in Paris"}
 
 
 async def test_tool_choice_names_the_function_or_turns_tools_off(
@@ -253,7 +266,7 @@ async def test_streamed_tool_call_arguments_accumulate(client: openai.AsyncOpenA
         if call.function is not None
     ]
     assert len(fragments) > 1
-    assert json.loads("".join(fragments)) == {"echo": "weather in New York City"}
+    assert json.loads("".join(fragments)) == {"city": "weather in New York City"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
 
