@@ -45,3 +45,22 @@ def model_reasons(model: str, provider: str) -> bool | None:
     when the catalogue does not know it."""
     found = _catalogued(model, provider)
     return found[0].reasoning if found else None
+
+
+# The catalogue leaves `structured_output` unset for Anthropic's models: the first Claude with
+# structured outputs (Opus 4.1) came out on this date, and every later one has them.
+_ANTHROPIC_STRUCTURED_SINCE = "2025-08-05"
+
+
+@cache
+def model_structured_output(model: str, provider: str) -> bool | None:
+    """Whether `model` can answer under a JSON schema itself (structured outputs), or None
+    when the catalogue does not know it."""
+    found = _catalogued(model, provider)
+    if not found:
+        return None
+    if found[0].structured_output is not None:
+        return found[0].structured_output
+    if model.startswith("claude-"):
+        return found[0].release_date >= _ANTHROPIC_STRUCTURED_SINCE
+    return None

@@ -14,8 +14,11 @@ choices:
 - `reasoning_effort` becomes a thinking budget (`REASONING_BUDGETS`), kept below
   `max_tokens` as Anthropic requires; `none` and `minimal` mean no thinking. An explicit
   `thinking_budget` wins and is passed as given.
+- `response_format` becomes structured outputs (`output_config.format`) or a forced tool
+  call whose input is the answer (`anthropic_structured`); the answer readers turn that
+  call back into the message's JSON text.
 - Parameters at their neutral value (`n` 1, penalties 0, `logprobs` false, text
-  `response_format` or `modalities`, empty `logit_bias`) are accepted; others are refused.
+  `modalities`, empty `logit_bias`) are accepted; others are refused.
 - `temperature` above 1 is refused rather than clamped: Anthropic's range is 0 to 1.
 """
 
@@ -30,6 +33,7 @@ from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
 from aisonar.gateway.formats.anthropic import anthropic_usage, merge_anthropic_usage
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
+from aisonar.gateway.translate.anthropic_structured import is_json_tool, structured_request
 from aisonar.gateway.translate.delivery import ignored_by
 from aisonar.gateway.translate.hub import (
     SHAPE_ERRORS,
@@ -60,6 +64,7 @@ _TRANSLATED = {
     "stream",
     "thinking_budget",
     "reasoning_effort",
+    "response_format",
     "user",
     "safety_identifier",
 }
@@ -70,13 +75,11 @@ _NEUTRAL: JsonObject = {
     "logprobs": False,
     "presence_penalty": 0,
     "frequency_penalty": 0,
-    "response_format": {"type": "text"},
     "modalities": ["text"],
     "logit_bias": {},
 }
 _WHY_REFUSED = {
     "n": "Anthropic answers with one choice",
-    "response_format": "Anthropic has no JSON mode in this API version",
     "logprobs": "Anthropic reports no log probabilities",
     "top_logprobs": "Anthropic reports no log probabilities",
 }
@@ -166,6 +169,7 @@ def _request(hub: JsonObject) -> JsonObject:
         request["metadata"] = {"user_id": user}
     if hub.get("tools"):
         request.update(_tools(hub))
+    request.update(structured_request(hub, request.get("tools", []), thinking is not None))
     return request
 
 
@@ -365,7 +369,11 @@ def _tool_choice(choice: str | JsonObject | None, parallel: bool) -> JsonObject 
 # Answers: Anthropic -> hub
 
 
-def _finish_reason(stop_reason: str | None) -> str:
+def _finish_reason(stop_reason: str | None, *, json_answer: bool = False) -> str:
+    """The hub's finish reason; `json_answer`: the JSON tool (`anthropic_structured`) was
+    called and no other tool, so its `tool_use` stop ends a whole answer."""
+    if stop_reason == "tool_use" and json_answer:
+        return "stop"
     return _FINISH_REASONS.get(stop_reason or "", "stop")
 
 
@@ -374,11 +382,15 @@ def anthropic_response_to_hub(doc: JsonObject) -> JsonObject:
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[JsonObject] = []
+    json_answer = False
     for block in doc["content"]:
         if block["type"] == "text":
             texts.append(block["text"])
         elif block["type"] == "thinking":
             thoughts.append(block["thinking"])
+        elif block["type"] == "tool_use" and is_json_tool(block["name"]):
+            texts.append(orjson.dumps(block["input"]).decode())
+            json_answer = True
         elif block["type"] == "tool_use":
             calls.append(_tool_call(block))
     message: JsonObject = {
@@ -389,7 +401,8 @@ def anthropic_response_to_hub(doc: JsonObject) -> JsonObject:
         message["reasoning_content"] = "".join(thoughts)
     if calls:
         message["tool_calls"] = calls
-    choice = {"index": 0, "message": message, "finish_reason": _finish_reason(doc["stop_reason"])}
+    finish_reason = _finish_reason(doc["stop_reason"], json_answer=json_answer and not calls)
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason}
     return {
         "id": doc["id"],
         "object": "chat.completion",
@@ -424,6 +437,8 @@ class AnthropicStreamToHub:
         self._stop_reason: str | None = None
         # Anthropic's content block index -> the hub's tool-call index.
         self._tool_indexes: dict[int, int] = {}
+        # Content blocks of the JSON tool, whose input is streamed as the answer's text.
+        self._json_blocks: set[int] = set()
         self._ended = False
 
     def feed(self, event: bytes) -> list[JsonObject]:
@@ -470,6 +485,9 @@ class AnthropicStreamToHub:
     def _block_start(self, index: int, block: JsonObject) -> list[JsonObject]:
         if block["type"] != "tool_use":
             return []
+        if is_json_tool(block["name"]):
+            self._json_blocks.add(index)
+            return []
         tool_index = self._tool_indexes[index] = len(self._tool_indexes)
         call = {
             "index": tool_index,
@@ -485,6 +503,8 @@ class AnthropicStreamToHub:
             return [self._chunk({"content": delta["text"]})]
         if kind == "thinking_delta":
             return [self._chunk({"reasoning_content": delta["thinking"]})]
+        if kind == "input_json_delta" and delta["partial_json"] and index in self._json_blocks:
+            return [self._chunk({"content": delta["partial_json"]})]
         if kind == "input_json_delta" and delta["partial_json"]:
             arguments = {"arguments": delta["partial_json"]}
             piece = {"index": self._tool_indexes[index], "function": arguments}
@@ -503,6 +523,11 @@ class AnthropicStreamToHub:
         self._ended = True
         usage = hub_usage(anthropic_usage(self._usage_block))
         return [
-            self._chunk(finish_reason=_finish_reason(self._stop_reason)),
+            self._chunk(
+                finish_reason=_finish_reason(
+                    self._stop_reason,
+                    json_answer=bool(self._json_blocks) and not self._tool_indexes,
+                )
+            ),
             hub_chunk(self._id, self._model, self._created, usage=usage),
         ]
