@@ -15,6 +15,7 @@ from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from pydantic import BaseModel
 
+from aisonar.billing.output_limits import model_structured_output
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.providers.anthropic import ANTHROPIC_VERSION, MESSAGES_PATH
 from aisonar.gateway.sse import SseSplitter
@@ -64,6 +65,32 @@ def request(model: str, response_format: JsonObject, **fields: Any) -> JsonObjec
 
 
 # Hub request -> Anthropic request
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "structured"),
+    [
+        # The catalogue's flag where it has one.
+        ("gpt-4o-mini", "openai", True),
+        ("gemini-2.5-flash", "gemini", True),
+        # Claude by release date: Opus 4.1 was the first with structured outputs.
+        ("claude-haiku-4-5", "anthropic", True),
+        ("claude-opus-4-1", "anthropic", True),
+        ("claude-sonnet-4-20250514", "anthropic", False),
+        (OLDER, "anthropic", False),
+        ("claude-in-no-catalogue", "anthropic", None),
+    ],
+)
+def test_which_models_have_structured_outputs(
+    model: str, provider: str, structured: bool | None
+) -> None:
+    assert model_structured_output(model, provider) is structured
+
+
+def test_a_model_the_catalogue_does_not_know_gets_structured_outputs() -> None:
+    sent = request("claude-in-no-catalogue", json_schema())
+
+    assert sent["output_config"]["format"]["type"] == "json_schema"
 
 
 def test_a_json_schema_becomes_output_config_on_a_model_with_structured_outputs() -> None:
