@@ -82,11 +82,16 @@ def _tiers(routes: list[Route]) -> tuple[_Tier, ...]:
     )
 
 
+# A generator of its own: drawing from the `random` module's shared one would move the
+# state of any other user of it in the process (Hypothesis checks its own is untouched).
+_DRAWS = random.Random()
+
+
 def _weighted_order(tier: _Tier, health: ChannelHealth) -> list[Route]:
     """The healthy routes of a tier, drawn by weight without replacement (a route of
     weight 0 only after every weighted one)."""
     drawn = [
-        (random.random() ** (1.0 / weight) if weight else -1.0, index)
+        (_DRAWS.random() ** (1.0 / weight) if weight else -1.0, index)
         for index, (route, weight) in enumerate(zip(tier.routes, tier.weights, strict=True))
         if health.is_available(route.channel_id)
     ]

@@ -42,6 +42,10 @@ _BATCH = 50
 _GROWTH = 5
 
 
+# Its own generator, so that jitter does not move the `random` module's shared state.
+_JITTER = random.Random()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int
@@ -52,7 +56,7 @@ class RetryPolicy:
         """The pause after the `attempts`-th failure: 1x, 5x, 25x ... the first delay, capped,
         give or take a fifth so that a crowd of failures spreads out."""
         base = min(self.max_delay_s, self.first_delay_s * float(_GROWTH ** (attempts - 1)))
-        return base * random.uniform(0.8, 1.2)
+        return base * _JITTER.uniform(0.8, 1.2)
 
 
 @dataclass(frozen=True)
