@@ -11,13 +11,23 @@ from pathlib import Path
 import pytest
 
 NODE_PROJECT = Path(__file__).resolve().parent / "node"
-NODE_BIN = NODE_PROJECT / "node_modules" / ".bin"
+NODE_MODULES = NODE_PROJECT / "node_modules"
+NODE_BIN = NODE_MODULES / ".bin"
+# One file of each client: all present means the lock file was installed.
+INSTALLED = (
+    NODE_BIN / "codex",
+    NODE_BIN / "claude",
+    NODE_MODULES / "ai" / "package.json",
+    NODE_MODULES / "@ai-sdk" / "openai" / "package.json",
+    NODE_MODULES / "@ai-sdk" / "anthropic" / "package.json",
+    NODE_MODULES / "@ai-sdk" / "google" / "package.json",
+)
 
 
 def node_clients() -> Path:
     """The folder of the clients' executables, installing them if needed. Without npm the
     tests are skipped, except in CI, which must run them."""
-    if (NODE_BIN / "codex").exists() and (NODE_BIN / "claude").exists():
+    if all(path.exists() for path in INSTALLED):
         return NODE_BIN
     npm = shutil.which("npm")
     if npm is None:
@@ -28,3 +38,9 @@ def node_clients() -> Path:
         [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_PROJECT, check=True, timeout=600
     )
     return NODE_BIN
+
+
+def node_project() -> Path:
+    """tests/node with its clients installed: its scripts import the JavaScript SDKs."""
+    node_clients()
+    return NODE_PROJECT
