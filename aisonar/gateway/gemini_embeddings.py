@@ -4,8 +4,6 @@ translated to OpenAI's embeddings for models on OpenAI channels."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.auth import authenticate
 from aisonar.gateway.charging import held
@@ -26,7 +24,7 @@ from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.gemini import GeminiDialect
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import GatewayServices
-from aisonar.gateway.providers.gemini import API_VERSION
+from aisonar.gateway.providers.gemini import gemini_method_url
 from aisonar.gateway.relay import relay_json, relay_translated_json
 from aisonar.gateway.routing import Route
 from aisonar.gateway.upstream import open_upstream
@@ -40,7 +38,7 @@ def _upstream_request(
     """Where the request goes on this route's channel, and what is sent there."""
     model = route.upstream_model
     if route.adapter.name == "gemini":
-        url = f"{route.base_url}/{API_VERSION}/models/{quote(model, safe='')}:{method}"
+        url = gemini_method_url(route.base_url, model, method)
         forwarded = with_upstream_model(body, model) if request.names_other_model(model) else body
         return url, forwarded
     if route.adapter.name == "openai":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -21,14 +22,16 @@ from aisonar.gateway.admission import Limiter, token_estimate
 from aisonar.gateway.auth import KeyCache, authenticate, presented_key
 from aisonar.gateway.charging import Billing, held
 from aisonar.gateway.disconnect import cancel_on_disconnect
-from aisonar.gateway.errors import ClientDisconnected
+from aisonar.gateway.errors import ClientDisconnected, InvalidRequest
 from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.failover import FailoverPolicy, with_failover
 from aisonar.gateway.formats.openai import parse_embeddings_request, read_usage, rewrite_body
+from aisonar.gateway.formats.openai_embeddings_to_gemini import GeminiEmbeddings
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import Dialect, GenerationRequest, PathTarget
 from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.providers.gemini import gemini_method_url
 from aisonar.gateway.relay import (
     relay_json,
     relay_stream,
@@ -202,17 +205,29 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
 
     async def attempt(route: Route) -> None:
         price = services.billing.price_for(route)
-        upstream_body = rewrite_body(
-            body, model=route.upstream_model, requested_model=request.model, force_usage=False
-        )
+        model = route.upstream_model
+        gemini = GeminiEmbeddings(body, request.model) if route.adapter.name == "gemini" else None
+        if gemini is not None:
+            url = gemini_method_url(route.base_url, model, "batchEmbedContents")
+            upstream_body = gemini.request(model)
+        elif route.adapter.name == "openai":
+            url = route.url("/embeddings")
+            upstream_body = rewrite_body(
+                body, model=model, requested_model=request.model, force_usage=False
+            )
+        else:
+            raise InvalidRequest(
+                f"`{request.model}` is served by a {route.provider} channel, which has no"
+                " embeddings.",
+                param="model",
+            )
 
-        def estimate(_: bytes) -> TokenUsage:
+        def estimate(_: bytes = b"") -> TokenUsage:
             inputs: Any = orjson.loads(bytes(request.input))
             texts = [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
-            tokens = sum(count_text_tokens(text, route.upstream_model) for text in texts)
+            tokens = sum(count_text_tokens(text, model) for text in texts)
             return TokenUsage(input_tokens=tokens, estimated=True)
 
-        url = route.url("/embeddings")
         input_bound = len(request.input)
         async with (
             held(services.billing, meter, price, input_bound=input_bound, output_bound=0),
@@ -221,7 +236,11 @@ async def embeddings(services: GatewayServices, exchange: Exchange, meter: Reque
                 services.session, route, url, route.headers, upstream_body, stream=False
             ) as answer,
         ):
-            await relay_json(exchange, answer, meter, lambda b: read_usage(b).usage, estimate)
+            if gemini is None:
+                await relay_json(exchange, answer, meter, lambda b: read_usage(b).usage, estimate)
+            else:
+                translate = partial(gemini.answer, estimate=estimate)
+                await relay_translated_json(exchange, answer, meter, translate)
 
     try:
         await with_failover(services.failover, exchange, meter, routes, attempt)

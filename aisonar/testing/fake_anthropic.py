@@ -261,15 +261,20 @@ def _tool_names(body: JsonObject) -> list[str]:
 
 
 def _output_schema(body: JsonObject) -> JsonObject | None:
-    """The JSON schema `output_config.format` asks the answer to follow."""
+    """The JSON schema `output_config.format` (or the structured-outputs beta's top-level
+    `output_format`) asks the answer to follow."""
     config = _object(body.get("output_config") or {}, "output_config")
-    if config.get("format") is None:
+    if config.get("format") is not None:
+        where, given = "output_config.format", config["format"]
+    elif body.get("output_format") is not None:
+        where, given = "output_format", body["output_format"]
+    else:
         return None
-    output_format = _object(config["format"], "output_config.format")
+    output_format = _object(given, where)
     kind = output_format.get("type")
     if kind != "json_schema":
-        raise _unknown_tag("output_config.format.type", kind, ("json_schema",))
-    location = "output_config.format.schema"
+        raise _unknown_tag(f"{where}.type", kind, ("json_schema",))
+    location = f"{where}.schema"
     return _object(_field(output_format, "schema", location), location)
 
 

@@ -68,14 +68,3 @@ def compat(
         return marked
 
     return declare
-
-
-# The gateway's known gaps, each closed by work in progress.
-GEMINI_EMBEDDINGS_AS_OPENAI = (
-    "OpenAI-format embeddings of a Gemini model are forwarded to the Gemini upstream unchanged"
-    " (POST /embeddings, 404)"
-)
-ANTHROPIC_BETA_OUTPUT_FORMAT = (
-    "Anthropic's beta `output_format` (LiteLLM sends it for Claude models, with the"
-    " structured-outputs beta header) is not honoured: only `output_config.format` is"
-)

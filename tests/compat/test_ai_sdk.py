@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.compat.cells import CHAT_MODELS, EMBEDDING_MODELS, GEMINI_EMBEDDINGS_AS_OPENAI, compat
+from tests.compat.cells import CHAT_MODELS, EMBEDDING_MODELS, compat
 from tests.compat.support import ECHO, PROMPT, TOOL_ARGUMENTS, assert_fake_embedding, echo
 from tests.node_clients import node_project
 from tests.support import Backend, make_tenant
@@ -112,7 +112,6 @@ async def test_structured(ai_sdk: Run, client: str, provider: str, model: str) -
     "ai-sdk openai",
     "ai-sdk google",
     providers=("openai", "gemini"),
-    gaps={("ai-sdk openai", "gemini"): GEMINI_EMBEDDINGS_AS_OPENAI},
 )
 async def test_embeddings(ai_sdk: Run, client: str, provider: str, model: str) -> None:
     chat_model = CHAT_MODELS[provider]

@@ -13,7 +13,7 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import SecretStr
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.compat.cells import GEMINI_EMBEDDINGS_AS_OPENAI, compat
+from tests.compat.cells import compat
 from tests.compat.support import (
     ECHO,
     PROMPT,
@@ -107,7 +107,6 @@ async def test_structured(
     OPENAI,
     GOOGLE,
     providers=("openai", "gemini"),
-    gaps={(OPENAI, "gemini"): GEMINI_EMBEDDINGS_AS_OPENAI},
 )
 async def test_embeddings(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str

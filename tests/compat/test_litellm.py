@@ -11,8 +11,6 @@ import pytest
 
 from aisonar.testing.gateway_server import RunningGateway
 from tests.compat.cells import (
-    ANTHROPIC_BETA_OUTPUT_FORMAT,
-    GEMINI_EMBEDDINGS_AS_OPENAI,
     compat,
 )
 from tests.compat.support import (
@@ -102,7 +100,6 @@ async def test_tools_stream(
 @compat(
     "structured",
     *CLIENTS,
-    gaps={(ANTHROPIC, "anthropic"): ANTHROPIC_BETA_OUTPUT_FORMAT},
 )
 async def test_structured(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str
@@ -118,7 +115,6 @@ async def test_structured(
     OPENAI,
     GEMINI,
     providers=("openai", "gemini"),
-    gaps={(OPENAI, "gemini"): GEMINI_EMBEDDINGS_AS_OPENAI},
 )
 async def test_embeddings(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str

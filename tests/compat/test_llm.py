@@ -12,7 +12,7 @@ from llm import ToolCall
 from llm.default_plugins.openai_models import AsyncChat, OpenAIEmbeddingModel
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.compat.cells import GEMINI_EMBEDDINGS_AS_OPENAI, compat
+from tests.compat.cells import compat
 from tests.compat.support import (
     ECHO,
     PROMPT,
@@ -103,7 +103,6 @@ async def test_structured(
     "embeddings",
     CLIENT,
     providers=("openai", "gemini"),
-    gaps={(CLIENT, "gemini"): GEMINI_EMBEDDINGS_AS_OPENAI},
 )
 async def test_embeddings(
     gateway: RunningGateway,

@@ -16,7 +16,7 @@ from pydantic_ai.providers.anthropic import AnthropicProvider
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.compat.cells import GEMINI_EMBEDDINGS_AS_OPENAI, compat
+from tests.compat.cells import compat
 from tests.compat.support import (
     ECHO,
     PROMPT,
@@ -108,7 +108,6 @@ async def test_structured(
     "embeddings",
     OPENAI,
     providers=("openai", "gemini"),
-    gaps={(OPENAI, "gemini"): GEMINI_EMBEDDINGS_AS_OPENAI},
 )
 async def test_embeddings(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str

@@ -29,9 +29,13 @@ def gemini_headers(channel: ChannelWithSecret) -> dict[str, str]:
     }
 
 
+def gemini_method_url(base_url: str, model: str, method: str) -> str:
+    return f"{base_url}/{API_VERSION}/models/{quote(model, safe='')}:{method}"
+
+
 def gemini_url(base_url: str, model: str, stream: bool) -> str:
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return f"{base_url}/{API_VERSION}/models/{quote(model, safe='')}:{method}"
+    return gemini_method_url(base_url, model, method)
 
 
 class GeminiProvider:

@@ -60,6 +60,7 @@ _REQUEST_KEYS = {
     "tools",
     "tool_choice",
     "output_config",
+    "output_format",
     "service_tier",
     "context_management",
 }
@@ -125,6 +126,7 @@ def _request_to_hub(doc: JsonObject) -> JsonObject:
     sections = {
         "thinking": _thinking,
         "output_config": _output_config,
+        "output_format": _beta_output_format,
         "metadata": _metadata,
         "tool_choice": _tool_choice,
     }
@@ -339,15 +341,20 @@ def _output_config(config: JsonObject) -> JsonObject:
     if "effort" in config:
         hub["reasoning_effort"] = config["effort"]
     if "format" in config:
-        hub["response_format"] = _response_format(present(config["format"]))
+        hub["response_format"] = _response_format(present(config["format"]), "output_config.format")
     return hub
 
 
-def _response_format(output_format: JsonObject) -> JsonObject:
-    refuse_unknown(output_format, {"type", "schema"}, TARGET, "output_config.format.")
+def _beta_output_format(output_format: JsonObject) -> JsonObject:
+    """The structured-outputs beta's spelling of `output_config.format` (LiteLLM sends it)."""
+    return {"response_format": _response_format(output_format, "output_format")}
+
+
+def _response_format(output_format: JsonObject, where: str) -> JsonObject:
+    refuse_unknown(output_format, {"type", "schema"}, TARGET, f"{where}.")
     if output_format["type"] != "json_schema":
         detail = f"`{output_format['type']}` formats"
-        raise UnsupportedFeature("output_config.format.type", TARGET, detail)
+        raise UnsupportedFeature(f"{where}.type", TARGET, detail)
     schema = {"name": "response", "schema": output_format["schema"], "strict": True}
     return {"type": "json_schema", "json_schema": schema}
 
