@@ -76,6 +76,8 @@ class FakeState:
         default_factory=lambda: deque(maxlen=RECEIVED_LIMIT)
     )
     streams_abandoned_at: deque[float] = field(default_factory=lambda: deque(maxlen=RECEIVED_LIMIT))
+    # Every request with a body ever received: `received` keeps only the latest.
+    received_count: int = 0
 
     def queue_fault(self, fault: Any, count: int) -> None:
         if fault not in FAULTS:
@@ -170,6 +172,7 @@ async def admit(
     if body is not None:
         state.received.append(body)
         state.received_headers.append(dict(request.headers))
+        state.received_count += 1
     fault = state.next_fault(raw)
     if fault in _STATUS_FAULTS:
         raise _STATUS_FAULTS[fault]()

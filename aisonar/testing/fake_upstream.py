@@ -286,6 +286,11 @@ class FakeUpstream:
         return list(self._app[STATE].received)
 
     @property
+    def received_count(self) -> int:
+        """How many requests with a body it has received, however many `received` keeps."""
+        return self._app[STATE].received_count
+
+    @property
     def received_headers(self) -> list[dict[str, str]]:
         """The headers of the requests in `received`, in the same order."""
         return list(self._app[STATE].received_headers)

@@ -64,7 +64,7 @@ async def test_short_balance_is_402_in_openai_format_and_nothing_is_forwarded(
     gateway: RunningGateway, backend: Backend, fake_upstream: FakeUpstream
 ) -> None:
     poor = await make_tenant(backend.engine, balance="0.000005")
-    before = len(fake_upstream.received)
+    before = fake_upstream.received_count
     async with client(gateway, poor) as c:
         with pytest.raises(openai.APIStatusError) as caught:
             await c.chat.completions.create(
@@ -76,7 +76,7 @@ async def test_short_balance_is_402_in_openai_format_and_nothing_is_forwarded(
     body = caught.value.body
     assert isinstance(body, dict) and body["code"] == "insufficient_balance"
     assert "0.01" in body["message"] and "0.000005" in body["message"]
-    assert len(fake_upstream.received) == before
+    assert fake_upstream.received_count == before
     [event] = await recorded_events(backend, poor, 1)
     assert event.status_code == 402 and event.cost == 0
     assert await assert_ledger_invariant(backend.engine, poor.org_id) == 5

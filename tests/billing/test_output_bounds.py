@@ -102,11 +102,11 @@ async def test_an_output_limit_that_is_not_a_positive_bounded_integer_is_a_400_n
 ) -> None:
     store = gateway.app.runtime.services.billing.store
     before = await store.live(tenant.org_id)
-    forwarded = len(fake_upstream.received)
+    forwarded = fake_upstream.received_count
     status, document = await post(gateway, tenant, path, body)
     assert status == 400
     assert field in error_message(path, document)
-    assert len(fake_upstream.received) == forwarded
+    assert fake_upstream.received_count == forwarded
     assert await store.live(tenant.org_id) == before
 
 
@@ -115,13 +115,13 @@ async def test_a_limit_past_the_models_own_is_refused_when_passed_through(
 ) -> None:
     limit = model_output_limit("gpt-4o-mini", "openai")
     assert limit == 16_384
-    forwarded = len(fake_upstream.received)
+    forwarded = fake_upstream.received_count
     status, document = await post(gateway, tenant, CHAT, chat(max_tokens=limit + 1))
     assert status == 400 and document["error"]["param"] == "max_tokens"
     assert "16384" in document["error"]["message"]
     status, _ = await post(gateway, tenant, CHAT, chat(max_tokens=limit))
     assert status == 200
-    assert len(fake_upstream.received) == forwarded + 1
+    assert fake_upstream.received_count == forwarded + 1
 
 
 async def test_a_limit_past_the_models_own_is_clamped_when_translated(
@@ -220,11 +220,11 @@ async def test_a_claude_model_without_max_tokens_fits_a_small_balance(
 async def test_a_billed_field_named_twice_is_a_400(
     gateway: RunningGateway, fake_upstream: FakeUpstream, tenant: Tenant, path: str, body: bytes
 ) -> None:
-    forwarded = len(fake_upstream.received)
+    forwarded = fake_upstream.received_count
     status, document = await post(gateway, tenant, path, body)
     assert status == 400
     assert "more than once" in error_message(path, document)
-    assert len(fake_upstream.received) == forwarded
+    assert fake_upstream.received_count == forwarded
 
 
 async def test_the_same_name_in_different_objects_is_no_duplicate(

@@ -172,7 +172,7 @@ async def test_what_cannot_be_translated_is_refused_by_name(
     tenant: Tenant,
     fake_upstream: FakeUpstream,
 ) -> None:
-    forwarded = len(fake_upstream.received)
+    forwarded = fake_upstream.received_count
     async with openai_client(gateway, tenant.secret) as client:
         with pytest.raises(openai.BadRequestError) as refused:
             await client.chat.completions.create(
@@ -186,7 +186,7 @@ async def test_what_cannot_be_translated_is_refused_by_name(
         assert response.status == 400
         error = (await response.json())["error"]
         assert error["status"] == "INVALID_ARGUMENT" and "cachedContent" in error["message"]
-    assert len(fake_upstream.received) == forwarded
+    assert fake_upstream.received_count == forwarded
     events = await recorded_events(backend, tenant, 2)
     assert [(e.status_code, e.cost) for e in events] == [(400, 0), (400, 0)]
 

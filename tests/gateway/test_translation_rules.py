@@ -71,7 +71,7 @@ async def test_a_request_that_drops_nothing_has_no_header(
 async def test_every_answer_changing_field_is_refused_at_once(
     gateway: RunningGateway, backend: Backend, tenant: Tenant, fake_upstream: FakeUpstream
 ) -> None:
-    forwarded = len(fake_upstream.received)
+    forwarded = fake_upstream.received_count
     async with claude_client(gateway, tenant.secret) as client:
         with pytest.raises(anthropic.BadRequestError) as refused:
             await client.messages.create(
@@ -90,7 +90,7 @@ async def test_every_answer_changing_field_is_refused_at_once(
     assert all(f"`{name}`" in message for name in ("top_k", "container", "mcp_servers"))
     assert "context_management" not in message
     assert HEADER not in refused.value.response.headers
-    assert len(fake_upstream.received) == forwarded
+    assert fake_upstream.received_count == forwarded
     [event] = await recorded_events(backend, tenant, 1)
     assert (event.status_code, event.cost) == (400, 0)
 

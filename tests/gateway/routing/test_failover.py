@@ -171,7 +171,7 @@ async def test_a_stream_cut_after_its_first_byte_is_not_retried(
     model, (cut, _) = await make_channels(
         ChannelSpec(spare_upstream.url, priority=1), ChannelSpec(fake_upstream.url)
     )
-    backup_requests = len(fake_upstream.received)
+    backup_requests = fake_upstream.received_count
     received = ""
     async with openai_client(routed_gateway, tenant) as client:
         stream = await client.chat.completions.create(
@@ -187,7 +187,7 @@ async def test_a_stream_cut_after_its_first_byte_is_not_retried(
     assert event.status_code == 502 and event.channel_id == cut and event.attempts is None
     # Charged for what was delivered, flagged as an estimate.
     assert event.tokens_estimated and event.output_tokens > 0 and event.cost > 0
-    assert len(fake_upstream.received) == backup_requests
+    assert fake_upstream.received_count == backup_requests
 
 
 async def test_a_client_leaving_mid_stream_closes_the_upstream_request_at_once(
