@@ -34,6 +34,14 @@ from tests.support import (
     wait_for_usage,
 )
 
+# Hypothesis draws each example in a thread of this process, and flags any move of the
+# `random` module's shared state meanwhile as its strategies' own. Other code running in
+# the process (client libraries' retry jitter) may move it; the strategies here never do.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies"
+    ":hypothesis.errors.HypothesisDeprecationWarning"
+)
+
 EXAMPLES_PER_ENDPOINT = 30
 GEMINI_FIELDS = ("contents", "generationConfig", "systemInstruction", "tools", "toolConfig")
 CLAUDE, GEMINI, GPT = "claude-haiku-4-5", "gemini-2.5-flash", "gpt-4o-mini"
