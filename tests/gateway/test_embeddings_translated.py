@@ -20,11 +20,14 @@ async def test_openai_embeddings_of_a_gemini_model(
     gateway: RunningGateway, backend: Backend, tenant: Tenant, encoding: str
 ) -> None:
     async with client(gateway, tenant) as sdk:
-        # The SDK asks for base64 when no format is named, and decodes it itself.
-        extra = {} if encoding == "base64" else {"encoding_format": "float"}
-        answer = await sdk.embeddings.create(
-            model="gemini-embedding-001", input=["first text", "second text"], **extra
-        )
+        inputs = ["first text", "second text"]
+        if encoding == "float":
+            answer = await sdk.embeddings.create(
+                model="gemini-embedding-001", input=inputs, encoding_format="float"
+            )
+        else:
+            # The SDK asks for base64 when no format is named, and decodes it itself.
+            answer = await sdk.embeddings.create(model="gemini-embedding-001", input=inputs)
     assert [item.index for item in answer.data] == [0, 1]
     assert all(len(item.embedding) > 10 for item in answer.data)
     assert answer.data[0].embedding != answer.data[1].embedding
