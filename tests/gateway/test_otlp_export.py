@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import aiohttp
 import openai
 import pytest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
@@ -40,16 +41,22 @@ async def export_three_requests(backend: Backend, receiver: OtlpReceiver) -> Non
             base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0
         ) as sdk,
     ):
-        await sdk.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=MESSAGES,
-            extra_headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"},
-        )
-        stream = await sdk.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True
-        )
-        async for _ in stream:
-            pass
+        # Plain HTTP for the requests whose trace is checked: an instrumentation of the
+        # openai SDK that another test left behind would send a traceparent of its own.
+        async with aiohttp.ClientSession() as http:
+            traced = {"model": "gpt-4o-mini", "messages": MESSAGES}
+            headers = {
+                "Authorization": f"Bearer {tenant.secret}",
+                "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01",
+            }
+            url = gateway.url + "/v1/chat/completions"
+            async with http.post(url, json=traced, headers=headers) as answer:
+                assert answer.status == 200
+            streamed = {**traced, "stream": True}
+            bearer = {"Authorization": headers["Authorization"]}
+            async with http.post(url, json=streamed, headers=bearer) as answer:
+                assert answer.status == 200
+                await answer.read()
         with pytest.raises(openai.NotFoundError):
             await sdk.chat.completions.create(model="no-such-model", messages=MESSAGES)
 
