@@ -4,8 +4,10 @@ limit once, not once each, and spend a quota once."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
+import time
 from collections import Counter
 
 import aiohttp
@@ -67,13 +69,15 @@ async def test_two_gateways_admit_a_keys_requests_per_minute_once(backend: Backe
     async with backend.engine.begin() as conn:
         await set_limits(conn, Subject(SubjectKind.KEY, tenant.key_id), LimitChanges(rpm=60))
     ports, servers = await two_gateways(backend)
+    started = time.monotonic()
     try:
         statuses = await post_many(ports, tenant, body(), 150)
     finally:
+        elapsed = time.monotonic() - started
         await stop(servers)
-    # 60 at once from a full bucket; the minute refills one a second, so ±1.
+    # 60 at once from a full bucket; the minute refills one a second while they run.
     assert statuses.keys() <= {200, 429}
-    assert 60 <= statuses[200] <= 61, statuses
+    assert 60 <= statuses[200] <= 60 + math.ceil(elapsed), (statuses, elapsed)
 
 
 async def test_two_gateways_share_a_keys_slots_in_flight(
