@@ -13,9 +13,7 @@ from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.gemini_inbound import (
     gemini_request_to_hub,
 )
-from aisonar.gateway.translate.gemini_outbound import (
-    GeminiStreamToHub,
-)
+from aisonar.gateway.translate.gemini_replies import GeminiStreamToHub
 from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_usage
 
 MODEL = "gemini-2.5-flash"

@@ -11,11 +11,11 @@ from openai.types.chat import ChatCompletion
 from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.gemini_answers import HubToGeminiStream
-from aisonar.gateway.translate.gemini_outbound import (
+from aisonar.gateway.translate.gemini_outbound import hub_request_to_gemini
+from aisonar.gateway.translate.gemini_replies import (
     GeminiStreamToHub,
     UpstreamStreamError,
     gemini_response_to_hub,
-    hub_request_to_gemini,
 )
 from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_usage
 from tests.translate.gemini_cases import (
