@@ -8,8 +8,9 @@ console."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 Gettext = Callable[[str], str]
 
@@ -83,9 +84,32 @@ class NotFound(AISonarError):
     kind = "not_found_error"
 
 
+class Forbidden(AISonarError):
+    """The caller may see this but not do it."""
+
+    status = 403
+    kind = "permission_error"
+    code = "forbidden"
+
+
 class AlreadyExists(AISonarError):
     status = 409
     kind = "conflict_error"
+
+
+class Throttled(AISonarError):
+    """Refused for asking too often: 429 `rate_limit_error` with a `Retry-After` of whole
+    seconds (at least one). Each throttle is a subclass naming its `code` and its
+    `refusal`, a message template with a `{seconds}` field (and any other given values)."""
+
+    status = 429
+    kind = "rate_limit_error"
+    refusal: ClassVar[str]
+
+    def __init__(self, retry_after_s: float, **values: str) -> None:
+        seconds = max(1, math.ceil(retry_after_s))
+        super().__init__(self.refusal, seconds=seconds, **values)
+        self.retry_after = str(seconds)
 
 
 class NotPositive(InvalidInput):

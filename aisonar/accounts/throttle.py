@@ -12,25 +12,18 @@ more through."""
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 
 from aisonar.config import Settings
-from aisonar.errors import AISonarError
+from aisonar.errors import Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
 
 
-class TooManySignIns(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManySignIns(Throttled):
     code = "too_many_sign_in_attempts"
-
-    def __init__(self, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(N_("Too many failed sign-ins; try again in {seconds} s."), seconds=seconds)
-        self.retry_after = str(seconds)
+    refusal = N_("Too many failed sign-ins; try again in {seconds} s.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ and sends an email."""
 
 from __future__ import annotations
 
-import math
 import secrets
 from datetime import datetime
 
@@ -22,7 +21,7 @@ from aisonar.admin.deps import Acting, Caller, Config, Mailer, Services, Session
 from aisonar.admin.schemas import UserOut
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
-from aisonar.errors import AISonarError
+from aisonar.errors import Throttled
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
@@ -34,17 +33,9 @@ router = APIRouter(prefix="/api/me/email", tags=["me"])
 _HOUR_S = 3600.0
 
 
-class TooManyEmailChanges(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManyEmailChanges(Throttled):
     code = "too_many_email_changes"
-
-    def __init__(self, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(
-            N_("Too many email change requests; try again in {seconds} s."), seconds=seconds
-        )
-        self.retry_after = str(seconds)
+    refusal = N_("Too many email change requests; try again in {seconds} s.")
 
 
 class EmailChange(BaseModel):

@@ -9,7 +9,6 @@ confirmations are limited like sign-ins, by the failures from one client address
 
 from __future__ import annotations
 
-import math
 import secrets
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -25,7 +24,7 @@ from aisonar.accounts.password_reset import (
 from aisonar.accounts.services import validate_email
 from aisonar.admin.deps import Config, Mailer, Services, client_ip
 from aisonar.config import Settings
-from aisonar.errors import AISonarError, Phrase
+from aisonar.errors import Phrase, Throttled
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
@@ -41,17 +40,12 @@ ANSWER = (
 )
 
 
-class TooManyPasswordResets(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManyPasswordResets(Throttled):
     code = "too_many_password_resets"
 
+    refusal = N_("Too many {what}; try again in {seconds} s.")
     def __init__(self, retry_after_s: float, what: str) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(
-            N_("Too many {what}; try again in {seconds} s."), what=Phrase(what), seconds=seconds
-        )
-        self.retry_after = str(seconds)
+        super().__init__(retry_after_s, what=Phrase(what))
 
 
 class ResetRequest(BaseModel):

@@ -8,7 +8,6 @@ and limited per person asking, since each reads all of someone's records."""
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 import tempfile
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ from aisonar.admin.users import reachable_user
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
-from aisonar.errors import AISonarError
+from aisonar.errors import Throttled
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
@@ -46,15 +45,9 @@ _ZIP: dict[int | str, dict[str, Any]] = {
 }
 
 
-class TooManyExports(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManyExports(Throttled):
     code = "too_many_exports"
-
-    def __init__(self, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(N_("Too many data exports; try again in {seconds} s."), seconds=seconds)
-        self.retry_after = str(seconds)
+    refusal = N_("Too many data exports; try again in {seconds} s.")
 
 
 async def _count_export(running: GatewayServices, per_hour: int, caller: Principal) -> None:

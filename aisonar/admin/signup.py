@@ -6,7 +6,6 @@ any; both are recorded with the account. Sign-ups are limited per address."""
 
 from __future__ import annotations
 
-import math
 import secrets
 
 from fastapi import APIRouter, Request, Response
@@ -18,7 +17,7 @@ from aisonar.admin.deps import Config, Services, client_ip
 from aisonar.admin.schemas import UserOut
 from aisonar.admin.session import SessionOut, open_session
 from aisonar.audit.models import Actor
-from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.errors import InvalidInput, NotFound, Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.consents import record_sign_up, terms_to_accept
@@ -28,17 +27,9 @@ router = APIRouter(tags=["session"])
 _HOUR_S = 3600.0
 
 
-class TooManySignUps(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManySignUps(Throttled):
     code = "too_many_sign_ups"
-
-    def __init__(self, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(
-            N_("Too many sign-ups from this address; try again in {seconds} s."), seconds=seconds
-        )
-        self.retry_after = str(seconds)
+    refusal = N_("Too many sign-ups from this address; try again in {seconds} s.")
 
 
 class SignUp(BaseModel):

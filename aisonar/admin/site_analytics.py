@@ -6,7 +6,6 @@ consent (see `privacy/tracking.py`), and answers 204 whether it counted it or no
 from __future__ import annotations
 
 import asyncio
-import math
 import secrets
 from datetime import date
 from typing import Annotated
@@ -19,7 +18,7 @@ from aisonar.admin.deps import Config, Engine, Operator, Services, Session, clie
 from aisonar.admin.same_origin import refuse_cross_site
 from aisonar.clock import utcnow
 from aisonar.config import Settings, split_list
-from aisonar.errors import AISonarError
+from aisonar.errors import Throttled
 from aisonar.gateway.asgi import PEER
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
@@ -46,17 +45,9 @@ router = APIRouter(tags=["privacy"])
 _MINUTE_S = 60.0
 
 
-class TooManyPageViews(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManyPageViews(Throttled):
     code = "too_many_page_views"
-
-    def __init__(self, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(
-            N_("Too many page views from this address; try again in {seconds} s."), seconds=seconds
-        )
-        self.retry_after = str(seconds)
+    refusal = N_("Too many page views from this address; try again in {seconds} s.")
 
 
 class PageViewIn(BaseModel):

@@ -6,7 +6,6 @@ person (`AISONAR_SUPPORT_MESSAGES_PER_HOUR`)."""
 
 from __future__ import annotations
 
-import math
 import secrets
 from datetime import datetime
 from typing import Annotated, Any, Self
@@ -17,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aisonar.admin.deps import Acting, Caller, Config, Operator, Services
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
-from aisonar.errors import AISonarError
+from aisonar.errors import Throttled
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
@@ -40,17 +39,9 @@ _TOO_MANY: dict[int | str, dict[str, Any]] = {
 }
 
 
-class TooManySupportMessages(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManySupportMessages(Throttled):
     code = "too_many_support_messages"
-
-    def __init__(self, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(
-            N_("Too many support messages; try again in {seconds} s."), seconds=seconds
-        )
-        self.retry_after = str(seconds)
+    refusal = N_("Too many support messages; try again in {seconds} s.")
 
 
 class SupportOpen(BaseModel):

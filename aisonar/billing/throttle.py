@@ -5,24 +5,19 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 
-from aisonar.errors import AISonarError
+from aisonar.errors import Throttled
 from aisonar.i18n import N_
 
 _WINDOW_S = 3600.0
 _TRACKED_KEYS = 100_000
 
 
-class TooManyAttempts(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class TooManyAttempts(Throttled):
     code = "too_many_redeem_attempts"
+    refusal = N_("Too many invalid codes; try again in {retry_after} seconds.")
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            N_("Too many invalid codes; try again in {retry_after} seconds."),
-            retry_after=retry_after,
-        )
-        self.retry_after = str(retry_after)
+        super().__init__(retry_after, retry_after=str(retry_after))
 
 
 class FailureWindow:

@@ -7,13 +7,12 @@ A key with no limits anywhere costs nothing here: no store is asked."""
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
-from aisonar.errors import AISonarError
+from aisonar.errors import AISonarError, Throttled
 from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
@@ -35,15 +34,12 @@ _NAMES = {
 }
 
 
-class RateLimited(AISonarError):
-    status = 429
-    kind = "rate_limit_error"
+class RateLimited(Throttled):
     code = "rate_limit_exceeded"
+    refusal = "Rate limit reached: {refused_by}. Try again in {seconds} s."
 
     def __init__(self, refused_by: str, retry_after_s: float) -> None:
-        seconds = max(1, math.ceil(retry_after_s))
-        super().__init__(f"Rate limit reached: {refused_by}. Try again in {seconds} s.")
-        self.retry_after = str(seconds)
+        super().__init__(retry_after_s, refused_by=refused_by)
 
 
 class LimitStoreUnavailable(AISonarError):
