@@ -9,54 +9,8 @@ import orjson
 
 from aisonar.gateway.errors import UnreadableUpstream
 from aisonar.gateway.formats.gemini import gemini_usage_metadata
-from aisonar.gateway.translate.hub import (
-    JsonObject,
-    usage_from_hub,
-)
+from aisonar.gateway.translate.hub import JsonObject, usage_from_hub
 
-TARGET = "a non-Gemini upstream"
-
-_REQUEST_FIELDS = frozenset(
-    {
-        "contents",
-        "systemInstruction",
-        "tools",
-        "toolConfig",
-        "generationConfig",
-        "safetySettings",
-        # Ignored: the URL names the model; labels only tag Vertex AI's billing reports.
-        "model",
-        "labels",
-    }
-)
-# A part holds one of these; `thought` and `thoughtSignature` qualify it.
-_PART_FIELDS = frozenset(
-    {"text", "inlineData", "fileData", "functionCall", "functionResponse"}
-    | {"thought", "thoughtSignature"}
-)
-_RENAMED_GENERATION_FIELDS = {
-    "temperature": "temperature",
-    "topP": "top_p",
-    "maxOutputTokens": "max_tokens",
-    "presencePenalty": "presence_penalty",
-    "frequencyPenalty": "frequency_penalty",
-    "seed": "seed",
-}
-_GENERATION_FIELDS = frozenset(_RENAMED_GENERATION_FIELDS) | {
-    "candidateCount",
-    "stopSequences",
-    "responseMimeType",
-    "responseSchema",
-    "responseJsonSchema",
-    "responseModalities",
-    "thinkingConfig",
-}
-# Thresholds that ask Gemini's filters to block nothing: what another upstream does anyway.
-_OPEN_THRESHOLDS = frozenset({"OFF", "BLOCK_NONE"})
-# Schema fields that are int64 in the proto, which proto JSON may send as strings.
-_INT64_SCHEMA_FIELDS = frozenset(
-    {"minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"}
-)
 _FINISH_REASONS = {
     "stop": "STOP",
     "length": "MAX_TOKENS",
