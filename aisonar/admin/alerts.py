@@ -11,14 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Caller, Engine
-from aisonar.admin.errors import Forbidden
 from aisonar.admin.orgs import administered_org
 from aisonar.alerts import services as alerts
 from aisonar.alerts.models import AlertKind, AlertRule, AlertState, RuleSettings
 from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.i18n import N_
+from aisonar.web.deps import Acting, Caller, Engine
+from aisonar.web.errors import Forbidden
 
 router = APIRouter(tags=["alerts"])
 

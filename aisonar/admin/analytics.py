@@ -8,29 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Caller, Engine
-from aisonar.admin.errors import Forbidden
 from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
-from aisonar.errors import NotFound
-from aisonar.i18n import N_
+from aisonar.web.analytics_scope import scoped
+from aisonar.web.deps import Caller, Engine
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
-
-
-def scoped(
-    caller: Principal, org_id: str | None, user_id: str | None
-) -> tuple[str | None, str | None]:
-    """The organization and user a caller may see usage of."""
-    if caller.is_operator:
-        return org_id, user_id
-    if org_id not in (None, caller.org_id):
-        raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
-    if caller.administers(caller.org_id):
-        return caller.org_id, user_id
-    if user_id not in (None, caller.user_id):
-        raise Forbidden(N_("A user sees only their own usage."))
-    return caller.org_id, caller.user_id
 
 
 @router.get("/usage")

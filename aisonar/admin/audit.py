@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Caller, Engine
-from aisonar.admin.errors import Forbidden
-from aisonar.admin.ids import RowId
 from aisonar.audit.services import list_entries
 from aisonar.i18n import N_
+from aisonar.web.deps import Caller, Engine
+from aisonar.web.errors import Forbidden
+from aisonar.web.ids import RowId
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 

@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.admin.deps import Acting, Box, Engine, Operator
 from aisonar.audit.models import Actor
 from aisonar.billing import markups, prices
 from aisonar.channels import services as channels
 from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, ChannelTimeouts
 from aisonar.crypto import SecretBox
+from aisonar.web.deps import Acting, Box, Engine, Operator
 
 router = APIRouter(tags=["catalog"])
 _STRICT = ConfigDict(extra="forbid")

@@ -7,7 +7,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.admin.deps import Box, Config, Engine, Operator, Services
 from aisonar.channels import services as channels
 from aisonar.channels.models import ChannelTimeouts
 from aisonar.config import Settings
@@ -15,6 +14,7 @@ from aisonar.crypto import SecretBox
 from aisonar.gateway.channel_test import model_to_test, round_trip
 from aisonar.gateway.health import ChannelState
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.web.deps import Box, Config, Engine, Operator, Services
 
 router = APIRouter(tags=["channels"])
 

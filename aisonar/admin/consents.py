@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.admin.deps import Acting, Caller, Engine
 from aisonar.privacy.consents import (
     Consent,
     consent_history,
@@ -19,6 +18,7 @@ from aisonar.privacy.consents import (
     purpose_named,
     record_choice,
 )
+from aisonar.web.deps import Acting, Caller, Engine
 
 router = APIRouter(prefix="/api/me/consents", tags=["me"])
 

@@ -10,32 +10,19 @@ page views count, in every browser."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Cookie, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.accounts.sessions import CSRF_HEADER, ActiveSession
-from aisonar.admin.deps import Engine, Session, client_ip
-from aisonar.admin.errors import Forbidden
-from aisonar.admin.same_origin import refuse_cross_site
-from aisonar.audit.models import Actor
+from aisonar.accounts.sessions import CSRF_HEADER
 from aisonar.i18n import N_
-from aisonar.privacy.consents import Purpose, record_choice
-from aisonar.privacy.cookies import (
-    CONSENT_COOKIE,
-    CONSENT_MAX_AGE_S,
-    ConsentChoice,
-    consent_choice,
-)
+from aisonar.privacy.cookies import ConsentChoice, consent_choice
 from aisonar.privacy.tracking import PrivacySignals, visitor_allows_counting
+from aisonar.web.cookie_consent import ConsentCookie, keep_cookie_choice
+from aisonar.web.deps import Engine, Session
+from aisonar.web.errors import Forbidden
+from aisonar.web.same_origin import refuse_cross_site
 
 router = APIRouter(prefix="/api/cookie-consent", tags=["privacy"])
-
-ConsentCookie = Annotated[
-    str | None, Cookie(alias=CONSENT_COOKIE, description="`analytics` or `necessary`.")
-]
 
 
 class CookieConsentIn(BaseModel):
@@ -69,39 +56,6 @@ async def current_cookie_consent(
 ) -> CookieConsentOut:
     """The visitor's choice, and whether their browser refuses tracking (DNT, GPC)."""
     return CookieConsentOut.of(consent_choice(cookie), PrivacySignals.of(request.headers))
-
-
-async def keep_cookie_choice(
-    request: Request,
-    response: Response,
-    signed_in: ActiveSession | None,
-    db: AsyncEngine,
-    analytics: bool,
-) -> ConsentChoice:
-    """Set the consent cookie to the choice, and record a signed-in person's choice as
-    their consent to analytics. The caller has checked the request's CSRF token (the API's
-    header, the console's form field). The API and the console's banner both come here."""
-    choice = ConsentChoice.ANALYTICS if analytics else ConsentChoice.NECESSARY
-    if signed_in is not None:
-        person = signed_in.principal
-        async with db.begin() as conn:
-            await record_choice(
-                conn,
-                person.user_id,
-                Purpose.ANALYTICS,
-                analytics,
-                actor=Actor(person.email, person.user_id, client_ip(request)),
-            )
-    response.set_cookie(
-        CONSENT_COOKIE,
-        choice.value,
-        max_age=CONSENT_MAX_AGE_S,
-        httponly=False,
-        secure=request.url.scheme == "https",
-        samesite="lax",
-        path="/",
-    )
-    return choice
 
 
 @router.post("", dependencies=[Depends(refuse_cross_site)])

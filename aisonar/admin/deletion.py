@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Caller, Config, Mailer, Services
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import NotFound
@@ -31,6 +30,7 @@ from aisonar.privacy.requests import (
     reject_request,
     request_deletion,
 )
+from aisonar.web.deps import Acting, Caller, Config, Mailer, Services
 
 router = APIRouter(tags=["privacy"])
 

@@ -17,7 +17,6 @@ from aisonar.accounts.email_change import (
     request_email_change,
 )
 from aisonar.accounts.services import validate_email
-from aisonar.admin.deps import Acting, Caller, Config, Mailer, Services, Session
 from aisonar.admin.schemas import UserOut
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
@@ -27,6 +26,7 @@ from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.notify.direct import require_mail, send_now
 from aisonar.notify.sender import Mail
+from aisonar.web.deps import Acting, Caller, Config, Mailer, Services, Session
 
 router = APIRouter(prefix="/api/me/email", tags=["me"])
 

@@ -18,13 +18,13 @@ from aisonar.accounts.invitations import InvitationMailed
 from aisonar.accounts.models import Role, User
 from aisonar.accounts.password_reset import RESET_PAGE
 from aisonar.accounts.principal import Principal
-from aisonar.admin.errors import Forbidden
 from aisonar.admin.password_reset import reset_link
 from aisonar.config import Settings
 from aisonar.errors import AISonarError
 from aisonar.i18n import N_
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
+from aisonar.web.errors import Forbidden
 
 
 class InvitationNotSent(AISonarError):

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.rotation import rotate_key, set_allowed_ips
-from aisonar.admin.deps import Acting, Caller, Engine, RecentlyAuthenticated
 from aisonar.admin.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
 from aisonar.audit.models import Actor
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
+from aisonar.web.deps import Acting, Caller, Engine, RecentlyAuthenticated
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 

@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Caller, Engine
-from aisonar.admin.errors import Forbidden
 from aisonar.audit.models import Actor
 from aisonar.billing.money import format_amount
 from aisonar.errors import NotFound
@@ -26,6 +24,8 @@ from aisonar.limits.models import (
     SubjectKind,
 )
 from aisonar.limits.services import effective_limits_for, get_limits, parse_changes, set_limits
+from aisonar.web.deps import Acting, Caller, Engine
+from aisonar.web.errors import Forbidden
 
 router = APIRouter(prefix="/api/limits", tags=["limits"])
 

@@ -12,12 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.accounts.membership import update_user
-from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Acting, Caller, Engine, RecentlyAuthenticated, Services
-from aisonar.admin.ids import RowId
 from aisonar.admin.keys import create_key_for, revoke_key_of
 from aisonar.admin.schemas import (
-    BalanceOut,
     KeyCreate,
     KeyCreated,
     KeyOut,
@@ -33,6 +29,9 @@ from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
 from aisonar.notify.notices import Channel as NoticeChannel
 from aisonar.notify.preferences import Preferences, preferences, set_preferences
 from aisonar.notify.reading import mark_read, reading
+from aisonar.web.balances import BalanceOut, balance_of
+from aisonar.web.deps import Acting, Caller, Engine, RecentlyAuthenticated, Services
+from aisonar.web.ids import RowId
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 

@@ -11,15 +11,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import services as accounts
-from aisonar.admin.deps import Acting, Caller, Engine, Operator, Services
-from aisonar.admin.exports import ExportFormat, ledger_export, usage_export
-from aisonar.admin.ids import MAX_ROW_ID
 from aisonar.admin.orgs import administered_org
 from aisonar.audit.models import Actor
 from aisonar.billing import codes, ledger
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.gateway.pipeline import GatewayServices
+from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
+from aisonar.web.downloads import ExportFormat, ledger_export, usage_export
+from aisonar.web.ids import MAX_ROW_ID
 
 router = APIRouter(tags=["money"])
 _STRICT = ConfigDict(extra="forbid")

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aisonar.admin.deps import Engine, Operator
 from aisonar.admin.me import NoticeOut
 from aisonar.notify.notices import list_notices
+from aisonar.web.deps import Engine, Operator
 
 router = APIRouter(prefix="/api/notices", tags=["notices"])
 

@@ -12,11 +12,8 @@ from aisonar.accounts.membership import set_org_plan
 from aisonar.accounts.models import Organization, Role, User
 from aisonar.accounts.plans import set_org_retention
 from aisonar.accounts.principal import Principal
-from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Acting, Caller, Config, Engine, Mailer, Operator, Services
-from aisonar.admin.errors import Forbidden
 from aisonar.admin.invitations import InvitationNotSent, invitation_mail, send_invitation
-from aisonar.admin.schemas import BalanceOut, OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
+from aisonar.admin.schemas import OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
 from aisonar.audit.models import Actor
 from aisonar.billing import ledger
 from aisonar.billing.money import parse_amount
@@ -24,6 +21,9 @@ from aisonar.config import Settings
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.notify.sender import Mail
+from aisonar.web.balances import BalanceOut, balance_of
+from aisonar.web.deps import Acting, Caller, Config, Engine, Mailer, Operator, Services
+from aisonar.web.errors import Forbidden
 
 router = APIRouter(prefix="/api/orgs", tags=["organizations"])
 

@@ -22,7 +22,6 @@ from aisonar.accounts.password_reset import (
     reset_password,
 )
 from aisonar.accounts.services import validate_email
-from aisonar.admin.deps import Config, Mailer, Services, client_ip
 from aisonar.config import Settings
 from aisonar.errors import Phrase, Throttled
 from aisonar.gateway.pipeline import GatewayServices
@@ -30,6 +29,7 @@ from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
+from aisonar.web.deps import Config, Mailer, Services, client_ip
 
 router = APIRouter(prefix="/api/password-reset", tags=["session"])
 
@@ -44,6 +44,7 @@ class TooManyPasswordResets(Throttled):
     code = "too_many_password_resets"
 
     refusal = N_("Too many {what}; try again in {seconds} s.")
+
     def __init__(self, retry_after_s: float, what: str) -> None:
         super().__init__(retry_after_s, what=Phrase(what))
 

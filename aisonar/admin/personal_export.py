@@ -19,8 +19,6 @@ from fastapi.responses import StreamingResponse
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role, User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Caller, Config, Services
-from aisonar.admin.errors import Forbidden
 from aisonar.admin.users import reachable_user
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
@@ -31,6 +29,8 @@ from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.export_models import Exported
 from aisonar.privacy.export_zip import archive_name, record_export, write_archive
+from aisonar.web.deps import Acting, Caller, Config, Services
+from aisonar.web.errors import Forbidden
 
 router = APIRouter(tags=["privacy"])
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.plans import PlanInfo, list_plans, set_plan_retention
-from aisonar.admin.deps import Acting, Engine, Operator
+from aisonar.web.deps import Acting, Engine, Operator
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])
 

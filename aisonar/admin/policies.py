@@ -12,7 +12,6 @@ from typing import Self
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.admin.deps import Acting, Caller, Engine, Operator
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
 from aisonar.privacy.acknowledgements import PolicyStanding, acknowledge, standings
@@ -27,6 +26,7 @@ from aisonar.privacy.policies import (
     policy_kind,
     publish_policy,
 )
+from aisonar.web.deps import Acting, Caller, Engine, Operator
 
 router = APIRouter(tags=["policies"])
 

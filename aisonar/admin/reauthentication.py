@@ -11,9 +11,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.reauthentication import prove_password
-from aisonar.admin.deps import Caller, Config, Services, Session, client_ip
-from aisonar.admin.errors import Unauthenticated
 from aisonar.i18n import N_
+from aisonar.web.deps import Caller, Config, Services, Session, client_ip
+from aisonar.web.errors import Unauthenticated
 
 router = APIRouter(tags=["session"])
 

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from aisonar.admin.deps import Acting, Config, Engine, Operator
 from aisonar.clock import as_utc, utcnow
 from aisonar.usage.retention import RetentionPolicy, run_retention
+from aisonar.web.deps import Acting, Config, Engine, Operator
 
 router = APIRouter(prefix="/api/retention", tags=["retention"])
 

@@ -218,11 +218,3 @@ class TokenCreate(BaseModel):
 
 class TokenCreated(TokenOut):
     secret: str
-
-
-class BalanceOut(BaseModel):
-    org_id: str
-    # The sum of the ledger, what in-flight requests hold, and what is left to spend.
-    balance: str
-    held: str
-    available: str

@@ -20,14 +20,14 @@ from aisonar.accounts.sessions import (
     start_session,
 )
 from aisonar.accounts.throttle import TooManySignIns, sign_in_throttle
-from aisonar.admin.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
-from aisonar.admin.errors import Unauthenticated
 from aisonar.admin.schemas import UserOut
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.i18n import N_
 from aisonar.notify.notices import SIGN_IN_FROM_NEW_ADDRESS, record_notice
+from aisonar.web.deps import Acting, Caller, Config, Engine, Services, Session, client_ip
+from aisonar.web.errors import Unauthenticated
 
 router = APIRouter(tags=["session"])
 

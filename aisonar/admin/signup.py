@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Plan, Role
-from aisonar.admin.deps import Config, Services, client_ip
 from aisonar.admin.schemas import UserOut
 from aisonar.admin.session import SessionOut, open_session
 from aisonar.audit.models import Actor
@@ -21,6 +20,7 @@ from aisonar.errors import InvalidInput, NotFound, Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.consents import record_sign_up, terms_to_accept
+from aisonar.web.deps import Config, Services, client_ip
 
 router = APIRouter(tags=["session"])
 

@@ -13,9 +13,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.admin.cookie_consent import ConsentCookie
-from aisonar.admin.deps import Config, Engine, Operator, Services, Session, client_ip
-from aisonar.admin.same_origin import refuse_cross_site
 from aisonar.clock import utcnow
 from aisonar.config import Settings, split_list
 from aisonar.errors import Throttled
@@ -39,6 +36,9 @@ from aisonar.privacy.tracking import (
     visitor_allows_counting,
 )
 from aisonar.privacy.user_agents import classify
+from aisonar.web.cookie_consent import ConsentCookie
+from aisonar.web.deps import Config, Engine, Operator, Services, Session, client_ip
+from aisonar.web.same_origin import refuse_cross_site
 
 router = APIRouter(tags=["privacy"])
 

@@ -9,11 +9,11 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from aisonar.admin.deps import Caller, Engine
 from aisonar.admin.orgs import administered_org
 from aisonar.billing.ledger import LedgerKind
 from aisonar.billing.money import format_amount
 from aisonar.billing.statements import MAX_MONTHS, Statement, recent_statements
+from aisonar.web.deps import Caller, Engine
 
 router = APIRouter(tags=["money"])
 

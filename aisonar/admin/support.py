@@ -13,7 +13,6 @@ from typing import Annotated, Any, Self
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.admin.deps import Acting, Caller, Config, Operator, Services
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import Throttled
@@ -30,6 +29,7 @@ from aisonar.support.models import (
     SupportStatus,
     SupportThread,
 )
+from aisonar.web.deps import Acting, Caller, Config, Operator, Services
 
 router = APIRouter(tags=["support"])
 

@@ -11,8 +11,6 @@ from aisonar.accounts.invitations import InvitationMailed, invite
 from aisonar.accounts.membership import update_user
 from aisonar.accounts.models import Role, User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Caller, Config, Engine, Mailer, Session
-from aisonar.admin.errors import Forbidden
 from aisonar.admin.invitations import (
     Invitation,
     InvitationNotSent,
@@ -27,6 +25,8 @@ from aisonar.config import Settings
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.notify.sender import Mail
+from aisonar.web.deps import Acting, Caller, Config, Engine, Mailer, Session
+from aisonar.web.errors import Forbidden
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 

@@ -12,15 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.principal import Principal
-from aisonar.admin.deps import Acting, Box, Caller, Config, Engine
-from aisonar.admin.errors import Forbidden
-from aisonar.admin.ids import RowId
 from aisonar.admin.orgs import administered_org
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
 from aisonar.notify import webhooks
 from aisonar.notify.models import Delivery, WebhookEndpoint
 from aisonar.notify.webhook_client import send_ping
+from aisonar.web.deps import Acting, Box, Caller, Config, Engine
+from aisonar.web.errors import Forbidden
+from aisonar.web.ids import RowId
 
 router = APIRouter(tags=["webhooks"])
 

@@ -12,8 +12,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts import tokens
 from aisonar.accounts.throttle import TooManySignIns
-from aisonar.admin.deps import Engine
-from aisonar.admin.errors import ReauthenticationRequired
 from aisonar.admin.schemas import TokenCreate
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
@@ -24,6 +22,8 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, NotFound
 from aisonar.i18n import N_, translations
+from aisonar.web.deps import Engine
+from aisonar.web.errors import ReauthenticationRequired
 
 router = console_router()
 

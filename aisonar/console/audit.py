@@ -19,9 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.admin.audit import audit_scope
-from aisonar.admin.deps import Config, Engine
-from aisonar.admin.exports import ExportFormat, streamed
-from aisonar.admin.ids import RowId
 from aisonar.audit.export import export_audit
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import list_entries
@@ -30,6 +27,9 @@ from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.deps import Config, Engine
+from aisonar.web.downloads import ExportFormat, streamed
+from aisonar.web.ids import RowId
 
 router = console_router()
 

@@ -12,9 +12,6 @@ from pydantic import ValidationError
 from aisonar.accounts.sessions import COOKIE_NAME, end_session
 from aisonar.accounts.throttle import TooManySignIns
 from aisonar.admin import signup
-from aisonar.admin.deps import Config, Services
-from aisonar.admin.errors import Unauthenticated
-from aisonar.admin.ids import written_id
 from aisonar.admin.session import SignIn, password_sign_in
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
@@ -31,6 +28,9 @@ from aisonar.console.visit import Member, MemberVisit, Visit, Visitor
 from aisonar.errors import AISonarError, NotFound
 from aisonar.i18n import N_, translations
 from aisonar.privacy.policies import PolicyKind, current_policy
+from aisonar.web.deps import Config, Services
+from aisonar.web.errors import Unauthenticated
+from aisonar.web.ids import written_id
 
 router = console_router()
 

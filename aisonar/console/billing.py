@@ -12,10 +12,6 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Config, Services
-from aisonar.admin.exports import ExportFormat, ledger_export
-from aisonar.admin.ids import MAX_LEDGER_ENTRY_ID, LedgerEntryId, written_id
 from aisonar.billing.ledger import LedgerEntry, entry_by_id, recent_entries
 from aisonar.billing.statements import recent_statements
 from aisonar.billing.views import redeem_for
@@ -25,6 +21,10 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.balances import balance_of
+from aisonar.web.deps import Config, Services
+from aisonar.web.downloads import ExportFormat, ledger_export
+from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, LedgerEntryId, written_id
 
 router = console_router()
 

@@ -10,11 +10,11 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
-from aisonar.admin.errors import Forbidden
-from aisonar.admin.same_origin import refuse_cross_site
 from aisonar.console.visit import Visit
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.errors import Forbidden
+from aisonar.web.same_origin import refuse_cross_site
 
 CSRF_FIELD = "csrf_token"
 _FORM_TYPE = "application/x-www-form-urlencoded"

@@ -12,14 +12,14 @@ from typing import Any
 
 from fastapi import Response
 
-from aisonar.admin.analytics import scoped
-from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Config, Services
 from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
 from aisonar.billing.money import format_amount
 from aisonar.console.render import page
 from aisonar.console.routing import HOME_PATH, console_router
 from aisonar.console.visit import Member
+from aisonar.web.analytics_scope import scoped
+from aisonar.web.balances import balance_of
+from aisonar.web.deps import Config, Services
 
 router = console_router()
 

@@ -15,9 +15,6 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.admin.analytics import scoped
-from aisonar.admin.deps import Config, Engine
-from aisonar.admin.errors import ReauthenticationRequired
 from aisonar.admin.keys import allow_ips_of, reachable_key, rotate_key_of
 from aisonar.admin.limits import change_limits_of, limit_changes, limits_of
 from aisonar.admin.schemas import KeyAllowedIps, KeyRotate
@@ -34,6 +31,9 @@ from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_, translations
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
+from aisonar.web.analytics_scope import scoped
+from aisonar.web.deps import Config, Engine
+from aisonar.web.errors import ReauthenticationRequired
 
 router = console_router()
 

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import KeyScope
-from aisonar.admin.deps import Engine
 from aisonar.admin.keys import create_key_for, reachable_key, revoke_key_of
 from aisonar.admin.schemas import KeyCreate
 from aisonar.console.auth import invalid
@@ -24,6 +23,7 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.deps import Engine
 
 router = console_router()
 

@@ -13,8 +13,6 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from jinja2 import TemplateError
 
-from aisonar.admin.deps import Config, Engine
-from aisonar.admin.ids import RowId, written_id
 from aisonar.console.csrf import checked_form
 from aisonar.console.navigation import INBOX_PATH, N_
 from aisonar.console.render import page
@@ -25,6 +23,8 @@ from aisonar.notify.notices import SECURITY_KINDS, Channel, Notice, inbox
 from aisonar.notify.preferences import KINDS, preferences, set_preferences
 from aisonar.notify.reading import mark_read, reading
 from aisonar.notify.render import render_notice
+from aisonar.web.deps import Config, Engine
+from aisonar.web.ids import RowId, written_id
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from aisonar.admin.channel_checks import (
     channels_health,
     run_channel_test,
 )
-from aisonar.admin.deps import Box, Config, Engine, Services, operator
 from aisonar.channels import services as channels
 from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, Provider
 from aisonar.console.csrf import Form, checked_form
@@ -33,6 +32,7 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, NotFound
 from aisonar.i18n import N_
+from aisonar.web.deps import Box, Config, Engine, Services, operator
 
 router = console_router()
 

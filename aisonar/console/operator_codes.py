@@ -15,7 +15,6 @@ from urllib.parse import quote, urlencode
 from fastapi import Query, Request, Response
 from pydantic import ValidationError
 
-from aisonar.admin.deps import Config, Engine, operator
 from aisonar.admin.money import CodeRequest
 from aisonar.billing import codes
 from aisonar.console.csrf import checked_form
@@ -27,6 +26,7 @@ from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
 from aisonar.exports.spreadsheet import SpreadsheetWriter
 from aisonar.i18n import N_
+from aisonar.web.deps import Config, Engine, operator
 
 router = console_router()
 

@@ -26,7 +26,6 @@ from aisonar.admin.deletion import (
     approve_deletion_request,
     reject_deletion_request,
 )
-from aisonar.admin.deps import Config, Engine, Mailer, Services
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
 from aisonar.console.reauthentication import confirm_password, password_needed
@@ -37,6 +36,7 @@ from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.privacy.requests import DeletionRequest, DeletionStatus, list_requests
+from aisonar.web.deps import Config, Engine, Mailer, Services
 
 router = console_router()
 

@@ -18,8 +18,6 @@ from pydantic import ValidationError
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Plan
 from aisonar.accounts.plans import list_plans, set_plan_retention
-from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Config, Engine, Services, operator
 from aisonar.admin.orgs import change_org_settings
 from aisonar.admin.plans import PlanChange
 from aisonar.admin.schemas import OrgChange, OrgCreate
@@ -36,6 +34,8 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, NotFound
 from aisonar.i18n import N_
+from aisonar.web.balances import balance_of
+from aisonar.web.deps import Config, Engine, Services, operator
 
 router = console_router()
 

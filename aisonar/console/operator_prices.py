@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from aisonar.accounts import services as accounts
 from aisonar.accounts.plans import list_plans
 from aisonar.admin.catalog import MarkupIn, PriceIn
-from aisonar.admin.deps import Config, Engine, operator
 from aisonar.billing import markups, prices
 from aisonar.channels.models import DEFAULT_BASE_URLS
 from aisonar.console.csrf import checked_form
@@ -26,6 +25,7 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.deps import Config, Engine, operator
 
 router = console_router()
 

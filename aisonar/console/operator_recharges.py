@@ -19,8 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
-from aisonar.admin.deps import Config, Services, operator
-from aisonar.admin.ids import MAX_LEDGER_ENTRY_ID, RowId, written_id
 from aisonar.admin.money import Recharge, recharge_org
 from aisonar.audit.services import list_entries
 from aisonar.billing import ledger
@@ -33,6 +31,8 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.deps import Config, Services, operator
+from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, RowId, written_id
 
 router = console_router()
 

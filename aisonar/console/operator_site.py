@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 
-from aisonar.admin.deps import Engine, operator
 from aisonar.clock import utcnow
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router
@@ -25,6 +24,7 @@ from aisonar.privacy.site_reports import (
     day_range,
     site_views,
 )
+from aisonar.web.deps import Engine, operator
 
 router = console_router()
 

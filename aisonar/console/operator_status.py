@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from aisonar.admin.deps import Config, Services, operator
-from aisonar.admin.system_status import status_now
 from aisonar.console.render import page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
+from aisonar.web.deps import Config, Services, operator
+from aisonar.web.system_status import status_now
 
 router = console_router()
 

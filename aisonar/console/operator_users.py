@@ -16,7 +16,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role, User
-from aisonar.admin.deps import Config, Engine, Mailer, operator
 from aisonar.admin.orgs import add_member_and_invite
 from aisonar.admin.schemas import UserChange, UserCreate
 from aisonar.admin.users import change_user_of, reachable_user
@@ -29,6 +28,7 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.web.deps import Config, Engine, Mailer, operator
 
 router = console_router()
 

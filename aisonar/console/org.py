@@ -17,10 +17,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
-from aisonar.admin.analytics import scoped
-from aisonar.admin.balances import balance_of
-from aisonar.admin.deps import Config, Engine, Services
-from aisonar.admin.errors import Forbidden
 from aisonar.admin.limits import LimitsIn, LimitsOut, change_limits_of, limit_changes, limits_of
 from aisonar.admin.orgs import administered_org, change_org_settings
 from aisonar.admin.schemas import OrgChange
@@ -36,6 +32,10 @@ from aisonar.errors import AISonarError
 from aisonar.i18n import N_
 from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, Subject, SubjectKind
 from aisonar.limits.services import CLEAR_WORD
+from aisonar.web.analytics_scope import scoped
+from aisonar.web.balances import balance_of
+from aisonar.web.deps import Config, Engine, Services
+from aisonar.web.errors import Forbidden
 
 router = console_router()
 

@@ -26,7 +26,6 @@ from aisonar.admin.alerts import (
     create_alert_in,
     delete_alert_of,
 )
-from aisonar.admin.deps import Engine
 from aisonar.admin.orgs import administered_org
 from aisonar.alerts.models import PERCENTILES, SOURCES, AlertKind
 from aisonar.alerts.services import DEFAULT_MIN_REQUESTS, DEFAULT_PERCENTILE, DEFAULT_WINDOW
@@ -38,6 +37,7 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
+from aisonar.web.deps import Engine
 
 router = console_router()
 

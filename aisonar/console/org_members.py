@@ -22,8 +22,6 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.invitations import pending_invitations
 from aisonar.accounts.models import ApiKey, Organization, Role, User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.analytics import scoped
-from aisonar.admin.deps import Config, Engine, Mailer
 from aisonar.admin.keys import reachable_key, revoke_key_of
 from aisonar.admin.limits import change_limits_of, limit_changes, limits_of
 from aisonar.admin.orgs import add_member_and_invite, administered_org
@@ -49,6 +47,8 @@ from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
+from aisonar.web.analytics_scope import scoped
+from aisonar.web.deps import Config, Engine, Mailer
 
 router = console_router()
 

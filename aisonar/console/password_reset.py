@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts.invitations import Invited, invited_by
 from aisonar.accounts.password_reset import RESET_PAGE
-from aisonar.admin.deps import Config, Engine, Mailer, Services
 from aisonar.admin.password_reset import ResetConfirm, ResetRequest, ask_for_reset, complete_reset
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
@@ -24,6 +23,7 @@ from aisonar.console.routing import SIGN_IN_PATH, console_router, see_other
 from aisonar.console.visit import Visit, Visitor
 from aisonar.errors import AISonarError
 from aisonar.i18n import translations
+from aisonar.web.deps import Config, Engine, Mailer, Services
 
 router = console_router()
 

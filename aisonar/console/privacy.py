@@ -15,9 +15,7 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from aisonar.accounts.sessions import COOKIE_NAME
-from aisonar.admin.cookie_consent import keep_cookie_choice
 from aisonar.admin.deletion import DeletionAsk
-from aisonar.admin.deps import Config, Engine, Services
 from aisonar.admin.personal_export import export_own
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
@@ -37,6 +35,8 @@ from aisonar.privacy.consents import (
     record_choice,
 )
 from aisonar.privacy.requests import request_deletion
+from aisonar.web.cookie_consent import keep_cookie_choice
+from aisonar.web.deps import Config, Engine, Services
 
 router = console_router()
 

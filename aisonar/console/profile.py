@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from aisonar.accounts.email_change import confirm_email_change, pending_email_change
 from aisonar.accounts.login import change_password
 from aisonar.accounts.membership import update_user
-from aisonar.admin.deps import Config, Engine, Mailer, Services
 from aisonar.admin.email_change import EmailChange, EmailVerify, ask_for_email_change
 from aisonar.admin.schemas import ProfileChange
 from aisonar.admin.session import PasswordChange
@@ -25,6 +24,7 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
 from aisonar.i18n import translations
+from aisonar.web.deps import Config, Engine, Mailer, Services
 
 router = console_router()
 

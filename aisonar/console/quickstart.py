@@ -14,13 +14,13 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 
 from aisonar.accounts import services as accounts
-from aisonar.admin.deps import Config, Services
 from aisonar.channels.model_names import allows
 from aisonar.console.render import page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.gateway.routing import ChannelTable
 from aisonar.i18n import N_
+from aisonar.web.deps import Config, Services
 
 router = console_router()
 

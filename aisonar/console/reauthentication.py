@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import Request
 
 from aisonar.accounts.reauthentication import prove_password, recently_authenticated
-from aisonar.admin.deps import client_ip, services
-from aisonar.admin.errors import ReauthenticationRequired
 from aisonar.console.csrf import Form
 from aisonar.console.visit import MemberVisit
 from aisonar.i18n import N_
+from aisonar.web.deps import client_ip, services
+from aisonar.web.errors import ReauthenticationRequired
 
 PASSWORD_FIELD = "current_password"
 

@@ -14,11 +14,11 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from aisonar.accounts.sessions import COOKIE_NAME
-from aisonar.admin.deps import services, session
 from aisonar.console.render import error_text, page
 from aisonar.console.validation import validation_error
 from aisonar.console.visit import SignInFirst, visit
 from aisonar.errors import AISonarError
+from aisonar.web.deps import services, session
 
 SIGN_IN_PATH = "/console/sign-in"
 HOME_PATH = "/console"

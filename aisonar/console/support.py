@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import User
-from aisonar.admin.deps import Config, Engine, Services, operator
 from aisonar.admin.support import (
     SupportMessageIn,
     SupportOpen,
@@ -38,6 +37,7 @@ from aisonar.support.models import (
     SupportStatus,
     SupportThread,
 )
+from aisonar.web.deps import Config, Engine, Services, operator
 
 router = console_router()
 

@@ -11,8 +11,6 @@ from urllib.parse import urlencode
 from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
 
-from aisonar.admin.deps import Config, Engine
-from aisonar.admin.exports import ExportFormat, usage_export
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
 from aisonar.console.render import page
 from aisonar.console.routing import console_router
@@ -20,6 +18,8 @@ from aisonar.console.visit import Member
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.usage.log import STATUS_CLASSES, LogPosition, usage_log
+from aisonar.web.deps import Config, Engine
+from aisonar.web.downloads import ExportFormat, usage_export
 
 router = console_router()
 

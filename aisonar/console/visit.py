@@ -14,13 +14,13 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.models import User
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.sessions import ActiveSession
-from aisonar.admin.deps import Engine, Session, client_ip
 from aisonar.audit.models import Actor
 from aisonar.i18n import Language
 from aisonar.notify.reading import reading
 from aisonar.privacy.acknowledgements import PolicyStanding, standings
 from aisonar.privacy.cookies import CONSENT_COOKIE, LANGUAGE_COOKIE, ConsentChoice, consent_choice
 from aisonar.privacy.policies import Policy, current_policies
+from aisonar.web.deps import Engine, Session, client_ip
 
 # Accept-Language tags (lower case) read as Simplified Chinese; Traditional is not offered.
 _SIMPLIFIED_CHINESE_TAGS = frozenset({"zh", "zh-cn", "zh-sg", "zh-hans", "zh-hans-cn"})

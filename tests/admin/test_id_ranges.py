@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from aisonar.accounts.models import Role
-from aisonar.admin.ids import MAX_LEDGER_ENTRY_ID, MAX_ROW_ID
 from aisonar.testing.gateway_server import RunningGateway
+from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, MAX_ROW_ID
 from tests.admin.people import Api, make_operator, make_org
 from tests.console.forms import fetch, signed_in, submit
 from tests.console.people import console_person

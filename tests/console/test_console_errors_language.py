@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.sessions import CSRF_HEADER
-from aisonar.admin.errors import API_REAUTHENTICATION, ReauthenticationRequired
 from aisonar.admin.password_reset import TooManyPasswordResets
 from aisonar.admin.schemas import KeyCreate, ProfileChange
 from aisonar.console.render import error_text
@@ -32,6 +31,7 @@ from aisonar.limits.services import parse_spend
 from aisonar.privacy.cookies import LANGUAGE_COOKIE
 from aisonar.store.tables import api_keys, users
 from aisonar.testing.gateway_server import RunningGateway
+from aisonar.web.errors import API_REAUTHENTICATION, ReauthenticationRequired
 from tests.console.people import (
     MARKUP,
     PASSWORD,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from aisonar.admin.errors import Forbidden
 from aisonar.i18n import N_
+from aisonar.web.errors import Forbidden
 
 # `none`: the visitor's own doing (typed, bookmarked), not another site's.
 _OWN_FETCH_SITES = frozenset({"same-origin", "none"})

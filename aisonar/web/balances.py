@@ -1,14 +1,23 @@
-"""An organization's balance as people should see it: the live figure where this server
-holds it (with what in-flight requests hold), else the ledger's."""
+"""An organization's balance as people should see it, in the API's answers and on the
+console's pages: the live figure where this server holds it (with what in-flight requests
+hold), else the ledger's."""
 
 from __future__ import annotations
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.admin.schemas import BalanceOut
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.money import format_amount
 from aisonar.billing.store import BalanceStore
+
+
+class BalanceOut(BaseModel):
+    org_id: str
+    # The sum of the ledger, what in-flight requests hold, and what is left to spend.
+    balance: str
+    held: str
+    available: str
 
 
 async def balance_of(engine: AsyncEngine, store: BalanceStore, org_id: str) -> BalanceOut:
