@@ -148,7 +148,7 @@ def build_notifier(
             max_delay_s=settings.notify_retry_max_s,
         ),
         currency=settings.currency,
-        metrics=metrics,
+        deliveries=metrics.notice_deliveries,
         poll_interval_s=settings.notify_poll_interval_s,
         lease_s=settings.webhook_timeout_s + settings.smtp_timeout_s + 60,
     )

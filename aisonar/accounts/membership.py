@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.email_change import change_email
 from aisonar.accounts.models import Organization, Plan, Role, User
-from aisonar.accounts.services import KEY_ENTITY, get_org, get_user
+from aisonar.accounts.services import get_org, get_user
 from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
@@ -18,7 +18,7 @@ from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_, Language
 from aisonar.notify.notices import PLAN_CHANGED, PROFILE_CHANGED, ROLE_CHANGED, record_notice
-from aisonar.store.changes import record_change
+from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import organizations, users
 
 # A change to any of these is told to the person: which fields, not the values (their

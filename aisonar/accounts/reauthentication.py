@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.passwords import verify_password
 from aisonar.accounts.principal import Principal
@@ -17,8 +18,8 @@ from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import InvalidInput
-from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
+from aisonar.limits.store import LimitStore
 from aisonar.store.tables import users
 
 
@@ -28,7 +29,8 @@ def recently_authenticated(signed_in: ActiveSession, settings: Settings) -> bool
 
 
 async def prove_password(
-    running: GatewayServices,
+    engine: AsyncEngine,
+    limit_store: LimitStore,
     settings: Settings,
     signed_in: ActiveSession,
     password: str,
@@ -36,10 +38,10 @@ async def prove_password(
 ) -> datetime:
     """When the session's person proved their password; a wrong one is refused."""
     caller: Principal = signed_in.principal
-    throttle = sign_in_throttle(running.limiter.store, settings)
+    throttle = sign_in_throttle(limit_store, settings)
     attempt = await throttle.attempt(caller.email, ip)
     actor = Actor(caller.email, caller.user_id, ip)
-    async with running.engine.begin() as conn:
+    async with engine.begin() as conn:
         password_hash = (
             await conn.execute(select(users.c.password_hash).where(users.c.id == caller.user_id))
         ).scalar_one()

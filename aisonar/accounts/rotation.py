@@ -12,14 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.keys import generate_key_secret
 from aisonar.accounts.models import ApiKey
 from aisonar.accounts.networks import canonical_networks
-from aisonar.accounts.services import KEY_ENTITY, get_key
+from aisonar.accounts.services import get_key
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.notify.notices import KEY_ROTATED, record_notice
-from aisonar.store.changes import record_change
+from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import api_keys
 
 MAX_GRACE = timedelta(days=30)

@@ -32,10 +32,9 @@ from aisonar.errors import AlreadyExists, InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.notify import notices
 from aisonar.notify.notices import record_notice
-from aisonar.store.changes import record_change
+from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import api_keys, organizations, plans, users
 
-KEY_ENTITY = "api_key"
 MAX_EMAIL_LENGTH = 320
 _LOCAL_PART = r'[^\s\x00-\x1f\x7f@<>()\[\],;:"\\]+'
 _DOMAIN_LABEL = r'[^\s\x00-\x1f\x7f@<>()\[\],;:"\\.]+'

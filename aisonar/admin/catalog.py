@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
 from aisonar.audit.models import Actor
-from aisonar.billing import markups, prices
+from aisonar.billing import prices
 from aisonar.channels import services as channels
 from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, ChannelTimeouts
 from aisonar.crypto import SecretBox

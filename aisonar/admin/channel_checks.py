@@ -8,11 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.channels import services as channels
-from aisonar.channels.models import ChannelTimeouts
+from aisonar.channels.models import ChannelState, ChannelTimeouts
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.channel_test import model_to_test, round_trip
-from aisonar.gateway.health import ChannelState
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.web.deps import Box, Config, Engine, Operator, Services
 

@@ -49,7 +49,14 @@ async def reauthenticate(
                 "access tokens need not."
             )
         )
-    at = await prove_password(running, settings, signed_in, body.password, client_ip(request))
+    at = await prove_password(
+        running.engine,
+        running.limiter.store,
+        settings,
+        signed_in,
+        body.password,
+        client_ip(request),
+    )
     return Reauthenticated(
         authenticated_at=at, valid_until=at + timedelta(seconds=settings.reauth_window_s)
     )

@@ -19,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aisonar.accounts.services import get_org_by_name
 from aisonar.audit.models import Actor
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry, credit, entry_by_id
 from aisonar.billing.money import parse_amount
 from aisonar.errors import AISonarError, InvalidInput, NotFound
-from aisonar.store.tables import PAYMENT_KEYS, ledger_entries
+from aisonar.i18n import N_
+from aisonar.store.tables import PAYMENT_KEYS, ledger_entries, organizations
 
 SIGNATURE_HEADER = b"aisonar-signature"
 TOLERANCE_S = 300
@@ -112,10 +112,9 @@ async def _credited(conn: AsyncConnection, key: str) -> LedgerEntry | None:
 
 
 async def _org_id(conn: AsyncConnection, name: str) -> str | None:
-    try:
-        return (await get_org_by_name(conn, name)).id
-    except NotFound:
-        return None
+    """The id of the organization an event names, read as the ledger reads its balance."""
+    query = select(organizations.c.id).where(organizations.c.name == name)
+    return (await conn.execute(query)).scalar_one_or_none()
 
 
 async def apply_payment(
@@ -140,7 +139,9 @@ async def apply_payment(
         raise InvalidInput(
             f"payment in {event.currency}, but balances are kept in {currency}", param="currency"
         )
-    org = await get_org_by_name(conn, event.org)
+    org_id = await _org_id(conn, event.org)
+    if org_id is None:
+        raise NotFound(N_("no organization named {name!r}"), name=event.org)
     entry = NewEntry(
         LedgerKind.RECHARGE,
         amount,
@@ -149,7 +150,7 @@ async def apply_payment(
         reference=event.id,
         idempotency_key=key,
     )
-    return await credit(conn, org.id, entry, actor=PAYMENT_WEBHOOK)
+    return await credit(conn, org_id, entry, actor=PAYMENT_WEBHOOK)
 
 
 async def receive_payment(

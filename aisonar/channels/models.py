@@ -1,4 +1,5 @@
-"""Upstream channels: a provider account and the models it serves."""
+"""Upstream channels: a provider account and the models it serves, and where a channel
+stands in the gateway's circuit breaker (read by observability, below the gateway)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     Provider.ANTHROPIC: "https://api.anthropic.com",
     Provider.GEMINI: "https://generativelanguage.googleapis.com",
 }
+
+
+class ChannelState(StrEnum):
+    """Where a channel stands in the breaker."""
+
+    CLOSED = "closed"  # in rotation
+    OPEN = "open"  # cooling down; no traffic
+    HALF_OPEN = "half_open"  # the probe succeeded; traffic flows; a failure that counts re-opens it
 
 
 DEFAULT_PRIORITY = 0

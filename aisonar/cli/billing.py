@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.markups import Markup, list_markups, set_org_markup, set_plan_markup
 from aisonar.accounts.services import get_org_by_name
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.billing import ledger
 from aisonar.billing.codes import CodeBatch, create_codes
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
-from aisonar.billing.markups import Markup, list_markups, set_org_markup, set_plan_markup
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.prices import (
     BilledPrice,

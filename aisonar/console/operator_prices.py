@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 from fastapi import Query, Request, Response
 from pydantic import ValidationError
 
+from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
 from aisonar.accounts.plans import list_plans
 from aisonar.admin.catalog import MarkupIn, PriceIn
-from aisonar.billing import markups, prices
+from aisonar.billing import prices
 from aisonar.channels.models import DEFAULT_BASE_URLS
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page

@@ -33,4 +33,12 @@ async def confirm_password(request: Request, member: MemberVisit, form: Form) ->
         raise ReauthenticationRequired(N_("Confirm your password first."))
     assert member.session is not None
     settings = request.app.state.settings
-    await prove_password(services(request), settings, member.session, password, client_ip(request))
+    running = services(request)
+    await prove_password(
+        running.engine,
+        running.limiter.store,
+        settings,
+        member.session,
+        password,
+        client_ip(request),
+    )

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.accounts.services import KEY_ENTITY
 from aisonar.billing.ledger import LEDGER_ENTITY, entry_by_id
 from aisonar.billing.prices import PRICE_ENTITY, PriceBook, load_operator_prices
 from aisonar.billing.store import BalanceStore
@@ -19,7 +18,7 @@ from aisonar.channels.models import ChannelWithSecret
 from aisonar.channels.services import CHANNEL_ENTITY, load_enabled_channels
 from aisonar.crypto import SecretBox
 from aisonar.gateway.auth import KeyCache
-from aisonar.store.changes import changes_since, latest_change_id, prune_changes
+from aisonar.store.changes import KEY_ENTITY, changes_since, latest_change_id, prune_changes
 
 log = logging.getLogger(__name__)
 

@@ -17,16 +17,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
-
-class ChannelState(StrEnum):
-    """Where a channel stands in the breaker."""
-
-    CLOSED = "closed"  # in rotation
-    OPEN = "open"  # cooling down; no traffic
-    HALF_OPEN = "half_open"  # the probe succeeded; traffic flows; a failure that counts re-opens it
-
+from aisonar.channels.models import ChannelState
 
 StateListener = Callable[[str, ChannelState, ChannelState, str], None]
 """(channel_id, old_state, new_state, reason) -> None."""

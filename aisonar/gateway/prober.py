@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import aiohttp
 
-from aisonar.gateway.health import ChannelHealth, ChannelState
+from aisonar.channels.models import ChannelState
+from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.routing import ChannelTable, Route
 from aisonar.observability.metrics import GatewayMetrics
 

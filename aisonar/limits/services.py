@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.services import KEY_ENTITY
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.money import parse_amount
@@ -35,7 +34,7 @@ from aisonar.limits.models import (
     Subject,
     SubjectKind,
 )
-from aisonar.store.changes import record_change
+from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import api_keys, organizations, plans, rate_limits, users
 
 # In place of a value, this word removes the limit.

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.models import Role
 from aisonar.notify.models import DeliveryStatus
 from aisonar.notify.notices import (
     EMAIL_CHANGED,
@@ -39,7 +38,8 @@ async def _mailboxes(conn: AsyncConnection, notice: Any) -> list[str]:
     if notice.user_id is not None:
         query = query.where(users.c.id == notice.user_id)
     else:
-        query = query.where(users.c.org_id == notice.org_id, users.c.role == Role.ORG_ADMIN)
+        # accounts.models.Role.ORG_ADMIN, as stored (notify sits below accounts).
+        query = query.where(users.c.org_id == notice.org_id, users.c.role == "org_admin")
     recipients = list((await conn.execute(query)).scalars())
     return await _not_opted_out(conn, recipients, notice.kind, Channel.EMAIL)
 

@@ -5,15 +5,28 @@ Marking never moves the mark back."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.principal import Principal
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.notify.notices import in_inbox
 from aisonar.store.tables import notices, users
+
+
+class Reader(Protocol):
+    """The signed-in person whose inbox is read (accounts' Principal, which notify sits
+    below)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    def administers(self, org_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -23,7 +36,7 @@ class Reading:
     unread: int
 
 
-async def reading(conn: AsyncConnection, person: Principal) -> Reading:
+async def reading(conn: AsyncConnection, person: Reader) -> Reading:
     mark = await conn.scalar(
         select(users.c.notices_read_through).where(users.c.id == person.user_id)
     )
@@ -41,7 +54,7 @@ async def reading(conn: AsyncConnection, person: Principal) -> Reading:
     return Reading(read_through, int(unread or 0))
 
 
-async def mark_read(conn: AsyncConnection, person: Principal, through_id: int) -> Reading:
+async def mark_read(conn: AsyncConnection, person: Reader, through_id: int) -> Reading:
     """Every notice up to `through_id` is read; a lower mark than the current one changes
     nothing."""
     if through_id < 0:

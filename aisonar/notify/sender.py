@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from prometheus_client import Counter
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -28,7 +29,6 @@ from aisonar.notify.notices import Channel, Notice
 from aisonar.notify.outcome import Outcome
 from aisonar.notify.render import render_notice
 from aisonar.notify.webhook_client import WebhookClient
-from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.tables import (
     notice_deliveries,
     notices,
@@ -83,7 +83,7 @@ class Notifier:
         webhooks: WebhookClient,
         retry: RetryPolicy,
         currency: str,
-        metrics: GatewayMetrics,
+        deliveries: Counter,
         poll_interval_s: float,
         lease_s: float,
     ) -> None:
@@ -93,7 +93,7 @@ class Notifier:
         self._webhooks = webhooks
         self._retry = retry
         self._currency = currency
-        self._metrics = metrics
+        self._deliveries = deliveries
         self._poll_interval_s = poll_interval_s
         self._lease = timedelta(seconds=lease_s)
 
@@ -220,7 +220,7 @@ class Notifier:
         else:
             values.update(next_attempt_at=now + timedelta(seconds=self._retry.delay_s(attempts)))
             result = "retried"
-        self._metrics.notice_deliveries.labels(row.channel, result).inc()
+        self._deliveries.labels(row.channel, result).inc()
         await conn.execute(
             update(notice_deliveries)
             .where(notice_deliveries.c.id == row.delivery_id)

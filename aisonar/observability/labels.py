@@ -9,9 +9,10 @@ the same way. Tenant labels are added only when the operator asks for them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from aisonar.channels.model_names import is_pattern
+from aisonar.observability.channel_view import ChannelView
 from aisonar.observability.semconv import (
     OTHER,
     TENANT_ATTRIBUTES,
@@ -19,9 +20,6 @@ from aisonar.observability.semconv import (
     provider_name,
 )
 from aisonar.usage.models import UsageEvent
-
-if TYPE_CHECKING:
-    from aisonar.gateway.routing import ChannelTable
 
 ROUTED_MODEL_LIMIT = 100
 ERROR_TYPE_LIMIT = 50
@@ -55,7 +53,7 @@ class BoundedValues:
         return value
 
 
-def listed_models(table: ChannelTable) -> frozenset[str]:
+def listed_models(table: ChannelView) -> frozenset[str]:
     """Every model name the channels list outright, requested and upstream."""
     names: set[str] = set()
     for entry in table.channels.values():
@@ -68,12 +66,12 @@ class ModelNames:
     """Model label values, following the channel table as it is replaced."""
 
     def __init__(self, routed_limit: int = ROUTED_MODEL_LIMIT) -> None:
-        self._channels: Callable[[], ChannelTable] | None = None
-        self._table: ChannelTable | None = None
+        self._channels: Callable[[], ChannelView] | None = None
+        self._table: ChannelView | None = None
         self._listed: frozenset[str] = frozenset()
         self._routed = BoundedValues(routed_limit)
 
-    def watch(self, channels: Callable[[], ChannelTable]) -> None:
+    def watch(self, channels: Callable[[], ChannelView]) -> None:
         self._channels = channels
 
     def listed(self) -> frozenset[str]:

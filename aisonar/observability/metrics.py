@@ -4,19 +4,22 @@ GenAI request metrics, the gateway's vitals, and counters its parts increment. W
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
-from aisonar.gateway.health import ChannelState
+from aisonar.channels.models import ChannelState
 from aisonar.observability.labels import RequestLabeller, RequestLabels
 from aisonar.observability.request_metrics import RequestMetrics
 from aisonar.observability.series import FamiliesCollector
 from aisonar.observability.vitals import GatewayVitals, VitalsCollector
 from aisonar.usage.models import UsageEvent
 
-if TYPE_CHECKING:
-    from aisonar.gateway.http import Exchange
+
+class Request(Protocol):
+    """What a finished request's metrics read of its HTTP exchange."""
+
+    def header(self, name: bytes) -> str | None: ...
 
 
 class RequestExport(Protocol):
@@ -74,7 +77,7 @@ class GatewayMetrics:
         self.requests.labeller.models.watch(vitals.channels)
         self.registry.register(VitalsCollector(vitals))
 
-    def request_finished(self, event: UsageEvent, exchange: Exchange) -> None:
+    def request_finished(self, event: UsageEvent, exchange: Request) -> None:
         labels = self.requests.observe(event)
         if self.export is not None:
             self.export.record(event, labels, exchange.header(b"traceparent"))

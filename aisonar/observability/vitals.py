@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from aisonar.gateway.health import ChannelState
+from aisonar.channels.models import ChannelState
+from aisonar.observability.channel_view import ChannelView
 from aisonar.observability.semconv import prometheus_name
 
 if TYPE_CHECKING:
-    from aisonar.gateway.routing import ChannelTable
     from aisonar.usage.writer import UsageWriter
 
 # The value of `aisonar_channel_state` for each state.
@@ -29,7 +29,7 @@ CHANNEL_STATE_HELP = (
 class GatewayVitals:
     in_flight: Callable[[], int]
     writer: UsageWriter
-    channels: Callable[[], ChannelTable]
+    channels: Callable[[], ChannelView]
 
     def channel_states(self) -> Iterator[tuple[str, int]]:
         """(channel name, state value) of every channel in the current table."""

@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.services import KEY_ENTITY
 from aisonar.clock import utcnow
-from aisonar.store.changes import record_change
+from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import (
     access_tokens,
     api_keys,

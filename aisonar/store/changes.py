@@ -11,6 +11,9 @@ from aisonar.clock import utcnow
 from aisonar.store.tables import change_log
 
 KEEP_CHANGES_FOR = timedelta(days=1)
+# Cached key identities, with the limits and markups they carry: a change to any of them
+# has every server reload its keys.
+KEY_ENTITY = "api_key"
 
 
 async def record_change(conn: AsyncConnection, entity: str, entity_id: str) -> None:

@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from aisonar.channels.models import ChannelState
 from aisonar.clock import utcnow
 from aisonar.config import Settings
-from aisonar.gateway.health import ChannelState
 from aisonar.gateway.pipeline import GatewayServices
 from aisonar.observability.system_status import (
     DatabaseStatus,

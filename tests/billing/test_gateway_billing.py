@@ -178,7 +178,7 @@ async def test_billing_off_prices_and_records_but_charges_nothing(
 async def test_plan_and_organization_markups_multiply_the_price(
     gateway: RunningGateway, backend: Backend
 ) -> None:
-    from aisonar.billing.markups import set_org_markup, set_plan_markup
+    from aisonar.accounts.markups import set_org_markup, set_plan_markup
 
     tenant = await make_tenant(backend.engine, plan="enterprise")
     async with backend.engine.begin() as conn:

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from aisonar.accounts.services import KEY_ENTITY
 from aisonar.cli import main
+from aisonar.store.changes import KEY_ENTITY
 from aisonar.store.tables import change_log
 from aisonar.testing.gateway_server import RunningGateway
 from tests.support import Backend, Tenant, cli_environment, own_plan, recorded_events

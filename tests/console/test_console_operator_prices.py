@@ -13,9 +13,10 @@ import secrets
 from playwright.async_api import Browser
 from sqlalchemy import select
 
+from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Role
-from aisonar.billing import markups, prices
+from aisonar.billing import prices
 from aisonar.errors import NotFound
 from aisonar.store.tables import model_prices, organizations
 from aisonar.testing.gateway_server import RunningGateway

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from aisonar.gateway.health import ChannelHealth, ChannelState
+from aisonar.channels.models import ChannelState
+from aisonar.gateway.health import ChannelHealth
 
 CLOSED = ChannelState.CLOSED
 OPEN = ChannelState.OPEN

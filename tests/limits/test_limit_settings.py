@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.services import KEY_ENTITY
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.limits.models import (
     CLEAR,
@@ -30,6 +29,7 @@ from aisonar.limits.services import (
     resolve_subject,
     set_limits,
 )
+from aisonar.store.changes import KEY_ENTITY
 from aisonar.store.tables import change_log, rate_limits
 from tests.support import Backend, Tenant, make_tenant, own_plan
 

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from aisonar.billing.money import parse_amount
-from aisonar.gateway.health import ChannelState
+from aisonar.channels.models import ChannelState
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.gateway.routing.conftest import ChannelSpec, Clock, MakeChannels, ask, openai_client

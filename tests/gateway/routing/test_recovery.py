@@ -10,7 +10,8 @@ import aiohttp
 import openai
 import pytest
 
-from aisonar.gateway.health import ChannelHealth, ChannelState
+from aisonar.channels.models import ChannelState
+from aisonar.gateway.health import ChannelHealth
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, free_port
 from tests.conftest import UPSTREAM_KEY

@@ -1,4 +1,6 @@
-"""Markups: a multiplier per plan and per organization on top of the model's price."""
+"""Markups: a multiplier per plan and per organization on top of the model's price. They
+sit on the plan and organization rows and travel with the cached key identities, so
+accounts owns them; billing applies them."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.services import KEY_ENTITY, get_org_by_name
+from aisonar.accounts.services import get_org_by_name
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.multipliers import format_multiplier, parse_multiplier
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
-from aisonar.store.changes import record_change
+from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import organizations, plans
 
 
