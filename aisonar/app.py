@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.accounts.expiry import keep_noticing_expiring_keys
 from aisonar.admin.app import create_admin_api
 from aisonar.alerts.evaluation import keep_evaluating_alerts
+from aisonar.analytics.page_views import delete_views_before
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.memory_store import MemoryBalanceStore
@@ -270,7 +271,12 @@ def create_app(settings: Settings) -> GatewayApp:
             name="key-expiry-notices",
         )
         retention_task = asyncio.create_task(
-            keep_retaining(engine, RetentionPolicy.of(settings), settings.retention_interval_s),
+            keep_retaining(
+                engine,
+                RetentionPolicy.of(settings),
+                settings.retention_interval_s,
+                forget_site_views=delete_views_before,
+            ),
             name="retention",
         )
         compaction_task = asyncio.create_task(

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from aisonar.analytics.page_views import delete_views_before
 from aisonar.clock import as_utc, utcnow
 from aisonar.usage.retention import RetentionPolicy, run_retention
 from aisonar.web.deps import Acting, Config, Engine, Operator
@@ -52,7 +53,11 @@ async def run_retention_now(
     site's page-view days past theirs, in small batches (the ledger is kept), and answer
     what was deleted; audited."""
     report = await run_retention(
-        db, body.as_of or utcnow(), RetentionPolicy.of(settings), actor=actor
+        db,
+        body.as_of or utcnow(),
+        RetentionPolicy.of(settings),
+        forget_site_views=delete_views_before,
+        actor=actor,
     )
     return RetentionRunOut(
         as_of=report.as_of,

@@ -13,6 +13,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from aisonar.analytics.page_views import (
+    PageView,
+    count_view,
+    country_of,
+    page_path,
+    referrer_domain,
+)
+from aisonar.analytics.site_reports import SiteBy, SiteViews, day_range, site_views
+from aisonar.analytics.tracking import (
+    PrivacySignals,
+    counted,
+    person_allows_counting,
+    visitor_allows_counting,
+)
+from aisonar.analytics.user_agents import classify
 from aisonar.clock import utcnow
 from aisonar.config import Settings, split_list
 from aisonar.errors import Throttled
@@ -21,21 +36,6 @@ from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.cookies import consent_choice
-from aisonar.privacy.page_views import (
-    PageView,
-    count_view,
-    country_of,
-    page_path,
-    referrer_domain,
-)
-from aisonar.privacy.site_reports import SiteBy, SiteViews, day_range, site_views
-from aisonar.privacy.tracking import (
-    PrivacySignals,
-    counted,
-    person_allows_counting,
-    visitor_allows_counting,
-)
-from aisonar.privacy.user_agents import classify
 from aisonar.web.cookie_consent import ConsentCookie
 from aisonar.web.deps import Config, Engine, Operator, Services, Session, client_ip
 from aisonar.web.same_origin import refuse_cross_site

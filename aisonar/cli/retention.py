@@ -9,6 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.plans import PlanInfo, list_plans, set_plan_retention
+from aisonar.analytics.page_views import delete_views_before
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
 from aisonar.cli.output import emit, emit_one
@@ -58,7 +59,13 @@ async def _run(as_of_text: str | None) -> RetentionReport:
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_to_head(engine)
-        return await run_retention(engine, as_of, RetentionPolicy.of(settings), actor=COMMAND_LINE)
+        return await run_retention(
+            engine,
+            as_of,
+            RetentionPolicy.of(settings),
+            forget_site_views=delete_views_before,
+            actor=COMMAND_LINE,
+        )
     finally:
         await engine.dispose()
 

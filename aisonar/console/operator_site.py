@@ -11,19 +11,19 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 
-from aisonar.clock import utcnow
-from aisonar.console.render import error_text, page
-from aisonar.console.routing import console_router
-from aisonar.console.visit import Member
-from aisonar.errors import AISonarError, InvalidInput
-from aisonar.i18n import N_
-from aisonar.privacy.site_reports import (
+from aisonar.analytics.site_reports import (
     SiteBy,
     SiteViews,
     analytics_consent,
     day_range,
     site_views,
 )
+from aisonar.clock import utcnow
+from aisonar.console.render import error_text, page
+from aisonar.console.routing import console_router
+from aisonar.console.visit import Member
+from aisonar.errors import AISonarError, InvalidInput
+from aisonar.i18n import N_
 from aisonar.web.deps import Engine, operator
 
 router = console_router()

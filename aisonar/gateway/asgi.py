@@ -305,8 +305,7 @@ def _dialect_of(path: str, exchange: Exchange) -> Dialect:
 async def _send_error(exchange: Exchange, error: AISonarError, dialect: Dialect) -> None:
     if exchange.response_started:
         exchange.status = error.status
-        render = exchange.stream_error or dialect.stream_error_event
-        await exchange.end(render(error))
+        await exchange.end(dialect.stream_error_event(error))
         return
     headers: list[tuple[bytes, bytes]] = []
     if error.retry_after:

@@ -153,7 +153,6 @@ async def _translated(
     ):
         if meter.stream:
             reader, writer = adapter.stream_reader(model), HubToResponsesStream(frame)
-            exchange.stream_error = writer.fail
             await relay_translated_stream(
                 exchange, answer, meter, reader, writer, estimator.from_hub_chunks
             )

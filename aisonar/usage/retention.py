@@ -1,6 +1,7 @@
 """Retention: raw usage events past their organization's window are deleted, and minute,
 hour and day rollups past theirs, and the site's page-view days with the hour and day
-rollups; the ledger is never touched (the financial record).
+rollups (through the step its caller gives, `analytics.page_views.delete_views_before`:
+usage imports nothing of analytics); the ledger is never touched (the financial record).
 Deletes go in small batches, each its own short transaction with a pause after it, so
 the usage writer and the gateway never wait long behind them. On PostgreSQL, days of raw
 events past every organization's window are dropped whole first (`partitions`). A run
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,12 +27,15 @@ from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
-from aisonar.privacy.page_views import delete_views_before
 from aisonar.store.tables import usage_events, usage_rollups
 from aisonar.usage.partitions import drop_partitions_before, ensure_partitions
 from aisonar.usage.rollups import DAY, HOUR, MINUTE
 
 log = logging.getLogger(__name__)
+
+# Another domain's rows kept as long as the day rollups: forgets those before the day and
+# says how many went.
+ForgetBefore = Callable[[AsyncConnection, date], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,12 @@ async def _record_run(conn: AsyncConnection, actor: Actor, report: RetentionRepo
 
 
 async def run_retention(
-    engine: AsyncEngine, as_of: datetime, policy: RetentionPolicy, *, actor: Actor | None = None
+    engine: AsyncEngine,
+    as_of: datetime,
+    policy: RetentionPolicy,
+    *,
+    forget_site_views: ForgetBefore,
+    actor: Actor | None = None,
 ) -> RetentionReport:
     """Delete what is past its window as of `as_of`; with an actor, audit the run as theirs."""
     async with engine.connect() as conn:
@@ -181,7 +191,7 @@ async def run_retention(
         report.rollups_deleted += await _delete_rollups(engine, granularity, before, policy)
     # Aggregates too, kept as long as the day rollups.
     async with engine.begin() as conn:
-        report.site_views_deleted = await delete_views_before(
+        report.site_views_deleted = await forget_site_views(
             conn, _cutoff(as_of, policy.rollup_days).date()
         )
     if actor is not None:
@@ -190,13 +200,21 @@ async def run_retention(
     return report
 
 
-async def keep_retaining(engine: AsyncEngine, policy: RetentionPolicy, interval_s: float) -> None:
+async def keep_retaining(
+    engine: AsyncEngine,
+    policy: RetentionPolicy,
+    interval_s: float,
+    *,
+    forget_site_views: ForgetBefore,
+) -> None:
     while True:
         # The first run waits an interval too: a restarting server does not delete at once.
         await asyncio.sleep(interval_s)
         try:
             await ensure_partitions(engine, utcnow().date())
-            report = await run_retention(engine, utcnow(), policy)
+            report = await run_retention(
+                engine, utcnow(), policy, forget_site_views=forget_site_views
+            )
             if report.events_deleted or report.rollups_deleted or report.site_views_deleted:
                 log.info(
                     "retention deleted %d usage events, %d rollups and %d page-view rows",

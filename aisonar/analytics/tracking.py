@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.analytics.user_agents import DeviceType, Visitor
 from aisonar.privacy.consents import Purpose, has_consented
 from aisonar.privacy.cookies import ConsentChoice
-from aisonar.privacy.user_agents import DeviceType, Visitor
 
 
 @dataclass(frozen=True)
