@@ -29,6 +29,7 @@ from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.clock import as_utc, new_id, utcnow
+from aisonar.config import Settings
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_, Language
 from aisonar.notify.direct import Recipient
@@ -39,6 +40,11 @@ TOKEN_PREFIX = "sonar-reset-"
 TOKEN_LIFETIME = timedelta(hours=1)
 # Where the console takes the token, under the server's public URL.
 RESET_PAGE = "/console/reset-password"
+
+
+def reset_link(settings: Settings, token: str) -> str | None:
+    """The console's password page with the token, where the server knows its public URL."""
+    return f"{settings.public_url}{RESET_PAGE}?token={token}" if settings.public_url else None
 
 
 @dataclass(frozen=True)

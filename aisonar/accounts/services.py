@@ -45,7 +45,7 @@ def _optional_utc(value: datetime | None) -> datetime | None:
     return None if value is None else as_utc(value)
 
 
-def _org(row: Any) -> Organization:
+def org_from_row(row: Any) -> Organization:
     return Organization(
         id=row.id,
         name=row.name,
@@ -114,21 +114,21 @@ async def create_org(
 
 async def list_orgs(conn: AsyncConnection) -> list[Organization]:
     rows = await conn.execute(select(organizations).order_by(organizations.c.created_at))
-    return [_org(row) for row in rows]
+    return [org_from_row(row) for row in rows]
 
 
 async def get_org_by_name(conn: AsyncConnection, name: str) -> Organization:
     row = (await conn.execute(select(organizations).where(organizations.c.name == name))).first()
     if row is None:
         raise NotFound(N_("no organization named {name!r}"), name=name)
-    return _org(row)
+    return org_from_row(row)
 
 
 async def get_org(conn: AsyncConnection, org_id: str) -> Organization:
     row = (await conn.execute(select(organizations).where(organizations.c.id == org_id))).first()
     if row is None:
         raise NotFound(N_("no organization with id {org_id!r}"), org_id=org_id)
-    return _org(row)
+    return org_from_row(row)
 
 
 async def org_models(conn: AsyncConnection, org_id: str) -> list[str] | None:
@@ -170,7 +170,7 @@ async def org_model_lists(conn: AsyncConnection) -> dict[str, list[str] | None]:
     return {row.id: None if row.models is None else list(row.models) for row in rows}
 
 
-def _user(row: Any) -> User:
+def user_from_row(row: Any) -> User:
     return User(
         id=row.id,
         org_id=row.org_id,
@@ -186,7 +186,7 @@ def _user(row: Any) -> User:
     )
 
 
-def _user_query() -> Any:
+def user_query() -> Any:
     return select(users, organizations.c.name.label("org_name")).join(
         organizations, organizations.c.id == users.c.org_id
     )
@@ -260,27 +260,27 @@ async def create_user(
 
 async def get_user_by_email(conn: AsyncConnection, email: str) -> User:
     email = email.strip().lower()
-    row = (await conn.execute(_user_query().where(users.c.email == email))).first()
+    row = (await conn.execute(user_query().where(users.c.email == email))).first()
     if row is None:
         raise NotFound(N_("no user with email {email!r}"), email=email)
-    return _user(row)
+    return user_from_row(row)
 
 
 async def get_user(conn: AsyncConnection, user_id: str) -> User:
-    row = (await conn.execute(_user_query().where(users.c.id == user_id))).first()
+    row = (await conn.execute(user_query().where(users.c.id == user_id))).first()
     if row is None:
         raise NotFound(N_("no user with id {user_id!r}"), user_id=user_id)
-    return _user(row)
+    return user_from_row(row)
 
 
 async def list_users(conn: AsyncConnection, org_name: str | None = None) -> list[User]:
-    query = _user_query().order_by(users.c.created_at)
+    query = user_query().order_by(users.c.created_at)
     if org_name is not None:
         query = query.where(users.c.org_id == (await get_org_by_name(conn, org_name)).id)
-    return [_user(row) for row in await conn.execute(query)]
+    return [user_from_row(row) for row in await conn.execute(query)]
 
 
-def _key(row: Any) -> ApiKey:
+def key_from_row(row: Any) -> ApiKey:
     return ApiKey(
         id=row.id,
         user_id=row.user_id,
@@ -334,7 +334,7 @@ async def create_key(
     )
     await record_change(conn, KEY_ENTITY, key_id)
     row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).one()
-    key = _key(row)
+    key = key_from_row(row)
     await audit.record(
         conn,
         actor,
@@ -368,14 +368,14 @@ async def list_keys(conn: AsyncConnection, email: str) -> list[ApiKey]:
     rows = await conn.execute(
         select(api_keys).where(api_keys.c.user_id == user.id).order_by(api_keys.c.created_at)
     )
-    return [_key(row) for row in rows]
+    return [key_from_row(row) for row in rows]
 
 
 async def get_key(conn: AsyncConnection, key_id: str) -> ApiKey:
     row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
     if row is None:
         raise NotFound(N_("no key with id {key_id!r}"), key_id=key_id)
-    return _key(row)
+    return key_from_row(row)
 
 
 async def revoke_key(conn: AsyncConnection, key_id: str, *, actor: Actor = SYSTEM) -> ApiKey:
@@ -390,7 +390,7 @@ async def revoke_key(conn: AsyncConnection, key_id: str, *, actor: Actor = SYSTE
     if result.rowcount == 0:
         raise InvalidInput(N_("key {key_id!r} is already revoked"), param="key_id", key_id=key_id)
     await record_change(conn, KEY_ENTITY, key_id)
-    key = _key(row)
+    key = key_from_row(row)
     await audit.record(
         conn,
         actor,

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.access import administered_org
 from aisonar.accounts.principal import Principal
-from aisonar.admin.orgs import administered_org
 from aisonar.alerts import services as alerts
 from aisonar.alerts.models import AlertKind, AlertRule, AlertState, RuleSettings
 from aisonar.audit.models import Actor

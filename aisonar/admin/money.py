@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import services as accounts
-from aisonar.admin.orgs import administered_org
+from aisonar.accounts.access import administered_org
 from aisonar.audit.models import Actor
 from aisonar.billing import codes, ledger
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry

@@ -19,6 +19,7 @@ from aisonar.accounts.password_reset import (
     PasswordReset,
     ResetMailed,
     request_password_reset,
+    reset_link,
     reset_password,
 )
 from aisonar.accounts.services import validate_email
@@ -103,10 +104,6 @@ def _request_checks(settings: Settings, email: str, ip: str | None) -> list[Rate
             )
         )
     return checks
-
-
-def reset_link(settings: Settings, token: str) -> str | None:
-    return f"{settings.public_url}{RESET_PAGE}?token={token}" if settings.public_url else None
 
 
 async def _send(mail: Mail, settings: Settings, mailed: ResetMailed) -> None:

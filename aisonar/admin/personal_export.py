@@ -17,9 +17,9 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.access import reachable_user
 from aisonar.accounts.models import Role, User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.users import reachable_user
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings

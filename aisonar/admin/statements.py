@@ -9,7 +9,7 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from aisonar.admin.orgs import administered_org
+from aisonar.accounts.access import administered_org
 from aisonar.billing.ledger import LedgerKind
 from aisonar.billing.money import format_amount
 from aisonar.billing.statements import MAX_MONTHS, Statement, recent_statements

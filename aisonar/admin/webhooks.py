@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.access import administered_org
 from aisonar.accounts.principal import Principal
-from aisonar.admin.orgs import administered_org
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
 from aisonar.notify import webhooks

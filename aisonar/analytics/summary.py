@@ -4,6 +4,7 @@ percentiles and output tokens per second."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -73,6 +74,9 @@ class Filters:
     # "2", "4" or "5": the first digit of the HTTP status.
     status_class: str | None = None
     source: str | None = None
+    # One query's figures for a page of organizations or users (grouped by them).
+    org_ids: tuple[str, ...] | None = None
+    user_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +220,11 @@ async def summarize(
     )
     if filters.org_id is not None:
         query = query.where(rollups.c.org_id == filters.org_id)
-    narrowed = False
+    if filters.org_ids is not None:
+        query = query.where(rollups.c.org_id.in_(filters.org_ids))
+    narrowed = filters.user_ids is not None
+    if filters.user_ids is not None:
+        query = query.where(dimensions.c.user_id.in_(filters.user_ids))
     for name in ("user_id", "key_id", "model", "provider", "status_class", "source"):
         value = getattr(filters, name)
         if value is not None:
@@ -247,3 +255,20 @@ async def summarize(
     if by is GroupBy.TOTAL and not found:
         found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
     return found
+
+
+async def summaries_of(
+    conn: AsyncConnection, filters: Filters, by: GroupBy, groups: Sequence[str]
+) -> dict[str, Summary]:
+    """Each named group's figures in one query (`filters` narrowed to them, as `org_ids`
+    or `user_ids`), the figures of no usage for a group without any."""
+    found = (
+        {}
+        if not groups
+        else {
+            summary.group: summary
+            for summary in await summarize(conn, filters, by, limit=len(groups))
+        }
+    )
+    nothing = dict.fromkeys(SUM_COLUMNS, 0)
+    return {group: found.get(group) or _summary(group, nothing) for group in groups}

@@ -15,14 +15,13 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.admin.keys import allow_ips_of, reachable_key, rotate_key_of
-from aisonar.admin.limits import change_limits_of, limit_changes, limits_of
-from aisonar.admin.schemas import KeyAllowedIps, KeyRotate
+from aisonar.accounts.access import reachable_key
+from aisonar.accounts.key_changes import Rotation, allow_ips_of, rotate_key_of
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
 from aisonar.clock import utcnow
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import KEY_LABELS, KEYS_PATH, addresses
-from aisonar.console.org import effective_rows, limits_body, shown_limits, typed_limits
+from aisonar.console.org import effective_rows, limit_changes, shown_limits, typed_limits
 from aisonar.console.reauthentication import confirm_password, password_needed
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
@@ -30,6 +29,7 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_, translations
+from aisonar.limits.access import change_limits_of, limits_of
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Config, Engine
@@ -136,10 +136,10 @@ async def change_allowed_ips(
     form = await checked_form(request, member)
     typed = form.text("allowed_ips")
     try:
-        body = KeyAllowedIps(allowed_ips=addresses(typed))
+        allowed = addresses(typed)
         async with db.begin() as conn:
-            await allow_ips_of(conn, member.principal, member.actor, key_id, body, own_only=True)
-    except (ValidationError, AISonarError) as failure:
+            await allow_ips_of(conn, member.principal, member.actor, key_id, allowed, own_only=True)
+    except AISonarError as failure:
         return await _refused(
             member, db, settings.currency, key_id, "allowed_ips", typed, failure, KEY_LABELS
         )
@@ -159,9 +159,9 @@ async def change_key_limits(
         async with db.begin() as conn:
             await reachable_key(conn, member.principal, key_id, own_only=True)
             current = shown_limits(await limits_of(conn, member.principal, subject))
-            changes = limit_changes(limits_body(typed, current))
+            changes = limit_changes(typed, current)
             await change_limits_of(conn, member.principal, member.actor, subject, changes)
-    except (ValidationError, AISonarError) as failure:
+    except AISonarError as failure:
         return await _refused(member, db, settings.currency, key_id, "limits", typed, failure)
     return see_other(key_path(key_id) + "#limits")
 
@@ -183,13 +183,13 @@ async def rotate_key(
     typed = {"grace_s": form.text("grace_s")}
     retry_after = None
     try:
-        body = KeyRotate(grace_s=_grace(typed["grace_s"]))
+        rotation = Rotation(grace_s=_grace(typed["grace_s"]))
         async with db.connect() as conn:
             await reachable_key(conn, member.principal, key_id, own_only=True)
         await confirm_password(request, member, form)
         async with db.begin() as conn:
-            rotated = await rotate_key_of(
-                conn, member.principal, member.actor, key_id, body, own_only=True
+            key, secret = await rotate_key_of(
+                conn, member.principal, member.actor, key_id, rotation, own_only=True
             )
     except ValidationError as error:
         message = error_text(invalid(error, _GRACE_LABELS), member.language)
@@ -203,7 +203,7 @@ async def rotate_key(
         message, status = error_text(error, member.language), error.status
         retry_after = error.retry_after
     else:
-        return page(member, "key_rotated.html", {"key": rotated}, status=201)
+        return page(member, "key_rotated.html", {"key": key, "secret": secret}, status=201)
     return await _detail_page(
         member,
         db,

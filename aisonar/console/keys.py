@@ -1,7 +1,7 @@
 """The person's API keys: the list, creating one (name, models, expiry, what it may do,
 the addresses it may be used from; the secret shown once, on the page that answers the
 form), and revoking one after a confirmation page; through the same functions as
-`/api/me/keys`. A key's own page is `key_detail.py`."""
+`/api/me/keys` (`accounts/key_changes.py`). A key's own page is `key_detail.py`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from fastapi import Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.access import reachable_key
+from aisonar.accounts.key_changes import NewKey, create_key_for, revoke_key_of
 from aisonar.accounts.models import KeyScope
-from aisonar.admin.keys import create_key_for, reachable_key, revoke_key_of
-from aisonar.admin.schemas import KeyCreate
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
@@ -26,6 +26,8 @@ from aisonar.i18n import N_
 from aisonar.web.deps import Engine
 
 router = console_router()
+
+_NEW_KEY = TypeAdapter(NewKey)
 
 KEYS_PATH = "/console/keys"
 _FIELDS = ("name", "models", "expires", "scope", "allowed_ips")
@@ -86,7 +88,7 @@ async def create_key(request: Request, member: Member, db: Engine) -> Response:
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in _FIELDS}
     try:
-        body = KeyCreate.model_validate(
+        new = _NEW_KEY.validate_python(
             {
                 "name": typed["name"],
                 "models": model_names(typed["models"]),
@@ -96,14 +98,14 @@ async def create_key(request: Request, member: Member, db: Engine) -> Response:
             }
         )
         async with db.begin() as conn:
-            created = await create_key_for(conn, member.actor, member.principal.email, body)
+            key, secret = await create_key_for(conn, member.actor, member.principal.email, new)
     except ValidationError as error:
         message = error_text(invalid(error, KEY_LABELS), member.language)
         return await _keys_page(member, db, typed, message, 400)
     except AISonarError as error:
         message = error_text(error, member.language)
         return await _keys_page(member, db, typed, message, error.status)
-    return page(member, "key_created.html", {"key": created}, status=201)
+    return page(member, "key_created.html", {"key": key, "secret": secret}, status=201)
 
 
 @router.get(KEYS_PATH + "/{key_id}/revoke")

@@ -1,10 +1,10 @@
 """The operators' organizations and plans: every organization (searched by name, a page at
 a time) with its plan, balance, members and spend this month; creating one as
 `POST /api/orgs` does; an organization's settings page (plan, its own raw-usage
-retention, the models its keys may use, the low-balance threshold) through the function
-behind `PATCH /api/orgs/{id}`; and the plans with their retention, as `/api/plans`.
-Only operators: anyone else gets the API's 403. The API has no way to disable an
-organization (its members are disabled one by one)."""
+retention, the models its keys may use, the low-balance threshold) through the service
+behind `PATCH /api/orgs/{id}` (`accounts/organizations.py`); and the plans with their
+retention, as `/api/plans`. Only operators: anyone else gets the API's 403. The API has
+no way to disable an organization (its members are disabled one by one)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from aisonar.accounts import listing, organizations
 from aisonar.accounts import services as accounts
+from aisonar.accounts.listing import Page
 from aisonar.accounts.models import Plan
+from aisonar.accounts.organizations import (
+    NewOrg,
+    OrgSettings,
+    PlanRetention,
+    change_org_settings,
+)
 from aisonar.accounts.plans import list_plans, set_plan_retention
-from aisonar.admin.orgs import change_org_settings
-from aisonar.admin.plans import PlanChange
-from aisonar.admin.schemas import OrgChange, OrgCreate
-from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.analytics.summary import Filters, GroupBy, summaries_of, window
 from aisonar.billing.money import format_amount
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import model_names
@@ -50,6 +55,9 @@ ORG_LABELS: Mapping[str, str] = {
     "low_balance_threshold": N_("Low-balance threshold"),
 }
 _SECTIONS = ("plan", "retention", "models", "threshold")
+_NEW_ORG = TypeAdapter(NewOrg)
+_SETTINGS = TypeAdapter(OrgSettings)
+_RETENTION = TypeAdapter(PlanRetention)
 
 
 def operator_org_path(org_id: str) -> str:
@@ -73,24 +81,24 @@ async def _orgs_page(
     """Every organization whose name contains `search` (any case), newest first."""
     await operator(member.principal)
     _, until = window(None, None)
-    needle = search.casefold()
+    newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with running.engine.connect() as conn:
-        everyone = await accounts.list_orgs(conn)
-        found = [org for org in reversed(everyone) if needle in org.name.casefold()]
-        shown = found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-        rows: list[dict[str, Any]] = []
-        for org in shown:
-            filters = Filters(since=month_start(until), until=until, org_id=org.id)
-            spend = (await summarize(conn, filters, GroupBy.TOTAL))[0]
-            members = await accounts.list_users(conn, org.name)
-            rows.append({"org": org, "spend": spend, "members": len(members)})
+        count = await listing.count_orgs(conn, name=search)
+        shown = [org for org, _ in await listing.orgs_page(conn, newest_first, name=search)]
+        ids = [org.id for org in shown]
+        month = Filters(since=month_start(until), until=until, org_ids=tuple(ids))
+        spend = await summaries_of(conn, month, GroupBy.ORG, ids)
+        members = await listing.member_counts(conn, ids)
+    rows: list[dict[str, Any]] = [
+        {"org": org, "spend": spend[org.id], "members": members[org.id]} for org in shown
+    ]
     for row in rows:
         row["balance"] = await balance_of(running.engine, running.billing.store, row["org"].id)
     context = {
         "rows": rows,
-        "count": len(found),
+        "count": count,
         "search": search,
-        "pages": pager(ORGS_PATH, {"q": search}, number, len(found), PAGE_SIZE),
+        "pages": pager(ORGS_PATH, {"q": search}, number, count, PAGE_SIZE),
         "plans": list(Plan),
         "typed": typed or {"name": "", "plan": Plan.FREE.value, "models": ""},
         "error": error,
@@ -119,7 +127,7 @@ async def create_org(
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in ("name", "plan", "models")}
     try:
-        body = OrgCreate.model_validate(
+        new = _NEW_ORG.validate_python(
             {
                 "name": typed["name"],
                 "plan": typed["plan"] or Plan.FREE.value,
@@ -127,9 +135,7 @@ async def create_org(
             }
         )
         async with running.engine.begin() as conn:
-            org = await accounts.create_org(
-                conn, body.name, body.plan, models=body.models, actor=member.actor
-            )
+            org = await organizations.create_org(conn, member.actor, new)
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
         message = error_text(error, member.language)
@@ -157,7 +163,7 @@ async def _org_page(
         org = await accounts.get_org(conn, org_id)
         models = await accounts.org_models(conn, org.id)
         plans = {plan.name: plan for plan in await list_plans(conn)}
-        members = await accounts.list_users(conn, org.name)
+        members = await listing.count_users(conn, listing.UserSearch(org_id=org.id))
     balance = await balance_of(running.engine, running.billing.store, org.id)
     current = {
         "plan": org.plan,
@@ -171,7 +177,7 @@ async def _org_page(
         "plan": plans.get(org.plan),
         "plans": list(Plan),
         "models": models,
-        "members": len(members),
+        "members": members,
         "balance": balance,
         "currency": settings.currency,
         "typed": {**current, **(typed or {})},
@@ -186,15 +192,15 @@ async def org_page(member: Member, running: Services, settings: Config, org_id: 
     return await _org_page(member, running, settings, org_id)
 
 
-def _change_of(section: str, typed: str) -> OrgChange:
-    """The `PATCH /api/orgs/{id}` body one form of the page asks for."""
+def _change_of(section: str, typed: str) -> OrgSettings:
+    """The change one form of the page asks for (`PATCH /api/orgs/{id}`'s)."""
     if section == "plan":
-        return OrgChange.model_validate({"plan": typed})
+        return _SETTINGS.validate_python({"plan": typed})
     if section == "retention":
-        return OrgChange.model_validate({"retention_days": typed or None})
+        return _SETTINGS.validate_python({"retention_days": typed or None})
     if section == "models":
-        return OrgChange.model_validate({"models": model_names(typed)})
-    return OrgChange.model_validate({"low_balance_threshold": typed})
+        return _SETTINGS.validate_python({"models": model_names(typed)})
+    return _SETTINGS.validate_python({"low_balance_threshold": typed})
 
 
 _FIELD_OF = {
@@ -223,9 +229,9 @@ async def change_org(
     field = _FIELD_OF[section]
     value = form.text(field)
     try:
-        body = _change_of(section, value)
+        change = _change_of(section, value)
         async with running.engine.begin() as conn:
-            await change_org_settings(conn, member.actor, org_id, body)
+            await change_org_settings(conn, member.actor, org_id, change)
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
         if error.status == 404:
@@ -256,8 +262,8 @@ async def _plans_page(
     await operator(member.principal)
     async with db.connect() as conn:
         plans = await list_plans(conn)
-        orgs = await accounts.list_orgs(conn)
-    counts = {plan.name: sum(org.plan == plan.name for org in orgs) for plan in plans}
+        found = await listing.plan_counts(conn)
+    counts = {plan.name: found.get(plan.name, 0) for plan in plans}
     context = {
         "plans": plans,
         "counts": counts,
@@ -280,9 +286,9 @@ async def change_plan(request: Request, member: Member, db: Engine, plan: str) -
     form = await checked_form(request, member)
     days = form.text("retention_days")
     try:
-        body = PlanChange.model_validate({"retention_days": days})
+        retention = _RETENTION.validate_python({"retention_days": days})
         async with db.begin() as conn:
-            await set_plan_retention(conn, plan, body.retention_days, actor=member.actor)
+            await set_plan_retention(conn, plan, retention.retention_days, actor=member.actor)
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
         if error.status == 404:

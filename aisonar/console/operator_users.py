@@ -2,7 +2,7 @@
 organization, role and state, a page at a time; creating a user in any organization as
 `POST /api/orgs/{id}/users` does (a first password, or none: they set one through
 "forgot password", or use only the keys made for them); and a user's page to change
-their name and email, role, or disable and enable them, through the function behind
+their name and email, role, or disable and enable them, through the service behind
 `PATCH /api/users/{id}` with its checks (nobody changes their own role or disables
 themselves). The API cannot move a user to another organization. Only operators."""
 
@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from aisonar.accounts import listing
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role, User
-from aisonar.admin.orgs import add_member_and_invite
-from aisonar.admin.schemas import UserChange, UserCreate
-from aisonar.admin.users import change_user_of, reachable_user
+from aisonar.accounts.access import reachable_user
+from aisonar.accounts.listing import Page, UserSearch
+from aisonar.accounts.members import MemberChange, NewMember, add_member_and_invite, change_member
+from aisonar.accounts.models import Role
 from aisonar.console.csrf import checked_form
 from aisonar.console.org import org_path
 from aisonar.console.paging import pager
@@ -38,20 +39,12 @@ _CREATE_FIELDS = ("org_id", "email", "name", "role")
 _STATES = ("active", "disabled")
 _STATE_CHOICE = InvalidInput(N_("disabled: yes or no"), param="disabled")
 _LABELS: Mapping[str, str] = {"org_id": N_("Organization")}
+_NEW_MEMBER = TypeAdapter(NewMember)
+_CHANGE = TypeAdapter(MemberChange)
 
 
 def user_path(user_id: str) -> str:
     return f"{USERS_PATH}/{user_id}"
-
-
-def _matches(user: User, text: str, org_id: str, role: str, state: str) -> bool:
-    if text and text not in user.email.casefold() and text not in user.name.casefold():
-        return False
-    if org_id and user.org_id != org_id:
-        return False
-    if role and user.role != role:
-        return False
-    return not state or user.disabled == (state == "disabled")
 
 
 async def _users_page(
@@ -66,20 +59,19 @@ async def _users_page(
     status: int = 200,
 ) -> Response:
     await operator(member.principal)
+    wanted = UserSearch(
+        text=search["q"], org_id=search["org_id"], role=search["role"], state=search["state"]
+    )
+    newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with db.connect() as conn:
-        everyone = await accounts.list_users(conn)
+        count = await listing.count_users(conn, wanted)
+        found = await listing.users_page(conn, newest_first, wanted)
         orgs = sorted(await accounts.list_orgs(conn), key=lambda org: org.name.casefold())
-    text = search["q"].casefold()
-    found = [
-        user
-        for user in reversed(everyone)
-        if _matches(user, text, search["org_id"], search["role"], search["state"])
-    ]
     context = {
-        "users": found[(number - 1) * PAGE_SIZE : number * PAGE_SIZE],
-        "count": len(found),
+        "users": found,
+        "count": count,
         "search": search,
-        "pages": pager(USERS_PATH, search, number, len(found), PAGE_SIZE),
+        "pages": pager(USERS_PATH, search, number, count, PAGE_SIZE),
         "orgs": orgs,
         "roles": list(Role),
         "states": _STATES,
@@ -126,17 +118,19 @@ async def create_user(
     typed["invite"] = "yes" if invite else ""
     password = None if invite else form.secret("password") or None
     try:
-        body = UserCreate(
-            email=typed["email"],
-            name=typed["name"],
-            role=typed["role"] or Role.USER.value,
-            password=password,
-            invite=invite,
+        new = _NEW_MEMBER.validate_python(
+            {
+                "email": typed["email"],
+                "name": typed["name"],
+                "role": typed["role"] or Role.USER.value,
+                "password": password,
+                "invite": invite,
+            }
         )
         if not typed["org_id"]:
             raise InvalidInput(N_("Choose an organization."), param="org_id")
         added = await add_member_and_invite(
-            db, mailer, settings, member.principal, member.actor, typed["org_id"], body
+            db, mailer, settings, member.principal, member.actor, typed["org_id"], new
         )
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure, _LABELS) if isinstance(failure, ValidationError) else failure
@@ -170,10 +164,10 @@ async def _user_page(
     await operator(member.principal)
     async with db.connect() as conn:
         user = await reachable_user(conn, member.principal, user_id)
-        keys = await accounts.list_keys(conn, user.email)
+        keys = await listing.count_keys(conn, user_id=user.id)
     context: dict[str, Any] = {
         "user": user,
-        "keys": len(keys),
+        "keys": keys,
         "member_page": org_path(user.org_id, "members", user.id),
         "roles": list(Role),
         "itself": user.id == member.principal.user_id,
@@ -200,10 +194,10 @@ async def _change(
     """`PATCH /api/users/{id}` with `change`; a refusal is shown beside its form."""
     await operator(member.principal)
     try:
-        body = UserChange.model_validate(change)
+        changed = _CHANGE.validate_python(change)
         async with db.begin() as conn:
-            await change_user_of(
-                conn, member.principal, member.actor, member.session_id, user_id, body
+            await change_member(
+                conn, member.principal, member.actor, member.session_id, user_id, changed
             )
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure) if isinstance(failure, ValidationError) else failure

@@ -1,5 +1,5 @@
 """An organization's pages for its admins and for operators, reachable exactly as
-`/api/orgs/{id}/...` decides (`admin/orgs.py`'s `administered_org`: a member of the
+`/api/orgs/{id}/...` decides (`accounts/access.py`'s `administered_org`: a member of the
 organization is refused, anyone else finds nothing): the overview (balance, spend this
 month, members, cost per day over 30 days, spend by member) and the limits (the
 organization's own, what applies from its plan, and the low-balance threshold, which
@@ -16,10 +16,9 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.access import administered_org
 from aisonar.accounts.models import Organization
-from aisonar.admin.limits import LimitsIn, LimitsOut, change_limits_of, limit_changes, limits_of
-from aisonar.admin.orgs import administered_org, change_org_settings
-from aisonar.admin.schemas import OrgChange
+from aisonar.accounts.organizations import OrgSettings, change_org_settings
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
 from aisonar.billing.money import format_amount
 from aisonar.console.auth import invalid
@@ -30,8 +29,9 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
 from aisonar.i18n import N_
-from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, Subject, SubjectKind
-from aisonar.limits.services import CLEAR_WORD
+from aisonar.limits.access import SubjectLimits, change_limits_of, limits_of
+from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, LimitChanges, Subject, SubjectKind
+from aisonar.limits.services import CLEAR_WORD, parse_changes
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.balances import balance_of
 from aisonar.web.deps import Config, Engine, Services
@@ -102,9 +102,9 @@ async def overview(member: Member, running: Services, settings: Config, org_id: 
 # Limits: the form's fields, shared with a member's page.
 
 
-def shown_limits(limits: LimitsOut) -> dict[str, str]:
+def shown_limits(limits: SubjectLimits) -> dict[str, str]:
     """A subject's own limits as the form shows them (empty: no limit)."""
-    values: Mapping[str, Any] = limits.model_dump()
+    values = limits.own
     return {
         dimension: "" if values[dimension] is None else str(values[dimension])
         for dimension in DIMENSIONS
@@ -115,26 +115,26 @@ def typed_limits(form: Form) -> dict[str, str]:
     return {dimension: form.text(dimension) for dimension in DIMENSIONS}
 
 
-def limits_body(typed: Mapping[str, str], current: Mapping[str, str]) -> LimitsIn:
-    """The `PATCH /api/limits/...` body a limits form asks for: each value that differs
-    from the current one, and `none` for each limit emptied."""
-    given: dict[str, str] = {}
+def limit_changes(typed: Mapping[str, str], current: Mapping[str, str]) -> LimitChanges:
+    """The changes a limits form asks for: each value that differs from the current one,
+    and `none` for each limit emptied."""
+    given: dict[str, str | None] = {}
     for dimension in DIMENSIONS:
         value, now = typed[dimension], current[dimension]
         if value == now:
             continue
         given[dimension] = value or CLEAR_WORD
-    return LimitsIn.model_validate(given)
+    return parse_changes(**given)
 
 
-def effective_rows(limits: LimitsOut) -> list[dict[str, Any]]:
+def effective_rows(limits: SubjectLimits) -> list[dict[str, Any]]:
     """Every limit that applies, with the level it comes from."""
     return [
         {
-            "dimension": entry["dimension"],
-            "limit": entry["limit"],
-            "level": entry["level"],
-            "spend": entry["dimension"] in SPEND_DIMENSIONS,
+            "dimension": entry.dimension,
+            "limit": entry.limit,
+            "level": entry.level,
+            "spend": entry.dimension in SPEND_DIMENSIONS,
         }
         for entry in limits.effective
     ]
@@ -182,13 +182,8 @@ async def change_org_limits(request: Request, member: Member, db: Engine, org_id
         async with db.begin() as conn:
             await administered_org(conn, member.principal, org_id)
             current = shown_limits(await limits_of(conn, member.principal, subject))
-            changes = limit_changes(limits_body(typed, current))
+            changes = limit_changes(typed, current)
             await change_limits_of(conn, member.principal, member.actor, subject, changes)
-    except ValidationError as error:
-        message = error_text(invalid(error), member.language)
-        return await _limits_page(
-            member, db, org_id, typed=typed, errors={"limits": message}, status=400
-        )
     except AISonarError as error:
         if error.status in (403, 404):
             raise
@@ -207,9 +202,9 @@ async def change_threshold(request: Request, member: Member, db: Engine, org_id:
     if not member.principal.is_operator:
         raise Forbidden(N_("Only an operator may do this."))
     try:
-        body = OrgChange(low_balance_threshold=typed)
+        change = OrgSettings(low_balance_threshold=typed)
         async with db.begin() as conn:
-            await change_org_settings(conn, member.actor, org_id, body)
+            await change_org_settings(conn, member.actor, org_id, change)
     except ValidationError as error:
         message = error_text(invalid(error), member.language)
         return await _limits_page(

@@ -13,6 +13,7 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.access import administered_org
 from aisonar.accounts.models import Organization
 from aisonar.accounts.principal import Principal
 from aisonar.admin.alerts import (
@@ -26,7 +27,6 @@ from aisonar.admin.alerts import (
     create_alert_in,
     delete_alert_of,
 )
-from aisonar.admin.orgs import administered_org
 from aisonar.alerts.models import PERCENTILES, SOURCES, AlertKind
 from aisonar.alerts.services import DEFAULT_MIN_REQUESTS, DEFAULT_PERCENTILE, DEFAULT_WINDOW
 from aisonar.console.auth import invalid

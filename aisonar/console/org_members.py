@@ -1,11 +1,13 @@
 """An organization's members, for its admins and for operators: the list (role, state,
-spend this month, active keys), adding a member, and a member's page (their spend, their
-keys with revocation, their role, disabling or enabling them, their own limits); through
-the functions of `POST /api/orgs/{id}/users`, `PATCH /api/users/{id}`,
-`GET /api/users/{id}/keys`, `DELETE /api/keys/{id}` and `/api/limits/user/{id}`, with
-their checks. Disabling a member ends their sessions and stops their keys within a
-second, as the API does. A member may be invited by email instead of given a password
-(`"invite": true`), and one without a password is sent a new invitation from their page
+spend this month, active keys; a page read in SQL, with the same few queries however
+many members), adding a member, and a member's page (their spend, their keys with
+revocation, their role, disabling or enabling them, their own limits); through the
+services behind `POST /api/orgs/{id}/users`, `PATCH /api/users/{id}`,
+`GET /api/users/{id}/keys`, `DELETE /api/keys/{id}` and `/api/limits/user/{id}`
+(`accounts/members.py`, `accounts/access.py`, `limits/access.py`), with their checks.
+Disabling a member ends their sessions and stops their keys within a second, as the API
+does. A member may be invited by email instead of given a password (`"invite": true`),
+and one without a password is sent a new invitation from their page
 (`POST /api/users/{id}/invite`)."""
 
 from __future__ import annotations
@@ -15,25 +17,30 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.access import administered_org, member_of, reachable_key
 from aisonar.accounts.invitations import pending_invitations
+from aisonar.accounts.key_changes import revoke_key_of
+from aisonar.accounts.listing import Page, UserSearch, active_key_counts, count_users, users_page
+from aisonar.accounts.members import (
+    MemberChange,
+    NewMember,
+    add_member_and_invite,
+    change_member,
+    invite_again,
+)
 from aisonar.accounts.models import ApiKey, Organization, Role, User
 from aisonar.accounts.principal import Principal
-from aisonar.admin.keys import reachable_key, revoke_key_of
-from aisonar.admin.limits import change_limits_of, limit_changes, limits_of
-from aisonar.admin.orgs import add_member_and_invite, administered_org
-from aisonar.admin.schemas import UserChange, UserCreate
-from aisonar.admin.users import change_user_of, invite_again, reachable_user
-from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.analytics.summary import Filters, GroupBy, summaries_of, summarize, window
 from aisonar.clock import utcnow
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.org import (
     effective_rows,
-    limits_body,
+    limit_changes,
     month_start,
     org_context,
     org_path,
@@ -46,6 +53,7 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
+from aisonar.limits.access import change_limits_of, limits_of
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Config, Engine, Mailer
@@ -56,6 +64,8 @@ PAGE_SIZE = 50
 _TOP_MODELS = 10
 _ADD_FIELDS = ("email", "name", "role")
 _STATE_CHOICE = InvalidInput(N_("disabled: yes or no"), param="disabled")
+_NEW_MEMBER = TypeAdapter(NewMember)
+_CHANGE = TypeAdapter(MemberChange)
 
 
 def assignable_roles(caller: Principal) -> list[Role]:
@@ -67,24 +77,6 @@ def may_change(caller: Principal, user: User) -> bool:
     """Whether the API lets the caller change this member's role or state: not their own,
     and an operator's only if they are one."""
     return user.id != caller.user_id and (caller.is_operator or user.role != Role.OPERATOR)
-
-
-def active_keys(keys: list[ApiKey], now: datetime) -> int:
-    return sum(
-        key.revoked_at is None and (key.expires_at is None or key.expires_at > now) for key in keys
-    )
-
-
-async def _member_of(
-    conn: AsyncConnection, caller: Principal, org_id: str, user_id: str
-) -> tuple[Organization, User]:
-    """The organization (one the caller administers) and its member; NotFound for a
-    user of another organization, as for no user at all."""
-    org = await administered_org(conn, caller, org_id)
-    user = await reachable_user(conn, caller, user_id)
-    if user.org_id != org.id:
-        raise NotFound(N_("no user with id {user_id!r}"), user_id=user_id)
-    return org, user
 
 
 # The list, and adding a member.
@@ -106,23 +98,22 @@ async def _members_page(
     now = utcnow()
     async with db.connect() as conn:
         org = await administered_org(conn, person, org_id)
-        everyone = await accounts.list_users(conn, org.name)
-        shown = everyone[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-        rows = []
-        for user in shown:
-            scope, user_scope = scoped(person, org.id, user.id)
-            filters = Filters(
-                since=month_start(until), until=until, org_id=scope, user_id=user_scope
-            )
-            spend = (await summarize(conn, filters, GroupBy.TOTAL))[0]
-            keys = await accounts.list_keys(conn, user.email)
-            rows.append({"user": user, "spend": spend, "active_keys": active_keys(keys, now)})
-        invited = await pending_invitations(conn, [user.id for user in shown])
+        scope, _ = scoped(person, org.id, None)
+        everyone = UserSearch(org_id=org.id)
+        count = await count_users(conn, everyone)
+        page_of = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        shown = await users_page(conn, page_of, everyone)
+        ids = [user.id for user in shown]
+        month = Filters(since=month_start(until), until=until, org_id=scope, user_ids=tuple(ids))
+        spend = await summaries_of(conn, month, GroupBy.USER, ids)
+        keys = await active_key_counts(conn, ids, now)
+        invited = await pending_invitations(conn, ids)
+    rows = [{"user": user, "spend": spend[user.id], "active_keys": keys[user.id]} for user in shown]
     context = {
         **org_context(org, "members"),
         "rows": rows,
-        "count": len(everyone),
-        "pages": pager(org_path(org.id, "members"), {}, number, len(everyone), PAGE_SIZE),
+        "count": count,
+        "pages": pager(org_path(org.id, "members"), {}, number, count, PAGE_SIZE),
         "roles": assignable_roles(person),
         "typed": typed
         or {"email": "", "name": "", "role": Role.USER.value, "invite": "yes" if mails else ""},
@@ -159,15 +150,17 @@ async def add(
     password = None if invite else form.secret("password") or None
     mails = mailer is not None
     try:
-        body = UserCreate(
-            email=typed["email"],
-            name=typed["name"],
-            role=typed["role"] or Role.USER.value,
-            password=password,
-            invite=invite,
+        new = _NEW_MEMBER.validate_python(
+            {
+                "email": typed["email"],
+                "name": typed["name"],
+                "role": typed["role"] or Role.USER.value,
+                "password": password,
+                "invite": invite,
+            }
         )
         added = await add_member_and_invite(
-            db, mailer, settings, member.principal, member.actor, org_id, body
+            db, mailer, settings, member.principal, member.actor, org_id, new
         )
     except (ValidationError, AISonarError) as failure:
         if isinstance(failure, AISonarError) and failure.status == 404:
@@ -198,7 +191,7 @@ async def _member_page(
     since, until = window(None, None)
     invited_until = None
     async with db.connect() as conn:
-        org, user = await _member_of(conn, person, org_id, user_id)
+        org, user = await member_of(conn, person, org_id, user_id)
         scope, user_scope = scoped(person, org.id, user.id)
 
         def over(start: datetime) -> Filters:
@@ -280,15 +273,15 @@ async def _change_member(
     org_id: str,
     user_id: str,
     section: str,
-    body: UserChange,
+    change: MemberChange,
 ) -> Response:
     """`PATCH /api/users/{id}` with the change; a refusal the page can explain (such as
     changing one's own role) is shown beside its form."""
     try:
         async with db.begin() as conn:
-            await _member_of(conn, member.principal, org_id, user_id)
-            await change_user_of(
-                conn, member.principal, member.actor, member.session_id, user_id, body
+            await member_of(conn, member.principal, org_id, user_id)
+            await change_member(
+                conn, member.principal, member.actor, member.session_id, user_id, change
             )
     except AISonarError as error:
         return await _member_refused(member, db, settings, org_id, user_id, section, error)
@@ -301,10 +294,10 @@ async def change_role(
 ) -> Response:
     form = await checked_form(request, member)
     try:
-        body = UserChange(role=form.text("role"))
+        change = _CHANGE.validate_python({"role": form.text("role")})
     except ValidationError as error:
         return await _member_refused(member, db, settings, org_id, user_id, "role", error)
-    return await _change_member(member, db, settings, org_id, user_id, "role", body)
+    return await _change_member(member, db, settings, org_id, user_id, "role", change)
 
 
 @router.post("/console/orgs/{org_id}/members/{user_id}/state")
@@ -316,8 +309,8 @@ async def change_state(
     choice = form.text("disabled")
     if choice not in ("yes", "no"):
         return await _member_refused(member, db, settings, org_id, user_id, "state", _STATE_CHOICE)
-    body = UserChange(disabled=choice == "yes")
-    return await _change_member(member, db, settings, org_id, user_id, "state", body)
+    change = MemberChange(disabled=choice == "yes")
+    return await _change_member(member, db, settings, org_id, user_id, "state", change)
 
 
 @router.post("/console/orgs/{org_id}/members/{user_id}/invite")
@@ -334,7 +327,7 @@ async def send_invitation_again(
     member without a password; mailed before the page comes back."""
     await checked_form(request, member)
     async with db.connect() as conn:
-        await _member_of(conn, member.principal, org_id, user_id)
+        await member_of(conn, member.principal, org_id, user_id)
     try:
         await invite_again(db, mailer, settings, member.principal, member.actor, user_id)
     except AISonarError as error:
@@ -352,9 +345,9 @@ async def change_member_limits(
     subject = Subject(SubjectKind.USER, user_id)
     try:
         async with db.begin() as conn:
-            await _member_of(conn, member.principal, org_id, user_id)
+            await member_of(conn, member.principal, org_id, user_id)
             current = shown_limits(await limits_of(conn, member.principal, subject))
-            changes = limit_changes(limits_body(typed, current))
+            changes = limit_changes(typed, current)
             await change_limits_of(conn, member.principal, member.actor, subject, changes)
     except (ValidationError, AISonarError) as failure:
         return await _member_refused(
@@ -376,8 +369,8 @@ async def change_member_limits(
 
 async def _members_key(
     conn: AsyncConnection, caller: Principal, org_id: str, user_id: str, key_id: str
-) -> tuple[Organization, User, Any]:
-    org, user = await _member_of(conn, caller, org_id, user_id)
+) -> tuple[Organization, User, ApiKey]:
+    org, user = await member_of(conn, caller, org_id, user_id)
     key = await reachable_key(conn, caller, key_id)
     if key.user_id != user.id:
         raise NotFound(N_("no key with id {key_id!r}"), key_id=key_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aisonar.errors import AISonarError
+from aisonar.errors import Forbidden as Forbidden
 from aisonar.i18n import N_
 
 # What the API says; the console, whose forms ask for the password, says less.
@@ -15,12 +16,6 @@ class Unauthenticated(AISonarError):
     status = 401
     kind = "authentication_error"
     code = "invalid_token"
-
-
-class Forbidden(AISonarError):
-    status = 403
-    kind = "permission_error"
-    code = "forbidden"
 
 
 class ReauthenticationRequired(AISonarError):

@@ -1,0 +1,171 @@
+"""Pages of organizations, users and API keys, read in SQL for every front end: one query
+with LIMIT (after an offset, or after a row: keyset paging by creation, then id) and one
+COUNT where a total is shown, and what a page shows of each row (active keys) in one
+query for the page, never one per row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from aisonar.accounts.models import ApiKey, Organization, User
+from aisonar.accounts.services import key_from_row, org_from_row, user_from_row, user_query
+from aisonar.errors import InvalidInput
+from aisonar.i18n import N_
+from aisonar.store.tables import api_keys, organizations, users
+
+
+@dataclass(frozen=True)
+class Page:
+    """Where a page starts and how long it is: after the row with id `after` (keyset), or
+    past `offset` rows; `limit` None is every row from there."""
+
+    limit: int | None = None
+    offset: int = 0
+    after: str | None = None
+    newest_first: bool = False
+
+
+@dataclass(frozen=True)
+class UserSearch:
+    """Users whose email or name contains `text` (any case), of one organization, with one
+    role, active or disabled; empty: any."""
+
+    text: str = ""
+    org_id: str = ""
+    role: str = ""
+    state: str = ""
+
+
+async def _paged(conn: AsyncConnection, table: Table, query: Any, page: Page) -> Any:
+    """`query` over `table` in creation order (newest first if asked), from the page's start."""
+    created, row_id = table.c.created_at, table.c.id
+    if page.after is not None:
+        cursor = (await conn.execute(select(created).where(row_id == page.after))).first()
+        if cursor is None:
+            raise InvalidInput(
+                N_("no row with id {after!r} to page after"), param="after", after=page.after
+            )
+        if page.newest_first:
+            beyond: ColumnElement[bool] = or_(
+                created < cursor.created_at, and_(created == cursor.created_at, row_id < page.after)
+            )
+        else:
+            beyond = or_(
+                created > cursor.created_at, and_(created == cursor.created_at, row_id > page.after)
+            )
+        query = query.where(beyond)
+    if page.newest_first:
+        query = query.order_by(created.desc(), row_id.desc())
+    else:
+        query = query.order_by(created, row_id)
+    return query.limit(page.limit).offset(page.offset or None)
+
+
+def _org_filter(name: str) -> list[ColumnElement[bool]]:
+    if not name:
+        return []
+    return [func.lower(organizations.c.name).contains(name.lower(), autoescape=True)]
+
+
+async def orgs_page(
+    conn: AsyncConnection, page: Page, *, name: str = ""
+) -> list[tuple[Organization, list[str] | None]]:
+    """Organizations whose name contains `name` (any case), with each one's model list
+    (None: every model)."""
+    query = select(organizations).where(*_org_filter(name))
+    rows = await conn.execute(await _paged(conn, organizations, query, page))
+    return [(org_from_row(row), None if row.models is None else list(row.models)) for row in rows]
+
+
+async def count_orgs(conn: AsyncConnection, *, name: str = "") -> int:
+    query = select(func.count()).select_from(organizations).where(*_org_filter(name))
+    return int((await conn.execute(query)).scalar_one())
+
+
+def _user_filter(search: UserSearch) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if search.text:
+        text = search.text.lower()
+        found.append(
+            or_(
+                func.lower(users.c.email).contains(text, autoescape=True),
+                func.lower(users.c.name).contains(text, autoescape=True),
+            )
+        )
+    if search.org_id:
+        found.append(users.c.org_id == search.org_id)
+    if search.role:
+        found.append(users.c.role == search.role)
+    if search.state:
+        disabled = users.c.disabled_at.is_not(None)
+        found.append(disabled if search.state == "disabled" else ~disabled)
+    return found
+
+
+async def users_page(conn: AsyncConnection, page: Page, search: UserSearch) -> list[User]:
+    query = user_query().where(*_user_filter(search))
+    return [
+        user_from_row(row) for row in await conn.execute(await _paged(conn, users, query, page))
+    ]
+
+
+async def count_users(conn: AsyncConnection, search: UserSearch) -> int:
+    query = select(func.count()).select_from(users).where(*_user_filter(search))
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def keys_page(conn: AsyncConnection, page: Page, *, user_id: str) -> list[ApiKey]:
+    """A user's keys, revoked ones too."""
+    query = select(api_keys).where(api_keys.c.user_id == user_id)
+    return [
+        key_from_row(row) for row in await conn.execute(await _paged(conn, api_keys, query, page))
+    ]
+
+
+async def count_keys(conn: AsyncConnection, *, user_id: str) -> int:
+    query = select(func.count()).select_from(api_keys).where(api_keys.c.user_id == user_id)
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def active_key_counts(
+    conn: AsyncConnection, user_ids: Sequence[str], now: datetime
+) -> dict[str, int]:
+    """How many working keys (neither revoked nor expired) each of these users has."""
+    if not user_ids:
+        return {}
+    query = (
+        select(api_keys.c.user_id, func.count())
+        .where(
+            api_keys.c.user_id.in_(user_ids),
+            api_keys.c.revoked_at.is_(None),
+            or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now),
+        )
+        .group_by(api_keys.c.user_id)
+    )
+    counted = {row[0]: int(row[1]) for row in await conn.execute(query)}
+    return {user_id: counted.get(user_id, 0) for user_id in user_ids}
+
+
+async def member_counts(conn: AsyncConnection, org_ids: Sequence[str]) -> dict[str, int]:
+    """How many members each of these organizations has."""
+    if not org_ids:
+        return {}
+    query = (
+        select(users.c.org_id, func.count())
+        .where(users.c.org_id.in_(org_ids))
+        .group_by(users.c.org_id)
+    )
+    counted = {row[0]: int(row[1]) for row in await conn.execute(query)}
+    return {org_id: counted.get(org_id, 0) for org_id in org_ids}
+
+
+async def plan_counts(conn: AsyncConnection) -> dict[str, int]:
+    """How many organizations each plan has (a plan without any is left out)."""
+    query = select(organizations.c.plan, func.count()).group_by(organizations.c.plan)
+    return {row[0]: int(row[1]) for row in await conn.execute(query)}

@@ -1,0 +1,39 @@
+"""Keyset paging of the management API's lists: `?after=<id>&limit=N` asks for the N rows
+after that one; when more follow, the answer's `Link` header (RFC 8288) gives the next
+page's address with `rel="next"`. Without `limit` a list is whole, as it always was."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Query, Response
+
+from aisonar.accounts.listing import Page
+
+Row = TypeVar("Row")
+
+After = Annotated[str | None, Query(max_length=64, description="Page after this row's id.")]
+Limit = Annotated[int | None, Query(ge=1, le=1000, description="At most this many rows.")]
+
+
+def page(after: str | None, limit: int | None) -> Page:
+    """The page to read: one row more than asked, to know whether another page follows."""
+    return Page(limit=None if limit is None else limit + 1, after=after)
+
+
+def cut(
+    found: list[Row],
+    limit: int | None,
+    response: Response,
+    path: str,
+    id_of: Callable[[Row], str],
+) -> list[Row]:
+    """The rows asked for, with the next page's `Link` when more were found."""
+    if limit is None or len(found) <= limit:
+        return found
+    shown = found[:limit]
+    query = urlencode({"after": id_of(shown[-1]), "limit": limit})
+    response.headers["Link"] = f'<{path}?{query}>; rel="next"'
+    return shown

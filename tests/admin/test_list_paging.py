@@ -1,0 +1,90 @@
+"""The management API's lists of organizations, members and keys page by keyset:
+`?limit=N` answers N rows and a `Link` header to the next page (`?after=<last id>`),
+none on the last; the pages together are the whole list, which a request without
+parameters still answers as it did; an unknown cursor is a 400."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import aiohttp
+
+from aisonar.accounts import services as accounts
+from aisonar.testing.gateway_server import RunningGateway
+from tests.admin.people import Person, make_operator, make_org
+from tests.support import Backend
+
+_NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
+
+
+async def _pages(url: str, person: Person, path: str) -> tuple[list[list[Any]], list[Any]]:
+    """Each page, following the `Link` headers from `path`, and the list asked whole."""
+    headers = {"Authorization": f"Bearer {person.token}"}
+    pages: list[list[Any]] = []
+    async with aiohttp.ClientSession(headers=headers) as http:
+        following: str | None = path
+        while following is not None:
+            async with http.get(url + following) as answer:
+                assert answer.status == 200, await answer.text()
+                pages.append(await answer.json())
+                link = answer.headers.get("Link")
+            following = None
+            if link is not None:
+                found = _NEXT.match(link)
+                assert found, link
+                following = found.group(1)
+        whole_path = path.split("?", 1)[0]
+        async with http.get(url + whole_path) as answer:
+            assert "Link" not in answer.headers
+            whole = await answer.json()
+    return pages, whole
+
+
+async def test_organizations_page_by_keyset(gateway: RunningGateway, backend: Backend) -> None:
+    operator = await make_operator(backend.engine)
+    async with backend.engine.begin() as conn:
+        for _ in range(25):
+            await accounts.create_org(conn, f"paged-{secrets.token_hex(4)}")
+    pages, whole = await _pages(gateway.url, operator, "/api/orgs?limit=10")
+    assert len(whole) >= 26
+    assert [len(page) for page in pages[:-1]] == [10] * (len(pages) - 1)
+    assert 1 <= len(pages[-1]) <= 10
+    assert [org for page in pages for org in page] == whole
+
+
+async def test_members_and_keys_page_by_keyset(gateway: RunningGateway, backend: Backend) -> None:
+    org = await make_org(backend.engine)
+    async with backend.engine.begin() as conn:
+        for number in range(23):
+            email = f"paged-{number}-{secrets.token_hex(3)}@example.com"
+            await accounts.create_user(conn, email, org.name)
+        for number in range(11):
+            await accounts.create_key(conn, org.member.email, name=f"key {number}")
+    members = f"/api/orgs/{org.id}/users"
+    pages, whole = await _pages(gateway.url, org.admin, members + "?limit=10")
+    assert [len(page) for page in pages] == [10, 10, 5]
+    assert [user for page in pages for user in page] == whole
+    keys = f"/api/users/{org.member.user_id}/keys"
+    pages, whole = await _pages(gateway.url, org.admin, keys + "?limit=5")
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert [key for page in pages for key in page] == whole
+    # A page as long as what is left has no next page.
+    pages, _ = await _pages(gateway.url, org.admin, keys + "?limit=12")
+    assert [len(page) for page in pages] == [12]
+
+
+async def test_an_unknown_cursor_and_a_bad_limit_are_refused(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator = await make_operator(backend.engine)
+    headers = {"Authorization": f"Bearer {operator.token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for query, status in (
+            ("?after=org_nothing&limit=5", 400),
+            ("?limit=0", 400),
+            ("?limit=1001", 400),
+        ):
+            async with http.get(f"{gateway.url}/api/orgs{query}") as answer:
+                assert answer.status == status, (query, await answer.text())

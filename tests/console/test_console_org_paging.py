@@ -1,0 +1,41 @@
+"""An organization's members list, read a page at a time in SQL: 120 members are three
+pages of 50, 50 and 20, each member on exactly one, oldest first, the heading counting
+them all; the last page links back and not forward."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from aisonar.accounts import services as accounts
+from aisonar.accounts.models import Role
+from aisonar.testing.gateway_server import RunningGateway
+from tests.console.forms import fetch, http_session
+from tests.console.people import console_person, sign_in_over_http
+from tests.support import Backend
+
+_EMAIL_CELL = re.compile(r"<td>([^<@]+@example\.com)</td>")
+
+
+async def test_the_members_list_pages_in_sql(gateway: RunningGateway, backend: Backend) -> None:
+    admin = await console_person(backend.engine, role=Role.ORG_ADMIN)
+    async with backend.engine.begin() as conn:
+        org = await accounts.get_org(conn, admin.org_id)
+        for number in range(119):
+            email = f"paged-{number:03}-{secrets.token_hex(3)}@example.com"
+            await accounts.create_user(conn, email, org.name)
+        everyone = await accounts.list_users(conn, org.name)
+    members = f"/console/orgs/{admin.org_id}/members"
+    shown: list[list[str]] = []
+    async with http_session() as http:
+        await sign_in_over_http(http, gateway.url, admin.email)
+        for number in (1, 2, 3):
+            status, html = await fetch(http, f"{gateway.url}{members}?page={number}")
+            assert status == 200, html
+            assert "120 members" in html
+            shown.append(_EMAIL_CELL.findall(html))
+        status, past = await fetch(http, f"{gateway.url}{members}?page=4")
+    assert [len(page) for page in shown] == [50, 50, 20]
+    assert [email for page in shown for email in page] == [user.email for user in everyone]
+    assert f"{members}?page=2" in html and f"{members}?page=4" not in html
+    assert status == 200 and not _EMAIL_CELL.findall(past)
