@@ -24,7 +24,7 @@ from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import Throttled
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.export_models import Exported
