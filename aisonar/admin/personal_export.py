@@ -1,5 +1,5 @@
 """`GET /api/me/export` and `GET /api/users/{user_id}/export`: a ZIP of everything held
-about a person (`privacy/export_zip.py`), for themselves, their organization's admins
+about a person (`exports/personal/archive.py`), for themselves, their organization's admins
 (not of an operator, and without the support conversations only the person and the
 operators read) or an operator. The archive is built in an anonymous temporary file
 (gone from the disk once closed, whatever happens), then sent; each export is audited,
@@ -24,11 +24,11 @@ from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.errors import Throttled
-from aisonar.gateway.services import GatewayServices
+from aisonar.exports.personal.archive import archive_name, record_export, write_archive
+from aisonar.exports.personal.models import Exported
+from aisonar.gateway.pipeline import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
-from aisonar.privacy.export_models import Exported
-from aisonar.privacy.export_zip import archive_name, record_export, write_archive
 from aisonar.web.deps import Acting, Caller, Config, Services
 from aisonar.web.errors import Forbidden
 

@@ -5,13 +5,13 @@ processes serialize per organization and never read a stale balance."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, String, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
@@ -21,19 +21,12 @@ from aisonar.billing.money import format_amount
 from aisonar.billing.store import DurableBalance
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import NotFound
-from aisonar.exports import encode_records
-from aisonar.exports.spreadsheet import FIGURE_COLUMN
 from aisonar.i18n import N_
 from aisonar.notify.notices import RECHARGE_RECEIVED, record_notice
 from aisonar.store.changes import record_change
 from aisonar.store.tables import ledger_entries, organizations
 
 LEDGER_ENTITY = "ledger_entry"
-EXPORT_COLUMNS: tuple[Column[Any], ...] = (
-    *ledger_entries.columns,
-    Column("amount_display", String, nullable=False, info=FIGURE_COLUMN),
-    Column("balance_after_display", String, nullable=False, info=FIGURE_COLUMN),
-)
 
 
 class LedgerKind(StrEnum):
@@ -71,7 +64,8 @@ class LedgerEntry:
     created_at: datetime
 
 
-def _entry(row: Any) -> LedgerEntry:
+def entry_of(row: Any) -> LedgerEntry:
+    """A row of ledger_entries as an entry."""
     return LedgerEntry(**{**row._asdict(), "created_at": as_utc(row.created_at)})
 
 
@@ -158,7 +152,7 @@ async def credit(
                 "kind": str(entry.kind),
             },
         )
-    return _entry(row)
+    return entry_of(row)
 
 
 async def _by_idempotency_key(conn: AsyncConnection, org_id: str, key: str) -> LedgerEntry | None:
@@ -169,14 +163,14 @@ async def _by_idempotency_key(conn: AsyncConnection, org_id: str, key: str) -> L
             )
         )
     ).first()
-    return None if row is None else _entry(row)
+    return None if row is None else entry_of(row)
 
 
 async def entry_by_id(conn: AsyncConnection, entry_id: int) -> LedgerEntry | None:
     row = (
         await conn.execute(select(ledger_entries).where(ledger_entries.c.id == entry_id))
     ).first()
-    return None if row is None else _entry(row)
+    return None if row is None else entry_of(row)
 
 
 async def durable_balance(conn: AsyncConnection, org_id: str) -> DurableBalance:
@@ -202,39 +196,6 @@ async def ledger_sum(conn: AsyncConnection, org_id: str) -> int:
         )
     )
     return int(total.scalar_one())
-
-
-def export_ledger(
-    conn: AsyncConnection, org_id: str, *, fmt: str, since: datetime | None = None
-) -> AsyncIterator[bytes]:
-    conditions = [ledger_entries.c.org_id == org_id]
-    if since is not None:
-        conditions.append(ledger_entries.c.created_at >= since)
-    return export_entries(conn, *conditions, fmt=fmt)
-
-
-def export_entries(
-    conn: AsyncConnection, *conditions: ColumnElement[bool], fmt: str
-) -> AsyncIterator[bytes]:
-    """The entries meeting every condition, oldest first, streamed."""
-    query = select(ledger_entries).where(*conditions)
-    return encode_records(_export_records(conn, query), EXPORT_COLUMNS, fmt)
-
-
-async def _export_records(
-    conn: AsyncConnection, query: Select[Any]
-) -> AsyncIterator[dict[str, Any]]:
-    result = await conn.stream(
-        query.order_by(ledger_entries.c.id).execution_options(yield_per=1000)
-    )
-    async for rows in result.partitions():
-        for row in rows:
-            entry = _entry(row)
-            yield {
-                **vars(entry),
-                "amount_display": format_amount(entry.amount),
-                "balance_after_display": format_amount(entry.balance_after),
-            }
 
 
 async def set_low_balance_threshold(
@@ -275,4 +236,4 @@ async def recent_entries(
     )
     if before_id is not None:
         query = query.where(ledger_entries.c.id < before_id)
-    return [_entry(row) for row in await conn.execute(query)]
+    return [entry_of(row) for row in await conn.execute(query)]

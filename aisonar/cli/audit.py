@@ -8,12 +8,12 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name
-from aisonar.audit.export import export_audit
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import list_entries
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
+from aisonar.exports.audit import export_audit
 
 AUDIT_COLUMNS = ("id", "at", "actor", "ip", "action", "object_kind", "object_id", "changes")
 

@@ -26,6 +26,7 @@ from aisonar.billing.store import DurableBalance
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit, emit_one
+from aisonar.exports.ledger import export_ledger
 
 OPERATOR_ACTOR = "operator (command line)"
 PRICE_COLUMNS = ("model", "input", "cached_input", "cache_write", "output", "version")
@@ -137,7 +138,7 @@ def ledger_command(
 
     async def work(conn: AsyncConnection) -> None:
         org = await get_org_by_name(conn, org_name)
-        await write_export(ledger.export_ledger(conn, org.id, fmt=fmt, since=since_at), output)
+        await write_export(export_ledger(conn, org.id, fmt=fmt, since=since_at), output)
 
     run_in_database(work)
 

@@ -20,10 +20,10 @@ from aisonar.cli.context import json_option, load_settings, run_in_database
 from aisonar.cli.output import emit, emit_one
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
+from aisonar.exports.personal.archive import record_export, write_archive
+from aisonar.exports.personal.models import Exported
 from aisonar.notify.sender import configured_mail
 from aisonar.privacy.erasure_job import erase_request
-from aisonar.privacy.export_models import Exported
-from aisonar.privacy.export_zip import record_export, write_archive
 from aisonar.privacy.requests import (
     DeletionRequest,
     DeletionStatus,

@@ -12,7 +12,7 @@ from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, wind
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
-from aisonar.usage.export import export_usage
+from aisonar.exports.usage import export_usage
 
 
 @click.group()

@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.admin.audit import audit_scope
-from aisonar.audit.export import export_audit
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import list_entries
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.errors import AISonarError, InvalidInput
+from aisonar.exports.audit import export_audit
 from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine
 from aisonar.web.downloads import ExportFormat, streamed

@@ -1,5 +1,12 @@
-"""Records streamed out as CSV, JSON Lines or Parquet, whatever their number: each format
-is encoded as the records arrive and handed over in chunks of bytes, never whole.
+"""Exports, in one place: the writers, and the sources they write from.
+
+The writers (here, `text`, `parquet`, `spreadsheet`): records streamed out as CSV, JSON
+Lines or Parquet, whatever their number: each format is encoded as the records arrive and
+handed over in chunks of bytes, never whole. The sources, one module each, read a
+domain's rows in order and hand them to `encode_records`: `usage` (usage events),
+`ledger` (ledger entries), `audit` (the audit log) and `personal` (the personal data
+export's ZIP archive). The API, the console and the command line call the sources; the
+package sits above the domains it reads, and no domain imports it.
 
 An export names its columns as SQLAlchemy columns (its table's, and detached ones for
 the values it derives), so that a format can type them: Parquet's schema follows the

@@ -10,8 +10,8 @@ from enum import StrEnum
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aisonar.billing.ledger import export_ledger
-from aisonar.usage.export import export_usage
+from aisonar.exports.ledger import export_ledger
+from aisonar.exports.usage import export_usage
 
 
 class ExportFormat(StrEnum):

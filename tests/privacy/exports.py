@@ -17,8 +17,8 @@ import aiohttp
 from sqlalchemy import func, select
 
 from aisonar.clock import utcnow
-from aisonar.privacy.export import PARTS
-from aisonar.privacy.export_models import DocumentPart
+from aisonar.exports.personal.models import DocumentPart
+from aisonar.exports.personal.parts import PARTS
 from aisonar.store.tables import (
     access_tokens,
     api_keys,

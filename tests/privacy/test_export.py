@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, MetaData, String, Table
 
-from aisonar.privacy.export import PARTS
+from aisonar.exports.personal.parts import PARTS
 from aisonar.store.tables import metadata
 
 # Tables that hold nothing about any person, each with its reason.

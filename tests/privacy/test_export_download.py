@@ -16,7 +16,7 @@ from aisonar.accounts import tokens
 from aisonar.accounts.models import Role
 from aisonar.cli import main
 from aisonar.clock import utcnow
-from aisonar.privacy.export import PARTS
+from aisonar.exports.personal.parts import PARTS
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.admin.deletions import FromAddress, make_leaver
 from tests.admin.people import Api, make_operator, make_org

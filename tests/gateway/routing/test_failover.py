@@ -17,9 +17,9 @@ import pytest
 
 from aisonar.billing.money import parse_amount
 from aisonar.channels.models import ChannelTimeouts
+from aisonar.exports.usage import export_usage
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway, free_port
-from aisonar.usage.export import export_usage
 from tests.gateway.routing.conftest import (
     HELLO,
     ChannelSpec,

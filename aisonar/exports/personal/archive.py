@@ -1,5 +1,5 @@
 """The personal data export as a ZIP archive: README.txt first (what each file holds and
-what its fields mean), then one file per part (`export.py`): JSON documents (UTF-8,
+what its fields mean), then one file per part (`parts.py`): JSON documents (UTF-8,
 indented) and CSV tables. A table is compressed into the archive as it is read, so a
 person's million usage events never sit in memory; the compressing runs in a worker
 thread, so the server keeps answering meanwhile. The archive goes to a file the caller
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
-from aisonar.privacy.export import PARTS
-from aisonar.privacy.export_models import DocumentPart, Exported, Part
+from aisonar.exports.personal.models import DocumentPart, Exported, Part
+from aisonar.exports.personal.parts import PARTS
 
 README = "README.txt"
 # Deflate's fastest level: usage and ledger CSV compress at 260 MiB/s to a seventh, where

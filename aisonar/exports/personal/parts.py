@@ -1,7 +1,7 @@
 """What a personal data export holds (`GET /api/me/export`, `aisonar privacy export`):
 one part per kind of record, each one file of the archive, with what it says, the
 tables it reads and every field it writes. `PARTS` is the registry; the tabular parts
-are in `export_tables.py`, the archive in `export_zip.py`.
+are in `tables.py`, the archive in `archive.py`.
 
 A part reads every column of the person's rows but those it withholds by name: secrets'
 hashes (keys, tokens, sessions, email confirmation codes, password reset tokens, the
@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Select, Table, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.exports.personal.models import DocumentPart, Exported, Gather, Part, Record
+from aisonar.exports.personal.tables import TABLE_PARTS
 from aisonar.notify.notices import PRIVATE_KINDS
 from aisonar.notify.preferences import preferences
-from aisonar.privacy.export_models import DocumentPart, Exported, Gather, Part, Record
-from aisonar.privacy.export_tables import TABLE_PARTS
 from aisonar.store.tables import (
     access_tokens,
     api_keys,

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, DateTime, Select, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.audit.export import COLUMNS as AUDIT_COLUMNS
 from aisonar.audit.services import entry_of
-from aisonar.billing.ledger import export_entries
 from aisonar.clock import as_utc
 from aisonar.exports import encode_records
-from aisonar.privacy.export_models import Exported, TablePart
+from aisonar.exports.audit import COLUMNS as AUDIT_COLUMNS
+from aisonar.exports.ledger import export_entries
+from aisonar.exports.personal.models import Exported, TablePart
+from aisonar.exports.usage import export_usage
 from aisonar.store.tables import (
     access_tokens,
     api_keys,
@@ -29,7 +30,6 @@ from aisonar.store.tables import (
     usage_events,
     usage_rollups,
 )
-from aisonar.usage.export import export_usage
 from aisonar.usage.rollups import DAY
 
 _FETCH_ROWS = 1000
