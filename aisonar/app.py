@@ -37,11 +37,12 @@ from aisonar.gateway.cache_sync import (
 from aisonar.gateway.charging import Billing
 from aisonar.gateway.failover import FailoverPolicy
 from aisonar.gateway.health import ChannelHealth
-from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.prober import ChannelStateLog, keep_probing
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import ChannelTable
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.upstream import new_upstream_session
+from aisonar.ingest import routes as ingest_routes
 from aisonar.limits.memory_spend import MemorySpendStore
 from aisonar.limits.memory_store import MemoryLimitStore
 from aisonar.limits.models import Subject
@@ -311,7 +312,12 @@ def create_app(settings: Settings) -> GatewayApp:
             await engine.dispose()
             await tables_task
 
-    app = GatewayApp(lifespan, split_list(settings.trusted_proxies), settings.metrics_token)
+    app = GatewayApp(
+        lifespan,
+        split_list(settings.trusted_proxies),
+        settings.metrics_token,
+        mounted=ingest_routes.ROUTES,
+    )
     app.admin = create_admin_api(app.runtime, settings)
     return app
 

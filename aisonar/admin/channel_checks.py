@@ -12,7 +12,7 @@ from aisonar.channels.models import ChannelState, ChannelTimeouts
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.channel_test import model_to_test, round_trip
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.web.deps import Box, Config, Engine, Operator, Services
 
 router = APIRouter(tags=["channels"])

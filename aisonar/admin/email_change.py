@@ -21,7 +21,7 @@ from aisonar.admin.schemas import UserOut
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import Throttled
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.notify.direct import require_mail, send_now

@@ -16,7 +16,7 @@ from aisonar.audit.models import Actor
 from aisonar.billing import codes, ledger
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
 from aisonar.billing.money import format_amount, parse_amount
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.web.downloads import ExportFormat, ledger_export, usage_export
 from aisonar.web.ids import MAX_ROW_ID

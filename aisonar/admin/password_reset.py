@@ -25,7 +25,7 @@ from aisonar.accounts.password_reset import (
 from aisonar.accounts.services import validate_email
 from aisonar.config import Settings
 from aisonar.errors import Phrase, Throttled
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now

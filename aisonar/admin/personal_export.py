@@ -26,7 +26,7 @@ from aisonar.config import Settings
 from aisonar.errors import Throttled
 from aisonar.exports.personal.archive import archive_name, record_export, write_archive
 from aisonar.exports.personal.models import Exported
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.web.deps import Acting, Caller, Config, Services

@@ -32,7 +32,7 @@ from aisonar.clock import utcnow
 from aisonar.config import Settings, split_list
 from aisonar.errors import Throttled
 from aisonar.gateway.asgi import PEER
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.privacy.cookies import consent_choice

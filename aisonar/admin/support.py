@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import Throttled
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
 from aisonar.support import services as support

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from redis.exceptions import RedisError
 
 from aisonar.errors import AISonarError, Throttled
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.limits.models import EffectiveLimits
 from aisonar.limits.store import CheckState, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
+from aisonar.token_usage import TokenUsage
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
@@ -15,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from aisonar.billing import views as billing_views
 from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
 from aisonar.gateway import (
@@ -23,9 +21,11 @@ from aisonar.gateway import (
     gemini_embeddings,
     gemini_models,
     pipeline,
+    recharge,
     responses_api,
     token_count,
 )
+from aisonar.gateway.endpoint import ANTHROPIC, GEMINI, OPENAI, Endpoint, Handler
 from aisonar.gateway.errors import (
     MethodNotAllowed,
     RouteNotFound,
@@ -33,53 +33,30 @@ from aisonar.gateway.errors import (
 )
 from aisonar.gateway.gemini_json_stream import stream_json_array
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
-from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.inbound.dialect import Dialect, PathTarget
-from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
-from aisonar.gateway.inbound.openai import OpenAIDialect
+from aisonar.gateway.inbound.gemini import query_parameter
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.metrics_access import MetricsTokenRequired, check_metrics_access
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.websocket_refusal import refuse_websocket
-from aisonar.ingest.events import ingest_events
-from aisonar.ingest.otlp import receive_traces
 from aisonar.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)
 
 PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
-Handler = Callable[[pipeline.GatewayServices, Exchange, RequestMeter], Awaitable[None]]
-
-OPENAI, ANTHROPIC, GEMINI = OpenAIDialect(), AnthropicDialect(), GeminiDialect()
-
-
-@dataclass(frozen=True, slots=True)
-class _Endpoint:
-    method: str
-    handler: Handler
-    # Whether its requests are recorded as usage events.
-    metered: bool = True
-    dialect: Dialect = OPENAI
-    # Whether its body is always JSON, checked as it is read (json_body.py); not the
-    # reports', which may come gzip-compressed or as protobuf.
-    json_body: bool = True
-
-
-_ROUTES: dict[str, _Endpoint] = {
-    "/v1/chat/completions": _Endpoint("POST", partial(pipeline.generate, dialect=OPENAI)),
-    "/v1/messages": _Endpoint(
+# The relay's own routes; the app mounts the others (ingest's) beside them.
+_ROUTES: dict[str, Endpoint] = {
+    "/v1/chat/completions": Endpoint("POST", partial(pipeline.generate, dialect=OPENAI)),
+    "/v1/messages": Endpoint(
         "POST", partial(pipeline.generate, dialect=ANTHROPIC), True, ANTHROPIC
     ),
-    "/v1/messages/count_tokens": _Endpoint("POST", token_count.count_tokens, False, ANTHROPIC),
-    "/v1/responses": _Endpoint("POST", responses_api.responses),
-    "/v1/embeddings": _Endpoint("POST", pipeline.embeddings),
-    "/v1/models": _Endpoint("GET", pipeline.list_models, False),
-    "/api/me/redeem": _Endpoint("POST", billing_views.redeem_code, False),
-    "/api/payments/webhook": _Endpoint(
-        "POST", billing_views.payment_webhook, False, json_body=False
-    ),
-    "/api/ingest/events": _Endpoint("POST", ingest_events, False, json_body=False),
-    "/v1/traces": _Endpoint("POST", receive_traces, False, json_body=False),
+    "/v1/messages/count_tokens": Endpoint("POST", token_count.count_tokens, False, ANTHROPIC),
+    "/v1/responses": Endpoint("POST", responses_api.responses),
+    "/v1/embeddings": Endpoint("POST", pipeline.embeddings),
+    "/v1/models": Endpoint("GET", pipeline.list_models, False),
+    "/api/me/redeem": Endpoint("POST", recharge.redeem_code, False),
+    "/api/payments/webhook": Endpoint("POST", recharge.payment_webhook, False, json_body=False),
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
 _GEMINI_LISTS = ("/v1/models", "/v1beta/models")
@@ -98,7 +75,7 @@ PEER = "aisonar.peer"
 class Runtime:
     """What a running app holds: its services and usage writer, set by the lifespan."""
 
-    services: pipeline.GatewayServices
+    services: GatewayServices
     writer: UsageWriter
 
 
@@ -108,9 +85,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 class GatewayApp:
     def __init__(
-        self, lifespan: Lifespan, trusted_proxies: list[str], metrics_token: str = ""
+        self,
+        lifespan: Lifespan,
+        trusted_proxies: list[str],
+        metrics_token: str = "",
+        *,
+        mounted: Mapping[str, Endpoint],
     ) -> None:
         self._lifespan = lifespan
+        # The relay's routes and those mounted from above the gateway (ingest's).
+        self._routes = {**_ROUTES, **mounted}
         self._metrics_token = metrics_token
         # The app, not the server, reads X-Forwarded-* (servers run it with uvicorn's
         # proxy headers off), so that the connection's own address is still known.
@@ -169,7 +153,7 @@ class GatewayApp:
         if (
             self.admin is not None
             and (path.startswith(_ADMIN_PREFIXES) or path == "/")
-            and path not in _ROUTES
+            and path not in self._routes
         ):
             await self.admin(scope, receive, send)
             return
@@ -186,7 +170,7 @@ class GatewayApp:
         meter = RequestMeter(
             request_id=exchange.request_id, endpoint=path, client_ip=exchange.client_ip
         )
-        endpoint = _endpoint(path, exchange)
+        endpoint = _endpoint(path, exchange, self._routes)
         try:
             if endpoint is None:
                 raise RouteNotFound(f"Unknown request URL: {scope['method']} {path}.")
@@ -250,13 +234,13 @@ def _gemini_keyed(exchange: Exchange) -> bool:
     return GEMINI.credential(exchange) is not None
 
 
-def _endpoint(path: str, exchange: Exchange) -> _Endpoint | None:
+def _endpoint(path: str, exchange: Exchange, routes: Mapping[str, Endpoint]) -> Endpoint | None:
     if path in _GEMINI_LISTS and (path.startswith("/v1beta/") or _gemini_keyed(exchange)):
-        return _Endpoint("GET", gemini_models.list_models, False, GEMINI)
-    return _ROUTES.get(path) or _model_endpoint(path, exchange)
+        return Endpoint("GET", gemini_models.list_models, False, GEMINI)
+    return routes.get(path) or _model_endpoint(path, exchange)
 
 
-def _gemini_method(model: str, method: str, exchange: Exchange) -> _Endpoint | None:
+def _gemini_method(model: str, method: str, exchange: Exchange) -> Endpoint | None:
     """`POST .../models/{model}:{method}`, None for a method Gemini does not have here."""
     if method == "generateContent" or method == "streamGenerateContent":
         stream = method == "streamGenerateContent"
@@ -265,17 +249,17 @@ def _gemini_method(model: str, method: str, exchange: Exchange) -> _Endpoint | N
             handler: Handler = partial(stream_json_array, dialect=GEMINI, target=target)
         else:
             handler = partial(pipeline.generate, dialect=GEMINI, target=target)
-        return _Endpoint("POST", handler, True, GEMINI)
+        return Endpoint("POST", handler, True, GEMINI)
     if method == "countTokens":
         count = partial(gemini_count_tokens.count_tokens, model=model)
-        return _Endpoint("POST", count, False, GEMINI)
+        return Endpoint("POST", count, False, GEMINI)
     if method == "embedContent" or method == "batchEmbedContents":
         embed = partial(gemini_embeddings.embed, model=model, method=method)
-        return _Endpoint("POST", embed, True, GEMINI)
+        return Endpoint("POST", embed, True, GEMINI)
     return None
 
 
-def _model_endpoint(path: str, exchange: Exchange) -> _Endpoint | None:
+def _model_endpoint(path: str, exchange: Exchange) -> Endpoint | None:
     """`/v1/models/{id}` (OpenAI's, for a key sent the OpenAI way), `/v1(beta)/models/{model}`
     (Gemini's) or `/v1(beta)/models/{model}:{method}` (Gemini's)."""
     prefix = next((p for p in _MODEL_PREFIXES if path.startswith(p)), None)
@@ -290,8 +274,8 @@ def _model_endpoint(path: str, exchange: Exchange) -> _Endpoint | None:
         if found is not None or gemini or exchange.scope["method"] != "GET":
             return found
     if gemini:
-        return _Endpoint("GET", partial(gemini_models.get_model, model=name), False, GEMINI)
-    return _Endpoint("GET", partial(pipeline.retrieve_model, model=name), False)
+        return Endpoint("GET", partial(gemini_models.get_model, model=name), False, GEMINI)
+    return Endpoint("GET", partial(pipeline.retrieve_model, model=name), False)
 
 
 def _dialect_of(path: str, exchange: Exchange) -> Dialect:
@@ -305,7 +289,8 @@ def _dialect_of(path: str, exchange: Exchange) -> Dialect:
 async def _send_error(exchange: Exchange, error: AISonarError, dialect: Dialect) -> None:
     if exchange.response_started:
         exchange.status = error.status
-        await exchange.end(dialect.stream_error_event(error))
+        render = exchange.stream_error or dialect.stream_error_event
+        await exchange.end(render(error))
         return
     headers: list[tuple[bytes, bytes]] = []
     if error.retry_after:

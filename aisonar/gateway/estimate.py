@@ -10,10 +10,10 @@ import orjson
 
 from aisonar.errors import AISonarError
 from aisonar.gateway.formats.openai import delivered_text, response_text
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.providers.adapter import UpstreamAdapter
 from aisonar.gateway.relay import UNREADABLE
 from aisonar.gateway.translate.hub import JsonObject
+from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_chat_prompt_tokens, count_text_tokens
 
 # What a broken or unreadable document can raise while it is read for estimating.

@@ -16,8 +16,8 @@ from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
 from aisonar.gateway.inbound.gemini import GeminiDialect
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.providers.gemini import API_VERSION
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.translate.gemini_inbound import gemini_request_to_hub
 from aisonar.gateway.upstream import open_upstream
 

@@ -19,15 +19,15 @@ from aisonar.gateway.formats.gemini_embeddings import (
     with_upstream_model,
 )
 from aisonar.gateway.formats.prompt_bound import prompt_bound
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.gemini import GeminiDialect
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.providers.gemini import gemini_method_url
 from aisonar.gateway.relay import relay_json, relay_translated_json
 from aisonar.gateway.routing import Route
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.upstream import open_upstream
+from aisonar.token_usage import TokenUsage
 
 _DIALECT = GeminiDialect()
 

@@ -12,6 +12,7 @@ from aisonar.gateway import pipeline
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange, Message, Send
 from aisonar.gateway.inbound.dialect import Dialect, PathTarget
 from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.sse import SseSplitter, event_data
 
 _EVENT_STREAM = b"text/event-stream"
@@ -62,7 +63,7 @@ def _json_type(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
 
 
 async def stream_json_array(
-    services: pipeline.GatewayServices,
+    services: GatewayServices,
     exchange: Exchange,
     meter: RequestMeter,
     *,

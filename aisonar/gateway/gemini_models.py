@@ -20,8 +20,8 @@ from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices
 from aisonar.gateway.routing import ChannelTable
+from aisonar.gateway.services import GatewayServices
 
 _DIALECT = GeminiDialect()
 _DEFAULT_PAGE_SIZE = 50

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from aisonar.errors import AISonarError
 from aisonar.gateway.errors import InvalidRequest, PayloadTooLarge
 from aisonar.gateway.json_body import check_json_body
 
@@ -33,6 +34,7 @@ class Exchange:
         "scope",
         "send",
         "status",
+        "stream_error",
     )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
@@ -48,6 +50,10 @@ class Exchange:
         self.extra_headers: list[tuple[bytes, bytes]] = []
         # Whether the body is JSON, to be refused at once if its parsers would fail on it.
         self.json_body = False
+        # The events that end this request's stream when it fails after it started, where
+        # the stream's own state decides them (a Responses stream's sequence numbers); by
+        # default the format's error event.
+        self.stream_error: Callable[[AISonarError], bytes] | None = None
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)

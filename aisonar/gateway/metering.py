@@ -12,7 +12,7 @@ import orjson
 from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
 
 if TYPE_CHECKING:

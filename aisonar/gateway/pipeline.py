@@ -12,22 +12,19 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import aiohttp
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.output_limits import model_reasons
-from aisonar.gateway.admission import Limiter, token_estimate
-from aisonar.gateway.auth import KeyCache, authenticate, presented_key
-from aisonar.gateway.charging import Billing, held
+from aisonar.gateway.admission import token_estimate
+from aisonar.gateway.auth import authenticate, presented_key
+from aisonar.gateway.charging import held
 from aisonar.gateway.disconnect import cancel_on_disconnect
 from aisonar.gateway.errors import ClientDisconnected, InvalidRequest
 from aisonar.gateway.estimate import TokenEstimator
-from aisonar.gateway.failover import FailoverPolicy, with_failover
+from aisonar.gateway.failover import with_failover
 from aisonar.gateway.formats.openai import parse_embeddings_request, read_usage, rewrite_body
 from aisonar.gateway.formats.openai_embeddings_to_gemini import GeminiEmbeddings
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.dialect import Dialect, GenerationRequest, PathTarget
 from aisonar.gateway.metering import RequestMeter
@@ -38,7 +35,8 @@ from aisonar.gateway.relay import (
     relay_translated_json,
     relay_translated_stream,
 )
-from aisonar.gateway.routing import ChannelTable, Route
+from aisonar.gateway.routing import Route
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.translate.delivery import drop_for_target, show_dropped_fields
 from aisonar.gateway.translate.hub import (
     JsonObject,
@@ -47,23 +45,8 @@ from aisonar.gateway.translate.hub import (
     with_output_limit,
 )
 from aisonar.gateway.upstream import open_upstream
-from aisonar.observability.metrics import GatewayMetrics
+from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
-from aisonar.usage.writer import UsageWriter
-
-
-@dataclass
-class GatewayServices:
-    engine: AsyncEngine
-    keys: KeyCache
-    channels: ChannelTable
-    session: aiohttp.ClientSession
-    max_body_bytes: int
-    billing: Billing
-    failover: FailoverPolicy
-    metrics: GatewayMetrics
-    limiter: Limiter
-    writer: UsageWriter
 
 
 async def authenticate_exchange(

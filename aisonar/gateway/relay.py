@@ -11,11 +11,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from aisonar.gateway.errors import UnreadableUpstream
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.sse import SseSplitter, event_data
 from aisonar.gateway.upstream import UpstreamAnswer
+from aisonar.token_usage import TokenUsage
 
 # What reading a malformed upstream document raises.
 UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)

@@ -24,10 +24,9 @@ from aisonar.gateway.formats.responses import (
     responses_delivered_text,
     responses_output_text,
 )
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices, abandoned_as, authenticate_exchange
+from aisonar.gateway.pipeline import abandoned_as, authenticate_exchange
 from aisonar.gateway.relay import (
     relay_json,
     relay_stream,
@@ -35,6 +34,7 @@ from aisonar.gateway.relay import (
     relay_translated_stream,
 )
 from aisonar.gateway.routing import Route
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.translate.delivery import drop_for_target, show_dropped_fields
 from aisonar.gateway.translate.hub import (
@@ -53,6 +53,7 @@ from aisonar.gateway.translate.responses_inbound import (
 )
 from aisonar.gateway.translate.responses_stream import HubToResponsesStream
 from aisonar.gateway.upstream import open_upstream
+from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
 
 
@@ -153,6 +154,7 @@ async def _translated(
     ):
         if meter.stream:
             reader, writer = adapter.stream_reader(model), HubToResponsesStream(frame)
+            exchange.stream_error = writer.fail
             await relay_translated_stream(
                 exchange, answer, meter, reader, writer, estimator.from_hub_chunks
             )

@@ -12,7 +12,7 @@ from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
 from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.translate.anthropic_inbound import anthropic_request_to_hub
 from aisonar.gateway.translate.hub import JsonObject
 from aisonar.gateway.upstream import open_upstream

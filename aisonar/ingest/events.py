@@ -14,7 +14,8 @@ import orjson
 from aisonar.errors import InvalidInput
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices, authenticate_exchange
+from aisonar.gateway.pipeline import authenticate_exchange
+from aisonar.gateway.services import GatewayServices
 from aisonar.ingest.body import read_request_body
 from aisonar.ingest.queue import queue_events
 from aisonar.ingest.reported import ReportedUsage, check_started_at, usage_event

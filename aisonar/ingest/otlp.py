@@ -22,7 +22,8 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices, authenticate_exchange
+from aisonar.gateway.pipeline import authenticate_exchange
+from aisonar.gateway.services import GatewayServices
 from aisonar.ingest.body import read_request_body
 from aisonar.ingest.genai_spans import NotUsage, UnreadableSpan, reported_usage
 from aisonar.ingest.queue import queue_events

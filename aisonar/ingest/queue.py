@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aisonar.errors import AISonarError
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.usage.models import UsageEvent
 
 

@@ -15,7 +15,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.prices import ModelNotPriced, PriceBook
 from aisonar.billing.pricing import ModelPrice
 from aisonar.clock import utcnow
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 from aisonar.usage.models import UsageEvent
 
 # Reported events may start at most this far ahead of the receiving server's clock.

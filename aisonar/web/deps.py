@@ -17,7 +17,7 @@ from aisonar.accounts.tokens import principal_for_token
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.notify.sender import Mail, configured_mail
 from aisonar.web.errors import Forbidden, ReauthenticationRequired, Unauthenticated

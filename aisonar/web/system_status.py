@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from aisonar.channels.models import ChannelState
 from aisonar.clock import utcnow
 from aisonar.config import Settings
-from aisonar.gateway.pipeline import GatewayServices
+from aisonar.gateway.services import GatewayServices
 from aisonar.observability.system_status import (
     DatabaseStatus,
     RedisStatus,

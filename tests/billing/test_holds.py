@@ -16,7 +16,6 @@ from aisonar.billing.store import DurableBalance
 from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import Channel, ChannelTimeouts, ChannelWithSecret
 from aisonar.gateway.charging import Billing, held
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.providers.registry import ADAPTERS
 from aisonar.gateway.quotas import SpendQuotas
@@ -26,6 +25,7 @@ from aisonar.limits.models import Subject
 from aisonar.limits.spend import Period
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.store.engine import create_engine
+from aisonar.token_usage import TokenUsage
 
 PRICE = ModelPrice("m", "v", Rate(1_000_000), Rate(0), Rate(0), Rate(1_000_000))
 

@@ -6,7 +6,7 @@ from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.price_database import lookup
 from aisonar.billing.pricing import ModelPrice, Rate
 from aisonar.errors import InvalidInput
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 
 
 @pytest.mark.parametrize(

@@ -274,3 +274,52 @@ async def test_usage_the_upstream_does_not_report_is_estimated_and_flagged(
     for event in recorded:
         assert event.tokens_estimated and event.input_tokens > 0 and event.output_tokens > 0
         assert event.cost > 0
+
+
+@pytest.mark.parametrize("model", TRANSLATED)
+async def test_a_stream_the_upstream_breaks_off_ends_as_a_failed_response(
+    client: openai.AsyncOpenAI, backend: Backend, tenant: Tenant, model: str
+) -> None:
+    prompt = "a long enough answer please [[fault:cut]]"
+    events: list[Any] = []
+    stream = await client.responses.create(model=model, input=prompt, stream=True)
+    with pytest.raises(openai.APIError, match="broke off") as raised:
+        async for event in stream:
+            events.append(event)
+    assert raised.value.code == "upstream_unavailable"
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert events[0].type == "response.created" and events[-1].type == "response.failed"
+    failed = events[-1].response
+    assert (failed.id, failed.status) == (events[0].response.id, "failed")
+    assert failed.error is not None and failed.error.code == "upstream_unavailable"
+    assert "broke off" in failed.error.message
+    delivered = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert delivered and [item.status for item in failed.output] == ["incomplete"]
+    assert failed.output[0].content[0].text == delivered
+    # The SDK's stream helper raises it too.
+    async with client.responses.stream(model=model, input=prompt) as helper:
+        with pytest.raises(openai.APIError, match="broke off"):
+            async for _ in helper:
+                pass
+    for event in await recorded_events(backend, tenant, 2):
+        assert event.status_code == 502 and event.error_type == "upstream_error"
+        assert event.tokens_estimated and event.output_tokens > 0
+
+
+async def test_a_failed_stream_ends_with_the_error_event_in_sequence(
+    gateway: RunningGateway, tenant: Tenant
+) -> None:
+    body = {"model": CLAUDE, "input": "a long enough answer [[fault:cut]]", "stream": True}
+    headers = {"authorization": f"Bearer {tenant.secret}"}
+    async with (
+        aiohttp.ClientSession(gateway.url) as http,
+        http.post("/v1/responses", json=body, headers=headers) as answer,
+    ):
+        events = stream_events(await answer.read())
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    failed, error = events[-2:]
+    assert failed["type"] == "response.failed" and failed["response"]["status"] == "failed"
+    # Flat, as the API reference documents it; nested, as the live API sends it.
+    assert error["type"] == "error" and error["code"] == "upstream_unavailable"
+    assert error["message"] == error["error"]["message"] == failed["response"]["error"]["message"]
+    assert error["error"]["type"] == "upstream_error"

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from aisonar.billing.price_database import lookup
 from aisonar.cli import main
 from aisonar.clock import as_utc
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.ingest.reported import reported_event_id
 from aisonar.store.tables import usage_events
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
+from aisonar.token_usage import TokenUsage
 from tests.admin.people import Api
 from tests.support import (
     Backend,

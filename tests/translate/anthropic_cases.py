@@ -9,7 +9,6 @@ import httpx2
 from anthropic.types import Message, RawMessageStreamEvent
 from pydantic import TypeAdapter
 
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.anthropic_inbound import (
     TOOL_ERROR_PREFIX,
     HubToAnthropicStream,
@@ -18,6 +17,7 @@ from aisonar.gateway.translate.anthropic_outbound import (
     hub_request_to_anthropic,
 )
 from aisonar.gateway.translate.hub import JsonObject
+from aisonar.token_usage import TokenUsage
 
 MODEL = "claude-test"
 PNG = "iVBORw0KGgoAAAANSUhEUg=="

@@ -9,12 +9,12 @@ import pytest
 from google.genai import types
 from openai.types.chat import ChatCompletionChunk
 
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.gemini_inbound import (
     gemini_request_to_hub,
 )
 from aisonar.gateway.translate.gemini_replies import GeminiStreamToHub
 from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_usage
+from aisonar.token_usage import TokenUsage
 
 MODEL = "gemini-2.5-flash"
 PNG = "iVBORw0KGgo="

@@ -10,7 +10,6 @@ from openai.types.chat import (
 )
 
 from aisonar.gateway.errors import InvalidRequest, UnreadableUpstream
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import SseSplitter, event_data
 from aisonar.gateway.translate.anthropic_inbound import (
     RAW_ARGUMENTS_KEY,
@@ -25,6 +24,7 @@ from aisonar.gateway.translate.hub import (
     hub_chunk,
     hub_usage,
 )
+from aisonar.token_usage import TokenUsage
 from tests.translate.anthropic_cases import (
     ANTHROPIC_USAGE,
     CONVERSATION,

@@ -6,9 +6,9 @@ import pytest
 from google.genai import types
 
 from aisonar.gateway.errors import UnreadableUpstream
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.gemini_answers import HubToGeminiStream, hub_response_to_gemini
 from aisonar.gateway.translate.hub import JsonObject, hub_usage
+from aisonar.token_usage import TokenUsage
 from tests.translate.gemini_cases import (
     MODEL,
     hub_call,

@@ -9,7 +9,6 @@ from google.genai import types
 from openai.types.chat import ChatCompletion
 
 from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.gemini_answers import HubToGeminiStream
 from aisonar.gateway.translate.gemini_outbound import hub_request_to_gemini
 from aisonar.gateway.translate.gemini_replies import (
@@ -18,6 +17,7 @@ from aisonar.gateway.translate.gemini_replies import (
     gemini_response_to_hub,
 )
 from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature, hub_usage
+from aisonar.token_usage import TokenUsage
 from tests.translate.gemini_cases import (
     MODEL,
     PNG,

@@ -14,7 +14,7 @@ import orjson
 
 from aisonar.errors import AISonarError
 from aisonar.gateway.errors import upstream_details
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 _BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"

@@ -19,7 +19,7 @@ from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.formats.duplicate_fields import DuplicateField, refuse_duplicate_fields
 from aisonar.gateway.formats.gemini import gemini_usage
 from aisonar.gateway.formats.openai import read_usage
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
 
 # The Gemini API's own limit on one batch.

@@ -13,7 +13,7 @@ import orjson
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.formats.output_limit import OpenAIChoices, OutputTokens, insert_field
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 
 
 class _StreamOptions(msgspec.Struct):

@@ -15,7 +15,7 @@ import orjson
 
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.formats.gemini import gemini_usage
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 
 
 class _Options(msgspec.Struct):

@@ -15,7 +15,7 @@ import orjson
 from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
 from aisonar.gateway.formats.output_limit import OutputTokens
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from aisonar.channels.models import ChannelWithSecret
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.relay import HubReader, StreamUsage
 from aisonar.gateway.translate.hub import JsonObject
+from aisonar.token_usage import TokenUsage
 
 
 class UpstreamAdapter(Protocol):

@@ -7,13 +7,13 @@ import orjson
 
 from aisonar.channels.models import ChannelWithSecret
 from aisonar.gateway.formats.anthropic import AnthropicStreamUsage, anthropic_body_usage
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.anthropic_outbound import (
     AnthropicStreamToHub,
     anthropic_response_to_hub,
     hub_request_to_anthropic,
 )
 from aisonar.gateway.translate.hub import JsonObject
+from aisonar.token_usage import TokenUsage
 
 # The API version the gateway speaks when it translates; a client speaking Anthropic
 # itself sends its own, which is passed on.

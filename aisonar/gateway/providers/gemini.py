@@ -10,10 +10,10 @@ import orjson
 
 from aisonar.channels.models import ChannelWithSecret
 from aisonar.gateway.formats.gemini import GeminiStreamUsage, gemini_body_usage
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.gemini_outbound import hub_request_to_gemini
 from aisonar.gateway.translate.gemini_replies import GeminiStreamToHub, gemini_response_to_hub
 from aisonar.gateway.translate.hub import JsonObject
+from aisonar.token_usage import TokenUsage
 
 API_VERSION = "v1beta"
 

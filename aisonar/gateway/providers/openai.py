@@ -12,9 +12,9 @@ import orjson
 from aisonar.channels.models import ChannelWithSecret
 from aisonar.gateway.errors import UpstreamUnavailable
 from aisonar.gateway.formats.openai import OpenAIStreamUsage, output_limit_field, read_usage
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.translate.hub import JsonObject, usage_from_hub
+from aisonar.token_usage import TokenUsage
 
 _DONE = b"[DONE]"
 # Thinking budgets (tokens) at or below which each reasoning effort is chosen.

@@ -29,7 +29,6 @@ import orjson
 
 from aisonar.gateway.errors import InvalidRequest, UnreadableUpstream
 from aisonar.gateway.formats.anthropic import anthropic_usage_block
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.translate.hub import (
     SHAPE_ERRORS,
     JsonObject,
@@ -41,6 +40,7 @@ from aisonar.gateway.translate.hub import (
     refuse_unknown,
     usage_from_hub,
 )
+from aisonar.token_usage import TokenUsage
 
 TARGET = "this model's provider"
 RAW_ARGUMENTS_KEY = "_raw_arguments"

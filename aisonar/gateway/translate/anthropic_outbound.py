@@ -31,7 +31,6 @@ import orjson
 
 from aisonar.gateway.errors import InvalidRequest, UpstreamUnavailable
 from aisonar.gateway.formats.anthropic import anthropic_usage, merge_anthropic_usage
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.translate.anthropic_structured import is_json_tool, structured_request
 from aisonar.gateway.translate.delivery import ignored_by
@@ -45,6 +44,7 @@ from aisonar.gateway.translate.hub import (
     present,
     refuse_unknown,
 )
+from aisonar.token_usage import TokenUsage
 
 TARGET = "Anthropic"
 REASONING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768, "max": 65536}

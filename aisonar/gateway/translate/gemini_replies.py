@@ -11,9 +11,9 @@ import orjson
 
 from aisonar.gateway.errors import UpstreamUnavailable
 from aisonar.gateway.formats.gemini import gemini_usage
-from aisonar.gateway.formats.usage import TokenUsage
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.translate.hub import JsonObject, hub_chunk, hub_usage
+from aisonar.token_usage import TokenUsage
 
 # Finish reasons of an answer its filters stopped.
 _FILTERED = frozenset(

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.formats.usage import TokenUsage
+from aisonar.token_usage import TokenUsage
 
 JsonObject = dict[str, Any]
 

@@ -65,14 +65,17 @@ class ResponseFrame:
         output: list[JsonObject],
         usage: JsonObject | None,
         reason: str | None = None,
+        error: JsonObject | None = None,
     ) -> JsonObject:
+        """The Response; a failed one (`status` "failed") says why in `error`: its `code`
+        and `message`."""
         return {
             "id": response_id,
             "object": "response",
             "created_at": created_at,
             "status": status,
             "background": False,
-            "error": None,
+            "error": error,
             "incomplete_details": {"reason": reason} if status == "incomplete" else None,
             "model": self.model,
             "output": output,

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from aisonar.errors import AISonarError
 from aisonar.gateway.translate.hub import JsonObject
 from aisonar.gateway.translate.responses_answers import (
     ResponseFrame,
@@ -94,6 +95,22 @@ class HubToResponsesStream:
             self._id, self._created_at, status, self._output, self._usage, reason
         )
         events.append(self._event("response." + status, response=response))
+        return b"".join(events)
+
+    def fail(self, error: AISonarError) -> bytes:
+        """The events that end the stream when `error` broke it off."""
+        events = self._start()
+        events.extend(self._close_all("incomplete"))
+        code = error.code or "server_error"
+        failure = {"code": code, "message": error.message}
+        response = self._frame.response(
+            self._id, self._created_at, "failed", self._output, self._usage, error=failure
+        )
+        events.append(self._event("response.failed", response=response))
+        nested = {"type": error.kind, "code": code, "message": error.message, "param": error.param}
+        events.append(
+            self._event("error", code=code, message=error.message, param=error.param, error=nested)
+        )
         return b"".join(events)
 
     # --- items ---------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Token usage in one normalized shape, whatever format the upstream reported it in.
+"""Token usage in one normalized shape, whatever format the upstream reported it in: what
+the gateway's wire formats read, billing prices and usage records, so it sits in the base
+layer beneath them all.
 
 `input_tokens` counts all input, cached reads and cache writes included (OpenAI's
 convention); `output_tokens` counts all output, reasoning included."""

@@ -1,5 +1,7 @@
-"""Billing's HTTP endpoints: redeeming a code (`POST /api/me/redeem`, with an API key)
-and the payment webhook (`POST /api/payments/webhook`, signed)."""
+"""Recharges over the gateway's HTTP: redeeming a code (`POST /api/me/redeem`, with an API
+key) and the payment webhook (`POST /api/payments/webhook`, signed). They translate the
+request to billing's use cases (`billing/codes.py`, `billing/payments.py`) and credit the
+gateway's balance store at once."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from aisonar.billing.money import format_amount
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import GatewayServices, authenticate_exchange
+from aisonar.gateway.pipeline import authenticate_exchange
+from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 
 

@@ -1,0 +1,33 @@
+"""What a route of the gateway's app is: its HTTP method, its handler, whether its
+requests are recorded as usage, and the client format its errors are written in. The
+packages above the gateway (ingest) declare their routes with it, and the app mounts them
+beside the relay's."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aisonar.gateway.http import Exchange
+from aisonar.gateway.inbound.anthropic import AnthropicDialect
+from aisonar.gateway.inbound.dialect import Dialect
+from aisonar.gateway.inbound.gemini import GeminiDialect
+from aisonar.gateway.inbound.openai import OpenAIDialect
+from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.services import GatewayServices
+
+Handler = Callable[[GatewayServices, Exchange, RequestMeter], Awaitable[None]]
+
+OPENAI, ANTHROPIC, GEMINI = OpenAIDialect(), AnthropicDialect(), GeminiDialect()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    handler: Handler
+    # Whether its requests are recorded as usage events.
+    metered: bool = True
+    dialect: Dialect = OPENAI
+    # Whether its body is always JSON, checked as it is read (json_body.py); not the
+    # reports', which may come gzip-compressed or as protobuf.
+    json_body: bool = True
