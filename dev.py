@@ -2,7 +2,7 @@
 """Set up and run AI Sonar from a fresh clone with nothing but Python 3.11+.
 
 python3 dev.py demo    # the gateway on SQLite with a built-in fake upstream
-python3 dev.py test    # lint, type-check and the whole test suite
+python3 dev.py test    # lint, type-check, import layers (lint-imports) and the whole test suite
 python3 dev.py run ... # any `aisonar` command inside the project's environment
 """
 
@@ -57,6 +57,7 @@ def main(argv: list[str]) -> None:
         _run(str(BIN / "ruff"), "check", "--no-cache", *sources)
         _run(str(BIN / "ruff"), "format", "--no-cache", "--check", *sources)
         _run(str(BIN / "mypy"))
+        _run(str(BIN / "lint-imports"))
         _run(str(PYTHON), "-m", "pytest", *argv[1:])
     else:
         print(__doc__)
