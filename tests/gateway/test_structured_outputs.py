@@ -204,3 +204,42 @@ async def test_gemini_response_schema_streamed(
     )
     text = "".join([chunk.text or "" async for chunk in stream])
     assert_forecast(Forecast.model_validate_json(text), asked, model, fake_upstream)
+
+
+# What the forecast's schema asks that Anthropic's structured outputs do not enforce: the
+# temperature's bounds (`Field(ge=-40, le=50)`).
+UNENFORCED = ("properties.temperature.maximum", "properties.temperature.minimum")
+DROPPED = "x-aisonar-dropped-fields"
+
+
+def named(field: str) -> str:
+    return ", ".join(f"{field}.{path}" for path in UNENFORCED)
+
+
+@pytest.mark.parametrize("model", MODELS)
+async def test_what_a_claude_model_is_not_held_to_is_named_in_each_clients_terms(
+    openai_client: openai.AsyncOpenAI, gemini_client: genai.Client, model: str
+) -> None:
+    messages: Any = [{"role": "user", "content": prompt()}]
+    chat = await openai_client.chat.completions.with_raw_response.parse(
+        model=model, messages=messages, response_format=Forecast
+    )
+    responses = await openai_client.responses.with_raw_response.parse(
+        model=model, input=prompt(), text_format=Forecast
+    )
+    gemini = await gemini_client.aio.models.generate_content(
+        model=model, contents=prompt(), config=gemini_config()
+    )
+    assert gemini.sdk_http_response is not None and gemini.sdk_http_response.headers is not None
+    shown = [chat.headers.get(DROPPED), responses.headers.get(DROPPED)]
+    shown.append(gemini.sdk_http_response.headers.get(DROPPED))
+    if model == CLAUDE:
+        # The google-genai SDK sends the schema as an OpenAPI `responseSchema`.
+        assert shown == [
+            named("response_format.json_schema.schema"),
+            named("text.format.schema"),
+            named("generationConfig.responseSchema"),
+        ]
+    else:
+        assert shown == [None, None, None]
+    assert isinstance(chat.parse().choices[0].message.parsed, Forecast)

@@ -23,7 +23,11 @@ from aisonar.gateway.translate.anthropic_outbound import (
     AnthropicStreamToHub,
     anthropic_response_to_hub,
 )
-from aisonar.gateway.translate.anthropic_structured import JSON_TOOL, anthropic_schema
+from aisonar.gateway.translate.anthropic_structured import (
+    JSON_TOOL,
+    anthropic_schema,
+    unenforced_keywords,
+)
 from aisonar.gateway.translate.hub import JsonObject, UnsupportedFeature
 from aisonar.testing.fake_upstream import FakeUpstream
 from tests.conftest import UPSTREAM_KEY
@@ -169,6 +173,46 @@ def test_schema_keywords_anthropic_does_not_enforce_are_adjusted(
     schema: JsonObject, adjusted: JsonObject
 ) -> None:
     assert anthropic_schema(schema) == adjusted
+
+
+def test_what_anthropic_does_not_enforce_is_listed_by_its_path_in_the_schema() -> None:
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **SCHEMA,
+        "properties": {
+            **SCHEMA["properties"],
+            "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+            "wind": {"oneOf": [{"type": "number", "maximum": 300}, {"$ref": "#/$defs/calm"}]},
+        },
+        "$defs": {"calm": {"type": "string", "pattern": "^calm$"}},
+    }
+    hub = {"model": CURRENT, "response_format": json_schema(schema)}
+
+    assert unenforced_keywords(hub) == [
+        "$schema",
+        "properties.city.minLength",
+        "properties.temperature.minimum",
+        "properties.tags.additionalProperties",
+        "properties.wind.oneOf",
+        "properties.wind.oneOf[0].maximum",
+        "$defs.calm.pattern",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "response_format"),
+    [
+        # Sent as a forced tool, whose input schema goes as it is.
+        (OLDER, json_schema()),
+        (CURRENT, {"type": "json_object"}),
+        (CURRENT, {"type": "text"}),
+    ],
+)
+def test_nothing_is_listed_for_a_schema_sent_as_it_is(
+    model: str, response_format: JsonObject
+) -> None:
+    assert unenforced_keywords({"model": model, "response_format": response_format}) == []
+    assert unenforced_keywords({"model": model}) == []
 
 
 def test_json_object_is_a_forced_tool_taking_any_object() -> None:

@@ -286,6 +286,73 @@ def test_the_dropped_fields_go_by_the_clients_names() -> None:
     assert DROPPED not in hub and "reasoning_effort" not in hub
 
 
+STRING_SCHEMA: JsonObject = {"type": "object", "properties": {"name": {"type": "string"}}}
+PATTERN_SCHEMA: JsonObject = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "pattern": "^[A-Z]"}},
+}
+
+
+@pytest.mark.parametrize(
+    ("client", "hub", "field"),
+    [
+        (
+            "openai",
+            {"response_format": {"type": "json_schema", "json_schema": {"schema": PATTERN_SCHEMA}}},
+            "response_format.json_schema.schema",
+        ),
+        (
+            "responses",
+            {"response_format": {"type": "json_schema", "json_schema": {"schema": PATTERN_SCHEMA}}},
+            "text.format.schema",
+        ),
+        (
+            "gemini",
+            gemini_request_to_hub(
+                {
+                    "contents": [{"parts": [{"text": "hi"}]}],
+                    "generationConfig": {
+                        "responseMimeType": "application/json",
+                        "responseJsonSchema": PATTERN_SCHEMA,
+                    },
+                },
+                model="claude-haiku-4-5",
+                stream=False,
+            ),
+            "generationConfig.responseJsonSchema",
+        ),
+        (
+            "gemini",
+            gemini_request_to_hub(
+                {
+                    "contents": [{"parts": [{"text": "hi"}]}],
+                    "generationConfig": {
+                        "responseMimeType": "application/json",
+                        "responseSchema": {
+                            "type": "OBJECT",
+                            "properties": {"name": {"type": "STRING", "pattern": "^[A-Z]"}},
+                        },
+                    },
+                },
+                model="claude-haiku-4-5",
+                stream=False,
+            ),
+            "generationConfig.responseSchema",
+        ),
+    ],
+)
+def test_schema_keywords_anthropic_does_not_enforce_are_named_as_the_client_sent_them(
+    client: str, hub: JsonObject, field: str
+) -> None:
+    hub = {**hub, "model": "claude-haiku-4-5"}
+    other = {**hub, "model": "gemini-2.5-flash"}
+
+    assert drop_for_target(hub, client, "anthropic") == [f"{field}.properties.name.pattern"]
+    assert drop_for_target(other, client, "gemini") == []
+    enforced = {"type": "json_schema", "json_schema": {"schema": STRING_SCHEMA}}
+    assert drop_for_target({**hub, "response_format": enforced}, client, "anthropic") == []
+
+
 @pytest.mark.parametrize("reasons", [True, None])
 def test_a_model_that_reasons_or_is_unknown_keeps_its_effort(reasons: bool | None) -> None:
     hub = anthropic_request_to_hub(messages_request(output_config={"effort": "high"}))

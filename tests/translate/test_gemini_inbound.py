@@ -366,14 +366,20 @@ def test_thinking_config(thinking: JsonObject, expected: JsonObject) -> None:
         ({"responseMimeType": "application/json"}, {"type": "json_object"}),
         (
             {"responseMimeType": "application/json", "responseJsonSchema": WEATHER_SCHEMA},
-            {"type": "json_schema", "json_schema": {"name": "response", "schema": WEATHER_SCHEMA}},
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "responseJsonSchema", "schema": WEATHER_SCHEMA},
+            },
         ),
         (
             {
                 "responseMimeType": "application/json",
                 "responseSchema": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}},
             },
-            {"type": "json_schema", "json_schema": {"name": "response", "schema": WEATHER_SCHEMA}},
+            {
+                "type": "json_schema",
+                "json_schema": {"name": "responseSchema", "schema": WEATHER_SCHEMA},
+            },
         ),
     ],
 )

@@ -63,12 +63,12 @@ def structured_request(hub: JsonObject, tools: list[JsonObject], thinking: bool)
         raise InvalidRequest(f"The tool name `{JSON_TOOL}` is reserved.", param="tools")
     if kind == "text":
         return {}
-    spec = response_format.get("json_schema") or {}
-    schema = spec.get("schema") if kind == "json_schema" else None
-    if schema is not None and model_structured_output(hub["model"], "anthropic") is not False:
-        output_format = {"type": "json_schema", "schema": anthropic_schema(schema)}
+    structured = _structured_schema(hub)
+    if structured is not None:
+        output_format = {"type": "json_schema", "schema": anthropic_schema(structured)}
         return {"output_config": {"format": output_format}}
-    schema = schema or {"type": "object"}
+    spec = response_format.get("json_schema") or {}
+    schema = (spec.get("schema") if kind == "json_schema" else None) or {"type": "object"}
     return _forced_tool(hub, tools, schema, spec.get("description"), thinking)
 
 
@@ -116,30 +116,72 @@ def anthropic_schema(schema: Any) -> Any:
     `minItems` kept when 0 or 1, a string `format` kept when Anthropic knows it; any other
     keyword (`minimum`, `maxLength`, `pattern`, ...) is appended to the description as
     `{keyword: value}`."""
+    return _adjusted(schema, "", [])
+
+
+def unenforced_keywords(hub: JsonObject) -> list[str]:
+    """What Anthropic will not hold the answer to when `hub` goes out as structured outputs,
+    by path in the schema (`properties.name.minLength`, `anyOf[1].pattern`): each keyword
+    moved into a description, an open object's `additionalProperties`, a `oneOf` read as
+    `anyOf` and a `$schema` left out. None for a request sent otherwise."""
+    schema = _structured_schema(hub)
+    notes: list[str] = []
+    if schema is not None:
+        _adjusted(schema, "", notes)
+    return notes
+
+
+def _structured_schema(hub: JsonObject) -> Any:
+    """The JSON schema `hub` asks for when its model has structured outputs, else None."""
+    response_format = hub.get("response_format")
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    if schema is None or model_structured_output(hub["model"], "anthropic") is False:
+        return None
+    return schema
+
+
+def _at(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _adjusted(schema: Any, path: str, notes: list[str]) -> Any:
+    """`anthropic_schema` of the schema at `path`, noting in `notes` what it adjusts."""
     if not isinstance(schema, dict):
         return schema
     adjusted: JsonObject = {}
     moved: JsonObject = {}
     for key, value in schema.items():
+        where = _at(path, key)
         if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
-            adjusted[key] = {name: anthropic_schema(sub) for name, sub in value.items()}
+            adjusted[key] = {
+                name: _adjusted(sub, _at(where, name), notes) for name, sub in value.items()
+            }
         elif key in ("anyOf", "oneOf", "allOf") and isinstance(value, list):
+            if key == "oneOf":
+                notes.append(where)
             adjusted["allOf" if key == "allOf" else "anyOf"] = [
-                anthropic_schema(sub) for sub in value
+                _adjusted(sub, f"{where}[{index}]", notes) for index, sub in enumerate(value)
             ]
         elif key == "items":
-            adjusted[key] = anthropic_schema(value)
-        elif key in ("additionalProperties", "$schema"):
+            adjusted[key] = _adjusted(value, where, notes)
+        elif key == "additionalProperties":
             continue
+        elif key == "$schema":
+            notes.append(where)
         elif _kept(key, value):
             adjusted[key] = value
         else:
             moved[key] = value
+            notes.append(where)
     if _is_object(schema):
         adjusted["additionalProperties"] = False
         extra = schema.get("additionalProperties")
         if extra not in (None, False):
             moved["additionalProperties"] = extra
+            notes.append(_at(path, "additionalProperties"))
     if moved:
         note = "{" + ", ".join(f"{key}: {value}" for key, value in moved.items()) + "}"
         described = adjusted.get("description")

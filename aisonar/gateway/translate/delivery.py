@@ -6,13 +6,18 @@ header. A field that would change the answer is refused instead (`UnsupportedFea
 The inbound translators drop their format's own such fields (Anthropic's `cache_control`,
 `context_management`, ...) and record them in the hub request (`hub.note_dropped`);
 `drop_for_target` drops the hub fields the target provider lacks. docs/translation.md
-has the whole table."""
+has the whole table.
+
+The same header names the JSON-schema keywords an Anthropic model is not held to: its
+structured outputs enforce a subset of JSON Schema, and the rest is moved into the schema's
+descriptions (`anthropic_structured`), each named by its path in the client's own schema."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from aisonar.gateway.http import Exchange
+from aisonar.gateway.translate.anthropic_structured import unenforced_keywords
 from aisonar.gateway.translate.hub import JsonObject, note_dropped, take_dropped
 
 DROPPED_FIELDS_HEADER = b"x-aisonar-dropped-fields"
@@ -43,6 +48,14 @@ _CLIENT_NAMES: Mapping[str, Mapping[str, str]] = {
     },
     "gemini": {"reasoning_effort": "generationConfig.thinkingConfig.thinkingLevel"},
 }
+# Where each client format puts the JSON schema of its structured output. A Gemini client's
+# is `generationConfig.` and the field it used, which its translation gives the schema as
+# its name (`responseSchema` or `responseJsonSchema`).
+_SCHEMA_FIELDS: Mapping[str, str] = {
+    "openai": "response_format.json_schema.schema",
+    "responses": "text.format.schema",
+}
+_GEMINI_SCHEMA_FIELDS = frozenset({"responseSchema", "responseJsonSchema"})
 
 
 def ignored_by(provider: str) -> frozenset[str]:
@@ -69,7 +82,18 @@ def drop_for_target(
     for field in dropped:
         del hub[field]
         note_dropped(hub, names.get(field, field))
+    if provider == "anthropic":
+        field = _schema_field(hub, client)
+        note_dropped(hub, *(f"{field}.{path}" for path in unenforced_keywords(hub)))
     return take_dropped(hub)
+
+
+def _schema_field(hub: JsonObject, client: str) -> str:
+    """Where the client sent the JSON schema of `hub["response_format"]`."""
+    if client != "gemini":
+        return _SCHEMA_FIELDS.get(client, _SCHEMA_FIELDS["openai"])
+    name = (hub.get("response_format") or {}).get("json_schema", {}).get("name")
+    return "generationConfig." + (name if name in _GEMINI_SCHEMA_FIELDS else "responseJsonSchema")
 
 
 def show_dropped_fields(exchange: Exchange, fields: list[str]) -> None:

@@ -495,17 +495,17 @@ def _response_format(config: JsonObject) -> JsonObject:
         raise UnsupportedFeature(
             "generationConfig.responseMimeType", TARGET, "only application/json schemas apply"
         )
+    # The schema is named after the field it came in, so that what a target leaves out of it
+    # can be named by the client's path (`delivery`).
     if "responseJsonSchema" in config:
-        schema = config["responseJsonSchema"]
+        name, schema = "responseJsonSchema", config["responseJsonSchema"]
     elif "responseSchema" in config:
-        schema = _json_schema(config["responseSchema"], "generationConfig.responseSchema")
+        where = "generationConfig.responseSchema"
+        name, schema = "responseSchema", _json_schema(config["responseSchema"], where)
     else:
         return {"response_format": {"type": "json_object"}}
     return {
-        "response_format": {
-            "type": "json_schema",
-            "json_schema": {"name": "response", "schema": schema},
-        }
+        "response_format": {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
     }
 
 
