@@ -31,15 +31,9 @@ from aisonar.privacy.requests import (
     request_deletion,
 )
 from aisonar.web.deps import Acting, Caller, Config, Mailer, Services
+from aisonar.web.inputs import DeletionAsk
 
 router = APIRouter(tags=["privacy"])
-
-
-class DeletionAsk(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # The current password; an account without one asks an operator.
-    password: str = Field(min_length=1, max_length=1000)
-    reason: str | None = Field(default=None, max_length=500)
 
 
 class DeletionApprove(BaseModel):

@@ -17,7 +17,6 @@ from aisonar.admin.schemas import (
     KeyCreate,
     KeyCreated,
     KeyOut,
-    ProfileChange,
     TokenCreate,
     TokenCreated,
     TokenOut,
@@ -32,6 +31,7 @@ from aisonar.notify.reading import mark_read, reading
 from aisonar.web.balances import BalanceOut, balance_of
 from aisonar.web.deps import Acting, Caller, Engine, RecentlyAuthenticated, Services
 from aisonar.web.ids import RowId
+from aisonar.web.inputs import ProfileChange
 
 router = APIRouter(prefix="/api/me", tags=["me"])
 

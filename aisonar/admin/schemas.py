@@ -4,14 +4,13 @@ credits ("12.50"), as everywhere people read them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, Role, User
 from aisonar.accounts.tokens import AccessToken
 from aisonar.billing.money import format_amount
-from aisonar.i18n import N_, Language
+from aisonar.i18n import Language
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -97,38 +96,6 @@ class UserChange(BaseModel):
     # previous and the new address are told. People change their own with
     # `POST /api/me/email`.
     email: str | None = Field(default=None, min_length=3, max_length=320)
-
-
-# Trimmed, at most 200 characters (the column's size), no control characters.
-_ProfileText = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")
-]
-
-
-def _not_nullable(schema: dict[str, Any]) -> None:
-    """Document an optional field as its type alone: it may be left out, not sent as null."""
-    [kept] = [option for option in schema.pop("anyOf") if option.get("type") != "null"]
-    schema.update(kept)
-
-
-class ProfileChange(BaseModel):
-    """Any of the fields (at least one); each left out stays as it is."""
-
-    model_config = _STRICT
-    name: Annotated[_ProfileText, StringConstraints(min_length=1)] | None = Field(
-        default=None, json_schema_extra=_not_nullable
-    )
-    # An empty string clears it.
-    company: _ProfileText | None = Field(default=None, json_schema_extra=_not_nullable)
-    # Also settable in `/api/me/notification-settings`.
-    language: Language | None = Field(default=None, json_schema_extra=_not_nullable)
-
-    @field_validator("name", "company", "language")
-    @classmethod
-    def _given_fields_are_not_null(cls, value: object) -> object:
-        if value is None:
-            raise ValueError(N_("may not be null; leave the field out to keep it as it is"))
-        return value
 
 
 class OrgChange(BaseModel):

@@ -6,55 +6,29 @@ person (`AISONAR_SUPPORT_MESSAGES_PER_HOUR`)."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from aisonar.audit.models import Actor
-from aisonar.config import Settings
-from aisonar.errors import Throttled
-from aisonar.gateway.services import GatewayServices
-from aisonar.i18n import N_
-from aisonar.limits.store import RateCheck
 from aisonar.support import services as support
 from aisonar.support.models import (
-    MAX_BODY_CHARS,
-    MAX_SUBJECT_CHARS,
     AuthorRole,
     SupportMessage,
     SupportRequest,
     SupportStatus,
     SupportThread,
 )
+from aisonar.support.own_requests import open_own_request, write_in_own_request
 from aisonar.web.deps import Acting, Caller, Config, Operator, Services
+from aisonar.web.inputs import SupportMessageIn, SupportOpen
 
 router = APIRouter(tags=["support"])
 
-_HOUR_S = 3600.0
 _TOO_MANY: dict[int | str, dict[str, Any]] = {
     429: {"description": "Too many support messages this hour; nothing was stored."}
 }
-
-
-class TooManySupportMessages(Throttled):
-    code = "too_many_support_messages"
-    refusal = N_("Too many support messages; try again in {seconds} s.")
-
-
-class SupportOpen(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    # One line.
-    subject: str = Field(min_length=1, max_length=MAX_SUBJECT_CHARS)
-    # The first message.
-    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
-
-
-class SupportMessageIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS)
 
 
 class SupportMessageOut(BaseModel):
@@ -98,20 +72,6 @@ class SupportThreadOut(_RequestFields):
         return cls(**fields, messages=[SupportMessageOut.of(m) for m in thread.messages])
 
 
-async def _count_message(running: GatewayServices, settings: Settings, user_id: str) -> None:
-    """Count one message of the person; refused (429) past their hourly allowance."""
-    check = RateCheck(
-        "support messages of the account",
-        f"support:user:{user_id}",
-        settings.support_messages_per_hour,
-        _HOUR_S,
-        1,
-    )
-    decision = await running.limiter.store.admit(secrets.token_hex(8), [check], [])
-    if not decision.allowed:
-        raise TooManySupportMessages(decision.retry_after_s)
-
-
 @router.get("/api/me/support")
 async def my_support_requests(caller: Caller, running: Services) -> list[SupportRequestOut]:
     """Your support requests, the most recently active first."""
@@ -127,27 +87,15 @@ async def open_support_request(
     """Ask the operators of this installation for help: a new request with its first
     message. Only you and the operators read it; you hear of each answer."""
     opened = await open_own_request(
-        running, settings, caller.user_id, actor, subject=body.subject, body=body.body
+        running.engine,
+        running.limiter.store,
+        settings,
+        caller.user_id,
+        actor,
+        subject=body.subject,
+        body=body.body,
     )
     return SupportThreadOut.of(opened)
-
-
-async def open_own_request(
-    running: GatewayServices,
-    settings: Settings,
-    user_id: str,
-    actor: Actor,
-    *,
-    subject: str,
-    body: str,
-) -> SupportThread:
-    """The person's new request with its first message, counted against their hourly
-    allowance (as `POST /api/me/support` and the console open one)."""
-    async with running.engine.begin() as conn:
-        opened = await support.open_request(conn, user_id, subject, body, actor=actor)
-        # Counted once it would be stored; a refusal rolls it back.
-        await _count_message(running, settings, user_id)
-    return opened
 
 
 @router.get("/api/me/support/{support_id}")
@@ -172,19 +120,10 @@ async def write_in_my_support_request(
     support_id: str,
 ) -> SupportThreadOut:
     """Write in your open request; a closed one takes no more messages."""
-    written = await write_in_own_request(running, settings, caller.user_id, support_id, body.body)
+    written = await write_in_own_request(
+        running.engine, running.limiter.store, settings, caller.user_id, support_id, body.body
+    )
     return SupportThreadOut.of(written)
-
-
-async def write_in_own_request(
-    running: GatewayServices, settings: Settings, user_id: str, support_id: str, body: str
-) -> SupportThread:
-    """The person's message in their own open request, counted against their hourly
-    allowance."""
-    async with running.engine.begin() as conn:
-        written = await support.add_message(conn, support_id, user_id, body)
-        await _count_message(running, settings, user_id)
-    return written
 
 
 @router.post(

@@ -11,8 +11,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts.sessions import COOKIE_NAME, end_session
 from aisonar.accounts.throttle import TooManySignIns
-from aisonar.admin import signup
-from aisonar.admin.session import SignIn, password_sign_in
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
@@ -31,6 +29,9 @@ from aisonar.privacy.policies import PolicyKind, current_policy
 from aisonar.web.deps import Config, Services
 from aisonar.web.errors import Unauthenticated
 from aisonar.web.ids import written_id
+from aisonar.web.inputs import SignIn, SignUp
+from aisonar.web.sessions import password_sign_in
+from aisonar.web.sessions import sign_up as sign_up_and_in
 
 router = console_router()
 
@@ -116,14 +117,14 @@ async def sign_up_page(visitor: Visitor, running: Services, settings: Config) ->
 async def sign_up(
     request: Request, visitor: Visitor, running: Services, settings: Config
 ) -> Response:
-    """The API's own sign-up handler, so that the rules (age, terms, the limit per
-    address) are the same."""
+    """The API's own sign-up (`web/sessions.py`), so that the rules (age, terms, the
+    limit per address) are the same."""
     form = await checked_form(request, visitor)
     fields: dict[str, Any] = {name: form.text(name) for name in _SIGN_UP_FIELDS}
     terms_version = form.text("accepted_terms_version")
     response = see_other(HOME_PATH)
     try:
-        body = signup.SignUp(
+        body = SignUp(
             **fields,
             password=form.secret("password"),
             age_confirmed=form.checked("age_confirmed"),
@@ -131,7 +132,7 @@ async def sign_up(
             if form.checked("accept_terms")
             else None,
         )
-        await signup.sign_up(body, request, response, running, settings)
+        await sign_up_and_in(request, response, running, settings, body)
     except ValidationError as error:
         message = error_text(invalid(error), visitor.language)
         return await _sign_up_form(visitor, running, fields, message, 400)

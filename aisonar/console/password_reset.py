@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, Query, Request, Response
 from pydantic import ValidationError
 
+from aisonar.accounts.forgotten_password import ask_for_reset, complete_reset, send_reset_mail
 from aisonar.accounts.invitations import Invited, invited_by
 from aisonar.accounts.password_reset import RESET_PAGE
-from aisonar.admin.password_reset import ResetConfirm, ResetRequest, ask_for_reset, complete_reset
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
@@ -23,7 +23,8 @@ from aisonar.console.routing import SIGN_IN_PATH, console_router, see_other
 from aisonar.console.visit import Visit, Visitor
 from aisonar.errors import AISonarError
 from aisonar.i18n import translations
-from aisonar.web.deps import Config, Engine, Mailer, Services
+from aisonar.web.deps import Config, Engine, Mailer, Services, client_ip
+from aisonar.web.inputs import ResetConfirm, ResetRequest
 
 router = console_router()
 
@@ -93,10 +94,14 @@ async def ask_for_a_reset(
     typed = form.text("email")
     try:
         body = ResetRequest(email=typed)
-        await ask_for_reset(request, tasks, running, settings, mailer, body.email)
+        mailed = await ask_for_reset(
+            running.engine, running.limiter.store, settings, mailer, body.email, client_ip(request)
+        )
     except (ValidationError, AISonarError) as error:
         status = 400 if isinstance(error, ValidationError) else error.status
         return _form(visitor, {"email": typed}, status=status, error=error)
+    if mailed is not None and mailer is not None:
+        tasks.add_task(send_reset_mail, mailer, settings, mailed)
     return see_other(RESET_PAGE + "?sent=true")
 
 
@@ -116,7 +121,14 @@ async def set_new_password(
         return _form(visitor, shown, status=400, error=message)
     try:
         body = ResetConfirm(token=token, new_password=new_password)
-        done = await complete_reset(request, running, settings, body.token, body.new_password)
+        done = await complete_reset(
+            running.engine,
+            running.limiter.store,
+            settings,
+            body.token,
+            body.new_password,
+            client_ip(request),
+        )
     except (ValidationError, AISonarError) as error:
         status = 400 if isinstance(error, ValidationError) else error.status
         return _form(visitor, shown, status=status, error=error)

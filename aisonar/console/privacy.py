@@ -15,8 +15,6 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from aisonar.accounts.sessions import COOKIE_NAME
-from aisonar.admin.deletion import DeletionAsk
-from aisonar.admin.personal_export import export_own
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.navigation import N_
@@ -24,6 +22,7 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit, Visitor
 from aisonar.errors import AISonarError, InvalidInput
+from aisonar.exports.personal.requests import own_export
 from aisonar.privacy.acknowledgements import standings
 from aisonar.privacy.consents import (
     AGE_CONFIRMED,
@@ -35,8 +34,10 @@ from aisonar.privacy.consents import (
     record_choice,
 )
 from aisonar.privacy.requests import request_deletion
+from aisonar.web.archives import archive_download
 from aisonar.web.cookie_consent import keep_cookie_choice
 from aisonar.web.deps import Config, Engine, Services
+from aisonar.web.inputs import DeletionAsk
 
 router = console_router()
 
@@ -117,7 +118,13 @@ async def export_my_data(
     download (the page stays); past the hourly allowance, the page says when to retry."""
     await checked_form(request, member)
     try:
-        return await export_own(running, settings, member.principal, member.actor)
+        exported = await own_export(
+            running.engine,
+            running.limiter.store,
+            settings.exports_per_hour,
+            member.principal.user_id,
+        )
+        return await archive_download(running.engine, member.actor, exported)
     except AISonarError as error:
         return await _privacy_page(
             member,

@@ -12,11 +12,9 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 
 from aisonar.accounts.email_change import confirm_email_change, pending_email_change
+from aisonar.accounts.email_change_requests import ask_for_email_change
 from aisonar.accounts.login import change_password
 from aisonar.accounts.membership import update_user
-from aisonar.admin.email_change import EmailChange, EmailVerify, ask_for_email_change
-from aisonar.admin.schemas import ProfileChange
-from aisonar.admin.session import PasswordChange
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
@@ -25,6 +23,7 @@ from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
 from aisonar.i18n import translations
 from aisonar.web.deps import Config, Engine, Mailer, Services
+from aisonar.web.inputs import EmailChange, EmailVerify, PasswordChange, ProfileChange
 
 router = console_router()
 
@@ -116,7 +115,14 @@ async def request_email_change(
         body = EmailChange(email=typed, password=form.secret("password") or None)
         person = member.principal
         await ask_for_email_change(
-            running, settings, mailer, person.user_id, member.actor, body.email, body.password
+            running.engine,
+            running.limiter.store,
+            settings,
+            mailer,
+            person.user_id,
+            member.actor,
+            body.email,
+            body.password,
         )
     except (ValidationError, AISonarError) as error:
         message, status = _failure(error, member)

@@ -16,12 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import User
-from aisonar.admin.support import (
-    SupportMessageIn,
-    SupportOpen,
-    open_own_request,
-    write_in_own_request,
-)
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.navigation import N_
@@ -37,7 +31,9 @@ from aisonar.support.models import (
     SupportStatus,
     SupportThread,
 )
+from aisonar.support.own_requests import open_own_request, write_in_own_request
 from aisonar.web.deps import Config, Engine, Services, operator
+from aisonar.web.inputs import SupportMessageIn, SupportOpen
 
 router = console_router()
 
@@ -145,7 +141,8 @@ async def open_request(
     try:
         body = SupportOpen.model_validate(typed)
         opened = await open_own_request(
-            running,
+            running.engine,
+            running.limiter.store,
             settings,
             member.principal.user_id,
             member.actor,
@@ -207,7 +204,12 @@ async def write_in_my_request(
     try:
         body = SupportMessageIn(body=typed)
         await write_in_own_request(
-            running, settings, member.principal.user_id, support_id, body.body
+            running.engine,
+            running.limiter.store,
+            settings,
+            member.principal.user_id,
+            support_id,
+            body.body,
         )
     except (ValidationError, AISonarError) as error:
         if isinstance(error, NotFound):

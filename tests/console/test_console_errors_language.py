@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.forgotten_password import TooManyPasswordResets
 from aisonar.accounts.sessions import CSRF_HEADER
-from aisonar.admin.password_reset import TooManyPasswordResets
-from aisonar.admin.schemas import KeyCreate, ProfileChange
+from aisonar.admin.schemas import KeyCreate
 from aisonar.console.render import error_text
 from aisonar.console.validation import invalid
 from aisonar.errors import InvalidInput, NotFound, Phrase
@@ -32,6 +32,7 @@ from aisonar.privacy.cookies import LANGUAGE_COOKIE
 from aisonar.store.tables import api_keys, users
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.web.errors import API_REAUTHENTICATION, ReauthenticationRequired
+from aisonar.web.inputs import ProfileChange
 from tests.console.people import (
     MARKUP,
     PASSWORD,
