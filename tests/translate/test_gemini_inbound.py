@@ -273,6 +273,8 @@ def declarations(*names: str) -> list[JsonObject]:
             ["a", "b", "c"],
         ),
         ({"mode": "ANY", "allowedFunctionNames": ["a", "c"]}, "required", ["a", "c"]),
+        ({"mode": "VALIDATED"}, "auto", ["a", "b", "c"]),
+        ({"mode": "VALIDATED", "allowedFunctionNames": ["b"]}, "auto", ["b"]),
     ],
 )
 def test_tool_config_becomes_tool_choice(
@@ -418,10 +420,6 @@ def test_streaming_is_asked_for_and_every_outbound_asks_for_its_usage() -> None:
         (
             {"tools": [{"functionDeclarations": [{"name": "f", "behavior": "NON_BLOCKING"}]}]},
             "tools[0].functionDeclarations[0].behavior",
-        ),
-        (
-            {"toolConfig": {"functionCallingConfig": {"mode": "VALIDATED"}}},
-            "toolConfig.functionCallingConfig.mode",
         ),
         (
             {

@@ -421,9 +421,9 @@ def _apply_tool_config(hub: JsonObject, value: Any) -> None:
     refuse_unknown(calling, frozenset({"mode", "allowedFunctionNames"}), TARGET, _prefix(where))
     mode = calling.get("mode", "AUTO")
     names = _list(calling.get("allowedFunctionNames", []), f"{where}.allowedFunctionNames")
-    if names and mode != "ANY":
+    if names and mode not in ("ANY", "VALIDATED"):
         raise InvalidRequest(
-            "`allowedFunctionNames` is allowed with mode ANY only.",
+            "`allowedFunctionNames` is allowed with modes ANY and VALIDATED only.",
             param=f"{where}.allowedFunctionNames",
         )
     tools: list[JsonObject] = hub.get("tools", [])
@@ -441,6 +441,13 @@ def _apply_tool_config(hub: JsonObject, value: Any) -> None:
         if not tools:
             raise InvalidRequest("Mode ANY needs function declarations.", param=f"{where}.mode")
         hub["tool_choice"] = _forced_choice(hub, names)
+    elif mode == "VALIDATED":
+        # AUTO whose calls Gemini holds to their schemas (Pydantic AI sends it by default):
+        # the check is not carried, as OpenAI's `strict` is not carried to Gemini.
+        if names:
+            hub["tools"] = [tool for tool in tools if tool["function"]["name"] in names]
+        if tools:
+            hub["tool_choice"] = "auto"
     else:
         raise UnsupportedFeature(f"{where}.mode", TARGET, f"mode {mode}")
 
