@@ -25,7 +25,9 @@ INTRO = """\
 # Client compatibility
 
 Real client libraries, pinned in the test suite (`requirements-dev.lock`,
-`tests/node/package-lock.json`), run against the gateway in `tests/compat/`. Each cell is
+`tests/node/package-lock.json`, and `tests/compat/isolated/` for instructor and Pydantic
+AI's Google model, whose dependencies conflict with the lock: each runs in a virtual
+environment of its own), run against the gateway in `tests/compat/`. Each cell is
 one test: the client calls a model of the column's provider through the gateway (the
 fake upstream answers in that provider's wire format) and the test checks the answer
 itself: the echoed text, the tool call's arguments, the parsed object, the vector.
@@ -37,9 +39,12 @@ a wire format after it (`litellm anthropic/`) calls every model in that format.
 - **fail**: a known gap in the gateway, tested as an expected failure; the note says which.
 - **n/a**: the client has no such feature (or, for a provider, no such model).
 
-Not covered: instructor (every release caps jiter below 0.15, which the pinned openai SDK
-does not accept), Pydantic AI's Google model (its `google` extra wants google-genai 2.x)
-and the AI SDK 7 (it needs node 22; the suite pins the AI SDK 6).
+instructor only parses objects: `tools` is its TOOLS mode (the object as a forced tool
+call), `tools-stream` the same with `create_partial`, `structured` its JSON_SCHEMA mode, or
+for `instructor openai (JSON mode)` its JSON mode (`json_object`). Anthropic's JSON modes
+only ask for JSON in the system prompt, which the fake upstream does not read.
+
+Not covered: the AI SDK 7 (it needs node 22; the suite pins the AI SDK 6).
 
 This page is generated: `python -m tests.compat.matrix` rewrites it from the suite's
 declared cells (with a results file from a run, `AISONAR_COMPAT_RESULTS=results.json`,

@@ -1,6 +1,7 @@
 """Pydantic AI agents on its OpenAI (chat completions) and Anthropic models, pointed at the
-gateway and calling every provider's model. Its Google model is left out: its `google`
-extra requires a google-genai older than the one the suite pins."""
+gateway and calling every provider's model. Its Google model runs in an environment of its
+own (its `google` extra requires a google-genai older than the one the suite pins):
+test_pydantic_ai_google.py."""
 
 from __future__ import annotations
 
