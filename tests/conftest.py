@@ -21,6 +21,9 @@ from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, free_port, running_gateway
 from tests.mailbox import Mailbox
 from tests.support import Backend, Tenant, make_tenant
+from tests.workers import isolate_worker
+
+isolate_worker()
 
 POSTGRES_URL = os.environ.get("AISONAR_TEST_DATABASE_URL")
 PAYMENT_SECRET = "whsec_" + secrets.token_hex(16)

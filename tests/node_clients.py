@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 NODE_PROJECT = Path(__file__).resolve().parent / "node"
 NODE_MODULES = NODE_PROJECT / "node_modules"
@@ -29,6 +30,14 @@ def node_clients() -> Path:
     tests are skipped, except in CI, which must run them."""
     if all(path.exists() for path in INSTALLED):
         return NODE_BIN
+    # Test workers running side by side install once: the others wait, then find it done.
+    with FileLock(NODE_PROJECT / ".install.lock"):
+        if not all(path.exists() for path in INSTALLED):
+            _install()
+    return NODE_BIN
+
+
+def _install() -> None:
     npm = shutil.which("npm")
     if npm is None:
         if os.environ.get("CI"):
@@ -37,7 +46,6 @@ def node_clients() -> Path:
     subprocess.run(
         [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_PROJECT, check=True, timeout=600
     )
-    return NODE_BIN
 
 
 def node_project() -> Path:

@@ -153,6 +153,8 @@ async def start_gateway_process(
     )
     async with aiohttp.ClientSession() as session:
         for _ in range(400):
+            if process.returncode is not None:
+                raise AssertionError(f"the gateway exited with status {process.returncode}")
             try:
                 async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
                     if response.status == 200:
