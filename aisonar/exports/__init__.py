@@ -14,15 +14,17 @@ table, and a column added to the table is exported with its type as it is."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.exports.text import encode_csv, encode_jsonl
 
 _TEXT_ENCODERS = {"csv": encode_csv, "jsonl": encode_jsonl}
 EXPORT_FORMATS = (*_TEXT_ENCODERS, "parquet")
+_FETCH_ROWS = 1000
 
 
 def encode_records(
@@ -36,3 +38,24 @@ def encode_records(
     if fmt not in _TEXT_ENCODERS:
         raise ValueError(f"unknown export format {fmt!r}")
     return _TEXT_ENCODERS[fmt](records, columns)
+
+
+def export_rows(
+    conn: AsyncConnection,
+    query: Select[Any],
+    record: Callable[[Any], dict[str, Any]],
+    columns: Sequence[Column[Any]],
+    fmt: str,
+) -> AsyncIterator[bytes]:
+    """A source's query streamed out in `fmt`, each row made a record by `record`."""
+    return encode_records(_records(conn, query, record), columns, fmt)
+
+
+async def _records(
+    conn: AsyncConnection, query: Select[Any], record: Callable[[Any], dict[str, Any]]
+) -> AsyncIterator[dict[str, Any]]:
+    result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
+    # A batch of rows per await: one await per row costs a greenlet switch each.
+    async for rows in result.partitions():
+        for row in rows:
+            yield record(row)

@@ -8,12 +8,12 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import entry_of, narrowed
-from aisonar.exports import encode_records
+from aisonar.exports import export_rows
 from aisonar.store.tables import audit_log
 
 COLUMNS = [audit_log.c[field] for field in AuditEntry.__dataclass_fields__]
@@ -43,11 +43,8 @@ def export_audit(
             object_id=object_id,
         )
     )
-    return encode_records(_records(conn, query), COLUMNS, fmt)
+    return export_rows(conn, query, _record, COLUMNS, fmt)
 
 
-async def _records(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[dict[str, Any]]:
-    result = await conn.stream(query.execution_options(yield_per=1000))
-    async for rows in result.partitions():
-        for row in rows:
-            yield asdict(entry_of(row))
+def _record(row: Any) -> dict[str, Any]:
+    return asdict(entry_of(row))

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Select, String, select
+from sqlalchemy import Column, ColumnElement, String, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.billing.ledger import entry_of
 from aisonar.billing.money import format_amount
-from aisonar.exports import encode_records
+from aisonar.exports import export_rows
 from aisonar.exports.spreadsheet import FIGURE_COLUMN
 from aisonar.store.tables import ledger_entries
 
@@ -37,21 +37,14 @@ def export_entries(
     conn: AsyncConnection, *conditions: ColumnElement[bool], fmt: str
 ) -> AsyncIterator[bytes]:
     """The entries meeting every condition, oldest first, streamed."""
-    query = select(ledger_entries).where(*conditions)
-    return encode_records(_export_records(conn, query), EXPORT_COLUMNS, fmt)
+    query = select(ledger_entries).where(*conditions).order_by(ledger_entries.c.id)
+    return export_rows(conn, query, _record, EXPORT_COLUMNS, fmt)
 
 
-async def _export_records(
-    conn: AsyncConnection, query: Select[Any]
-) -> AsyncIterator[dict[str, Any]]:
-    result = await conn.stream(
-        query.order_by(ledger_entries.c.id).execution_options(yield_per=1000)
-    )
-    async for rows in result.partitions():
-        for row in rows:
-            entry = entry_of(row)
-            yield {
-                **vars(entry),
-                "amount_display": format_amount(entry.amount),
-                "balance_after_display": format_amount(entry.balance_after),
-            }
+def _record(row: Any) -> dict[str, Any]:
+    entry = entry_of(row)
+    return {
+        **vars(entry),
+        "amount_display": format_amount(entry.amount),
+        "balance_after_display": format_amount(entry.balance_after),
+    }

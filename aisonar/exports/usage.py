@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Select, select
+from sqlalchemy import Column, DateTime, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import as_utc
-from aisonar.exports import encode_records
+from aisonar.exports import export_rows
 from aisonar.store.tables import usage_events
 from aisonar.usage.models import USAGE_COLUMNS
 
@@ -22,7 +22,6 @@ EXPORT_COLUMNS: tuple[Column[Any], ...] = (
     Column("ended_at", DateTime(timezone=True), nullable=False),
 )
 _TIME_COLUMNS = [name for name in USAGE_COLUMNS if isinstance(usage_events.c[name].type, DateTime)]
-_FETCH_ROWS = 1000
 
 
 def _normalized(row: Any) -> dict[str, Any]:
@@ -67,12 +66,4 @@ def export_usage(
         query = query.where(
             usage_events.c.status_code >= low, usage_events.c.status_code < low + 100
         )
-    return encode_records(_records(conn, query), EXPORT_COLUMNS, fmt)
-
-
-async def _records(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[dict[str, Any]]:
-    result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
-    # A batch of rows per await: one await per row costs a greenlet switch each.
-    async for rows in result.partitions():
-        for row in rows:
-            yield _normalized(row)
+    return export_rows(conn, query, _normalized, EXPORT_COLUMNS, fmt)

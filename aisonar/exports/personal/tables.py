@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, DateTime, Select, String, cast, or_, select
+from sqlalchemy import Column, ColumnElement, DateTime, String, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.services import entry_of
 from aisonar.clock import as_utc
-from aisonar.exports import encode_records
+from aisonar.exports import export_rows
 from aisonar.exports.audit import COLUMNS as AUDIT_COLUMNS
 from aisonar.exports.ledger import export_entries
 from aisonar.exports.personal.models import Exported, TablePart
@@ -32,7 +33,6 @@ from aisonar.store.tables import (
 )
 from aisonar.usage.rollups import DAY
 
-_FETCH_ROWS = 1000
 _TOKENS = {
     "input_tokens": "prompt tokens",
     "cached_input_tokens": "prompt tokens read from the provider's cache",
@@ -141,13 +141,8 @@ def _usage(conn: AsyncConnection, exported: Exported) -> AsyncIterator[bytes]:
     return export_usage(conn, fmt="csv", user_id=exported.person.id)
 
 
-async def _daily_records(
-    conn: AsyncConnection, query: Select[Any]
-) -> AsyncIterator[dict[str, Any]]:
-    result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
-    async for rows in result.partitions():
-        for row in rows:
-            yield {**row._asdict(), "day": as_utc(row.day)}
+def _daily_record(row: Any) -> dict[str, Any]:
+    return {**row._asdict(), "day": as_utc(row.day)}
 
 
 def _daily_usage(conn: AsyncConnection, exported: Exported) -> AsyncIterator[bytes]:
@@ -167,7 +162,7 @@ def _daily_usage(conn: AsyncConnection, exported: Exported) -> AsyncIterator[byt
         )
         .order_by(usage_rollups.c.bucket_start, usage_rollups.c.dimensions_id)
     )
-    return encode_records(_daily_records(conn, query), DAILY_COLUMNS, "csv")
+    return export_rows(conn, query, _daily_record, DAILY_COLUMNS, "csv")
 
 
 def _ledger(conn: AsyncConnection, exported: Exported) -> AsyncIterator[bytes]:
@@ -218,18 +213,9 @@ def _audit_record(exported: Exported, row: Any) -> dict[str, Any]:
     return entry
 
 
-async def _audit_records(
-    conn: AsyncConnection, exported: Exported
-) -> AsyncIterator[dict[str, Any]]:
-    query = select(audit_log).where(_by_or_about(exported)).order_by(audit_log.c.id)
-    result = await conn.stream(query.execution_options(yield_per=_FETCH_ROWS))
-    async for rows in result.partitions():
-        for row in rows:
-            yield _audit_record(exported, row)
-
-
 def _audit(conn: AsyncConnection, exported: Exported) -> AsyncIterator[bytes]:
-    return encode_records(_audit_records(conn, exported), AUDIT_COLUMNS, "csv")
+    query = select(audit_log).where(_by_or_about(exported)).order_by(audit_log.c.id)
+    return export_rows(conn, query, partial(_audit_record, exported), AUDIT_COLUMNS, "csv")
 
 
 TABLE_PARTS = (
