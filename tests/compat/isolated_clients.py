@@ -10,36 +10,22 @@ the hash of the requirements file it was installed from."""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import venv
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
+from filelock import FileLock
 
 ISOLATED = Path(__file__).resolve().parent / "isolated"
 VENVS = ISOLATED / ".venv"
 INSTALL_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 120
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Held by one test worker at a time: the others wait for its install."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def client_python(name: str) -> Path:
@@ -49,7 +35,9 @@ def client_python(name: str) -> Path:
     python = home / "bin" / "python"
     stamp = home / ".installed"
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-    with _locked(VENVS / f"{name}.lock"):
+    VENVS.mkdir(parents=True, exist_ok=True)
+    # Test workers running side by side install once: the others wait, then find it done.
+    with FileLock(VENVS / f"{name}.lock"):
         if stamp.exists() and stamp.read_text() == digest:
             return python
         shutil.rmtree(home, ignore_errors=True)
