@@ -6,7 +6,6 @@ consent (see `privacy/tracking.py`), and answers 204 whether it counted it or no
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import date
 from typing import Annotated
 
@@ -35,6 +34,7 @@ from aisonar.gateway.asgi import PEER
 from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
 from aisonar.limits.store import RateCheck
+from aisonar.limits.throttle import count_one
 from aisonar.privacy.cookies import consent_choice
 from aisonar.web.cookie_consent import ConsentCookie
 from aisonar.web.deps import Config, Engine, Operator, Services, Session, client_ip
@@ -68,9 +68,7 @@ async def _admit(running: GatewayServices, settings: Settings, ip: str | None) -
         _MINUTE_S,
         1,
     )
-    decision = await running.limiter.store.admit(secrets.token_hex(8), [check], [])
-    if not decision.allowed:
-        raise TooManyPageViews(decision.retry_after_s)
+    await count_one(running.limiter.store, [check], TooManyPageViews)
 
 
 def _peer(request: Request) -> str | None:
