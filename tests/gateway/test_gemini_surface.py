@@ -4,6 +4,7 @@ errors on every Gemini path, through the official `google-genai` SDK and raw HTT
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from google.genai import types as genai_types
 
 from aisonar.billing.money import parse_amount
 from aisonar.testing.fake_embeddings import unit_vector
+from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.tokens import count_text_tokens
 from tests.support import (
@@ -383,3 +385,64 @@ async def test_openai_paths_keep_openai_errors(http: aiohttp.ClientSession, tena
         assert (await r.json())["error"]["type"] == "invalid_request_error"
     async with http.get("/v1/models", params={"key": "sk-sonar-wrong"}) as r:
         gemini_error(await r.json(), 401, "UNAUTHENTICATED")
+
+
+# --- multimodal function responses ---------------------------------------------------------
+
+SCREEN_PNG = bytes.fromhex("89504e470d0a1a0a")
+
+
+@pytest.mark.parametrize("model", [CLAUDE, GPT])
+async def test_a_function_responses_images_reach_another_provider(
+    client: genai.client.AsyncClient, fake_upstream: FakeUpstream, model: str
+) -> None:
+    screen = genai_types.FunctionResponsePart(
+        inline_data=genai_types.FunctionResponseBlob(
+            mime_type="image/png", data=SCREEN_PNG, display_name="screen.png"
+        )
+    )
+    contents = [
+        genai_types.Content(role="user", parts=[genai_types.Part(text="What is on screen?")]),
+        genai_types.Content(
+            role="model",
+            parts=[
+                genai_types.Part(
+                    function_call=genai_types.FunctionCall(id="s1", name="screenshot", args={})
+                )
+            ],
+        ),
+        genai_types.Content(
+            role="user",
+            parts=[
+                genai_types.Part(
+                    function_response=genai_types.FunctionResponse(
+                        id="s1",
+                        name="screenshot",
+                        response={"image": {"$ref": "screen.png"}},
+                        parts=[screen],
+                    )
+                )
+            ],
+        ),
+    ]
+    answer = await client.models.generate_content(model=model, contents=contents)
+    assert answer.text
+    sent = fake_upstream.received[-1]["messages"]
+    data = base64.b64encode(SCREEN_PNG).decode()
+    if model == CLAUDE:
+        [result] = sent[2]["content"]
+        assert result["type"] == "tool_result" and result["tool_use_id"] == "s1"
+        assert result["content"][1:] == [
+            {"type": "text", "text": "screen.png"},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": data},
+            },
+        ]
+    else:
+        assert sent[2]["role"] == "tool" and sent[2]["tool_call_id"] == "s1"
+        url = f"data:image/png;base64,{data}"
+        assert sent[3] == {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": url}}],
+        }

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from aisonar.gateway.errors import InvalidRequest
+from aisonar.gateway.providers.openai import openai_request_from_hub
+from aisonar.gateway.translate.anthropic_outbound import hub_request_to_anthropic
 from aisonar.gateway.translate.hub import DROPPED, JsonObject, UnsupportedFeature
 from tests.translate.gemini_cases import (
     MODEL,
@@ -161,6 +163,115 @@ def test_function_call_ids_are_kept_and_matched() -> None:
         ("a2", '{"n":2}'),
         ("a1", '{"n":1}'),
     ]
+
+
+def screenshot_turns(*parts: JsonObject) -> list[JsonObject]:
+    """A call of `screenshot` and its multimodal response, whose `parts` are `parts`."""
+    response = {
+        "functionResponse": {
+            "id": "s1",
+            "name": "screenshot",
+            "response": {"image": {"$ref": "screen.png"}},
+            "parts": list(parts),
+        }
+    }
+    return [
+        user({"text": "What is on screen?"}),
+        model_turn(call("screenshot", {}, "s1")),
+        user(response),
+    ]
+
+
+INLINE_SCREEN = {"inlineData": {"mimeType": "image/png", "data": PNG, "displayName": "screen.png"}}
+LINKED_SCREEN = {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://example.com/s.jpg"}}
+
+
+def test_a_function_responses_images_follow_its_json_in_the_tool_message() -> None:
+    hub = to_hub({"contents": screenshot_turns(INLINE_SCREEN, LINKED_SCREEN)})
+
+    assert hub["messages"][2] == {
+        "role": "tool",
+        "tool_call_id": "s1",
+        "content": [
+            {"type": "text", "text": '{"image":{"$ref":"screen.png"}}'},
+            {"type": "text", "text": "screen.png"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/s.jpg"}},
+        ],
+    }
+
+
+def test_a_function_responses_images_reach_anthropic_in_its_tool_result() -> None:
+    hub = to_hub({"contents": screenshot_turns(INLINE_SCREEN, LINKED_SCREEN)})
+
+    [result_block] = hub_request_to_anthropic({**hub, "max_tokens": 64})["messages"][2]["content"]
+    assert result_block == {
+        "type": "tool_result",
+        "tool_use_id": "s1",
+        "content": [
+            {"type": "text", "text": '{"image":{"$ref":"screen.png"}}'},
+            {"type": "text", "text": "screen.png"},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+            },
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/s.jpg"}},
+        ],
+    }
+
+
+def test_a_function_responses_images_reach_openai_after_its_tool_message() -> None:
+    hub = to_hub({"contents": screenshot_turns(INLINE_SCREEN)})
+
+    assert openai_request_from_hub(hub)["messages"][2:] == [
+        {
+            "role": "tool",
+            "tool_call_id": "s1",
+            "content": [
+                {"type": "text", "text": '{"image":{"$ref":"screen.png"}}'},
+                {"type": "text", "text": "screen.png"},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+            ],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("part", "param"),
+    [
+        # Images only, as in a user turn.
+        ({"inlineData": {"mimeType": "audio/wav", "data": PNG}}, "parts[0].inlineData"),
+        # Files API uploads cannot be read by other providers.
+        (
+            {
+                "fileData": {
+                    "mimeType": "image/png",
+                    "fileUri": "https://generativelanguage.googleapis.com/v1beta/files/x",
+                }
+            },
+            "parts[0].fileData.fileUri",
+        ),
+        ({"mediaResolution": {"level": "MEDIA_RESOLUTION_HIGH"}}, "parts[0].mediaResolution"),
+    ],
+)
+def test_what_a_function_responses_parts_cannot_carry_is_refused(
+    part: JsonObject, param: str
+) -> None:
+    with pytest.raises(UnsupportedFeature) as error:
+        to_hub({"contents": screenshot_turns(part)})
+    assert refused(error) == f"contents[2].parts[0].functionResponse.{param}"
+
+
+def test_an_empty_function_response_part_is_invalid() -> None:
+    with pytest.raises(InvalidRequest) as error:
+        to_hub({"contents": screenshot_turns({})})
+    assert error.value.param == "contents[2].parts[0].functionResponse.parts[0]"
+    assert not isinstance(error.value, UnsupportedFeature)
 
 
 def test_a_function_response_without_its_call_is_invalid() -> None:

@@ -321,11 +321,13 @@ def _arguments(arguments: str, path: str) -> JsonObject:
 
 
 def _tool_result(message: JsonObject, path: str) -> JsonObject:
+    """A tool message as a `tool_result`, its images (a Gemini function response's parts, a
+    Responses function output's `input_image`) as image blocks beside its text."""
     content = message["content"]
     return {
         "type": "tool_result",
         "tool_use_id": message["tool_call_id"],
-        "content": content if isinstance(content, str) else _text_blocks(content, path),
+        "content": content if isinstance(content, str) else _user_blocks(content, path),
     }
 
 

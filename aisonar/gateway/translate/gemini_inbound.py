@@ -325,14 +325,42 @@ def _tool_call(value: Any, ids: _CallIds, where: str) -> JsonObject:
 
 
 def _tool_result(value: Any, ids: _CallIds, where: str) -> JsonObject:
+    """A function's response as a tool message: its JSON as text, then the images of its
+    `parts` (multimodal function responses), as the hub carries a tool result's images."""
     response = _message(value, where)
-    refuse_unknown(response, frozenset({"id", "name", "response"}), TARGET, _prefix(where))
+    known = frozenset({"id", "name", "response", "parts"})
+    refuse_unknown(response, known, TARGET, _prefix(where))
     name = _text(response.get("name"), f"{where}.name")
+    text = _compact_json(response.get("response", {}))
+    media = [
+        piece
+        for k, part in enumerate(_list(response.get("parts", []), f"{where}.parts"))
+        for piece in _response_media(part, f"{where}.parts[{k}]")
+    ]
     return {
         "role": "tool",
         "tool_call_id": ids.for_response(response.get("id"), name, where),
-        "content": _compact_json(response.get("response", {})),
+        "content": [{"type": "text", "text": text}, *media] if media else text,
     }
+
+
+def _response_media(value: Any, where: str) -> list[JsonObject]:
+    """One part of a function response: an image inline or by URL, after its `displayName`
+    as text (the name the response's JSON refers to it by, `{"$ref": name}`)."""
+    part = _message(value, where)
+    refuse_unknown(part, frozenset({"inlineData", "fileData"}), TARGET, _prefix(where))
+    if "inlineData" in part:
+        key, read = "inlineData", _inline_image
+    elif "fileData" in part:
+        key, read = "fileData", _linked_image
+    else:
+        raise InvalidRequest(f"`{where}` holds no content.", param=where)
+    media = _message(part[key], f"{where}.{key}")
+    label = media.pop("displayName", None)
+    image = read(media, f"{where}.{key}")
+    if label is None:
+        return [image]
+    return [{"type": "text", "text": _text(label, f"{where}.{key}.displayName")}, image]
 
 
 def _compact_json(value: Any) -> str:
