@@ -5,8 +5,6 @@ person: each checks a password and sends an email."""
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.email_change import EmailChangeRequested, request_email_change
@@ -16,6 +14,7 @@ from aisonar.config import Settings
 from aisonar.errors import Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
+from aisonar.limits.throttle import count_one
 from aisonar.notify.direct import require_mail, send_now
 from aisonar.notify.sender import Mail
 
@@ -35,9 +34,7 @@ async def _count_request(store: LimitStore, settings: Settings, user_id: str) ->
         _HOUR_S,
         1,
     )
-    decision = await store.admit(secrets.token_hex(8), [check], [])
-    if not decision.allowed:
-        raise TooManyEmailChanges(decision.retry_after_s)
+    await count_one(store, [check], TooManyEmailChanges)
 
 
 async def _send(mail: Mail, requested: EmailChangeRequested) -> None:

@@ -9,8 +9,6 @@ confirmations are limited like sign-ins, by the failures from one client address
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.password_reset import (
@@ -26,6 +24,7 @@ from aisonar.config import Settings
 from aisonar.errors import Phrase, Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
+from aisonar.limits.throttle import count_one
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
 
@@ -43,11 +42,9 @@ class TooManyPasswordResets(Throttled):
 async def _admit(store: LimitStore, checks: list[RateCheck], what: str) -> str:
     """Count one against each check (TooManyPasswordResets if one does not fit); the id
     that gives it back."""
-    attempt = secrets.token_hex(8)
-    decision = await store.admit(attempt, checks, [])
-    if not decision.allowed:
-        raise TooManyPasswordResets(decision.retry_after_s, what)
-    return attempt
+    return await count_one(
+        store, checks, lambda retry_after_s: TooManyPasswordResets(retry_after_s, what)
+    )
 
 
 def _request_checks(settings: Settings, email: str, ip: str | None) -> list[RateCheck]:

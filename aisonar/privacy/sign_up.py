@@ -7,7 +7,6 @@ why sign-up lives here, above `accounts/`. Sign-ups are limited per client addre
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +19,7 @@ from aisonar.config import Settings
 from aisonar.errors import InvalidInput, NotFound, Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
+from aisonar.limits.throttle import count_one
 from aisonar.privacy.consents import record_sign_up, terms_to_accept
 
 _HOUR_S = 3600.0
@@ -59,9 +59,7 @@ async def sign_up(
             _HOUR_S,
             1,
         )
-        decision = await store.admit(secrets.token_hex(8), [check], [])
-        if not decision.allowed:
-            raise TooManySignUps(decision.retry_after_s)
+        await count_one(store, [check], TooManySignUps)
     actor = Actor(email.strip().lower(), None, ip)
     async with engine.begin() as conn:
         terms = await terms_to_accept(conn, accepted_terms_version)

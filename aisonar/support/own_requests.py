@@ -5,8 +5,6 @@ and refused with nothing stored past it."""
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.audit.models import Actor
@@ -14,6 +12,7 @@ from aisonar.config import Settings
 from aisonar.errors import Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
+from aisonar.limits.throttle import count_one
 from aisonar.support import services as support
 from aisonar.support.models import SupportThread
 
@@ -34,9 +33,7 @@ async def _count_message(store: LimitStore, settings: Settings, user_id: str) ->
         _HOUR_S,
         1,
     )
-    decision = await store.admit(secrets.token_hex(8), [check], [])
-    if not decision.allowed:
-        raise TooManySupportMessages(decision.retry_after_s)
+    await count_one(store, [check], TooManySupportMessages)
 
 
 async def open_own_request(

@@ -6,8 +6,6 @@ conversations too. The use cases behind `GET /api/me/export`,
 
 from __future__ import annotations
 
-import secrets
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
@@ -15,6 +13,7 @@ from aisonar.errors import Throttled
 from aisonar.exports.personal.models import Exported
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
+from aisonar.limits.throttle import count_one
 
 _HOUR_S = 3600.0
 
@@ -29,9 +28,7 @@ async def count_export(store: LimitStore, per_hour: int, user_id: str) -> None:
     check = RateCheck(
         "personal data exports", f"personal-export:user:{user_id}", per_hour, _HOUR_S, 1
     )
-    decision = await store.admit(secrets.token_hex(8), [check], [])
-    if not decision.allowed:
-        raise TooManyExports(decision.retry_after_s)
+    await count_one(store, [check], TooManyExports)
 
 
 async def own_export(
