@@ -3,9 +3,10 @@ virtual environment of its own. `tests/compat/isolated/NAME.txt` pins one (every
 exact versions) and `NAME_client.py` calls the gateway with it, printing each feature's
 outcome as JSON: `{feature: {"value": ...} or {"error": "..."}}`.
 
-The environment is built on first use in `tests/compat/isolated/.venv/NAME` (ignored by git,
-like tests/node's node_modules) and built again when the pins change: a stamp in it holds
-the hash of the requirements file it was installed from."""
+The environment is built on first use in `.venv/isolated/NAME`, beside the project's own
+environment and out of the source tree that the linters and tests read, and built again
+when the pins change: a stamp in it holds the hash of the requirements file it was
+installed from."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import orjson
 from filelock import FileLock
 
 ISOLATED = Path(__file__).resolve().parent / "isolated"
-VENVS = ISOLATED / ".venv"
+VENVS = ISOLATED.parents[2] / ".venv" / "isolated"
 INSTALL_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 120
 
