@@ -5,7 +5,7 @@ query for the page, never one per row."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,3 +169,13 @@ async def plan_counts(conn: AsyncConnection) -> dict[str, int]:
     """How many organizations each plan has (a plan without any is left out)."""
     query = select(organizations.c.plan, func.count()).group_by(organizations.c.plan)
     return {row[0]: int(row[1]) for row in await conn.execute(query)}
+
+
+async def org_names(conn: AsyncConnection, org_ids: Collection[str]) -> dict[str, str]:
+    """The names of these organizations, by id."""
+    if not org_ids:
+        return {}
+    query = select(organizations.c.id, organizations.c.name).where(
+        organizations.c.id.in_(sorted(org_ids))
+    )
+    return {row.id: row.name for row in await conn.execute(query)}

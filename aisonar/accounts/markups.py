@@ -5,7 +5,10 @@ accounts owns them; billing applies them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass as checked
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,6 +20,13 @@ from aisonar.errors import NotFound
 from aisonar.i18n import N_
 from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import organizations, plans
+
+
+@checked(frozen=True)
+class MarkupSetting:
+    """A markup as people type it: a decimal multiplier such as "1.25"."""
+
+    multiplier: Annotated[str, Field(min_length=1, max_length=20)]
 
 
 @dataclass(frozen=True)

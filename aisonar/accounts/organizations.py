@@ -5,8 +5,7 @@ operators); the values are checked here, with the rules the API's bodies follow 
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 from pydantic.dataclasses import dataclass
@@ -26,15 +25,6 @@ Threshold = Annotated[str, Field(min_length=1, max_length=40)]
 RetentionDays = Annotated[int, Field(ge=1, le=3650)]
 
 
-class Keep(Enum):
-    """A setting left as it is, where None means something (every model, the plan's)."""
-
-    KEEP = "keep"
-
-
-KEEP = Keep.KEEP
-
-
 @dataclass(frozen=True)
 class NewOrg:
     name: OrgName
@@ -45,14 +35,16 @@ class NewOrg:
 
 @dataclass(frozen=True)
 class OrgSettings:
-    """What changes about an organization; None (or KEEP) leaves it as it is."""
+    """What changes about an organization; None leaves a setting as it is, unless it is
+    named in `cleared`: the models then lift the restriction (every model), the
+    retention returns to its plan's."""
 
     plan: Plan | None = None
-    # An empty list is refused; None lifts the restriction.
-    models: list[str] | Literal[Keep.KEEP] | None = KEEP
+    # An empty list is refused.
+    models: list[str] | None = None
     low_balance_threshold: Threshold | None = None
-    # None returns it to its plan's.
-    retention_days: RetentionDays | Literal[Keep.KEEP] | None = KEEP
+    retention_days: RetentionDays | None = None
+    cleared: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,13 +65,13 @@ async def change_org_settings(
     org = await accounts.get_org(conn, org_id)
     if settings.plan is not None:
         org = await set_org_plan(conn, org_id, settings.plan, actor=actor)
-    if settings.models is not KEEP:
+    if settings.models is not None or "models" in settings.cleared:
         await accounts.set_org_models(conn, org.name, settings.models, actor=actor)
     if settings.low_balance_threshold is not None:
         threshold = parse_amount(
             settings.low_balance_threshold, param="low_balance_threshold", allow_zero=True
         )
         await ledger.set_low_balance_threshold(conn, org_id, threshold, actor=actor)
-    if settings.retention_days is not KEEP:
+    if settings.retention_days is not None or "retention_days" in settings.cleared:
         await set_org_retention(conn, org_id, settings.retention_days, actor=actor)
     return await accounts.get_org(conn, org_id)

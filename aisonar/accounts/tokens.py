@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass as checked
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,6 +36,14 @@ class AccessToken:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+@checked(frozen=True)
+class NewToken:
+    """A token to make, with the rules the API's body follows too."""
+
+    name: Annotated[str, Field(max_length=200)] = ""
+    expires_at: datetime | None = None
 
 
 def _token(row: Any) -> AccessToken:

@@ -9,11 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from aisonar.accounts.principal import Principal
+from aisonar.audit.access import audit_scope
 from aisonar.audit.services import list_entries
-from aisonar.i18n import N_
 from aisonar.web.deps import Caller, Engine
-from aisonar.web.errors import Forbidden
 from aisonar.web.ids import RowId
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
@@ -31,16 +29,6 @@ class AuditEntryOut(BaseModel):
     org_id: str | None
     # {field: [before, after]}; secrets never appear.
     changes: dict[str, list[Any]]
-
-
-def audit_scope(caller: Principal) -> str | None:
-    """The organization whose entries the caller reads (None: every entry); the console
-    scopes its audit pages with this too."""
-    if caller.is_operator:
-        return None
-    if caller.administers(caller.org_id):
-        return caller.org_id
-    raise Forbidden(N_("Only operators and organization admins may read the audit log."))
 
 
 @router.get("")

@@ -7,15 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
-from aisonar.audit.models import Actor
 from aisonar.billing import prices
+from aisonar.channels import changes
 from aisonar.channels import services as channels
-from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, ChannelTimeouts
-from aisonar.crypto import SecretBox
+from aisonar.channels.changes import ChannelSettings, NewChannel
+from aisonar.channels.models import Channel
 from aisonar.web.deps import Acting, Box, Engine, Operator
 
 router = APIRouter(tags=["catalog"])
@@ -94,26 +93,8 @@ async def create_channel(
     body: ChannelCreate,
 ) -> ChannelOut:
     async with db.begin() as conn:
-        channel = await add_channel(conn, box, actor, body)
+        channel = await changes.add_channel(conn, box, actor, NewChannel(**body.model_dump()))
     return ChannelOut.of(channel)
-
-
-async def add_channel(
-    conn: AsyncConnection, box: SecretBox, actor: Actor, body: ChannelCreate
-) -> Channel:
-    """A new channel, as `POST /api/channels` makes it (the console too)."""
-    return await channels.create_channel(
-        conn,
-        box,
-        name=body.name,
-        provider=body.provider,
-        base_url=body.base_url or DEFAULT_BASE_URLS.get(body.provider, ""),
-        api_key=body.api_key,
-        models=body.models,
-        priority=body.priority,
-        weight=body.weight,
-        actor=actor,
-    )
 
 
 @router.patch("/api/channels/{name}", tags=["channels"])
@@ -126,41 +107,12 @@ async def change_channel(
     body: ChannelChange,
 ) -> ChannelOut:
     """Change the given fields; every server picks the change up at once."""
+    timeouts = {"timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"}
+    cleared = {name for name in body.model_fields_set & timeouts if getattr(body, name) is None}
     async with db.begin() as conn:
-        channel = await change_channel_named(conn, box, actor, name, body)
+        settings = ChannelSettings(**body.model_dump(), cleared=frozenset(cleared))
+        channel = await changes.change_channel_named(conn, box, actor, name, settings)
     return ChannelOut.of(channel)
-
-
-async def change_channel_named(
-    conn: AsyncConnection, box: SecretBox, actor: Actor, name: str, body: ChannelChange
-) -> Channel:
-    """Change the fields `body` gives, as `PATCH /api/channels/{name}` does (the console
-    too)."""
-    timeouts = None
-    given = body.model_fields_set & {"timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"}
-    if given:
-        current = (await channels.get_channel(conn, box, name)).channel.timeouts
-        timeouts = ChannelTimeouts(
-            connect_s=body.timeout_connect_s if "timeout_connect_s" in given else current.connect_s,
-            first_byte_s=body.timeout_first_byte_s
-            if "timeout_first_byte_s" in given
-            else current.first_byte_s,
-            total_s=body.timeout_total_s if "timeout_total_s" in given else current.total_s,
-        )
-    channel = await channels.update_channel(
-        conn,
-        box,
-        name,
-        base_url=body.base_url,
-        api_key=body.api_key,
-        models=body.models,
-        priority=body.priority,
-        weight=body.weight,
-        timeouts=timeouts,
-        enabled=body.enabled,
-        actor=actor,
-    )
-    return channel
 
 
 class PriceIn(BaseModel):

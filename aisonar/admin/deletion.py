@@ -1,33 +1,29 @@
 """Account deletion through the management API: a person asks (`POST
 /api/me/deletion-request`, with their password); operators, and an organization's admins
 when `AISONAR_DELETION_APPROVAL=org_admin`, list the requests and approve or reject them
-(`privacy/requests.py`). An approval without delay erases the person before it answers."""
+(`privacy/requests.py`, `privacy/deciding.py`). An approval without delay erases the
+person before it answers."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aisonar.accounts.principal import Principal
-from aisonar.audit.models import Actor
-from aisonar.config import Settings
-from aisonar.errors import NotFound
-from aisonar.i18n import N_
-from aisonar.notify.sender import Mail
-from aisonar.privacy.erasure_job import erase_request
+from aisonar.privacy.deciding import (
+    Approval,
+    Rejection,
+    approve_deletion_request,
+    decidable,
+    decider_scope,
+    reject_deletion_request,
+)
 from aisonar.privacy.requests import (
     DeletionRequest,
     DeletionStatus,
-    NotYoursToDecide,
-    approve_request,
-    get_request,
     list_requests,
-    may_decide,
-    reject_request,
     request_deletion,
 )
 from aisonar.web.deps import Acting, Caller, Config, Mailer, Services
@@ -90,28 +86,6 @@ async def ask_for_deletion(
     return DeletionRequestOut.of(asked)
 
 
-def _decider_scope(caller: Principal, settings: Settings) -> str | None:
-    """The organization whose requests the caller decides (None: every one)."""
-    if caller.is_operator:
-        return None
-    if not may_decide(caller, caller.org_id, settings.deletion_approval):
-        raise NotYoursToDecide(N_("Only an operator decides deletion requests here."))
-    return caller.org_id
-
-
-async def _decidable(
-    conn: AsyncConnection, caller: Principal, settings: Settings, request_id: str
-) -> DeletionRequest:
-    scope = _decider_scope(caller, settings)
-    try:
-        found = await get_request(conn, request_id)
-    except NotFound:
-        found = None
-    if found is None or scope not in (None, found.org_id):
-        raise NotFound(N_("no deletion request with id {request_id!r}"), request_id=request_id)
-    return found
-
-
 @router.get("/api/deletion-requests")
 async def deletion_requests(
     caller: Caller,
@@ -121,7 +95,7 @@ async def deletion_requests(
 ) -> list[DeletionRequestOut]:
     """Newest first: every request for operators; their organization's for its admins
     when they may decide them."""
-    scope = _decider_scope(caller, settings)
+    scope = decider_scope(caller, settings)
     async with running.engine.connect() as conn:
         found = await list_requests(conn, org_id=scope, status=status)
     return [DeletionRequestOut.of(request) for request in found]
@@ -132,7 +106,7 @@ async def deletion_request(
     caller: Caller, running: Services, settings: Config, request_id: str
 ) -> DeletionRequestOut:
     async with running.engine.connect() as conn:
-        return DeletionRequestOut.of(await _decidable(conn, caller, settings, request_id))
+        return DeletionRequestOut.of(await decidable(conn, caller, settings, request_id))
 
 
 @router.post(
@@ -150,32 +124,11 @@ async def approve_deletion(
 ) -> DeletionRequestOut:
     """Approve: the person's data is erased after `AISONAR_DELETION_ERASURE_DELAY_HOURS`
     (none by default: before this answers, then the request is completed)."""
+    approval = Approval(reason=body.reason)
     approved = await approve_deletion_request(
-        running.engine, mailer, caller, actor, settings, request_id, body.reason
+        running.engine, mailer, caller, actor, settings, request_id, approval
     )
     return DeletionRequestOut.of(approved)
-
-
-async def approve_deletion_request(
-    engine: AsyncEngine,
-    mailer: Mail | None,
-    caller: Principal,
-    actor: Actor,
-    settings: Settings,
-    request_id: str,
-    reason: str | None,
-) -> DeletionRequest:
-    """Approve the request if the caller decides it, erasing the person at once when no
-    delay is set (the console approves through this too)."""
-    delay = timedelta(hours=settings.deletion_erasure_delay_hours)
-    async with engine.begin() as conn:
-        await _decidable(conn, caller, settings, request_id)
-        approved = await approve_request(conn, request_id, reason=reason, delay=delay, actor=actor)
-    if not delay:
-        await erase_request(engine, mailer, request_id)
-        async with engine.connect() as conn:
-            approved = await get_request(conn, request_id)
-    return approved
 
 
 @router.post(
@@ -193,20 +146,8 @@ async def reject_deletion(
     """Reject, with a reason the person is told; their account stays disabled until an
     operator enables it again."""
     async with running.engine.begin() as conn:
+        rejection = Rejection(reason=body.reason)
         rejected = await reject_deletion_request(
-            conn, caller, actor, settings, request_id, body.reason
+            conn, caller, actor, settings, request_id, rejection
         )
     return DeletionRequestOut.of(rejected)
-
-
-async def reject_deletion_request(
-    conn: AsyncConnection,
-    caller: Principal,
-    actor: Actor,
-    settings: Settings,
-    request_id: str,
-    reason: str,
-) -> DeletionRequest:
-    """Reject the request if the caller decides it (the console rejects through this too)."""
-    await _decidable(conn, caller, settings, request_id)
-    return await reject_request(conn, request_id, reason=reason, actor=actor)

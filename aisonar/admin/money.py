@@ -10,21 +10,16 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts import services as accounts
 from aisonar.accounts.access import administered_org
-from aisonar.audit.models import Actor
-from aisonar.billing import codes, ledger
-from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
-from aisonar.billing.money import format_amount, parse_amount
-from aisonar.gateway.services import GatewayServices
+from aisonar.billing import codes, recharges
+from aisonar.billing.ledger import LedgerEntry
+from aisonar.billing.money import format_amount
 from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.web.downloads import ExportFormat, ledger_export, usage_export
 from aisonar.web.ids import MAX_ROW_ID
 
 router = APIRouter(tags=["money"])
 _STRICT = ConfigDict(extra="forbid")
-# Who the ledger names for a recharge made through the API (the audit log names them).
-OPERATOR_ACTOR = "operator"
 
 
 class Recharge(BaseModel):
@@ -82,28 +77,11 @@ async def recharge(
 ) -> LedgerEntryOut:
     """Credit the organization; usable on this server at once, on the others within a
     second."""
-    return LedgerEntryOut.of(await recharge_org(running, actor, org_id, body))
-
-
-async def recharge_org(
-    running: GatewayServices, actor: Actor, org_id: str, body: Recharge
-) -> LedgerEntry:
-    """`POST /api/orgs/{id}/recharges` (the API and the console), for operators only: the
-    caller is checked before. One ledger credit (once per idempotency key), then the live
-    balance."""
-    entry = NewEntry(
-        LedgerKind.RECHARGE,
-        parse_amount(body.amount),
-        OPERATOR_ACTOR,
-        body.note,
-        body.reference,
-        body.idempotency_key,
+    credit = recharges.Recharge(**body.model_dump())
+    store = running.billing.store
+    return LedgerEntryOut.of(
+        await recharges.recharge_org(running.engine, store, actor, org_id, credit)
     )
-    async with running.engine.begin() as conn:
-        org = await accounts.get_org(conn, org_id)
-        credited = await ledger.credit(conn, org.id, entry, actor=actor)
-    await running.billing.store.credit(credited.org_id, credited.id, credited.amount)
-    return credited
 
 
 @router.post("/api/codes", status_code=201)

@@ -13,7 +13,7 @@ from aisonar.accounts.access import administered_org, visible_org
 from aisonar.accounts.listing import UserSearch
 from aisonar.accounts.members import NewMember, add_member_and_invite
 from aisonar.accounts.models import Organization, User
-from aisonar.accounts.organizations import KEEP, NewOrg, OrgSettings
+from aisonar.accounts.organizations import NewOrg, OrgSettings
 from aisonar.admin import paging
 from aisonar.admin.paging import After, Limit
 from aisonar.admin.schemas import OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
@@ -122,13 +122,9 @@ async def change_org(
 ) -> OrgOut:
     """Move the organization to another plan, restrict (or free) its models, or set the
     balance below which its admins are told."""
-    given = body.model_fields_set
-    change = OrgSettings(
-        plan=body.plan,
-        models=body.models if "models" in given else KEEP,
-        low_balance_threshold=body.low_balance_threshold,
-        retention_days=body.retention_days if "retention_days" in given else KEEP,
-    )
+    nullable = {"models", "retention_days"}
+    cleared = {name for name in body.model_fields_set & nullable if getattr(body, name) is None}
+    change = OrgSettings(**body.model_dump(), cleared=frozenset(cleared))
     async with db.begin() as conn:
         return await _out(
             conn, await organizations.change_org_settings(conn, actor, org_id, change)

@@ -8,8 +8,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass as checked
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,6 +32,16 @@ class CodeNotRedeemable(AISonarError):
     status = 400
     kind = "invalid_request_error"
     code = "code_not_redeemable"
+
+
+@checked(frozen=True)
+class CodeOrder:
+    """A batch to make, as people type it (with the rules the API's body follows too):
+    each code's amount in credits, how many, and until when they can be redeemed."""
+
+    amount: Annotated[str, Field(min_length=1, max_length=40)]
+    count: Annotated[int, Field(ge=1)] = 1
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass as checked
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,6 +30,21 @@ class ModelNotPriced(AISonarError):
     status = 403
     kind = "permission_error"
     code = "model_not_priced"
+
+
+# Credits per million tokens, as a decimal string.
+PriceText = Annotated[str, Field(max_length=40)]
+
+
+@checked(frozen=True)
+class PriceSetting:
+    """An operator's price as people type it (the rules the API's body follows too); the
+    cached-input and cache-write prices default to the input price."""
+
+    input: Annotated[PriceText, Field(min_length=1)]
+    output: Annotated[PriceText, Field(min_length=1)]
+    cached_input: PriceText | None = None
+    cache_write: PriceText | None = None
 
 
 @dataclass(frozen=True)

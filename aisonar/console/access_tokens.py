@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from aisonar.accounts import tokens
 from aisonar.accounts.throttle import TooManySignIns
-from aisonar.admin.schemas import TokenCreate
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import expiry
@@ -73,14 +72,14 @@ async def create_token(request: Request, member: Member, db: Engine) -> Response
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in _FIELDS}
     try:
-        body = TokenCreate(name=typed["name"], expires_at=expiry(typed["expires"]))
+        new = tokens.NewToken(name=typed["name"], expires_at=expiry(typed["expires"]))
         await confirm_password(request, member, form)
         async with db.begin() as conn:
             token, secret = await tokens.create_token(
                 conn,
                 member.principal.email,
-                name=body.name,
-                expires_at=body.expires_at,
+                name=new.name,
+                expires_at=new.expires_at,
                 actor=member.actor,
             )
     except ValidationError as error:

@@ -1,4 +1,4 @@
-"""The audit log, scoped as `GET /api/audit` scopes it (`admin/audit.py`'s
+"""The audit log, scoped as `GET /api/audit` scopes it (`audit/access.py`'s
 `audit_scope`: operators read every entry, an organization's admins their
 organization's, anyone else is refused): filtered by actor, action, object and days,
 newest first, a page at a time (keyset on the entry id); the filtered log downloads as
@@ -17,8 +17,8 @@ from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import services as accounts
-from aisonar.admin.audit import audit_scope
+from aisonar.accounts.listing import org_names
+from aisonar.audit.access import audit_scope
 from aisonar.audit.models import AuditEntry
 from aisonar.audit.services import list_entries
 from aisonar.console.render import error_text, page
@@ -102,10 +102,9 @@ class Criteria:
         )
 
 
-async def _org_names(conn: AsyncConnection, scope: str | None) -> dict[str, str]:
-    if scope is not None:
-        return {scope: (await accounts.get_org(conn, scope)).name}
-    return {org.id: org.name for org in await accounts.list_orgs(conn)}
+async def _org_names(conn: AsyncConnection, entries: list[AuditEntry]) -> dict[str, str]:
+    """The names of the organizations the entries are about, in one query."""
+    return await org_names(conn, {entry.org_id for entry in entries if entry.org_id})
 
 
 @router.get(AUDIT_PATH)
@@ -156,7 +155,7 @@ async def audit_page(
             limit=PAGE_SIZE + 1,
             **vars(criteria),
         )
-        context["orgs"] = await _org_names(conn, scope)
+        context["orgs"] = await _org_names(conn, entries[:PAGE_SIZE])
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
     context["entries"] = [shown(entry) for entry in entries]

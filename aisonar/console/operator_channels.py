@@ -2,7 +2,7 @@
 weight, enabled, and how this server's circuit breaker sees each, as `GET
 /api/channels/health` says), creating one, changing one, turning one off or on, and the
 one-token test of `POST /api/channels/{name}/test`, its answer shown on the page; through
-the functions behind `/api/channels` (`admin/catalog.py`, `admin/channel_checks.py`).
+the services behind `/api/channels` (`channels/changes.py`, `gateway/channel_checks.py`).
 An upstream key is written, never shown: its field is a password field, left empty to
 keep the key the channel has."""
 
@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.admin.catalog import ChannelChange, ChannelCreate, add_channel, change_channel_named
-from aisonar.admin.channel_checks import (
-    ChannelHealthOut,
-    ChannelTestOut,
-    channels_health,
-    run_channel_test,
-)
 from aisonar.channels import services as channels
+from aisonar.channels.changes import (
+    ChannelSettings,
+    NewChannel,
+    add_channel,
+    change_channel_named,
+)
 from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, Provider
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.render import error_text, page
@@ -31,10 +30,18 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, NotFound
+from aisonar.gateway.channel_checks import (
+    ChannelStanding,
+    ChannelTested,
+    channels_health,
+    run_channel_test,
+)
 from aisonar.i18n import N_
 from aisonar.web.deps import Box, Config, Engine, Services, operator
 
 router = console_router()
+_NEW = TypeAdapter(NewChannel)
+_SETTINGS = TypeAdapter(ChannelSettings)
 
 CHANNELS_PATH = "/console/operator/channels"
 _CREATE_FIELDS = ("name", "provider", "base_url", "models", "priority", "weight")
@@ -57,7 +64,7 @@ CHANNEL_LABELS: Mapping[str, str] = {
 @dataclass(frozen=True)
 class ChannelRow:
     channel: Channel
-    health: ChannelHealthOut | None
+    health: ChannelStanding | None
     models: str
 
 
@@ -86,14 +93,15 @@ async def _list_page(
     *,
     form: Mapping[str, str] | None = None,
     error: str | None = None,
-    tested: ChannelTestOut | None = None,
+    tested: ChannelTested | None = None,
     test_error: str | None = None,
     status: int = 200,
 ) -> Response:
     db = running.engine
     async with db.connect() as conn:
         every = await channels.list_channels(conn)
-    health = {found.name: found for found in await channels_health(db, running)}
+    standings = await channels_health(db, running.channels.health)
+    health = {found.name: found for found in standings}
     rows = [
         ChannelRow(channel, health.get(channel.name), models_text(channel)) for channel in every
     ]
@@ -137,9 +145,9 @@ async def create_channel(request: Request, member: Member, running: Services, bo
     }
     fields.update({name: typed[name] for name in ("priority", "weight") if typed[name]})
     try:
-        body = ChannelCreate.model_validate(fields)
+        new = _NEW.validate_python(fields)
         async with running.engine.begin() as conn:
-            await add_channel(conn, box, member.actor, body)
+            await add_channel(conn, box, member.actor, new)
     except ValidationError as error:
         message = error_text(invalid(error, CHANNEL_LABELS), member.language)
         return await _list_page(member, running, form=typed, error=message, status=400)
@@ -198,14 +206,15 @@ async def change_channel(
         name: typed[name] for name in ("base_url", "models", "priority", "weight")
     }
     fields.update({name: typed[name] or None for name in _TIMEOUTS})
+    fields["cleared"] = {name for name in _TIMEOUTS if not typed[name]}
     if form.secret("api_key"):
         fields["api_key"] = form.secret("api_key")
     async with db.connect() as conn:
         channel = await channel_by_id(conn, channel_id)
     try:
-        body = ChannelChange.model_validate(fields)
+        settings = _SETTINGS.validate_python(fields)
         async with db.begin() as conn:
-            await change_channel_named(conn, box, member.actor, channel.name, body)
+            await change_channel_named(conn, box, member.actor, channel.name, settings)
     except ValidationError as error:
         message = error_text(invalid(error, CHANNEL_LABELS), member.language)
         return await _edit_page(member, channel, typed, message, 400)
@@ -224,8 +233,8 @@ async def turn_on_or_off(
     form = await checked_form(request, member)
     async with db.begin() as conn:
         channel = await channel_by_id(conn, channel_id)
-        body = ChannelChange(enabled=form.text("enabled") == "yes")
-        await change_channel_named(conn, box, member.actor, channel.name, body)
+        switched = ChannelSettings(enabled=form.text("enabled") == "yes")
+        await change_channel_named(conn, box, member.actor, channel.name, switched)
     return see_other(CHANNELS_PATH)
 
 

@@ -13,9 +13,8 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from aisonar.admin.money import CodeRequest
 from aisonar.billing import codes
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import expiry
@@ -29,6 +28,7 @@ from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine, operator
 
 router = console_router()
+_ORDER = TypeAdapter(codes.CodeOrder)
 
 CODES_PATH = "/console/operator/codes"
 PAGE_SIZE = 50
@@ -96,7 +96,7 @@ async def create_batch(request: Request, member: Member, db: Engine, settings: C
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in _FIELDS}
     try:
-        body = CodeRequest.model_validate(
+        order = _ORDER.validate_python(
             {
                 "amount": typed["amount"],
                 "count": typed["count"] or "1",
@@ -106,9 +106,9 @@ async def create_batch(request: Request, member: Member, db: Engine, settings: C
         async with db.begin() as conn:
             batch = await codes.create_codes(
                 conn,
-                amount=body.amount,
-                count=body.count,
-                expires_at=body.expires_at,
+                amount=order.amount,
+                count=order.count,
+                expires_at=order.expires_at,
                 actor=member.actor,
             )
     except (ValidationError, AISonarError) as failure:

@@ -1,5 +1,5 @@
 """Deletion requests, for whoever decides them exactly as `/api/deletion-requests` says
-(`admin/deletion.py`): operators every one, an organization's admins their members'
+(`privacy/deciding.py`): operators every one, an organization's admins their members'
 when `AISONAR_DELETION_APPROVAL=org_admin`, anyone else is refused. The list (open or
 decided, a page at a time), a request's page with the person, the decision and the
 receipt of the erasure, and its approval (after the password, when the session has not
@@ -13,19 +13,12 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.listing import org_names
 from aisonar.accounts.models import User
-from aisonar.admin.deletion import (
-    DeletionApprove,
-    DeletionReject,
-    _decidable,
-    _decider_scope,
-    approve_deletion_request,
-    reject_deletion_request,
-)
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
 from aisonar.console.reauthentication import confirm_password, password_needed
@@ -35,10 +28,20 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
+from aisonar.privacy.deciding import (
+    Approval,
+    Rejection,
+    approve_deletion_request,
+    decidable,
+    decider_scope,
+    reject_deletion_request,
+)
 from aisonar.privacy.requests import DeletionRequest, DeletionStatus, list_requests
 from aisonar.web.deps import Config, Engine, Mailer, Services
 
 router = console_router()
+_APPROVAL = TypeAdapter(Approval)
+_REJECTION = TypeAdapter(Rejection)
 
 DELETIONS_PATH = "/console/operator/deletions"
 PAGE_SIZE = 50
@@ -85,14 +88,14 @@ async def deletions_page(
     page_number: Annotated[int, Query(alias="page", ge=1, le=1000)] = 1,
 ) -> Response:
     """Open requests by default; `status=` (empty) lists every one, newest first."""
-    scope = _decider_scope(member.principal, settings)
+    scope = decider_scope(member.principal, settings)
     wanted = _status(status)
     async with db.connect() as conn:
         found = await list_requests(conn, org_id=scope, status=wanted)
         start = (page_number - 1) * PAGE_SIZE
         shown = found[start : start + PAGE_SIZE]
         people = await people_of(conn, (request.user_id for request in shown))
-        orgs = {org.id: org.name for org in await accounts.list_orgs(conn)}
+        orgs = await org_names(conn, {request.org_id for request in shown})
 
     def page_link(number: int) -> str:
         return DELETIONS_PATH + "?" + urlencode({"status": status, "page": number})
@@ -120,7 +123,7 @@ async def _request_page(
     status: int = 200,
 ) -> Response:
     async with db.connect() as conn:
-        found: DeletionRequest = await _decidable(conn, member.principal, settings, request_id)
+        found: DeletionRequest = await decidable(conn, member.principal, settings, request_id)
         person = (await people_of(conn, [found.user_id])).get(found.user_id)
         org = await accounts.get_org(conn, found.org_id)
     context: dict[str, Any] = {
@@ -152,7 +155,7 @@ async def approve(
     form = await checked_form(request, member)
     typed = {"approve_reason": form.text("reason"), "reject_reason": ""}
     try:
-        body = DeletionApprove.model_validate({"reason": typed["approve_reason"] or None})
+        approval = _APPROVAL.validate_python({"reason": typed["approve_reason"] or None})
         await confirm_password(request, member, form)
         await approve_deletion_request(
             running.engine,
@@ -161,7 +164,7 @@ async def approve(
             member.actor,
             settings,
             request_id,
-            body.reason,
+            approval,
         )
     except (AISonarError, ValidationError) as failure:
         error = as_domain_error(failure)
@@ -185,10 +188,10 @@ async def reject(
     form = await checked_form(request, member)
     typed = {"approve_reason": "", "reject_reason": form.text("reason")}
     try:
-        body = DeletionReject.model_validate({"reason": typed["reject_reason"]})
+        rejection = _REJECTION.validate_python({"reason": typed["reject_reason"]})
         async with db.begin() as conn:
             await reject_deletion_request(
-                conn, member.principal, member.actor, settings, request_id, body.reason
+                conn, member.principal, member.actor, settings, request_id, rejection
             )
     except (AISonarError, ValidationError) as failure:
         error = as_domain_error(failure)

@@ -197,9 +197,12 @@ def _change_of(section: str, typed: str) -> OrgSettings:
     if section == "plan":
         return _SETTINGS.validate_python({"plan": typed})
     if section == "retention":
-        return _SETTINGS.validate_python({"retention_days": typed or None})
+        if not typed:
+            return OrgSettings(cleared=frozenset({"retention_days"}))
+        return _SETTINGS.validate_python({"retention_days": typed})
     if section == "models":
-        return _SETTINGS.validate_python({"models": model_names(typed)})
+        models = model_names(typed)
+        return OrgSettings(models=models, cleared=frozenset() if models else frozenset({"models"}))
     return _SETTINGS.validate_python({"low_balance_threshold": typed})
 
 

@@ -11,12 +11,11 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
 from aisonar.accounts.plans import list_plans
-from aisonar.admin.catalog import MarkupIn, PriceIn
 from aisonar.billing import prices
 from aisonar.channels.models import DEFAULT_BASE_URLS
 from aisonar.console.csrf import checked_form
@@ -29,6 +28,8 @@ from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine, operator
 
 router = console_router()
+_PRICE = TypeAdapter(prices.PriceSetting)
+_MARKUP = TypeAdapter(markups.MarkupSetting)
 
 PRICES_PATH = "/console/operator/prices"
 _PRICE_FIELDS = ("model", "input", "output", "cached_input", "cache_write")
@@ -136,7 +137,7 @@ async def set_price(request: Request, member: Member, db: Engine, settings: Conf
     try:
         if not typed["model"]:
             raise InvalidInput(_NO_MODEL, param="model")
-        body = PriceIn.model_validate(
+        body = _PRICE.validate_python(
             {
                 "input": typed["input"],
                 "output": typed["output"],
@@ -169,7 +170,7 @@ async def set_plan_markup(
     form = await checked_form(request, member)
     typed = {"plan": form.text("plan"), "multiplier": form.text("multiplier")}
     try:
-        body = MarkupIn.model_validate({"multiplier": typed["multiplier"]})
+        body = _MARKUP.validate_python({"multiplier": typed["multiplier"]})
         async with db.begin() as conn:
             await markups.set_plan_markup(conn, typed["plan"], body.multiplier, actor=member.actor)
     except (ValidationError, AISonarError) as failure:
@@ -188,7 +189,7 @@ async def set_org_markup(
     try:
         if not typed["org_id"]:
             raise InvalidInput(_NO_ORG, param="org_id")
-        body = MarkupIn.model_validate({"multiplier": typed["multiplier"]})
+        body = _MARKUP.validate_python({"multiplier": typed["multiplier"]})
         async with db.begin() as conn:
             org = await accounts.get_org(conn, typed["org_id"])
             await markups.set_org_markup(conn, org.name, body.multiplier, actor=member.actor)

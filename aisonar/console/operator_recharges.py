@@ -14,16 +14,16 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
-from aisonar.admin.money import Recharge, recharge_org
 from aisonar.audit.services import list_entries
 from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind
 from aisonar.billing.money import parse_amount
+from aisonar.billing.recharges import Recharge, recharge_org
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
@@ -35,6 +35,7 @@ from aisonar.web.deps import Config, Services, operator
 from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, RowId, written_id
 
 router = console_router()
+_RECHARGE = TypeAdapter(Recharge)
 
 RECHARGES_PATH = "/console/operator/recharges"
 PAGE_SIZE = 50
@@ -131,7 +132,7 @@ def _typed(form: Form) -> dict[str, str]:
 async def _checked(running: Services, typed: Mapping[str, str], key: str | None) -> Any:
     """The organization and the `POST /api/orgs/{id}/recharges` body the form asks for;
     the API's refusals of them."""
-    body = Recharge.model_validate(
+    body = _RECHARGE.validate_python(
         {
             "amount": typed["amount"],
             "note": typed["note"] or "recharge",
@@ -196,7 +197,8 @@ async def recharge(
     key = form.text("idempotency_key")[:200] or None
     try:
         org, body = await _checked(running, typed, key)
-        credited = await recharge_org(running, member.actor, org.id, body)
+        store = running.billing.store
+        credited = await recharge_org(running.engine, store, member.actor, org.id, body)
     except (ValidationError, AISonarError) as failure:
         return await _refused(member, running, settings, typed, failure)
     query = urlencode({"org_id": org.id, "done": credited.id})

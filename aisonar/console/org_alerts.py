@@ -1,8 +1,8 @@
 """An organization's alert rules, for its admins and for operators: the list with each
 rule's state (ok or firing, and since when), a new rule (on cost, error rate, latency or
 time to first token over a window, or on the balance), turning one off or on, and
-deleting one after a confirmation page; through the functions of
-`/api/orgs/{id}/alerts` and `/api/alerts/{id}`, with their checks."""
+deleting one after a confirmation page; through the services behind
+`/api/orgs/{id}/alerts` and `/api/alerts/{id}` (`alerts/access.py`), with their checks."""
 
 from __future__ import annotations
 
@@ -10,54 +10,43 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request, Response
-from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from pydantic import TypeAdapter, ValidationError
 
 from aisonar.accounts.access import administered_org
-from aisonar.accounts.models import Organization
-from aisonar.accounts.principal import Principal
-from aisonar.admin.alerts import (
-    AlertChange,
-    AlertCreate,
-    AlertOut,
-    alert_changes,
-    alert_of,
-    alerts_of,
-    change_alert_of,
-    create_alert_in,
-    delete_alert_of,
+from aisonar.alerts.access import (
+    NewRule,
+    change_rule_of,
+    create_rule_in,
+    delete_rule_of,
+    org_rule,
+    rule_changes,
+    rules_of,
 )
 from aisonar.alerts.models import PERCENTILES, SOURCES, AlertKind
-from aisonar.alerts.services import DEFAULT_MIN_REQUESTS, DEFAULT_PERCENTILE, DEFAULT_WINDOW
+from aisonar.alerts.services import (
+    DEFAULT_MIN_REQUESTS,
+    DEFAULT_PERCENTILE,
+    DEFAULT_WINDOW,
+    shown,
+)
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.org import org_context, org_path
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
-from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
 from aisonar.web.deps import Engine
 
 router = console_router()
 
+_NEW_RULE = TypeAdapter(NewRule)
 _FIELDS = ("name", "kind", "threshold", "window", "percentile", "min_requests", "model", "source")
 
 
 def _blank_form() -> dict[str, Any]:
     return dict.fromkeys(_FIELDS, "") | {"kind": AlertKind.COST.value, "enabled": True}
-
-
-async def _org_rule(
-    conn: AsyncConnection, caller: Principal, org_id: str, alert_id: str
-) -> tuple[Organization, AlertOut]:
-    """The organization (one the caller administers) and its rule; NotFound for a rule of
-    another organization, as for no rule at all."""
-    org = await administered_org(conn, caller, org_id)
-    rule = await alert_of(conn, caller, alert_id)
-    if rule.org_id != org.id:
-        raise NotFound(N_("no alert rule with id {alert_id!r}"), alert_id=alert_id)
-    return org, rule
 
 
 async def _alerts_page(
@@ -71,7 +60,7 @@ async def _alerts_page(
 ) -> Response:
     async with db.connect() as conn:
         org = await administered_org(conn, member.principal, org_id)
-        rules = await alerts_of(conn, member.principal, org.id)
+        rules = [shown(rule) for rule in await rules_of(conn, member.principal, org.id)]
     context = {
         **org_context(org, "alerts"),
         "rules": rules,
@@ -101,7 +90,7 @@ async def create(request: Request, member: Member, db: Engine, org_id: str) -> R
     typed: dict[str, Any] = {name: form.text(name) for name in _FIELDS}
     typed["enabled"] = form.checked("enabled")
     try:
-        body = AlertCreate.model_validate(
+        new = _NEW_RULE.validate_python(
             {
                 **{name: typed[name] or None for name in _FIELDS if name != "name"},
                 "name": typed["name"],
@@ -109,7 +98,8 @@ async def create(request: Request, member: Member, db: Engine, org_id: str) -> R
             }
         )
         async with db.begin() as conn:
-            await create_alert_in(conn, member.principal, member.actor, org_id, body)
+            settings = new.settings()
+            await create_rule_in(conn, member.principal, member.actor, org_id, settings)
     except ValidationError as error:
         message = error_text(invalid(error), member.language)
         return await _alerts_page(member, db, org_id, typed=typed, error=message, status=400)
@@ -133,18 +123,18 @@ async def switch(
     choice = form.text("enabled")
     if choice not in ("yes", "no"):
         raise InvalidInput(N_("enabled: yes or no"), param="enabled")
-    changes = alert_changes(AlertChange(enabled=choice == "yes"))
+    changes = rule_changes({"enabled": choice == "yes"})
     async with db.begin() as conn:
-        await _org_rule(conn, member.principal, org_id, alert_id)
-        await change_alert_of(conn, member.principal, member.actor, alert_id, changes)
+        await org_rule(conn, member.principal, org_id, alert_id)
+        await change_rule_of(conn, member.principal, member.actor, alert_id, changes)
     return see_other(org_path(org_id, "alerts"))
 
 
 @router.get("/console/orgs/{org_id}/alerts/{alert_id}/delete")
 async def confirm_deletion(member: Member, db: Engine, org_id: str, alert_id: str) -> Response:
     async with db.connect() as conn:
-        org, rule = await _org_rule(conn, member.principal, org_id, alert_id)
-    context = {**org_context(org, "alerts"), "rule": rule}
+        org, rule = await org_rule(conn, member.principal, org_id, alert_id)
+    context = {**org_context(org, "alerts"), "rule": shown(rule)}
     return page(member, "org_alert_delete.html", context)
 
 
@@ -155,6 +145,6 @@ async def delete(
     """`DELETE /api/alerts/{id}`."""
     await checked_form(request, member)
     async with db.begin() as conn:
-        await _org_rule(conn, member.principal, org_id, alert_id)
-        await delete_alert_of(conn, member.principal, member.actor, alert_id)
+        await org_rule(conn, member.principal, org_id, alert_id)
+        await delete_rule_of(conn, member.principal, member.actor, alert_id)
     return see_other(org_path(org_id, "alerts"))

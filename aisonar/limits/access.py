@@ -8,11 +8,11 @@ values are shown as decimal credits ("12.50"), counts as whole numbers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.principal import Principal
 from aisonar.audit.models import Actor
 from aisonar.billing.money import format_amount
 from aisonar.errors import Forbidden, NotFound
@@ -22,6 +22,20 @@ from aisonar.limits.services import effective_limits_for, get_limits, set_limits
 from aisonar.store.tables import api_keys, users
 
 Shown = int | str | None
+
+
+class Caller(Protocol):
+    """Who asks (accounts' Principal, which limits sits below)."""
+
+    @property
+    def is_operator(self) -> bool: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    def administers(self, org_id: str) -> bool: ...
+
+    def reaches(self, user_id: str, org_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,7 @@ async def _owner(conn: AsyncConnection, kind: SubjectKind, subject_id: str) -> t
 
 
 async def _reachable(
-    conn: AsyncConnection, caller: Principal, subject: Subject, *, changing: bool
+    conn: AsyncConnection, caller: Caller, subject: Subject, *, changing: bool
 ) -> None:
     if caller.is_operator:
         return
@@ -99,14 +113,14 @@ async def _reachable(
         raise Forbidden(N_("Only the organization's admins may change limits."))
 
 
-async def limits_of(conn: AsyncConnection, caller: Principal, subject: Subject) -> SubjectLimits:
+async def limits_of(conn: AsyncConnection, caller: Caller, subject: Subject) -> SubjectLimits:
     """The subject's limits, if the caller may see them."""
     await _reachable(conn, caller, subject, changing=False)
     return await _limits(conn, subject, await get_limits(conn, subject))
 
 
 async def change_limits_of(
-    conn: AsyncConnection, caller: Principal, actor: Actor, subject: Subject, changes: LimitChanges
+    conn: AsyncConnection, caller: Caller, actor: Actor, subject: Subject, changes: LimitChanges
 ) -> SubjectLimits:
     """Change the subject's limits, if the caller may; running servers apply the change
     within a second."""

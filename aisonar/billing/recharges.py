@@ -1,0 +1,54 @@
+"""Recharging an organization's balance, for operators through every front end (the API,
+the console; the caller is checked before): one ledger credit, once per idempotency key,
+then the live balance, so the credit is spendable on this server at once and on the
+others within a second. The values are checked here, with the rules the API's body
+follows too."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aisonar.audit.models import Actor
+from aisonar.billing import ledger
+from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
+from aisonar.billing.money import parse_amount
+from aisonar.billing.store import BalanceStore
+
+# Who the ledger names for a recharge made by an operator (the audit log names them).
+OPERATOR_ACTOR = "operator"
+# Credits, as a decimal string ("12.50").
+AmountText = Annotated[str, Field(min_length=1, max_length=40)]
+
+
+@dataclass(frozen=True)
+class Recharge:
+    amount: AmountText
+    note: Annotated[str, Field(max_length=500)] = "recharge"
+    reference: Annotated[str, Field(max_length=200)] | None = None
+    # The same key twice credits once.
+    idempotency_key: Annotated[str, Field(max_length=200)] | None = None
+
+    @property
+    def units(self) -> int:
+        return parse_amount(self.amount)
+
+
+async def recharge_org(
+    engine: AsyncEngine, store: BalanceStore, actor: Actor, org_id: str, recharge: Recharge
+) -> LedgerEntry:
+    entry = NewEntry(
+        LedgerKind.RECHARGE,
+        recharge.units,
+        OPERATOR_ACTOR,
+        recharge.note,
+        recharge.reference,
+        recharge.idempotency_key,
+    )
+    async with engine.begin() as conn:
+        credited = await ledger.credit(conn, org_id, entry, actor=actor)
+    await store.credit(credited.org_id, credited.id, credited.amount)
+    return credited
