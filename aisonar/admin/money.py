@@ -14,8 +14,9 @@ from aisonar.accounts.access import administered_org
 from aisonar.billing import codes, recharges
 from aisonar.billing.ledger import LedgerEntry
 from aisonar.billing.money import format_amount
+from aisonar.exports import ExportFormat
 from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
-from aisonar.web.downloads import ExportFormat, ledger_export, usage_export
+from aisonar.web.downloads import ledger_export, usage_export
 from aisonar.web.ids import MAX_ROW_ID
 
 router = APIRouter(tags=["money"])

@@ -25,10 +25,11 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.errors import AISonarError, InvalidInput
+from aisonar.exports import ExportFormat
 from aisonar.exports.audit import export_audit
 from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine
-from aisonar.web.downloads import ExportFormat, streamed
+from aisonar.web.downloads import streamed
 from aisonar.web.ids import RowId
 
 router = console_router()

@@ -19,11 +19,12 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
+from aisonar.exports import ExportFormat
 from aisonar.gateway.recharge import redeem_for
 from aisonar.i18n import N_
 from aisonar.web.balances import balance_of
 from aisonar.web.deps import Config, Services
-from aisonar.web.downloads import ExportFormat, ledger_export
+from aisonar.web.downloads import ledger_export
 from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, LedgerEntryId, written_id
 
 router = console_router()

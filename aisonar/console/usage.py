@@ -16,10 +16,11 @@ from aisonar.console.render import page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.errors import InvalidInput
+from aisonar.exports import ExportFormat
 from aisonar.i18n import N_
 from aisonar.usage.log import STATUS_CLASSES, LogPosition, usage_log
 from aisonar.web.deps import Config, Engine
-from aisonar.web.downloads import ExportFormat, usage_export
+from aisonar.web.downloads import usage_export
 
 router = console_router()
 

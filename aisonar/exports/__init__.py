@@ -15,6 +15,7 @@ table, and a column added to the table is exported with its type as it is."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, Select
@@ -22,8 +23,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.exports.text import encode_csv, encode_jsonl
 
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+
+
+# What a download of each format is sent as.
+MEDIA_TYPES = {
+    ExportFormat.CSV: "text/csv",
+    ExportFormat.JSONL: "application/x-ndjson",
+    ExportFormat.PARQUET: "application/vnd.apache.parquet",
+}
 _TEXT_ENCODERS = {"csv": encode_csv, "jsonl": encode_jsonl}
-EXPORT_FORMATS = (*_TEXT_ENCODERS, "parquet")
+EXPORT_FORMATS = tuple(fmt.value for fmt in ExportFormat)
 _FETCH_ROWS = 1000
 
 

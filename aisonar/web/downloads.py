@@ -5,26 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from enum import StrEnum
 
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aisonar.exports import MEDIA_TYPES, ExportFormat
 from aisonar.exports.ledger import export_ledger
 from aisonar.exports.usage import export_usage
-
-
-class ExportFormat(StrEnum):
-    CSV = "csv"
-    JSONL = "jsonl"
-    PARQUET = "parquet"
-
-
-_MEDIA_TYPES = {
-    ExportFormat.CSV: "text/csv",
-    ExportFormat.JSONL: "application/x-ndjson",
-    ExportFormat.PARQUET: "application/vnd.apache.parquet",
-}
 
 Export = Callable[[AsyncConnection], AsyncIterator[bytes]]
 
@@ -39,7 +26,7 @@ def streamed(
 
     return StreamingResponse(
         body(),
-        media_type=_MEDIA_TYPES[fmt],
+        media_type=MEDIA_TYPES[fmt],
         headers={"content-disposition": f'attachment; filename="{filename}.{fmt.value}"'},
     )
 
