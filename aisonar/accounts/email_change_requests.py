@@ -13,12 +13,10 @@ from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import Throttled
 from aisonar.i18n import N_
-from aisonar.limits.store import LimitStore, RateCheck
-from aisonar.limits.throttle import count_one
+from aisonar.limits.store import LimitStore
+from aisonar.limits.throttle import count_one, hourly
 from aisonar.notify.direct import require_mail, send_now
 from aisonar.notify.sender import Mail
-
-_HOUR_S = 3600.0
 
 
 class TooManyEmailChanges(Throttled):
@@ -27,12 +25,10 @@ class TooManyEmailChanges(Throttled):
 
 
 async def _count_request(store: LimitStore, settings: Settings, user_id: str) -> None:
-    check = RateCheck(
+    check = hourly(
         "email change requests of the account",
         f"email-change:user:{user_id}",
         settings.email_changes_per_hour,
-        _HOUR_S,
-        1,
     )
     await count_one(store, [check], TooManyEmailChanges)
 

@@ -24,11 +24,9 @@ from aisonar.config import Settings
 from aisonar.errors import Phrase, Throttled
 from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore, RateCheck
-from aisonar.limits.throttle import count_one
+from aisonar.limits.throttle import count_one, hourly
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
-
-_HOUR_S = 3600.0
 
 
 class TooManyPasswordResets(Throttled):
@@ -49,22 +47,18 @@ async def _admit(store: LimitStore, checks: list[RateCheck], what: str) -> str:
 
 def _request_checks(settings: Settings, email: str, ip: str | None) -> list[RateCheck]:
     checks = [
-        RateCheck(
+        hourly(
             "password reset requests for the address",
             f"password-reset:email:{email}",
             settings.password_resets_per_hour,
-            _HOUR_S,
-            1,
         )
     ]
     if ip is not None:
         checks.append(
-            RateCheck(
+            hourly(
                 "password reset requests from the client address",
                 f"password-reset:ip:{ip}",
                 settings.password_resets_per_ip_per_hour,
-                _HOUR_S,
-                1,
             )
         )
     return checks

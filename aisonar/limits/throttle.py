@@ -11,6 +11,14 @@ from collections.abc import Callable, Sequence
 from aisonar.errors import Throttled
 from aisonar.limits.store import LimitStore, RateCheck
 
+_HOUR_S = 3600.0
+
+
+def hourly(name: str, key: str, allowed: int) -> RateCheck:
+    """An allowance of `allowed` actions an hour under `key`, each action counting one;
+    `name` is what a refusal names."""
+    return RateCheck(name, key, allowed, _HOUR_S, 1)
+
 
 async def count_one(
     store: LimitStore, checks: Sequence[RateCheck], refused: Callable[[float], Throttled]

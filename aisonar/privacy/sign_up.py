@@ -18,11 +18,9 @@ from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import InvalidInput, NotFound, Throttled
 from aisonar.i18n import N_
-from aisonar.limits.store import LimitStore, RateCheck
-from aisonar.limits.throttle import count_one
+from aisonar.limits.store import LimitStore
+from aisonar.limits.throttle import count_one, hourly
 from aisonar.privacy.consents import record_sign_up, terms_to_accept
-
-_HOUR_S = 3600.0
 
 
 class TooManySignUps(Throttled):
@@ -52,12 +50,8 @@ async def sign_up(
             param="age_confirmed",
         )
     if ip is not None:
-        check = RateCheck(
-            "sign-ups from the address",
-            f"signup:ip:{ip}",
-            settings.signups_per_ip_per_hour,
-            _HOUR_S,
-            1,
+        check = hourly(
+            "sign-ups from the address", f"signup:ip:{ip}", settings.signups_per_ip_per_hour
         )
         await count_one(store, [check], TooManySignUps)
     actor = Actor(email.strip().lower(), None, ip)

@@ -11,12 +11,10 @@ from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import Throttled
 from aisonar.i18n import N_
-from aisonar.limits.store import LimitStore, RateCheck
-from aisonar.limits.throttle import count_one
+from aisonar.limits.store import LimitStore
+from aisonar.limits.throttle import count_one, hourly
 from aisonar.support import services as support
 from aisonar.support.models import SupportThread
-
-_HOUR_S = 3600.0
 
 
 class TooManySupportMessages(Throttled):
@@ -26,12 +24,10 @@ class TooManySupportMessages(Throttled):
 
 async def _count_message(store: LimitStore, settings: Settings, user_id: str) -> None:
     """Count one message of the person; refused (429) past their hourly allowance."""
-    check = RateCheck(
+    check = hourly(
         "support messages of the account",
         f"support:user:{user_id}",
         settings.support_messages_per_hour,
-        _HOUR_S,
-        1,
     )
     await count_one(store, [check], TooManySupportMessages)
 

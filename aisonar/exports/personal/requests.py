@@ -12,10 +12,8 @@ from aisonar.accounts import services as accounts
 from aisonar.errors import Throttled
 from aisonar.exports.personal.models import Exported
 from aisonar.i18n import N_
-from aisonar.limits.store import LimitStore, RateCheck
-from aisonar.limits.throttle import count_one
-
-_HOUR_S = 3600.0
+from aisonar.limits.store import LimitStore
+from aisonar.limits.throttle import count_one, hourly
 
 
 class TooManyExports(Throttled):
@@ -25,9 +23,7 @@ class TooManyExports(Throttled):
 
 async def count_export(store: LimitStore, per_hour: int, user_id: str) -> None:
     """Count one export asked for by the person; TooManyExports past the allowance."""
-    check = RateCheck(
-        "personal data exports", f"personal-export:user:{user_id}", per_hour, _HOUR_S, 1
-    )
+    check = hourly("personal data exports", f"personal-export:user:{user_id}", per_hour)
     await count_one(store, [check], TooManyExports)
 
 
