@@ -1,23 +1,26 @@
-"""The person's API keys: the list, creating one (name, models, expiry, what it may do,
-the addresses it may be used from; the secret shown once, on the page that answers the
-form), and revoking one after a confirmation page; through the same functions as
-`/api/me/keys` (`accounts/key_changes.py`). A key's own page is `key_detail.py`."""
+"""The person's API keys: the list (newest first, a page at a time, read in SQL),
+creating one (name, models, expiry, what it may do, the addresses it may be used from;
+the secret shown once, on the page that answers the form), and revoking one after a
+confirmation page; through the same services as `/api/me/keys`
+(`accounts/key_changes.py`). A key's own page is `key_detail.py`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import listing
 from aisonar.accounts.access import reachable_key
 from aisonar.accounts.key_changes import NewKey, create_key_for, revoke_key_of
+from aisonar.accounts.listing import Page
 from aisonar.accounts.models import KeyScope
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
+from aisonar.console.paging import pager
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
@@ -30,6 +33,7 @@ router = console_router()
 _NEW_KEY = TypeAdapter(NewKey)
 
 KEYS_PATH = "/console/keys"
+PAGE_SIZE = 50
 _FIELDS = ("name", "models", "expires", "scope", "allowed_ips")
 # The labels of the key forms' own fields, for the API's validation messages.
 KEY_LABELS: Mapping[str, str] = {
@@ -64,12 +68,22 @@ def addresses(value: str) -> list[str] | None:
 
 
 async def _keys_page(
-    member: MemberVisit, db: Engine, form: dict[str, str], error: str | None, status: int
+    member: MemberVisit,
+    db: Engine,
+    form: dict[str, str],
+    error: str | None,
+    status: int,
+    number: int = 1,
 ) -> Response:
+    """The person's keys, newest first, a page at a time (read in SQL)."""
+    mine = member.principal.user_id
+    newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with db.connect() as conn:
-        keys = await accounts.list_keys(conn, member.principal.email)
+        count = await listing.count_keys(conn, user_id=mine)
+        keys = await listing.keys_page(conn, newest_first, user_id=mine)
     context: dict[str, Any] = {
-        "keys": list(reversed(keys)),
+        "keys": keys,
+        "pages": pager(KEYS_PATH, {}, number, count, PAGE_SIZE),
         "form": form,
         "error": error,
         "scopes": list(KeyScope),
@@ -78,9 +92,13 @@ async def _keys_page(
 
 
 @router.get(KEYS_PATH)
-async def keys_page(member: Member, db: Engine) -> Response:
+async def keys_page(
+    member: Member,
+    db: Engine,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
     blank = dict.fromkeys(_FIELDS, "") | {"scope": KeyScope.ALL.value}
-    return await _keys_page(member, db, blank, None, 200)
+    return await _keys_page(member, db, blank, None, 200, number)
 
 
 @router.post(KEYS_PATH)

@@ -1,6 +1,7 @@
-"""An organization's members list, read a page at a time in SQL: 120 members are three
-pages of 50, 50 and 20, each member on exactly one, oldest first, the heading counting
-them all; the last page links back and not forward."""
+"""Lists read a page at a time in SQL: an organization's 120 members are three pages of
+50, 50 and 20, each member on exactly one, oldest first, the heading counting them all,
+the last page linking back and not forward; a person's 55 keys are two pages, newest
+first."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.console.people import console_person, sign_in_over_http
 from tests.support import Backend
 
 _EMAIL_CELL = re.compile(r"<td>([^<@]+@example\.com)</td>")
+_KEY_LINK = re.compile(r'<a href="/console/keys/([^"/]+)" class="key-link">')
 
 
 async def test_the_members_list_pages_in_sql(gateway: RunningGateway, backend: Backend) -> None:
@@ -39,3 +41,21 @@ async def test_the_members_list_pages_in_sql(gateway: RunningGateway, backend: B
     assert [email for page in shown for email in page] == [user.email for user in everyone]
     assert f"{members}?page=2" in html and f"{members}?page=4" not in html
     assert status == 200 and not _EMAIL_CELL.findall(past)
+
+
+async def test_the_keys_list_pages_in_sql(gateway: RunningGateway, backend: Backend) -> None:
+    person = await console_person(backend.engine)
+    async with backend.engine.begin() as conn:
+        for number in range(55):
+            await accounts.create_key(conn, person.email, name=f"key {number}")
+        made = await accounts.list_keys(conn, person.email)
+    shown: list[list[str]] = []
+    async with http_session() as http:
+        await sign_in_over_http(http, gateway.url, person.email)
+        for number in (1, 2):
+            status, html = await fetch(http, f"{gateway.url}/console/keys?page={number}")
+            assert status == 200, html
+            shown.append(_KEY_LINK.findall(html))
+    assert [len(page) for page in shown] == [50, 5]
+    assert [key_id for page in shown for key_id in page] == [key.id for key in reversed(made)]
+    assert "/console/keys?page=1" in html and "/console/keys?page=3" not in html
