@@ -179,3 +179,13 @@ async def org_names(conn: AsyncConnection, org_ids: Collection[str]) -> dict[str
         organizations.c.id.in_(sorted(org_ids))
     )
     return {row.id: row.name for row in await conn.execute(query)}
+
+
+async def members_by_id(
+    conn: AsyncConnection, org_id: str, user_ids: Collection[str]
+) -> dict[str, User]:
+    """These users of the organization, by id (the others are left out)."""
+    if not user_ids:
+        return {}
+    query = user_query().where(users.c.org_id == org_id, users.c.id.in_(sorted(user_ids)))
+    return {row.id: user_from_row(row) for row in await conn.execute(query)}

@@ -7,7 +7,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aisonar.accounts.key_changes import GraceSeconds
+from aisonar.accounts.members import EmailText, NameText, PasswordText
 from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, Role, User
+from aisonar.accounts.organizations import OrgName, RetentionDays, Threshold
 from aisonar.accounts.tokens import AccessToken
 from aisonar.billing.money import format_amount
 from aisonar.i18n import Language
@@ -42,7 +45,7 @@ class OrgOut(BaseModel):
 
 class OrgCreate(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200)
+    name: OrgName
     plan: Plan = Plan.FREE
     models: list[str] | None = None
 
@@ -71,12 +74,12 @@ class UserOut(BaseModel):
 
 class UserCreate(BaseModel):
     model_config = _STRICT
-    email: str = Field(min_length=3, max_length=320)
-    name: str = Field(default="", max_length=200)
+    email: EmailText
+    name: NameText = ""
     role: Role = Role.USER
     # The password they first sign in with; none: they use only the keys made for them,
     # unless `invite` is set.
-    password: str | None = Field(default=None, max_length=1000)
+    password: PasswordText | None = None
     # Mail them an invitation to choose their password (only without `password`): a link
     # to the console's password page, good once for 7 days. Refused, creating nothing,
     # when this server sends no email (AISONAR_SMTP_URL unset).
@@ -88,14 +91,14 @@ class UserCreate(BaseModel):
 
 class UserChange(BaseModel):
     model_config = _STRICT
-    name: str | None = Field(default=None, max_length=200)
+    name: NameText | None = None
     role: Role | None = None
     # True stops the user's keys, tokens and sessions; false lets them back in.
     disabled: bool | None = None
     # Operators only, at once, unconfirmed: every session of the user ends, and both the
     # previous and the new address are told. People change their own with
     # `POST /api/me/email`.
-    email: str | None = Field(default=None, min_length=3, max_length=320)
+    email: EmailText | None = None
 
 
 class OrgChange(BaseModel):
@@ -104,9 +107,9 @@ class OrgChange(BaseModel):
     # Names or `*` patterns its keys may use; an empty list is refused, null lifts it.
     models: list[str] | None = None
     # Credits ("5.00"); "0" turns the low-balance notice off.
-    low_balance_threshold: str | None = Field(default=None, min_length=1, max_length=40)
+    low_balance_threshold: Threshold | None = None
     # Its own raw-usage retention in days; null returns it to its plan's.
-    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    retention_days: RetentionDays | None = None
 
 
 class KeyOut(BaseModel):
@@ -150,7 +153,7 @@ class KeyCreate(BaseModel):
 class KeyRotate(BaseModel):
     model_config = _STRICT
     # How long the current secret keeps working beside the new one (0 to 30 days).
-    grace_s: int = Field(default=3600, ge=0, le=30 * 86400)
+    grace_s: GraceSeconds = 3600
 
 
 class KeyAllowedIps(BaseModel):

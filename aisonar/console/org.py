@@ -15,8 +15,9 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import listing
 from aisonar.accounts.access import administered_org
+from aisonar.accounts.listing import UserSearch
 from aisonar.accounts.models import Organization
 from aisonar.accounts.organizations import OrgSettings, change_org_settings
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
@@ -82,7 +83,9 @@ async def overview(member: Member, running: Services, settings: Config, org_id: 
         month = (await summarize(conn, over(month_start(until)), GroupBy.TOTAL))[0]
         series = await summarize(conn, over(since), GroupBy.DAY, limit=_DAYS)
         spenders = await summarize(conn, over(month_start(until)), GroupBy.USER, limit=_TOP_MEMBERS)
-        people = {user.id: user for user in await accounts.list_users(conn, org.name)}
+        members = await listing.count_users(conn, UserSearch(org_id=org.id))
+        active = await listing.count_users(conn, UserSearch(org_id=org.id, state="active"))
+        people = await listing.members_by_id(conn, org.id, {found.group for found in spenders})
     balance = await balance_of(running.engine, running.billing.store, org.id)
     costs = daily_costs(series, since, _DAYS)
     context = {
@@ -90,8 +93,8 @@ async def overview(member: Member, running: Services, settings: Config, org_id: 
         "balance": balance,
         "currency": settings.currency,
         "month": month,
-        "members_count": len(people),
-        "active_count": sum(not user.disabled for user in people.values()),
+        "members_count": members,
+        "active_count": active,
         "costs": costs,
         "by_member": [(people.get(found.group), found) for found in spenders],
         "chart": {"labels": [day.day for day in costs], "values": [day.cost for day in costs]},
