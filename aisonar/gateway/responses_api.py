@@ -45,13 +45,17 @@ from aisonar.gateway.translate.hub import (
     with_output_limit,
 )
 from aisonar.gateway.translate.responses_answers import ResponseFrame, hub_response_to_responses
+from aisonar.gateway.translate.responses_compaction import OWN_MARK, summaries_as_messages
 from aisonar.gateway.translate.responses_inbound import (
     HubRequest,
     client_names,
     responses_request_to_hub,
     upstream_request,
 )
-from aisonar.gateway.translate.responses_stream import HubToResponsesStream
+from aisonar.gateway.translate.responses_stream import (
+    HubToCompactionStream,
+    HubToResponsesStream,
+)
 from aisonar.gateway.upstream import open_upstream
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
@@ -78,14 +82,18 @@ class _Estimator:
 
 def _upstream_body(body: bytes, request: ResponsesRequest, model: str, output_bound: int) -> bytes:
     """The client's bytes with the upstream's model, and the gateway's output limit when the
-    client set none."""
-    if model == request.model:
+    client set none; compaction items of the gateway's own (`responses_compaction`) become
+    the messages of their summaries."""
+    own_compaction = OWN_MARK in body
+    if model == request.model and not own_compaction:
         if request.max_output_tokens is not None:
             return body
         return insert_field(body, "max_output_tokens", output_bound)
     document = orjson.loads(body)
     document["model"] = model
     document["max_output_tokens"] = output_bound
+    if own_compaction:
+        document["input"] = summaries_as_messages(document.get("input"))
     return orjson.dumps(document)
 
 
@@ -106,7 +114,7 @@ class _Translation:
 
 
 def _render(
-    route: Route, frame: ResponseFrame, estimator: TokenEstimator, body: bytes
+    route: Route, frame: ResponseFrame, estimator: TokenEstimator, compacting: bool, body: bytes
 ) -> tuple[bytes, TokenUsage]:
     """The upstream's whole answer as a Response, and its usage (estimated when the upstream
     reported none)."""
@@ -116,7 +124,7 @@ def _render(
         usage_from_hub(reported) if isinstance(reported, dict) else estimator.from_hub_response(hub)
     )
     hub["usage"] = hub_usage(usage)
-    return orjson.dumps(hub_response_to_responses(hub, frame)), usage
+    return orjson.dumps(hub_response_to_responses(hub, frame, compacting=compacting)), usage
 
 
 async def _translated(
@@ -153,14 +161,19 @@ async def _translated(
         ) as answer,
     ):
         if meter.stream:
-            reader, writer = adapter.stream_reader(model), HubToResponsesStream(frame)
+            reader = adapter.stream_reader(model)
+            stream = HubToCompactionStream if converted.compacting else HubToResponsesStream
+            writer = stream(frame)
             exchange.stream_error = writer.fail
             await relay_translated_stream(
                 exchange, answer, meter, reader, writer, estimator.from_hub_chunks
             )
         else:
             await relay_translated_json(
-                exchange, answer, meter, partial(_render, route, frame, estimator)
+                exchange,
+                answer,
+                meter,
+                partial(_render, route, frame, estimator, converted.compacting),
             )
 
 

@@ -17,6 +17,12 @@ import orjson
 import pytest
 
 from aisonar.gateway.sse import SseSplitter, event_data
+from aisonar.gateway.translate.responses_compaction import (
+    COMPACTION_PROMPT,
+    SUMMARY_INTRODUCTION,
+    compaction_item,
+    summary_of,
+)
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.gateway.sdk_clients import WEATHER_PARAMETERS
@@ -30,17 +36,12 @@ CAPTURED = Path(__file__).resolve().parent / "agent_requests"
 CODEX_REQUESTS = ["codex_responses_to_claude-sonnet-4-6.json", "codex_responses_compaction.json"]
 DROPPED = "x-aisonar-dropped-fields"
 # What Codex sends that Anthropic and Gemini have no place for: OpenAI's encrypted
-# reasoning, its own tags, OpenAI's storage and cache hints, (Gemini) the parallel calls
-# switch, and the compaction trigger.
+# reasoning, its own tags, OpenAI's storage and cache hints, and (Gemini) the parallel calls
+# switch.
 _CODEX_DROPPED = ["include", "client_metadata", "prompt_cache_key", "store"]
 CODEX_DROPPED = {
-    (model, name): [
-        *(["input[6]"] if "compaction" in name else []),
-        *_CODEX_DROPPED,
-        *(["parallel_tool_calls"] if model == GEMINI else []),
-    ]
+    model: [*_CODEX_DROPPED, *(["parallel_tool_calls"] if model == GEMINI else [])]
     for model in TRANSLATED
-    for name in CODEX_REQUESTS
 }
 WEATHER_TOOL: Any = {"type": "function", "name": "get_weather", "parameters": WEATHER_PARAMETERS}
 # OpenAI's order of events for one streamed output item of each kind.
@@ -252,9 +253,51 @@ async def test_codex_requests_are_answered_and_charged(
     kinds = [event["type"] for event in events]
     assert kinds[:2] == ["response.created", "response.in_progress"]
     assert kinds[-1] == "response.completed" and events[-1]["response"]["usage"]
-    assert dropped == (None if model == GPT else ", ".join(CODEX_DROPPED[model, name]))
+    assert dropped == (None if model == GPT else ", ".join(CODEX_DROPPED[model]))
+    if "compaction" in name and model != GPT:
+        # Codex takes a compaction's answer only as exactly one compaction item.
+        assert [item["type"] for item in events[-1]["response"]["output"]] == ["compaction"]
     [event] = await recorded_events(backend, tenant, 1)
     assert event.status_code == 200 and event.cost > 0 and not event.tokens_estimated
+
+
+async def post_codex(gateway: RunningGateway, tenant: Tenant, body: Any) -> list[dict[str, Any]]:
+    headers = {"authorization": f"Bearer {tenant.secret}"}
+    async with (
+        aiohttp.ClientSession(gateway.url) as http,
+        http.post("/v1/responses", json=body, headers=headers) as answer,
+    ):
+        assert answer.status == 200, await answer.text()
+        return stream_events(await answer.read())
+
+
+@pytest.mark.parametrize("model", TRANSLATED)
+async def test_codex_compaction_is_a_summary_its_next_requests_carry(
+    gateway: RunningGateway, tenant: Tenant, fake_upstream: FakeUpstream, model: str
+) -> None:
+    captured = orjson.loads((CAPTURED / "codex_responses_compaction.json").read_bytes())["body"]
+    compaction = {**captured, "model": model}
+    events = await post_codex(gateway, tenant, compaction)
+    asked = fake_upstream.received[-1]
+    if model == CLAUDE:
+        # The conversation's calls stay declared; none may be made.
+        assert asked["tool_choice"] == {"type": "none"} and asked["tools"]
+        assert COMPACTION_PROMPT in json.dumps(asked["messages"][-1])
+    else:
+        assert asked["toolConfig"]["functionCallingConfig"]["mode"] == "NONE"
+        assert COMPACTION_PROMPT in json.dumps(asked["contents"][-1])
+    [item] = events[-1]["response"]["output"]
+    done = [event["item"] for event in events if event["type"] == "response.output_item.done"]
+    assert done == [item] and events[-1]["type"] == "response.completed"
+    summary = summary_of(item)
+    assert summary
+    # Codex's next request: the user's messages, the compaction item, the new question.
+    user_messages = [entry for entry in captured["input"] if entry.get("role") == "user"]
+    turn = [*user_messages, item, {"role": "user", "content": "go on"}]
+    answered = await post_codex(gateway, tenant, {**compaction, "input": turn})
+    carried = json.dumps(fake_upstream.received[-1])
+    assert json.dumps(SUMMARY_INTRODUCTION + summary)[1:-1] in carried
+    assert "compaction" not in [item["type"] for item in answered[-1]["response"]["output"]]
 
 
 async def test_usage_the_upstream_does_not_report_is_estimated_and_flagged(
@@ -323,3 +366,22 @@ async def test_a_failed_stream_ends_with_the_error_event_in_sequence(
     assert error["type"] == "error" and error["code"] == "upstream_unavailable"
     assert error["message"] == error["error"]["message"] == failed["response"]["error"]["message"]
     assert error["error"]["type"] == "upstream_error"
+
+
+async def test_a_compaction_of_the_gateways_reaches_openai_as_its_summary(
+    client: openai.AsyncOpenAI, fake_upstream: FakeUpstream
+) -> None:
+    # A Codex session compacted on another model, carried on with an OpenAI one.
+    item = compaction_item("Ran the tests: 1 failed.")
+    asked: Any = [
+        {"role": "user", "content": "fix the test"},
+        item,
+        {"role": "user", "content": "go on"},
+    ]
+    answer = await client.responses.create(model=GPT, input=asked)
+    assert answer.status == "completed"
+    assert fake_upstream.received[-1]["input"] == [
+        asked[0],
+        {"role": "user", "content": SUMMARY_INTRODUCTION + "Ran the tests: 1 failed."},
+        asked[2],
+    ]

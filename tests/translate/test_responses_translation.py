@@ -11,8 +11,15 @@ import pytest
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.translate.hub import UnsupportedFeature, hub_chunk
 from aisonar.gateway.translate.responses_answers import ResponseFrame, hub_response_to_responses
+from aisonar.gateway.translate.responses_compaction import (
+    COMPACTION_PROMPT,
+    OWN_PREFIX,
+    SUMMARY_INTRODUCTION,
+    compaction_item,
+    summary_of,
+)
 from aisonar.gateway.translate.responses_inbound import ToolNames, responses_request_to_hub
-from aisonar.gateway.translate.responses_stream import HubToResponsesStream
+from aisonar.gateway.translate.responses_stream import HubToCompactionStream, HubToResponsesStream
 
 FUNCTION = {"type": "function", "name": "run", "parameters": {"type": "object"}}
 
@@ -38,7 +45,8 @@ def test_input_items_become_one_conversation() -> None:
                 {"type": "function_call", "call_id": "c2", "name": "run", "arguments": "{}"},
                 {"type": "function_call_output", "call_id": "c1", "output": "one"},
                 {"type": "function_call_output", "call_id": "c2", "output": "two"},
-                {"type": "compaction_trigger"},
+                # OpenAI's own compaction: opaque elsewhere.
+                {"type": "compaction", "encrypted_content": "gAAAAB-opaque"},
             ],
             "tools": [FUNCTION, {"type": "web_search"}],
             "tool_choice": "required",
@@ -208,3 +216,88 @@ def test_an_answer_without_choices_is_empty_and_incomplete() -> None:
         {"id": "x", "choices": []}, ResponseFrame.of({}, "m", ToolNames())
     )
     assert (response["status"], response["output"]) == ("incomplete", [])
+
+
+# Codex's remote compaction
+
+CODEX_TURN: list[Any] = [
+    {"role": "user", "content": "fix the failing test"},
+    {"type": "function_call", "call_id": "c1", "name": "run", "arguments": "{}"},
+    {"type": "function_call_output", "call_id": "c1", "output": "1 failed"},
+]
+
+
+def test_a_compaction_trigger_asks_for_a_summary_without_tool_calls() -> None:
+    converted = responses_request_to_hub(
+        {
+            "model": "m",
+            "input": [*CODEX_TURN, {"type": "compaction_trigger"}],
+            "tools": [FUNCTION],
+            "tool_choice": "auto",
+        }
+    )
+    assert converted.compacting and converted.dropped == []
+    assert converted.hub["messages"][-1] == {"role": "user", "content": COMPACTION_PROMPT}
+    # The tools stay declared, for the calls in the conversation, and none may be called.
+    assert converted.hub["tool_choice"] == "none" and converted.hub["tools"]
+    assert not responses_request_to_hub({"model": "m", "input": CODEX_TURN}).compacting
+
+
+def test_the_summary_is_the_one_compaction_item_of_the_answer() -> None:
+    frame = ResponseFrame.of({}, "m", ToolNames())
+    message = {"role": "assistant", "content": "Ran the tests: 1 failed.", "reasoning_content": "h"}
+    hub = {"id": "x", "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
+    response = hub_response_to_responses(hub, frame, compacting=True)
+    [item] = response["output"]
+    assert response["status"] == "completed" and item["type"] == "compaction"
+    assert item["encrypted_content"].startswith(OWN_PREFIX)
+    assert summary_of(item) == "Ran the tests: 1 failed."
+    # A summary cut short is no compaction.
+    cut = {"id": "x", "choices": [{"index": 0, "message": message, "finish_reason": "length"}]}
+    assert hub_response_to_responses(cut, frame, compacting=True)["output"] == []
+
+
+def test_a_streamed_summary_is_one_compaction_item_once_whole() -> None:
+    writer = HubToCompactionStream(ResponseFrame.of({}, "m", ToolNames()))
+    chunks = [
+        hub_chunk("x", "m", 1, delta={"role": "assistant", "reasoning_content": "hm"}),
+        hub_chunk("x", "m", 1, delta={"content": "Ran the tests: "}),
+        hub_chunk("x", "m", 1, delta={"content": "1 failed."}),
+        hub_chunk("x", "m", 1, finish_reason="stop"),
+        hub_chunk("x", "m", 1, usage={"prompt_tokens": 9, "completion_tokens": 5}),
+    ]
+    events = _events(b"".join(writer.feed(chunk) for chunk in chunks) + writer.finish())
+    assert [event["sequence_number"] for event in events] == list(range(len(events)))
+    assert [event["type"] for event in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    final = events[-1]["response"]
+    [item] = final["output"]
+    assert item == events[3]["item"] and summary_of(item) == "Ran the tests: 1 failed."
+    assert final["usage"]["total_tokens"] == 14
+
+
+def test_the_gateways_compaction_item_is_its_summary_and_openais_is_dropped() -> None:
+    converted = responses_request_to_hub(
+        {
+            "model": "m",
+            "input": [
+                {"role": "user", "content": "fix the failing test"},
+                compaction_item("Ran the tests: 1 failed."),
+                {"type": "compaction", "encrypted_content": "gAAAAB-opaque"},
+                # Marked as the gateway's, but not base64: not a summary it wrote.
+                {"type": "compaction", "encrypted_content": OWN_PREFIX + "%%%"},
+                {"role": "user", "content": "go on"},
+            ],
+        }
+    )
+    assert converted.hub["messages"] == [
+        {"role": "user", "content": "fix the failing test"},
+        {"role": "user", "content": SUMMARY_INTRODUCTION + "Ran the tests: 1 failed."},
+        {"role": "user", "content": "go on"},
+    ]
+    assert converted.dropped == ["input[2]", "input[3]"] and not converted.compacting

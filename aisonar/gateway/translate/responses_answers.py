@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aisonar.gateway.formats.responses import responses_usage_block
 from aisonar.gateway.translate.hub import JsonObject, usage_from_hub
+from aisonar.gateway.translate.responses_compaction import compaction_item
 from aisonar.gateway.translate.responses_inbound import ToolNames
 
 # Request fields a Response shows, with the value it shows when the request has none.
@@ -134,11 +135,33 @@ def message_item(item_id: str, parts: list[JsonObject], status: str) -> JsonObje
     }
 
 
-def hub_response_to_responses(hub: JsonObject, frame: ResponseFrame) -> JsonObject:
+def hub_response_to_responses(
+    hub: JsonObject, frame: ResponseFrame, *, compacting: bool = False
+) -> JsonObject:
+    """The Response of a hub answer; of Codex's compaction (`compacting`), the answer's text
+    as one compaction item (`responses_compaction`)."""
     # An answer with no choice (every candidate blocked) is an empty, incomplete one.
     choice: JsonObject = next(iter(hub.get("choices") or []), {})
     message = choice.get("message") or {}
     status, reason = response_status(choice.get("finish_reason"))
+    output: list[JsonObject] = []
+    if compacting:
+        if status == "completed":
+            output.append(compaction_item(message.get("content") or ""))
+    else:
+        output.extend(_answer_items(message, frame, status))
+    return frame.response(
+        "resp_" + str(hub.get("id") or secrets.token_hex(16)),
+        int(hub.get("created") or time.time()),
+        status,
+        output,
+        hub.get("usage"),
+        reason,
+    )
+
+
+def _answer_items(message: JsonObject, frame: ResponseFrame, status: str) -> list[JsonObject]:
+    """A hub answer's thinking, text and tool calls as output items."""
     output: list[JsonObject] = []
     if message.get("reasoning_content"):
         output.append(reasoning_item(new_item_id("rs_"), message["reasoning_content"], status))
@@ -151,11 +174,4 @@ def hub_response_to_responses(hub: JsonObject, frame: ResponseFrame) -> JsonObje
         function = call["function"]
         arguments = function.get("arguments") or ""
         output.append(frame.function_call(call["id"], function["name"], arguments, status))
-    return frame.response(
-        "resp_" + str(hub.get("id") or secrets.token_hex(16)),
-        int(hub.get("created") or time.time()),
-        status,
-        output,
-        hub.get("usage"),
-        reason,
-    )
+    return output

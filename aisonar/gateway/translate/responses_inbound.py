@@ -9,9 +9,12 @@ Choices:
 - Function tools are translated; a `namespace` tool's functions become functions named
   `<namespace>__<name>`, and their calls are named back on the way out (`ToolNames`).
   Hosted tools (`web_search`, `file_search`, ...) run only at OpenAI: they are dropped, and
-  so are Codex's `compaction_trigger` and OpenAI's encrypted `compaction` items and other
-  hints the upstream cannot follow; each is named in `dropped` (then in the response's
-  `x-aisonar-dropped-fields` header, see `delivery`).
+  so are OpenAI's encrypted `compaction` items and other hints the upstream cannot follow;
+  each is named in `dropped` (then in the response's `x-aisonar-dropped-fields` header,
+  see `delivery`).
+- Codex's `compaction_trigger` makes the request a compaction (`responses_compaction`): the
+  trigger asks for a summary, no tool may be called, and the answer is a `compaction` item;
+  such an item of the gateway's own is its summary again, as a user message.
 - Reasoning items are not sent back (their encrypted content is OpenAI's alone), and
   `include` (`["reasoning.encrypted_content"]` from Codex) is answered without, named.
 - Delivery-only fields (`metadata`, `store: false`, `service_tier`, `stream_options`,
@@ -33,6 +36,11 @@ from aisonar.gateway.translate.hub import (
     UnsupportedFeature,
     malformed,
     present,
+)
+from aisonar.gateway.translate.responses_compaction import (
+    COMPACTION_PROMPT,
+    summary_message,
+    summary_of,
 )
 
 TARGET = "this model's provider"
@@ -90,6 +98,8 @@ class HubRequest:
     hub: JsonObject
     names: ToolNames
     dropped: list[str]
+    # Codex's compaction: the answer is one `compaction` item (`responses_compaction`).
+    compacting: bool = False
 
 
 def responses_request_to_hub(document: JsonObject) -> HubRequest:
@@ -138,6 +148,7 @@ class _Converter:
         self.names = ToolNames()
         self.dropped: list[str] = []
         self.messages: list[JsonObject] = []
+        self.compacting = False
 
     def convert(self) -> HubRequest:
         document = self.document
@@ -159,12 +170,15 @@ class _Converter:
         if "max_output_tokens" in document:
             hub["max_tokens"] = document["max_output_tokens"]
         hub.update(self._tools())
+        if self.compacting and "tools" in hub:
+            # The tools stay (Anthropic wants the calls in the conversation declared), uncalled.
+            hub["tool_choice"] = "none"
         hub.update(self._text(document.get("text")))
         effort = (document.get("reasoning") or {}).get("effort")
         if effort is not None:
             hub["reasoning_effort"] = effort
         self._hints()
-        return HubRequest(hub, self.names, self.dropped)
+        return HubRequest(hub, self.names, self.dropped, self.compacting)
 
     def _refuse_stored_state(self) -> None:
         for name, what in _STORED.items():
@@ -224,8 +238,15 @@ class _Converter:
             )
         elif kind == "reasoning":
             return
-        elif kind in ("compaction_trigger", "compaction"):
-            self.dropped.append(where)
+        elif kind == "compaction_trigger":
+            self.compacting = True
+            self.messages.append({"role": "user", "content": COMPACTION_PROMPT})
+        elif kind == "compaction":
+            summary = summary_of(item)
+            if summary is None:
+                self.dropped.append(where)
+            else:
+                self.messages.append(summary_message(summary))
         elif kind == "item_reference":
             what = "an `item_reference`"
             raise InvalidRequest(_SEND_WHOLE_CONVERSATION.format(what=what), param=where)

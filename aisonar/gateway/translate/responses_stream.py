@@ -22,6 +22,7 @@ from aisonar.gateway.translate.responses_answers import (
     response_status,
     text_part,
 )
+from aisonar.gateway.translate.responses_compaction import compaction_item
 
 
 @dataclass(slots=True)
@@ -75,17 +76,21 @@ class HubToResponsesStream:
         for choice in chunk.get("choices") or []:
             if choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
-            if delta.get("reasoning_content"):
-                events.extend(self._reasoning(delta["reasoning_content"]))
-            for name in ("content", "refusal"):
-                if delta.get(name):
-                    events.extend(self._text(delta[name]))
-            for piece in delta.get("tool_calls") or []:
-                events.extend(self._call(piece))
+            events.extend(self._delta(choice.get("delta") or {}))
             if choice.get("finish_reason"):
                 self._finish_reason = choice["finish_reason"]
         return b"".join(events)
+
+    def _delta(self, delta: JsonObject) -> list[bytes]:
+        events: list[bytes] = []
+        if delta.get("reasoning_content"):
+            events.extend(self._reasoning(delta["reasoning_content"]))
+        for name in ("content", "refusal"):
+            if delta.get(name):
+                events.extend(self._text(delta[name]))
+        for piece in delta.get("tool_calls") or []:
+            events.extend(self._call(piece))
+        return events
 
     def finish(self) -> bytes:
         events = self._start()
@@ -236,3 +241,29 @@ class HubToResponsesStream:
         self._output[item.index] = done
         events.append(self._event("response.output_item.done", output_index=item.index, item=done))
         return events
+
+
+class HubToCompactionStream(HubToResponsesStream):
+    """Codex's compaction (`responses_compaction`): the summary the model streams is held
+    back and given, once it is whole, as the Response's one `compaction` item; thinking and
+    tool calls are left out. A summary cut short (or broken off) gives no item."""
+
+    def __init__(self, frame: ResponseFrame) -> None:
+        super().__init__(frame)
+        self._summary: list[str] = []
+
+    def _delta(self, delta: JsonObject) -> list[bytes]:
+        if delta.get("content"):
+            self._summary.append(delta["content"])
+        return []
+
+    def _close_all(self, status: str) -> list[bytes]:
+        if status != "completed":
+            return []
+        item = compaction_item("".join(self._summary))
+        index = len(self._output)
+        self._output.append(item)
+        return [
+            self._event("response.output_item.added", output_index=index, item=item),
+            self._event("response.output_item.done", output_index=index, item=item),
+        ]
