@@ -21,12 +21,15 @@ from aisonar.i18n import N_
 from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import organizations, plans
 
+# A decimal multiplier: "1.25".
+MultiplierText = Annotated[str, Field(min_length=1, max_length=20)]
+
 
 @checked(frozen=True)
 class MarkupSetting:
     """A markup as people type it: a decimal multiplier such as "1.25"."""
 
-    multiplier: Annotated[str, Field(min_length=1, max_length=20)]
+    multiplier: MultiplierText
 
 
 @dataclass(frozen=True)

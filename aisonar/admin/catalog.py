@@ -10,10 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
+from aisonar.accounts.markups import MultiplierText
 from aisonar.billing import prices
+from aisonar.billing.prices import PriceText
 from aisonar.channels import changes
 from aisonar.channels import services as channels
-from aisonar.channels.changes import ChannelSettings, NewChannel
+from aisonar.channels.changes import (
+    ApiKeyText,
+    BaseUrl,
+    ChannelName,
+    ChannelSettings,
+    ModelsText,
+    NewChannel,
+)
 from aisonar.channels.models import Channel
 from aisonar.web.deps import Acting, Box, Engine, Operator
 
@@ -54,22 +63,22 @@ class ChannelOut(BaseModel):
 
 class ChannelCreate(BaseModel):
     model_config = _STRICT
-    name: str = Field(min_length=1, max_length=200)
+    name: ChannelName
     provider: str
     # Default: the provider's public API.
-    base_url: str | None = Field(default=None, min_length=1, max_length=2000)
-    api_key: str = Field(min_length=1, max_length=2000)
+    base_url: Annotated[BaseUrl, Field(min_length=1)] | None = None
+    api_key: Annotated[ApiKeyText, Field(min_length=1)]
     # Comma-separated: `gpt-4o`, `fast=gpt-4o-mini`, `claude-*`.
-    models: str = Field(min_length=1, max_length=10_000)
+    models: Annotated[ModelsText, Field(min_length=1)]
     priority: int = 0
     weight: int = 1
 
 
 class ChannelChange(BaseModel):
     model_config = _STRICT
-    base_url: str | None = Field(default=None, max_length=2000)
-    api_key: str | None = Field(default=None, max_length=2000)
-    models: str | None = Field(default=None, max_length=10_000)
+    base_url: BaseUrl | None = None
+    api_key: ApiKeyText | None = None
+    models: ModelsText | None = None
     priority: int | None = None
     weight: int | None = None
     enabled: bool | None = None
@@ -117,10 +126,10 @@ async def change_channel(
 
 class PriceIn(BaseModel):
     model_config = _STRICT
-    input: str = Field(min_length=1, max_length=40)
-    output: str = Field(min_length=1, max_length=40)
-    cached_input: str | None = Field(default=None, max_length=40)
-    cache_write: str | None = Field(default=None, max_length=40)
+    input: Annotated[PriceText, Field(min_length=1)]
+    output: Annotated[PriceText, Field(min_length=1)]
+    cached_input: PriceText | None = None
+    cache_write: PriceText | None = None
 
 
 @router.get("/api/prices", tags=["prices"])
@@ -161,7 +170,7 @@ async def set_price(
 class MarkupIn(BaseModel):
     model_config = _STRICT
     # A decimal multiplier: "1.25".
-    multiplier: str = Field(min_length=1, max_length=20)
+    multiplier: MultiplierText
 
 
 @router.get("/api/markups", tags=["prices"])

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.privacy.deciding import (
     Approval,
+    ReasonText,
     Rejection,
     approve_deletion_request,
     decidable,
@@ -34,13 +35,13 @@ router = APIRouter(tags=["privacy"])
 
 class DeletionApprove(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=500)
+    reason: ReasonText | None = None
 
 
 class DeletionReject(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # Told to the person.
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[ReasonText, Field(min_length=1)]
 
 
 class DeletionRequestOut(BaseModel):

@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.access import administered_org
 from aisonar.billing import codes, recharges
+from aisonar.billing.codes import AmountText
 from aisonar.billing.ledger import LedgerEntry
 from aisonar.billing.money import format_amount
+from aisonar.billing.recharges import NoteText, ReferenceText
 from aisonar.exports import ExportFormat
 from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.web.downloads import ledger_export, usage_export
@@ -26,11 +28,11 @@ _STRICT = ConfigDict(extra="forbid")
 class Recharge(BaseModel):
     model_config = _STRICT
     # Credits, as a decimal string ("12.50").
-    amount: str = Field(min_length=1, max_length=40)
-    note: str = Field(default="recharge", max_length=500)
-    reference: str | None = Field(default=None, max_length=200)
+    amount: AmountText
+    note: NoteText = "recharge"
+    reference: ReferenceText | None = None
     # The same key twice credits once.
-    idempotency_key: str | None = Field(default=None, max_length=200)
+    idempotency_key: ReferenceText | None = None
 
 
 class LedgerEntryOut(BaseModel):
@@ -59,7 +61,7 @@ class LedgerEntryOut(BaseModel):
 
 class CodeRequest(BaseModel):
     model_config = _STRICT
-    amount: str = Field(min_length=1, max_length=40)
+    amount: AmountText
     count: int = Field(default=1, ge=1)
     expires_at: datetime | None = None
 

@@ -25,6 +25,8 @@ from aisonar.i18n import N_
 from aisonar.store.tables import redemption_codes
 
 CODE_PREFIX = "SONAR"
+# Credits, as a decimal string ("12.50").
+AmountText = Annotated[str, Field(min_length=1, max_length=40)]
 _MAX_BATCH = 10_000
 
 
@@ -39,7 +41,7 @@ class CodeOrder:
     """A batch to make, as people type it (with the rules the API's body follows too):
     each code's amount in credits, how many, and until when they can be redeemed."""
 
-    amount: Annotated[str, Field(min_length=1, max_length=40)]
+    amount: AmountText
     count: Annotated[int, Field(ge=1)] = 1
     expires_at: datetime | None = None
 

@@ -14,23 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.audit.models import Actor
 from aisonar.billing import ledger
+from aisonar.billing.codes import AmountText
 from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
 from aisonar.billing.store import BalanceStore
 
 # Who the ledger names for a recharge made by an operator (the audit log names them).
 OPERATOR_ACTOR = "operator"
-# Credits, as a decimal string ("12.50").
-AmountText = Annotated[str, Field(min_length=1, max_length=40)]
+NoteText = Annotated[str, Field(max_length=500)]
+ReferenceText = Annotated[str, Field(max_length=200)]
 
 
 @dataclass(frozen=True)
 class Recharge:
     amount: AmountText
-    note: Annotated[str, Field(max_length=500)] = "recharge"
-    reference: Annotated[str, Field(max_length=200)] | None = None
+    note: NoteText = "recharge"
+    reference: ReferenceText | None = None
     # The same key twice credits once.
-    idempotency_key: Annotated[str, Field(max_length=200)] | None = None
+    idempotency_key: ReferenceText | None = None
 
     @property
     def units(self) -> int:

@@ -19,6 +19,7 @@ BaseUrl = Annotated[str, Field(max_length=2000)]
 ApiKeyText = Annotated[str, Field(max_length=2000)]
 # Comma-separated: `gpt-4o`, `fast=gpt-4o-mini`, `claude-*`.
 ModelsText = Annotated[str, Field(max_length=10_000)]
+ChannelName = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 Timeout = Literal["timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"]
@@ -26,7 +27,7 @@ Timeout = Literal["timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"
 
 @dataclass(frozen=True)
 class NewChannel:
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: ChannelName
     provider: str
     api_key: Annotated[ApiKeyText, Field(min_length=1)]
     models: Annotated[ModelsText, Field(min_length=1)]

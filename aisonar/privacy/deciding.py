@@ -29,16 +29,18 @@ from aisonar.privacy.requests import (
     reject_request,
 )
 
+ReasonText = Annotated[str, Field(max_length=500)]
+
 
 @dataclass(frozen=True)
 class Approval:
-    reason: Annotated[str, Field(max_length=500)] | None = None
+    reason: ReasonText | None = None
 
 
 @dataclass(frozen=True)
 class Rejection:
     # Told to the person.
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[ReasonText, Field(min_length=1)]
 
 
 def decider_scope(caller: Principal, settings: Settings) -> str | None:
