@@ -24,6 +24,7 @@ from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
 from aisonar.clock import utcnow
 from aisonar.config import Settings, split_list
+from aisonar.console.mount import add_console
 from aisonar.crypto import SecretBox
 from aisonar.gateway.admission import Limiter
 from aisonar.gateway.asgi import GatewayApp, Runtime
@@ -318,7 +319,10 @@ def create_app(settings: Settings) -> GatewayApp:
         settings.metrics_token,
         mounted=ingest_routes.ROUTES,
     )
+    # The management API and the console side by side on one FastAPI app, which the
+    # gateway hands every request it does not serve itself.
     app.admin = create_admin_api(app.runtime, settings)
+    add_console(app.admin)
     return app
 
 

@@ -47,7 +47,6 @@ from aisonar.admin import (
 )
 from aisonar.clock import utcnow
 from aisonar.config import Settings
-from aisonar.console.mount import add_console
 from aisonar.errors import AISonarError
 
 
@@ -151,5 +150,4 @@ def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
         system_status.router,
     ):
         api.include_router(router, responses=_ERRORS)
-    add_console(api)
     return api

@@ -1,5 +1,6 @@
-"""The console on the management API's FastAPI app: its pages, its static files under
-`/static/`, and its security headers."""
+"""The console on the FastAPI app it shares with the management API (`aisonar.app` puts
+them side by side): its pages, its static files under `/static/`, and its security
+headers."""
 
 from __future__ import annotations
 
