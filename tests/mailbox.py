@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 
 from aisonar.testing.gateway_server import free_port
 
-_WAIT_S = 10.0
+_WAIT_S = 30.0
 
 
 class _Handler:

@@ -152,7 +152,8 @@ async def start_gateway_process(
         env={**cli_environment(backend), "AISONAR_LOG_LEVEL": "warning", **(extra_env or {})},
     )
     async with aiohttp.ClientSession() as session:
-        for _ in range(400):
+        # A minute: on a busy machine a cold start with migrations takes a while.
+        for _ in range(1200):
             if process.returncode is not None:
                 raise AssertionError(f"the gateway exited with status {process.returncode}")
             try:
