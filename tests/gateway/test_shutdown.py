@@ -185,8 +185,13 @@ async def test_a_request_unanswered_at_the_deadline_gets_a_503(
     try:
         async with aiohttp.ClientSession(headers=headers) as session:
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
+            forwarded = fake_upstream.received_count
             request = asyncio.create_task(session.post(url, data=body))
-            await asyncio.sleep(0.3)  # the request is waiting on the upstream
+            # The request is waiting on the upstream.
+            for _ in range(3000):
+                if fake_upstream.received_count > forwarded:
+                    break
+                await asyncio.sleep(0.01)
             server.send_signal(signal.SIGTERM)
             async with await asyncio.wait_for(request, 5) as response:
                 status, retry_after = response.status, response.headers.get("Retry-After")
