@@ -1,4 +1,10 @@
-"""The `aisonar` command line."""
+"""The `aisonar` command line: one module per command group (`accounts`, `billing`,
+`channels`, `limits`, `alerts`, `audit`, `usage`, `privacy`, `support`, `webhooks`,
+`server`, ...), what they share in `context` and `output`. Its commands translate options
+to the domain packages' use cases and print what they return; it owns no tables.
+
+An entry point: it may import every layer below it (`testing`, `app`, the gateway, the
+domain packages and the base); only `__main__` imports it."""
 
 from __future__ import annotations
 

@@ -4,5 +4,7 @@ the signed-in caller, the HTTP error types, the same-origin check, the cookie-co
 choice, analytics scoping, balances and the system status as both show them, numbered
 ids read at the boundary and streamed downloads.
 
-Both front ends import this package; it imports neither of them. Below it: the gateway's
-service bag, the domain packages and the base (`store`, `config`, `errors`, `i18n`)."""
+Modules: `deps`, `errors`, `same_origin`, `cookie_consent`, `sessions`, `inputs`,
+`analytics_scope`, `balances`, `system_status`, `ids`, `downloads`, `archives`; no tables.
+Both front ends import this package; it imports neither of them. It may import the layers
+below it: `ingest`, the gateway (its service bag), the domain packages and the base."""
