@@ -18,25 +18,24 @@ from aisonar.clock import RequestIds
 from aisonar.errors import AISonarError
 from aisonar.gateway import (
     gemini_count_tokens,
-    gemini_embeddings,
     gemini_models,
     pipeline,
     recharge,
-    responses_api,
     token_count,
 )
+from aisonar.gateway.edge import answer_cancelled, answer_error
+from aisonar.gateway.embeddings import Embeddings
 from aisonar.gateway.endpoint import ANTHROPIC, GEMINI, OPENAI, Endpoint, Handler
-from aisonar.gateway.errors import (
-    MethodNotAllowed,
-    RouteNotFound,
-    ServerShuttingDown,
-)
+from aisonar.gateway.errors import MethodNotAllowed, RouteNotFound
+from aisonar.gateway.gemini_embeddings import GeminiEmbed
 from aisonar.gateway.gemini_json_stream import stream_json_array
+from aisonar.gateway.generation import Generation
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
 from aisonar.gateway.inbound.dialect import Dialect, PathTarget
 from aisonar.gateway.inbound.gemini import query_parameter
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.metrics_access import MetricsTokenRequired, check_metrics_access
+from aisonar.gateway.responses_api import Responses
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.websocket_refusal import refuse_websocket
 from aisonar.usage.writer import UsageWriter
@@ -47,16 +46,14 @@ PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 
 # The relay's own routes; the app mounts the others (ingest's) beside them.
 _ROUTES: dict[str, Endpoint] = {
-    "/v1/chat/completions": Endpoint("POST", partial(pipeline.generate, dialect=OPENAI)),
-    "/v1/messages": Endpoint(
-        "POST", partial(pipeline.generate, dialect=ANTHROPIC), True, ANTHROPIC
-    ),
-    "/v1/messages/count_tokens": Endpoint("POST", token_count.count_tokens, False, ANTHROPIC),
-    "/v1/responses": Endpoint("POST", responses_api.responses),
-    "/v1/embeddings": Endpoint("POST", pipeline.embeddings),
-    "/v1/models": Endpoint("GET", pipeline.list_models, False),
-    "/api/me/redeem": Endpoint("POST", recharge.redeem_code, False),
-    "/api/payments/webhook": Endpoint("POST", recharge.payment_webhook, False, json_body=False),
+    "/v1/chat/completions": Endpoint("POST", partial(pipeline.serve, Generation(OPENAI))),
+    "/v1/messages": Endpoint("POST", partial(pipeline.serve, Generation(ANTHROPIC)), ANTHROPIC),
+    "/v1/messages/count_tokens": Endpoint("POST", token_count.count_tokens, ANTHROPIC),
+    "/v1/responses": Endpoint("POST", partial(pipeline.serve, Responses())),
+    "/v1/embeddings": Endpoint("POST", partial(pipeline.serve, Embeddings())),
+    "/v1/models": Endpoint("GET", pipeline.list_models),
+    "/api/me/redeem": Endpoint("POST", recharge.redeem_code),
+    "/api/payments/webhook": Endpoint("POST", recharge.payment_webhook, json_body=False),
 }
 _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
 _GEMINI_LISTS = ("/v1/models", "/v1beta/models")
@@ -181,28 +178,11 @@ class GatewayApp:
             exchange.json_body = endpoint.json_body
             await endpoint.handler(self.runtime.services, exchange, meter)
         except AISonarError as error:
-            meter.error = error
             dialect = endpoint.dialect if endpoint else _dialect_of(path, exchange)
-            await _send_error(exchange, error, dialect)
+            await answer_error(exchange, error, dialect)
         except asyncio.CancelledError:
-            # Only uvicorn cancels a request, when the shutdown grace runs out (a client
-            # going away arrives as ClientDisconnected): end it like any other error.
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()
-            if not exchange.response_ended:  # else the client already has its whole answer
-                meter.error = shutting_down = ServerShuttingDown()
-                dialect = endpoint.dialect if endpoint else _dialect_of(path, exchange)
-                try:
-                    await _send_error(exchange, shutting_down, dialect)
-                except (OSError, RuntimeError):
-                    # The connection is gone.
-                    log.debug("could not tell %s of the shutdown", exchange.request_id)
-        finally:
-            if endpoint is not None and endpoint.metered and meter.identity is not None:
-                event = meter.finish(exchange.status or 500)
-                self.runtime.writer.submit(event)
-                self.runtime.services.metrics.request_finished(event, exchange)
+            dialect = endpoint.dialect if endpoint else _dialect_of(path, exchange)
+            await answer_cancelled(exchange, dialect)
 
     async def _metrics(self, exchange: Exchange) -> None:
         try:
@@ -213,7 +193,7 @@ class GatewayApp:
             await exchange.respond(error.status, body, extra_headers=challenge)
             return
         except AISonarError as error:
-            await _send_error(exchange, error, OPENAI)
+            await answer_error(exchange, error, OPENAI)
             return
         body = self.runtime.services.metrics.render()
         await exchange.respond(200, body, PROMETHEUS_CONTENT_TYPE)
@@ -236,7 +216,7 @@ def _gemini_keyed(exchange: Exchange) -> bool:
 
 def _endpoint(path: str, exchange: Exchange, routes: Mapping[str, Endpoint]) -> Endpoint | None:
     if path in _GEMINI_LISTS and (path.startswith("/v1beta/") or _gemini_keyed(exchange)):
-        return Endpoint("GET", gemini_models.list_models, False, GEMINI)
+        return Endpoint("GET", gemini_models.list_models, GEMINI)
     return routes.get(path) or _model_endpoint(path, exchange)
 
 
@@ -244,18 +224,17 @@ def _gemini_method(model: str, method: str, exchange: Exchange) -> Endpoint | No
     """`POST .../models/{model}:{method}`, None for a method Gemini does not have here."""
     if method == "generateContent" or method == "streamGenerateContent":
         stream = method == "streamGenerateContent"
-        target = PathTarget(model, stream)
+        generation = Generation(GEMINI, PathTarget(model, stream))
         if stream and query_parameter(exchange, "alt") != "sse":
-            handler: Handler = partial(stream_json_array, dialect=GEMINI, target=target)
+            handler: Handler = partial(stream_json_array, generation=generation)
         else:
-            handler = partial(pipeline.generate, dialect=GEMINI, target=target)
-        return Endpoint("POST", handler, True, GEMINI)
+            handler = partial(pipeline.serve, generation)
+        return Endpoint("POST", handler, GEMINI)
     if method == "countTokens":
         count = partial(gemini_count_tokens.count_tokens, model=model)
-        return Endpoint("POST", count, False, GEMINI)
+        return Endpoint("POST", count, GEMINI)
     if method == "embedContent" or method == "batchEmbedContents":
-        embed = partial(gemini_embeddings.embed, model=model, method=method)
-        return Endpoint("POST", embed, True, GEMINI)
+        return Endpoint("POST", partial(pipeline.serve, GeminiEmbed(model, method)), GEMINI)
     return None
 
 
@@ -274,8 +253,8 @@ def _model_endpoint(path: str, exchange: Exchange) -> Endpoint | None:
         if found is not None or gemini or exchange.scope["method"] != "GET":
             return found
     if gemini:
-        return Endpoint("GET", partial(gemini_models.get_model, model=name), False, GEMINI)
-    return Endpoint("GET", partial(pipeline.retrieve_model, model=name), False)
+        return Endpoint("GET", partial(gemini_models.get_model, model=name), GEMINI)
+    return Endpoint("GET", partial(pipeline.retrieve_model, model=name))
 
 
 def _dialect_of(path: str, exchange: Exchange) -> Dialect:
@@ -284,16 +263,3 @@ def _dialect_of(path: str, exchange: Exchange) -> Dialect:
     if path.startswith("/v1beta/") or ":" in path or _gemini_keyed(exchange):
         return GEMINI
     return OPENAI
-
-
-async def _send_error(exchange: Exchange, error: AISonarError, dialect: Dialect) -> None:
-    if exchange.response_started:
-        exchange.status = error.status
-        render = exchange.stream_error or dialect.stream_error_event
-        await exchange.end(render(error))
-        return
-    headers: list[tuple[bytes, bytes]] = []
-    if error.retry_after:
-        headers.append((b"retry-after", error.retry_after.encode()))
-    body = dialect.render_error(error, exchange.request_id)
-    await exchange.respond(error.status, body, extra_headers=headers)

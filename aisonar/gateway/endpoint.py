@@ -1,5 +1,5 @@
-"""What a route of the gateway's app is: its HTTP method, its handler, whether its
-requests are recorded as usage, and the client format its errors are written in. The
+"""What a route of the gateway's app is: its HTTP method, its handler, and the client
+format its errors are written in (the pipeline's handlers answer and record their own). The
 packages above the gateway (ingest) declare their routes with it, and the app mounts them
 beside the relay's."""
 
@@ -25,8 +25,6 @@ OPENAI, ANTHROPIC, GEMINI = OpenAIDialect(), AnthropicDialect(), GeminiDialect()
 class Endpoint:
     method: str
     handler: Handler
-    # Whether its requests are recorded as usage events.
-    metered: bool = True
     dialect: Dialect = OPENAI
     # Whether its body is always JSON, checked as it is read (json_body.py); not the
     # reports', which may come gzip-compressed or as protobuf.

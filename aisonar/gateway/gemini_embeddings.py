@@ -4,12 +4,11 @@ translated to OpenAI's embeddings for models on OpenAI channels."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
+
 from aisonar.gateway.admission import token_estimate
-from aisonar.gateway.auth import authenticate
-from aisonar.gateway.charging import held
-from aisonar.gateway.disconnect import cancel_on_disconnect
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.failover import with_failover
 from aisonar.gateway.formats.gemini_embeddings import (
     EmbedRequest,
     from_openai_embeddings,
@@ -20,13 +19,13 @@ from aisonar.gateway.formats.gemini_embeddings import (
 )
 from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.http import Exchange
+from aisonar.gateway.inbound.dialect import Dialect
 from aisonar.gateway.inbound.gemini import GeminiDialect
-from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.pipeline import Forward, Leg
 from aisonar.gateway.providers.gemini import gemini_method_url
 from aisonar.gateway.relay import relay_json, relay_translated_json
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
-from aisonar.gateway.upstream import open_upstream
 from aisonar.token_usage import TokenUsage
 
 _DIALECT = GeminiDialect()
@@ -50,23 +49,40 @@ def _upstream_request(
     )
 
 
-async def embed(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter, *, model: str, method: str
-) -> None:
-    """`method` is embedContent or batchEmbedContents."""
-    meter.identity = await authenticate(
-        services.keys, _DIALECT.credential(exchange), exchange.client_ip
-    )
-    body = await exchange.read_body(services.max_body_bytes)
-    request = parse_embed_request(body, batch=method == "batchEmbedContents")
-    meter.requested_model = model
-    routes = services.channels.routes(meter.identity, model)
-    input_bound = prompt_bound(body)
-    admitted = await services.limiter.admit(exchange, meter, token_estimate(input_bound, None))
+@dataclass(frozen=True, slots=True)
+class GeminiEmbed:
+    """`.../models/{model}:embedContent` or `:batchEmbedContents` (`method`)."""
 
-    async def attempt(route: Route) -> None:
+    model: str
+    method: str
+    dialect: Dialect = _DIALECT
+
+    def credential(self, exchange: Exchange) -> str | None:
+        return _DIALECT.credential(exchange)
+
+    def read(self, body: bytes) -> EmbedCall:
+        request = parse_embed_request(body, batch=self.method == "batchEmbedContents")
+        return EmbedCall(self.model, self.method, body, request)
+
+
+class EmbedCall:
+    """One embedding request in Gemini's format."""
+
+    __slots__ = ("_body", "_input_bound", "_method", "_request", "model", "token_estimate")
+    stream = False
+
+    def __init__(self, model: str, method: str, body: bytes, request: EmbedRequest) -> None:
+        self.model = model
+        self._method = method
+        self._body = body
+        self._request = request
+        self._input_bound = prompt_bound(body)
+        self.token_estimate = token_estimate(self._input_bound, None)
+
+    def leg(self, services: GatewayServices, exchange: Exchange, route: Route) -> Leg:
+        request = self._request
         price = services.billing.price_for(route)
-        url, upstream_body = _upstream_request(route, request, body, method)
+        url, upstream_body = _upstream_request(route, request, self._body, self._method)
 
         def estimate() -> TokenUsage:
             return request.estimate(route.upstream_model)
@@ -74,21 +90,11 @@ async def embed(
         def translate(answer: bytes) -> tuple[bytes, TokenUsage]:
             return from_openai_embeddings(request, answer, estimate)
 
-        async with (
-            held(services.billing, meter, price, input_bound=input_bound, output_bound=0),
-            cancel_on_disconnect(exchange),
-            open_upstream(
-                services.session, route, url, route.headers, upstream_body, stream=False
-            ) as answer,
-        ):
-            if route.adapter.name == "gemini":
-                await relay_json(
-                    exchange, answer, meter, gemini_embeddings_usage, lambda _: estimate()
-                )
-            else:
-                await relay_translated_json(exchange, answer, meter, translate)
-
-    try:
-        await with_failover(services.failover, exchange, meter, routes, attempt)
-    finally:
-        await services.limiter.finish(admitted, meter.usage)
+        forward: Forward
+        if route.adapter.name == "gemini":
+            forward = partial(
+                relay_json, usage_of=gemini_embeddings_usage, estimate=lambda _: estimate()
+            )
+        else:
+            forward = partial(relay_translated_json, translate=translate)
+        return Leg(price, self._input_bound, 0, url, route.headers, upstream_body, forward)

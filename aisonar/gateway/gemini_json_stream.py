@@ -9,8 +9,8 @@ began becomes the array's last item, as Gemini reports it."""
 from __future__ import annotations
 
 from aisonar.gateway import pipeline
+from aisonar.gateway.generation import Generation
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange, Message, Send
-from aisonar.gateway.inbound.dialect import Dialect, PathTarget
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.sse import SseSplitter, event_data
@@ -67,8 +67,7 @@ async def stream_json_array(
     exchange: Exchange,
     meter: RequestMeter,
     *,
-    dialect: Dialect,
-    target: PathTarget,
+    generation: Generation,
 ) -> None:
     exchange.send = JsonArrayFraming(exchange.send)
-    await pipeline.generate(services, exchange, meter, dialect, target)
+    await pipeline.serve(generation, services, exchange, meter)

@@ -4,16 +4,16 @@ hub for the others, and metered like any translated request."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 
 import orjson
 
 from aisonar.billing.output_limits import model_reasons
 from aisonar.gateway.admission import token_estimate
-from aisonar.gateway.charging import held
-from aisonar.gateway.disconnect import cancel_on_disconnect
+from aisonar.gateway.auth import presented_key
+from aisonar.gateway.endpoint import OPENAI
 from aisonar.gateway.estimate import TokenEstimator
-from aisonar.gateway.failover import with_failover
 from aisonar.gateway.formats.output_limit import insert_field
 from aisonar.gateway.formats.prompt_bound import prompt_bound
 from aisonar.gateway.formats.responses import (
@@ -26,7 +26,7 @@ from aisonar.gateway.formats.responses import (
 )
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.pipeline import abandoned_as, authenticate_exchange
+from aisonar.gateway.pipeline import Forward, Leg
 from aisonar.gateway.relay import (
     relay_json,
     relay_stream,
@@ -56,7 +56,7 @@ from aisonar.gateway.translate.responses_stream import (
     HubToCompactionStream,
     HubToResponsesStream,
 )
-from aisonar.gateway.upstream import open_upstream
+from aisonar.gateway.upstream import UpstreamAnswer
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
 
@@ -127,107 +127,124 @@ def _render(
     return orjson.dumps(hub_response_to_responses(hub, frame, compacting=compacting)), usage
 
 
-async def _translated(
-    services: GatewayServices,
-    exchange: Exchange,
-    meter: RequestMeter,
-    translation: _Translation,
-    route: Route,
-    input_bound: int,
-) -> None:
-    """To an Anthropic or Gemini upstream, through the hub both ways."""
-    adapter, model = route.adapter, route.upstream_model
-    document, converted = translation.converted()
-    request = translation.request
-    output_bound = services.billing.output_bound(
-        route, request.max_output_tokens, "max_output_tokens", clamp=True
-    )
-    hub = with_output_limit({**converted.hub, "model": model}, output_bound)
-    note_dropped(hub, *converted.dropped)
-    reasons = model_reasons(model, route.channel.channel.provider)
-    dropped = drop_for_target(hub, "responses", adapter.name, reasons=reasons)
-    upstream_body = upstream_request(adapter.request_from_hub, hub)
-    show_dropped_fields(exchange, client_names(dropped))
-    frame = ResponseFrame.of(document, request.model, converted.names)
-    estimator = TokenEstimator(adapter, model, translation.body, lambda: hub)
-    url = adapter.url(route.base_url, model, meter.stream)
-    price = services.billing.price_for(route)
-    async with (
-        held(services.billing, meter, price, input_bound=input_bound, output_bound=output_bound),
-        abandoned_as(meter, estimator),
-        cancel_on_disconnect(exchange),
-        open_upstream(
-            services.session, route, url, route.headers, upstream_body, stream=meter.stream
-        ) as answer,
-    ):
-        if meter.stream:
-            reader = adapter.stream_reader(model)
-            stream = HubToCompactionStream if converted.compacting else HubToResponsesStream
-            writer = stream(frame)
-            exchange.stream_error = writer.fail
-            await relay_translated_stream(
-                exchange, answer, meter, reader, writer, estimator.from_hub_chunks
-            )
-        else:
-            await relay_translated_json(
-                exchange,
-                answer,
-                meter,
-                partial(_render, route, frame, estimator, converted.compacting),
-            )
+class Responses:
+    """The `/v1/responses` endpoint."""
+
+    dialect = OPENAI
+
+    def credential(self, exchange: Exchange) -> str | None:
+        return presented_key(exchange.header(b"authorization"), exchange.header(b"x-api-key"))
+
+    def read(self, body: bytes) -> ResponsesCall:
+        return ResponsesCall(body, parse_responses_request(body))
 
 
-async def _passed_through(
-    services: GatewayServices,
-    exchange: Exchange,
-    meter: RequestMeter,
-    body: bytes,
-    request: ResponsesRequest,
-    route: Route,
-    input_bound: int,
-) -> None:
-    """To an OpenAI upstream, the client's bytes as they are but for the model."""
-    model = route.upstream_model
-    output_bound = services.billing.output_bound(
-        route, request.max_output_tokens, "max_output_tokens", clamp=False
-    )
-    upstream_body = _upstream_body(body, request, model, output_bound)
-    show_dropped_fields(exchange, [])
-    price = services.billing.price_for(route)
-    estimator = _Estimator(request, model)
-    url = route.url("/responses")
-    async with (
-        held(services.billing, meter, price, input_bound=input_bound, output_bound=output_bound),
-        cancel_on_disconnect(exchange),
-        open_upstream(
-            services.session, route, url, route.headers, upstream_body, stream=meter.stream
-        ) as answer,
-    ):
-        if meter.stream:
-            tracker = ResponsesStreamUsage()
-            await relay_stream(exchange, answer, meter, tracker, estimator.from_events)
-        else:
-            await relay_json(exchange, answer, meter, responses_body_usage, estimator.from_body)
+class ResponsesCall:
+    """One Responses request."""
 
+    __slots__ = ("_input_bound", "_request", "_translation", "model", "stream", "token_estimate")
 
-async def responses(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
-    meter.identity = await authenticate_exchange(services, exchange)
-    body = await exchange.read_body(services.max_body_bytes)
-    request = parse_responses_request(body)
-    meter.requested_model, meter.stream = request.model, bool(request.stream)
-    routes = services.channels.routes(meter.identity, request.model)
-    input_bound = prompt_bound(body)
-    translation = _Translation(body, request)
+    def __init__(self, body: bytes, request: ResponsesRequest) -> None:
+        self._request = request
+        self.model = request.model
+        self.stream = bool(request.stream)
+        self._input_bound = prompt_bound(body)
+        self._translation = _Translation(body, request)
+        self.token_estimate = token_estimate(self._input_bound, request.max_output_tokens)
 
-    async def attempt(route: Route) -> None:
+    def leg(self, services: GatewayServices, exchange: Exchange, route: Route) -> Leg:
         if route.adapter.name == "openai":
-            await _passed_through(services, exchange, meter, body, request, route, input_bound)
-        else:
-            await _translated(services, exchange, meter, translation, route, input_bound)
+            return self._passed_through(services, exchange, route)
+        return self._translated(services, exchange, route)
 
-    estimate = token_estimate(input_bound, request.max_output_tokens)
-    admitted = await services.limiter.admit(exchange, meter, estimate)
-    try:
-        await with_failover(services.failover, exchange, meter, routes, attempt)
-    finally:
-        await services.limiter.finish(admitted, meter.usage)
+    def _translated(self, services: GatewayServices, exchange: Exchange, route: Route) -> Leg:
+        """To an Anthropic or Gemini upstream, through the hub both ways."""
+        adapter, model = route.adapter, route.upstream_model
+        translation = self._translation
+        document, converted = translation.converted()
+        request = translation.request
+        output_bound = services.billing.output_bound(
+            route, request.max_output_tokens, "max_output_tokens", clamp=True
+        )
+        hub = with_output_limit({**converted.hub, "model": model}, output_bound)
+        note_dropped(hub, *converted.dropped)
+        reasons = model_reasons(model, route.channel.channel.provider)
+        dropped = drop_for_target(hub, "responses", adapter.name, reasons=reasons)
+        upstream_body = upstream_request(adapter.request_from_hub, hub)
+        show_dropped_fields(exchange, client_names(dropped))
+        frame = ResponseFrame.of(document, request.model, converted.names)
+        estimator = TokenEstimator(adapter, model, translation.body, lambda: hub)
+        url = adapter.url(route.base_url, model, self.stream)
+        price = services.billing.price_for(route)
+        forward: Forward
+        if self.stream:
+            forward = partial(
+                _translated_stream,
+                route=route,
+                frame=frame,
+                estimator=estimator,
+                compacting=converted.compacting,
+            )
+        else:
+            render = partial(_render, route, frame, estimator, converted.compacting)
+            forward = partial(relay_translated_json, translate=render)
+        return Leg(
+            price,
+            self._input_bound,
+            output_bound,
+            url,
+            route.headers,
+            upstream_body,
+            forward,
+            estimator,
+        )
+
+    def _passed_through(self, services: GatewayServices, exchange: Exchange, route: Route) -> Leg:
+        """To an OpenAI upstream, the client's bytes as they are but for the model."""
+        model, request = route.upstream_model, self._request
+        output_bound = services.billing.output_bound(
+            route, request.max_output_tokens, "max_output_tokens", clamp=False
+        )
+        upstream_body = _upstream_body(self._translation.body, request, model, output_bound)
+        show_dropped_fields(exchange, [])
+        price = services.billing.price_for(route)
+        estimator = _Estimator(request, model)
+        url = route.url("/responses")
+        forward: Forward
+        if self.stream:
+            forward = partial(_passed_through_stream, estimate=estimator.from_events)
+        else:
+            forward = partial(
+                relay_json, usage_of=responses_body_usage, estimate=estimator.from_body
+            )
+        return Leg(
+            price, self._input_bound, output_bound, url, route.headers, upstream_body, forward
+        )
+
+
+def _translated_stream(
+    exchange: Exchange,
+    answer: UpstreamAnswer,
+    meter: RequestMeter,
+    *,
+    route: Route,
+    frame: ResponseFrame,
+    estimator: TokenEstimator,
+    compacting: bool,
+) -> Awaitable[None]:
+    reader = route.adapter.stream_reader(route.upstream_model)
+    writer = (HubToCompactionStream if compacting else HubToResponsesStream)(frame)
+    exchange.stream_error = writer.fail
+    return relay_translated_stream(
+        exchange, answer, meter, reader, writer, estimator.from_hub_chunks
+    )
+
+
+def _passed_through_stream(
+    exchange: Exchange,
+    answer: UpstreamAnswer,
+    meter: RequestMeter,
+    *,
+    estimate: Callable[[list[bytes]], TokenUsage],
+) -> Awaitable[None]:
+    return relay_stream(exchange, answer, meter, ResponsesStreamUsage(), estimate)

@@ -10,6 +10,6 @@ from aisonar.ingest.events import ingest_events
 from aisonar.ingest.otlp import receive_traces
 
 ROUTES = {
-    "/api/ingest/events": Endpoint("POST", ingest_events, False, json_body=False),
-    "/v1/traces": Endpoint("POST", receive_traces, False, json_body=False),
+    "/api/ingest/events": Endpoint("POST", ingest_events, json_body=False),
+    "/v1/traces": Endpoint("POST", receive_traces, json_body=False),
 }
