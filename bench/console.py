@@ -27,7 +27,6 @@ from pathlib import Path
 import aiohttp
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
@@ -35,6 +34,7 @@ from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import running_gateway
 from aisonar.usage.compaction import compact
 from aisonar.usage.models import UsageEvent

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.models import Role
 from aisonar.accounts.passwords import hash_password, verify_password
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.sessions import end_other_sessions
@@ -14,6 +13,7 @@ from aisonar.audit.models import Actor
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.notify.notices import PASSWORD_CHANGED, record_notice
+from aisonar.store.roles import Role
 from aisonar.store.tables import users
 
 

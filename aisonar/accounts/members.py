@@ -21,7 +21,7 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.access import administered_org, reachable_user
 from aisonar.accounts.invitations import InvitationMailed, invite
 from aisonar.accounts.membership import update_user
-from aisonar.accounts.models import Role, User
+from aisonar.accounts.models import User
 from aisonar.accounts.password_reset import RESET_PAGE, reset_link
 from aisonar.accounts.principal import Principal
 from aisonar.audit.models import Actor
@@ -30,6 +30,7 @@ from aisonar.errors import AISonarError, Forbidden, InvalidInput
 from aisonar.i18n import N_, Language
 from aisonar.notify.direct import EmailNotConfigured, EmailNotSent, send_now
 from aisonar.notify.sender import Mail
+from aisonar.store.roles import Role
 
 # The rules of the fields people type, which the API's bodies follow too.
 EmailText = Annotated[str, Field(min_length=3, max_length=320)]

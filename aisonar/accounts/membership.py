@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.email_change import change_email
-from aisonar.accounts.models import Organization, Plan, Role, User
+from aisonar.accounts.models import Organization, Plan, User
 from aisonar.accounts.services import get_org, get_user
 from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
@@ -19,6 +19,7 @@ from aisonar.errors import InvalidInput
 from aisonar.i18n import N_, Language
 from aisonar.notify.notices import PLAN_CHANGED, PROFILE_CHANGED, ROLE_CHANGED, record_notice
 from aisonar.store.changes import KEY_ENTITY, record_change
+from aisonar.store.roles import Role
 from aisonar.store.tables import organizations, users
 
 # A change to any of these is told to the person: which fields, not the values (their

@@ -26,12 +26,6 @@ class Plan(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-class Role(StrEnum):
-    USER = "user"
-    ORG_ADMIN = "org_admin"
-    OPERATOR = "operator"
-
-
 # 1.00 credit, in micro-units, until the operator sets another.
 DEFAULT_LOW_BALANCE_THRESHOLD = 1_000_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aisonar.accounts.models import Role
+from aisonar.store.roles import Role
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from aisonar.accounts.models import (
     KeyScope,
     Organization,
     Plan,
-    Role,
     User,
 )
 from aisonar.accounts.networks import canonical_networks, parsed_networks
@@ -33,6 +32,7 @@ from aisonar.i18n import N_
 from aisonar.notify import notices
 from aisonar.notify.notices import record_notice
 from aisonar.store.changes import KEY_ENTITY, record_change
+from aisonar.store.roles import Role
 from aisonar.store.tables import api_keys, organizations, plans, users
 
 MAX_EMAIL_LENGTH = 320

@@ -13,9 +13,9 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.keys import hash_key
-from aisonar.accounts.models import Role
 from aisonar.accounts.principal import Principal
 from aisonar.clock import as_utc, new_id, utcnow
+from aisonar.store.roles import Role
 from aisonar.store.tables import sessions, users
 
 COOKIE_NAME = "aisonar_session"

@@ -14,7 +14,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.keys import generate_key_secret, hash_key
-from aisonar.accounts.models import Role
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.services import get_user_by_email
 from aisonar.audit import services as audit
@@ -22,6 +21,7 @@ from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.i18n import N_
+from aisonar.store.roles import Role
 from aisonar.store.tables import access_tokens, users
 
 TOKEN_PREFIX = "sonar-pat-"

@@ -11,7 +11,6 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.accounts.passwords import hash_password
 from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
@@ -19,6 +18,7 @@ from aisonar.billing.money import parse_amount
 from aisonar.channels import services as channels
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
+from aisonar.store.roles import Role
 from aisonar.store.tables import users
 
 DEMO_ORG = "demo"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aisonar.accounts.models import Role
 from aisonar.i18n import N_ as N_
+from aisonar.store.roles import Role
 
 EVERYONE = frozenset(Role)
 HOME_PATH = "/console"

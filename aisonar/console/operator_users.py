@@ -19,7 +19,6 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts.access import reachable_user
 from aisonar.accounts.listing import Page, UserSearch
 from aisonar.accounts.members import MemberChange, NewMember, add_member_and_invite, change_member
-from aisonar.accounts.models import Role
 from aisonar.console.csrf import checked_form
 from aisonar.console.org import org_path
 from aisonar.console.paging import pager
@@ -29,6 +28,7 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
+from aisonar.store.roles import Role
 from aisonar.web.deps import Config, Engine, Mailer, operator
 
 router = console_router()

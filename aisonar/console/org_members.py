@@ -32,7 +32,7 @@ from aisonar.accounts.members import (
     change_member,
     invite_again,
 )
-from aisonar.accounts.models import ApiKey, Organization, Role, User
+from aisonar.accounts.models import ApiKey, Organization, User
 from aisonar.accounts.principal import Principal
 from aisonar.analytics.summary import Filters, GroupBy, summaries_of, summarize, window
 from aisonar.clock import utcnow
@@ -55,6 +55,7 @@ from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.limits.access import change_limits_of, limits_of
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
+from aisonar.store.roles import Role
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Config, Engine, Mailer
 

@@ -15,7 +15,6 @@ from babel.numbers import format_decimal, format_percent
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from aisonar.accounts.models import Role
 from aisonar.billing.money import format_amount
 from aisonar.console.navigation import (
     GROUP_LABELS,
@@ -28,6 +27,7 @@ from aisonar.console.navigation import (
 from aisonar.console.visit import MemberVisit, Visit
 from aisonar.errors import AISonarError
 from aisonar.i18n import Language, format_time, translations
+from aisonar.store.roles import Role
 
 LANGUAGE_NAMES = {Language.ENGLISH: "English", Language.SIMPLIFIED_CHINESE: "简体中文"}
 _ROLE_NAMES = {

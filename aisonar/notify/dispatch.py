@@ -21,6 +21,7 @@ from aisonar.notify.notices import (
     Channel,
 )
 from aisonar.store.claims import claim
+from aisonar.store.roles import Role
 from aisonar.store.tables import (
     notice_deliveries,
     notice_opt_outs,
@@ -38,8 +39,7 @@ async def _mailboxes(conn: AsyncConnection, notice: Any) -> list[str]:
     if notice.user_id is not None:
         query = query.where(users.c.id == notice.user_id)
     else:
-        # accounts.models.Role.ORG_ADMIN, as stored (notify sits below accounts).
-        query = query.where(users.c.org_id == notice.org_id, users.c.role == "org_admin")
+        query = query.where(users.c.org_id == notice.org_id, users.c.role == Role.ORG_ADMIN)
     recipients = list((await conn.execute(query)).scalars())
     return await _not_opted_out(conn, recipients, notice.kind, Channel.EMAIL)
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from aisonar.i18n import Language, format_time, translations
 from aisonar.notify.notices import SECURITY_KINDS, Notice
+from aisonar.store.roles import Role
 
 
 def N_(message: str) -> str:
@@ -26,9 +27,9 @@ def N_(message: str) -> str:
 
 
 _ROLE_NAMES = {
-    "operator": N_("operator"),
-    "org_admin": N_("organization admin"),
-    "user": N_("user"),
+    Role.OPERATOR: N_("operator"),
+    Role.ORG_ADMIN: N_("organization admin"),
+    Role.USER: N_("user"),
 }
 # The fields a `profile_changed` notice names.
 _PROFILE_FIELD_NAMES = {

@@ -16,7 +16,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.membership import update_user
-from aisonar.accounts.models import Role
 from aisonar.accounts.passwords import verify_password
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.services import get_user, revoke_key
@@ -26,6 +25,7 @@ from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.errors import AISonarError, AlreadyExists, InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.notify.notices import DELETION_REJECTED, DELETION_REQUESTED, record_notice
+from aisonar.store.roles import Role
 from aisonar.store.tables import api_keys, deletion_requests, users
 
 Approval = Literal["operator", "org_admin"]

@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Plan, Role, User
+from aisonar.accounts.models import Plan, User
 from aisonar.accounts.sessions import NewSession, start_session
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
@@ -21,6 +21,7 @@ from aisonar.i18n import N_
 from aisonar.limits.store import LimitStore
 from aisonar.limits.throttle import count_one, hourly
 from aisonar.privacy.consents import record_sign_up, terms_to_accept
+from aisonar.store.roles import Role
 
 
 class TooManySignUps(Throttled):

@@ -19,10 +19,11 @@ from aisonar.accounts import listing
 from aisonar.accounts import services as accounts
 from aisonar.accounts.invitations import pending_invitations
 from aisonar.accounts.listing import Page, UserSearch
-from aisonar.accounts.models import Role, User
+from aisonar.accounts.models import User
 from aisonar.analytics.summary import Filters, GroupBy, summaries_of, window
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
+from aisonar.store.roles import Role
 from tests.support import Backend
 
 

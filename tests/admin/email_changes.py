@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
-from aisonar.accounts.models import Role
+from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log, email_changes
 from tests.admin.test_sessions import PASSWORD
 from tests.mailbox import Mailbox, bodies

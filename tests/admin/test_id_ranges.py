@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from aisonar.accounts.models import Role
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, MAX_ROW_ID
 from tests.admin.people import Api, make_operator, make_org

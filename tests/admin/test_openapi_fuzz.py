@@ -22,10 +22,10 @@ from sqlalchemy.engine import make_url
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
-from aisonar.accounts.models import Role
 from aisonar.config import Settings
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import free_port
 from tests.conftest import BACKENDS, POSTGRES_URL, TEST_SECRET_KEY
 from tests.mailbox import Mailbox

@@ -11,7 +11,7 @@ import aiohttp
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
+from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.support import Backend

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from aisonar.accounts.models import Role
+from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log
 from tests.console.people import (
     ConsolePerson,

@@ -23,10 +23,10 @@ from playwright.async_api import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
+from aisonar.store.roles import Role
 
 PASSWORD = "Quiet-Harbor-Lantern-58"
 MARKUP = "<script>alert(1)</script><img src=x onerror=alert(2)>"

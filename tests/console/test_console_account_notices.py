@@ -12,7 +12,6 @@ from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.notify.notices import (
     BALANCE_LOW,
     KEY_CREATED,
@@ -22,6 +21,7 @@ from aisonar.notify.notices import (
     record_notice,
 )
 from aisonar.notify.preferences import preferences
+from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log, notices
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.forms import fetch, signed_in, submit

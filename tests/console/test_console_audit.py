@@ -16,10 +16,10 @@ from datetime import timedelta
 from playwright.async_api import Browser
 from sqlalchemy import select, update
 
-from aisonar.accounts.models import Role
 from aisonar.audit import services as audit
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
+from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.forms import fetch, http_session

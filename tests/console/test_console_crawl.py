@@ -14,9 +14,9 @@ from urllib.parse import urldefrag, urlsplit
 import aiohttp
 import pytest
 
-from aisonar.accounts.models import Role
 from aisonar.console.navigation import NAVIGATION, navigation_for
 from aisonar.privacy.policies import PolicyKind, publish_policy
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.forms import make_a_request
 from tests.console.people import console_person, sign_in_over_http

@@ -15,10 +15,10 @@ from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.clock import utcnow
 from aisonar.limits.models import LimitChanges, Subject, SubjectKind
 from aisonar.limits.services import get_limits, set_limits
+from aisonar.store.roles import Role
 from aisonar.store.tables import api_keys
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact

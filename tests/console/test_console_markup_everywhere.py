@@ -13,7 +13,6 @@ import httpx
 from playwright.async_api import Browser
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.alerts.models import AlertKind, RuleSettings
 from aisonar.alerts.services import create_rule
 from aisonar.billing import ledger
@@ -21,6 +20,7 @@ from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
 from aisonar.channels import services as channels
 from aisonar.crypto import SecretBox
+from aisonar.store.roles import Role
 from aisonar.support.services import open_request
 from aisonar.testing.gateway_server import RunningGateway
 from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY

@@ -12,7 +12,6 @@ import aiohttp
 from fastapi.routing import APIRoute
 from sqlalchemy import select
 
-from aisonar.accounts.models import Role
 from aisonar.billing import codes
 from aisonar.console import (
     operator_codes,
@@ -21,6 +20,7 @@ from aisonar.console import (
     operator_recharges,
     operator_users,
 )
+from aisonar.store.roles import Role
 from aisonar.store.tables import (
     ledger_entries,
     model_prices,

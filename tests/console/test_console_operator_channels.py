@@ -13,9 +13,9 @@ from typing import Any
 
 from playwright.async_api import Browser
 
-from aisonar.accounts.models import Role
 from aisonar.channels import services as channels
 from aisonar.crypto import SecretBox
+from aisonar.store.roles import Role
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY, WRONG_UPSTREAM_KEY

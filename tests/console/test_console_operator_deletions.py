@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.privacy.requests import DeletionRequest, get_request
+from aisonar.store.roles import Role
 from aisonar.store.tables import api_keys, audit_log, deletion_requests, users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.console.forms import fetch, http_session, post, prove_long_ago

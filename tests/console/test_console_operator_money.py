@@ -19,9 +19,9 @@ from playwright.async_api import Browser
 from sqlalchemy import func, select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.billing import codes, ledger
 from aisonar.billing.codes import CodeNotRedeemable
+from aisonar.store.roles import Role
 from aisonar.store.tables import ledger_entries, redemption_codes
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.operators import Operator, audited, signed_in

@@ -13,9 +13,10 @@ from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Organization, Plan, Role
+from aisonar.accounts.models import Organization, Plan
 from aisonar.accounts.plans import list_plans
 from aisonar.errors import NotFound
+from aisonar.store.roles import Role
 from aisonar.store.tables import organizations
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.operators import audited, signed_in

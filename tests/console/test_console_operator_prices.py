@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.billing import prices
 from aisonar.errors import NotFound
+from aisonar.store.roles import Role
 from aisonar.store.tables import model_prices, organizations
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.operators import audited, signed_in

@@ -16,12 +16,12 @@ import aiohttp
 from playwright.async_api import Browser
 from sqlalchemy import select, update
 
-from aisonar.accounts.models import Role
 from aisonar.analytics.site_reports import analytics_consent
 from aisonar.audit.models import Actor
 from aisonar.channels import services as channels
 from aisonar.clock import utcnow
 from aisonar.privacy.consents import Purpose, record_choice
+from aisonar.store.roles import Role
 from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.forms import fetch, http_session, post, prove_long_ago

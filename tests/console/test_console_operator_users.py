@@ -13,8 +13,9 @@ import aiohttp
 from playwright.async_api import Browser
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role, User
+from aisonar.accounts.models import User
 from aisonar.errors import NotFound
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.operators import audited, signed_in
 from tests.console.people import (

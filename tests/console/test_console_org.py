@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy import func, select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.alerts import services as alerts
 from aisonar.alerts.models import AlertKind, RuleSettings
 from aisonar.billing.money import parse_amount
 from aisonar.clock import utcnow
 from aisonar.limits.models import LimitSet, Subject, SubjectKind
 from aisonar.limits.services import get_limits
+from aisonar.store.roles import Role
 from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact

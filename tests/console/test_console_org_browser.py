@@ -10,9 +10,9 @@ import secrets
 from playwright.async_api import Browser
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.alerts import services as alerts
 from aisonar.clock import utcnow
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
 from tests.console.forms import make_a_request

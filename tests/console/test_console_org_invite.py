@@ -15,7 +15,8 @@ from playwright.async_api import Browser
 from sqlalchemy import select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role, User
+from aisonar.accounts.models import User
+from aisonar.store.roles import Role
 from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.admin.test_invitations import TOKEN, token_in

@@ -9,7 +9,7 @@ import re
 import secrets
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.forms import fetch, http_session
 from tests.console.people import console_person, sign_in_over_http

@@ -13,8 +13,8 @@ from playwright.async_api import Browser
 from sqlalchemy import func, select
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.notify.notices import SUPPORT_REPLY
+from aisonar.store.roles import Role
 from aisonar.store.tables import notices, support_messages, support_requests
 from aisonar.support.services import get_thread
 from aisonar.testing.gateway_server import RunningGateway

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Role
 from aisonar.config import Settings
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.admin.people import Person, make_person
 from tests.conftest import TEST_SECRET_KEY

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
-from aisonar.accounts.models import Role
 from aisonar.cli import main
 from aisonar.clock import utcnow
 from aisonar.exports.personal.parts import PARTS
+from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.admin.deletions import FromAddress, make_leaver
 from tests.admin.people import Api, make_operator, make_org

@@ -17,12 +17,12 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select, update
 
 from aisonar.accounts.membership import update_user
-from aisonar.accounts.models import Role
 from aisonar.cli import main
 from aisonar.crypto import SecretBox
 from aisonar.notify import webhooks
 from aisonar.notify.notices import POLICY_CHANGED
 from aisonar.privacy.policies import PolicyKind, announce, announce_pending, publish_policy
+from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log, notice_deliveries, notices, policies
 from tests.admin.people import Api, Person, make_org, make_person
 from tests.mailbox import Mailbox, bodies
