@@ -23,6 +23,7 @@ from aisonar.gateway.formats.responses import (
     responses_body_usage,
     responses_delivered_text,
     responses_output_text,
+    responses_stream_error_event,
 )
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
@@ -247,4 +248,5 @@ def _passed_through_stream(
     *,
     estimate: Callable[[list[bytes]], TokenUsage],
 ) -> Awaitable[None]:
+    exchange.stream_error = responses_stream_error_event
     return relay_stream(exchange, answer, meter, ResponsesStreamUsage(), estimate)

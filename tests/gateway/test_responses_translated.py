@@ -368,6 +368,35 @@ async def test_a_failed_stream_ends_with_the_error_event_in_sequence(
     assert error["error"]["type"] == "upstream_error"
 
 
+async def test_a_passed_through_stream_the_upstream_breaks_off_ends_with_an_error_event(
+    client: openai.AsyncOpenAI, gateway: RunningGateway, tenant: Tenant
+) -> None:
+    # To an OpenAI channel the upstream's own events go through as they are; the gateway
+    # ends the stream with a Responses `error` event, not a chat-completions error chunk.
+    prompt = "a long enough answer please [[fault:cut]]"
+    stream = await client.responses.create(model=GPT, input=prompt, stream=True)
+    with pytest.raises(openai.APIError, match="broke off") as raised:
+        async for _ in stream:
+            pass
+    assert raised.value.code == "upstream_unavailable"
+    body = {"model": GPT, "input": prompt, "stream": True}
+    headers = {"authorization": f"Bearer {tenant.secret}"}
+    async with (
+        aiohttp.ClientSession(gateway.url) as http,
+        http.post("/v1/responses", json=body, headers=headers) as answer,
+    ):
+        events = stream_events(await answer.read())
+    assert events[0]["type"] == "response.created"
+    error = events[-1]
+    assert error["type"] == "error" and error["code"] == "upstream_unavailable"
+    assert error["error"] == {
+        "type": "upstream_error",
+        "code": "upstream_unavailable",
+        "message": error["message"],
+        "param": None,
+    }
+
+
 async def test_a_compaction_of_the_gateways_reaches_openai_as_its_summary(
     client: openai.AsyncOpenAI, fake_upstream: FakeUpstream
 ) -> None:

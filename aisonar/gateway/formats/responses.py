@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from aisonar.errors import AISonarError
 from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
 from aisonar.gateway.formats.output_limit import OutputTokens
@@ -133,3 +134,18 @@ def responses_output_text(body: bytes) -> str:
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 pieces.append(part["text"])
     return "".join(pieces)
+
+
+def responses_error_fields(error: AISonarError) -> dict[str, Any]:
+    """The fields of the `error` event that ends a Responses stream broken off: flat, as the
+    API documents them, and nested under `error`, where the `openai` SDK looks for them."""
+    code = error.code or "server_error"
+    nested = {"type": error.kind, "code": code, "message": error.message, "param": error.param}
+    return {"code": code, "message": error.message, "param": error.param, "error": nested}
+
+
+def responses_stream_error_event(error: AISonarError) -> bytes:
+    """The `error` event that ends a passed-through Responses stream an upstream broke off:
+    its events' sequence numbers are the upstream's, so this one carries none."""
+    data = {"type": "error", **responses_error_fields(error)}
+    return b"event: error\ndata: " + orjson.dumps(data) + b"\n\n"

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from aisonar.errors import AISonarError
+from aisonar.gateway.formats.responses import responses_error_fields
 from aisonar.gateway.translate.hub import JsonObject
 from aisonar.gateway.translate.responses_answers import (
     ResponseFrame,
@@ -112,10 +113,7 @@ class HubToResponsesStream:
             self._id, self._created_at, "failed", self._output, self._usage, error=failure
         )
         events.append(self._event("response.failed", response=response))
-        nested = {"type": error.kind, "code": code, "message": error.message, "param": error.param}
-        events.append(
-            self._event("error", code=code, message=error.message, param=error.param, error=nested)
-        )
+        events.append(self._event("error", **responses_error_fields(error)))
         return b"".join(events)
 
     # --- items ---------------------------------------------------------------------------
