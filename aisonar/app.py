@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.expiry import keep_noticing_expiring_keys
-from aisonar.admin.app import create_admin_api
 from aisonar.alerts.evaluation import keep_evaluating_alerts
 from aisonar.analytics.page_views import delete_views_before
+from aisonar.api.app import create_api
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.memory_store import MemoryBalanceStore
@@ -321,8 +321,8 @@ def create_app(settings: Settings) -> GatewayApp:
     )
     # The management API and the console side by side on one FastAPI app, which the
     # gateway hands every request it does not serve itself.
-    app.admin = create_admin_api(app.runtime, settings)
-    add_console(app.admin)
+    app.web = create_api(app.runtime, settings)
+    add_console(app.web)
     return app
 
 

@@ -8,5 +8,5 @@ organizations. Its use cases, for every front end: `services` (create, list, loo
 
 It may import the layers below it: `limits`, `billing`, `notify`, `channels`, `audit` and
 the base (`store`, `config`, `errors`, `clock`, `crypto`, `i18n`). Used by the front ends
-(`admin`, `console`, `cli`, `web`), `app`, the gateway, ingest, and the domain packages
+(`api`, `console`, `cli`, `web`), `app`, the gateway, ingest, and the domain packages
 above it (`alerts`, `privacy`, `exports`, `support`, `usage`)."""

@@ -6,4 +6,4 @@ deleted by its admins (`services`, audited; who may in `access`), and their eval
 
 It may import the layers below it: `analytics`, `privacy`, `exports`, `support`,
 `observability`, `usage`, `accounts`, `limits`, `billing`, `notify`, `channels`, `audit`
-and the base. Used by `admin`, `console`, `cli`, and `app`, which runs the evaluation."""
+and the base. Used by `api`, `console`, `cli`, and `app`, which runs the evaluation."""

@@ -5,4 +5,4 @@ the site's own page views (the `site_page_views` table), counted as aggregates w
 It may import the layers below it: `privacy`, `exports`, `support`, `observability`,
 `usage`, `accounts`, `limits`, `billing`, `notify`, `channels`, `audit` and the base (it
 uses `usage`, privacy's consents and billing's money). Used by `alerts`, the front ends
-(`admin`, `console`, `cli`) and `app`."""
+(`api`, `console`, `cli`) and `app`."""

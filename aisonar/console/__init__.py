@@ -6,5 +6,5 @@ It owns one router per area (`dashboard`, `keys`, `usage`, `org_*`, `operator_*`
 `visit`, `navigation`, `csrf` (forms) and `routing`; no tables.
 
 It may import the layers below it: `web`, `ingest`, the gateway, the domain packages and
-the base. It and `admin` are independent: neither imports the other. Only `app` uses it,
+the base. It and `api` are independent: neither imports the other. Only `app` uses it,
 mounting it beside the API."""

@@ -1,5 +1,5 @@
 """The operators' system status: what `GET /api/system/status` answers
-(`admin/system_status.py`), for the server that serves the page: its version and uptime,
+(`api/system_status.py`), for the server that serves the page: its version and uptime,
 the database (reachable, how fast, its migration against the code's), Redis, the usage
 and ledger writers' queues, and the enabled channels by breaker state."""
 

@@ -59,7 +59,7 @@ _MODEL_PREFIXES = ("/v1/models/", "/v1beta/models/")
 _GEMINI_LISTS = ("/v1/models", "/v1beta/models")
 # What the management app serves: the API, and the console's pages (`/` redirects to
 # them) and static files.
-_ADMIN_PREFIXES = ("/api/", "/console", "/static/")
+_WEB_PREFIXES = ("/api/", "/console", "/static/")
 # How long the lifespan's shutdown waits for requests (those uvicorn cancelled at the end
 # of the shutdown grace) to finish recording before the writers stop.
 _DRAIN_TIMEOUT_S = 5.0
@@ -98,8 +98,9 @@ class GatewayApp:
         self._forwarded = cast(
             ASGIApp, ProxyHeadersMiddleware(cast(Any, self._http), trusted_hosts=trusted_proxies)
         )
-        # The management API: every `/api/` request the hot routes do not serve.
-        self.admin: ASGIApp | None = None
+        # The management API and the console: every `/api/` and `/console/` request the hot
+        # routes do not serve.
+        self.web: ASGIApp | None = None
         self._request_ids = RequestIds()
         self.runtime = Runtime()
         self._in_flight = 0
@@ -148,11 +149,11 @@ class GatewayApp:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if (
-            self.admin is not None
-            and (path.startswith(_ADMIN_PREFIXES) or path == "/")
+            self.web is not None
+            and (path.startswith(_WEB_PREFIXES) or path == "/")
             and path not in self._routes
         ):
-            await self.admin(scope, receive, send)
+            await self.web(scope, receive, send)
             return
         exchange = Exchange(scope, receive, send, self._request_ids.next())
         if path == "/healthz":

@@ -1,7 +1,7 @@
 """What operators check first when something is wrong, that needs no running server:
 the version, the database (reachable, how fast, its migration against the code's) and
 Redis. `aisonar status` prints these; `GET /api/system/status` adds the server's own
-queues and channels (`admin/system_status.py`)."""
+queues and channels (`api/system_status.py`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Web plumbing shared by the two front ends, the REST API (`aisonar/admin/`) and the
+"""Web plumbing shared by the two front ends, the REST API (`aisonar/api/`) and the
 console (`aisonar/console/`): FastAPI dependency providers for the running services and
 the signed-in caller, the HTTP error types, the same-origin check, the cookie-consent
 choice, analytics scoping, balances and the system status as both show them, numbered

@@ -12,7 +12,7 @@ from aisonar.accounts.expiry import notice_expiring_keys
 from aisonar.clock import utcnow
 from aisonar.store.tables import notices
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import make_org
+from tests.api.people import make_org
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
 

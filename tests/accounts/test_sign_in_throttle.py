@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.deletions import FromAddress
-from tests.admin.test_reauthentication import loopback
-from tests.admin.test_sessions import PASSWORD, member_with_password
+from tests.api.deletions import FromAddress
+from tests.api.test_reauthentication import loopback
+from tests.api.test_sessions import PASSWORD, member_with_password
 from tests.support import Backend
 
 REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")

@@ -11,7 +11,7 @@ import pytest
 
 from aisonar.audit.services import list_entries
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.support import Backend
 
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner, Result
 
 from aisonar.alerts.evaluation import evaluate_alerts
 from aisonar.cli import main
-from tests.admin.people import make_org
 from tests.alerts.traffic import this_minute
+from tests.api.people import make_org
 from tests.support import Backend, cli_environment
 
 

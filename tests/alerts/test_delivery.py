@@ -17,8 +17,8 @@ from aisonar.alerts.evaluation import evaluate_alerts
 from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, Org, make_org
 from tests.alerts.traffic import alert_notices, requests, this_minute
+from tests.api.people import Api, Org, make_org
 from tests.mailbox import Mailbox, bodies
 from tests.notify.receiver import webhook_receiver
 from tests.support import Backend

@@ -13,8 +13,8 @@ from aisonar.alerts.services import create_rule, update_rule
 from aisonar.clock import utcnow
 from aisonar.testing.gateway_server import running_gateway
 from aisonar.usage.compaction import compact
-from tests.admin.people import make_org
 from tests.alerts.traffic import alert_notices, current, requests, this_minute
+from tests.api.people import make_org
 from tests.support import Backend
 
 

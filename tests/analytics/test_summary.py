@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from aisonar.cli import main
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, Org, make_operator, make_org
+from tests.api.people import Api, Org, make_operator, make_org
 from tests.support import Backend, cli_environment
 from tests.usage.test_rollups import event, write
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from aisonar.store.tables import audit_log
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_org
+from tests.api.people import Api, make_org
 from tests.support import Backend
 
 PATH = "/api/me/notification-settings"

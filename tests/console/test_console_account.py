@@ -19,7 +19,7 @@ from aisonar.accounts.login import password_principal
 from aisonar.notify.notices import PROFILE_CHANGED
 from aisonar.store.tables import access_tokens, email_changes, notices
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.email_changes import audit_entries, code_in, fresh_address
+from tests.api.email_changes import audit_entries, code_in, fresh_address
 from tests.console.forms import fetch, prove_long_ago, signed_in, submit
 from tests.console.people import (
     MARKUP,

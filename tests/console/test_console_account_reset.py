@@ -13,8 +13,8 @@ from playwright.async_api import Browser
 
 from aisonar.accounts.login import password_principal
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.email_changes import audit_entries
-from tests.admin.test_password_reset import SUBJECT, loopback, token_for
+from tests.api.email_changes import audit_entries
+from tests.api.test_password_reset import SUBJECT, loopback, token_for
 from tests.console.forms import fetch, signed_in
 from tests.console.people import PASSWORD, browsing, console_person, screenshot
 from tests.console.test_console_account import NEW_PASSWORD

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from aisonar.accounts import services as accounts
 from aisonar.accounts.forgotten_password import TooManyPasswordResets
 from aisonar.accounts.sessions import CSRF_HEADER
-from aisonar.admin.schemas import KeyCreate
+from aisonar.api.schemas import KeyCreate
 from aisonar.console.render import error_text
 from aisonar.console.validation import invalid
 from aisonar.errors import InvalidInput, NotFound, Phrase

@@ -19,8 +19,8 @@ from aisonar.accounts.models import User
 from aisonar.store.roles import Role
 from aisonar.store.tables import users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.test_invitations import TOKEN, token_in
-from tests.admin.test_password_reset import stored
+from tests.api.test_invitations import TOKEN, token_in
+from tests.api.test_password_reset import stored
 from tests.console.forms import fetch, http_session
 from tests.console.operators import audited
 from tests.console.people import (

@@ -23,7 +23,7 @@ from aisonar.ingest.reported import reported_event_id
 from aisonar.store.tables import usage_events
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from aisonar.token_usage import TokenUsage
-from tests.admin.people import Api
+from tests.api.people import Api
 from tests.support import (
     Backend,
     Tenant,
@@ -138,7 +138,7 @@ async def test_an_ingest_key_reports_usage_priced_and_marked_by_source(
 async def test_reported_events_join_the_analytics_by_source(
     gateway: RunningGateway, backend: Backend
 ) -> None:
-    from tests.admin.people import make_org
+    from tests.api.people import make_org
 
     org = await make_org(backend.engine)
     admin = org.admin

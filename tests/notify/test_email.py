@@ -8,7 +8,7 @@ from sqlalchemy import insert
 
 from aisonar.store.tables import notice_opt_outs
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.mailbox import Mailbox, bodies
 from tests.notify.deliveries import deliveries_of, settled
 from tests.support import Backend

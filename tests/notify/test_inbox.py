@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from aisonar.accounts.sessions import is_new_address, start_session
 from aisonar.store.tables import notice_opt_outs
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.support import Backend
 
 

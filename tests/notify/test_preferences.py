@@ -5,7 +5,7 @@ nothing."""
 from __future__ import annotations
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_org
+from tests.api.people import Api, make_org
 from tests.support import Backend
 
 PATH = "/api/me/notification-settings"

@@ -11,7 +11,7 @@ from standardwebhooks import Webhook
 
 from aisonar.cli import main
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_org
+from tests.api.people import Api, make_org
 from tests.notify.deliveries import settled
 from tests.notify.receiver import webhook_receiver
 from tests.support import Backend, cli_environment

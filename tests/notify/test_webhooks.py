@@ -13,7 +13,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from aisonar.notify.webhook_client import WebhookClient
 from aisonar.testing.gateway_server import RunningGateway, free_port
-from tests.admin.people import Api, Org, make_operator, make_org
+from tests.api.people import Api, Org, make_operator, make_org
 from tests.notify.deliveries import settled
 from tests.notify.receiver import webhook_receiver
 from tests.support import Backend

@@ -34,9 +34,9 @@ from aisonar.store.tables import (
 )
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
-from tests.admin.deletions import FromAddress, Leaver, eventually, make_leaver
-from tests.admin.people import Api, Org, Person
-from tests.admin.test_sessions import PASSWORD
+from tests.api.deletions import FromAddress, Leaver, eventually, make_leaver
+from tests.api.people import Api, Org, Person
+from tests.api.test_sessions import PASSWORD
 from tests.support import Backend
 
 ADDRESS = "127.58.14.203"

@@ -17,7 +17,7 @@ from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.people import Person, make_person
+from tests.api.people import Person, make_person
 from tests.conftest import TEST_SECRET_KEY
 from tests.mailbox import Mailbox
 from tests.support import Backend

@@ -14,7 +14,7 @@ from aisonar.privacy.consents import has_consented
 from aisonar.privacy.policies import PolicyKind, publish_policy
 from aisonar.store.tables import audit_log, consents
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_org
+from tests.api.people import Api, make_org
 from tests.support import Backend
 
 PATH = "/api/me/consents"

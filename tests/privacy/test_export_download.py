@@ -18,8 +18,8 @@ from aisonar.clock import utcnow
 from aisonar.exports.personal.parts import PARTS
 from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.deletions import FromAddress, make_leaver
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.deletions import FromAddress, make_leaver
+from tests.api.people import Api, make_operator, make_org
 from tests.privacy.exports import (
     ADDRESS,
     RECHARGE_NOTE,

@@ -24,7 +24,7 @@ from aisonar.notify.notices import POLICY_CHANGED
 from aisonar.privacy.policies import PolicyKind, announce, announce_pending, publish_policy
 from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log, notice_deliveries, notices, policies
-from tests.admin.people import Api, Person, make_org, make_person
+from tests.api.people import Api, Person, make_org, make_person
 from tests.mailbox import Mailbox, bodies
 from tests.privacy.installation import Installation, own_installation
 from tests.support import cli_environment

@@ -22,7 +22,7 @@ from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.store.tables import site_page_views
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.privacy.visitors import (
     GOOGLEBOT,
     SiteVisitor,

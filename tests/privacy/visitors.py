@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import services as accounts
 from aisonar.store.tables import site_page_views
-from tests.admin.test_sessions import PASSWORD
+from tests.api.test_sessions import PASSWORD
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

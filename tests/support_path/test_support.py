@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from aisonar.cli import main
 from aisonar.store.tables import audit_log, notice_deliveries, notices, support_messages
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend, cli_environment
 

@@ -34,7 +34,7 @@ from aisonar.exports.parquet import ROWS_PER_GROUP
 from aisonar.store.tables import usage_events
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.models import USAGE_COLUMNS
-from tests.admin.people import Org, make_operator, make_org
+from tests.api.people import Org, make_operator, make_org
 from tests.support import Backend, cli_environment, wait_for_usage
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")

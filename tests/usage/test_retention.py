@@ -19,7 +19,7 @@ from aisonar.store.tables import audit_log, ledger_entries, usage_events, usage_
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.usage.compaction import compact
 from aisonar.usage.rollups import ORGANIZATION_TOTAL
-from tests.admin.people import Api, Org, make_operator, make_org
+from tests.api.people import Api, Org, make_operator, make_org
 from tests.support import Backend, assert_ledger_invariant, cli_environment
 from tests.usage.test_rollups import event, write
 

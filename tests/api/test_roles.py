@@ -13,7 +13,7 @@ from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.support import Backend
 
 

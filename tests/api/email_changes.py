@@ -15,7 +15,7 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.store.roles import Role
 from aisonar.store.tables import audit_log, email_changes
-from tests.admin.test_sessions import PASSWORD
+from tests.api.test_sessions import PASSWORD
 from tests.mailbox import Mailbox, bodies
 
 CODE = re.compile(r"sonar-email-[A-Za-z0-9_-]{43}")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from aisonar.store.tables import consents, organizations, policy_acknowledgements, users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.people import Api
+from tests.api.people import Api
 from tests.mailbox import Mailbox
 from tests.privacy.installation import own_installation
 from tests.support import Backend

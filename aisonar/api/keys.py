@@ -12,7 +12,7 @@ from aisonar.accounts.access import reachable_key
 from aisonar.accounts.key_changes import NewKey, Rotation
 from aisonar.accounts.models import ApiKey
 from aisonar.accounts.principal import Principal
-from aisonar.admin.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
+from aisonar.api.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
 from aisonar.audit.models import Actor
 from aisonar.web.deps import Acting, Caller, Engine, RecentlyAuthenticated
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from aisonar.accounts.email_change import confirm_email_change
 from aisonar.accounts.email_change_requests import ask_for_email_change
-from aisonar.admin.schemas import UserOut
+from aisonar.api.schemas import UserOut
 from aisonar.web.deps import Acting, Caller, Config, Mailer, Services, Session
 from aisonar.web.inputs import EmailChange, EmailVerify
 

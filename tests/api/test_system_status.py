@@ -21,8 +21,8 @@ from aisonar.cli import main
 from aisonar.store.migrate import alembic_config
 from aisonar.store.tables import channels
 from aisonar.testing.gateway_server import RunningGateway, free_port
-from tests.admin.deletions import eventually
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.deletions import eventually
+from tests.api.people import Api, make_operator, make_org
 from tests.support import Backend, cli_environment
 
 REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")

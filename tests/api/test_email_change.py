@@ -17,7 +17,7 @@ from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.store.tables import email_changes
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.email_changes import (
+from tests.api.email_changes import (
     CHANGED_SUBJECT,
     CODE,
     CODE_SUBJECT,
@@ -28,8 +28,8 @@ from tests.admin.email_changes import (
     member_with_password,
     pending_change,
 )
-from tests.admin.people import Api, make_org
-from tests.admin.test_sessions import PASSWORD, Browser
+from tests.api.people import Api, make_org
+from tests.api.test_sessions import PASSWORD, Browser
 from tests.conftest import TEST_SECRET_KEY
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend

@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 from aisonar.clock import as_utc, utcnow
 from aisonar.store.tables import access_tokens, audit_log, sessions
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.deletions import FromAddress
-from tests.admin.email_changes import member_with_password
-from tests.admin.people import Api
-from tests.admin.test_sessions import PASSWORD
+from tests.api.deletions import FromAddress
+from tests.api.email_changes import member_with_password
+from tests.api.people import Api
+from tests.api.test_sessions import PASSWORD
 from tests.support import Backend
 
 

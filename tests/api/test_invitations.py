@@ -20,11 +20,11 @@ from aisonar.accounts.passwords import hash_password
 from aisonar.clock import utcnow
 from aisonar.store.tables import password_resets, users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.deletions import FromAddress
-from tests.admin.email_changes import audit_entries
-from tests.admin.people import Api, Org, make_operator, make_org
-from tests.admin.test_password_reset import SUBJECT as RESET_SUBJECT
-from tests.admin.test_password_reset import loopback, raw_request, stored
+from tests.api.deletions import FromAddress
+from tests.api.email_changes import audit_entries
+from tests.api.people import Api, Org, make_operator, make_org
+from tests.api.test_password_reset import SUBJECT as RESET_SUBJECT
+from tests.api.test_password_reset import loopback, raw_request, stored
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
 from tests.test_no_content_stored import database_text

@@ -35,7 +35,7 @@ from aisonar.store.tables import (
 )
 from aisonar.support import services as support
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, Org, make_org
+from tests.api.people import Api, Org, make_org
 from tests.support import Backend
 
 # A valid body for each request schema: a refusal must come from the tenancy check, not

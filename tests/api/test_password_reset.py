@@ -20,9 +20,9 @@ from aisonar.accounts import services as accounts
 from aisonar.clock import utcnow
 from aisonar.store.tables import password_resets, users
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.deletions import FromAddress
-from tests.admin.email_changes import audit_entries, member_with_password
-from tests.admin.people import Api, make_org
+from tests.api.deletions import FromAddress
+from tests.api.email_changes import audit_entries, member_with_password
+from tests.api.people import Api, make_org
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
 from tests.test_no_content_stored import database_text

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from aisonar.cli import main
 from aisonar.store.tables import audit_log
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.support import Backend, cli_environment
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from aisonar.admin.schemas import UserOut
-from aisonar.admin.session import SessionOut
+from aisonar.api.schemas import UserOut
+from aisonar.api.session import SessionOut
 from aisonar.web.deps import Config, Services
 from aisonar.web.inputs import SignUp
 from aisonar.web.sessions import sign_up as sign_up_and_in

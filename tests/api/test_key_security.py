@@ -15,7 +15,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.accounts.networks import parsed_networks
 from aisonar.cli import main
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_org
+from tests.api.people import Api, make_org
 from tests.support import Backend, cli_environment
 
 

@@ -9,7 +9,7 @@ import pytest
 from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from aisonar.web.ids import MAX_LEDGER_ENTRY_ID, MAX_ROW_ID
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.console.forms import fetch, signed_in, submit
 from tests.console.people import console_person
 from tests.support import Backend

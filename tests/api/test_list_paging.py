@@ -13,7 +13,7 @@ import aiohttp
 
 from aisonar.accounts import services as accounts
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Person, make_operator, make_org
+from tests.api.people import Person, make_operator, make_org
 from tests.support import Backend
 
 _NEXT = re.compile(r'^<([^>]+)>; rel="next"$')

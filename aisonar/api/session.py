@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from aisonar.accounts import services as accounts
 from aisonar.accounts.login import change_password
 from aisonar.accounts.sessions import COOKIE_NAME, end_session
-from aisonar.admin.schemas import UserOut
+from aisonar.api.schemas import UserOut
 from aisonar.i18n import N_
 from aisonar.web.deps import Acting, Caller, Config, Engine, Services, Session
 from aisonar.web.errors import Unauthenticated

@@ -19,7 +19,7 @@ from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.privacy.requests import DeletionRequest, get_request
 from aisonar.store.tables import deletion_requests, users
-from tests.admin.test_sessions import PASSWORD
+from tests.api.test_sessions import PASSWORD
 
 RECEIVED_SUBJECT = "We received your request to delete your account"
 REJECTED_SUBJECT = "Your request to delete your account was rejected"

@@ -11,14 +11,14 @@ from click.testing import CliRunner, Result
 
 from aisonar.cli import main
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.email_changes import (
+from tests.api.email_changes import (
     CHANGED_SUBJECT,
     audit_entries,
     fresh_address,
     member_with_password,
 )
-from tests.admin.people import Api, make_operator, make_org
-from tests.admin.test_sessions import Browser
+from tests.api.people import Api, make_operator, make_org
+from tests.api.test_sessions import Browser
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend, cli_environment
 

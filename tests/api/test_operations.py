@@ -17,7 +17,7 @@ from sqlalchemy import select
 from aisonar.store.tables import audit_log
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.conftest import UPSTREAM_KEY
 from tests.support import Backend, recorded_events
 from tests.support import Tenant as SupportTenant

@@ -7,7 +7,7 @@ import asyncio
 import secrets
 
 from aisonar.testing.gateway_server import RunningGateway, free_port
-from tests.admin.people import Api, make_operator, make_org
+from tests.api.people import Api, make_operator, make_org
 from tests.support import Backend
 
 

@@ -13,8 +13,8 @@ from aisonar.notify.notices import PROFILE_CHANGED as PROFILE
 from aisonar.notify.notices import Channel
 from aisonar.store.tables import audit_log, notice_deliveries, notices
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.deletions import eventually
-from tests.admin.people import Api, make_org
+from tests.api.deletions import eventually
+from tests.api.people import Api, make_org
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend
 

@@ -10,11 +10,11 @@ from aisonar.accounts import listing
 from aisonar.accounts.access import reachable_user
 from aisonar.accounts.members import MemberChange, change_member, invite_again
 from aisonar.accounts.models import ApiKey
-from aisonar.admin import paging
-from aisonar.admin.invitations import Invitation
-from aisonar.admin.keys import create_key_for
-from aisonar.admin.paging import After, Limit
-from aisonar.admin.schemas import KeyCreate, KeyCreated, KeyOut, UserChange, UserOut
+from aisonar.api import paging
+from aisonar.api.invitations import Invitation
+from aisonar.api.keys import create_key_for
+from aisonar.api.paging import After, Limit
+from aisonar.api.schemas import KeyCreate, KeyCreated, KeyOut, UserChange, UserOut
 from aisonar.web.deps import Acting, Caller, Config, Engine, Mailer, Session
 
 router = APIRouter(prefix="/api/users", tags=["users"])

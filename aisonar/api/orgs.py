@@ -14,9 +14,9 @@ from aisonar.accounts.listing import UserSearch
 from aisonar.accounts.members import NewMember, add_member_and_invite
 from aisonar.accounts.models import Organization, User
 from aisonar.accounts.organizations import NewOrg, OrgSettings
-from aisonar.admin import paging
-from aisonar.admin.paging import After, Limit
-from aisonar.admin.schemas import OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
+from aisonar.api import paging
+from aisonar.api.paging import After, Limit
+from aisonar.api.schemas import OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
 from aisonar.web.balances import BalanceOut, balance_of
 from aisonar.web.deps import Acting, Caller, Config, Engine, Mailer, Operator, Services
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.accounts.membership import update_user
-from aisonar.admin.keys import create_key_for, revoke_key_of
-from aisonar.admin.schemas import (
+from aisonar.api.keys import create_key_for, revoke_key_of
+from aisonar.api.schemas import (
     KeyCreate,
     KeyCreated,
     KeyOut,

@@ -15,7 +15,7 @@ from aisonar.cli import main
 from aisonar.clock import utcnow
 from aisonar.store.tables import access_tokens, users
 from aisonar.testing.gateway_server import RunningGateway
-from tests.admin.people import Api, make_org
+from tests.api.people import Api, make_org
 from tests.support import Backend, cli_environment
 
 

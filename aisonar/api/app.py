@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from aisonar.admin import (
+from aisonar.api import (
     alerts,
     analytics,
     audit,
@@ -103,7 +103,7 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     return _error(error.status_code, kind, None, str(error.detail), None)
 
 
-def create_admin_api(runtime: Any, settings: Settings) -> FastAPI:
+def create_api(runtime: Any, settings: Settings) -> FastAPI:
     """`runtime` is the gateway's Runtime: its services are set once the app has started."""
     api = FastAPI(
         title="AI Sonar management API",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aisonar.admin.me import NoticeOut
+from aisonar.api.me import NoticeOut
 from aisonar.notify.notices import list_notices
 from aisonar.web.deps import Engine, Operator
 

@@ -33,7 +33,7 @@ from aisonar.store.tables import (
 )
 from aisonar.support import services as support
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
-from tests.admin.deletions import (
+from tests.api.deletions import (
     COMPLETED_SUBJECT,
     RECEIVED_SUBJECT,
     REJECTED_SUBJECT,
@@ -44,8 +44,8 @@ from tests.admin.deletions import (
     older_transaction,
     request_of,
 )
-from tests.admin.people import Api, make_operator, make_org
-from tests.admin.test_sessions import PASSWORD
+from tests.api.people import Api, make_operator, make_org
+from tests.api.test_sessions import PASSWORD
 from tests.mailbox import Mailbox, bodies
 from tests.support import Backend, assert_ledger_invariant, cli_environment
 from tests.test_no_content_stored import database_text
