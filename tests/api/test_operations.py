@@ -104,9 +104,9 @@ async def test_code_batches_are_listed_with_their_standing_and_revoked_through_t
     async with backend.engine.connect() as conn:
         audited = (
             await conn.execute(
-                select(audit_log.c.changes).where(
-                    audit_log.c.action == "code.revoke", audit_log.c.object_id == batch
-                )
+                select(audit_log.c.changes)
+                .where(audit_log.c.action == "code.revoke", audit_log.c.object_id == batch)
+                .order_by(audit_log.c.id)
             )
         ).all()
     assert [row.changes for row in audited] == [{"revoked": [None, 2]}, {"revoked": [None, 0]}]
