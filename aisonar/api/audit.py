@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
+from aisonar.api import paging
 from aisonar.audit.access import audit_scope
 from aisonar.audit.services import list_entries
 from aisonar.web.deps import Caller, Engine
@@ -35,13 +36,15 @@ class AuditEntryOut(BaseModel):
 async def audit_entries(
     caller: Caller,
     db: Engine,
+    request: Request,
+    response: Response,
     action: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: Annotated[RowId | None, Query(description="Page back from this entry.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
-    """Newest first."""
+    """Newest first; a full page's `Link` header (`rel="next"`) gives the older entries."""
     org_id = audit_scope(caller)
     async with db.connect() as conn:
         entries = await list_entries(
@@ -53,4 +56,5 @@ async def audit_entries(
             before_id=before_id,
             limit=limit,
         )
-    return [AuditEntryOut(**vars(entry)) for entry in entries]
+    shown = paging.back(entries, limit, request, response, lambda entry: entry.id)
+    return [AuditEntryOut(**vars(entry)) for entry in shown]

@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts import tokens
 from aisonar.accounts.membership import update_user
+from aisonar.api import paging
 from aisonar.api.keys import create_key_for, revoke_key_of
 from aisonar.api.schemas import (
     KeyCreate,
@@ -148,11 +149,14 @@ class MarkRead(BaseModel):
 async def my_notices(
     caller: Caller,
     db: Engine,
+    request: Request,
+    response: Response,
     before_id: Annotated[RowId | None, Query(description="Page back from this notice.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[InboxNoticeOut]:
     """The in-app inbox, newest first: the caller's notices, and their organization's
-    when they administer it; each says whether it was marked read."""
+    when they administer it; each says whether it was marked read. A full page's `Link`
+    header (`rel="next"`) gives the older notices."""
     async with db.connect() as conn:
         read_through = (await reading(conn, caller)).read_through
         found = await inbox(
@@ -165,7 +169,7 @@ async def my_notices(
         )
     return [
         InboxNoticeOut(**NoticeOut.of(notice).model_dump(), read=notice.id <= read_through)
-        for notice in found
+        for notice in paging.back(found, limit, request, response, lambda notice: notice.id)
     ]
 
 

@@ -1,6 +1,8 @@
 """Keyset paging of the management API's lists: `?after=<id>&limit=N` asks for the N rows
 after that one; when more follow, the answer's `Link` header (RFC 8288) gives the next
-page's address with `rel="next"`. Without `limit` a list is whole, as it always was."""
+page's address with `rel="next"`. Without `limit` a list is whole, as it always was. The
+logs read newest first (`?before_id=<id>&limit=N`) give the same `Link` when a full page
+came back, with the request's other parameters kept."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Callable
 from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 
 from aisonar.accounts.listing import Page
 
@@ -37,3 +39,14 @@ def cut(
     query = urlencode({"after": id_of(shown[-1]), "limit": limit})
     response.headers["Link"] = f'<{path}?{query}>; rel="next"'
     return shown
+
+
+def back(
+    found: list[Row], limit: int, request: Request, response: Response, id_of: Callable[[Row], int]
+) -> list[Row]:
+    """A newest-first page, with the `Link` to the older rows when it is full (a last page
+    that happens to be full is followed by an empty one)."""
+    if found and len(found) >= limit:
+        query = urlencode({**request.query_params, "before_id": id_of(found[-1]), "limit": limit})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return found
