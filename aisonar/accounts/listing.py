@@ -31,6 +31,10 @@ class Page:
     newest_first: bool = False
 
 
+EVERY = Page()
+"""Every row from the first."""
+
+
 @dataclass(frozen=True)
 class UserSearch:
     """Users whose email or name contains `text` (any case), of one organization, with one
@@ -42,9 +46,12 @@ class UserSearch:
     state: str = ""
 
 
-async def _paged(conn: AsyncConnection, table: Table, query: Any, page: Page) -> Any:
-    """`query` over `table` in creation order (newest first if asked), from the page's start."""
-    created, row_id = table.c.created_at, table.c.id
+async def paged(
+    conn: AsyncConnection, table: Table, query: Any, page: Page, *, order: str = "created_at"
+) -> Any:
+    """`query` over `table` in the order of its column `order` (creation by default), then
+    id, newest first if asked, from the page's start; an unknown `after` is refused."""
+    created, row_id = table.c[order], table.c.id
     if page.after is not None:
         cursor = (await conn.execute(select(created).where(row_id == page.after))).first()
         if cursor is None:
@@ -53,12 +60,10 @@ async def _paged(conn: AsyncConnection, table: Table, query: Any, page: Page) ->
             )
         if page.newest_first:
             beyond: ColumnElement[bool] = or_(
-                created < cursor.created_at, and_(created == cursor.created_at, row_id < page.after)
+                created < cursor[0], and_(created == cursor[0], row_id < page.after)
             )
         else:
-            beyond = or_(
-                created > cursor.created_at, and_(created == cursor.created_at, row_id > page.after)
-            )
+            beyond = or_(created > cursor[0], and_(created == cursor[0], row_id > page.after))
         query = query.where(beyond)
     if page.newest_first:
         query = query.order_by(created.desc(), row_id.desc())
@@ -79,7 +84,7 @@ async def orgs_page(
     """Organizations whose name contains `name` (any case), with each one's model list
     (None: every model)."""
     query = select(organizations).where(*_org_filter(name))
-    rows = await conn.execute(await _paged(conn, organizations, query, page))
+    rows = await conn.execute(await paged(conn, organizations, query, page))
     return [(org_from_row(row), None if row.models is None else list(row.models)) for row in rows]
 
 
@@ -110,9 +115,7 @@ def _user_filter(search: UserSearch) -> list[ColumnElement[bool]]:
 
 async def users_page(conn: AsyncConnection, page: Page, search: UserSearch) -> list[User]:
     query = user_query().where(*_user_filter(search))
-    return [
-        user_from_row(row) for row in await conn.execute(await _paged(conn, users, query, page))
-    ]
+    return [user_from_row(row) for row in await conn.execute(await paged(conn, users, query, page))]
 
 
 async def count_users(conn: AsyncConnection, search: UserSearch) -> int:
@@ -124,7 +127,7 @@ async def keys_page(conn: AsyncConnection, page: Page, *, user_id: str) -> list[
     """A user's keys, revoked ones too."""
     query = select(api_keys).where(api_keys.c.user_id == user_id)
     return [
-        key_from_row(row) for row in await conn.execute(await _paged(conn, api_keys, query, page))
+        key_from_row(row) for row in await conn.execute(await paged(conn, api_keys, query, page))
     ]
 
 

@@ -12,6 +12,7 @@ from pydantic.dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.access import administered_org
+from aisonar.accounts.listing import EVERY, Page
 from aisonar.accounts.models import Organization
 from aisonar.accounts.principal import Principal
 from aisonar.alerts import services as alerts
@@ -79,10 +80,12 @@ async def org_rule(
     return org, rule
 
 
-async def rules_of(conn: AsyncConnection, caller: Principal, org_id: str) -> list[AlertRule]:
-    """The organization's rules, oldest first."""
+async def rules_of(
+    conn: AsyncConnection, caller: Principal, org_id: str, page: Page = EVERY
+) -> list[AlertRule]:
+    """The organization's rules, oldest first, from the page's start."""
     await administered_org(conn, caller, org_id)
-    return await alerts.list_rules(conn, org_id)
+    return await alerts.list_rules(conn, org_id, page)
 
 
 async def create_rule_in(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.listing import EVERY, Page, paged
 from aisonar.alerts.models import (
     PERCENTILE_KINDS,
     PERCENTILES,
@@ -222,12 +223,18 @@ async def get_rule(conn: AsyncConnection, rule_id: str) -> AlertRule:
     return _rule(row)
 
 
-async def list_rules(conn: AsyncConnection, org_id: str | None = None) -> list[AlertRule]:
-    """An organization's rules (or everyone's), oldest first."""
-    query = select(alert_rules).order_by(alert_rules.c.created_at, alert_rules.c.id)
+async def list_rules(
+    conn: AsyncConnection, org_id: str | None = None, page: Page = EVERY
+) -> list[AlertRule]:
+    """An organization's rules (or everyone's), oldest first, from the page's start (at
+    most 1,000)."""
+    query = select(alert_rules)
     if org_id is not None:
         query = query.where(alert_rules.c.org_id == org_id)
-    return [_rule(row) for row in await conn.execute(query.limit(_LIST_LIMIT))]
+    bounded = replace(page, limit=min(page.limit or _LIST_LIMIT, _LIST_LIMIT + 1))
+    return [
+        _rule(row) for row in await conn.execute(await paged(conn, alert_rules, query, bounded))
+    ]
 
 
 async def enabled_rules(conn: AsyncConnection, *, after_id: str, limit: int) -> list[AlertRule]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.alerts import access
@@ -23,6 +23,8 @@ from aisonar.alerts.access import (
     rule_changes,
 )
 from aisonar.alerts.models import AlertKind, AlertRule, AlertState
+from aisonar.api import paging
+from aisonar.api.paging import After, Limit
 from aisonar.web.deps import Acting, Caller, Engine
 
 router = APIRouter(tags=["alerts"])
@@ -88,10 +90,24 @@ class AlertChange(BaseModel):
 
 
 @router.get("/api/orgs/{org_id}/alerts")
-async def list_alerts(caller: Caller, db: Engine, org_id: str) -> list[AlertOut]:
-    """The organization's alert rules, oldest first, each with its state."""
+async def list_alerts(
+    caller: Caller,
+    db: Engine,
+    org_id: str,
+    response: Response,
+    after: After = None,
+    limit: Limit = None,
+) -> list[AlertOut]:
+    """The organization's alert rules, oldest first, each with its state; `?after=<id>&limit=N`
+    pages them, the next page's address in the `Link` header (`rel="next"`)."""
     async with db.connect() as conn:
-        return [AlertOut.of(rule) for rule in await access.rules_of(conn, caller, org_id)]
+        found = await access.rules_of(conn, caller, org_id, paging.page(after, limit))
+    path = f"/api/orgs/{org_id}/alerts"
+    return [AlertOut.of(rule) for rule in paging.cut(found, limit, response, path, _id)]
+
+
+def _id(rule: AlertRule) -> str:
+    return rule.id
 
 
 @router.post("/api/orgs/{org_id}/alerts", status_code=201)

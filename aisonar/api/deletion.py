@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aisonar.api import paging
+from aisonar.api.paging import After, Limit
 from aisonar.privacy.deciding import (
     Approval,
     ReasonText,
@@ -92,14 +94,21 @@ async def deletion_requests(
     caller: Caller,
     running: Services,
     settings: Config,
+    response: Response,
     status: Annotated[DeletionStatus | None, Query()] = None,
+    after: After = None,
+    limit: Limit = None,
 ) -> list[DeletionRequestOut]:
     """Newest first: every request for operators; their organization's for its admins
-    when they may decide them."""
+    when they may decide them. `?after=<id>&limit=N` pages them, the next page's address
+    in the `Link` header (`rel="next"`)."""
     scope = decider_scope(caller, settings)
     async with running.engine.connect() as conn:
-        found = await list_requests(conn, org_id=scope, status=status)
-    return [DeletionRequestOut.of(request) for request in found]
+        page = paging.page(after, limit)
+        found = await list_requests(conn, org_id=scope, status=status, page=page)
+    path = "/api/deletion-requests" if status is None else f"/api/deletion-requests?status={status}"
+    shown = paging.cut(found, limit, response, path, lambda request: request.id)
+    return [DeletionRequestOut.of(request) for request in shown]
 
 
 @router.get("/api/deletion-requests/{request_id}")

@@ -32,12 +32,14 @@ def cut(
     path: str,
     id_of: Callable[[Row], str],
 ) -> list[Row]:
-    """The rows asked for, with the next page's `Link` when more were found."""
+    """The rows asked for, with the next page's `Link` when more were found (`path` may
+    carry the list's own filters)."""
     if limit is None or len(found) <= limit:
         return found
     shown = found[:limit]
     query = urlencode({"after": id_of(shown[-1]), "limit": limit})
-    response.headers["Link"] = f'<{path}?{query}>; rel="next"'
+    joined = "&" if "?" in path else "?"
+    response.headers["Link"] = f'<{path}{joined}{query}>; rel="next"'
     return shown
 
 

@@ -7,7 +7,7 @@ and whom to ask)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.listing import EVERY, Page, paged
 from aisonar.accounts.membership import update_user
 from aisonar.accounts.passwords import verify_password
 from aisonar.accounts.principal import Principal
@@ -188,18 +189,22 @@ async def get_request(conn: AsyncConnection, request_id: str) -> DeletionRequest
 
 
 async def list_requests(
-    conn: AsyncConnection, *, org_id: str | None = None, status: DeletionStatus | None = None
+    conn: AsyncConnection,
+    *,
+    org_id: str | None = None,
+    status: DeletionStatus | None = None,
+    page: Page = EVERY,
 ) -> list[DeletionRequest]:
-    """Newest first; an organization's only, or one status only, when given."""
-    query = (
-        select(deletion_requests)
-        .order_by(deletion_requests.c.requested_at.desc())
-        .limit(_LIST_LIMIT)
-    )
+    """Newest first, from the page's start (at most 1,000); an organization's only, or one
+    status only, when given."""
+    query = select(deletion_requests)
     if org_id is not None:
         query = query.where(deletion_requests.c.org_id == org_id)
     if status is not None:
         query = query.where(deletion_requests.c.status == status.value)
+    limit = min(page.limit or _LIST_LIMIT, _LIST_LIMIT + 1)
+    bounded = replace(page, limit=limit, newest_first=True)
+    query = await paged(conn, deletion_requests, query, bounded, order="requested_at")
     return [_request(row) for row in await conn.execute(query)]
 
 

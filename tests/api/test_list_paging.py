@@ -1,4 +1,5 @@
-"""The management API's lists of organizations, members and keys page by keyset:
+"""The management API's lists of organizations, members, keys, alert rules and deletion
+requests page by keyset:
 `?limit=N` answers N rows and a `Link` header to the next page (`?after=<last id>`),
 none on the last; the pages together are the whole list, which a request without
 parameters still answers as it did; an unknown cursor is a 400."""
@@ -12,6 +13,10 @@ from typing import Any
 import aiohttp
 
 from aisonar.accounts import services as accounts
+from aisonar.alerts.models import AlertKind, RuleSettings
+from aisonar.alerts.services import create_rule
+from aisonar.clock import new_id, utcnow
+from aisonar.store.privacy_tables import deletion_requests
 from aisonar.testing.gateway_server import RunningGateway
 from tests.api.people import Person, make_operator, make_org
 from tests.support import Backend
@@ -35,11 +40,17 @@ async def _pages(url: str, person: Person, path: str) -> tuple[list[list[Any]], 
                 found = _NEXT.match(link)
                 assert found, link
                 following = found.group(1)
-        whole_path = path.split("?", 1)[0]
-        async with http.get(url + whole_path) as answer:
+        async with http.get(url + _without_paging(path)) as answer:
             assert "Link" not in answer.headers
             whole = await answer.json()
     return pages, whole
+
+
+def _without_paging(path: str) -> str:
+    """The path with its own filters but neither `limit` nor `after`."""
+    where, _, query = path.partition("?")
+    kept = [part for part in query.split("&") if part.split("=")[0] not in ("limit", "after")]
+    return where + ("?" + "&".join(kept) if kept else "")
 
 
 async def test_organizations_page_by_keyset(gateway: RunningGateway, backend: Backend) -> None:
@@ -88,3 +99,39 @@ async def test_an_unknown_cursor_and_a_bad_limit_are_refused(
         ):
             async with http.get(f"{gateway.url}/api/orgs{query}") as answer:
                 assert answer.status == status, (query, await answer.text())
+
+
+async def test_alert_rules_page_by_keyset(gateway: RunningGateway, backend: Backend) -> None:
+    org = await make_org(backend.engine)
+    async with backend.engine.begin() as conn:
+        for number in range(7):
+            await create_rule(conn, org.id, RuleSettings(AlertKind.COST, str(number + 1)))
+    pages, whole = await _pages(gateway.url, org.admin, f"/api/orgs/{org.id}/alerts?limit=3")
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [rule for page in pages for rule in page] == whole
+
+
+async def test_deletion_requests_page_by_keyset_with_their_filter(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator, org = await make_operator(backend.engine), await make_org(backend.engine)
+    at = utcnow()  # one instant for all: the id orders them
+    async with backend.engine.begin() as conn:
+        for number in range(5):
+            email = f"leaving-{number}-{secrets.token_hex(3)}@example.com"
+            user = await accounts.create_user(conn, email, org.name)
+            await conn.execute(
+                deletion_requests.insert().values(
+                    id=new_id("del"),
+                    user_id=user.id,
+                    org_id=org.id,
+                    requested_at=at,
+                    status="requested",
+                )
+            )
+    pages, whole = await _pages(
+        gateway.url, operator, "/api/deletion-requests?status=requested&limit=2"
+    )
+    assert len(whole) >= 5 and {request["status"] for request in whole} == {"requested"}
+    assert [len(page) for page in pages[:-1]] == [2] * (len(pages) - 1)
+    assert [request for page in pages for request in page] == whole
