@@ -15,7 +15,6 @@ from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from aisonar.accounts import listing
-from aisonar.accounts import services as accounts
 from aisonar.accounts.access import reachable_user
 from aisonar.accounts.listing import Page, UserSearch
 from aisonar.accounts.members import MemberChange, NewMember, add_member_and_invite, change_member
@@ -66,13 +65,16 @@ async def _users_page(
     async with db.connect() as conn:
         count = await listing.count_users(conn, wanted)
         found = await listing.users_page(conn, newest_first, wanted)
-        orgs = sorted(await accounts.list_orgs(conn), key=lambda org: org.name.casefold())
+        chosen = {search["org_id"], (typed or {}).get("org_id", "")} - {""}
+        names = await listing.org_names(conn, chosen | {user.org_id for user in found})
     context = {
         "users": found,
         "count": count,
         "search": search,
         "pages": pager(USERS_PATH, search, number, count, PAGE_SIZE),
-        "orgs": orgs,
+        # The organizations to suggest: the listed users' and the one asked for, never
+        # every organization of the installation.
+        "orgs": sorted(names.items(), key=lambda org: org[1].casefold()),
         "roles": list(Role),
         "states": _STATES,
         "typed": typed

@@ -115,6 +115,26 @@ async def test_users_are_found_by_email_organization_role_and_state(
         assert await shown("q=nobody-has-this-address") == set()
 
 
+async def test_the_organization_choices_are_those_of_the_page_not_every_one(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    person = await console_person(backend.engine)
+    async with backend.engine.begin() as conn:
+        empty = await accounts.create_org(conn, f"empty-{secrets.token_hex(4)}")
+    choice = '<option value="{}">{}</option>'
+    async with signed_in(gateway.url, backend) as operator:
+        status, html = await operator.get(f"{USERS}?q={person.email}")
+        assert status == 200 and f">{person.email}<" in html
+        async with backend.engine.connect() as conn:
+            theirs = await accounts.get_org(conn, person.org_id)
+        assert choice.format(theirs.id, theirs.name) in html
+        assert empty.id not in html
+        # The organization searched for is offered, though nobody of it is listed.
+        status, html = await operator.get(f"{USERS}?org_id={empty.id}")
+        assert status == 200 and choice.format(empty.id, empty.name) in html
+        assert f'list="user-org-choices" value="{empty.id}">' in html
+
+
 async def test_an_operator_changes_role_state_and_email(
     gateway: RunningGateway, backend: Backend
 ) -> None:
