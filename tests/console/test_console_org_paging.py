@@ -1,7 +1,7 @@
 """Lists read a page at a time in SQL: an organization's 120 members are three pages of
 50, 50 and 20, each member on exactly one, oldest first, the heading counting them all,
 the last page linking back and not forward; a person's 55 keys are two pages, newest
-first."""
+first, read with as many statements on keys as 3 keys."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import secrets
 from aisonar.accounts import services as accounts
 from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
+from tests.accounts.test_listing import statements
 from tests.console.forms import fetch, http_session
 from tests.console.people import console_person, sign_in_over_http
 from tests.support import Backend
@@ -59,3 +60,27 @@ async def test_the_keys_list_pages_in_sql(gateway: RunningGateway, backend: Back
     assert [len(page) for page in shown] == [50, 5]
     assert [key_id for page in shown for key_id in page] == [key.id for key in reversed(made)]
     assert "/console/keys?page=1" in html and "/console/keys?page=3" not in html
+
+
+async def test_the_keys_page_runs_as_many_statements_for_many_keys_as_for_few(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    engine = gateway.app.runtime.services.engine
+    ran: list[int] = []
+    for keys in (3, 55):
+        person = await console_person(backend.engine)
+        async with backend.engine.begin() as conn:
+            for number in range(keys):
+                await accounts.create_key(conn, person.email, name=f"key {number}")
+        async with http_session() as http:
+            await sign_in_over_http(http, gateway.url, person.email)
+            with statements(engine) as seen:
+                status, html = await fetch(http, f"{gateway.url}/console/keys")
+            assert status == 200, html
+            assert len(_KEY_LINK.findall(html)) == min(keys, 50)
+        # Background work (the notices of the new keys) runs meanwhile: count the reads of keys.
+        on_keys = [statement for statement in seen if "api_keys" in statement]
+        ran.append(len(on_keys))
+        # The rows come a page at a time from the database, not whole to be cut here.
+        assert all("count(" in statement or "LIMIT" in statement for statement in on_keys)
+    assert ran == [2, 2]  # the count and the page
