@@ -50,10 +50,12 @@ async def paged(
     conn: AsyncConnection, table: Table, query: Any, page: Page, *, order: str = "created_at"
 ) -> Any:
     """`query` over `table` in the order of its column `order` (creation by default), then
-    id, newest first if asked, from the page's start; an unknown `after` is refused."""
+    id, newest first if asked, from the page's start; an `after` the query cannot see (of
+    another organization, say) is refused like an unknown one."""
     created, row_id = table.c[order], table.c.id
     if page.after is not None:
-        cursor = (await conn.execute(select(created).where(row_id == page.after))).first()
+        visible = query.with_only_columns(created, maintain_column_froms=True)
+        cursor = (await conn.execute(visible.where(row_id == page.after))).first()
         if cursor is None:
             raise InvalidInput(
                 N_("no row with id {after!r} to page after"), param="after", after=page.after

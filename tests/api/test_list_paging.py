@@ -2,7 +2,8 @@
 requests page by keyset:
 `?limit=N` answers N rows and a `Link` header to the next page (`?after=<last id>`),
 none on the last; the pages together are the whole list, which a request without
-parameters still answers as it did; an unknown cursor is a 400."""
+parameters still answers as it did; an unknown cursor, or one the caller cannot see, is
+a 400."""
 
 from __future__ import annotations
 
@@ -99,6 +100,22 @@ async def test_an_unknown_cursor_and_a_bad_limit_are_refused(
         ):
             async with http.get(f"{gateway.url}/api/orgs{query}") as answer:
                 assert answer.status == status, (query, await answer.text())
+
+
+async def test_a_cursor_from_another_organization_is_refused_like_an_unknown_one(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    mine, theirs = await make_org(backend.engine), await make_org(backend.engine)
+    headers = {"Authorization": f"Bearer {mine.admin.token}"}
+    path = f"{gateway.url}/api/orgs/{mine.id}/users?limit=5&after="
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(path + theirs.member.user_id) as foreign:
+            foreign_answer = (foreign.status, (await foreign.json())["error"]["param"])
+        async with http.get(path + "usr_nothing") as unknown:
+            unknown_answer = (unknown.status, (await unknown.json())["error"]["param"])
+        async with http.get(path + mine.member.user_id) as own:
+            assert own.status == 200
+    assert foreign_answer == unknown_answer == (400, "after")
 
 
 async def test_alert_rules_page_by_keyset(gateway: RunningGateway, backend: Backend) -> None:
