@@ -6,13 +6,10 @@ few statements for 5 members as for 60."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts import listing
@@ -24,6 +21,7 @@ from aisonar.analytics.summary import Filters, GroupBy, summaries_of, window
 from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
 from aisonar.store.roles import Role
+from tests.statements import statements
 from tests.support import Backend
 
 
@@ -43,21 +41,6 @@ async def _members(engine: AsyncEngine, org_id: str) -> list[User]:
         org = await accounts.get_org(conn, org_id)
         everyone = await accounts.list_users(conn, org.name)
     return sorted(everyone, key=lambda user: (user.created_at, user.id))
-
-
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """Every SQL statement `engine` runs inside the block."""
-    ran: list[str] = []
-
-    def count(*args: Any) -> None:
-        ran.append(args[2])
-
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield ran
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_pages_split_the_members_without_gaps_or_repeats(backend: Backend) -> None:

@@ -11,9 +11,9 @@ import secrets
 from aisonar.accounts import services as accounts
 from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
-from tests.accounts.test_listing import statements
 from tests.console.forms import fetch, http_session
 from tests.console.people import console_person, sign_in_over_http
+from tests.statements import statements
 from tests.support import Backend
 
 _EMAIL_CELL = re.compile(r"<td>([^<@]+@example\.com)</td>")
