@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.store.tables import notice_deliveries, notices
 
-_WAIT_S = 10.0
+_WAIT_S = 30.0
 
 
 async def deliveries_of(engine: AsyncEngine, org_id: str, kind: str) -> list[Any]:
