@@ -124,7 +124,7 @@ class Notifier:
             due = await self._claim(conn, now)
         if not due:
             return 0
-        outcomes = await asyncio.gather(*(self._attempt(row) for row in due))
+        outcomes = await asyncio.gather(*(self._attempt_alone(row) for row in due))
         async with self._engine.begin() as conn:
             for row, outcome in zip(due, outcomes, strict=True):
                 await self._record(conn, row, outcome)
@@ -170,6 +170,16 @@ class Notifier:
             .where(notice_deliveries.c.id.in_(ids))
         )
         return list(await conn.execute(query))
+
+    async def _attempt_alone(self, row: Any) -> Outcome:
+        """One delivery's attempt, whose failure of any kind (a secret that no longer opens,
+        a row that cannot be rendered) fails that delivery alone: it must not stop the
+        notifier, and with it every other notice of the installation."""
+        try:
+            return await self._attempt(row)
+        except Exception as error:
+            log.exception("notice %s could not be attempted", row.notice_id)
+            return Outcome.failed(f"{type(error).__name__}: {error}", permanent=True)
 
     async def _attempt(self, row: Any) -> Outcome:
         notice = Notice(

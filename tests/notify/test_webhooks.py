@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from aisonar.notify.webhook_client import WebhookClient
+from aisonar.store.tables import webhook_endpoints
 from aisonar.testing.gateway_server import RunningGateway, free_port
 from tests.api.people import Api, Org, make_operator, make_org
 from tests.notify.deliveries import settled
@@ -154,3 +156,30 @@ async def test_private_addresses_are_refused_unless_allowed(host: str) -> None:
         await client.close()
     assert not outcome.delivered and outcome.permanent
     assert outcome.error is not None and "non-public address" in outcome.error
+
+
+async def test_a_delivery_that_cannot_be_attempted_fails_alone(
+    cast: Cast, backend: Backend
+) -> None:
+    # A secret sealed under another key no longer opens: that delivery fails, and the
+    # notifier goes on delivering the same notice elsewhere, and every later one.
+    async with webhook_receiver() as broken, webhook_receiver() as working:
+        spoilt = await cast.add_endpoint(broken.url)
+        await cast.add_endpoint(working.url)
+        async with backend.engine.begin() as conn:
+            await conn.execute(
+                update(webhook_endpoints)
+                .where(webhook_endpoints.c.id == spoilt["id"])
+                .values(secret="not-a-sealed-secret")
+            )
+        await cast.member.post("/api/me/keys", {"name": "first"})
+        await cast.member.post("/api/me/keys", {"name": "second"})
+        delivered = await working.wait_for(2)
+    assert len(delivered) == 2
+    failed = [
+        row
+        for row in await settled(backend.engine, cast.org.id, "key_created")
+        if row.endpoint_id == spoilt["id"]
+    ]
+    assert [row.status for row in failed] == ["failed", "failed"]
+    assert all(row.attempts == 1 and row.last_error for row in failed)
