@@ -4,7 +4,7 @@
    `RedisBalanceStore` (each a fresh random organization whose loader returns a large
    balance), `--ops` pairs one after another and `--ops` pairs spread over 64 asyncio
    tasks, on uvloop as in the gateway. Redis is skipped when unreachable.
-2. Gateway: bench/proxy.py's canned nginx upstream and CLI provisioning, twice (each its
+2. Gateway: bench/harness.py's canned nginx upstream and CLI provisioning, twice (each its
    own data directory),
    then two `aisonar serve` workers on core 0: billing on (the in-process store, as
    embedded) and billing off (`AISONAR_BILLING_ENABLED=false`). wrk drives each scenario
@@ -41,7 +41,7 @@ from aisonar.billing.redis_store import RedisBalanceStore
 from aisonar.billing.store import BalanceStore, DurableBalance
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proxy
+import harness
 import wrk
 
 BALANCE = 10**15
@@ -206,22 +206,22 @@ class Target:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1{proxy.CHAT_PATH}"
+        return f"http://127.0.0.1:{self.port}/v1{harness.CHAT_PATH}"
 
 
 @dataclass(frozen=True)
 class Comparison:
     """One scenario through both gateways: the medians over the rounds."""
 
-    scenario: proxy.Scenario
+    scenario: harness.Scenario
     on: wrk.WrkResult
     off: wrk.WrkResult
     p50_differences: list[float]
 
 
 def billing_env(workdir: Path, billing: bool) -> dict[str, str]:
-    """proxy.py's environment, always on the in-process store, billing on or off."""
-    env = proxy.aisonar_env(workdir / "data")
+    """harness.py's environment, always on the in-process store, billing on or off."""
+    env = harness.aisonar_env(workdir / "data")
     env.pop("AISONAR_REDIS_URL", None)
     env.pop("AISONAR_BILLING_ENABLED", None)
     if not billing:
@@ -235,21 +235,21 @@ def billing_gateway(
 ) -> Iterator[tuple[Target, subprocess.Popen[bytes]]]:
     workdir.mkdir()
     env = billing_env(workdir, billing)
-    secret = proxy.provision(env, nginx_port)
-    with proxy.gateway(env, workdir, None) as (port, process):
+    secret = harness.provision(env, nginx_port)
+    with harness.gateway(env, workdir, None) as (port, process):
         yield Target(label, workdir, secret, port), process
 
 
-def measure(target: Target, scenario: proxy.Scenario, seconds: int) -> wrk.WrkResult:
-    model = proxy.MODEL_SSE if scenario.stream else proxy.MODEL_JSON
+def measure(target: Target, scenario: harness.Scenario, seconds: int) -> wrk.WrkResult:
+    model = harness.MODEL_SSE if scenario.stream else harness.MODEL_JSON
     script = target.workdir / f"{model}.lua"
-    script.write_text(wrk.lua_script(proxy.request_body(model, scenario.stream), target.secret))
-    wrk.run_wrk(target.url, script, scenario.connections, proxy.WARMUP_S)
+    script.write_text(wrk.lua_script(harness.request_body(model, scenario.stream), target.secret))
+    wrk.run_wrk(target.url, script, scenario.connections, harness.WARMUP_S)
     return wrk.run_wrk(target.url, script, scenario.connections, seconds)
 
 
 def measure_both(
-    targets: tuple[Target, Target], scenario: proxy.Scenario, seconds: int, on_first: bool
+    targets: tuple[Target, Target], scenario: harness.Scenario, seconds: int, on_first: bool
 ) -> tuple[wrk.WrkResult, wrk.WrkResult]:
     """(billing on, billing off), the one measured first alternating against drift."""
     on, off = targets
@@ -260,9 +260,9 @@ def measure_both(
     return measure(on, scenario, seconds), result_off
 
 
-def gateway_scenarios(connections: int) -> list[proxy.Scenario]:
+def gateway_scenarios(connections: int) -> list[harness.Scenario]:
     """Sequential first: the latency comparison is the point."""
-    return sorted(proxy.scenarios(connections), key=lambda s: not s.sequential)
+    return sorted(harness.scenarios(connections), key=lambda s: not s.sequential)
 
 
 def run_rounds(targets: tuple[Target, Target], args: argparse.Namespace) -> list[Comparison]:
@@ -323,24 +323,24 @@ def print_comparisons(comparisons: list[Comparison], rounds: int) -> None:
 def print_charged(target: Target) -> None:
     """Usage events and the ledger balance after the gateway stopped (and flushed)."""
     env = billing_env(target.workdir, billing=True)
-    balance = json.loads(proxy.aisonar(env, "balance", "show", "bench", "--json"))["balance"]
-    events = sum(count for _, count in proxy.usage_counts(target.workdir / "data/aisonar.db"))
+    balance = json.loads(harness.aisonar(env, "balance", "show", "bench", "--json"))["balance"]
+    events = sum(count for _, count in harness.usage_counts(target.workdir / "data/aisonar.db"))
     print(
         f"billing {target.label}: {events:,} usage events, ledger balance {balance} "
-        f"(recharged {proxy.BENCH_BALANCE})"
+        f"(recharged {harness.BENCH_BALANCE})"
     )
 
 
 def run_gateways(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
     print(f"\ngateway, billing on (in-process store) vs off: {args.duration} s per wrk run,")
-    print(f"each after a {proxy.WARMUP_S} s warm-up; both workers on core 0, wrk -t1 on core 1")
+    print(f"each after a {harness.WARMUP_S} s warm-up; both workers on core 0, wrk -t1 on core 1")
     with ExitStack() as stack:
-        port = stack.enter_context(proxy.nginx_upstream(nginx, workdir))
+        port = stack.enter_context(harness.nginx_upstream(nginx, workdir))
         on, on_process = stack.enter_context(billing_gateway("on", workdir / "on", port, True))
         off, off_process = stack.enter_context(billing_gateway("off", workdir / "off", port, False))
         comparisons = run_rounds((on, off), args)
-        proxy.stop_process(on_process)  # graceful: pending usage and ledger rows flushed
-        proxy.stop_process(off_process)
+        harness.stop_process(on_process)  # graceful: pending usage and ledger rows flushed
+        harness.stop_process(off_process)
     print_comparisons(comparisons, args.rounds)
     print_charged(on)
     print_charged(off)
@@ -367,19 +367,19 @@ def run_stores(args: argparse.Namespace) -> None:
 
 def main() -> int:
     args = parse_args()
-    missing = proxy.missing_tools()
+    missing = harness.missing_tools()
     if missing:
         print(f"missing {', '.join(missing)}; install with: apt-get install wrk nginx")
         return 2
-    nginx = proxy.find_tool("nginx")
+    nginx = harness.find_tool("nginx")
     assert nginx is not None
-    print(proxy.machine())
+    print(harness.machine())
 
     def work(workdir: Path) -> None:
         run_stores(args)
         run_gateways(args, nginx, workdir)
 
-    return proxy.run_in_workdir(work)
+    return harness.run_in_workdir(work)
 
 
 if __name__ == "__main__":

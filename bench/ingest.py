@@ -27,7 +27,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proxy
+import harness
 import wrk
 
 
@@ -112,13 +112,13 @@ def main(arguments: argparse.Namespace) -> None:
     os.sched_setaffinity(0, {int(wrk.LOAD_CORE)})
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
-        env = proxy.aisonar_env(workdir / "data")
+        env = harness.aisonar_env(workdir / "data")
         email = "bench@example.com"
-        proxy.aisonar(env, "org", "create", "bench")
-        proxy.aisonar(env, "user", "create", email, "--org", "bench")
-        created = proxy.aisonar(env, "key", "create", email, "--scope", "ingest", "--json")
+        harness.aisonar(env, "org", "create", "bench")
+        harness.aisonar(env, "user", "create", email, "--org", "bench")
+        created = harness.aisonar(env, "key", "create", email, "--scope", "ingest", "--json")
         secret = json.loads(created)["secret"]
-        with proxy.gateway(env, workdir, None) as (port, _):
+        with harness.gateway(env, workdir, None) as (port, _):
             asyncio.run(measure(port, secret, workdir / "data" / "aisonar.db", arguments))
 
 

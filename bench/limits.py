@@ -8,7 +8,7 @@ and off.
    user's monthly) held and settled on `MemorySpendStore` and `RedisSpendStore`:
    `--ops` decisions one after another, then the same spread over 64 asyncio tasks, on
    uvloop as in the gateway. Redis is skipped when unreachable.
-2. Gateway: bench/proxy.py's canned nginx upstream and CLI provisioning, twice (each its
+2. Gateway: bench/harness.py's canned nginx upstream and CLI provisioning, twice (each its
    own data directory, in-process stores, no Redis), then two `aisonar serve` workers on
    core 0: limits on (the key gets requests and tokens per minute, a concurrency limit
    and a daily spend quota, its organization requests per minute, all far above what a
@@ -53,7 +53,7 @@ from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
 
 sys.path.insert(0, str(Path(__file__).parent))
 import billing
-import proxy
+import harness
 import wrk
 
 _TASKS = 64
@@ -157,7 +157,7 @@ async def run_stores(ops: int, redis_url: str) -> None:
 
 # ---------------------------------------------------------------- gateway
 
-# What proxy.provision creates.
+# What harness.provision creates.
 ORG = "bench"
 EMAIL = "bench@example.com"
 # Never reached in a run, so never refusing, but each checked on every request: four
@@ -178,15 +178,15 @@ SETTLE_S = 0.3
 
 
 def provisioned(workdir: Path, nginx_port: int, limits: bool) -> tuple[dict[str, str], str]:
-    """proxy.py's provisioning in `workdir` (in-process stores), with the limits or
+    """harness.py's provisioning in `workdir` (in-process stores), with the limits or
     without; the environment and the key's secret."""
     workdir.mkdir()
     env = billing.billing_env(workdir, billing=True)
-    secret = proxy.provision(env, nginx_port)
+    secret = harness.provision(env, nginx_port)
     if limits:
-        (key,) = json.loads(proxy.aisonar(env, "key", "list", EMAIL, "--json"))
-        proxy.aisonar(env, "limits", "set", "--key", key["id"], *KEY_LIMITS)
-        proxy.aisonar(env, "limits", "set", "--org", ORG, *ORG_LIMITS)
+        (key,) = json.loads(harness.aisonar(env, "key", "list", EMAIL, "--json"))
+        harness.aisonar(env, "limits", "set", "--key", key["id"], *KEY_LIMITS)
+        harness.aisonar(env, "limits", "set", "--org", ORG, *ORG_LIMITS)
     return env, secret
 
 
@@ -203,7 +203,7 @@ def limits_gateways(workdir: Path, nginx_port: int) -> Iterator[tuple[billing.Ta
     with ExitStack() as stack:
         targets = []
         for label, (env, secret) in setups.items():
-            port, _ = stack.enter_context(proxy.gateway(env, workdir / label, None))
+            port, _ = stack.enter_context(harness.gateway(env, workdir / label, None))
             targets.append(billing.Target(label, workdir / label, secret, port))
         yield tuple(targets)
 
@@ -212,7 +212,7 @@ def limit_header(target: billing.Target, model: str, stream: bool) -> str | None
     """One request through `target`: its x-ratelimit-limit-requests header, if any."""
     request = urllib.request.Request(
         target.url,
-        data=proxy.request_body(model, stream).encode(),
+        data=harness.request_body(model, stream).encode(),
         headers={"Authorization": f"Bearer {target.secret}", "Content-Type": "application/json"},
     )
     try:
@@ -227,7 +227,7 @@ def limit_header(target: billing.Target, model: str, stream: bool) -> str | None
 
 def check_headers(on: billing.Target, off: billing.Target) -> None:
     """Limits are checked through `on` and not through `off`, or the comparison is moot."""
-    for model, stream in ((proxy.MODEL_JSON, False), (proxy.MODEL_SSE, True)):
+    for model, stream in ((harness.MODEL_JSON, False), (harness.MODEL_SSE, True)):
         with_limits = limit_header(on, model, stream)
         if with_limits is None:
             raise RuntimeError(f"limits on, {model}: no {LIMIT_HEADER} header in the answer")
@@ -238,11 +238,11 @@ def check_headers(on: billing.Target, off: billing.Target) -> None:
 
 
 def measure(
-    target: billing.Target, scenario: proxy.Scenario, seconds: int, warm_up: bool
+    target: billing.Target, scenario: harness.Scenario, seconds: int, warm_up: bool
 ) -> wrk.WrkResult:
-    model = proxy.MODEL_SSE if scenario.stream else proxy.MODEL_JSON
+    model = harness.MODEL_SSE if scenario.stream else harness.MODEL_JSON
     script = target.workdir / f"{model}.lua"
-    script.write_text(wrk.lua_script(proxy.request_body(model, scenario.stream), target.secret))
+    script.write_text(wrk.lua_script(harness.request_body(model, scenario.stream), target.secret))
     if warm_up:
         wrk.run_wrk(target.url, script, scenario.connections, WARMUP_S)
     time.sleep(SETTLE_S)
@@ -306,7 +306,7 @@ def print_comparisons(comparisons: list[billing.Comparison], rounds: int) -> Non
 def run_gateways(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
     print(f"\ngateway, limits on (in-process store) vs off: {args.duration} s per wrk run,")
     print(f"a {WARMUP_S} s warm-up before each in round 1; workers on core 0, wrk -t1 on core 1")
-    with proxy.nginx_upstream(nginx, workdir) as port, limits_gateways(workdir, port) as targets:
+    with harness.nginx_upstream(nginx, workdir) as port, limits_gateways(workdir, port) as targets:
         on, off = targets
         check_headers(on, off)
         comparisons = run_rounds(targets, args)
@@ -327,14 +327,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
-    print(proxy.machine())
+    print(harness.machine())
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(run_stores(args.ops, args.redis_url))
     run_gateways(args, nginx, workdir)
 
 
 def main() -> int:
-    return proxy.run_benchmark(parse_args(), benchmark)
+    return harness.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":

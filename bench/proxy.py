@@ -1,15 +1,22 @@
-"""Gateway throughput and latency: `aisonar serve` in front of a canned nginx upstream.
+"""The gateway against the floor, side by side in one run: bench/bare_proxy.py (uvicorn +
+uvloop + httptools + one pooled aiohttp session, nothing else), then one `aisonar serve`
+worker with every feature on: authentication, rate limits on the key and on the
+organization, daily and monthly spend quotas, hold and settle, metering and metrics.
+Each is pinned to core 0; nginx with canned OpenAI answers and wrk share core 1.
 
-nginx (pinned to core 1) answers `/json/v1/chat/completions` with a chat.completion and
-`/sse/v1/chat/completions` with an OpenAI SSE stream, for any method. One gateway worker
-(pinned to core 0, SQLite, auth and metering on) gets two channels pointing there. wrk
-(core 1) drives each scenario first straight at nginx, then through the gateway, and the
-difference is the gateway's cost. Afterwards the gateway is stopped gracefully and the
-usage events it recorded are counted against the requests wrk completed through it.
+Per target: requests/s at `--connections` (JSON and streamed), the target's CPU per
+request (its user + system time over the measured runs, divided by their requests), p50
+and p99 at `--connections` (JSON), and the p50 it adds at one connection over nginx
+answering directly (JSON and streamed: the canned stream comes in one write, so its
+whole time is its first event's). Each figure is the median of `--runs` runs. For the
+gateway also its event loop's lag under the JSON load (`aisonar_event_loop_lag_seconds`)
+and, after `--soak` more requests, its resident memory; then the usage events it recorded
+are counted against the requests wrk saw through it.
 
-    python bench/proxy.py [--duration 10] [--connections 64]
+    python bench/proxy.py [--duration 8] [--runs 2] [--connections 64] [--soak 100000]
+                          [--database-url URL --redis-url URL]
 
-Prints figures; never fails on time. Exit 2 when wrk or nginx is missing.
+Prints figures; never fails on them. Exit 2 when wrk or nginx is missing.
 """
 
 from __future__ import annotations
@@ -17,476 +24,203 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import shutil
-import signal
-import socket
-import sqlite3
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+import harness
 import wrk
 
-GATEWAY_CORE = "0"
-WARMUP_S = 2
-START_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
-JSON_PREFIX = "/json/v1"
-SSE_PREFIX = "/sse/v1"
-CHAT_PATH = "/chat/completions"
-MODEL_JSON = "bench-json"
-MODEL_SSE = "bench-sse"
-BENCH_BALANCE = "1000000"
-UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
-COMPLETION_ID = "chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG"
-FINGERPRINT = "fp_06737a9306"
-REPLY_WORDS = ("Hello", "! How", " can I", " help you", " today?")
-USAGE = {
-    "prompt_tokens": 24,
-    "completion_tokens": 9,
-    "total_tokens": 33,
-    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-    "completion_tokens_details": {
-        "reasoning_tokens": 0,
-        "audio_tokens": 0,
-        "accepted_prediction_tokens": 0,
-        "rejected_prediction_tokens": 0,
-    },
-}
-MESSAGES = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Say hello in one short sentence."},
-]
-
-
-# ---------------------------------------------------------------- canned upstream
-
-
-def chat_completion_body() -> str:
-    """A realistic non-streaming OpenAI reply (about 620 bytes of compact JSON)."""
-    reply = {
-        "id": COMPLETION_ID,
-        "object": "chat.completion",
-        "created": 1741570283,
-        "model": UPSTREAM_MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": "".join(REPLY_WORDS),
-                    "refusal": None,
-                    "annotations": [],
-                },
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": USAGE,
-        "service_tier": "default",
-        "system_fingerprint": FINGERPRINT,
-    }
-    return json.dumps(reply, separators=(",", ":"))
-
-
-def _chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None) -> str:
-    chunk = {
-        "id": COMPLETION_ID,
-        "object": "chat.completion.chunk",
-        "created": 1741570283,
-        "model": UPSTREAM_MODEL,
-        "service_tier": "default",
-        "system_fingerprint": FINGERPRINT,
-        "choices": choices,
-        "usage": usage,
-    }
-    return "data: " + json.dumps(chunk, separators=(",", ":")) + "\n\n"
-
-
-def _delta(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
-    return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
-
-
-def sse_body() -> str:
-    """A realistic OpenAI stream with include_usage: role, content, finish, usage, [DONE]."""
-    events = [_chunk(_delta({"role": "assistant", "content": "", "refusal": None}), None)]
-    events += [_chunk(_delta({"content": word}), None) for word in REPLY_WORDS]
-    events.append(_chunk(_delta({}, "stop"), None))
-    events.append(_chunk([], USAGE))
-    events.append("data: [DONE]\n\n")
-    return "".join(events)
-
-
-def nginx_string(text: str) -> str:
-    """`text` as a single-quoted nginx string (nginx turns `\\n` and `\\r` back)."""
-    if "$" in text:
-        raise ValueError("nginx would expand `$` in a return string")
-    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
-    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r")
-    return f"'{escaped}'"
+LAG_METRIC = "aisonar_event_loop_lag_seconds_bucket"
+UNLIMITED = "1000000000"
+SOAK_CHUNK_S = 10
 
 
 @dataclass(frozen=True)
-class CannedAnswer:
-    """What nginx answers at exactly `path`, for any method: `body` as JSON or as SSE."""
+class Load:
+    """What one kind of request is: its model and whether it streams."""
 
-    path: str
-    body: str
-    sse: bool
-
-    def location(self) -> str:
-        """The nginx `location` block that serves it."""
-        kind = "text/event-stream" if self.sse else "application/json"
-        lines = [f"location = {nginx_string(self.path)} {{", f"    default_type {kind};"]
-        if self.sse:
-            lines.append("    add_header Cache-Control no-cache;")
-        lines += [f"    return 200 {nginx_string(self.body)};", "}"]
-        return "".join(f"        {line}\n" for line in lines)
-
-
-def openai_answers() -> tuple[CannedAnswer, ...]:
-    return (
-        CannedAnswer(JSON_PREFIX + CHAT_PATH, chat_completion_body(), sse=False),
-        CannedAnswer(SSE_PREFIX + CHAT_PATH, sse_body(), sse=True),
-    )
-
-
-def nginx_conf(port: int, answers: Sequence[CannedAnswer]) -> str:
-    return f"""\
-worker_processes 1;
-daemon off;
-pid nginx.pid;
-error_log error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-    client_body_temp_path tmp/body;
-    proxy_temp_path tmp/proxy;
-    fastcgi_temp_path tmp/fastcgi;
-    uwsgi_temp_path tmp/uwsgi;
-    scgi_temp_path tmp/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-{"".join(answer.location() for answer in answers)}\
-    }}
-}}
-"""
-
-
-# ---------------------------------------------------------------- processes
-
-
-def find_tool(name: str) -> str | None:
-    """`name` on PATH (or in /usr/sbin, where Debian puts nginx, for non-root users)."""
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def http_status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
-
-
-def wait_until_ok(url: str, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with {process.returncode}")
-        if http_status(url) == 200:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not answer 200 at {url} within {START_TIMEOUT_S:.0f} s")
-
-
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int | None:
-    """Signal `process`, wait for it, kill it if it will not go; returns its exit code."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError):
-            process.send_signal(sig)
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
-@contextmanager
-def running(
-    command: list[str], log_path: Path, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` (its own session, so Ctrl+C reaches only us) and always stop it."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        try:
-            yield process
-        finally:
-            stop_process(process)
-
-
-@contextmanager
-def nginx_upstream(
-    nginx: str, workdir: Path, answers: Sequence[CannedAnswer] = openai_answers()
-) -> Iterator[int]:
-    """A canned upstream (OpenAI's by default) on a free loopback port; yields the port."""
-    prefix = workdir / "nginx"
-    (prefix / "tmp").mkdir(parents=True)
-    port = free_port()
-    conf = prefix / "nginx.conf"
-    conf.write_text(nginx_conf(port, answers))
-    command = ["taskset", "-c", wrk.LOAD_CORE, nginx, "-p", f"{prefix}/", "-c", str(conf)]
-    command += ["-e", str(prefix / "error.log")]
-    with running(command, prefix / "stdout.log") as process:
-        wait_until_ok(f"http://127.0.0.1:{port}{answers[0].path}", process, "nginx")
-        yield port
-
-
-def aisonar_env(data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "AISONAR_DATA_DIR": str(data_dir),
-        "AISONAR_SECRET_KEY": secrets.token_urlsafe(36),
-        "AISONAR_LOG_LEVEL": "warning",
-    }
-
-
-def aisonar(env: dict[str, str], *args: str) -> str:
-    command = [sys.executable, "-m", "aisonar", *args]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"aisonar {' '.join(args)} failed:\n{done.stderr.strip()}")
-    return done.stdout
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """A channel of its own model, at `prefix` on the nginx upstream."""
-
-    model: str
-    provider: str
-    prefix: str
-
-
-OPENAI_CHANNELS = (
-    ChannelSpec(MODEL_JSON, "openai", JSON_PREFIX),
-    ChannelSpec(MODEL_SSE, "openai", SSE_PREFIX),
-)
-
-
-def provision(
-    env: dict[str, str], nginx_port: int, channels: Sequence[ChannelSpec] = OPENAI_CHANNELS
-) -> str:
-    """An organization with a large balance, a user, a key and the channels (by default
-    the two OpenAI ones), their models priced as gpt-4o-mini is; returns the key's secret."""
-    email = "bench@example.com"
-    aisonar(env, "org", "create", "bench")
-    aisonar(env, "balance", "recharge", "bench", BENCH_BALANCE)
-    aisonar(env, "user", "create", email, "--org", "bench")
-    upstream = f"http://127.0.0.1:{nginx_port}"
-    for spec in channels:
-        options = ["--provider", spec.provider, "--base-url", upstream + spec.prefix]
-        options += ["--api-key", "x", "--models", spec.model]
-        aisonar(env, "channel", "create", spec.model, *options)
-        aisonar(env, "price", "set", spec.model, "--input", "0.15", "--output", "0.60")
-    secret: str = json.loads(aisonar(env, "key", "create", email, "--json"))["secret"]
-    return secret
-
-
-@contextmanager
-def gateway(
-    env: dict[str, str], workdir: Path, bare_upstream: str | None
-) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """`aisonar serve` (or, with `bare_upstream`, bench/bare_proxy.py) on core 0 and a
-    free port; yields the port and the process."""
-    port = free_port()
-    command = ["taskset", "-c", GATEWAY_CORE, sys.executable]
-    if bare_upstream:
-        command += [str(Path(__file__).with_name("bare_proxy.py")), str(port), bare_upstream]
-    else:
-        command += ["-m", "aisonar", "serve", "--port", str(port)]
-    with running(command, workdir / "gateway.log", env) as process:
-        wait_until_ok(f"http://127.0.0.1:{port}/healthz", process, "the gateway")
-        yield port, process
-
-
-def rss_mib(pid: int) -> float | None:
-    """VmRSS of `pid` in MiB (taskset execs its command, so the PID is the gateway's)."""
-    with suppress(OSError), open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return None
-
-
-# ---------------------------------------------------------------- wrk
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
     stream: bool
-    connections: int
 
     @property
-    def sequential(self) -> bool:
-        return self.connections == 1
+    def model(self) -> str:
+        return harness.MODEL_SSE if self.stream else harness.MODEL_JSON
+
+    @property
+    def prefix(self) -> str:
+        return harness.SSE_PREFIX if self.stream else harness.JSON_PREFIX
+
+
+JSON, STREAM = Load(stream=False), Load(stream=True)
 
 
 @dataclass(frozen=True)
-class Row:
-    scenario: Scenario
-    direct: wrk.WrkResult
-    through: wrk.WrkResult
+class Measured:
+    """wrk's figures over one scenario's runs, and the target's CPU time during them."""
 
+    result: wrk.WrkResult
+    cpu_s: float
 
-def request_body(model: str, stream: bool) -> str:
-    body: dict[str, Any] = {"model": model, "messages": MESSAGES, "max_tokens": 64}
-    if stream:
-        body["stream"] = True
-    return json.dumps(body)
+    @property
+    def cpu_per_request_ms(self) -> float:
+        return self.cpu_s / max(self.result.requests, 1) * 1000
 
 
 @dataclass
-class GatewayTally:
-    """What wrk saw through the gateway, to check against the usage events recorded."""
-
-    requests: int = 0
-    non_2xx: int = 0
-    # When a wrk run stops, each connection may have one request in flight: the gateway
-    # finishes and meters it, but wrk does not count it.
-    in_flight_bound: int = 0
-
-    def add(self, result: wrk.WrkResult, connections: int) -> None:
-        self.requests += result.requests
-        self.non_2xx += result.non_2xx
-        self.in_flight_bound += connections
+class TargetFigures:
+    name: str
+    throughput: dict[Load, Measured] = field(default_factory=dict)
+    sequential: dict[Load, Measured] = field(default_factory=dict)
+    lag_p99_ms: float | None = None
+    lag_samples: int = 0
 
 
-class Bench:
-    """Runs each scenario straight at nginx and through the gateway."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
-    def __init__(self, workdir: Path, secret: str, nginx_port: int, gateway_port: int) -> None:
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Driver:
+    """Runs wrk at one target (or straight at nginx) and measures the target's CPU."""
+
+    def __init__(self, workdir: Path, secret: str, args: argparse.Namespace) -> None:
         self.workdir = workdir
         self.secret = secret
-        self.nginx = f"http://127.0.0.1:{nginx_port}"
-        self.gateway = f"http://127.0.0.1:{gateway_port}/v1"
-        self.tally = GatewayTally()
+        self.args = args
+        self.tally = harness.GatewayTally()
+        # Whether the requests go through the gateway, whose usage events are counted.
+        self.counting = False
 
-    def _script(self, name: str, body: str) -> Path:
-        path = self.workdir / f"{name}.lua"
-        path.write_text(wrk.lua_script(body, self.secret))
+    def script(self, load: Load) -> Path:
+        path = self.workdir / f"{load.model}.lua"
+        path.write_text(wrk.lua_script(harness.request_body(load.model, load.stream), self.secret))
         return path
 
-    def _measure(self, url: str, script: Path, connections: int, seconds: int) -> wrk.WrkResult:
-        warmup = wrk.run_wrk(url, script, connections, WARMUP_S)
-        result = wrk.run_wrk(url, script, connections, seconds)
-        if url.startswith(self.gateway):
-            self.tally.add(warmup, connections)
+    def measure(self, url: str, load: Load, connections: int, pid: int | None) -> Measured:
+        script = self.script(load)
+        self.counted(url, wrk.run_wrk(url, script, connections, harness.WARMUP_S), connections)
+        results, cpu = [], 0.0
+        for _ in range(self.args.runs):
+            before = cpu_seconds(pid) if pid else 0.0
+            result = wrk.run_wrk(url, script, connections, self.args.duration)
+            cpu += cpu_seconds(pid) - before if pid else 0.0
+            results.append(self.counted(url, result, connections))
+        return Measured(wrk.combined(results), cpu)
+
+    def counted(self, url: str, result: wrk.WrkResult, connections: int) -> wrk.WrkResult:
+        if self.counting and "/v1/" in url:
             self.tally.add(result, connections)
         return result
 
-    def run(self, scenario: Scenario, seconds: int) -> Row:
-        model, prefix = (MODEL_SSE, SSE_PREFIX) if scenario.stream else (MODEL_JSON, JSON_PREFIX)
-        script = self._script(model, request_body(model, scenario.stream))
-        direct = self._measure(
-            self.nginx + prefix + CHAT_PATH, script, scenario.connections, seconds
-        )
-        through = self._measure(self.gateway + CHAT_PATH, script, scenario.connections, seconds)
-        return Row(scenario, direct, through)
+
+def lag_buckets(port: int) -> dict[float, float]:
+    """The cumulative counts of the gateway's event loop lag histogram, by bound (s)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(LAG_METRIC):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
+    return buckets
 
 
-def scenarios(connections: int) -> list[Scenario]:
-    return [
-        Scenario("non-streaming", stream=False, connections=connections),
-        Scenario("streaming", stream=True, connections=connections),
-        Scenario("sequential non-streaming", stream=False, connections=1),
-        Scenario("sequential streaming", stream=True, connections=1),
-    ]
+def p99_bound_ms(before: dict[float, float], after: dict[float, float]) -> tuple[float, int]:
+    """The smallest bucket bound (ms) at or under which 99 % of the lag samples taken
+    between two scrapes fell, and how many samples there were."""
+    counts = {bound: after[bound] - before.get(bound, 0.0) for bound in sorted(after)}
+    total = counts.get(float("inf"), 0.0)
+    for bound, count in counts.items():
+        if total and count >= 0.99 * total:
+            return bound * 1000, int(total)
+    return float("nan"), int(total)
+
+
+def measure_target(driver: Driver, name: str, port: int, pid: int) -> TargetFigures:
+    figures = TargetFigures(name)
+    url = f"http://127.0.0.1:{port}/v1{harness.CHAT_PATH}"
+    for load in (JSON, STREAM):
+        figures.sequential[load] = driver.measure(url, load, 1, pid)
+    lag_before = lag_buckets(port) if driver.counting else {}
+    for load in (JSON, STREAM):
+        figures.throughput[load] = driver.measure(url, load, driver.args.connections, pid)
+        if load is JSON and lag_before:
+            figures.lag_p99_ms, figures.lag_samples = p99_bound_ms(lag_before, lag_buckets(port))
+    return figures
+
+
+def limit_everything(env: dict[str, str]) -> None:
+    """Rate limits on the key and the organization, and spend quotas, all far above what
+    the run reaches: checked on every request, never refusing."""
+    keys = json.loads(harness.aisonar(env, "key", "list", "bench@example.com", "--json"))
+    rates = ["--rpm", UNLIMITED, "--tpm", UNLIMITED, "--concurrent", "100000"]
+    harness.aisonar(env, "limits", "set", "--key", keys[0]["id"], *rates)
+    spend = ["--daily-spend", "1000000", "--monthly-spend", "1000000"]
+    harness.aisonar(env, "limits", "set", "--org", "bench", *rates, *spend)
+
+
+def soak(driver: Driver, port: int, requests: int) -> int:
+    """Keep the JSON load on until the gateway has served `requests` in all."""
+    url = f"http://127.0.0.1:{port}/v1{harness.CHAT_PATH}"
+    script = driver.script(JSON)
+    while driver.tally.requests < requests:
+        driver.counted(url, wrk.run_wrk(url, script, 64, SOAK_CHUNK_S), 64)
+    return driver.tally.requests
 
 
 # ---------------------------------------------------------------- report
 
 
-HEADER = (
-    f"{'scenario':<26}{'conns':>6}{'direct req/s':>14}{'gateway req/s':>15}"
-    f"{'direct p50/p99 ms':>19}{'gateway p50/p99 ms':>20}{'added p50/p99 ms':>18}"
-)
+def _ms(value: float) -> str:
+    return f"{value:.2f}"
 
 
-def _pair(first: float, second: float) -> str:
-    return f"{first:.2f}/{second:.2f}"
-
-
-def format_row(row: Row) -> str:
-    d, g = row.direct, row.through
-    added = _pair(g.p50_ms - d.p50_ms, g.p99_ms - d.p99_ms) if row.scenario.sequential else "-"
-    return (
-        f"{row.scenario.name:<26}{row.scenario.connections:>6}{d.requests_per_s:>14,.0f}"
-        f"{g.requests_per_s:>15,.0f}{_pair(d.p50_ms, d.p99_ms):>19}"
-        f"{_pair(g.p50_ms, g.p99_ms):>20}{added:>18}"
-    )
-
-
-def print_errors(row: Row) -> None:
-    for label, result in (("direct", row.direct), ("gateway", row.through)):
-        if result.non_2xx or result.socket_errors:
+def report(rows: list[TargetFigures], nginx: dict[Load, Measured], connections: int) -> None:
+    head = f"{'target':<20}{'json req/s':>11}{'stream req/s':>13}{'CPU/req json/stream ms':>24}"
+    head += f"{f'p50/p99 @{connections} json ms':>22}{'added p50 @1 json/stream ms':>29}"
+    print(head)
+    for row in rows:
+        json_m, stream_m = row.throughput[JSON], row.throughput[STREAM]
+        added = [row.sequential[load].result.p50_ms - nginx[load].result.p50_ms for load in nginx]
+        print(
+            f"{row.name:<20}{json_m.result.requests_per_s:>11,.0f}"
+            f"{stream_m.result.requests_per_s:>13,.0f}"
+            f"{_ms(json_m.cpu_per_request_ms) + ' / ' + _ms(stream_m.cpu_per_request_ms):>24}"
+            f"{_ms(json_m.result.p50_ms) + ' / ' + _ms(json_m.result.p99_ms):>22}"
+            f"{_ms(added[0]) + ' / ' + _ms(added[1]):>29}"
+        )
+    if len(rows) == 2:
+        report_ratios(*rows)
+    for row in rows:
+        if row.lag_p99_ms is not None:
             print(
-                f"  {row.scenario.name} {label}: non-2xx {result.non_2xx}, "
-                f"socket errors: {result.socket_errors or 'none'}"
+                f"{row.name}: event loop lag p99 under the json load <= {row.lag_p99_ms:g} ms "
+                f"({row.lag_samples:,} samples)"
             )
 
 
-def usage_counts(db_path: Path) -> list[tuple[int, int]]:
-    """(status_code, events) recorded by the gateway."""
-    with sqlite3.connect(db_path) as conn:
-        query = "SELECT status_code, COUNT(*) FROM usage_events GROUP BY status_code ORDER BY 1"
-        return [(int(status), int(count)) for status, count in conn.execute(query)]
-
-
-def print_usage(db_path: Path, tally: GatewayTally, exit_code: int | None) -> None:
-    counts = usage_counts(db_path)
-    recorded = sum(count for _, count in counts)
-    by_status = ", ".join(f"{status}: {count:,}" for status, count in counts) or "none"
-    note = " (uvicorn re-raises SIGTERM after a graceful shutdown)" if exit_code == -15 else ""
-    print(f"gateway exit code after SIGTERM: {exit_code}{note}")
-    print(f"usage events recorded:   {recorded:,} (by status {by_status})")
+def report_ratios(bare: TargetFigures, gateway: TargetFigures) -> None:
+    share = {
+        load: gateway.throughput[load].result.requests_per_s
+        / bare.throughput[load].result.requests_per_s
+        for load in (JSON, STREAM)
+    }
+    tail = gateway.throughput[JSON].result.p99_ms / bare.throughput[JSON].result.p99_ms
+    extra = {
+        load: gateway.sequential[load].result.p50_ms - bare.sequential[load].result.p50_ms
+        for load in (JSON, STREAM)
+    }
     print(
-        f"wrk requests via gateway: {tally.requests:,} (warm-ups included), "
-        f"non-2xx: {tally.non_2xx:,}"
+        f"\n{gateway.name} / {bare.name}: throughput json {share[JSON]:.0%}, stream "
+        f"{share[STREAM]:.0%} (goal >= 50%); p99 at load {tail:.1f}x (goal <= 3x); "
+        f"p50 added at 1 connection over the floor: json {extra[JSON]:+.2f} ms, stream "
+        f"{extra[STREAM]:+.2f} ms (goal <= 0.3)"
     )
-    print(
-        f"difference: {recorded - tally.requests:+,} "
-        f"(expected 0 to +{tally.in_flight_bound}: requests in flight when wrk stopped)"
-    )
-
-
-def machine() -> str:
-    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().release}"
 
 
 # ---------------------------------------------------------------- main
@@ -494,85 +228,56 @@ def machine() -> str:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=int, default=10, help="Seconds per measurement.")
+    parser.add_argument("--duration", type=int, default=8, help="Seconds per measured run.")
+    parser.add_argument("--runs", type=int, default=2, help="Runs per figure (median).")
     parser.add_argument("--connections", type=int, default=64, help="Throughput connections.")
     parser.add_argument(
-        "--bare",
-        action="store_true",
-        help="Measure bench/bare_proxy.py (no auth, routing or metering) instead: the floor.",
+        "--soak", type=int, default=0, help="Requests to serve in all before reading RSS."
     )
+    parser.add_argument("--database-url", help="AISONAR_DATABASE_URL for the gateway.")
+    parser.add_argument("--redis-url", help="AISONAR_REDIS_URL for the gateway.")
+    parser.add_argument("--gateway-only", action="store_true", help="Skip the floor.")
     return parser.parse_args()
 
 
-def missing_tools() -> list[str]:
-    return [tool for tool in ("wrk", "nginx", "taskset") if find_tool(tool) is None]
-
-
-def run_scenarios(bench: Bench, args: argparse.Namespace) -> None:
-    print(machine())
-    print(f"{args.duration} s per run after a {WARMUP_S} s warm-up; wrk -t1 on core 1\n")
-    print(HEADER)
-    rows: list[Row] = []
-    for scenario in scenarios(args.connections):
-        rows.append(bench.run(scenario, args.duration))
-        print(format_row(rows[-1]), flush=True)
-    for row in rows:
-        print_errors(row)
-
-
-def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
-    env = aisonar_env(workdir / "data")
-    with nginx_upstream(nginx, workdir) as nginx_port:
-        secret = provision(env, nginx_port)
-        bare_upstream = f"http://127.0.0.1:{nginx_port}" if args.bare else None
-        with gateway(env, workdir, bare_upstream) as (gateway_port, process):
-            bench = Bench(workdir, secret, nginx_port, gateway_port)
-            rss_before = rss_mib(process.pid)
-            run_scenarios(bench, args)
-            rss_after = rss_mib(process.pid)
-            exit_code = stop_process(process)
-    print(f"\ngateway RSS (VmRSS): {rss_before or 0:.1f} MiB idle before load, ", end="")
-    print(f"{rss_after or 0:.1f} MiB after")
-    if not args.bare:
-        print_usage(workdir / "data" / "aisonar.db", bench.tally, exit_code)
-    log = (workdir / "gateway.log").read_text(errors="replace").strip()
-    if log:
-        print(f"\ngateway log (last lines):\n{log[-1500:]}")
-
-
-Benchmark = Callable[[argparse.Namespace, str, Path], None]
-
-
-def run_benchmark(args: argparse.Namespace, benchmark: Benchmark) -> int:
-    """Check the tools, then run `benchmark(args, nginx, workdir)` in a work directory."""
-    missing = missing_tools()
-    if missing:
-        hint = " (taskset is in util-linux)" if "taskset" in missing else ""
-        print(f"missing {', '.join(missing)}; install with: apt-get install wrk nginx{hint}")
-        return 2
-    nginx = find_tool("nginx")
-    assert nginx is not None
-    return run_in_workdir(lambda workdir: benchmark(args, nginx, workdir))
+def benchmark(args: argparse.Namespace, nginx_binary: str, workdir: Path) -> None:
+    env = harness.aisonar_env(workdir / "data")
+    for variable, value in (("DATABASE", args.database_url), ("REDIS", args.redis_url)):
+        if value:
+            env[f"AISONAR_{variable}_URL"] = value
+    with harness.nginx_upstream(nginx_binary, workdir) as nginx_port:
+        secret = harness.provision(env, nginx_port)
+        limit_everything(env)
+        driver = Driver(workdir, secret, args)
+        direct = f"http://127.0.0.1:{nginx_port}"
+        nginx = {
+            load: driver.measure(direct + load.prefix + harness.CHAT_PATH, load, 1, None)
+            for load in (JSON, STREAM)
+        }
+        print(harness.machine())
+        print(f"{args.runs} x {args.duration} s per figure after a {harness.WARMUP_S} s warm-up")
+        print(
+            f"nginx direct p50 at 1 connection: json {nginx[JSON].result.p50_ms:.2f} ms, ", end=""
+        )
+        print(f"stream {nginx[STREAM].result.p50_ms:.2f} ms\n", flush=True)
+        rows = []
+        if not args.gateway_only:
+            with harness.gateway(env, workdir, direct) as (port, process):
+                rows.append(measure_target(driver, "bare", port, process.pid))
+        driver.counting = True
+        with harness.gateway(env, workdir, None) as (port, process):
+            rows.append(measure_target(driver, "AI Sonar", port, process.pid))
+            served = soak(driver, port, args.soak) if args.soak else driver.tally.requests
+            rss = harness.rss_mib(process.pid)
+            exit_code = harness.stop_process(process)
+    report(rows, nginx, args.connections)
+    print(f"\nAI Sonar RSS after {served:,} requests: {rss or 0:.1f} MiB")
+    if not args.database_url:
+        harness.print_usage(workdir / "data" / "aisonar.db", driver.tally, exit_code)
 
 
 def main() -> int:
-    return run_benchmark(parse_args(), benchmark)
-
-
-def run_in_workdir(work: Callable[[Path], None]) -> int:
-    """Run `work` in a temporary directory; the exit code, with its logs if setup failed."""
-    with tempfile.TemporaryDirectory(prefix="aisonar-bench-") as tmp:
-        try:
-            work(Path(tmp))
-        except KeyboardInterrupt:
-            print("\ninterrupted", file=sys.stderr)
-            return 130
-        except RuntimeError as error:
-            print(f"benchmark could not run: {error}", file=sys.stderr)
-            for log in sorted(Path(tmp).rglob("*.log")):
-                print(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}", file=sys.stderr)
-            return 1
-    return 0
+    return harness.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":

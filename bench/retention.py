@@ -1,6 +1,6 @@
 """What a retention run costs the gateway: `--events` old usage events (1 million by
 default, 30 days old, of a Free organization, so all past its 7 days) in the embedded
-SQLite database, then wrk against `aisonar serve` (bench/proxy.py's canned nginx
+SQLite database, then wrk against `aisonar serve` (bench/harness.py's canned nginx
 upstream, non-streaming) twice for `--duration` seconds: alone, and while `aisonar
 retention run` deletes them (in its batches of 5,000 with a pause after each, pinned to
 the gateway's core, the worst place it could run). Prints p50 and p99 latency and
@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proxy
+import harness
 import wrk
 from usage_writer import drained, generated
 
@@ -52,23 +52,23 @@ def load(url: str, script: Path, connections: int, seconds: int) -> wrk.WrkResul
 
 
 def bench(arguments: argparse.Namespace, nginx: str, workdir: Path) -> None:
-    env = proxy.aisonar_env(workdir / "data")
-    with proxy.nginx_upstream(nginx, workdir) as nginx_port:
-        secret = proxy.provision(env, nginx_port)
-        org_id = json.loads(proxy.aisonar(env, "org", "list", "--json"))[0]["id"]
+    env = harness.aisonar_env(workdir / "data")
+    with harness.nginx_upstream(nginx, workdir) as nginx_port:
+        secret = harness.provision(env, nginx_port)
+        org_id = json.loads(harness.aisonar(env, "org", "list", "--json"))[0]["id"]
         started = time.perf_counter()
         asyncio.run(old_events(workdir / "data" / "aisonar.db", org_id, arguments.events))
         print(f"{arguments.events:,} old events written in {time.perf_counter() - started:.0f} s")
         script = workdir / "chat.lua"
-        script.write_text(wrk.lua_script(proxy.request_body(proxy.MODEL_JSON, False), secret))
-        with proxy.gateway(env, workdir, None) as (port, _):
+        script.write_text(wrk.lua_script(harness.request_body(harness.MODEL_JSON, False), secret))
+        with harness.gateway(env, workdir, None) as (port, _):
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
             load(url, script, arguments.connections, 3)  # warm-up
             alone = load(url, script, arguments.connections, arguments.duration)
             purge: dict[str, float] = {}
 
             def purge_now() -> None:
-                command = ["taskset", "-c", proxy.GATEWAY_CORE, sys.executable, "-m", "aisonar"]
+                command = ["taskset", "-c", harness.GATEWAY_CORE, sys.executable, "-m", "aisonar"]
                 command += ["retention", "run", "--json"]
                 began = time.perf_counter()
                 done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -92,11 +92,11 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--connections", type=int, default=16)
     arguments = parser.parse_args()
-    nginx = proxy.find_tool("nginx")
-    if nginx is None or proxy.find_tool("wrk") is None:
+    nginx = harness.find_tool("nginx")
+    if nginx is None or harness.find_tool("wrk") is None:
         print("needs wrk and nginx (apt-get install wrk nginx-light)", file=sys.stderr)
         return 2
-    return proxy.run_in_workdir(lambda workdir: bench(arguments, nginx, workdir))
+    return harness.run_in_workdir(lambda workdir: bench(arguments, nginx, workdir))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Routing and resilience: what one failover adds, and 10 channels on a model against 1.
 
-nginx (pinned to core 1) answers bench/proxy.py's canned OpenAI replies, JSON and SSE, and
+nginx (pinned to core 1) answers bench/harness.py's canned OpenAI replies, JSON and SSE, and
 at `/err500/v1/chat/completions` an HTTP 500 with an OpenAI error body. One gateway worker
 (core 0, SQLite, auth, metering and billing on; the circuit breaker's threshold set out of
 reach, so a failing channel stays in rotation) gets, per kind (json, sse), one model for
@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proxy
+import harness
 import translation
 import wrk
 
@@ -66,7 +66,7 @@ WARMUP_S = 1
 # Between wrk runs: the gateway winds down the requests the last one cut off (without it,
 # a short run at 64 connections starts on that and its p99 doubles).
 SETTLE_S = 0.3
-KINDS = {"json": (False, proxy.JSON_PREFIX), "sse": (True, proxy.SSE_PREFIX)}
+KINDS = {"json": (False, harness.JSON_PREFIX), "sse": (True, harness.SSE_PREFIX)}
 OPENAI = translation.OpenAIWire()
 REPLY = translation.REPLY
 
@@ -86,24 +86,24 @@ json.dump(outputs, sys.stdout)
 
 
 @dataclass(frozen=True)
-class StatusAnswer(proxy.CannedAnswer):
+class StatusAnswer(harness.CannedAnswer):
     """A canned answer with another status than 200 (an error body, always JSON)."""
 
     status: int = 500
 
     def location(self) -> str:
         lines = [
-            f"location = {proxy.nginx_string(self.path)} {{",
+            f"location = {harness.nginx_string(self.path)} {{",
             "    default_type application/json;",
         ]
-        lines += [f"    return {self.status} {proxy.nginx_string(self.body)};", "}"]
+        lines += [f"    return {self.status} {harness.nginx_string(self.body)};", "}"]
         return "".join(f"        {line}\n" for line in lines)
 
 
-def answers() -> list[proxy.CannedAnswer]:
+def answers() -> list[harness.CannedAnswer]:
     """The healthy answers first (nginx_upstream waits for the first one's 200)."""
-    error = StatusAnswer(ERROR_PREFIX + proxy.CHAT_PATH, ERROR_BODY, sse=False)
-    return [*proxy.openai_answers(), error]
+    error = StatusAnswer(ERROR_PREFIX + harness.CHAT_PATH, ERROR_BODY, sse=False)
+    return [*harness.openai_answers(), error]
 
 
 # ---------------------------------------------------------------- cases and channels
@@ -177,10 +177,10 @@ def provision(env: dict[str, str], nginx_port: int) -> str:
     """A funded organization, a user, the channels and priced models of every case, through
     the CLI; returns the key's secret."""
     email = "bench@example.com"
-    commands = [["org", "create", "bench"], ["balance", "recharge", "bench", proxy.BENCH_BALANCE]]
+    commands = [["org", "create", "bench"], ["balance", "recharge", "bench", harness.BENCH_BALANCE]]
     commands.append(["user", "create", email, "--org", "bench"])
     nginx = f"http://127.0.0.1:{nginx_port}"
-    closed = f"http://127.0.0.1:{proxy.free_port()}"  # nothing listens there
+    closed = f"http://127.0.0.1:{harness.free_port()}"  # nothing listens there
     for case in CASES:
         for kind in KINDS:
             commands += [channel.command() for channel in case.channels(kind, nginx, closed)]
@@ -196,7 +196,7 @@ def provision(env: dict[str, str], nginx_port: int) -> str:
 
 def problem(gateway: str, key: str, model: str, stream: bool) -> str | None:
     """Why one request for `model` was not answered 200 with the canned text, or None."""
-    body = proxy.request_body(model, stream)
+    body = harness.request_body(model, stream)
     status, content_type, answer = translation.post(gateway, body, OPENAI.headers(key))
     wanted = "text/event-stream" if stream else "application/json"
     try:
@@ -209,13 +209,13 @@ def problem(gateway: str, key: str, model: str, stream: bool) -> str | None:
     return None
 
 
-def check_all(gateway: str, key: str, tallies: dict[str, proxy.GatewayTally]) -> None:
+def check_all(gateway: str, key: str, tallies: dict[str, harness.GatewayTally]) -> None:
     """One request per case and kind; RuntimeError listing those answered wrongly."""
     problems = []
     for case in CASES:
         for kind, (stream, _) in KINDS.items():
             found = problem(gateway, key, case.model(kind), stream)
-            tallies.setdefault(case.model(kind), proxy.GatewayTally()).requests += 1
+            tallies.setdefault(case.model(kind), harness.GatewayTally()).requests += 1
             if found is not None:
                 problems.append(f"  {case.model(kind)}: {found}")
     if problems:
@@ -260,7 +260,7 @@ def recorded(db_path: Path) -> dict[str, Recorded]:
     return by_model
 
 
-def wrong_events(case: Case, entry: Recorded, tally: proxy.GatewayTally) -> list[str]:
+def wrong_events(case: Case, entry: Recorded, tally: harness.GatewayTally) -> list[str]:
     """What is wrong with a model's events. wrk got a 200 for each of its requests; those in
     flight when a run stopped were cut off (499) or finished (200) when it closed them."""
     problems = []
@@ -280,7 +280,7 @@ def wrong_events(case: Case, entry: Recorded, tally: proxy.GatewayTally) -> list
     return problems
 
 
-def check_usage(db_path: Path, tallies: dict[str, proxy.GatewayTally]) -> None:
+def check_usage(db_path: Path, tallies: dict[str, harness.GatewayTally]) -> None:
     """Prints the usage events per model against the requests completed (wrk's and the
     checks'); RuntimeError when they are not as they should be."""
     by_model = recorded(db_path)
@@ -293,7 +293,7 @@ def check_usage(db_path: Path, tallies: dict[str, proxy.GatewayTally]) -> None:
         for kind in KINDS:
             model = case.model(kind)
             entry = by_model.pop(model, Recorded())
-            tally = tallies.get(model, proxy.GatewayTally())
+            tally = tallies.get(model, harness.GatewayTally())
             shapes = ", ".join(f"{shape}: {n:,}" for shape, n in entry.attempts.most_common())
             print(
                 f"{model:<20}{tally.requests:>10,}{entry.events:>8,}{entry.statuses[200]:>8,}"
@@ -331,17 +331,17 @@ class Bench:
     workdir: Path
     gateway: str
     key: str
-    tallies: dict[str, proxy.GatewayTally] = field(default_factory=dict)
+    tallies: dict[str, harness.GatewayTally] = field(default_factory=dict)
 
     def run(self, case: Case, kind: str, connections: int, seconds: int) -> wrk.WrkResult:
         model = case.model(kind)
         script = self.workdir / f"{model}.lua"
         if not script.exists():
-            body = proxy.request_body(model, KINDS[kind][0])
+            body = harness.request_body(model, KINDS[kind][0])
             script.write_text(wrk.lua_script(body, self.key))
         time.sleep(SETTLE_S)
         result = wrk.run_wrk(self.gateway, script, connections, seconds)
-        self.tallies.setdefault(model, proxy.GatewayTally()).add(result, connections)
+        self.tallies.setdefault(model, harness.GatewayTally()).add(result, connections)
         return result
 
 
@@ -418,14 +418,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
-    print(proxy.machine())
-    env = proxy.aisonar_env(workdir / "data")
+    print(harness.machine())
+    env = harness.aisonar_env(workdir / "data")
     env["AISONAR_CHANNEL_BREAKER_MIN_REQUESTS"] = NO_BREAKER
     connections = [1, args.connections] if args.connections > 1 else [1]
-    with proxy.nginx_upstream(nginx, workdir, answers()) as nginx_port:
+    with harness.nginx_upstream(nginx, workdir, answers()) as nginx_port:
         key = provision(env, nginx_port)
-        with proxy.gateway(env, workdir, None) as (gateway_port, process):
-            gateway = f"http://127.0.0.1:{gateway_port}/v1{proxy.CHAT_PATH}"
+        with harness.gateway(env, workdir, None) as (gateway_port, process):
+            gateway = f"http://127.0.0.1:{gateway_port}/v1{harness.CHAT_PATH}"
             bench = Bench(workdir, gateway, key)
             check_all(gateway, key, bench.tallies)
             seconds = max(1, args.duration // args.rounds)
@@ -436,13 +436,13 @@ def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
             print(f"a {WARMUP_S} s warm-up; gateway on core 0, nginx and wrk -t1 on core 1")
             print("req/s: mean of the rounds; p50, p99: median of the rounds'\n")
             rows = run_cases(bench, connections, args.rounds, seconds)
-            proxy.stop_process(process)  # graceful: pending usage events flushed
+            harness.stop_process(process)  # graceful: pending usage events flushed
     print_errors(rows)
     check_usage(workdir / "data" / "aisonar.db", bench.tallies)
 
 
 def main() -> int:
-    return proxy.run_benchmark(parse_args(), benchmark)
+    return harness.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":

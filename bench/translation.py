@@ -1,7 +1,7 @@
 """What translation adds: each client format against each provider, through the gateway.
 
 nginx (pinned to core 1) answers with canned replies in each provider's format, as JSON and
-as a stream, at its own path per provider and kind: OpenAI chat completions (bench/proxy.py's
+as a stream, at its own path per provider and kind: OpenAI chat completions (bench/harness.py's
 bodies), an Anthropic Message and its Messages event stream, a Gemini GenerateContentResponse
 and its `alt=sse` stream. One gateway worker (core 0, SQLite, auth, metering and billing on)
 gets a channel of its own model per (provider, json|sse), provisioned with the CLI. wrk
@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-import proxy
+import harness
 import wrk
 
-REPLY = "".join(proxy.REPLY_WORDS)
-SYSTEM = proxy.MESSAGES[0]["content"]
-PROMPT = proxy.MESSAGES[1]["content"]
+REPLY = "".join(harness.REPLY_WORDS)
+SYSTEM = harness.MESSAGES[0]["content"]
+PROMPT = harness.MESSAGES[1]["content"]
 MAX_TOKENS = 64
-PROMPT_TOKENS = 24  # as in proxy.USAGE
+PROMPT_TOKENS = 24  # as in harness.USAGE
 REPLY_TOKENS = 9
 ANTHROPIC_VERSION = "2023-06-01"
 ANTHROPIC_MODEL = "claude-3-5-haiku-20241022"
@@ -116,16 +116,16 @@ class OpenAIWire(Wire):
     name = "openai"
 
     def path(self, model: str, stream: bool) -> str:
-        return "/v1" + proxy.CHAT_PATH
+        return "/v1" + harness.CHAT_PATH
 
     def body(self, model: str, stream: bool) -> str:
-        return proxy.request_body(model, stream)
+        return harness.request_body(model, stream)
 
     def headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 
     def answer(self, stream: bool) -> str:
-        return proxy.sse_body() if stream else proxy.chat_completion_body()
+        return harness.sse_body() if stream else harness.chat_completion_body()
 
     def json_text(self, answer: Any) -> str:
         expect(answer.get("object") == "chat.completion", "not a chat.completion")
@@ -187,7 +187,7 @@ class AnthropicWire(Wire):
         ]
         events += [
             {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
-            for w in proxy.REPLY_WORDS
+            for w in harness.REPLY_WORDS
         ]
         final_usage = {k: v for k, v in self.usage.items() if k != "service_tier"}
         stop = {"stop_reason": "end_turn", "stop_sequence": None}
@@ -262,7 +262,7 @@ class GeminiWire(Wire):
     def answer(self, stream: bool) -> str:
         if not stream:
             return compact(self.response(REPLY, True, self.usage))
-        *words, last = proxy.REPLY_WORDS
+        *words, last = harness.REPLY_WORDS
         chunks = [self.response(word, False, self.prompt_usage) for word in words]
         chunks.append(self.response(last, True, self.usage))
         return "".join(f"data: {compact(chunk)}\r\n\r\n" for chunk in chunks)
@@ -313,13 +313,13 @@ class Upstream:
         """The path the gateway requests, and nginx answers exactly."""
         return self.root + self.wire.path(self.model, self.stream)
 
-    def channel(self) -> proxy.ChannelSpec:
+    def channel(self) -> harness.ChannelSpec:
         # An OpenAI base URL ends in /v1; Anthropic's and Gemini's are the API root.
         prefix = self.root + "/v1" if self.wire.name == "openai" else self.root
-        return proxy.ChannelSpec(self.model, self.wire.name, prefix)
+        return harness.ChannelSpec(self.model, self.wire.name, prefix)
 
-    def canned(self) -> proxy.CannedAnswer:
-        return proxy.CannedAnswer(self.path, self.wire.answer(self.stream), self.stream)
+    def canned(self) -> harness.CannedAnswer:
+        return harness.CannedAnswer(self.path, self.wire.answer(self.stream), self.stream)
 
 
 UPSTREAMS = [Upstream(wire, stream) for wire in WIRES.values() for stream in (False, True)]
@@ -434,7 +434,7 @@ def measure(
     script = workdir / f"{scenario.name}.lua"
     script.write_text(wrk.wrk_script(scenario.body(), scenario.wire.headers(key)))
     url = scenario.url(*urls)
-    wrk.run_wrk(url, script, scenario.connections, proxy.WARMUP_S)
+    wrk.run_wrk(url, script, scenario.connections, harness.WARMUP_S)
     return wrk.run_wrk(url, script, scenario.connections, seconds)
 
 
@@ -483,7 +483,7 @@ def print_errors(rows: list[tuple[Scenario, wrk.WrkResult]]) -> None:
 
 
 def print_usage(db_path: Path) -> None:
-    counts = proxy.usage_counts(db_path)
+    counts = harness.usage_counts(db_path)
     by_status = ", ".join(f"{status}: {count:,}" for status, count in counts) or "none"
     print(f"usage events recorded by the gateway, by status: {by_status}")
 
@@ -501,25 +501,25 @@ def parse_args() -> argparse.Namespace:
 
 
 def benchmark(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
-    print(proxy.machine())
-    env = proxy.aisonar_env(workdir / "data")
+    print(harness.machine())
+    env = harness.aisonar_env(workdir / "data")
     plan = list(scenarios([1, args.connections] if args.connections > 1 else [1]))
     answers = [upstream.canned() for upstream in UPSTREAMS]
-    with proxy.nginx_upstream(nginx, workdir, answers) as nginx_port:
-        key = proxy.provision(env, nginx_port, [upstream.channel() for upstream in UPSTREAMS])
-        with proxy.gateway(env, workdir, None) as (gateway_port, process):
+    with harness.nginx_upstream(nginx, workdir, answers) as nginx_port:
+        key = harness.provision(env, nginx_port, [upstream.channel() for upstream in UPSTREAMS])
+        with harness.gateway(env, workdir, None) as (gateway_port, process):
             urls = (f"http://127.0.0.1:{nginx_port}", f"http://127.0.0.1:{gateway_port}")
             check_all(plan, *urls, key)
-            print(f"{args.duration} s per run after a {proxy.WARMUP_S} s warm-up; ", end="")
+            print(f"{args.duration} s per run after a {harness.WARMUP_S} s warm-up; ", end="")
             print("gateway on core 0, nginx and wrk -t1 on core 1\n")
             rows = run_scenarios(plan, urls, key, workdir, args.duration)
-            proxy.stop_process(process)  # graceful: pending usage events flushed
+            harness.stop_process(process)  # graceful: pending usage events flushed
     print_errors(rows)
     print_usage(workdir / "data" / "aisonar.db")
 
 
 def main() -> int:
-    return proxy.run_benchmark(parse_args(), benchmark)
+    return harness.run_benchmark(parse_args(), benchmark)
 
 
 if __name__ == "__main__":

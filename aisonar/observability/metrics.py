@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from aisonar.channels.models import ChannelState
 from aisonar.observability.labels import RequestLabeller, RequestLabels
+from aisonar.observability.loop_lag import lag_histogram
 from aisonar.observability.request_metrics import RequestMetrics
 from aisonar.observability.series import FamiliesCollector
 from aisonar.observability.vitals import GatewayVitals, VitalsCollector
@@ -66,6 +67,7 @@ class GatewayMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.loop_lag = lag_histogram(self.registry)
         self.limit_store_errors = Counter(
             "aisonar_limit_store_errors",
             "Limit store calls that failed; the requests were let through (fail open).",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -272,3 +273,24 @@ async def test_vitals_move_with_requests_and_the_writer(backend: Backend) -> Non
         full = await scrape(gateway)
         assert value(full, "aisonar_usage_writer_events_dropped_total") == 1
         assert value(full, "aisonar_usage_writer_events_written_total") == 0
+
+
+LAG = "aisonar_event_loop_lag_seconds"
+
+
+async def test_event_loop_lag_shows_a_blocked_loop(backend: Backend) -> None:
+    async with own_gateway(backend) as gateway:
+        before = await scrape(gateway)
+        # The gateway runs on this test's event loop: this is what a blocking call in any
+        # request would do to every other one.
+        time.sleep(0.3)  # noqa: ASYNC251
+        await asyncio.sleep(0.05)
+        after = await scrape(gateway)
+
+    def late(families: Families) -> float:
+        """Wake-ups later than 250 ms."""
+        return value(families, LAG + "_count") - value(families, LAG + "_bucket", le="0.25")
+
+    assert late(before) == 0
+    assert late(after) == 1
+    assert value(after, LAG + "_count") > value(before, LAG + "_count") + 1
