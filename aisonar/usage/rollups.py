@@ -129,6 +129,20 @@ def aggregate(events: Iterable[UsageEvent], late_before: int) -> Sums:
     return sums
 
 
+def merged(parts: list[Sums]) -> Sums:
+    """The sums of several groups of events, as if aggregated together."""
+    total: Sums = {}
+    for sums in parts:
+        for key, row in sums.items():
+            into = total.get(key)
+            if into is None:
+                total[key] = list(row)
+            else:
+                for index, value in enumerate(row):
+                    into[index] += value
+    return total
+
+
 def upsert_statement(sqlite_placeholders: bool) -> str:
     columns = ", ".join(ROLLUP_COLUMNS)
     values = placeholders(len(ROLLUP_COLUMNS), sqlite_placeholders)
