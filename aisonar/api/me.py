@@ -9,11 +9,12 @@ from typing import Annotated, Any, Self
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from aisonar.accounts import listing, tokens
 from aisonar.accounts import services as accounts
-from aisonar.accounts import tokens
 from aisonar.accounts.membership import update_user
 from aisonar.api import paging
 from aisonar.api.keys import create_key_for, revoke_key_of
+from aisonar.api.paging import After, Limit
 from aisonar.api.schemas import (
     KeyCreate,
     KeyCreated,
@@ -65,9 +66,15 @@ async def change_my_profile(
 
 
 @router.get("/keys")
-async def my_keys(caller: Caller, db: Engine) -> list[KeyOut]:
+async def my_keys(
+    caller: Caller, db: Engine, response: Response, after: After = None, limit: Limit = None
+) -> list[KeyOut]:
+    """Their keys, revoked ones too, oldest first; paged like `/api/users/{id}/keys`."""
     async with db.connect() as conn:
-        return [KeyOut.of(key) for key in await accounts.list_keys(conn, caller.email)]
+        page = paging.page(after, limit)
+        found = await listing.keys_page(conn, page, user_id=caller.user_id)
+    shown = paging.cut(found, limit, response, "/api/me/keys", lambda key: key.id)
+    return [KeyOut.of(key) for key in shown]
 
 
 @router.post("/keys", status_code=201)

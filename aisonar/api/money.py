@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Self
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.accounts.access import administered_org
+from aisonar.api import paging
+from aisonar.api.paging import After
 from aisonar.billing import codes, recharges
 from aisonar.billing.codes import AmountText
 from aisonar.billing.ledger import LedgerEntry
@@ -19,7 +21,6 @@ from aisonar.billing.recharges import NoteText, ReferenceText
 from aisonar.exports import ExportFormat
 from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.web.downloads import ledger_export, usage_export
-from aisonar.web.ids import MAX_ROW_ID
 
 router = APIRouter(tags=["money"])
 _STRICT = ConfigDict(extra="forbid")
@@ -127,15 +128,24 @@ class CodeBatchRevoked(BaseModel):
 async def list_code_batches(
     caller: Operator,
     db: Engine,
+    response: Response,
+    after: After = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    # Past the last id is past every row.
-    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    # Paging moved to `after`; a client still counting an offset is refused, not sent
+    # the first page again and again.
+    offset: Annotated[int, Query(ge=0, le=0, include_in_schema=False)] = 0,
 ) -> list[CodeBatchStandingOut]:
     """Redemption code batches, newest first, with how many codes were redeemed and how
-    many still can be."""
+    many still can be; `limit` of them (50 by default), the next page's address in the
+    `Link` header (`rel="next"`)."""
     async with db.connect() as conn:
-        found = await codes.list_batches(conn, limit=limit, offset=offset)
-    return [CodeBatchStandingOut.of(standing) for standing in found]
+        found = await codes.list_batches(conn, limit=limit + 1, after=after)
+    shown = paging.cut(found, limit, response, "/api/codes/batches", _batch)
+    return [CodeBatchStandingOut.of(standing) for standing in shown]
+
+
+def _batch(standing: codes.BatchStanding) -> str:
+    return standing.batch
 
 
 @router.get("/api/codes/batches/{batch}")

@@ -187,13 +187,22 @@ def _standing(row: Any) -> BatchStanding:
 
 
 async def list_batches(
-    conn: AsyncConnection, *, limit: int = 50, offset: int = 0
+    conn: AsyncConnection, *, limit: int = 50, after: str | None = None
 ) -> list[BatchStanding]:
-    """The batches, newest first, a page at a time."""
-    query = _standing_query().order_by(
-        func.min(redemption_codes.c.created_at).desc(), redemption_codes.c.batch.desc()
-    )
-    return [_standing(row) for row in await conn.execute(query.limit(limit).offset(offset))]
+    """The batches, newest first, a page at a time: keyset on when each was made, then its
+    name, from the one after the batch `after` (unknown: refused)."""
+    codes = redemption_codes.c
+    made = func.min(codes.created_at)
+    query = _standing_query()
+    if after is not None:
+        cursor = (await conn.execute(select(made).where(codes.batch == after))).scalar_one()
+        if cursor is None:
+            raise InvalidInput(
+                N_("no row with id {after!r} to page after"), param="after", after=after
+            )
+        query = query.having(or_(made < cursor, and_(made == cursor, codes.batch < after)))
+    query = query.order_by(made.desc(), codes.batch.desc()).limit(limit)
+    return [_standing(row) for row in await conn.execute(query)]
 
 
 async def get_batch(conn: AsyncConnection, batch: str) -> BatchStanding:

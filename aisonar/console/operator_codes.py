@@ -55,7 +55,7 @@ async def _codes_page(
     member: MemberVisit,
     db: Engine,
     settings: Config,
-    number: int,
+    after: str | None,
     *,
     typed: Mapping[str, str] | None = None,
     error: str | None = None,
@@ -63,14 +63,13 @@ async def _codes_page(
 ) -> Response:
     await operator(member.principal)
     async with db.connect() as conn:
-        batches = await codes.list_batches(
-            conn, limit=PAGE_SIZE + 1, offset=(number - 1) * PAGE_SIZE
-        )
+        batches = await codes.list_batches(conn, limit=PAGE_SIZE + 1, after=after)
+    shown = batches[:PAGE_SIZE]
+    older = urlencode({"after": shown[-1].batch}) if len(batches) > PAGE_SIZE else None
     context = {
-        "batches": batches[:PAGE_SIZE],
-        "previous_page": f"{CODES_PATH}?page={number - 1}" if number > 1 else None,
-        "next_page": f"{CODES_PATH}?page={number + 1}" if len(batches) > PAGE_SIZE else None,
-        "page_number": number,
+        "batches": shown,
+        "next_page": f"{CODES_PATH}?{older}" if older else None,
+        "first_page": CODES_PATH if after is not None else None,
         "typed": typed or {"amount": "", "count": "10", "expires": ""},
         "error": error,
         "revoked": member.request.query_params.get("revoked", ""),
@@ -84,9 +83,10 @@ async def codes_page(
     member: Member,
     db: Engine,
     settings: Config,
-    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
-    return await _codes_page(member, db, settings, number)
+    """The batches, newest first, a page at a time: `after` a batch, the older ones."""
+    return await _codes_page(member, db, settings, after)
 
 
 @router.post(CODES_PATH)
@@ -115,7 +115,7 @@ async def create_batch(request: Request, member: Member, db: Engine, settings: C
         error = invalid(failure, _LABELS) if isinstance(failure, ValidationError) else failure
         message = error_text(error, member.language)
         return await _codes_page(
-            member, db, settings, 1, typed=typed, error=message, status=error.status
+            member, db, settings, None, typed=typed, error=message, status=error.status
         )
     context = {
         "batch": batch,

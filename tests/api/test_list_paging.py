@@ -1,5 +1,5 @@
-"""The management API's lists of organizations, members, keys, alert rules and deletion
-requests page by keyset:
+"""The management API's lists of organizations, members, keys, alert rules, deletion
+requests and code batches page by keyset:
 `?limit=N` answers N rows and a `Link` header to the next page (`?after=<last id>`),
 none on the last; the pages together are the whole list, which a request without
 parameters still answers as it did; an unknown cursor, or one the caller cannot see, is
@@ -12,14 +12,18 @@ import secrets
 from typing import Any
 
 import aiohttp
+from sqlalchemy import update
 
 from aisonar.accounts import services as accounts
 from aisonar.alerts.models import AlertKind, RuleSettings
 from aisonar.alerts.services import create_rule
+from aisonar.billing import codes
 from aisonar.clock import new_id, utcnow
 from aisonar.store.privacy_tables import deletion_requests
+from aisonar.store.tables import redemption_codes
 from aisonar.testing.gateway_server import RunningGateway
 from tests.api.people import Person, make_operator, make_org
+from tests.statements import statements
 from tests.support import Backend
 
 _NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
@@ -85,6 +89,9 @@ async def test_members_and_keys_page_by_keyset(gateway: RunningGateway, backend:
     # A page as long as what is left has no next page.
     pages, _ = await _pages(gateway.url, org.admin, keys + "?limit=12")
     assert [len(page) for page in pages] == [12]
+    pages, mine = await _pages(gateway.url, org.member, "/api/me/keys?limit=5")
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert [key for page in pages for key in page] == mine == whole
 
 
 async def test_an_unknown_cursor_and_a_bad_limit_are_refused(
@@ -116,6 +123,25 @@ async def test_a_cursor_from_another_organization_is_refused_like_an_unknown_one
         async with http.get(path + mine.member.user_id) as own:
             assert own.status == 200
     assert foreign_answer == unknown_answer == (400, "after")
+
+
+async def test_a_key_of_someone_else_is_refused_as_their_own_keys_cursor(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    answers = []
+    for person, after in ((org.admin, org.member.key_id), (org.admin, "key_nothing")):
+        headers = {"Authorization": f"Bearer {person.token}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            url = f"{gateway.url}/api/me/keys?limit=5&after={after}"
+            async with http.get(url) as answer:
+                answers.append((answer.status, (await answer.json())["error"]["param"]))
+    assert answers == [(400, "after"), (400, "after")]
+    headers = {"Authorization": f"Bearer {org.member.token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        url = f"{gateway.url}/api/me/keys?limit=5&after={org.member.key_id}"
+        async with http.get(url) as own:
+            assert own.status == 200 and await own.json() == []
 
 
 async def test_alert_rules_page_by_keyset(gateway: RunningGateway, backend: Backend) -> None:
@@ -152,3 +178,55 @@ async def test_deletion_requests_page_by_keyset_with_their_filter(
     assert len(whole) >= 5 and {request["status"] for request in whole} == {"requested"}
     assert [len(page) for page in pages[:-1]] == [2] * (len(pages) - 1)
     assert [request for page in pages for request in page] == whole
+
+
+async def test_code_batches_page_by_keyset_newest_first_in_as_many_statements_for_any_number(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator = await make_operator(backend.engine)
+    async with backend.engine.begin() as conn:
+        made = [
+            (await codes.create_codes(conn, amount="1", count=2, expires_at=None)).batch
+            for _ in range(7)
+        ]
+        # The last four made in one instant: their names order them.
+        await conn.execute(
+            update(redemption_codes)
+            .where(redemption_codes.c.batch.in_(made[3:]))
+            .values(created_at=utcnow())
+        )
+    pages, whole = await _pages(gateway.url, operator, "/api/codes/batches?limit=3")
+    assert [batch for page in pages for batch in page] == whole
+    assert [len(page) for page in pages[:-1]] == [3] * (len(pages) - 1)
+    listed = [batch["batch"] for batch in whole if batch["batch"] in made]
+    assert listed == sorted(made[3:], reverse=True) + made[2::-1]
+
+    engine = gateway.app.runtime.services.engine
+    after = listed[listed.index(made[5]) + 1]
+    ran: list[list[str]] = []
+    for more in (0, 60):
+        async with backend.engine.begin() as conn:
+            for _ in range(more):
+                await codes.create_codes(conn, amount="1", count=1, expires_at=None)
+        headers = {"Authorization": f"Bearer {operator.token}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            with statements(engine) as seen:
+                url = f"{gateway.url}/api/codes/batches?limit=3&after={made[5]}"
+                async with http.get(url) as answer:
+                    assert [batch["batch"] for batch in await answer.json()][:1] == [after]
+        ran.append([statement for statement in seen if "redemption_codes" in statement])
+    # The cursor's row, then one LIMITed page, whatever the number of batches.
+    assert [len(on_codes) for on_codes in ran] == [2, 2]
+    assert all("LIMIT" in on_codes[-1] for on_codes in ran)
+
+
+async def test_code_batches_refuse_an_offset_and_an_unknown_cursor(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator = await make_operator(backend.engine)
+    headers = {"Authorization": f"Bearer {operator.token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for query, param in (("?offset=50", "query.offset"), ("?after=batch_nothing", "after")):
+            async with http.get(f"{gateway.url}/api/codes/batches{query}") as answer:
+                refused = (answer.status, (await answer.json())["error"]["param"])
+                assert refused == (400, param), query

@@ -313,3 +313,24 @@ async def test_a_recharge_and_a_code_batch_in_a_browser(
         await page.wait_for_selector("#batch-revoked")
         async with backend.engine.connect() as conn:
             assert (await codes.get_batch(conn, batch)).redeemable == 0
+
+
+async def test_code_batches_are_listed_newest_first_fifty_at_a_time(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    async with backend.engine.begin() as conn:
+        for _ in range(55):
+            await codes.create_codes(conn, amount="1", count=1, expires_at=None)
+        everyone = [found.batch for found in await codes.list_batches(conn, limit=10_000)]
+    shown: list[list[str]] = []
+    async with signed_in(gateway.url, backend) as operator:
+        following: str | None = CODES
+        while following is not None:
+            status, page = await operator.get(following)
+            assert status == 200, page
+            shown.append(re.findall(r"<td><code>(batch_[0-9a-f]+)</code></td>", page))
+            older = re.search(r'<a href="([^"]+)" rel="next">', page)
+            following = markup.unescape(older.group(1)) if older else None
+    assert all(len(found) == 50 for found in shown[:-1]) and 1 <= len(shown[-1]) <= 50
+    assert [batch for found in shown for batch in found] == everyone
+    assert f'<a href="{CODES}">' in page  # back to the newest
