@@ -1,6 +1,7 @@
 """The GenAI client metrics, recorded once per finished request from its usage event:
 operation duration, time to first chunk (streams), token usage by type, and the gateway's
-request and cost counters. `/metrics` and the OTLP export both read these families.
+request, cost and limit refusal counters. `/metrics` and the OTLP export both read these
+families.
 
 Each combination of labels gets its series once, kept in a dict, so a request costs one
 lookup and a few additions."""
@@ -29,6 +30,8 @@ MODEL_KEYS = (
 )
 # The counters name the model asked for; the histograms the one that answered too.
 COUNTED_KEYS = MODEL_KEYS[:3]
+# How the usage event's limit decision starts when a limit or quota refused the request.
+REFUSED = "refused: "
 
 
 @dataclass(slots=True)
@@ -42,6 +45,7 @@ class _Series:
     first_chunk: HistogramSeries | None = None
     input_tokens: HistogramSeries | None = None
     output_tokens: HistogramSeries | None = None
+    refusals: CounterSeries | None = None
 
 
 class RequestMetrics:
@@ -82,12 +86,21 @@ class RequestMetrics:
             "what balances are charged when billing is on.",
             (*COUNTED_KEYS, *tenant),
         )
+        self.refusals = CounterFamily(
+            "aisonar.limit_refusals",
+            "{request}",
+            "Requests refused by a rate limit or spend quota (or, failing closed, by their "
+            "store being out of reach), by error type: rate_limit_error, insufficient_quota, "
+            "server_error.",
+            (*COUNTED_KEYS, semconv.ERROR_TYPE, *tenant),
+        )
         self.families: tuple[Family, ...] = (
             self.duration,
             self.first_chunk,
             self.tokens,
             self.requests,
             self.cost,
+            self.refusals,
         )
         self._series: dict[RequestLabels, _Series] = {}
 
@@ -105,6 +118,13 @@ class RequestMetrics:
             first_chunk.observe(event.ttft_ms / 1000)
         if event.input_tokens or event.output_tokens:
             self._observe_tokens(series, labels, event)
+        if event.limit_decision is not None and event.limit_decision.startswith(REFUSED):
+            refusals = series.refusals
+            if refusals is None:
+                refusals = series.refusals = self.refusals.child(
+                    (*labels[:3], labels.error_type, *labels.tenant)
+                )
+            refusals.inc()
         return labels
 
     def _new_series(self, labels: RequestLabels) -> _Series:

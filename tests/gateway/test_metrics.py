@@ -1,7 +1,7 @@
 """`GET /metrics`: the GenAI client metrics with the semantic conventions' names, buckets and
-labels, the request and cost counters, tenant labels only when enabled, bounded model
-labels, and the gateway's vitals. Each test runs a gateway of its own, so counts are its
-own requests'."""
+labels, the request, cost and limit refusal counters, tenant labels only when enabled,
+bounded model labels, and the gateway's vitals. Each test runs a gateway of its own, so
+counts are its own requests'."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aisonar.channels import services as channels
 from aisonar.crypto import SecretBox
+from aisonar.limits.models import LimitChanges, Subject, SubjectKind
+from aisonar.limits.services import set_limits
 from aisonar.testing.fake_upstream import FakeUpstream, FakeUpstreamConfig
 from aisonar.testing.gateway_server import RunningGateway, running_gateway
 from tests.conftest import TEST_SECRET_KEY, UPSTREAM_KEY
@@ -195,6 +197,34 @@ async def test_an_unknown_model_adds_no_series(backend: Backend) -> None:
     refused = {**other, "gen_ai_response_model": "", "error_type": "not_found_error"}
     assert value(families, DURATION + "_count", **refused) == 2
     assert value(families, "aisonar_requests_total", **other, status_class="4xx") == 2
+
+
+async def test_limit_refusals_are_counted_by_error_type(backend: Backend) -> None:
+    rate_limited = await make_tenant(backend.engine)
+    over_quota = await make_tenant(backend.engine)
+    async with backend.engine.begin() as conn:
+        await set_limits(conn, Subject(SubjectKind.KEY, rate_limited.key_id), LimitChanges(rpm=1))
+        # One micro-unit a day: any priced request may cost more.
+        await set_limits(
+            conn, Subject(SubjectKind.KEY, over_quota.key_id), LimitChanges(daily_spend=1)
+        )
+    async with own_gateway(backend) as gateway:
+        async with client(gateway, rate_limited) as sdk:
+            await chat(sdk)
+            for _ in range(2):
+                with pytest.raises(openai.RateLimitError):
+                    await chat(sdk)
+        async with client(gateway, over_quota) as sdk:
+            with pytest.raises(openai.RateLimitError):
+                await chat(sdk)
+        families = await scrape(gateway)
+
+    refusals = "aisonar_limit_refusals_total"
+    # Refused before any channel was chosen: no provider yet.
+    unrouted = {**MINI_COUNTED, "gen_ai_provider_name": ""}
+    assert value(families, refusals, **unrouted, error_type="rate_limit_error") == 2
+    assert value(families, refusals, **MINI_COUNTED, error_type="insufficient_quota") == 1
+    assert len(families["aisonar_limit_refusals"].samples) == 2  # the admitted one is not
 
 
 @asynccontextmanager
