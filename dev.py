@@ -2,7 +2,9 @@
 """Set up and run AI Sonar from a fresh clone with nothing but Python 3.11+.
 
 python3 dev.py demo    # the gateway on SQLite with a built-in fake upstream
-python3 dev.py test    # lint, type-check, import layers (lint-imports) and the whole test suite
+python3 dev.py test    # lint, type-check, import layers (lint-imports) and the whole test suite,
+                       # with the coverage of billing/, limits/ and gateway/ held to floors
+python3 dev.py test tests/billing -n 0  # the same checks, then only these tests (no coverage)
 python3 dev.py run ... # any `aisonar` command inside the project's environment
 """
 
@@ -43,6 +45,39 @@ def _run(*command: str) -> None:
         sys.exit(code)
 
 
+# Options of pytest that run only some tests, whose coverage says nothing of a package's.
+_SELECTING = ("-k", "-m", "--deselect", "--lf", "--last-failed", "--no-cov")
+
+
+def _whole_suite(arguments: list[str]) -> bool:
+    """Whether these pytest arguments run every test: no path or test id, no selection."""
+    for argument in arguments:
+        if argument.startswith(_SELECTING):
+            return False
+        if not argument.startswith("-") and (ROOT / argument.split("::")[0]).exists():
+            return False
+    return True
+
+
+def _check_coverage_floors() -> None:
+    """Fail when a package's coverage, measured by the run just done, is under its floor
+    (`[tool.aisonar.coverage-floors]` in pyproject.toml)."""
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as config:
+        floors = tomllib.load(config)["tool"]["aisonar"]["coverage-floors"]
+    missed = []
+    for package, floor in floors.items():
+        report = [str(BIN / "coverage"), "report", f"--include={package}/*", "--format=total"]
+        measured = subprocess.run(report, cwd=ROOT, capture_output=True, text=True, check=True)
+        covered = float(measured.stdout)
+        print(f"coverage of {package}: {covered:.1f}% (floor {floor}%)")
+        if covered < floor:
+            missed.append(package)
+    if missed:
+        sys.exit(f"coverage under its floor: {', '.join(missed)}")
+
+
 def main(argv: list[str]) -> None:
     action = argv[0] if argv else "help"
     if action == "demo":
@@ -58,7 +93,11 @@ def main(argv: list[str]) -> None:
         _run(str(BIN / "ruff"), "format", "--no-cache", "--check", *sources)
         _run(str(BIN / "mypy"))
         _run(str(BIN / "lint-imports"))
-        _run(str(PYTHON), "-m", "pytest", *argv[1:])
+        if _whole_suite(argv[1:]):
+            _run(str(PYTHON), "-m", "pytest", "--cov", "--cov-report=term:skip-covered", *argv[1:])
+            _check_coverage_floors()
+        else:
+            _run(str(PYTHON), "-m", "pytest", *argv[1:])
     else:
         print(__doc__)
 
