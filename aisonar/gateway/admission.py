@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
+from aisonar.accounts.models import KeyIdentity
 from aisonar.errors import AISonarError, Throttled
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.metering import RequestMeter
 from aisonar.limits.models import EffectiveLimits
 from aisonar.limits.store import CheckState, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
@@ -34,29 +34,50 @@ _NAMES = {
 }
 
 
-class RateLimited(Throttled):
+class LimitRefusal(AISonarError):
+    """A request refused by a rate limit or a spend quota (or by their store being out of
+    reach); `decision` says which, for its usage event."""
+
+    decision: str
+
+
+class RateLimited(Throttled, LimitRefusal):
     code = "rate_limit_exceeded"
     refusal = "Rate limit reached: {refused_by}. Try again in {seconds} s."
 
     def __init__(self, refused_by: str, retry_after_s: float) -> None:
         super().__init__(retry_after_s, refused_by=refused_by)
+        self.decision = f"refused: {refused_by}"
 
 
-class LimitStoreUnavailable(AISonarError):
+class LimitStoreUnavailable(LimitRefusal):
     status = 503
     kind = "server_error"
     code = "limit_store_unavailable"
     retry_after = "1"
 
+    def __init__(self, message: str, *, decision: str) -> None:
+        super().__init__(message)
+        self.decision = decision
 
-@dataclass(slots=True)
-class Admitted:
-    """What a request took, to give back or correct when it ends."""
 
-    request_id: str
-    tokens: tuple[RateCheck, ...]
-    slots: tuple[SlotCheck, ...]
-    estimate: int
+ADMITTED = "admitted"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What the rate limits decided about a request, for its usage event (None where no
+    limit applies), and what it took from them, to give back or correct when it ends."""
+
+    decision: str | None
+    request_id: str = ""
+    tokens: tuple[RateCheck, ...] = ()
+    slots: tuple[SlotCheck, ...] = ()
+    estimate: int = 0
+
+
+_UNLIMITED = Admission(None)
+_UNCHECKED = Admission("unchecked: limit store unreachable")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +117,11 @@ class Limiter:
         default_factory=dict, init=False, repr=False
     )
 
-    async def admit(
-        self, exchange: Exchange, meter: RequestMeter, estimate: int
-    ) -> Admitted | None:
-        """Refuse with RateLimited, or admit and set the x-ratelimit-* headers; the
-        decision goes on the usage event."""
-        assert meter.identity is not None
-        checks = self._checks_for(meter.identity.limits)
+    async def admit(self, exchange: Exchange, identity: KeyIdentity, estimate: int) -> Admission:
+        """Refuse with a LimitRefusal, or admit and set the x-ratelimit-* headers."""
+        checks = self._checks_for(identity.limits)
         if checks is None:
-            return None
+            return _UNLIMITED
         rates = checks.requests
         tokens = tuple(
             RateCheck(t.name, t.key, t.limit, t.window_s, estimate) for t in checks.tokens
@@ -116,24 +133,21 @@ class Limiter:
             self.metrics.limit_store_errors.inc()
             if not self.fail_open:
                 log.warning("limit store unreachable; request refused (fail closed)")
-                meter.limit_decision = "refused: limit store unreachable"
                 raise LimitStoreUnavailable(
-                    "Rate limits cannot be checked; retry shortly."
+                    "Rate limits cannot be checked; retry shortly.",
+                    decision="refused: limit store unreachable",
                 ) from error
             log.warning("limit store unreachable; request admitted without rate limits")
-            meter.limit_decision = "unchecked: limit store unreachable"
-            return None
+            return _UNCHECKED
         if not decision.allowed:
             assert decision.refused_by is not None
-            meter.limit_decision = f"refused: {decision.refused_by}"
             raise RateLimited(decision.refused_by, decision.retry_after_s)
-        meter.limit_decision = "admitted"
         states = decision.states
         exchange.extra_headers += [
             *_headers("requests", states[: len(rates)]),
             *_headers("tokens", states[len(rates) : len(rates) + len(tokens)]),
         ]
-        return Admitted(exchange.request_id, tokens, slots, estimate)
+        return Admission(ADMITTED, exchange.request_id, tokens, slots, estimate)
 
     def _checks_for(self, limits: EffectiveLimits) -> _Checks | None:
         """The checks of a set of limits, made once per set (each key identity holds its
@@ -148,14 +162,14 @@ class Limiter:
         self._checks[id(limits)] = (limits, checks)
         return checks
 
-    async def finish(self, admitted: Admitted | None, usage: TokenUsage) -> None:
+    async def finish(self, admission: Admission, usage: TokenUsage) -> None:
         """Release the request's slots and count its real tokens instead of the estimate."""
-        if admitted is None:
+        if not (admission.slots or admission.tokens):
             return
         try:
             used = usage.input_tokens + usage.output_tokens
             await self.store.finish(
-                admitted.request_id, admitted.slots, admitted.tokens, used - admitted.estimate
+                admission.request_id, admission.slots, admission.tokens, used - admission.estimate
             )
         except (RedisError, OSError):
             log.warning("limit store unreachable; a request's slots expire on their own")

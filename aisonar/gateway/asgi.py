@@ -33,7 +33,6 @@ from aisonar.gateway.generation import Generation
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
 from aisonar.gateway.inbound.dialect import Dialect, PathTarget
 from aisonar.gateway.inbound.gemini import query_parameter
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.metrics_access import MetricsTokenRequired, check_metrics_access
 from aisonar.gateway.responses_api import Responses
 from aisonar.gateway.services import GatewayServices
@@ -165,9 +164,6 @@ class GatewayApp:
         if path == "/metrics":
             await self._metrics(exchange)
             return
-        meter = RequestMeter(
-            request_id=exchange.request_id, endpoint=path, client_ip=exchange.client_ip
-        )
         endpoint = _endpoint(path, exchange, self._routes)
         try:
             if endpoint is None:
@@ -177,7 +173,7 @@ class GatewayApp:
                     f"{scope['method']} is not allowed here; use {endpoint.method}."
                 )
             exchange.json_body = endpoint.json_body
-            await endpoint.handler(self.runtime.services, exchange, meter)
+            await endpoint.handler(self.runtime.services, exchange)
         except AISonarError as error:
             dialect = endpoint.dialect if endpoint else _dialect_of(path, exchange)
             await answer_error(exchange, error, dialect)

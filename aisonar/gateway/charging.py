@@ -1,25 +1,26 @@
-"""Hold, then settle: reserve the most a request can cost before forwarding it; replace
-the hold with the real cost when it ends, or release it if nothing was delivered.
-The release and settlement sit in `finally`, so no error, cancellation or crash of the
-handler can leak a hold."""
+"""Hold, then settle: reserve the most an attempt can cost before forwarding it, on its
+spend quotas and its organization's balance; replace the hold with the real cost when
+it ends, or release it if nothing was delivered. The pipeline settles in `finally`, so
+no error, cancellation or crash of the attempt can leak a hold."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.ledger_writer import LedgerWriter
 from aisonar.billing.multipliers import PPM, effective_markup, format_multiplier, marked_up
 from aisonar.billing.output_limits import model_output_limit
 from aisonar.billing.prices import PriceBook
 from aisonar.billing.pricing import ModelPrice
 from aisonar.billing.store import BalanceStore
+from aisonar.billing.store import Hold as BalanceHold
 from aisonar.billing.throttle import FailureWindow
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.metering import RequestMeter
-from aisonar.gateway.quotas import SpendQuotas
+from aisonar.gateway.quotas import QuotaHold, SpendQuotas
 from aisonar.gateway.routing import Route
+from aisonar.token_usage import TokenUsage
 
 
 class OutputLimitExceeded(InvalidRequest):
@@ -60,57 +61,70 @@ class Billing:
             return limit
         raise OutputLimitExceeded(field, requested, model, limit)
 
-
-@asynccontextmanager
-async def held(
-    billing: Billing,
-    meter: RequestMeter,
-    price: ModelPrice,
-    *,
-    input_bound: int,
-    output_bound: int,
-) -> AsyncIterator[None]:
-    """The most the request can cost is held on its spend quotas and its organization's
-    balance; on the way out both are charged its real cost instead."""
-    assert meter.identity is not None
-    identity = meter.identity
-    markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
-    amount = marked_up(price.most(input_bound, output_bound), markup)
-    async with billing.quotas.held(meter, amount):
+    async def hold(
+        self,
+        identity: KeyIdentity,
+        request_id: str,
+        price: ModelPrice,
+        *,
+        input_bound: int,
+        output_bound: int,
+    ) -> Hold:
+        """Hold the most the attempt can cost on its spend quotas (QuotaExceeded) and its
+        organization's balance (InsufficientBalance); `settle` ends the hold."""
+        markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
+        amount = marked_up(price.most(input_bound, output_bound), markup)
+        quotas = await self.quotas.hold(identity, request_id, amount)
         # A free model's request reserves nothing, so the balance store is not asked.
-        if billing.enabled and amount > 0:
-            async with _balance_held(billing, meter, amount, price, markup):
-                yield
-        else:
-            try:
-                yield
-            finally:
-                _price(meter, price, markup)
+        if not (self.enabled and amount > 0):
+            return Hold(request_id, price, markup, quotas, None)
+        try:
+            balance = await self.store.hold(identity.org_id, amount, request_id)
+        except BaseException:
+            await self.quotas.settle(request_id, quotas, 0)
+            raise
+        return Hold(request_id, price, markup, quotas, balance)
+
+    async def settle(self, hold: Hold, charge: Charge | None, model: str) -> None:
+        """Charge the balance and the quotas `charge` instead of what was held; with none,
+        release the hold."""
+        balance = hold.balance
+        try:
+            if balance is not None and charge is None:
+                await self.store.release(balance)
+            elif balance is not None and charge is not None:
+                await self.store.settle(balance, charge.cost)
+                self.ledger.submit(balance.org_id, charge.cost, hold.request_id, model)
+        finally:
+            cost = 0 if charge is None else charge.cost
+            await self.quotas.settle(hold.request_id, hold.quotas, cost)
 
 
-def _price(meter: RequestMeter, price: ModelPrice, markup: int) -> None:
-    meter.cost = marked_up(price.cost(meter.usage), markup)
-    if markup == PPM:
-        meter.price_version = price.version
-    else:
-        meter.price_version = f"{price.version} x{format_multiplier(markup)}"
+class Charge(NamedTuple):
+    """What an attempt costs, and the version of the price it was charged at (with its
+    markup, when there is one)."""
+
+    cost: int
+    price_version: str
 
 
-@asynccontextmanager
-async def _balance_held(
-    billing: Billing, meter: RequestMeter, amount: int, price: ModelPrice, markup: int
-) -> AsyncIterator[None]:
-    assert meter.identity is not None and meter.route is not None
-    hold = await billing.store.hold(meter.identity.org_id, amount, meter.request_id)
-    try:
-        yield
-    finally:
-        usage = meter.usage
-        if usage.input_tokens or usage.output_tokens:
-            _price(meter, price, markup)
-            await billing.store.settle(hold, meter.cost)
-            billing.ledger.submit(
-                hold.org_id, meter.cost, meter.request_id, meter.route.upstream_model
-            )
-        else:
-            await billing.store.release(hold)
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """What one attempt holds: the most it can cost, on its spend quotas and (unless it is
+    free or billing is off) its organization's balance."""
+
+    request_id: str
+    price: ModelPrice
+    markup: int
+    quotas: QuotaHold
+    balance: BalanceHold | None
+
+    def charge(self, usage: TokenUsage) -> Charge | None:
+        """What `usage` costs; None when a balance was held and nothing was delivered, so
+        that the hold is released and nothing charged."""
+        if self.balance is not None and not (usage.input_tokens or usage.output_tokens):
+            return None
+        cost = marked_up(self.price.cost(usage), self.markup)
+        if self.markup == PPM:
+            return Charge(cost, self.price.version)
+        return Charge(cost, f"{self.price.version} x{format_multiplier(self.markup)}")

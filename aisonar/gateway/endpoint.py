@@ -1,5 +1,5 @@
 """What a route of the gateway's app is: its HTTP method, its handler, and the client
-format its errors are written in (the pipeline's handlers answer and record their own). The
+format its errors are written in (the pipeline answers and records its own). The
 packages above the gateway (ingest) declare their routes with it, and the app mounts them
 beside the relay's."""
 
@@ -13,10 +13,9 @@ from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.inbound.dialect import Dialect
 from aisonar.gateway.inbound.gemini import GeminiDialect
 from aisonar.gateway.inbound.openai import OpenAIDialect
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.services import GatewayServices
 
-Handler = Callable[[GatewayServices, Exchange, RequestMeter], Awaitable[None]]
+Handler = Callable[[GatewayServices, Exchange], Awaitable[None]]
 
 OPENAI, ANTHROPIC, GEMINI = OpenAIDialect(), AnthropicDialect(), GeminiDialect()
 

@@ -28,7 +28,6 @@ from aisonar.gateway.errors import (
 )
 from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
 from aisonar.observability.metrics import GatewayMetrics
 
@@ -97,15 +96,16 @@ def retry_after_seconds(value: str | None) -> float | None:
 async def with_failover(
     policy: FailoverPolicy,
     exchange: Exchange,
-    meter: RequestMeter,
+    key_id: str,
     routes: list[Route],
     attempt: Callable[[Route], Awaitable[None]],
+    attempted: Callable[[Route, str, float], None],
 ) -> None:
     """Run `attempt` on the routes in order, each channel once, until one succeeds, the
-    attempts run out or no channel is left; the last failure is raised then."""
+    attempts run out or no channel is left; the last failure is raised then. `attempted`
+    is told of each attempt that failed over, and of the one that answered after one did:
+    its route, its outcome (what went wrong, or "ok") and when it started."""
     health = policy.health
-    assert meter.identity is not None, "routes are only found for an authenticated key"
-    key_id = meter.identity.key_id
     attempts = 0
     last_error: AISonarError | None = None
     for route in routes:
@@ -115,7 +115,6 @@ async def with_failover(
         if attempts and not health.is_available(route.channel_id):
             continue
         attempts += 1
-        meter.route = route
         started = time.perf_counter()
         try:
             await attempt(route)
@@ -132,12 +131,12 @@ async def with_failover(
             policy.metrics.failed_attempts.labels(route.channel.channel.name, fault).inc()
             if exchange.response_started:
                 raise
-            meter.attempted(route, fault, started)
+            attempted(route, fault, started)
             last_error = error
             continue
         health.record_success(route.channel_id)
-        if meter.attempts is not None:
-            meter.attempted(route, "ok", started)
+        if last_error is not None:
+            attempted(route, "ok", started)
         return
     assert last_error is not None
     raise last_error

@@ -15,7 +15,6 @@ from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
 from aisonar.gateway.inbound.gemini import GeminiDialect
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.providers.gemini import API_VERSION
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.translate.gemini_inbound import gemini_request_to_hub
@@ -66,15 +65,11 @@ def _with_model(body: bytes, field: str | None, model: str) -> bytes:
     return orjson.dumps(document)
 
 
-async def count_tokens(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter, *, model: str
-) -> None:
-    meter.identity = await authenticate(
-        services.keys, _DIALECT.credential(exchange), exchange.client_ip
-    )
+async def count_tokens(services: GatewayServices, exchange: Exchange, *, model: str) -> None:
+    identity = await authenticate(services.keys, _DIALECT.credential(exchange), exchange.client_ip)
     body = await exchange.read_body(services.max_body_bytes)
     counted, field = _counted(body)
-    route = services.channels.routes(meter.identity, model)[0]
+    route = services.channels.routes(identity, model)[0]
     upstream = route.upstream_model
     if route.adapter.name == _DIALECT.name:
         url = f"{route.base_url}/{API_VERSION}/models/{quote(upstream, safe='')}:countTokens"

@@ -11,7 +11,6 @@ from __future__ import annotations
 from aisonar.gateway import pipeline
 from aisonar.gateway.generation import Generation
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange, Message, Send
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.sse import SseSplitter, event_data
 
@@ -65,9 +64,8 @@ def _json_type(header: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
 async def stream_json_array(
     services: GatewayServices,
     exchange: Exchange,
-    meter: RequestMeter,
     *,
     generation: Generation,
 ) -> None:
     exchange.send = JsonArrayFraming(exchange.send)
-    await pipeline.serve(generation, services, exchange, meter)
+    await pipeline.serve(generation, services, exchange)

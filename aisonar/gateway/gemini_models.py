@@ -19,7 +19,6 @@ from aisonar.gateway.auth import authenticate
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.services import GatewayServices
 
@@ -80,16 +79,12 @@ def _after(exchange: Exchange) -> str | None:
         ) from None
 
 
-async def list_models(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
-    meter.identity = await authenticate(
-        services.keys, _DIALECT.credential(exchange), exchange.client_ip
-    )
+async def list_models(services: GatewayServices, exchange: Exchange) -> None:
+    identity = await authenticate(services.keys, _DIALECT.credential(exchange), exchange.client_ip)
     size, after = _page_size(exchange), _after(exchange)
     # models_for is sorted by name.
     models = [
-        name
-        for name in services.channels.models_for(meter.identity)
-        if after is None or name > after
+        name for name in services.channels.models_for(identity) if after is None or name > after
     ]
     page = models[:size]
     served = _served_as(services.channels)
@@ -99,12 +94,7 @@ async def list_models(services: GatewayServices, exchange: Exchange, meter: Requ
     await exchange.respond(200, orjson.dumps(answer))
 
 
-async def get_model(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter, *, model: str
-) -> None:
-    meter.identity = await authenticate(
-        services.keys, _DIALECT.credential(exchange), exchange.client_ip
-    )
-    meter.requested_model = model
-    route = services.channels.routes(meter.identity, model)[0]
+async def get_model(services: GatewayServices, exchange: Exchange, *, model: str) -> None:
+    identity = await authenticate(services.keys, _DIALECT.credential(exchange), exchange.client_ip)
+    route = services.channels.routes(identity, model)[0]
     await exchange.respond(200, orjson.dumps(_entry(model, route.upstream_model, route.provider)))

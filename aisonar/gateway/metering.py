@@ -12,6 +12,7 @@ import orjson
 from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
+from aisonar.gateway.admission import ADMITTED
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
 
@@ -38,6 +39,12 @@ class RequestMeter:
     # Every attempt, once a request has gone to more than one channel.
     attempts: list[dict[str, Any]] | None = None
     limit_decision: str | None = None
+
+    def decided(self, decision: str | None) -> None:
+        """Note what a rate limit or spend quota decided: a later decision replaces an
+        earlier one, but a mere "admitted" never hides another's."""
+        if decision is not None and (self.limit_decision is None or decision != ADMITTED):
+            self.limit_decision = decision
 
     def attempted(self, route: Route, outcome: str, started: float) -> None:
         """Note one attempt's end: "ok" or what went wrong."""

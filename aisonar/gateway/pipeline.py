@@ -22,8 +22,9 @@ import orjson
 from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.pricing import ModelPrice
 from aisonar.errors import AISonarError
+from aisonar.gateway.admission import LimitRefusal
 from aisonar.gateway.auth import authenticate, presented_key
-from aisonar.gateway.charging import held
+from aisonar.gateway.charging import Billing, Hold
 from aisonar.gateway.disconnect import cancel_on_disconnect
 from aisonar.gateway.edge import answer_cancelled, answer_error
 from aisonar.gateway.errors import ClientDisconnected
@@ -87,26 +88,30 @@ class Served(Protocol):
     def read(self, body: bytes) -> Call: ...
 
 
-async def serve(
-    served: Served, services: GatewayServices, exchange: Exchange, meter: RequestMeter
-) -> None:
+async def serve(served: Served, services: GatewayServices, exchange: Exchange) -> None:
     """One request, to any provider, failing over between the model's channels; answered
     and recorded whatever its outcome (an error, its client leaving, a shutdown)."""
+    meter = RequestMeter(exchange.request_id, exchange.scope["path"], exchange.client_ip)
     try:
-        meter.identity = await authenticate(
+        identity = meter.identity = await authenticate(
             services.keys, served.credential(exchange), exchange.client_ip
         )
         call = served.read(await exchange.read_body(services.max_body_bytes))
         meter.requested_model, meter.stream = call.model, call.stream
-        routes = services.channels.routes(meter.identity, call.model)
-        admitted = await services.limiter.admit(exchange, meter, call.token_estimate)
+        routes = services.channels.routes(identity, call.model)
+        admission = await services.limiter.admit(exchange, identity, call.token_estimate)
+        meter.decided(admission.decision)
         try:
-            attempt = partial(_attempt, services, exchange, meter, call)
-            await with_failover(services.failover, exchange, meter, routes, attempt)
+            attempt = partial(_attempt, services, exchange, meter, identity, call)
+            await with_failover(
+                services.failover, exchange, identity.key_id, routes, attempt, meter.attempted
+            )
         finally:
-            await services.limiter.finish(admitted, meter.usage)
+            await services.limiter.finish(admission, meter.usage)
     except AISonarError as error:
         meter.error = error
+        if isinstance(error, LimitRefusal):
+            meter.decided(error.decision)
         await answer_error(exchange, error, served.dialect)
     except asyncio.CancelledError:
         meter.error = await answer_cancelled(exchange, served.dialect)
@@ -115,26 +120,45 @@ async def serve(
 
 
 async def _attempt(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter, call: Call, route: Route
+    services: GatewayServices,
+    exchange: Exchange,
+    meter: RequestMeter,
+    identity: KeyIdentity,
+    call: Call,
+    route: Route,
 ) -> None:
-    """Hold, forward, settle: `held` settles (or releases) on the way out, whatever ended
-    the attempt."""
+    """Hold, forward, settle: whatever ends the attempt (an error, its client leaving, a
+    shutdown), its hold is settled or released."""
+    meter.route = route
     leg = call.leg(services, exchange, route)
-    async with (
-        held(
-            services.billing,
-            meter,
-            leg.price,
-            input_bound=leg.input_bound,
-            output_bound=leg.output_bound,
-        ),
-        abandoned_as(meter, leg.abandoned),
-        cancel_on_disconnect(exchange),
-        open_upstream(
-            services.session, route, leg.url, leg.headers, leg.body, stream=call.stream
-        ) as answer,
-    ):
-        await leg.forward(exchange, answer, meter)
+    hold = await services.billing.hold(
+        identity,
+        meter.request_id,
+        leg.price,
+        input_bound=leg.input_bound,
+        output_bound=leg.output_bound,
+    )
+    meter.decided(hold.quotas.decision)
+    try:
+        async with (
+            abandoned_as(meter, leg.abandoned),
+            cancel_on_disconnect(exchange),
+            open_upstream(
+                services.session, route, leg.url, leg.headers, leg.body, stream=call.stream
+            ) as answer,
+        ):
+            await leg.forward(exchange, answer, meter)
+    finally:
+        await settle(services.billing, hold, meter, route)
+
+
+async def settle(billing: Billing, hold: Hold, meter: RequestMeter, route: Route) -> None:
+    """The attempt's real cost, from what was delivered, replaces its hold; the hold is
+    released when nothing was."""
+    charge = hold.charge(meter.usage)
+    if charge is not None:
+        meter.cost, meter.price_version = charge
+    await billing.settle(hold, charge, route.upstream_model)
 
 
 def record(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
@@ -179,17 +203,14 @@ def _model_entry(model: str) -> dict[str, Any]:
     return {"id": model, "object": "model", "created": 0, "owned_by": "aisonar"}
 
 
-async def list_models(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
-    meter.identity = await authenticate_exchange(services, exchange)
-    models = services.channels.models_for(meter.identity)
+async def list_models(services: GatewayServices, exchange: Exchange) -> None:
+    identity = await authenticate_exchange(services, exchange)
+    models = services.channels.models_for(identity)
     body = orjson.dumps({"object": "list", "data": [_model_entry(m) for m in models]})
     await exchange.respond(200, body)
 
 
-async def retrieve_model(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter, *, model: str
-) -> None:
-    meter.identity = await authenticate_exchange(services, exchange)
-    meter.requested_model = model
-    services.channels.routes(meter.identity, model)
+async def retrieve_model(services: GatewayServices, exchange: Exchange, *, model: str) -> None:
+    identity = await authenticate_exchange(services, exchange)
+    services.channels.routes(identity, model)
     await exchange.respond(200, orjson.dumps(_model_entry(model)))

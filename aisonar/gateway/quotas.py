@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from redis.exceptions import RedisError
 
+from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.money import format_amount
 from aisonar.clock import utcnow
-from aisonar.errors import AISonarError
-from aisonar.gateway.admission import LimitStoreUnavailable
-from aisonar.gateway.metering import RequestMeter
+from aisonar.gateway.admission import ADMITTED, LimitRefusal, LimitStoreUnavailable
 from aisonar.limits.models import SPEND_DIMENSIONS
 from aisonar.limits.spend import SpendCheck, SpendStore, spend_check
 from aisonar.observability.metrics import GatewayMetrics
@@ -29,7 +27,7 @@ log = logging.getLogger(__name__)
 _NAMES = {"daily_spend": "daily spend quota", "monthly_spend": "monthly spend quota"}
 
 
-class QuotaExceeded(AISonarError):
+class QuotaExceeded(LimitRefusal):
     """OpenAI's answer to a spent quota: 429 insufficient_quota, until the period resets."""
 
     status = 429
@@ -51,6 +49,21 @@ class QuotaExceeded(AISonarError):
             )
         super().__init__(message)
         self.retry_after = str(max(1, math.ceil((check.period.end - now).total_seconds())))
+        self.decision = f"refused: {check.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaHold:
+    """The quotas a request's most possible cost is held on (none where no quota applies
+    or their store is out of reach and they fail open), and what was decided, for its
+    usage event."""
+
+    checks: Sequence[SpendCheck]
+    decision: str | None
+
+
+_NOTHING_HELD = QuotaHold((), None)
+_UNCHECKED = QuotaHold((), "unchecked: spend store unreachable")
 
 
 @dataclass
@@ -60,8 +73,7 @@ class SpendQuotas:
     fail_open: bool
     clock: Callable[[], datetime] = utcnow
 
-    def checks(self, meter: RequestMeter, now: datetime) -> list[SpendCheck]:
-        assert meter.identity is not None
+    def checks(self, identity: KeyIdentity, now: datetime) -> list[SpendCheck]:
         return [
             spend_check(
                 f"{_NAMES[dimension]} of {level.source.kind} {level.label}",
@@ -70,51 +82,41 @@ class SpendQuotas:
                 cap,
                 now,
             )
-            for dimension, cap, level in meter.identity.limits.entries()
+            for dimension, cap, level in identity.limits.entries()
             if dimension in SPEND_DIMENSIONS
         ]
 
-    @asynccontextmanager
-    async def held(self, meter: RequestMeter, amount: int) -> AsyncIterator[None]:
-        """Hold `amount` on every quota of the request (QuotaExceeded if one would go over
-        its cap); on the way out, charge the meter's cost instead."""
+    async def hold(self, identity: KeyIdentity, request_id: str, amount: int) -> QuotaHold:
+        """Hold `amount` on every quota of the request, or raise QuotaExceeded if one would
+        go over its cap; `settle` ends the hold."""
+        if amount <= 0:
+            return _NOTHING_HELD
         now = self.clock()
-        checks = self.checks(meter, now) if amount > 0 else []
-        if checks and not await self._hold(meter, checks, amount, now):
-            checks = []
+        checks = self.checks(identity, now)
+        if not checks:
+            return _NOTHING_HELD
         try:
-            yield
-        finally:
-            if checks:
-                await self._settle(meter, checks)
-
-    async def _hold(
-        self, meter: RequestMeter, checks: list[SpendCheck], amount: int, now: datetime
-    ) -> bool:
-        """True once held; False when the store is unreachable and quotas fail open."""
-        try:
-            decision = await self.store.hold(meter.request_id, checks, amount)
+            decision = await self.store.hold(request_id, checks, amount)
         except (RedisError, OSError) as error:
             self.metrics.limit_store_errors.inc()
             if not self.fail_open:
                 log.warning("spend store unreachable; request refused (fail closed)")
-                meter.limit_decision = "refused: spend store unreachable"
                 raise LimitStoreUnavailable(
-                    "Spend quotas cannot be checked; retry shortly."
+                    "Spend quotas cannot be checked; retry shortly.",
+                    decision="refused: spend store unreachable",
                 ) from error
             log.warning("spend store unreachable; request admitted without spend quotas")
-            meter.limit_decision = "unchecked: spend store unreachable"
-            return False
+            return _UNCHECKED
         if decision.refused_by is not None:
-            meter.limit_decision = f"refused: {decision.refused_by.name}"
             raise QuotaExceeded(decision.refused_by, decision.committed, amount, now)
-        if meter.limit_decision is None:
-            meter.limit_decision = "admitted"
-        return True
+        return QuotaHold(checks, ADMITTED)
 
-    async def _settle(self, meter: RequestMeter, checks: list[SpendCheck]) -> None:
+    async def settle(self, request_id: str, held: QuotaHold, cost: int) -> None:
+        """Charge the quotas `cost` instead of what was held on them."""
+        if not held.checks:
+            return
         try:
-            await self.store.settle(meter.request_id, checks, meter.cost)
+            await self.store.settle(request_id, held.checks, cost)
         except (RedisError, OSError):
             self.metrics.limit_store_errors.inc()
             log.warning("spend store unreachable; a request's quota hold expires on its own")

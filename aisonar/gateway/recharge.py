@@ -15,7 +15,6 @@ from aisonar.billing.ledger import LedgerEntry
 from aisonar.billing.money import format_amount
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import authenticate_exchange
 from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
@@ -25,8 +24,8 @@ class _RedeemRequest(msgspec.Struct):
     code: str
 
 
-async def redeem_code(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
-    identity = meter.identity = await authenticate_exchange(services, exchange)
+async def redeem_code(services: GatewayServices, exchange: Exchange) -> None:
+    identity = await authenticate_exchange(services, exchange)
     body = await exchange.read_body(services.max_body_bytes)
     try:
         code = msgspec.json.decode(body, type=_RedeemRequest).code
@@ -64,9 +63,7 @@ async def redeem_for(
     return entry
 
 
-async def payment_webhook(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter
-) -> None:
+async def payment_webhook(services: GatewayServices, exchange: Exchange) -> None:
     secret = services.billing.payment_webhook_secret
     if not secret:
         raise NotFound(N_("Payments are not configured (AISONAR_PAYMENT_WEBHOOK_SECRET)."))

@@ -11,7 +11,6 @@ from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
 from aisonar.gateway.inbound.anthropic import AnthropicDialect
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.translate.anthropic_inbound import anthropic_request_to_hub
 from aisonar.gateway.translate.hub import JsonObject
@@ -34,13 +33,11 @@ def _parse(body: bytes) -> tuple[_CountRequest, JsonObject]:
     return request, orjson.loads(body)
 
 
-async def count_tokens(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
-    meter.identity = await authenticate(
-        services.keys, _DIALECT.credential(exchange), exchange.client_ip
-    )
+async def count_tokens(services: GatewayServices, exchange: Exchange) -> None:
+    identity = await authenticate(services.keys, _DIALECT.credential(exchange), exchange.client_ip)
     body = await exchange.read_body(services.max_body_bytes)
     request, document = _parse(body)
-    route = services.channels.routes(meter.identity, request.model)[0]
+    route = services.channels.routes(identity, request.model)[0]
     model = route.upstream_model
     if route.adapter.name == _DIALECT.name:
         upstream_body = (

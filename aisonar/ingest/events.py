@@ -11,9 +11,9 @@ from typing import Annotated
 import msgspec
 import orjson
 
+from aisonar.clock import utcnow
 from aisonar.errors import InvalidInput
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import authenticate_exchange
 from aisonar.gateway.services import GatewayServices
 from aisonar.ingest.body import read_request_body
@@ -115,10 +115,10 @@ def parse_batch(body: bytes) -> list[_Event]:
     return events
 
 
-async def ingest_events(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:
+async def ingest_events(services: GatewayServices, exchange: Exchange) -> None:
+    received_at = utcnow()
     identity = await authenticate_exchange(services, exchange, reporting=True)
     events = parse_batch(await read_request_body(exchange, services.max_body_bytes))
-    received_at = meter.started_at
     reported = [
         usage_event(identity, _report(event, received_at), services.billing.prices, "ingest")
         for event in events

@@ -21,7 +21,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from aisonar.accounts.models import KeyIdentity
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import authenticate_exchange
 from aisonar.gateway.services import GatewayServices
 from aisonar.ingest.body import read_request_body
@@ -117,9 +116,7 @@ def _encoded(message: Message, media_type: str) -> bytes:
     return orjson.dumps(json_format.MessageToDict(message))
 
 
-async def receive_traces(
-    services: GatewayServices, exchange: Exchange, meter: RequestMeter
-) -> None:
+async def receive_traces(services: GatewayServices, exchange: Exchange) -> None:
     media_type = PROTOBUF
     try:
         media_type = _media_type(exchange)

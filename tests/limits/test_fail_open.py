@@ -8,7 +8,6 @@ import pytest
 from aisonar.accounts.models import KeyIdentity
 from aisonar.gateway.admission import Limiter, LimitStoreUnavailable
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.limits.models import (
     AppliedLimits,
@@ -47,10 +46,6 @@ def exchange() -> Exchange:
     return Exchange({"headers": []}, no_message, nowhere, "req_1")
 
 
-def meter() -> RequestMeter:
-    return RequestMeter("req_1", "/v1/chat/completions", None, identity=LIMITED)
-
-
 @pytest.mark.parametrize("fail_open", [True, False])
 async def test_an_unreachable_store_admits_or_refuses_as_set(
     fail_open: bool, caplog: pytest.LogCaptureFixture
@@ -58,16 +53,16 @@ async def test_an_unreachable_store_admits_or_refuses_as_set(
     metrics = GatewayMetrics()
     store = RedisLimitStore(f"redis://127.0.0.1:{free_port()}/0")
     limiter = Limiter(store, metrics, slot_ttl_s=60, fail_open=fail_open)
-    request = meter()
     try:
         if fail_open:
-            assert await limiter.admit(exchange(), request, 100) is None
-            assert request.limit_decision == "unchecked: limit store unreachable"
+            admission = await limiter.admit(exchange(), LIMITED, 100)
+            assert not (admission.slots or admission.tokens)
+            assert admission.decision == "unchecked: limit store unreachable"
         else:
             with pytest.raises(LimitStoreUnavailable) as refused:
-                await limiter.admit(exchange(), request, 100)
+                await limiter.admit(exchange(), LIMITED, 100)
             assert refused.value.status == 503 and refused.value.retry_after == "1"
-            assert request.limit_decision == "refused: limit store unreachable"
+            assert refused.value.decision == "refused: limit store unreachable"
     finally:
         await store.close()
     assert "limit store unreachable" in caplog.text
@@ -96,18 +91,16 @@ async def test_an_unreachable_spend_store_admits_or_refuses_as_set(
 
     store = RedisSpendStore(f"redis://127.0.0.1:{free_port()}/0", never_loaded, hold_ttl_s=60)
     quotas = SpendQuotas(store, metrics, fail_open=fail_open)
-    request = RequestMeter("req_1", "/v1/chat/completions", None, identity=CAPPED)
     try:
         if fail_open:
-            async with quotas.held(request, 1_000):
-                request.cost = 500
-            assert request.limit_decision == "unchecked: spend store unreachable"
+            held = await quotas.hold(CAPPED, "req_1", 1_000)
+            await quotas.settle("req_1", held, 500)
+            assert held.decision == "unchecked: spend store unreachable"
         else:
             with pytest.raises(LimitStoreUnavailable) as refused:
-                async with quotas.held(request, 1_000):
-                    raise AssertionError("forwarded without its quota")
+                await quotas.hold(CAPPED, "req_1", 1_000)
             assert refused.value.status == 503
-            assert request.limit_decision == "refused: spend store unreachable"
+            assert refused.value.decision == "refused: spend store unreachable"
     finally:
         await store.close()
     assert "spend store unreachable" in caplog.text
