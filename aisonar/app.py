@@ -59,7 +59,7 @@ from aisonar.observability.vitals import GatewayVitals
 from aisonar.privacy.erasure_job import keep_erasing
 from aisonar.privacy.policies import RESUME_INTERVAL_S, keep_announcing
 from aisonar.store.engine import create_engine
-from aisonar.usage.compaction import keep_compacting
+from aisonar.usage.compaction import compact_on_stopping, keep_compacting
 from aisonar.usage.partitions import ensure_partitions
 from aisonar.usage.retention import RetentionPolicy, keep_retaining
 from aisonar.usage.tokens import load_token_tables
@@ -313,6 +313,7 @@ def create_app(settings: Settings) -> GatewayApp:
             await notifier.close()
             await billing.ledger.stop(ledger_task)
             await writer.stop(writer_task)
+            await compact_on_stopping(engine)
             if otlp_export is not None:
                 await asyncio.to_thread(otlp_export.shutdown)
             await billing.store.close()

@@ -140,8 +140,8 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=5000, gt=0)
     retention_pause_s: float = Field(default=0.05, ge=0)
-    # How often hour and day rollups are rebuilt from the minutes (dashboards by hour or
-    # day lag the minutes by at most this).
+    # How often hour and day rollups are rebuilt from the minutes (summaries read the
+    # minutes not covered yet, so this bounds how many they read, not how fresh they are).
     rollup_compaction_interval_s: float = Field(default=60.0, gt=0)
     usage_batch_size: int = Field(default=1000, gt=0)
     usage_flush_interval_s: float = Field(default=0.25, gt=0)

@@ -52,8 +52,8 @@ class Reading:
 
 def window_of(rule: AlertRule, now: datetime) -> tuple[datetime, datetime, int]:
     """Since, until and the rollups to read: a window ends with the current minute and
-    reads minutes, or past 6 hours ends with the current hour and reads hours (as fresh as
-    the last compaction)."""
+    reads minutes, or past 6 hours ends with the current hour and reads hours (with the
+    minutes compaction has not covered yet, so as fresh)."""
     assert rule.window_s is not None
     granularity = MINUTE if rule.window_s <= LONGEST_MINUTE_WINDOW_S else HOUR
     seconds = int(now.timestamp())

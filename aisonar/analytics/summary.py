@@ -10,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, Select, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.billing.money import format_amount
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
-from aisonar.store.tables import rollup_dimensions, usage_rollups
+from aisonar.store.tables import rollup_compaction, rollup_dimensions, usage_rollups
+from aisonar.usage.compaction import truncated
 from aisonar.usage.histogram import percentile
 from aisonar.usage.rollups import (
     DAY,
@@ -32,6 +33,8 @@ from aisonar.usage.rollups import (
 PERCENTILES = (0.5, 0.9, 0.95, 0.99)
 _LONGEST_MINUTE_RANGE = timedelta(days=2)
 _LONGEST_HOUR_RANGE = timedelta(days=62)
+# The watermark with no compaction run yet: minutes answer for everything.
+_BEFORE_ANY_RUN = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class GroupBy(StrEnum):
@@ -186,26 +189,19 @@ def _group_label(by: GroupBy, value: Any) -> str:
     return str(value)
 
 
-async def summarize(
-    conn: AsyncConnection,
-    filters: Filters,
-    by: GroupBy,
-    *,
-    limit: int = 100,
-    granularity: int | None = None,
-) -> list[Summary]:
-    """Groups ordered by time for a series, else by cost, most first (top N). The rollups
-    read are the coarsest that cover the range, unless `granularity` names them (alerts
-    read minutes, which are never behind compaction)."""
-    if filters.until <= filters.since:
-        raise InvalidInput(N_("until must come after since"), param="until")
-    granularity = granularity or granularity_for(by, filters.since, filters.until)
+def _source(
+    filters: Filters, by: GroupBy, granularity: int, source: int, dialect: str
+) -> Select[Any]:
+    """The sums of one tier's rows in the range, per group: `granularity`'s rows (the
+    compacted tiers) or minutes (`source` MINUTE), a series' minutes put in its buckets."""
     rollups, dimensions = usage_rollups, rollup_dimensions
     sums = [func.sum(rollups.c[name]).label(name) for name in SUM_COLUMNS]
     if by is GroupBy.TOTAL:
         group: Any = None
     elif by in _GRANULARITY_OF:
         group = rollups.c.bucket_start
+        if source != granularity:
+            group = literal_column(truncated(dialect, granularity), DateTime(timezone=True))
     else:
         group = dimensions.c[_DIMENSION_OF[by]]
     columns = [*sums] if group is None else [group.label("group"), *sums]
@@ -213,7 +209,7 @@ async def summarize(
         select(*columns)
         .select_from(rollups)
         .where(
-            rollups.c.granularity == granularity,
+            rollups.c.granularity == source,
             rollups.c.bucket_start >= filters.since,
             rollups.c.bucket_start < filters.until,
         )
@@ -232,19 +228,59 @@ async def summarize(
             narrowed = True
     # The dimensions are joined only when a filter or the grouping needs them; otherwise
     # hours and days are read from the organizations' totals, a row per bucket, and a
-    # breakdown by model from the organizations' rows per model.
-    if granularity != MINUTE and not narrowed and by is GroupBy.MODEL:
+    # breakdown by model from the organizations' rows per model. Minutes hold only the
+    # requests' combinations.
+    if source != MINUTE and not narrowed and by is GroupBy.MODEL:
         query = query.join(dimensions, dimensions.c.id == -rollups.c.dimensions_id).where(
             rollups.c.dimensions_id < ORGANIZATION_TOTAL
         )
     elif narrowed or by in _DIMENSION_OF:
         query = query.join(dimensions, dimensions.c.id == rollups.c.dimensions_id)
-    elif granularity != MINUTE:
+    elif source != MINUTE:
         query = query.where(rollups.c.dimensions_id == ORGANIZATION_TOTAL)
-    if group is not None:
-        query = query.group_by(group)
-        order = group if by in _GRANULARITY_OF else func.sum(rollups.c.cost).desc()
-        query = query.order_by(order).limit(limit)
+    return query if group is None else query.group_by(group)
+
+
+def _sources(filters: Filters, by: GroupBy, granularity: int, dialect: str) -> Select[Any]:
+    """Every row of the range once: minutes alone for minutes; otherwise hours or days
+    before compaction's watermark (they hold exactly the minutes before it) and the
+    minutes from it on, read in one statement so that both sides see one watermark."""
+    if granularity == MINUTE:
+        return _source(filters, by, MINUTE, MINUTE, dialect)
+    watermark = func.coalesce(
+        select(rollup_compaction.c.compacted_through).scalar_subquery(), _BEFORE_ANY_RUN
+    )
+    bucket_start = usage_rollups.c.bucket_start
+    compacted = _source(filters, by, granularity, granularity, dialect)
+    tail = _source(filters, by, granularity, MINUTE, dialect)
+    parts = union_all(
+        compacted.where(bucket_start < watermark), tail.where(bucket_start >= watermark)
+    ).subquery()
+    sums = [func.sum(parts.c[name]).label(name) for name in SUM_COLUMNS]
+    if by is GroupBy.TOTAL:
+        return select(*sums)
+    return select(parts.c.group, *sums).group_by(parts.c.group)
+
+
+async def summarize(
+    conn: AsyncConnection,
+    filters: Filters,
+    by: GroupBy,
+    *,
+    limit: int = 100,
+    granularity: int | None = None,
+) -> list[Summary]:
+    """Groups ordered by time for a series, else by cost, most first (top N). The rollups
+    read are the coarsest that cover the range, unless `granularity` names them, with the
+    minutes compaction has not covered yet: every event counts from the moment it is
+    written."""
+    if filters.until <= filters.since:
+        raise InvalidInput(N_("until must come after since"), param="until")
+    granularity = granularity or granularity_for(by, filters.since, filters.until)
+    query = _sources(filters, by, granularity, conn.dialect.name)
+    if by is not GroupBy.TOTAL:
+        group, cost = query.selected_columns.group, query.selected_columns.cost
+        query = query.order_by(group if by in _GRANULARITY_OF else cost.desc()).limit(limit)
     found = []
     for row in await conn.execute(query):
         values = row._mapping

@@ -1,8 +1,8 @@
 """The dashboard: the organization's balance, the person's spend today and this month,
 their cost per day over 30 days, requests and tokens by model, latency percentiles and
 error rate; read from the rollups with the same functions as `/api/analytics/usage` and
-`/api/me/balance`, scoped as they scope them (hours and days are rebuilt from minutes
-every `AISONAR_ROLLUP_COMPACTION_INTERVAL_S`, so the figures can lag that much)."""
+`/api/me/balance`, scoped as they scope them (hours and days up to compaction's
+watermark, the minutes after it: a request counts as soon as the writer has written it)."""
 
 from __future__ import annotations
 

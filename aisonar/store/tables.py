@@ -295,6 +295,16 @@ usage_rollups = Table(
     Index(None, "granularity", "bucket_start"),
 )
 
+# One row: the hour and day rollups hold the sums of every minute before
+# `compacted_through`, and only those; the minutes from it on are read for the rest
+# (`usage/compaction.py`).
+rollup_compaction = Table(
+    "rollup_compaction",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("compacted_through", DateTime(timezone=True), nullable=False),
+)
+
 # Every change to keys, users, organizations or channels appends a row here; each
 # running server polls it to drop stale cache entries within a fraction of a second.
 change_log = Table(

@@ -1,7 +1,8 @@
 """Rollups: usage summed per minute, hour and day for every combination of organization,
 user, key, model, provider, channel, status class and source, so that dashboards never
 read raw rows. The usage writer adds each batch to its minutes in the transaction that
-writes the raw events; hours and days are rebuilt from the minutes (`compaction`).
+writes the raw events, and to its hour and day too when compaction has already covered
+its minute; hours and days are rebuilt from the minutes (`compaction`).
 
 Each combination is a row of `rollup_dimensions`, numbered once and remembered; the
 sums are upserted on (granularity, organization, bucket, combination), a narrow key
@@ -90,13 +91,9 @@ def _add(sums: list[int], event: UsageEvent) -> None:
             sums[12] += event.output_tokens
 
 
-def aggregate(events: Iterable[UsageEvent], late_before: int) -> Sums:
-    """The events summed per minute. Hours and days are rebuilt from the minutes by
-    `compaction` for recent time; events that started before `late_before` (epoch
-    seconds: older than compaction looks back) are also added to their hour and day
-    here."""
+def aggregate(events: Iterable[UsageEvent]) -> Sums:
+    """The events summed per minute."""
     minutes: Sums = {}
-    late: Sums = {}
     width = len(SUM_COLUMNS)
     for event in events:
         seconds = int(event.started_at.timestamp())
@@ -105,16 +102,20 @@ def aggregate(events: Iterable[UsageEvent], late_before: int) -> Sums:
         if row is None:
             row = minutes[key] = [0] * width
         _add(row, event)
-        if seconds < late_before:
-            late_row = late.get(key)
-            if late_row is None:
-                late_row = late[key] = [0] * width
-            _add(late_row, event)
+    return minutes
+
+
+def with_compacted(minutes: Sums, compacted_through: int) -> Sums:
+    """The minutes' sums, and those of minutes before `compacted_through` (epoch seconds:
+    compaction's watermark, which hours and days already cover) added to their hour and
+    day too: the combination's row, its organization and model's, and its
+    organization's."""
     sums = dict(minutes)
-    for (_, start, dimensions), row in late.items():
+    for (_, start, dimensions), row in minutes.items():
+        if start >= compacted_through:
+            continue
         for granularity in (HOUR, DAY):
             bucket = start - start % granularity
-            # The combination's row, its organization and model's, and its organization's.
             for key in (
                 (granularity, bucket, dimensions),
                 (granularity, bucket, model_tier(dimensions)),

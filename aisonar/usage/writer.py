@@ -1,7 +1,7 @@
 """The batched usage writer: requests hand events over without waiting; a background
 task inserts them in batches, adds them to their minute rollups in the same transaction
-(`compaction` makes hours and days of those), and flushes everything pending on
-shutdown.
+(`compaction` makes hours and days of those; an event whose minute compaction has already
+covered is added to its hour and day here), and flushes everything pending on shutdown.
 
 Events an application reports (ingestion) may come twice, when it retries: those already
 stored, or repeated within a batch, are skipped before the insert, so that rollups count
@@ -31,7 +31,7 @@ from aisonar.clock import utcnow
 from aisonar.store.engine import is_sqlite, placeholders
 from aisonar.store.tables import usage_events
 from aisonar.usage import rollups
-from aisonar.usage.compaction import LATE_AFTER
+from aisonar.usage.compaction import compacted_through, lock_watermark_shared
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
 from aisonar.usage.storable import storable
 
@@ -170,24 +170,28 @@ class UsageWriter:
 
     def _prepare(self, events: list[UsageEvent]) -> _Prepared:
         """The driver's rows and the minute sums of a batch: pure, so a thread may do it."""
-        late_before = int((utcnow() - LATE_AFTER).timestamp())
         events = [storable(event) for event in events]
         return _Prepared(
-            events,
-            [self._to_row(event) for event in events],
-            rollups.aggregate(events, late_before),
+            events, [self._to_row(event) for event in events], rollups.aggregate(events)
         )
 
     async def _insert(self, prepared: _Prepared) -> None:
         async with self._engine.begin() as conn:
+            # First, so that a run moving the watermark waits for this whole transaction.
+            await lock_watermark_shared(conn)
             if any(event.external_id is not None for event in prepared.events):
                 unseen = await _unseen(conn, prepared.events)
                 if not unseen:
                     return
                 if len(unseen) < len(prepared.events):
                     prepared = self._prepare(unseen)
-            batch, rows, sums = prepared.events, prepared.rows, prepared.sums
+            batch, rows = prepared.events, prepared.rows
             await conn.exec_driver_sql(self._statement, rows)
+            # After the insert: on SQLite, once the write lock is held, it is the latest.
+            through = await compacted_through(conn)
+            sums = rollups.with_compacted(
+                prepared.sums, 0 if through is None else int(through.timestamp())
+            )
             combinations = (key[2] for key in sums if len(key[2]) > 1)
             ids = await self._dimension_ids.resolve(conn, combinations)
             time_value = _sqlite_time if self._sqlite else _unchanged

@@ -25,6 +25,8 @@ NO_PERSONAL_DATA = {
     "alert_rules": "an organization's alert rules: no person",
     # Page views counted per day, path, referrer domain, browser, device and country.
     "site_page_views": "aggregated page views: no identifier of anyone",
+    # How far compaction has rebuilt hour and day rollups: one time.
+    "rollup_compaction": "a watermark: no person",
 }
 
 # Columns that name a person, or say where they were, wherever they appear.

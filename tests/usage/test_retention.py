@@ -64,7 +64,7 @@ async def test_raw_events_go_with_their_plan_and_the_ledger_stays(
     # Written "now" (so they go through the minutes), ten days old by --as-of.
     await write(backend, [event(org.id, now) for org in (free, pro) for _ in range(30)])
     async with backend.engine.begin() as conn:
-        await compact(conn, now)
+        await compact(conn, now + timedelta(minutes=1))  # through this minute
     before = {org.id: await counts(backend, org) for org in (free, pro)}
     assert before[free.id] == (30, 90, 1)  # the minute, the hour and the day rows
 
@@ -114,7 +114,7 @@ async def an_org_with_fresh_usage(backend: Backend, operator: Api) -> Org:
     now = utcnow()
     await write(backend, [event(org.id, now) for _ in range(30)])
     async with backend.engine.begin() as conn:
-        await compact(conn, now)
+        await compact(conn, now + timedelta(minutes=1))  # through this minute
     assert await counts(backend, org) == (30, 90, 1)
     return org
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from alembic import op
 
-from aisonar.usage.compaction import model_tier_statements
+from aisonar.usage.compaction import bound, model_tier_statements
 from aisonar.usage.rollups import DAY, HOUR
 
 revision = "0020"
@@ -22,15 +21,13 @@ branch_labels = None
 depends_on = None
 
 _EVER = datetime(1970, 1, 1, tzinfo=UTC)
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def upgrade() -> None:
     for granularity in (HOUR, DAY):
         for sql in model_tier_statements(granularity):
-            statement = sa.text(sql).bindparams(
-                sa.bindparam("since", type_=sa.DateTime(timezone=True))
-            )
-            op.get_bind().execute(statement, {"since": _EVER})
+            op.get_bind().execute(bound(sql), {"since": _EVER, "through": _NEVER})
 
 
 def downgrade() -> None:
