@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,11 +24,11 @@ from aisonar.analytics.summary import Filters, GroupBy, summarize, window
 from aisonar.cli import main
 from aisonar.clock import utcnow
 from aisonar.store.tables import usage_rollups
-from aisonar.testing.gateway_server import RunningGateway, running_gateway
+from aisonar.testing.gateway_server import free_port
 from aisonar.usage.compaction import compact, compacted_through, floor
 from aisonar.usage.rollups import DAY, HOUR, MINUTE
 from tests.api.people import Api
-from tests.support import Backend, Tenant, cli_environment, make_tenant
+from tests.support import Backend, Tenant, cli_environment, make_tenant, start_gateway_process
 from tests.usage.test_rollups import event, write
 
 LAG_LIMIT_S = 5.0
@@ -41,8 +44,8 @@ async def requests_counted(backend: Backend, org_id: str) -> int:
     return total.requests
 
 
-async def ask(gateway: RunningGateway, tenant: Tenant) -> None:
-    client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=tenant.secret, max_retries=0)
+async def ask(url: str, tenant: Tenant) -> None:
+    client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=tenant.secret, max_retries=0)
     async with client:
         await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}]
@@ -61,25 +64,44 @@ async def cli(backend: Backend, *arguments: str) -> Any:
     return json.loads(result.stdout)
 
 
+@asynccontextmanager
+async def gateway_processes(backend: Backend, count: int) -> AsyncIterator[list[str]]:
+    """`aisonar serve` in processes of their own, with the default settings; stopped
+    gracefully (SIGTERM) at the end."""
+    ports = [free_port() for _ in range(count)]
+    servers = [await start_gateway_process(backend, port) for port in ports]
+    try:
+        yield [f"http://127.0.0.1:{port}" for port in ports]
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        for server in servers:
+            # uvicorn raises the signal again once it has shut down gracefully.
+            assert await server.wait() in (0, -signal.SIGTERM)
+
+
 async def test_a_request_counts_everywhere_within_five_seconds_of_its_end(
-    gateway: RunningGateway, backend: Backend
+    backend: Backend,
 ) -> None:
     tenant = await make_tenant(backend.engine)
-    # A second server writing to the same database, with the default flush interval.
-    settings = backend.settings.model_copy(update={"usage_flush_interval_s": 0.25})
-    async with running_gateway(settings) as other:
+    async with backend.engine.begin() as conn:
+        _, token = await tokens.create_token(conn, tenant.email, name="tests")
+    # Two servers writing to one database, each flushing its writer every 0.25 s.
+    async with gateway_processes(backend, 2) as urls:
         lags = []
         for index in range(REQUESTS):
-            await ask(other if index % 2 else gateway, tenant)
+            await ask(urls[index % 2], tenant)
             ended = time.monotonic()
             while await requests_counted(backend, tenant.org_id) < index + 1:
                 assert time.monotonic() - ended < LAG_LIMIT_S, f"request {index} not counted"
                 await asyncio.sleep(0.01)
             lags.append(time.monotonic() - ended)
+        by_key = (await Api(urls[0], token).get("/api/analytics/usage?by=key")).body
     print(
         f"\n{backend.name}: lag from a request's end to its summary over {REQUESTS} requests:"
         f" p50 {statistics.median(lags) * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms"
     )
+    assert [(row["group"], row["requests"]) for row in by_key] == [(tenant.key_id, REQUESTS)]
     since, until = window(None, None)
     today = floor(utcnow(), DAY)
     async with backend.engine.connect() as conn:
@@ -94,11 +116,6 @@ async def test_a_request_counts_everywhere_within_five_seconds_of_its_end(
         backend, "usage", "summary", "--org", tenant.org_name, "--by", "model", "--json"
     )
     assert [(row["group"], row["requests"]) for row in by_model] == [("gpt-4o-mini", REQUESTS)]
-    async with backend.engine.begin() as conn:
-        _, token = await tokens.create_token(conn, tenant.email, name="tests")
-    api = Api(gateway.url, token)
-    by_key = (await api.get("/api/analytics/usage?by=key")).body
-    assert [(row["group"], row["requests"]) for row in by_key] == [(tenant.key_id, REQUESTS)]
 
 
 async def rollup_requests(backend: Backend, org_id: str, granularity: int) -> int:
@@ -115,10 +132,15 @@ async def rollup_requests(backend: Backend, org_id: str, granularity: int) -> in
 
 async def test_a_stopped_server_leaves_its_usage_compacted(backend: Backend) -> None:
     tenant = await make_tenant(backend.engine)
-    async with running_gateway(backend.settings) as alone:
+    async with gateway_processes(backend, 1) as [url]:
         for _ in range(5):
-            await ask(alone, tenant)
-    # Stopped after the writer's last flush: its minutes, hours and days all hold them.
+            await ask(url, tenant)
+        stopping = utcnow()
+    # Its last run went through the minute it stopped in, after the writer's last flush:
+    # its minutes, hours and days all hold what it wrote.
+    async with backend.engine.connect() as conn:
+        through = await compacted_through(conn)
+    assert through is not None and through >= floor(stopping, MINUTE) + timedelta(minutes=1)
     assert await rollup_requests(backend, tenant.org_id, MINUTE) == 5
     assert await rollup_requests(backend, tenant.org_id, HOUR) == 5
     assert await rollup_requests(backend, tenant.org_id, DAY) == 5
