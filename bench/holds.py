@@ -18,7 +18,7 @@ from genai_prices import Usage
 from aisonar.billing.output_limits import model_output_limit
 from aisonar.billing.price_database import lookup
 from aisonar.config import Settings
-from aisonar.gateway.formats.prompt_bound import prompt_bound
+from aisonar.gateway.body.prompt_bound import prompt_bound
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
 

@@ -31,12 +31,12 @@ from aisonar.gateway.gemini_embeddings import GeminiEmbed
 from aisonar.gateway.gemini_json_stream import stream_json_array
 from aisonar.gateway.generation import Generation
 from aisonar.gateway.http import Exchange, Receive, Scope, Send
-from aisonar.gateway.inbound.dialect import Dialect, PathTarget
-from aisonar.gateway.inbound.gemini import query_parameter
 from aisonar.gateway.metrics_access import MetricsTokenRequired, check_metrics_access
 from aisonar.gateway.responses_api import Responses
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.websocket_refusal import refuse_websocket
+from aisonar.gateway.wire.dialect import Dialect, PathTarget
+from aisonar.gateway.wire.gemini.client import query_parameter
 from aisonar.usage.writer import UsageWriter
 
 log = logging.getLogger(__name__)

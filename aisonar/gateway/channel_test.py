@@ -13,8 +13,8 @@ import aiohttp
 from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import Channel, ChannelTimeouts, ChannelWithSecret
 from aisonar.errors import AISonarError, InvalidInput
-from aisonar.gateway.providers.registry import ADAPTERS
 from aisonar.gateway.upstream import upstream_error
+from aisonar.gateway.wire.registry import ADAPTERS
 from aisonar.token_usage import TokenUsage
 
 # A test waits at most this long for the whole answer, whatever the timeouts say.

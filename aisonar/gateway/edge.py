@@ -10,7 +10,7 @@ import logging
 from aisonar.errors import AISonarError
 from aisonar.gateway.errors import ServerShuttingDown
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.inbound.dialect import Dialect
+from aisonar.gateway.wire.dialect import Dialect
 
 log = logging.getLogger(__name__)
 

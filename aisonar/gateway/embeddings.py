@@ -12,19 +12,19 @@ from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.auth import presented_key
 from aisonar.gateway.endpoint import OPENAI
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.formats.openai import (
+from aisonar.gateway.http import Exchange
+from aisonar.gateway.pipeline import Forward, Leg
+from aisonar.gateway.relay import relay_json, relay_translated_json
+from aisonar.gateway.routing import Route
+from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.wire.gemini.embeddings_from_openai import GeminiEmbeddings
+from aisonar.gateway.wire.gemini.upstream import gemini_method_url
+from aisonar.gateway.wire.openai.format import (
     EmbeddingsRequest,
     parse_embeddings_request,
     read_usage,
     rewrite_body,
 )
-from aisonar.gateway.formats.openai_embeddings_to_gemini import GeminiEmbeddings
-from aisonar.gateway.http import Exchange
-from aisonar.gateway.pipeline import Forward, Leg
-from aisonar.gateway.providers.gemini import gemini_method_url
-from aisonar.gateway.relay import relay_json, relay_translated_json
-from aisonar.gateway.routing import Route
-from aisonar.gateway.services import GatewayServices
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
 

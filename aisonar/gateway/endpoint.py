@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.inbound.anthropic import AnthropicDialect
-from aisonar.gateway.inbound.dialect import Dialect
-from aisonar.gateway.inbound.gemini import GeminiDialect
-from aisonar.gateway.inbound.openai import OpenAIDialect
 from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.wire.anthropic.client import AnthropicDialect
+from aisonar.gateway.wire.dialect import Dialect
+from aisonar.gateway.wire.gemini.client import GeminiDialect
+from aisonar.gateway.wire.openai.client import OpenAIDialect
 
 Handler = Callable[[GatewayServices, Exchange], Awaitable[None]]
 
@@ -25,6 +25,6 @@ class Endpoint:
     method: str
     handler: Handler
     dialect: Dialect = OPENAI
-    # Whether its body is always JSON, checked as it is read (json_body.py); not the
+    # Whether its body is always JSON, checked as it is read (body/json_body.py); not the
     # reports', which may come gzip-compressed or as protobuf.
     json_body: bool = True

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 
 from aisonar.errors import AISonarError
-from aisonar.gateway.formats.openai import delivered_text, response_text
-from aisonar.gateway.providers.adapter import UpstreamAdapter
 from aisonar.gateway.relay import UNREADABLE
-from aisonar.gateway.translate.hub import JsonObject
+from aisonar.gateway.wire.adapter import UpstreamAdapter
+from aisonar.gateway.wire.hub import JsonObject
+from aisonar.gateway.wire.openai.format import delivered_text, response_text
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_chat_prompt_tokens, count_text_tokens
 

@@ -10,15 +10,15 @@ import msgspec
 import orjson
 
 from aisonar.gateway.auth import authenticate
+from aisonar.gateway.body.errors import invalid_body
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.estimate import TokenEstimator
-from aisonar.gateway.formats.body_errors import invalid_body
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
-from aisonar.gateway.inbound.gemini import GeminiDialect
-from aisonar.gateway.providers.gemini import API_VERSION
 from aisonar.gateway.services import GatewayServices
-from aisonar.gateway.translate.gemini_inbound import gemini_request_to_hub
 from aisonar.gateway.upstream import open_upstream
+from aisonar.gateway.wire.gemini.client import GeminiDialect
+from aisonar.gateway.wire.gemini.hub_client import gemini_request_to_hub
+from aisonar.gateway.wire.gemini.upstream import API_VERSION
 
 _DIALECT = GeminiDialect()
 

@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from functools import partial
 
 from aisonar.gateway.admission import token_estimate
+from aisonar.gateway.body.prompt_bound import prompt_bound
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.formats.gemini_embeddings import (
+from aisonar.gateway.http import Exchange
+from aisonar.gateway.pipeline import Forward, Leg
+from aisonar.gateway.relay import relay_json, relay_translated_json
+from aisonar.gateway.routing import Route
+from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.wire.dialect import Dialect
+from aisonar.gateway.wire.gemini.client import GeminiDialect
+from aisonar.gateway.wire.gemini.embeddings import (
     EmbedRequest,
     from_openai_embeddings,
     gemini_embeddings_usage,
@@ -17,15 +25,7 @@ from aisonar.gateway.formats.gemini_embeddings import (
     parse_embed_request,
     with_upstream_model,
 )
-from aisonar.gateway.formats.prompt_bound import prompt_bound
-from aisonar.gateway.http import Exchange
-from aisonar.gateway.inbound.dialect import Dialect
-from aisonar.gateway.inbound.gemini import GeminiDialect
-from aisonar.gateway.pipeline import Forward, Leg
-from aisonar.gateway.providers.gemini import gemini_method_url
-from aisonar.gateway.relay import relay_json, relay_translated_json
-from aisonar.gateway.routing import Route
-from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.wire.gemini.upstream import gemini_method_url
 from aisonar.token_usage import TokenUsage
 
 _DIALECT = GeminiDialect()

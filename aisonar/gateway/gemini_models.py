@@ -18,9 +18,9 @@ from aisonar.billing.output_limits import model_output_limit
 from aisonar.gateway.auth import authenticate
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.inbound.gemini import GeminiDialect, query_parameter
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.wire.gemini.client import GeminiDialect, query_parameter
 
 _DIALECT = GeminiDialect()
 _DEFAULT_PAGE_SIZE = 50

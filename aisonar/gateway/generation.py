@@ -12,7 +12,6 @@ from aisonar.billing.output_limits import model_reasons
 from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.inbound.dialect import Dialect, GenerationRequest, PathTarget
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import Forward, Leg
 from aisonar.gateway.relay import (
@@ -23,14 +22,15 @@ from aisonar.gateway.relay import (
 )
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
-from aisonar.gateway.translate.delivery import drop_for_target, show_dropped_fields
-from aisonar.gateway.translate.hub import (
+from aisonar.gateway.upstream import UpstreamAnswer
+from aisonar.gateway.wire.delivery import drop_for_target, show_dropped_fields
+from aisonar.gateway.wire.dialect import Dialect, GenerationRequest, PathTarget
+from aisonar.gateway.wire.hub import (
     JsonObject,
     hub_usage,
     usage_from_hub,
     with_output_limit,
 )
-from aisonar.gateway.upstream import UpstreamAnswer
 from aisonar.token_usage import TokenUsage
 
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from aisonar.errors import AISonarError
+from aisonar.gateway.body.json_body import check_json_body
 from aisonar.gateway.errors import InvalidRequest, PayloadTooLarge
-from aisonar.gateway.json_body import check_json_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

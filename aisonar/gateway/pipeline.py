@@ -31,11 +31,11 @@ from aisonar.gateway.errors import ClientDisconnected
 from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.failover import with_failover
 from aisonar.gateway.http import Exchange
-from aisonar.gateway.inbound.dialect import Dialect
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.upstream import UpstreamAnswer, open_upstream
+from aisonar.gateway.wire.dialect import Dialect
 
 # Relays the upstream's answer to the client, metering it: one of relay.py's functions,
 # its endpoint's arguments bound.

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from aisonar.gateway.errors import UnreadableUpstream
 from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.sse import SseSplitter, event_data
 from aisonar.gateway.upstream import UpstreamAnswer
+from aisonar.gateway.wire.adapter import HubReader, StreamUsage
+from aisonar.gateway.wire.dialect import HubWriter
 from aisonar.token_usage import TokenUsage
 
 # What reading a malformed upstream document raises.
@@ -23,38 +25,6 @@ UNREADABLE = (ValueError, KeyError, TypeError, AttributeError)
 _MAX_KEPT_FOR_ESTIMATE = 4 * 1024 * 1024
 
 JsonObject = dict[str, Any]
-
-
-class StreamUsage(Protocol):
-    """Reads usage from the events of one stream in the upstream's format."""
-
-    marker: re.Pattern[bytes]
-    usage: TokenUsage | None
-
-    def observe(self, data: bytes) -> bool:
-        """Read the data of an event that matched `marker`; False to keep it from the client."""
-        ...
-
-
-class HubReader(Protocol):
-    """Turns an upstream's stream events into hub chunks."""
-
-    @property
-    def usage(self) -> TokenUsage | None:
-        """The stream's usage once the upstream reported its final counts."""
-        ...
-
-    def feed(self, event: bytes) -> list[JsonObject]: ...
-
-    def finish(self) -> list[JsonObject]: ...
-
-
-class HubWriter(Protocol):
-    """Turns hub chunks into stream events in the client's format."""
-
-    def feed(self, chunk: JsonObject) -> bytes: ...
-
-    def finish(self) -> bytes: ...
 
 
 async def relay_json(

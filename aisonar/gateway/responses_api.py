@@ -12,19 +12,10 @@ import orjson
 from aisonar.billing.output_limits import model_reasons
 from aisonar.gateway.admission import token_estimate
 from aisonar.gateway.auth import presented_key
+from aisonar.gateway.body.output_limit import insert_field
+from aisonar.gateway.body.prompt_bound import prompt_bound
 from aisonar.gateway.endpoint import OPENAI
 from aisonar.gateway.estimate import TokenEstimator
-from aisonar.gateway.formats.output_limit import insert_field
-from aisonar.gateway.formats.prompt_bound import prompt_bound
-from aisonar.gateway.formats.responses import (
-    ResponsesRequest,
-    ResponsesStreamUsage,
-    parse_responses_request,
-    responses_body_usage,
-    responses_delivered_text,
-    responses_output_text,
-    responses_stream_error_event,
-)
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import Forward, Leg
@@ -37,27 +28,36 @@ from aisonar.gateway.relay import (
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.sse import event_data
-from aisonar.gateway.translate.delivery import drop_for_target, show_dropped_fields
-from aisonar.gateway.translate.hub import (
+from aisonar.gateway.upstream import UpstreamAnswer
+from aisonar.gateway.wire.delivery import drop_for_target, show_dropped_fields
+from aisonar.gateway.wire.hub import (
     JsonObject,
     hub_usage,
     note_dropped,
     usage_from_hub,
     with_output_limit,
 )
-from aisonar.gateway.translate.responses_answers import ResponseFrame, hub_response_to_responses
-from aisonar.gateway.translate.responses_compaction import OWN_MARK, summaries_as_messages
-from aisonar.gateway.translate.responses_inbound import (
+from aisonar.gateway.wire.responses.answers import ResponseFrame, hub_response_to_responses
+from aisonar.gateway.wire.responses.compaction import OWN_MARK, summaries_as_messages
+from aisonar.gateway.wire.responses.format import (
+    ResponsesRequest,
+    ResponsesStreamUsage,
+    parse_responses_request,
+    responses_body_usage,
+    responses_delivered_text,
+    responses_output_text,
+    responses_stream_error_event,
+)
+from aisonar.gateway.wire.responses.hub_client import (
     HubRequest,
     client_names,
     responses_request_to_hub,
     upstream_request,
 )
-from aisonar.gateway.translate.responses_stream import (
+from aisonar.gateway.wire.responses.stream import (
     HubToCompactionStream,
     HubToResponsesStream,
 )
-from aisonar.gateway.upstream import UpstreamAnswer
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.tokens import count_text_tokens
 
@@ -83,8 +83,8 @@ class _Estimator:
 
 def _upstream_body(body: bytes, request: ResponsesRequest, model: str, output_bound: int) -> bytes:
     """The client's bytes with the upstream's model, and the gateway's output limit when the
-    client set none; compaction items of the gateway's own (`responses_compaction`) become
-    the messages of their summaries."""
+    client set none; compaction items of the gateway's own (`wire/responses/compaction.py`)
+    become the messages of their summaries."""
     own_compaction = OWN_MARK in body
     if model == request.model and not own_compaction:
         if request.max_output_tokens is not None:

@@ -17,8 +17,8 @@ from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
 from aisonar.gateway.errors import ModelNotAllowed, ModelNotFound, NoHealthyChannel
 from aisonar.gateway.health import ChannelHealth
-from aisonar.gateway.providers.adapter import UpstreamAdapter
-from aisonar.gateway.providers.registry import ADAPTERS
+from aisonar.gateway.wire.adapter import UpstreamAdapter
+from aisonar.gateway.wire.registry import ADAPTERS
 
 # Names matched by patterns are resolved once and remembered, up to this many.
 _PATTERN_CACHE_LIMIT = 10_000

@@ -10,11 +10,11 @@ from aisonar.gateway.auth import authenticate
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.estimate import TokenEstimator
 from aisonar.gateway.http import JSON_CONTENT_TYPE, Exchange
-from aisonar.gateway.inbound.anthropic import AnthropicDialect
 from aisonar.gateway.services import GatewayServices
-from aisonar.gateway.translate.anthropic_inbound import anthropic_request_to_hub
-from aisonar.gateway.translate.hub import JsonObject
 from aisonar.gateway.upstream import open_upstream
+from aisonar.gateway.wire.anthropic.client import AnthropicDialect
+from aisonar.gateway.wire.anthropic.hub_client import anthropic_request_to_hub
+from aisonar.gateway.wire.hub import JsonObject
 
 _COUNT_PATH = "/v1/messages/count_tokens"
 _DIALECT = AnthropicDialect()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-from aisonar.gateway.formats.gemini import gemini_status
+from aisonar.gateway.wire.gemini.format import gemini_status
 from aisonar.testing.fake_core import (
     CUT_AFTER_ROUNDS,
     Admission,

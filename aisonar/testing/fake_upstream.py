@@ -30,7 +30,7 @@ from typing import Any, Self
 import orjson
 from aiohttp import web
 
-from aisonar.gateway.formats.gemini import gemini_status
+from aisonar.gateway.wire.gemini.format import gemini_status
 from aisonar.testing import fake_anthropic, fake_gemini, fake_responses
 from aisonar.testing.fake_core import (
     CUT_AFTER_ROUNDS,

@@ -25,11 +25,11 @@ from aisonar.gateway.charging import Billing
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import Forward, Leg, _attempt
-from aisonar.gateway.providers.registry import ADAPTERS
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route, UpstreamTimeouts
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.upstream import UpstreamAnswer
+from aisonar.gateway.wire.registry import ADAPTERS
 from aisonar.limits.memory_spend import MemorySpendStore
 from aisonar.limits.models import Subject
 from aisonar.limits.spend import Period

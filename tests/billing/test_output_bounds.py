@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from aisonar.billing.output_limits import model_output_limit
-from aisonar.gateway.formats.duplicate_fields import refuse_duplicate_fields
-from aisonar.gateway.formats.prompt_bound import MEDIA_ITEM_TOKENS, prompt_bound
+from aisonar.gateway.body.duplicate_fields import refuse_duplicate_fields
+from aisonar.gateway.body.prompt_bound import MEDIA_ITEM_TOKENS, prompt_bound
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.support import Tenant, make_tenant

@@ -15,8 +15,8 @@ import pytest
 from aisonar.gateway.sse import SseSplitter, event_data
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
+from tests.gateway.wire.anthropic.cases import sdk_final_message
 from tests.support import Backend, Tenant, recorded_events
-from tests.translate.anthropic_cases import sdk_final_message
 
 REQUESTS = Path(__file__).resolve().parent / "agent_requests"
 # The fixtures redact the header's value; these are the betas Claude Code sends by default.

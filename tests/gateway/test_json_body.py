@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from aisonar.gateway.json_body import MAX_JSON_DEPTH, json_depth_exceeds
+from aisonar.gateway.body.json_body import MAX_JSON_DEPTH, json_depth_exceeds
 from aisonar.store.tables import usage_events
 from aisonar.testing.gateway_server import RunningGateway
 from tests.ingest.test_events import ingest_key

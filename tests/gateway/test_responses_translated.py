@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from aisonar.gateway.sse import SseSplitter, event_data
-from aisonar.gateway.translate.responses_compaction import (
+from aisonar.gateway.wire.responses.compaction import (
     COMPACTION_PROMPT,
     SUMMARY_INTRODUCTION,
     compaction_item,

@@ -7,10 +7,10 @@ import orjson
 import pytest
 
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.formats.anthropic import render_anthropic_error
-from aisonar.gateway.formats.gemini import render_gemini_error
-from aisonar.gateway.formats.openai_errors import render_openai_error
 from aisonar.gateway.upstream import upstream_error
+from aisonar.gateway.wire.anthropic.format import render_anthropic_error
+from aisonar.gateway.wire.gemini.format import render_gemini_error
+from aisonar.gateway.wire.openai.errors import render_openai_error
 
 SECRET = "sk-live-secret-0123456789"
 OPENAI_ERROR = {
