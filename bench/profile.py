@@ -39,9 +39,15 @@ STAGES: Sequence[tuple[str, str]] = (
     ("admission (limits, quotas)", r"aisonar/gateway/(admission|quotas)\.py|aisonar/limits/"),
     ("hold / settle", r"aisonar/gateway/charging\.py|aisonar/billing/"),
     ("route", r"aisonar/gateway/(routing|failover)\.py|aisonar/channels/"),
-    ("relay (answer to client)", r"aisonar/gateway/(relay|sse)\.py|aisonar/gateway/inbound/"),
+    (
+        "relay (answer to client)",
+        r"aisonar/gateway/(relay|sse)\.py|aisonar/gateway/wire/(dialect|\w+/client)\.py",
+    ),
     ("forward (upstream client)", r"aisonar/gateway/upstream\.py|aiohttp/"),
-    ("parse (body, call)", r"aisonar/gateway/(json_body|generation|formats/)|orjson"),
+    (
+        "parse (body, call)",
+        r"aisonar/gateway/(body/|generation|wire/\w+/(format|errors|embeddings\w*)\.py)|orjson",
+    ),
     ("pipeline, edge, ASGI", r"aisonar/gateway/|aisonar/web/"),
     ("HTTP server (uvicorn)", r"uvicorn/|httptools"),
     ("event loop", r"asyncio/|uvloop"),
