@@ -8,9 +8,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import DateTime, Select, func, literal_column, select, union_all
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.billing.money import format_amount
@@ -35,6 +45,7 @@ _LONGEST_MINUTE_RANGE = timedelta(days=2)
 _LONGEST_HOUR_RANGE = timedelta(days=62)
 # The watermark with no compaction run yet: minutes answer for everything.
 _BEFORE_ANY_RUN = datetime(1970, 1, 1, tzinfo=UTC)
+_TIME = DateTime(timezone=True)
 
 
 class GroupBy(StrEnum):
@@ -189,11 +200,27 @@ def _group_label(by: GroupBy, value: Any) -> str:
     return str(value)
 
 
-def _source(
-    filters: Filters, by: GroupBy, granularity: int, source: int, dialect: str
-) -> Select[Any]:
-    """The sums of one tier's rows in the range, per group: `granularity`'s rows (the
-    compacted tiers) or minutes (`source` MINUTE), a series' minutes put in its buckets."""
+# The filters a statement may have, each a parameter of the same name (a list for the
+# last two).
+_FILTERS = ("org_id", "user_id", "key_id", "model", "provider", "status_class", "source")
+_LISTS = ("org_ids", "user_ids")
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a summary's statement depends on; the values are its parameters, so that one
+    statement (built once, its cache key remembered) serves every range and tenant."""
+
+    by: GroupBy
+    granularity: int
+    dialect: str
+    filters: tuple[str, ...]
+
+
+def _source(shape: _Shape, source: int, since: Any, until: Any) -> Select[Any]:
+    """The sums of one tier's rows (`source`: the granularity's, or minutes) from `since`
+    until `until`, per group, a series' minutes put in its buckets."""
+    by, granularity = shape.by, shape.granularity
     rollups, dimensions = usage_rollups, rollup_dimensions
     sums = [func.sum(rollups.c[name]).label(name) for name in SUM_COLUMNS]
     if by is GroupBy.TOTAL:
@@ -201,7 +228,7 @@ def _source(
     elif by in _GRANULARITY_OF:
         group = rollups.c.bucket_start
         if source != granularity:
-            group = literal_column(truncated(dialect, granularity), DateTime(timezone=True))
+            group = literal_column(truncated(shape.dialect, granularity), _TIME)
     else:
         group = dimensions.c[_DIMENSION_OF[by]]
     columns = [*sums] if group is None else [group.label("group"), *sums]
@@ -210,22 +237,21 @@ def _source(
         .select_from(rollups)
         .where(
             rollups.c.granularity == source,
-            rollups.c.bucket_start >= filters.since,
-            rollups.c.bucket_start < filters.until,
+            rollups.c.bucket_start >= since,
+            rollups.c.bucket_start < until,
         )
     )
-    if filters.org_id is not None:
-        query = query.where(rollups.c.org_id == filters.org_id)
-    if filters.org_ids is not None:
-        query = query.where(rollups.c.org_id.in_(filters.org_ids))
-    narrowed = filters.user_ids is not None
-    if filters.user_ids is not None:
-        query = query.where(dimensions.c.user_id.in_(filters.user_ids))
-    for name in ("user_id", "key_id", "model", "provider", "status_class", "source"):
-        value = getattr(filters, name)
-        if value is not None:
-            query = query.where(dimensions.c[name] == value)
-            narrowed = True
+    if "org_id" in shape.filters:
+        query = query.where(rollups.c.org_id == bindparam("org_id"))
+    if "org_ids" in shape.filters:
+        query = query.where(rollups.c.org_id.in_(bindparam("org_ids", expanding=True)))
+    if "user_ids" in shape.filters:
+        query = query.where(dimensions.c.user_id.in_(bindparam("user_ids", expanding=True)))
+    narrowed = False
+    for name in shape.filters:
+        if name in _FILTERS[1:]:
+            query = query.where(dimensions.c[name] == bindparam(name))
+        narrowed = narrowed or name in (*_FILTERS[1:], "user_ids")
     # The dimensions are joined only when a filter or the grouping needs them; otherwise
     # hours and days are read from the organizations' totals, a row per bucket, and a
     # breakdown by model from the organizations' rows per model. Minutes hold only the
@@ -241,25 +267,37 @@ def _source(
     return query if group is None else query.group_by(group)
 
 
-def _sources(filters: Filters, by: GroupBy, granularity: int, dialect: str) -> Select[Any]:
+@lru_cache(maxsize=512)
+def _statement(shape: _Shape) -> Select[Any]:
     """Every row of the range once: minutes alone for minutes; otherwise hours or days
     before compaction's watermark (they hold exactly the minutes before it) and the
-    minutes from it on, read in one statement so that both sides see one watermark."""
-    if granularity == MINUTE:
-        return _source(filters, by, MINUTE, MINUTE, dialect)
-    watermark = func.coalesce(
-        select(rollup_compaction.c.compacted_through).scalar_subquery(), _BEFORE_ANY_RUN
-    )
-    bucket_start = usage_rollups.c.bucket_start
-    compacted = _source(filters, by, granularity, granularity, dialect)
-    tail = _source(filters, by, granularity, MINUTE, dialect)
-    parts = union_all(
-        compacted.where(bucket_start < watermark), tail.where(bucket_start >= watermark)
-    ).subquery()
-    sums = [func.sum(parts.c[name]).label(name) for name in SUM_COLUMNS]
-    if by is GroupBy.TOTAL:
-        return select(*sums)
-    return select(parts.c.group, *sums).group_by(parts.c.group)
+    minutes from it on, read in one statement so that both sides see one watermark.
+    Ordered by time for a series, else by cost, most first, and cut to `limit`."""
+    since, until = bindparam("since", type_=_TIME), bindparam("until", type_=_TIME)
+    if shape.granularity == MINUTE:
+        query = _source(shape, MINUTE, since, until)
+    else:
+        watermark = func.coalesce(
+            select(rollup_compaction.c.compacted_through).scalar_subquery(), _BEFORE_ANY_RUN
+        )
+        # One bound on each side, worked out once: with two, SQLite would take the
+        # range's for the index and test every row of it against the watermark (30 days
+        # of minutes for the tail).
+        later, earlier = (
+            (func.greatest, func.least) if shape.dialect == "postgresql" else (func.max, func.min)
+        )
+        compacted = _source(shape, shape.granularity, since, earlier(until, watermark))
+        tail = _source(shape, MINUTE, later(since, watermark), until)
+        parts = union_all(compacted, tail).subquery()
+        sums = [func.sum(parts.c[name]).label(name) for name in SUM_COLUMNS]
+        if shape.by is GroupBy.TOTAL:
+            return select(*sums)
+        query = select(parts.c.group, *sums).group_by(parts.c.group)
+    if shape.by is GroupBy.TOTAL:
+        return query
+    group, cost = query.selected_columns.group, query.selected_columns.cost
+    order = group if shape.by in _GRANULARITY_OF else cost.desc()
+    return query.order_by(order).limit(bindparam("limit", type_=Integer))
 
 
 async def summarize(
@@ -277,17 +315,24 @@ async def summarize(
     if filters.until <= filters.since:
         raise InvalidInput(N_("until must come after since"), param="until")
     granularity = granularity or granularity_for(by, filters.since, filters.until)
-    query = _sources(filters, by, granularity, conn.dialect.name)
-    if by is not GroupBy.TOTAL:
-        group, cost = query.selected_columns.group, query.selected_columns.cost
-        query = query.order_by(group if by in _GRANULARITY_OF else cost.desc()).limit(limit)
+    values: dict[str, Any] = {"since": filters.since, "until": filters.until, "limit": limit}
+    for name in (*_FILTERS, *_LISTS):
+        value = getattr(filters, name)
+        if value is not None:
+            values[name] = list(value) if name in _LISTS else value
+    shape = _Shape(
+        by,
+        granularity,
+        conn.dialect.name,
+        tuple(name for name in values if name not in ("since", "until", "limit")),
+    )
     found = []
-    for row in await conn.execute(query):
-        values = row._mapping
-        if values["requests"] is None:  # a total over no rows
+    for row in await conn.execute(_statement(shape), values):
+        sums = row._mapping
+        if sums["requests"] is None:  # a total over no rows
             continue
-        totals = {name: int(values[name]) for name in SUM_COLUMNS}
-        found.append(_summary(_group_label(by, values.get("group")), totals))
+        totals = {name: int(sums[name]) for name in SUM_COLUMNS}
+        found.append(_summary(_group_label(by, sums.get("group")), totals))
     if by is GroupBy.TOTAL and not found:
         found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
     return found
