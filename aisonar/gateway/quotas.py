@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
@@ -18,13 +18,15 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.money import format_amount
 from aisonar.clock import utcnow
 from aisonar.gateway.admission import ADMITTED, LimitRefusal, LimitStoreUnavailable
-from aisonar.limits.models import SPEND_DIMENSIONS
-from aisonar.limits.spend import SpendCheck, SpendStore, spend_check
+from aisonar.limits.models import SPEND_DIMENSIONS, EffectiveLimits
+from aisonar.limits.spend import Period, SpendCheck, SpendStore, spend_check
 from aisonar.observability.metrics import GatewayMetrics
 
 log = logging.getLogger(__name__)
 
 _NAMES = {"daily_spend": "daily spend quota", "monthly_spend": "monthly spend quota"}
+_MAX_CACHED_CHECKS = 100_000
+_EVER = Period(datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
 class QuotaExceeded(LimitRefusal):
@@ -72,9 +74,19 @@ class SpendQuotas:
     metrics: GatewayMetrics
     fail_open: bool
     clock: Callable[[], datetime] = utcnow
+    _checks: dict[int, tuple[EffectiveLimits, datetime, datetime, Sequence[SpendCheck]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
-    def checks(self, identity: KeyIdentity, now: datetime) -> list[SpendCheck]:
-        return [
+    def checks(self, identity: KeyIdentity, now: datetime) -> Sequence[SpendCheck]:
+        """The quotas of the key's limits in the periods `now` falls in: made once per set
+        of limits and period (each key identity holds its own until its limits change),
+        rather than once per request."""
+        limits = identity.limits
+        cached = self._checks.get(id(limits))
+        if cached is not None and cached[0] is limits and cached[1] <= now < cached[2]:
+            return cached[3]
+        checks = tuple(
             spend_check(
                 f"{_NAMES[dimension]} of {level.source.kind} {level.label}",
                 level.counted,
@@ -82,9 +94,16 @@ class SpendQuotas:
                 cap,
                 now,
             )
-            for dimension, cap, level in identity.limits.entries()
+            for dimension, cap, level in limits.entries()
             if dimension in SPEND_DIMENSIONS
-        ]
+        )
+        since = max((check.period.start for check in checks), default=_EVER.start)
+        until = min((check.period.end for check in checks), default=_EVER.end)
+        if len(self._checks) >= _MAX_CACHED_CHECKS:
+            self._checks.clear()
+        # The entry keeps `limits` alive, so its id cannot be reused while cached.
+        self._checks[id(limits)] = (limits, since, until, checks)
+        return checks
 
     async def hold(self, identity: KeyIdentity, request_id: str, amount: int) -> QuotaHold:
         """Hold `amount` on every quota of the request, or raise QuotaExceeded if one would

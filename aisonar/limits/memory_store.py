@@ -11,6 +11,7 @@ from aisonar.limits.store import CheckState, Decision, RateCheck, SlotCheck, gcr
 
 # Stale buckets and empty slot sets are swept every this many decisions.
 _SWEEP_EVERY = 10_000
+_NONE_HELD: dict[str, float] = {}
 
 
 class MemoryLimitStore:
@@ -24,7 +25,8 @@ class MemoryLimitStore:
         self, request_id: str, rates: Sequence[RateCheck], slots: Sequence[SlotCheck]
     ) -> Decision:
         for check in rates:
-            require_positive(check.cost, f"The cost of {check.name}")
+            if check.cost < 1:
+                require_positive(check.cost, f"The cost of {check.name}")
         now = self.clock()
         self._decisions += 1
         if self._decisions % _SWEEP_EVERY == 0:
@@ -40,7 +42,11 @@ class MemoryLimitStore:
                 refused, retry_after = check.name, wait
         counts: list[int] = []
         for slot in slots:
-            held = self._live_slots(slot.key, now)
+            held = self._slots.get(slot.key, _NONE_HELD)
+            if len(held) >= slot.limit:
+                # Only a full set can refuse: its expired slots (a request that never
+                # finished) are dropped then, not scanned for on every request.
+                held = self._live_slots(slot.key, now)
             counts.append(len(held))
             if len(held) >= slot.limit and refused is None:
                 refused, retry_after = slot.name, 1.0

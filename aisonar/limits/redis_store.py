@@ -116,7 +116,8 @@ class RedisLimitStore:
         self, request_id: str, rates: Sequence[RateCheck], slots: Sequence[SlotCheck]
     ) -> Decision:
         for check in rates:
-            require_positive(check.cost, f"The cost of {check.name}")
+            if check.cost < 1:
+                require_positive(check.cost, f"The cost of {check.name}")
         keys = [self._prefix + c.key for c in rates] + [self._prefix + s.key for s in slots]
         args: list[str | int | float] = [request_id, len(rates), len(slots)]
         for check in rates:
