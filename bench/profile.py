@@ -53,6 +53,7 @@ STAGES: Sequence[tuple[str, str]] = (
     ("event loop", r"asyncio/|uvloop"),
 )
 OTHER = "other (GC, imports, interpreter)"
+WARMUP_S = 6
 
 
 def stage_of(stack: str) -> str:
@@ -94,12 +95,14 @@ def profile(args: argparse.Namespace, nginx: str, workdir: Path) -> None:
             script = workdir / "load.lua"
             script.write_text(wrk.lua_script(harness.request_body(model, args.stream), secret))
             url = f"http://127.0.0.1:{port}/v1{harness.CHAT_PATH}"
-            wrk.run_wrk(url, script, args.connections, harness.WARMUP_S)
+            # Long enough for startup to end: the token tables load in a thread at first.
+            wrk.run_wrk(url, script, args.connections, WARMUP_S)
             collapsed = workdir / "profile.txt"
             spy = subprocess.Popen(
                 [
                     *("py-spy", "record", "--format", "raw", "--nonblocking", "--threads"),
                     *("--rate", str(args.rate), "--pid", str(process.pid)),
+                    *(["--gil"] if args.gil else []),
                     *("--output", str(collapsed)),
                 ],
                 stdout=subprocess.DEVNULL,
@@ -134,6 +137,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--stream", action="store_true", help="Profile streamed requests.")
     parser.add_argument("--rate", type=int, default=997, help="py-spy samples per second.")
     parser.add_argument("--flame", type=Path, help="Keep the collapsed stacks here.")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="Sample only the thread holding the GIL: where Python runs, without the "
+        "threads waiting for it (SQLite's own work, done without the GIL, drops out).",
+    )
     parser.add_argument("--database-url", help="AISONAR_DATABASE_URL for the gateway.")
     parser.add_argument("--redis-url", help="AISONAR_REDIS_URL for the gateway.")
     return parser.parse_args()
