@@ -1,7 +1,7 @@
 """The floor for the gateway benchmark: the thinnest possible pass-through on the same
 stack (uvicorn + uvloop + httptools, one pooled aiohttp client), with no auth, routing or
-metering. `bench/proxy.py --bare` runs it in place of the gateway, so the gateway's
-figures can be read against what this machine allows at all.
+metering. `bench/proxy.py` runs it before the gateway, so the gateway's figures can
+be read against what this machine allows at all.
 
     python bench/bare_proxy.py PORT UPSTREAM_URL
 """
