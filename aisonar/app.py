@@ -69,6 +69,8 @@ if TYPE_CHECKING:
     from aisonar.observability.otlp import OtlpExport
 
 log = logging.getLogger(__name__)
+
+_GC_THRESHOLDS = (100_000, 50, 100)
 _EXPIRY_SCAN_INTERVAL_S = 300.0
 
 
@@ -301,10 +303,17 @@ def create_app(settings: Settings) -> GatewayApp:
         # What startup built lives as long as the process: out of the collector's sight,
         # its oldest generation's collections walk only what requests left behind, not
         # every module, table and cache (on a loaded heap, a stall of tens of ms each).
+        # And the youngest generation is collected every 100,000 allocations rather than
+        # 700: a request's objects then die of their last reference before a collection
+        # promotes them, instead of piling up in the old generations (bench/README.md:
+        # a fifth more requests per second at load, a third off the p99).
+        thresholds = gc.get_threshold()
         gc.freeze()
+        gc.set_threshold(*_GC_THRESHOLDS)
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()
             background = (lag_task, probe_task, sync_task, notifier_task, expiry_task)
             periodic = (compaction_task, retention_task, alerts_task, erasure_task)
