@@ -121,12 +121,7 @@ def with_compacted(minutes: Sums, compacted_through: int) -> Sums:
                 (granularity, bucket, model_tier(dimensions)),
                 (granularity, bucket, dimensions[:1]),
             ):
-                total = sums.get(key)
-                if total is None:
-                    sums[key] = list(row)
-                else:
-                    for index, value in enumerate(row):
-                        total[index] += value
+                _add_row(sums, key, row)
     return sums
 
 
@@ -135,13 +130,17 @@ def merged(parts: list[Sums]) -> Sums:
     total: Sums = {}
     for sums in parts:
         for key, row in sums.items():
-            into = total.get(key)
-            if into is None:
-                total[key] = list(row)
-            else:
-                for index, value in enumerate(row):
-                    into[index] += value
+            _add_row(total, key, row)
     return total
+
+
+def _add_row(sums: Sums, key: tuple[int, int, Dimensions], row: list[int]) -> None:
+    total = sums.get(key)
+    if total is None:
+        sums[key] = list(row)
+    else:
+        for index, value in enumerate(row):
+            total[index] += value
 
 
 def upsert_statement(sqlite_placeholders: bool) -> str:

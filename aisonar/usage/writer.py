@@ -169,7 +169,7 @@ class UsageWriter:
         )
 
     def _prepare(self, events: list[UsageEvent]) -> _Prepared:
-        """The driver's rows and the minute sums of a batch: pure, so a thread may do it."""
+        """The driver's rows and the minute sums of a batch."""
         events = [storable(event) for event in events]
         return _Prepared(
             events, [self._to_row(event) for event in events], rollups.aggregate(events)
