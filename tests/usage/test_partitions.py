@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from aisonar.analytics.page_views import delete_views_before
 from aisonar.clock import utcnow
 from aisonar.store.tables import usage_events
-from aisonar.testing.gateway_server import RunningGateway
+from aisonar.testing.gateway_server import running_gateway
 from aisonar.usage.partitions import (
     DAYS_AHEAD,
     day_partitions,
@@ -40,23 +40,26 @@ async def partition_of(backend: Backend, event_id: str) -> str:
         return str(found.scalar_one())
 
 
-async def test_events_land_in_the_partition_of_their_day(
-    gateway: RunningGateway, backend: Backend, tenant: Tenant
-) -> None:
+async def test_events_land_in_the_partition_of_their_day(backend: Backend, tenant: Tenant) -> None:
     async with backend.engine.connect() as conn:
         if not await partitioned(conn):
             assert backend.name == "sqlite"
             assert await ensure_partitions(backend.engine, utcnow().date()) == 0
             return
-        days = await day_partitions(conn)
-    today = utcnow().date()
-    # The gateway created today's partition and the week's after it when it started.
-    assert all(today + timedelta(days=n) in days for n in range(DAYS_AHEAD + 1))
-    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=tenant.secret) as client:
-        await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
-        )
-    await wait_for_usage(backend.engine, tenant.org_id, 1)
+    # A gateway of its own: the one the session shares started long before, and other
+    # tests' retention runs may have dropped days since.
+    async with running_gateway(backend.settings) as gateway:
+        async with backend.engine.connect() as conn:
+            days = await day_partitions(conn)
+        today = utcnow().date()
+        # The gateway created today's partition and the week's after it when it started.
+        assert all(today + timedelta(days=n) in days for n in range(DAYS_AHEAD + 1))
+        base_url = f"{gateway.url}/v1"
+        async with openai.AsyncOpenAI(base_url=base_url, api_key=tenant.secret) as client:
+            await client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+        await wait_for_usage(backend.engine, tenant.org_id, 1)
     async with backend.engine.connect() as conn:
         event_id = (
             await conn.execute(
