@@ -300,21 +300,9 @@ def create_app(settings: Settings) -> GatewayApp:
         announcing_task = asyncio.create_task(
             keep_announcing(engine, RESUME_INTERVAL_S), name="policy-announcements"
         )
-        # What startup built lives as long as the process: out of the collector's sight,
-        # its oldest generation's collections walk only what requests left behind, not
-        # every module, table and cache (on a loaded heap, a stall of tens of ms each).
-        # And the youngest generation is collected every 100,000 allocations rather than
-        # 700: a request's objects then die of their last reference before a collection
-        # promotes them, instead of piling up in the old generations (bench/README.md:
-        # a fifth more requests per second at load, a third off the p99).
-        thresholds = gc.get_threshold()
-        gc.freeze()
-        gc.set_threshold(*_GC_THRESHOLDS)
         try:
             yield
         finally:
-            gc.set_threshold(*thresholds)
-            gc.unfreeze()
             background = (lag_task, probe_task, sync_task, notifier_task, expiry_task)
             periodic = (compaction_task, retention_task, alerts_task, erasure_task)
             for task in (*background, *periodic, announcing_task):
@@ -347,4 +335,19 @@ def create_app(settings: Settings) -> GatewayApp:
 
 def app_from_environment() -> GatewayApp:
     """The factory `aisonar serve --workers N` hands to uvicorn in each worker."""
-    return create_app(Settings())
+    app = create_app(Settings())
+    tune_collector()
+    return app
+
+
+def tune_collector() -> None:
+    """For a server process, once its app is built. What was built by then lives as long
+    as the process: frozen out of the collector's sight, its full collections walk only
+    what requests left behind, not every module and table (on a loaded heap, a stall of
+    tens of ms each). And the youngest generation is collected every 100,000 allocations
+    rather than 700: a request's objects then die of their last reference before a
+    collection promotes them, instead of piling up in the old generations (bench/README.md:
+    a fifth more requests per second at load, a third off the p99). Not in the app's
+    lifespan: tests run many apps in one process, whose collector is not theirs."""
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)

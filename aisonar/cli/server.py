@@ -44,7 +44,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Apply pending migrations, then run the gateway."""
     import uvicorn
 
-    from aisonar.app import create_app
+    from aisonar.app import create_app, tune_collector
 
     settings = load_settings()
     if workers > 1 and not settings.redis_url:
@@ -62,7 +62,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         # uvicorn's supervisor starts the workers; each builds its app from the environment.
         uvicorn.run("aisonar.app:app_from_environment", factory=True, workers=workers, **options)
         return
-    uvicorn.run(create_app(settings), **options)
+    app = create_app(settings)
+    tune_collector()
+    uvicorn.run(app, **options)
 
 
 @click.command()
