@@ -22,6 +22,7 @@ from aisonar.channels.changes import (
     ChannelSettings,
     ModelsText,
     NewChannel,
+    Options,
 )
 from aisonar.channels.models import Channel
 from aisonar.web.deps import Acting, Box, Engine, Operator
@@ -43,6 +44,8 @@ class ChannelOut(BaseModel):
     timeout_connect_s: float | None
     timeout_first_byte_s: float | None
     timeout_total_s: float | None
+    # The provider's own settings: {"api_version": "2024-10-21"} for azure.
+    options: dict[str, str]
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelOut:
@@ -58,6 +61,7 @@ class ChannelOut(BaseModel):
             timeout_connect_s=channel.timeouts.connect_s,
             timeout_first_byte_s=channel.timeouts.first_byte_s,
             timeout_total_s=channel.timeouts.total_s,
+            options=dict(channel.options),
         )
 
 
@@ -67,11 +71,15 @@ class ChannelCreate(BaseModel):
     provider: str
     # Default: the provider's public API.
     base_url: Annotated[BaseUrl, Field(min_length=1)] | None = None
+    # An API key, or a cloud provider's JSON credentials as a string (never shown again).
     api_key: Annotated[ApiKeyText, Field(min_length=1)]
     # Comma-separated: `gpt-4o`, `fast=gpt-4o-mini`, `claude-*`.
     models: Annotated[ModelsText, Field(min_length=1)]
     priority: int = 0
     weight: int = 1
+    # The provider's own settings: api_version (azure), region (bedrock), project and
+    # location (vertex).
+    options: Options | None = None
 
 
 class ChannelChange(BaseModel):
@@ -85,6 +93,8 @@ class ChannelChange(BaseModel):
     timeout_connect_s: float | None = None
     timeout_first_byte_s: float | None = None
     timeout_total_s: float | None = None
+    # Replaces all the channel's options.
+    options: Options | None = None
 
 
 @router.get("/api/channels", tags=["channels"])

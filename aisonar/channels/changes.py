@@ -12,14 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import Actor
 from aisonar.channels import services as channels
-from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, ChannelTimeouts
+from aisonar.channels.models import Channel, ChannelTimeouts
+from aisonar.channels.options import default_base_url
 from aisonar.crypto import SecretBox
 
 BaseUrl = Annotated[str, Field(max_length=2000)]
-ApiKeyText = Annotated[str, Field(max_length=2000)]
+# An API key, or a cloud account's JSON credentials (a service account's key file is ~2.4 KB).
+ApiKeyText = Annotated[str, Field(max_length=20_000)]
 # Comma-separated: `gpt-4o`, `fast=gpt-4o-mini`, `claude-*`.
 ModelsText = Annotated[str, Field(max_length=10_000)]
 ChannelName = Annotated[str, Field(min_length=1, max_length=200)]
+# A provider's own settings: {"api_version": "2024-10-21"} (channels/options.py).
+Options = Annotated[dict[str, str], Field(max_length=20)]
 
 
 Timeout = Literal["timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"]
@@ -35,6 +39,7 @@ class NewChannel:
     base_url: Annotated[BaseUrl, Field(min_length=1)] | None = None
     priority: int = 0
     weight: int = 1
+    options: Options | None = None
 
 
 @dataclass(frozen=True)
@@ -51,22 +56,26 @@ class ChannelSettings:
     timeout_connect_s: float | None = None
     timeout_first_byte_s: float | None = None
     timeout_total_s: float | None = None
+    # Replaces all the channel's options.
+    options: Options | None = None
     cleared: frozenset[str] = frozenset()
 
 
 async def add_channel(
     conn: AsyncConnection, box: SecretBox, actor: Actor, new: NewChannel
 ) -> Channel:
+    options = new.options or {}
     return await channels.create_channel(
         conn,
         box,
         name=new.name,
         provider=new.provider,
-        base_url=new.base_url or DEFAULT_BASE_URLS.get(new.provider, ""),
+        base_url=new.base_url or default_base_url(new.provider, options) or "",
         api_key=new.api_key,
         models=new.models,
         priority=new.priority,
         weight=new.weight,
+        options=options,
         actor=actor,
     )
 
@@ -99,6 +108,7 @@ async def change_channel_named(
         priority=settings.priority,
         weight=settings.weight,
         timeouts=timeouts,
+        options=settings.options,
         enabled=settings.enabled,
         actor=actor,
     )

@@ -3,7 +3,8 @@ stands in the gateway's circuit breaker (read by observability, below the gatewa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aisonar.channels.model_names import WILDCARD, is_pattern
@@ -12,11 +13,15 @@ from aisonar.i18n import N_
 
 
 class Provider(StrEnum):
-    """Each provider speaks its own wire format: `openai` covers any OpenAI-compatible host."""
+    """Each provider speaks its own wire format: `openai` covers any OpenAI-compatible host;
+    the cloud ones reach their models through a cloud account."""
 
     OPENAI = "openai"
     ANTHROPIC = "anthropic"
     GEMINI = "gemini"
+    AZURE = "azure"
+    BEDROCK = "bedrock"
+    VERTEX = "vertex"
 
 
 # What each provider's official SDK takes as its base URL; the gateway appends the paths.
@@ -65,11 +70,15 @@ class Channel:
     priority: int = DEFAULT_PRIORITY
     weight: int = DEFAULT_WEIGHT
     timeouts: ChannelTimeouts = SERVER_TIMEOUTS
+    # The provider's own settings, none of them secret (channels/options.py).
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class ChannelWithSecret:
     channel: Channel
+    # An API key, or for a cloud provider a JSON document of credentials
+    # (channels/credentials.py); sealed at rest, never logged or shown.
     api_key: str
 
 
@@ -107,6 +116,6 @@ def validate_routing(priority: int, weight: int) -> None:
 
 
 def validate_timeouts(timeouts: ChannelTimeouts) -> None:
-    for field, value in vars(timeouts).items():
+    for name, value in vars(timeouts).items():
         if value is not None and value <= 0:
-            raise InvalidInput(N_("a timeout is a positive number of seconds"), param=field)
+            raise InvalidInput(N_("a timeout is a positive number of seconds"), param=name)

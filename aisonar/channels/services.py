@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
+from aisonar.channels.credentials import validate_credentials
 from aisonar.channels.models import (
     DEFAULT_PRIORITY,
     DEFAULT_WEIGHT,
@@ -23,6 +25,7 @@ from aisonar.channels.models import (
     validate_routing,
     validate_timeouts,
 )
+from aisonar.channels.options import validate_options
 from aisonar.clock import new_id, utcnow
 from aisonar.crypto import SecretBox
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
@@ -46,6 +49,7 @@ def _channel(row: Any) -> Channel:
         timeouts=ChannelTimeouts(
             row.timeout_connect_s, row.timeout_first_byte_s, row.timeout_total_s
         ),
+        options=dict(row.options or {}),
     )
 
 
@@ -54,6 +58,7 @@ def _columns(channel: Channel) -> dict[str, Any]:
     timeouts = channel.timeouts
     return {
         **values,
+        "options": dict(channel.options) or None,
         "timeout_connect_s": timeouts.connect_s,
         "timeout_first_byte_s": timeouts.first_byte_s,
         "timeout_total_s": timeouts.total_s,
@@ -79,14 +84,23 @@ async def create_channel(
     priority: int = DEFAULT_PRIORITY,
     weight: int = DEFAULT_WEIGHT,
     timeouts: ChannelTimeouts = SERVER_TIMEOUTS,
+    options: Mapping[str, str] | None = None,
     actor: Actor = SYSTEM,
 ) -> Channel:
     if provider not in set(Provider):
         raise InvalidInput(N_("unknown provider {provider!r}"), param="provider", provider=provider)
     if not name.strip():
         raise InvalidInput(N_("channel name must not be empty"), param="name")
+    if not base_url:
+        raise InvalidInput(
+            N_("the {provider} provider has no public endpoint: give the channel's base URL"),
+            param="base_url",
+            provider=provider,
+        )
     validate_routing(priority, weight)
     validate_timeouts(timeouts)
+    checked_options = validate_options(provider, options or {})
+    validate_credentials(provider, api_key)
     channel = Channel(
         id=new_id("chn"),
         name=name.strip(),
@@ -97,6 +111,7 @@ async def create_channel(
         priority=priority,
         weight=weight,
         timeouts=timeouts,
+        options=checked_options,
     )
     try:
         await conn.execute(
@@ -136,10 +151,12 @@ async def update_channel(
     priority: int | None = None,
     weight: int | None = None,
     timeouts: ChannelTimeouts | None = None,
+    options: Mapping[str, str] | None = None,
     enabled: bool | None = None,
     actor: Actor = SYSTEM,
 ) -> Channel:
-    """Change the given fields of a channel; every server picks the change up at once."""
+    """Change the given fields of a channel (`options` replaces them all); every server
+    picks the change up at once."""
     current = (await get_channel(conn, box, name)).channel
     changed = Channel(
         id=current.id,
@@ -151,9 +168,12 @@ async def update_channel(
         priority=current.priority if priority is None else priority,
         weight=current.weight if weight is None else weight,
         timeouts=current.timeouts if timeouts is None else timeouts,
+        options=current.options if options is None else validate_options(current.provider, options),
     )
     validate_routing(changed.priority, changed.weight)
     validate_timeouts(changed.timeouts)
+    if api_key is not None:
+        validate_credentials(current.provider, api_key)
     values = _columns(changed)
     if api_key is not None:
         values["api_key_encrypted"] = box.seal(api_key)

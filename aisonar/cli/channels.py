@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.channels import services
 from aisonar.channels.models import (
-    DEFAULT_BASE_URLS,
     DEFAULT_PRIORITY,
     DEFAULT_WEIGHT,
     Channel,
@@ -21,13 +21,11 @@ from aisonar.channels.models import (
     ChannelWithSecret,
     Provider,
 )
+from aisonar.channels.options import default_base_url, parse_options
 from aisonar.cli.context import json_option, load_settings, run_in_database, secret_box
 from aisonar.cli.output import as_record, emit, emit_one
 from aisonar.crypto import SecretBox
 from aisonar.errors import AISonarError
-
-if TYPE_CHECKING:
-    pass
 
 CHANNEL_COLUMNS = (
     "id",
@@ -40,6 +38,7 @@ CHANNEL_COLUMNS = (
     "timeout_connect_s",
     "timeout_first_byte_s",
     "timeout_total_s",
+    "options",
     "enabled",
 )
 SERVER_SETTING_WORD = "default"
@@ -119,6 +118,44 @@ def _timeouts(
     )
 
 
+def option_options(command: F) -> F:
+    """`--option NAME=VALUE`, repeatable: the provider's own settings."""
+    return click.option(
+        "--option",
+        "options",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="A provider setting, repeatable: api_version (azure), region (bedrock), "
+        "project and location (vertex); on update, the ones given replace all.",
+    )(command)
+
+
+def credentials_options(command: F) -> F:
+    """`--api-key KEY` or `--credentials-file PATH` (a cloud account's JSON credentials)."""
+    command = click.option(
+        "--credentials-file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="A JSON file of credentials instead of --api-key: Entra ID client credentials "
+        "(azure), AWS keys (bedrock), a service account's key file (vertex). Stored encrypted.",
+    )(command)
+    return click.option("--api-key", help="The upstream secret (stored encrypted).")(command)
+
+
+def _secret(api_key: str | None, credentials_file: Path | None) -> str | None:
+    if api_key is not None and credentials_file is not None:
+        raise click.UsageError("give --api-key or --credentials-file, not both")
+    if credentials_file is not None:
+        return credentials_file.read_text(encoding="utf-8")
+    return api_key
+
+
+def _options(items: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_options(items)
+    except AISonarError as error:
+        raise click.BadParameter(error.message, param_hint="--option") from error
+
+
 def _record(channel: Channel, *, as_json: bool) -> dict[str, Any]:
     """JSON keeps the nested `timeouts`; a table has a column each, `default` for unset."""
     record = as_record(channel)
@@ -141,9 +178,11 @@ def channel() -> None:
 @click.option("--provider", type=click.Choice([p.value for p in Provider]), required=True)
 @click.option(
     "--base-url",
-    help="The base URL the provider's SDK takes; defaults to the provider's public API.",
+    help="The base URL the provider's SDK takes; defaults to the provider's public API "
+    "(azure: the resource endpoint, https://NAME.openai.azure.com).",
 )
-@click.option("--api-key", required=True, help="The upstream secret (stored encrypted).")
+@option_options
+@credentials_options
 @click.option(
     "--models",
     required=True,
@@ -169,7 +208,9 @@ def channel_create(
     name: str,
     provider: str,
     base_url: str | None,
-    api_key: str,
+    options: tuple[str, ...],
+    api_key: str | None,
+    credentials_file: Path | None,
     models: str,
     priority: int,
     weight: int,
@@ -179,6 +220,10 @@ def channel_create(
     as_json: bool,
 ) -> None:
     """Connect an upstream provider account."""
+    secret = _secret(api_key, credentials_file)
+    if secret is None:
+        raise click.UsageError("give the upstream secret: --api-key or --credentials-file")
+    given_options = _options(options)
     box = secret_box()
     timeouts = _timeouts(ChannelTimeouts(), timeout_connect, timeout_first_byte, timeout_total)
 
@@ -188,12 +233,13 @@ def channel_create(
             box,
             name=name,
             provider=provider,
-            base_url=base_url or DEFAULT_BASE_URLS[provider],
-            api_key=api_key,
+            base_url=base_url or default_base_url(provider, given_options) or "",
+            api_key=secret,
             models=models,
             priority=priority,
             weight=weight,
             timeouts=timeouts,
+            options=given_options,
             actor=COMMAND_LINE,
         )
 
@@ -203,7 +249,8 @@ def channel_create(
 @channel.command("update")
 @click.argument("name")
 @click.option("--base-url", help="A new base URL.")
-@click.option("--api-key", help="A new upstream secret (stored encrypted).")
+@option_options
+@credentials_options
 @click.option("--models", help="A new model list, replacing the whole list.")
 @click.option("--priority", type=int, help="Higher priorities are tried first.")
 @click.option("--weight", type=int, help="Share of traffic within its priority; 0: standby.")
@@ -212,7 +259,9 @@ def channel_create(
 def channel_update(
     name: str,
     base_url: str | None,
+    options: tuple[str, ...],
     api_key: str | None,
+    credentials_file: Path | None,
     models: str | None,
     priority: int | None,
     weight: int | None,
@@ -224,11 +273,16 @@ def channel_update(
     """Change some of a channel's settings; the others stay as they are. Running
     servers pick the change up within a second."""
     timeouts_given = (timeout_connect, timeout_first_byte, timeout_total) != (None, None, None)
-    if (base_url, api_key, models, priority, weight) == (None,) * 5 and not timeouts_given:
+    secret = _secret(api_key, credentials_file)
+    if (base_url, secret, models, priority, weight) == (None,) * 5 and not (
+        timeouts_given or options
+    ):
         raise click.UsageError(
-            "nothing to change: give at least one of --base-url, --api-key, --models, "
-            "--priority, --weight, --timeout-connect, --timeout-first-byte, --timeout-total"
+            "nothing to change: give at least one of --base-url, --option, --api-key, "
+            "--credentials-file, --models, --priority, --weight, --timeout-connect, "
+            "--timeout-first-byte, --timeout-total"
         )
+    given_options = _options(options) if options else None
     box = secret_box()
 
     async def work(conn: AsyncConnection) -> Channel:
@@ -241,11 +295,12 @@ def channel_update(
             box,
             name,
             base_url=base_url,
-            api_key=api_key,
+            api_key=secret,
             models=models,
             priority=priority,
             weight=weight,
             timeouts=timeouts,
+            options=given_options,
             actor=COMMAND_LINE,
         )
 

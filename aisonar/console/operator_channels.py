@@ -114,7 +114,9 @@ async def _list_page(
         "rows": rows,
         "form": form or blank,
         "error": error,
-        "providers": [(provider.value, DEFAULT_BASE_URLS[provider]) for provider in Provider],
+        "providers": [
+            (provider.value, DEFAULT_BASE_URLS.get(provider, "")) for provider in Provider
+        ],
         "tested": tested,
         "test_error": test_error,
     }

@@ -133,6 +133,8 @@ channels = Table(
     Column("timeout_connect_s", Float),
     Column("timeout_first_byte_s", Float),
     Column("timeout_total_s", Float),
+    # The provider's own settings ({"api_version": ...}); null: none (channels/options.py).
+    Column("options", JSON),
 )
 
 # Every administrative and security action, appended in the transaction of the change;
