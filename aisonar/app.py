@@ -43,6 +43,7 @@ from aisonar.gateway.prober import ChannelStateLog, keep_probing
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import ChannelTable
 from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.signers import Signers
 from aisonar.gateway.upstream import new_upstream_session
 from aisonar.ingest import routes as ingest_routes
 from aisonar.limits.memory_spend import MemorySpendStore
@@ -204,8 +205,10 @@ def create_app(settings: Settings) -> GatewayApp:
             max_cooldown_s=settings.channel_max_cooldown_s,
         )
 
+        signers = Signers()
+
         def table(channels: list[ChannelWithSecret]) -> ChannelTable:
-            return ChannelTable(channels, health, default_timeouts)
+            return ChannelTable(channels, health, default_timeouts, signers)
 
         writer = UsageWriter(
             engine,

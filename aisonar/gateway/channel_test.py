@@ -5,6 +5,7 @@ both run it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -81,17 +82,17 @@ async def round_trip(
     def elapsed_ms() -> int:
         return round((time.perf_counter() - started) * 1000)
 
+    url = adapter.url(channel, upstream_model, False)
+    signer = adapter.signer(entry)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(
-                adapter.url(channel.base_url, upstream_model, False),
-                data=body,
-                headers=adapter.headers(entry),
-            ) as response,
-        ):
-            answer = await response.read()
-            status, headers = response.status, dict(response.headers)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            sent = adapter.headers(entry)
+            if signer is not None:
+                async with asyncio.timeout(total_s):
+                    sent |= await signer.authorize(session, "POST", url, body)
+            async with session.post(url, data=body, headers=sent) as response:
+                answer = await response.read()
+                status, headers = response.status, dict(response.headers)
     except TimeoutError:
         return RoundTrip(
             None, elapsed_ms(), None, f"the upstream did not answer within {total_s:g} s"
@@ -99,6 +100,9 @@ async def round_trip(
     except aiohttp.ClientError as error:
         reason = _hide(str(error) or type(error).__name__, entry.api_key)
         return RoundTrip(None, elapsed_ms(), None, f"the upstream could not be reached: {reason}")
+    except AISonarError as error:
+        # No credentials could be had for the request (a token endpoint refused them).
+        return RoundTrip(None, elapsed_ms(), None, _hide(error.message, entry.api_key))
     latency_ms = elapsed_ms()
     if not 200 <= status < 300:
         message = upstream_error(status, answer, headers, entry.api_key).message

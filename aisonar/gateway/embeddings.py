@@ -18,7 +18,7 @@ from aisonar.gateway.relay import relay_json, relay_translated_json
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.wire.gemini.embeddings_from_openai import GeminiEmbeddings
-from aisonar.gateway.wire.gemini.upstream import gemini_method_url
+from aisonar.gateway.wire.gemini.upstream import gemini_method_path
 from aisonar.gateway.wire.openai.format import (
     EmbeddingsRequest,
     parse_embeddings_request,
@@ -59,7 +59,7 @@ class EmbeddingsCall:
         model = route.upstream_model
         gemini = GeminiEmbeddings(body, request.model) if route.adapter.name == "gemini" else None
         if gemini is not None:
-            url = gemini_method_url(route.base_url, model, "batchEmbedContents")
+            url = route.url(gemini_method_path(model, "batchEmbedContents"))
             upstream_body = gemini.request(model)
         elif route.adapter.name == "openai":
             url = route.url("/embeddings")

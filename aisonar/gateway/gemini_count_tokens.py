@@ -4,7 +4,6 @@ as at Google, so neither held nor charged (see `token_count` for Anthropic's).""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 import orjson
@@ -18,7 +17,7 @@ from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.upstream import open_upstream
 from aisonar.gateway.wire.gemini.client import GeminiDialect
 from aisonar.gateway.wire.gemini.hub_client import gemini_request_to_hub
-from aisonar.gateway.wire.gemini.upstream import API_VERSION
+from aisonar.gateway.wire.gemini.upstream import gemini_method_path
 
 _DIALECT = GeminiDialect()
 
@@ -72,7 +71,7 @@ async def count_tokens(services: GatewayServices, exchange: Exchange, *, model: 
     route = services.channels.routes(identity, model)[0]
     upstream = route.upstream_model
     if route.adapter.name == _DIALECT.name:
-        url = f"{route.base_url}/{API_VERSION}/models/{quote(upstream, safe='')}:countTokens"
+        url = route.url(gemini_method_path(upstream, "countTokens"))
         upstream_body = _with_model(body, field, upstream)
         async with open_upstream(
             services.session, route, url, route.headers, upstream_body, stream=False

@@ -25,7 +25,7 @@ from aisonar.gateway.wire.gemini.embeddings import (
     parse_embed_request,
     with_upstream_model,
 )
-from aisonar.gateway.wire.gemini.upstream import gemini_method_url
+from aisonar.gateway.wire.gemini.upstream import gemini_method_path
 from aisonar.token_usage import TokenUsage
 
 _DIALECT = GeminiDialect()
@@ -37,7 +37,7 @@ def _upstream_request(
     """Where the request goes on this route's channel, and what is sent there."""
     model = route.upstream_model
     if route.adapter.name == "gemini":
-        url = gemini_method_url(route.base_url, model, method)
+        url = route.url(gemini_method_path(model, method))
         forwarded = with_upstream_model(body, model) if request.names_other_model(model) else body
         return url, forwarded
     if route.adapter.name == "openai":

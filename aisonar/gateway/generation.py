@@ -126,7 +126,7 @@ class GenerationCall:
             price,
             request.input_bound,
             output_bound * request.choices,
-            adapter.url(route.base_url, model, request.stream),
+            adapter.url(route.channel.channel, model, request.stream),
             headers,
             upstream_body,
             forward,

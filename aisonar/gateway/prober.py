@@ -11,6 +11,7 @@ from collections.abc import Callable
 import aiohttp
 
 from aisonar.channels.models import ChannelState
+from aisonar.errors import AISonarError
 from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.routing import ChannelTable, Route
 from aisonar.observability.metrics import GatewayMetrics
@@ -37,17 +38,24 @@ class ChannelStateLog:
 
 async def probe(session: aiohttp.ClientSession, route: Route) -> str | None:
     """None when the channel answers well; else what went wrong."""
-    url = route.adapter.models_url(route.base_url)
+    url = route.adapter.models_url(route.channel.channel)
     timeout = aiohttp.ClientTimeout(
         total=_PROBE_TIMEOUT_S, sock_connect=route.timeouts.client.sock_connect
     )
+    headers = route.headers
     try:
-        async with session.get(url, headers=route.headers, timeout=timeout) as response:
+        if route.signer is not None:
+            async with asyncio.timeout(_PROBE_TIMEOUT_S):
+                signed = await route.signer.authorize(session, "GET", url, b"")
+            headers = {**headers, **signed}
+        async with session.get(url, headers=headers, timeout=timeout) as response:
             await response.read()
     except TimeoutError:
         return "timeout"
     except aiohttp.ClientError:
         return "connect_error"
+    except AISonarError:
+        return "credentials"
     return None if response.status < 400 else f"http_{response.status}"
 
 

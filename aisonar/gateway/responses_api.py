@@ -175,7 +175,7 @@ class ResponsesCall:
         show_dropped_fields(exchange, client_names(dropped))
         frame = ResponseFrame.of(document, request.model, converted.names)
         estimator = TokenEstimator(adapter, model, translation.body, lambda: hub)
-        url = adapter.url(route.base_url, model, self.stream)
+        url = adapter.url(route.channel.channel, model, self.stream)
         price = services.billing.price_for(route)
         forward: Forward
         if self.stream:

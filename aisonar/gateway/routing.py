@@ -17,7 +17,8 @@ from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
 from aisonar.gateway.errors import ModelNotAllowed, ModelNotFound, NoHealthyChannel
 from aisonar.gateway.health import ChannelHealth
-from aisonar.gateway.wire.adapter import UpstreamAdapter
+from aisonar.gateway.signers import Signers
+from aisonar.gateway.wire.adapter import Signer, UpstreamAdapter
 from aisonar.gateway.wire.registry import ADAPTERS
 
 # Names matched by patterns are resolved once and remembered, up to this many.
@@ -47,6 +48,8 @@ class Route:
     adapter: UpstreamAdapter
     headers: dict[str, str]
     timeouts: UpstreamTimeouts
+    # None for a fixed key in `headers`; else what adds each request's credentials.
+    signer: Signer | None = None
 
     @property
     def channel_id(self) -> str:
@@ -61,7 +64,9 @@ class Route:
         return self.channel.channel.base_url
 
     def url(self, path: str) -> str:
-        return self.channel.channel.base_url + path
+        """One of the format's endpoints by its public path (`/embeddings`), on this
+        channel's host."""
+        return self.adapter.path_url(self.channel.channel, self.upstream_model, path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +112,7 @@ class ChannelTable:
         channels: list[ChannelWithSecret],
         health: ChannelHealth,
         default_timeouts: ChannelTimeouts,
+        signers: Signers | None = None,
     ) -> None:
         self.health = health
         self.channels = {entry.channel.id: entry for entry in channels}
@@ -114,10 +120,12 @@ class ChannelTable:
         self._patterns: list[tuple[str, str, ChannelWithSecret]] = []
         self._resolved: dict[str, tuple[_Tier, ...]] = {}
         self._templates: dict[str, Route] = {}
+        signers = signers or Signers()
         for entry in channels:
             adapter = ADAPTERS[entry.channel.provider]
             timeouts = UpstreamTimeouts.resolve(entry.channel.timeouts, default_timeouts)
-            template = Route(entry, "", adapter, adapter.headers(entry), timeouts)
+            signer = signers.for_channel(entry, adapter)
+            template = Route(entry, "", adapter, adapter.headers(entry), timeouts, signer)
             self._templates[entry.channel.id] = template
             for name, upstream in entry.channel.models.items():
                 if is_pattern(name):
@@ -128,6 +136,7 @@ class ChannelTable:
         for name, routes in by_model.items():
             self._resolved[name] = _tiers([*routes, *self._pattern_routes(name, routes)])
         health.forget_except(self.channels)
+        signers.forget_except(self.channels)
 
     def _pattern_routes(self, model: str, exact: list[Route]) -> list[Route]:
         """Routes by pattern for channels that do not list `model` by name."""
@@ -184,5 +193,10 @@ class ChannelTable:
 
 def _with_model(template: Route, upstream_model: str) -> Route:
     return Route(
-        template.channel, upstream_model, template.adapter, template.headers, template.timeouts
+        template.channel,
+        upstream_model,
+        template.adapter,
+        template.headers,
+        template.timeouts,
+        template.signer,
     )

@@ -44,7 +44,7 @@ async def count_tokens(services: GatewayServices, exchange: Exchange) -> None:
             body if model == request.model else orjson.dumps({**document, "model": model})
         )
         headers = _DIALECT.passthrough_headers(exchange, route.headers)
-        url = route.base_url + _COUNT_PATH
+        url = route.url(_COUNT_PATH)
         async with open_upstream(
             services.session, route, url, headers, upstream_body, stream=False
         ) as answer:

@@ -150,6 +150,9 @@ async def open_upstream(
     try:
         async with AsyncExitStack() as stack:
             async with asyncio.timeout(timeouts.first_byte_s):
+                if route.signer is not None:
+                    signed = await route.signer.authorize(session, "POST", url, body)
+                    headers = {**headers, **signed}
                 response = await stack.enter_async_context(
                     session.post(url, data=body, headers=headers, timeout=timeouts.client)
                 )

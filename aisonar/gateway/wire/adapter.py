@@ -4,11 +4,14 @@ the hub; with the readers of its streams it hands the relay (`StreamUsage`, `Hub
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from aisonar.channels.models import ChannelWithSecret
+from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.wire.hub import JsonObject
 from aisonar.token_usage import TokenUsage
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class StreamUsage(Protocol):
@@ -35,16 +38,46 @@ class HubReader(Protocol):
     def finish(self) -> list[JsonObject]: ...
 
 
+class Signer(Protocol):
+    """Authorizes each request of one channel whose credentials are no fixed header: a
+    fresh access token (minted when needed and cached until shortly before it expires), or
+    a signature over the request. Made once per channel and kept while the channel's
+    provider, base URL, options and secret stay the same (gateway/signers.py)."""
+
+    async def authorize(
+        self, session: aiohttp.ClientSession, method: str, url: str, body: bytes
+    ) -> dict[str, str]:
+        """The headers to add to this request. A failure to obtain credentials raises a
+        gateway error (`UpstreamRejected` 502, `UpstreamUnavailable`), so the request can
+        fail over."""
+        ...
+
+
 class UpstreamAdapter(Protocol):
+    # The wire format spoken (`openai`, `anthropic`, `gemini`): a client of the same format
+    # is passed through. A cloud provider speaking a format keeps its name.
     name: str
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         """The request headers for a channel, built once, not per request."""
         ...
 
-    def url(self, base_url: str, model: str, stream: bool) -> str: ...
+    def signer(self, channel: ChannelWithSecret) -> Signer | None:
+        """None when `headers` carry all a request needs (a fixed API key): the request
+        path then awaits nothing more."""
+        ...
 
-    def models_url(self, base_url: str) -> str:
+    def url(self, channel: Channel, model: str, stream: bool) -> str:
+        """The generation endpoint of `model` (the upstream's name for it)."""
+        ...
+
+    def path_url(self, channel: Channel, model: str, path: str) -> str:
+        """One of the format's other endpoints, named by its path under the public API's
+        base URL (`/embeddings`, `/responses`, `/v1/messages/count_tokens`): a cloud host
+        maps it to its own."""
+        ...
+
+    def models_url(self, channel: Channel) -> str:
         """The provider's model list: free to call, so it serves as a health probe."""
         ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 
-from aisonar.channels.models import ChannelWithSecret
+from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.wire.anthropic.format import AnthropicStreamUsage, anthropic_body_usage
 from aisonar.gateway.wire.anthropic.hub_upstream import (
     AnthropicStreamToHub,
@@ -37,11 +37,17 @@ class AnthropicProvider:
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return anthropic_headers(channel)
 
-    def url(self, base_url: str, model: str, stream: bool) -> str:
-        return base_url + MESSAGES_PATH
+    def signer(self, channel: ChannelWithSecret) -> None:
+        return None
 
-    def models_url(self, base_url: str) -> str:
-        return base_url + "/v1/models"
+    def url(self, channel: Channel, model: str, stream: bool) -> str:
+        return channel.base_url + MESSAGES_PATH
+
+    def path_url(self, channel: Channel, model: str, path: str) -> str:
+        return channel.base_url + path
+
+    def models_url(self, channel: Channel) -> str:
+        return channel.base_url + "/v1/models"
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(hub_request_to_anthropic(hub))

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import orjson
 
-from aisonar.channels.models import ChannelWithSecret
+from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.wire.gemini.format import GeminiStreamUsage, gemini_body_usage
 from aisonar.gateway.wire.gemini.hub_upstream import hub_request_to_gemini
 from aisonar.gateway.wire.gemini.hub_upstream_replies import (
@@ -29,13 +29,14 @@ def gemini_headers(channel: ChannelWithSecret) -> dict[str, str]:
     }
 
 
-def gemini_method_url(base_url: str, model: str, method: str) -> str:
-    return f"{base_url}/{API_VERSION}/models/{quote(model, safe='')}:{method}"
+def gemini_method_path(model: str, method: str) -> str:
+    """`/v1beta/models/{model}:{method}`, under the public API's base URL."""
+    return f"/{API_VERSION}/models/{quote(model, safe='')}:{method}"
 
 
 def gemini_url(base_url: str, model: str, stream: bool) -> str:
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    return gemini_method_url(base_url, model, method)
+    return base_url + gemini_method_path(model, method)
 
 
 class GeminiProvider:
@@ -44,11 +45,17 @@ class GeminiProvider:
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return gemini_headers(channel)
 
-    def url(self, base_url: str, model: str, stream: bool) -> str:
-        return gemini_url(base_url, model, stream)
+    def signer(self, channel: ChannelWithSecret) -> None:
+        return None
 
-    def models_url(self, base_url: str) -> str:
-        return base_url + "/v1beta/models"
+    def url(self, channel: Channel, model: str, stream: bool) -> str:
+        return gemini_url(channel.base_url, model, stream)
+
+    def path_url(self, channel: Channel, model: str, path: str) -> str:
+        return channel.base_url + path
+
+    def models_url(self, channel: Channel) -> str:
+        return channel.base_url + "/v1beta/models"
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(hub_request_to_gemini(hub))

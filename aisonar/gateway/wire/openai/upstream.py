@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from aisonar.channels.models import ChannelWithSecret
+from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.errors import UpstreamUnavailable
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.wire.hub import JsonObject, usage_from_hub
@@ -135,11 +135,17 @@ class OpenAIProvider:
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return openai_headers(channel)
 
-    def url(self, base_url: str, model: str, stream: bool) -> str:
-        return base_url + "/chat/completions"
+    def signer(self, channel: ChannelWithSecret) -> None:
+        return None
 
-    def models_url(self, base_url: str) -> str:
-        return base_url + "/models"
+    def url(self, channel: Channel, model: str, stream: bool) -> str:
+        return channel.base_url + "/chat/completions"
+
+    def path_url(self, channel: Channel, model: str, path: str) -> str:
+        return channel.base_url + path
+
+    def models_url(self, channel: Channel) -> str:
+        return channel.base_url + "/models"
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(openai_request_from_hub(hub))
