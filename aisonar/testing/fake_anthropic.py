@@ -532,7 +532,11 @@ def _stream_events(message: JsonObject, delta_usage: JsonObject | None) -> list[
 
 async def create_message(request: web.Request) -> web.StreamResponse:
     _require_version(request)
-    admission = await admit(request, anthropic_key)
+    return await answer_message(request, await admit(request, anthropic_key))
+
+
+async def answer_message(request: web.Request, admission: Admission) -> web.StreamResponse:
+    """The Message answering an admitted request (Anthropic's own API or Vertex AI's)."""
     parsed = parse_messages(admission.body)
     message, output_tokens = _message(parsed)
     usage, delta_usage = _reported_usage(admission, parsed.chat, output_tokens)
@@ -546,7 +550,11 @@ async def create_message(request: web.Request) -> web.StreamResponse:
 
 async def count_message_tokens(request: web.Request) -> web.Response:
     _require_version(request)
-    admission = await admit(request, anthropic_key)
+    return count_answer(await admit(request, anthropic_key))
+
+
+def count_answer(admission: Admission) -> web.Response:
+    """The token count of an admitted request (Anthropic's own API or Vertex AI's)."""
     body = json_object(admission.body)
     model = _model(body)
     messages = _chat_messages(body)

@@ -64,6 +64,8 @@ class FakeUpstreamConfig:
     tokens_per_second: float = 0.0
     api_key: str | None = None
     models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o", "text-embedding-3-small")
+    # How long the access tokens of the fake's Google OAuth endpoint last.
+    google_token_lifetime_s: float = 3600.0
 
 
 @dataclass
@@ -158,15 +160,18 @@ def close_connection(request: web.Request) -> None:
 
 async def admit(
     request: web.Request,
-    key_of: Callable[[web.Request], str | None] = bearer_key,
+    key_of: Callable[[web.Request], str | None] | None = bearer_key,
     *,
     streaming: bool | None = None,
 ) -> Admission:
     """Authenticate and record a provider request, then serve its fault, if any, that ends it.
 
-    `streaming` says whether the answer will stream, when the body's `stream` does not."""
+    `key_of` reads the key compared with the configured one; None when the caller checked
+    other credentials itself (Google's access tokens). `streaming` says whether the answer
+    will stream, when the body's `stream` does not."""
     state = request.app[STATE]
-    _check_auth(key_of(request), state.config)
+    if key_of is not None:
+        _check_auth(key_of(request), state.config)
     raw = await request.read() if request.body_exists else b""
     body = _parse_json(raw) if raw else None
     if body is not None:

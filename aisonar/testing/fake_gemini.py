@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
 from aiohttp import web
@@ -184,24 +185,29 @@ class _Reply:
     candidates: list[tuple[list[JsonObject], str]]
     queued_usage: JsonObject | None
     report_usage: bool
+    # Vertex AI's answers add when they were made, and its usage the traffic's type.
+    vertex: bool = False
 
     def usage(self, candidates: list[list[JsonObject]]) -> JsonObject | None:
         if self.queued_usage is not None:
             return self.queued_usage
         if not self.report_usage:
             return None
-        return _usage_metadata(self.prompt_tokens, candidates, self.model)
+        usage = _usage_metadata(self.prompt_tokens, candidates, self.model)
+        return {**usage, "trafficType": "ON_DEMAND"} if self.vertex else usage
 
     def response(self, candidates: list[JsonObject], usage: JsonObject | None) -> JsonObject:
         body: JsonObject = {"candidates": candidates}
         if usage is not None:
             body["usageMetadata"] = usage
         body["modelVersion"] = self.model
+        if self.vertex:
+            body["createTime"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
         body["responseId"] = self.response_id
         return body
 
 
-def _plan_reply(model: str, admission: Admission) -> _Reply:
+def _plan_reply(model: str, admission: Admission, *, vertex: bool = False) -> _Reply:
     request = parse_generate(admission.body, model)
     candidates = [_candidate_parts(request) for _ in range(request.generation.candidate_count)]
     return _Reply(
@@ -211,6 +217,7 @@ def _plan_reply(model: str, admission: Admission) -> _Reply:
         candidates=candidates,
         queued_usage=admission.usage,
         report_usage=admission.fault != "no_usage",
+        vertex=vertex,
     )
 
 
@@ -337,6 +344,22 @@ _METHODS: dict[str, _Method] = {
 }
 _GENERATION_METHODS = ["generateContent", "countTokens"]
 _EMBEDDING_METHODS = ["embedContent", "batchEmbedContents"]
+
+
+VERTEX_METHODS = ("generateContent", "streamGenerateContent", "countTokens")
+
+
+async def vertex_answer(
+    request: web.Request, model: str, method: str, admission: Admission
+) -> web.StreamResponse:
+    """A Vertex AI answer to one of `VERTEX_METHODS` of a Gemini model, the request admitted."""
+    if method == "countTokens":
+        return await _count_tokens(request, model, admission)
+    reply = _plan_reply(model, admission, vertex=True)
+    if method == "streamGenerateContent":
+        return await _stream(request, admission, _stream_chunks(reply))
+    await asyncio.sleep(admission.config.latency_s)
+    return json_response(_reply_body(reply))
 
 
 async def _model_method(request: web.Request) -> web.StreamResponse:

@@ -15,7 +15,10 @@ putting `[[fault:NAME]]` anywhere in the request body. NAME is one of `FAULTS`: 
 `POST /_fake/usage {"usage": {...}}` (or `FakeUpstream.report_usage_next`) makes the next
 answer report exactly that usage block, in the answering endpoint's own format.
 Errors come back in the format of the endpoint that was called.
-The Gemini API (`/v1beta/models/{model}:generateContent` and friends) lives in `fake_gemini`.
+The Gemini API (`/v1beta/models/{model}:generateContent` and friends) lives in `fake_gemini`,
+Google Vertex AI (Gemini and Claude under `/v1/projects/...`) in `fake_vertex`, and the Google
+OAuth token endpoint its service accounts' key files point at (`POST /token`) in
+`fake_google_oauth`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ from aisonar.testing.fake_core import (
 from aisonar.testing.fake_core import FakeUpstreamConfig as FakeUpstreamConfig  # re-exported
 from aisonar.testing.fake_embeddings import build_embeddings
 from aisonar.testing.fake_gemini import add_gemini_routes
+from aisonar.testing.fake_google_oauth import (
+    GOOGLE,
+    add_google_oauth_routes,
+    public_key_of,
+    service_account,
+)
 from aisonar.testing.fake_replies import (
     JsonObject,
     OpenAIError,
@@ -60,6 +69,7 @@ from aisonar.testing.fake_replies import (
     plan_stream,
     random_id,
 )
+from aisonar.testing.fake_vertex import add_vertex_routes, is_anthropic_path
 from aisonar.usage.tokens import load_token_tables
 
 _ANTHROPIC_ERROR_TYPES = {
@@ -204,7 +214,7 @@ async def _update_config(request: web.Request) -> web.Response:
 def _error_body(path: str, error: OpenAIError) -> JsonObject:
     """The error in the shape of the API that `path` belongs to."""
     message = error.body["error"]["message"]
-    if path.startswith("/v1/messages"):
+    if path.startswith("/v1/messages") or is_anthropic_path(path):
         kind = _ANTHROPIC_ERROR_TYPES.get(error.status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
     if ":" in path.rsplit("/", 1)[-1]:
@@ -247,6 +257,8 @@ def build_app(config: FakeUpstreamConfig) -> web.Application:
     app.router.add_post("/v1/messages/count_tokens", fake_anthropic.count_message_tokens)
     app.router.add_post("/v1/responses", fake_responses.create_response)
     add_gemini_routes(app.router)
+    add_vertex_routes(app.router)
+    add_google_oauth_routes(app)
     app.router.add_post("/_fake/faults", _queue_fault)
     app.router.add_post("/_fake/usage", _queue_usage)
     app.router.add_delete("/_fake/faults", _clear_faults)
@@ -307,6 +319,24 @@ class FakeUpstream:
     def report_usage_next(self, block: JsonObject) -> None:
         """Make the next answer report exactly `block` as its usage."""
         self._app[STATE].usage_blocks.append(block)
+
+    def google_service_account(self, project: str = "fake-project") -> JsonObject:
+        """The key file of a new service account whose tokens the fake mints at its root's
+        `/token` and accepts on Vertex AI's paths."""
+        return service_account(self._app[GOOGLE], self.root_url + "/token", project)
+
+    def trust_service_account(self, info: JsonObject) -> None:
+        """Accept the grants of a service account made elsewhere, by its key file."""
+        self._app[GOOGLE].trust(str(info["client_email"]), public_key_of(info))
+
+    def expire_google_tokens(self) -> None:
+        """End every access token issued so far, as if each had run out."""
+        self._app[GOOGLE].expire_all()
+
+    @property
+    def google_tokens_minted(self) -> int:
+        """How many access tokens the Google OAuth endpoint has issued."""
+        return self._app[GOOGLE].minted
 
     def clear_faults(self) -> None:
         """Forget queued faults and usage blocks."""
