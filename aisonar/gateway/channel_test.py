@@ -15,7 +15,7 @@ from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import Channel, ChannelTimeouts, ChannelWithSecret
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.gateway.upstream import upstream_error
-from aisonar.gateway.wire.registry import ADAPTERS
+from aisonar.gateway.wire.registry import adapter_for
 from aisonar.token_usage import TokenUsage
 
 # A test waits at most this long for the whole answer, whatever the timeouts say.
@@ -66,7 +66,7 @@ async def round_trip(
 ) -> RoundTrip:
     """Ask the upstream for one token; `defaults` are the server's timeouts, for those
     the channel does not set."""
-    channel, adapter = entry.channel, ADAPTERS[entry.channel.provider]
+    channel, adapter = entry.channel, adapter_for(entry.channel.provider, upstream_model)
     hub = {
         "model": upstream_model,
         "messages": [{"role": "user", "content": "ping"}],

@@ -97,7 +97,9 @@ class GenerationCall:
         dropped: list[str] = []
         if passthrough:
             added_limit = output_bound if request.max_output_tokens is None else None
-            upstream_body = dialect.passthrough_body(body, request, model, added_limit)
+            upstream_body = adapter.passthrough_body(
+                dialect.passthrough_body(body, request, model, added_limit)
+            )
             headers = dialect.passthrough_headers(exchange, route.headers)
         else:
             hub = with_output_limit({**dialect.to_hub(body, request), "model": model}, output_bound)

@@ -19,7 +19,7 @@ from aisonar.gateway.errors import ModelNotAllowed, ModelNotFound, NoHealthyChan
 from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.signers import Signers
 from aisonar.gateway.wire.adapter import Signer, UpstreamAdapter
-from aisonar.gateway.wire.registry import ADAPTERS
+from aisonar.gateway.wire.registry import ADAPTERS, adapter_for
 
 # Names matched by patterns are resolved once and remembered, up to this many.
 _PATTERN_CACHE_LIMIT = 10_000
@@ -195,7 +195,7 @@ def _with_model(template: Route, upstream_model: str) -> Route:
     return Route(
         template.channel,
         upstream_model,
-        template.adapter,
+        adapter_for(template.provider, upstream_model),
         template.headers,
         template.timeouts,
         template.signer,

@@ -133,6 +133,15 @@ class UpstreamAnswer:
             yield chunk
 
 
+async def _with_credentials(
+    session: aiohttp.ClientSession, route: Route, url: str, headers: dict[str, str], body: bytes
+) -> dict[str, str]:
+    """The request's headers, with what the channel's signer adds for it."""
+    if route.signer is None:
+        return headers
+    return {**headers, **await route.signer.authorize(session, "POST", url, body)}
+
+
 @asynccontextmanager
 async def open_upstream(
     session: aiohttp.ClientSession,
@@ -150,12 +159,18 @@ async def open_upstream(
     try:
         async with AsyncExitStack() as stack:
             async with asyncio.timeout(timeouts.first_byte_s):
-                if route.signer is not None:
-                    signed = await route.signer.authorize(session, "POST", url, body)
-                    headers = {**headers, **signed}
+                sent = await _with_credentials(session, route, url, headers, body)
                 response = await stack.enter_async_context(
-                    session.post(url, data=body, headers=headers, timeout=timeouts.client)
+                    session.post(url, data=body, headers=sent, timeout=timeouts.client)
                 )
+                if response.status == 401 and route.signer and route.signer.refused(sent):
+                    # A token refused before its time (revoked, or the clocks disagree) was
+                    # dropped: once more, with a new one.
+                    await response.read()
+                    sent = await _with_credentials(session, route, url, headers, body)
+                    response = await stack.enter_async_context(
+                        session.post(url, data=body, headers=sent, timeout=timeouts.client)
+                    )
                 if response.status >= 400:
                     raise upstream_error(
                         response.status,

@@ -52,6 +52,12 @@ class Signer(Protocol):
         fail over."""
         ...
 
+    def refused(self, sent: dict[str, str]) -> bool:
+        """The upstream refused the credentials in `sent` (HTTP 401). True when they were
+        dropped (a token revoked or expired early), so that the request is worth sending
+        once more with new ones; False when new ones would be the same (a signature)."""
+        ...
+
 
 class UpstreamAdapter(Protocol):
     # The wire format spoken (`openai`, `anthropic`, `gemini`): a client of the same format
@@ -79,6 +85,12 @@ class UpstreamAdapter(Protocol):
 
     def models_url(self, channel: Channel) -> str:
         """The provider's model list: free to call, so it serves as a health probe."""
+        ...
+
+    def passthrough_body(self, body: bytes) -> bytes:
+        """A client's body of the same format as this upstream takes it: the body itself,
+        but where a cloud host wants a field moved (Vertex's Claude: no `model`, its
+        `anthropic_version` in the body)."""
         ...
 
     def request_from_hub(self, hub: JsonObject) -> bytes: ...

@@ -49,6 +49,9 @@ class AnthropicProvider:
     def models_url(self, channel: Channel) -> str:
         return channel.base_url + "/v1/models"
 
+    def passthrough_body(self, body: bytes) -> bytes:
+        return body
+
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(hub_request_to_anthropic(hub))
 

@@ -147,6 +147,9 @@ class OpenAIProvider:
     def models_url(self, channel: Channel) -> str:
         return channel.base_url + "/models"
 
+    def passthrough_body(self, body: bytes) -> bytes:
+        return body
+
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(openai_request_from_hub(hub))
 
