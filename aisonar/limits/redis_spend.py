@@ -15,63 +15,91 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from aisonar.errors import require_not_negative, require_positive
 from aisonar.limits.spend import SpendCheck, SpendDecision, SpendLoader
+from aisonar.store.redis_clock import CLOCK
 
 _MAX_CONNECTIONS = 64
 _KEPT_AFTER_PERIOD_S = 24 * 3600
 
-# KEYS: per counter its hash, holds and amounts. ARGV: hold id, amount, hold ttl ms,
-# then per counter its cap and expiry (epoch seconds).
-# Returns {1} held, {0, i, committed} refused by counter i, {-1, i} counter i not loaded.
-_HOLD = """
-local clock = redis.call('TIME')
-local now_ms = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local n = #KEYS / 3
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[3 * i - 2]) == 0 then return {-1, i} end
-end
-local amount = tonumber(ARGV[2])
-for i = 1, n do
-  local account, holds, amounts = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', now_ms)) do
-    local held = redis.call('HGET', amounts, id)
-    if held then
-      redis.call('HINCRBY', account, 'held', '-' .. held)
-      redis.call('HDEL', amounts, id)
-    end
-    redis.call('ZREM', holds, id)
+# Functions over a segment of a script's KEYS (from k + 1: per counter its hash, holds and
+# amounts) and ARGV (from a + 1), so that a script can admit and hold in one call
+# (aisonar.gateway.redis_counters); they read `now_ms`, Redis's clock.
+# Hold: ARGV #counters, amount, hold ttl ms, then per counter its cap and expiry (epoch
+# seconds). Returns nil when it may be held, {-1, i} when counter i is not loaded, {0, i,
+# committed} when counter i would go over its cap.
+# Settle: ARGV #counters, cost. A counter that is gone (Redis restarted, keeps nothing) is
+# left alone: it reloads from the database.
+FUNCTIONS = """
+local function spend_check(k, a)
+  local n, amount = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  for i = 1, n do
+    if redis.call('EXISTS', KEYS[k + 3 * i - 2]) == 0 then return {-1, i} end
   end
-  local committed = tonumber(redis.call('HGET', account, 'spent'))
-    + tonumber(redis.call('HGET', account, 'held'))
-  if committed + amount > tonumber(ARGV[2 + 2 * i]) then return {0, i, committed} end
+  for i = 1, n do
+    local account, holds, amounts = KEYS[k + 3 * i - 2], KEYS[k + 3 * i - 1], KEYS[k + 3 * i]
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', holds, '-inf', now_ms)) do
+      local held = redis.call('HGET', amounts, id)
+      if held then
+        redis.call('HINCRBY', account, 'held', '-' .. held)
+        redis.call('HDEL', amounts, id)
+      end
+      redis.call('ZREM', holds, id)
+    end
+    local committed = tonumber(redis.call('HGET', account, 'spent'))
+      + tonumber(redis.call('HGET', account, 'held'))
+    if committed + amount > tonumber(ARGV[a + 2 + 2 * i]) then return {0, i, committed} end
+  end
+  return nil
 end
-for i = 1, n do
-  local account, holds, amounts = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  redis.call('HINCRBY', account, 'held', ARGV[2])
-  redis.call('ZADD', holds, now_ms + tonumber(ARGV[3]), ARGV[1])
-  redis.call('HSET', amounts, ARGV[1], ARGV[2])
-  redis.call('EXPIREAT', holds, ARGV[3 + 2 * i])
-  redis.call('EXPIREAT', amounts, ARGV[3 + 2 * i])
+
+local function spend_apply(k, a, id)
+  local n, amount, ttl = tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])
+  for i = 1, n do
+    local account, holds, amounts = KEYS[k + 3 * i - 2], KEYS[k + 3 * i - 1], KEYS[k + 3 * i]
+    redis.call('HINCRBY', account, 'held', amount)
+    redis.call('ZADD', holds, now_ms + ttl, id)
+    redis.call('HSET', amounts, id, amount)
+    redis.call('EXPIREAT', holds, ARGV[a + 3 + 2 * i])
+    redis.call('EXPIREAT', amounts, ARGV[a + 3 + 2 * i])
+  end
 end
-return {1}
+
+local function spend_settle(k, a, id)
+  local n, cost = tonumber(ARGV[a + 1]), ARGV[a + 2]
+  for i = 1, n do
+    local account, holds, amounts = KEYS[k + 3 * i - 2], KEYS[k + 3 * i - 1], KEYS[k + 3 * i]
+    if redis.call('EXISTS', account) == 1 then
+      local held = redis.call('HGET', amounts, id)
+      if held then
+        redis.call('HINCRBY', account, 'held', '-' .. held)
+        redis.call('HDEL', amounts, id)
+        redis.call('ZREM', holds, id)
+      end
+      if cost ~= '0' then redis.call('HINCRBY', account, 'spent', cost) end
+    end
+  end
+end
 """
 
-# KEYS: per counter its hash, holds and amounts. ARGV: hold id, cost. A counter that is
-# gone (Redis restarted, keeps nothing) is left alone: it reloads from the database.
-_SETTLE = """
-for i = 1, #KEYS / 3 do
-  local account, holds, amounts = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  if redis.call('EXISTS', account) == 1 then
-    local held = redis.call('HGET', amounts, ARGV[1])
-    if held then
-      redis.call('HINCRBY', account, 'held', '-' .. held)
-      redis.call('HDEL', amounts, ARGV[1])
-      redis.call('ZREM', holds, ARGV[1])
-    end
-    if ARGV[2] ~= '0' then redis.call('HINCRBY', account, 'spent', ARGV[2]) end
-  end
-end
+# ARGV: hold id, then the hold's. Returns {1} held, else spend_check's refusal.
+_HOLD = (
+    CLOCK
+    + FUNCTIONS
+    + """
+local refused = spend_check(0, 1)
+if refused then return refused end
+spend_apply(0, 1, ARGV[1])
+return {1}
+"""
+)
+
+# ARGV: hold id, then the settle's.
+_SETTLE = (
+    FUNCTIONS
+    + """
+spend_settle(0, 1, ARGV[1])
 return 0
 """
+)
 
 # KEYS: a counter's hash, holds and amounts. ARGV: spent, expiry (epoch seconds). Only
 # if absent; holds left from the lost counter go too, or reaping them would subtract
@@ -94,23 +122,39 @@ def _expiry(check: SpendCheck) -> int:
     return int(check.period.end.timestamp()) + _KEPT_AFTER_PERIOD_S
 
 
+def counter_keys(checks: Sequence[SpendCheck]) -> list[str]:
+    return [key for check in checks for key in _keys(check)]
+
+
+def hold_arguments(checks: Sequence[SpendCheck], amount: int, ttl_ms: int) -> list[str | int]:
+    """The hold's segment of a script's ARGV."""
+    require_positive(amount, "A spend hold")
+    args: list[str | int] = [len(checks), str(amount), ttl_ms]
+    for check in checks:
+        args += [str(check.cap), _expiry(check)]
+    return args
+
+
+def settle_arguments(checks: Sequence[SpendCheck], cost: int) -> list[str | int]:
+    """The settle's segment of a script's ARGV."""
+    require_not_negative(cost, "A cost")
+    return [len(checks), str(cost)]
+
+
 class RedisSpendStore:
     def __init__(self, url: str, load: SpendLoader, *, hold_ttl_s: float) -> None:
         # Requests wait for a free connection rather than fail when many are in flight.
         pool = BlockingConnectionPool.from_url(url, max_connections=_MAX_CONNECTIONS, timeout=5)
         self._redis = Redis(connection_pool=pool)
         self._load = load
-        self._hold_ttl_ms = int(hold_ttl_s * 1000)
+        self.hold_ttl_ms = int(hold_ttl_s * 1000)
         self._hold = self._redis.register_script(_HOLD)
         self._settle = self._redis.register_script(_SETTLE)
         self._load_script = self._redis.register_script(_LOAD)
 
     async def hold(self, hold_id: str, checks: Sequence[SpendCheck], amount: int) -> SpendDecision:
-        require_positive(amount, "A spend hold")
-        keys = [key for check in checks for key in _keys(check)]
-        args: list[str | int] = [hold_id, str(amount), self._hold_ttl_ms]
-        for check in checks:
-            args += [str(check.cap), _expiry(check)]
+        keys = counter_keys(checks)
+        args = [hold_id, *hold_arguments(checks, amount, self.hold_ttl_ms)]
         # Each pass loads at most one missing counter; one more pass decides.
         for _ in range(len(checks) + 1):
             reply = [int(value) for value in await self._hold(keys=keys, args=args)]
@@ -119,14 +163,17 @@ class RedisSpendStore:
             check = checks[reply[1] - 1]
             if reply[0] == 0:
                 return SpendDecision(False, check, reply[2])
-            spent = await self._load(check.counted, check.period)
-            await self._load_script(keys=_keys(check), args=[str(spent), _expiry(check)])
+            await self.load(check)
         raise RuntimeError("spend counters could not be loaded into Redis")
 
+    async def load(self, check: SpendCheck) -> None:
+        """Put a counter the store lacks in it, from the database."""
+        spent = await self._load(check.counted, check.period)
+        await self._load_script(keys=_keys(check), args=[str(spent), _expiry(check)])
+
     async def settle(self, hold_id: str, checks: Sequence[SpendCheck], cost: int) -> None:
-        require_not_negative(cost, "A cost")
-        keys = [key for check in checks for key in _keys(check)]
-        await self._settle(keys=keys, args=[hold_id, str(cost)])
+        keys = counter_keys(checks)
+        await self._settle(keys=keys, args=[hold_id, *settle_arguments(checks, cost)])
 
     async def close(self) -> None:
         await self._redis.aclose(close_connection_pool=True)
