@@ -1,9 +1,11 @@
-"""Usage summed from the rollups, never from raw events: totals, breakdowns by a
-dimension, and time series, with error rates, latency and time-to-first-token
-percentiles and output tokens per second."""
+"""Usage summed from the rollups: totals, breakdowns by a dimension, and time series, with
+error rates, latency and time-to-first-token percentiles and output tokens per second.
+A summary grouped or filtered by attribution (end user, session, a property) reads the
+raw events instead (`attribution.py`), with the same sums."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.analytics.attribution import EventQuery, sum_events
 from aisonar.billing.money import format_amount
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import InvalidInput
@@ -41,6 +44,8 @@ from aisonar.usage.rollups import (
 )
 
 PERCENTILES = (0.5, 0.9, 0.95, 0.99)
+# A property's name as a JSON path can hold it (SQLite quotes it in one).
+_PROPERTY_NAME = re.compile(r'[^"\\\x00-\x1f\x7f]{1,64}')
 _LONGEST_MINUTE_RANGE = timedelta(days=2)
 _LONGEST_HOUR_RANGE = timedelta(days=62)
 # The watermark with no compaction run yet: minutes answer for everything.
@@ -58,6 +63,9 @@ class GroupBy(StrEnum):
     CHANNEL = "channel"
     STATUS = "status"
     SOURCE = "source"
+    END_USER = "end_user"
+    SESSION = "session"
+    PROPERTY = "property"
     MINUTE = "minute"
     HOUR = "hour"
     DAY = "day"
@@ -73,6 +81,8 @@ _DIMENSION_OF = {
     GroupBy.STATUS: "status_class",
     GroupBy.SOURCE: "source",
 }
+# Groupings read from the raw events (analytics/attribution.py), not the rollups.
+_ATTRIBUTED = {GroupBy.END_USER: "end_user", GroupBy.SESSION: "session_id"}
 _GRANULARITY_OF = {GroupBy.MINUTE: MINUTE, GroupBy.HOUR: HOUR, GroupBy.DAY: DAY}
 
 
@@ -91,6 +101,17 @@ class Filters:
     # One query's figures for a page of organizations or users (grouped by them).
     org_ids: tuple[str, ...] | None = None
     user_ids: tuple[str, ...] | None = None
+    # Attribution: these, or a grouping by them, read the raw events.
+    end_user: str | None = None
+    session_id: str | None = None
+    # (name, value): events whose custom property `name` is `value`.
+    property_equals: tuple[str, str] | None = None
+    # The property a grouping by property is by.
+    property_name: str | None = None
+
+    @property
+    def attributed(self) -> bool:
+        return (self.end_user, self.session_id, self.property_equals) != (None, None, None)
 
 
 @dataclass(frozen=True)
@@ -121,6 +142,14 @@ class Summary:
     ttft_ms_p95: float | None
     ttft_ms_p99: float | None
     output_tokens_per_s: float | None
+
+
+def property_filter(text: str) -> tuple[str, str]:
+    """`name=value`, as the command line and the API take a property filter."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise InvalidInput(N_("a property filter is name=value"), param="property")
+    return name.strip(), value
 
 
 def window(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
@@ -314,7 +343,22 @@ async def summarize(
     written."""
     if filters.until <= filters.since:
         raise InvalidInput(N_("until must come after since"), param="until")
+    if by is GroupBy.PROPERTY and not filters.property_name:
+        raise InvalidInput(N_("a breakdown by property names the property"), param="property_name")
+    for name, param in (
+        (filters.property_name, "property_name"),
+        (filters.property_equals and filters.property_equals[0], "property"),
+    ):
+        if name is not None and not _PROPERTY_NAME.fullmatch(name):
+            raise InvalidInput(
+                N_(
+                    "a property name is 1 to 64 printable characters, without quotes or backslashes"
+                ),
+                param=param,
+            )
     granularity = granularity or granularity_for(by, filters.since, filters.until)
+    if filters.attributed or by in _ATTRIBUTED or by is GroupBy.PROPERTY:
+        return await _summarize_events(conn, filters, by, limit, granularity)
     values: dict[str, Any] = {"since": filters.since, "until": filters.until, "limit": limit}
     for name in (*_FILTERS, *_LISTS):
         value = getattr(filters, name)
@@ -333,6 +377,45 @@ async def summarize(
             continue
         totals = {name: int(sums[name]) for name in SUM_COLUMNS}
         found.append(_summary(_group_label(by, sums.get("group")), totals))
+    if by is GroupBy.TOTAL and not found:
+        found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
+    return found
+
+
+async def _summarize_events(
+    conn: AsyncConnection, filters: Filters, by: GroupBy, limit: int, granularity: int
+) -> list[Summary]:
+    """A summary that groups or filters by attribution, from the raw events."""
+    equal = {
+        name: value
+        for name in (*_FILTERS, "end_user", "session_id")
+        if name != "status_class" and (value := getattr(filters, name)) is not None
+    }
+    within = {name: value for name in _LISTS if (value := getattr(filters, name)) is not None}
+    group: str | int | None
+    if by is GroupBy.TOTAL:
+        group = None
+    elif by in _GRANULARITY_OF:
+        group = granularity
+    elif by is GroupBy.PROPERTY:
+        group = f"property:{filters.property_name}"
+    else:
+        group = _ATTRIBUTED.get(by) or _DIMENSION_OF[by]
+    query = EventQuery(
+        since=filters.since,
+        until=filters.until,
+        equal=equal,
+        within={name[:-1]: values for name, values in within.items()},
+        status_class=filters.status_class,
+        property_equals=filters.property_equals,
+        group=group,
+        limit=limit,
+    )
+    found = [
+        _summary(_group_label(by, value), sums)
+        for value, sums in await sum_events(conn, query)
+        if sums["requests"] or by is GroupBy.TOTAL
+    ]
     if by is GroupBy.TOTAL and not found:
         found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
     return found

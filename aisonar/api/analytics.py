@@ -8,7 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
+from aisonar.analytics.summary import (
+    Filters,
+    GroupBy,
+    Summary,
+    property_filter,
+    summarize,
+    window,
+)
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Caller, Engine
 
@@ -31,11 +38,20 @@ async def usage_summary(
     provider: str | None = None,
     status: Annotated[str | None, Query(pattern="^[245]$", description="2, 4 or 5.")] = None,
     source: Annotated[str | None, Query(pattern="^(gateway|ingest|otel)$")] = None,
+    end_user: Annotated[str | None, Query(max_length=200)] = None,
+    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    property: Annotated[
+        str | None, Query(max_length=400, description="name=value: a custom property's value.")
+    ] = None,
+    property_name: Annotated[
+        str | None, Query(max_length=64, description="The property a by=property is by.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Summary]:
     """Totals, a breakdown (top N by cost) or a time series, read from the rollups:
     requests, errors and error rate, tokens, cost, latency and time-to-first-token
-    average and p50/p90/p95/p99, output tokens per second."""
+    average and p50/p90/p95/p99, output tokens per second. Grouping or filtering by end
+    user, session or property reads the raw events of the range instead."""
     start, end = window(since, until)
     org, user = scoped(caller, org_id, user_id)
     filters = Filters(
@@ -48,6 +64,10 @@ async def usage_summary(
         provider=provider,
         status_class=status,
         source=source,
+        end_user=end_user,
+        session_id=session_id,
+        property_equals=None if property is None else property_filter(property),
+        property_name=property_name,
     )
     async with db.connect() as conn:
         found = await summarize(conn, filters, by, limit=limit)

@@ -1,6 +1,7 @@
 """Rate limits and spend quotas through the management API (`limits/access.py` decides who
 may): an operator sets any subject's; an org admin those of their organization's
-members and keys (not the organization's own, which the operator grants)."""
+members and keys, and those for each end user of its application (`end_user`, by the
+organization's id); not the organization's own, which the operator grants."""
 
 from __future__ import annotations
 

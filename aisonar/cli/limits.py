@@ -1,5 +1,5 @@
 """`aisonar limits set|show`: rate limits and spend quotas per plan, organization, user
-and key."""
+and key, and for each end user of an organization."""
 
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ _LIMIT_OPTIONS = (
 
 
 def subject_options(command: F) -> F:
+    command = click.option(
+        "--each-end-user",
+        is_flag=True,
+        help="With --org: each end user of its application (x-aisonar-user), counted apart.",
+    )(command)
     for flag, dest, metavar, text in reversed(_SUBJECT_OPTIONS):
         command = click.option(flag, dest, metavar=metavar, help=text)(command)
     return command
@@ -71,11 +76,16 @@ def limit_options(command: F) -> F:
     return command
 
 
-def _one_subject(**given: str | None) -> tuple[str, str]:
+def _one_subject(each_end_user: bool, **given: str | None) -> tuple[str, str]:
     chosen = [(kind, value) for kind, value in given.items() if value is not None]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --org, --user, --key and --plan")
-    return chosen[0]
+    if not each_end_user:
+        return chosen[0]
+    kind, value = chosen[0]
+    if kind != "org":
+        raise click.UsageError("--each-end-user goes with --org")
+    return str(SubjectKind.END_USER), value
 
 
 def _value(dimension: str, value: int | None) -> int | str | None:
@@ -100,8 +110,10 @@ async def _effective(conn: AsyncConnection, effective: EffectiveLimits) -> list[
     rows = []
     for dimension, value, level in effective.entries():
         spent = None
-        # A plan shown on its own counts per organization: no one subject has spent.
-        if dimension in SPEND_DIMENSIONS and level.counted.kind is not SubjectKind.PLAN:
+        # A plan shown on its own counts per organization, and end-user limits per end
+        # user: no one subject has spent.
+        per_subject = level.counted.kind not in (SubjectKind.PLAN, SubjectKind.END_USER)
+        if dimension in SPEND_DIMENSIONS and per_subject:
             period = PERIODS[dimension](now)
             spent = format_amount(await spent_in_period(conn, level.counted, period))
         rows.append(
@@ -131,6 +143,7 @@ def limits_set(
     user: str | None,
     key: str | None,
     plan: str | None,
+    each_end_user: bool,
     rpm: str | None,
     tpm: str | None,
     concurrent: str | None,
@@ -139,7 +152,7 @@ def limits_set(
     as_json: bool,
 ) -> None:
     """Set (or with `none`, remove) limits of one subject; the others stay as they are."""
-    kind, reference = _one_subject(org=org, user=user, key=key, plan=plan)
+    kind, reference = _one_subject(each_end_user, org=org, user=user, key=key, plan=plan)
     try:
         changes = parse_changes(
             rpm=rpm,
@@ -166,10 +179,15 @@ def limits_set(
 @subject_options
 @json_option
 def limits_show(
-    org: str | None, user: str | None, key: str | None, plan: str | None, as_json: bool
+    org: str | None,
+    user: str | None,
+    key: str | None,
+    plan: str | None,
+    each_end_user: bool,
+    as_json: bool,
 ) -> None:
     """A subject's own limits, and every limit that applies to it and where it is set."""
-    kind, reference = _one_subject(org=org, user=user, key=key, plan=plan)
+    kind, reference = _one_subject(each_end_user, org=org, user=user, key=key, plan=plan)
 
     async def work(conn: AsyncConnection) -> dict[str, Any]:
         resolved = await resolve_subject(conn, kind, reference)

@@ -1,7 +1,8 @@
 """`aisonar privacy requests|approve|reject`: deciding people's requests to delete their
 accounts. An approval without delay (`AISONAR_DELETION_ERASURE_DELAY_HOURS=0`) erases the
 person before the command returns; otherwise the servers do it once due.
-`aisonar privacy export`: everything held about a person, as a ZIP archive."""
+`aisonar privacy export`: everything held about a person, as a ZIP archive.
+`aisonar privacy forget-end-user`: an application's end user cleared from usage events."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import BinaryIO
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.services import get_user_by_email
+from aisonar.accounts.services import get_org_by_name, get_user_by_email
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, run_in_database
 from aisonar.cli.output import emit, emit_one
@@ -23,6 +24,7 @@ from aisonar.errors import AISonarError
 from aisonar.exports.personal.archive import record_export, write_archive
 from aisonar.exports.personal.models import Exported
 from aisonar.notify.sender import configured_mail
+from aisonar.privacy.end_users import forget_end_user
 from aisonar.privacy.erasure_job import erase_request
 from aisonar.privacy.requests import (
     DeletionRequest,
@@ -98,6 +100,21 @@ def privacy_reject(request_id: str, reason: str, as_json: bool) -> None:
 
     async def work(conn: AsyncConnection) -> DeletionRequest:
         return await reject_request(conn, request_id, reason=reason, actor=COMMAND_LINE)
+
+    emit_one(run_in_database(work), as_json=as_json)
+
+
+@privacy.command("forget-end-user")
+@click.option("--org", "org_name", required=True, help="The organization whose application it is.")
+@click.argument("end_user")
+@json_option
+def privacy_forget_end_user(org_name: str, end_user: str, as_json: bool) -> None:
+    """Clear an end user of an organization's application from its usage events: their
+    id, and the sessions and properties of their requests."""
+
+    async def work(conn: AsyncConnection) -> dict[str, int]:
+        org = await get_org_by_name(conn, org_name)
+        return {"events": await forget_end_user(conn, COMMAND_LINE, org.id, end_user)}
 
     emit_one(run_in_database(work), as_json=as_json)
 

@@ -8,7 +8,14 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name, get_user_by_email
-from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
+from aisonar.analytics.summary import (
+    Filters,
+    GroupBy,
+    Summary,
+    property_filter,
+    summarize,
+    window,
+)
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
@@ -76,6 +83,10 @@ SUMMARY_COLUMNS = (
 )
 @click.option("--since", help="From this time (ISO 8601); default: 30 days before --until.")
 @click.option("--until", help="Up to this time (ISO 8601); default: the end of today, UTC.")
+@click.option("--end-user", help="Only this end user (x-aisonar-user, or the body's user).")
+@click.option("--session", "session_id", help="Only this session (x-aisonar-session-id).")
+@click.option("--property", "property_text", metavar="NAME=VALUE", help="Only this property value.")
+@click.option("--property-name", help="The property --by property groups by.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 1000))
 @json_option
 def usage_summary(
@@ -84,17 +95,32 @@ def usage_summary(
     by: str,
     since: str | None,
     until: str | None,
+    end_user: str | None,
+    session_id: str | None,
+    property_text: str | None,
+    property_name: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
     """Requests, errors, tokens, cost, latency and time-to-first-token percentiles and
-    output tokens per second, from the rollups."""
+    output tokens per second, from the rollups (from the raw events when grouped or
+    filtered by end user, session or property)."""
     start, end = window(parse_time(since, "--since"), parse_time(until, "--until"))
 
     async def work(conn: AsyncConnection) -> list[Summary]:
         org_id = (await get_org_by_name(conn, org_name)).id if org_name else None
         user_id = (await get_user_by_email(conn, email)).id if email else None
-        filters = Filters(since=start, until=end, org_id=org_id, user_id=user_id)
+        property_equals = None if property_text is None else property_filter(property_text)
+        filters = Filters(
+            since=start,
+            until=end,
+            org_id=org_id,
+            user_id=user_id,
+            end_user=end_user,
+            session_id=session_id,
+            property_equals=property_equals,
+            property_name=property_name,
+        )
         return await summarize(conn, filters, GroupBy(by), limit=limit)
 
     found = run_in_database(work)

@@ -1,5 +1,5 @@
-"""The usage log: the person's requests, newest first, filterable by model and status,
-a page at a time; metadata only (`usage/log.py`). The filtered log downloads as CSV or
+"""The usage log: the person's requests, newest first, filterable by model, status, end
+user and session, a page at a time; metadata only (`usage/log.py`). The filtered log downloads as CSV or
 JSON Lines (oldest first) through the export `GET /api/me/usage` streams: the person's
 own events, as the API scopes them."""
 
@@ -38,6 +38,8 @@ async def usage_page(
     settings: Config,
     model: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=1)] = "",
+    end_user: Annotated[str, Query(max_length=200)] = "",
+    session: Annotated[str, Query(max_length=128)] = "",
     after: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     person = member.principal
@@ -48,6 +50,8 @@ async def usage_page(
             person.user_id,
             model=model or None,
             status_class=status or None,
+            end_user=end_user or None,
+            session_id=session or None,
             after=LogPosition.decode(after) if after else None,
             limit=PAGE_SIZE,
         )
@@ -57,7 +61,7 @@ async def usage_page(
             GroupBy.MODEL,
         )
     models = sorted({entry.group for entry in used} | ({model} if model else set()))
-    filters = {"model": model, "status": status}
+    filters = {"model": model, "status": status, "end_user": end_user, "session": session}
     next_page = (
         None
         if found.next is None
@@ -83,6 +87,8 @@ async def export_usage_log(
     format: ExportFormat = ExportFormat.CSV,
     model: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=1)] = "",
+    end_user: Annotated[str, Query(max_length=200)] = "",
+    session: Annotated[str, Query(max_length=128)] = "",
 ) -> StreamingResponse:
     """The log's filter, every page of it, streamed as a download."""
     if status and status not in STATUS_CLASSES:
@@ -93,4 +99,6 @@ async def export_usage_log(
         user_id=member.principal.user_id,
         requested_model=model or None,
         status_class=status or None,
+        end_user=end_user or None,
+        session_id=session or None,
     )

@@ -45,9 +45,11 @@ def export_usage(
     until: datetime | None = None,
     requested_model: str | None = None,
     status_class: str | None = None,
+    end_user: str | None = None,
+    session_id: str | None = None,
 ) -> AsyncIterator[bytes]:
-    """The events, oldest first; `requested_model` and `status_class` (the first digit of
-    the HTTP status) filter as the usage log does."""
+    """The events, oldest first; `requested_model`, `status_class` (the first digit of
+    the HTTP status), `end_user` and `session_id` filter as the usage log does."""
     query = select(*(usage_events.c[name] for name in USAGE_COLUMNS)).order_by(
         usage_events.c.started_at, usage_events.c.id
     )
@@ -61,6 +63,10 @@ def export_usage(
         query = query.where(usage_events.c.started_at < until)
     if requested_model is not None:
         query = query.where(usage_events.c.requested_model == requested_model)
+    if end_user is not None:
+        query = query.where(usage_events.c.end_user == end_user)
+    if session_id is not None:
+        query = query.where(usage_events.c.session_id == session_id)
     if status_class is not None:
         low = int(status_class) * 100
         query = query.where(

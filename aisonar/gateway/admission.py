@@ -1,13 +1,14 @@
 """Admit: check a request against every rate limit that applies to its key (the key's,
-its user's, its organization's or plan's) in one decision of the limit store, before
-anything is held or forwarded; give back what it did not use when it ends.
+its user's, its organization's or plan's, and its organization's for each end user) in
+one decision of the limit store, before anything is held or forwarded; give back what it
+did not use when it ends.
 
 A key with no limits anywhere costs nothing here: no store is asked."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
@@ -15,7 +16,7 @@ from redis.exceptions import RedisError
 from aisonar.accounts.models import KeyIdentity
 from aisonar.errors import AISonarError, Throttled
 from aisonar.gateway.http import Exchange
-from aisonar.limits.models import EffectiveLimits
+from aisonar.limits.models import AppliedLimits, EffectiveLimits
 from aisonar.limits.store import CheckState, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.token_usage import TokenUsage
@@ -89,11 +90,13 @@ class _Checks:
     slots: tuple[SlotCheck, ...]
 
     @classmethod
-    def of(cls, limits: EffectiveLimits, slot_ttl_s: float) -> _Checks | None:
+    def of(
+        cls, entries: Iterable[tuple[str, int, AppliedLimits]], slot_ttl_s: float
+    ) -> _Checks | None:
         requests: list[RateCheck] = []
         tokens: list[RateCheck] = []
         slots: list[SlotCheck] = []
-        for dimension, limit, level in limits.entries():
+        for dimension, limit, level in entries:
             name = f"{_NAMES.get(dimension, dimension)} of {level.source.kind} {level.label}"
             key = f"{level.counted.kind}:{level.counted.id}:{dimension}"
             if dimension == "rpm":
@@ -106,6 +109,13 @@ class _Checks:
             return None
         return cls(tuple(requests), tuple(tokens), tuple(slots))
 
+    def __add__(self, other: _Checks | None) -> _Checks:
+        if other is None:
+            return self
+        return _Checks(
+            self.requests + other.requests, self.tokens + other.tokens, self.slots + other.slots
+        )
+
 
 @dataclass
 class Limiter:
@@ -117,9 +127,20 @@ class Limiter:
         default_factory=dict, init=False, repr=False
     )
 
-    async def admit(self, exchange: Exchange, identity: KeyIdentity, estimate: int) -> Admission:
-        """Refuse with a LimitRefusal, or admit and set the x-ratelimit-* headers."""
+    async def admit(
+        self,
+        exchange: Exchange,
+        identity: KeyIdentity,
+        estimate: int,
+        end_user: str | None = None,
+    ) -> Admission:
+        """Refuse with a LimitRefusal, or admit and set the x-ratelimit-* headers. A request
+        that names an end user is checked against its organization's end-user limits too,
+        counted for that end user."""
         checks = self._checks_for(identity.limits)
+        if end_user is not None and identity.limits.end_users is not None:
+            own = _Checks.of(identity.limits.for_end_user(end_user), self.slot_ttl_s)
+            checks = own if checks is None else checks + own
         if checks is None:
             return _UNLIMITED
         rates = checks.requests
@@ -157,7 +178,7 @@ class Limiter:
             return cached[1]
         if len(self._checks) >= _MAX_CACHED_CHECKS:
             self._checks.clear()
-        checks = _Checks.of(limits, self.slot_ttl_s)
+        checks = _Checks.of(limits.entries(), self.slot_ttl_s)
         # The entry keeps `limits` alive, so its id cannot be reused while cached.
         self._checks[id(limits)] = (limits, checks)
         return checks

@@ -69,12 +69,14 @@ class Billing:
         *,
         input_bound: int,
         output_bound: int,
+        end_user: str | None = None,
     ) -> Hold:
-        """Hold the most the attempt can cost on its spend quotas (QuotaExceeded) and its
-        organization's balance (InsufficientBalance); `settle` ends the hold."""
+        """Hold the most the attempt can cost on its spend quotas (QuotaExceeded), those
+        of its end user included, and its organization's balance (InsufficientBalance);
+        `settle` ends the hold."""
         markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
         amount = marked_up(price.most(input_bound, output_bound), markup)
-        quotas = await self.quotas.hold(identity, request_id, amount)
+        quotas = await self.quotas.hold(identity, request_id, amount, end_user)
         # A free model's request reserves nothing, so the balance store is not asked.
         if not (self.enabled and amount > 0):
             return Hold(request_id, price, markup, quotas, None)

@@ -13,6 +13,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
 from aisonar.gateway.admission import ADMITTED
+from aisonar.gateway.attribution import UNATTRIBUTED, Attribution
 from aisonar.token_usage import TokenUsage
 from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
 
@@ -39,6 +40,7 @@ class RequestMeter:
     # Every attempt, once a request has gone to more than one channel.
     attempts: list[dict[str, Any]] | None = None
     limit_decision: str | None = None
+    attribution: Attribution = UNATTRIBUTED
 
     def decided(self, decision: str | None) -> None:
         """Note what a rate limit or spend quota decided: a later decision replaces an
@@ -92,4 +94,7 @@ class RequestMeter:
             attempts=None if self.attempts is None else orjson.dumps(self.attempts).decode(),
             limit_decision=self.limit_decision,
             provider=route.channel.channel.provider if route else None,
+            end_user=self.attribution.end_user,
+            properties=self.attribution.properties,
+            session_id=self.attribution.session_id,
         )

@@ -23,6 +23,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.pricing import ModelPrice
 from aisonar.errors import AISonarError
 from aisonar.gateway.admission import LimitRefusal
+from aisonar.gateway.attribution import attribution_of
 from aisonar.gateway.auth import authenticate, presented_key
 from aisonar.gateway.charging import Billing, Hold
 from aisonar.gateway.disconnect import cancel_on_disconnect
@@ -96,10 +97,14 @@ async def serve(served: Served, services: GatewayServices, exchange: Exchange) -
         identity = meter.identity = await authenticate(
             services.keys, served.credential(exchange), exchange.client_ip
         )
-        call = served.read(await exchange.read_body(services.max_body_bytes))
+        body = await exchange.read_body(services.max_body_bytes)
+        call = served.read(body)
         meter.requested_model, meter.stream = call.model, call.stream
+        meter.attribution = attribution_of(exchange.headers, body)
         routes = services.channels.routes(identity, call.model)
-        admission = await services.limiter.admit(exchange, identity, call.token_estimate)
+        admission = await services.limiter.admit(
+            exchange, identity, call.token_estimate, meter.attribution.end_user
+        )
         meter.decided(admission.decision)
         try:
             attempt = partial(_attempt, services, exchange, meter, identity, call)
@@ -137,6 +142,7 @@ async def _attempt(
         leg.price,
         input_bound=leg.input_bound,
         output_bound=leg.output_bound,
+        end_user=meter.attribution.end_user,
     )
     meter.decided(hold.quotas.decision)
     try:

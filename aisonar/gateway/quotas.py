@@ -1,6 +1,6 @@
 """Spend quotas on the hot path: hold a request's most possible cost on every daily and
-monthly quota of its key, user and organization (or plan) beside the balance hold, and
-replace it with the real cost when the request ends.
+monthly quota of its key, user and organization (or plan), and of its end user, beside
+the balance hold, and replace it with the real cost when the request ends.
 
 A key with no spend quota anywhere costs nothing here: no store is asked."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,7 +18,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.money import format_amount
 from aisonar.clock import utcnow
 from aisonar.gateway.admission import ADMITTED, LimitRefusal, LimitStoreUnavailable
-from aisonar.limits.models import SPEND_DIMENSIONS, EffectiveLimits
+from aisonar.limits.models import SPEND_DIMENSIONS, AppliedLimits, EffectiveLimits
 from aisonar.limits.spend import Period, SpendCheck, SpendStore, spend_check
 from aisonar.observability.metrics import GatewayMetrics
 
@@ -68,6 +68,22 @@ _NOTHING_HELD = QuotaHold((), None)
 _UNCHECKED = QuotaHold((), "unchecked: spend store unreachable")
 
 
+def _spend_checks(
+    entries: Iterable[tuple[str, int, AppliedLimits]], now: datetime
+) -> tuple[SpendCheck, ...]:
+    return tuple(
+        spend_check(
+            f"{_NAMES[dimension]} of {level.source.kind} {level.label}",
+            level.counted,
+            dimension,
+            cap,
+            now,
+        )
+        for dimension, cap, level in entries
+        if dimension in SPEND_DIMENSIONS
+    )
+
+
 @dataclass
 class SpendQuotas:
     store: SpendStore
@@ -86,17 +102,7 @@ class SpendQuotas:
         cached = self._checks.get(id(limits))
         if cached is not None and cached[0] is limits and cached[1] <= now < cached[2]:
             return cached[3]
-        checks = tuple(
-            spend_check(
-                f"{_NAMES[dimension]} of {level.source.kind} {level.label}",
-                level.counted,
-                dimension,
-                cap,
-                now,
-            )
-            for dimension, cap, level in limits.entries()
-            if dimension in SPEND_DIMENSIONS
-        )
+        checks = _spend_checks(limits.entries(), now)
         since = max((check.period.start for check in checks), default=_EVER.start)
         until = min((check.period.end for check in checks), default=_EVER.end)
         if len(self._checks) >= _MAX_CACHED_CHECKS:
@@ -105,13 +111,18 @@ class SpendQuotas:
         self._checks[id(limits)] = (limits, since, until, checks)
         return checks
 
-    async def hold(self, identity: KeyIdentity, request_id: str, amount: int) -> QuotaHold:
-        """Hold `amount` on every quota of the request, or raise QuotaExceeded if one would
-        go over its cap; `settle` ends the hold."""
+    async def hold(
+        self, identity: KeyIdentity, request_id: str, amount: int, end_user: str | None = None
+    ) -> QuotaHold:
+        """Hold `amount` on every quota of the request (its organization's for each end
+        user too, when it names one), or raise QuotaExceeded if one would go over its cap;
+        `settle` ends the hold."""
         if amount <= 0:
             return _NOTHING_HELD
         now = self.clock()
         checks = self.checks(identity, now)
+        if end_user is not None and identity.limits.end_users is not None:
+            checks = (*checks, *_spend_checks(identity.limits.for_end_user(end_user), now))
         if not checks:
             return _NOTHING_HELD
         try:

@@ -51,6 +51,7 @@ class _Event(msgspec.Struct, forbid_unknown_fields=True):
     error_type: Annotated[str, msgspec.Meta(max_length=64)] | None = None
     stream: bool = False
     user: Text | None = None
+    session_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
     properties: (
         Annotated[dict[PropertyName, PropertyValue], msgspec.Meta(max_length=MAX_PROPERTIES)] | None
     ) = None
@@ -83,6 +84,7 @@ def _report(event: _Event, received_at: datetime) -> ReportedUsage:
         stream=event.stream,
         end_user=event.user,
         properties=event.properties,
+        session_id=event.session_id,
     )
 
 

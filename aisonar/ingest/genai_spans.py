@@ -48,6 +48,8 @@ _TEXTS = {
     "enduser.id": "end_user",
     "gen_ai.user": "end_user",
     "llm.user": "end_user",
+    "session.id": "session_id",
+    "gen_ai.conversation.id": "session_id",
 }
 _FLOATS = {
     "gen_ai.response.time_to_first_chunk": "ttfc_s",
@@ -182,5 +184,6 @@ def reported_usage(span: Span, service: str | None) -> ReportedUsage:
         error_type=found.get("error_type", "error") if failed else None,
         stream=found.get("stream", ttfc_s is not None),
         end_user=found.get("end_user"),
+        session_id=found.get("session_id"),
         properties=None if service is None else {"service.name": service[:_TEXT]},
     )

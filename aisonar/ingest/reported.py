@@ -46,6 +46,7 @@ class ReportedUsage:
     stream: bool = False
     end_user: str | None = None
     properties: Mapping[str, object] | None = None
+    session_id: str | None = None
 
 
 def reported_event_id(org_id: str, external_id: str) -> str:
@@ -110,6 +111,7 @@ def usage_event(
         external_id=report.external_id,
         end_user=report.end_user,
         properties=None if report.properties is None else orjson.dumps(report.properties).decode(),
+        session_id=report.session_id,
     )
 
 

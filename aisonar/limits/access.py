@@ -95,6 +95,13 @@ async def _reachable(
     if caller.is_operator:
         return
     kind = SubjectKind(subject.kind)
+    if kind is SubjectKind.END_USER:
+        # An application's end users are its organization's to limit.
+        if subject.id != caller.org_id:
+            raise NotFound(N_("no organization with id {id!r}"), id=subject.id)
+        if changing and not caller.administers(subject.id):
+            raise Forbidden(N_("Only the organization's admins may change limits."))
+        return
     if kind is SubjectKind.PLAN or kind is SubjectKind.ORG:
         if kind is SubjectKind.ORG and subject.id != caller.org_id:
             raise NotFound(N_("no organization with id {id!r}"), id=subject.id)

@@ -1,5 +1,7 @@
 """Rate limits and spend quotas as configured: per key, user, organization, and as
-defaults per plan. The narrowest applicable limits all apply; the tightest one decides."""
+defaults per plan; and per end user of an organization's application (one setting, on
+the organization, counted for each end user a request names on its own). The narrowest
+applicable limits all apply; the tightest one decides."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ class SubjectKind(StrEnum):
     ORG = "org"
     USER = "user"
     KEY = "key"
+    # Every end user of an organization (the subject's id is the organization's).
+    END_USER = "end_user"
 
 
 # Requests per minute, tokens per minute (input plus output), requests in flight.
@@ -114,12 +118,31 @@ class AppliedLimits:
     limits: LimitSet
 
 
+def end_user_subject(org_id: str, end_user: str) -> Subject:
+    """What an end user's requests are counted against: the end user of that organization
+    (`spent.py` reads the id back)."""
+    return Subject(SubjectKind.END_USER, f"{org_id}:{end_user}")
+
+
 @dataclass(frozen=True)
 class EffectiveLimits:
     """Every level that applies to a subject, narrowest first (key, user, organization,
-    plan); each is checked on its own counter, and any one of them can refuse."""
+    plan); each is checked on its own counter, and any one of them can refuse. The
+    organization's limits for each of its end users apply, in addition, to a request
+    that names one, counted per end user."""
 
     levels: tuple[AppliedLimits, ...]
+    end_users: AppliedLimits | None = None
+
+    def for_end_user(self, end_user: str) -> Iterator[tuple[str, int, AppliedLimits]]:
+        """(dimension, limit, level) of the end-user limits, counted for `end_user`."""
+        level = self.end_users
+        if level is None:
+            return
+        counted = end_user_subject(level.source.id, end_user)
+        named = AppliedLimits(level.source, counted, f"{end_user} of {level.label}", level.limits)
+        for dimension, value in level.limits.items():
+            yield dimension, value, named
 
     def entries(self) -> Iterator[tuple[str, int, AppliedLimits]]:
         """(dimension, limit, level) for every limit that applies, by dimension."""

@@ -1,6 +1,6 @@
 """Rate limits and spend quotas: set, read, and what applies to a key (or a user, or an
-organization). Every change drops the cached key identities of every running server,
-which is where the gateway will read the limits that apply."""
+organization, or each end user of one). Every change drops the cached key identities of
+every running server, which is where the gateway will read the limits that apply."""
 
 from __future__ import annotations
 
@@ -121,10 +121,10 @@ class ResolvedSubject:
 
 
 async def resolve_subject(conn: AsyncConnection, kind: str, reference: str) -> ResolvedSubject:
-    """A subject as people name it: a plan or organization by name, a user by email, a
-    key by id. NotFound when there is none."""
+    """A subject as people name it: a plan or organization (or every end user of one) by
+    name, a user by email, a key by id. NotFound when there is none."""
     kind = SubjectKind(kind)
-    if kind is SubjectKind.ORG:
+    if kind is SubjectKind.ORG or kind is SubjectKind.END_USER:
         row = (
             await conn.execute(
                 select(organizations.c.id, organizations.c.name).where(
@@ -153,6 +153,7 @@ async def _require(conn: AsyncConnection, subject: Subject) -> None:
     column, missing = {
         SubjectKind.PLAN: (plans.c.name, N_("no plan named {id!r}")),
         SubjectKind.ORG: (organizations.c.id, N_("no organization with id {id!r}")),
+        SubjectKind.END_USER: (organizations.c.id, N_("no organization with id {id!r}")),
         SubjectKind.USER: (users.c.id, N_("no user with id {id!r}")),
         SubjectKind.KEY: (api_keys.c.id, N_("no key with id {id!r}")),
     }[SubjectKind(subject.kind)]
@@ -184,7 +185,7 @@ async def get_limits(conn: AsyncConnection, subject: Subject) -> LimitSet:
 async def _org_of(conn: AsyncConnection, subject: Subject) -> str | None:
     """The organization a subject belongs to (a plan belongs to none)."""
     kind = SubjectKind(subject.kind)
-    if kind is SubjectKind.ORG:
+    if kind is SubjectKind.ORG or kind is SubjectKind.END_USER:
         return subject.id
     if kind is SubjectKind.PLAN:
         return None
@@ -243,6 +244,12 @@ async def _chain(conn: AsyncConnection, subject: Subject) -> list[tuple[Subject,
     if kind is SubjectKind.PLAN:
         await _require(conn, subject)
         return [(subject, subject.id)]
+    if kind is SubjectKind.END_USER:
+        name = select(organizations.c.name).where(organizations.c.id == subject.id)
+        label = (await conn.execute(name)).scalar_one_or_none()
+        if label is None:
+            raise NotFound(N_("no organization with id {id!r}"), id=subject.id)
+        return [(subject, label)]
     query = select(
         organizations.c.id.label("org_id"),
         organizations.c.name.label("org_name"),
@@ -281,8 +288,15 @@ async def effective_limits_for(conn: AsyncConnection, subject: Subject) -> Effec
     organization's, and its plan's default for each dimension the organization leaves
     unset (counted per organization). NotFound for no such subject."""
     chain = await _chain(conn, subject)
-    rows = await conn.execute(select(rate_limits).where(or_(*(_is(s) for s, _ in chain))))
+    orgs = [(Subject(SubjectKind.END_USER, s.id), label) for s, label in chain if s.kind == "org"]
+    wanted = [*chain, *orgs]
+    rows = await conn.execute(select(rate_limits).where(or_(*(_is(s) for s, _ in wanted))))
     found = {(row.subject_kind, row.subject_id): _limit_set(row) for row in rows}
+    end_users = None
+    for source, label in orgs:
+        limits = found.get((str(source.kind), source.id), LimitSet())
+        if not limits.is_empty():
+            end_users = AppliedLimits(source=source, counted=source, label=label, limits=limits)
     levels: list[AppliedLimits] = []
     org: AppliedLimits | None = None
     for source, label in chain:
@@ -302,7 +316,7 @@ async def effective_limits_for(conn: AsyncConnection, subject: Subject) -> Effec
             org = level
         if not limits.is_empty():
             levels.append(level)
-    return EffectiveLimits(tuple(levels))
+    return EffectiveLimits(tuple(levels), end_users)
 
 
 async def effective_limits(conn: AsyncConnection, key_id: str) -> EffectiveLimits:

@@ -1,5 +1,6 @@
-"""What a key, user or organization spent in a period, as the database has it: the sum
-of the costs of its gateway usage events (where spend counters start from).
+"""What a key, user, organization or end user of one spent in a period, as the database
+has it: the sum of the costs of its gateway usage events (where spend counters start
+from).
 
 Usage an application reports itself (ingest, otel) is priced for analytics but charged
 to no one, so it is not spend: counting it would let a key that can only report exhaust
@@ -7,7 +8,7 @@ a user's or an organization's quota."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.limits.models import Subject, SubjectKind
@@ -21,10 +22,17 @@ _COLUMNS = {
 }
 
 
+def _counted(subject: Subject) -> ColumnElement[bool]:
+    kind = SubjectKind(subject.kind)
+    if kind is SubjectKind.END_USER:
+        org_id, _, end_user = subject.id.partition(":")
+        return and_(usage_events.c.org_id == org_id, usage_events.c.end_user == end_user)
+    return _COLUMNS[kind] == subject.id
+
+
 async def spent_in_period(conn: AsyncConnection, counted: Subject, period: Period) -> int:
-    column = _COLUMNS[SubjectKind(counted.kind)]
     query = select(func.coalesce(func.sum(usage_events.c.cost), 0)).where(
-        column == counted.id,
+        _counted(counted),
         usage_events.c.started_at >= period.start,
         usage_events.c.started_at < period.end,
         usage_events.c.source == "gateway",

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, or_, select, update
+from sqlalchemy import Text, cast, delete, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import utcnow
@@ -214,6 +214,20 @@ async def erase_person(conn: AsyncConnection, user_id: str, anonymous: str) -> d
         .values(client_ip=None)
     )
     erased["usage_event_addresses"] = addresses.rowcount
+    # What their requests were attributed to names their application's users.
+    attributed = await conn.execute(
+        update(usage_events)
+        .where(
+            usage_events.c.user_id == user_id,
+            or_(
+                usage_events.c.end_user.is_not(None),
+                usage_events.c.session_id.is_not(None),
+                usage_events.c.properties.is_not(None),
+            ),
+        )
+        .values(end_user=None, session_id=None, properties=null())
+    )
+    erased["usage_event_attributions"] = attributed.rowcount
     keys = await conn.execute(
         update(api_keys).where(api_keys.c.user_id == user_id).values(name=ERASED, allowed_ips=None)
     )

@@ -226,12 +226,16 @@ usage_events = Table(
     # (usage events, or OpenTelemetry GenAI spans).
     Column("source", String(16), nullable=False, server_default="gateway"),
     # What an application reported with an ingested event: its own id for the event (the
-    # stored id is derived from it and the organization), its end user, and custom
-    # properties (a flat JSON object).
+    # stored id is derived from it and the organization).
     Column("external_id", String(200)),
+    # Attribution (gateway/attribution.py, or as reported): the end user, custom
+    # properties (a flat JSON object) and the session.
     Column("end_user", String(200)),
     Column("properties", JSON),
+    Column("session_id", String(128)),
     Index(None, "org_id", "started_at"),
+    Index(None, "org_id", "end_user", "started_at"),
+    Index(None, "org_id", "session_id", "started_at"),
     Index(None, "user_id", "started_at"),
     Index(None, "key_id", "started_at"),
     Index(None, "started_at"),

@@ -53,6 +53,8 @@ class LoggedRequest:
     cost: int
     latency_ms: int
     stream: bool
+    end_user: str | None = None
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,13 @@ async def usage_log(
     *,
     model: str | None = None,
     status_class: str | None = None,
+    end_user: str | None = None,
+    session_id: str | None = None,
     after: LogPosition | None = None,
     limit: int = 50,
 ) -> LogPage:
-    """The person's usage events, newest first, filtered by the requested model and the
-    first digit of the HTTP status."""
+    """The person's usage events, newest first, filtered by the requested model, the
+    first digit of the HTTP status, the end user and the session."""
     if status_class is not None and status_class not in STATUS_CLASSES:
         raise InvalidInput(N_("the status is 2, 4 or 5"), param="status")
     events = usage_events.c
@@ -90,6 +94,8 @@ async def usage_log(
             events.cost,
             events.latency_ms,
             events.stream,
+            events.end_user,
+            events.session_id,
         )
         .where(events.user_id == user_id)
         .order_by(events.started_at.desc(), events.id.desc())
@@ -97,6 +103,10 @@ async def usage_log(
     )
     if model is not None:
         query = query.where(events.requested_model == model)
+    if end_user is not None:
+        query = query.where(events.end_user == end_user)
+    if session_id is not None:
+        query = query.where(events.session_id == session_id)
     if status_class is not None:
         low = int(status_class) * 100
         query = query.where(events.status_code >= low, events.status_code < low + 100)
@@ -122,6 +132,8 @@ async def usage_log(
             cost=row.cost,
             latency_ms=row.latency_ms,
             stream=row.stream,
+            end_user=row.end_user,
+            session_id=row.session_id,
         )
         for row in rows[:limit]
     ]

@@ -47,10 +47,14 @@ class UsageEvent:
     # ingest (usage events) or otel (OpenTelemetry GenAI spans).
     source: str = "gateway"
     # Reported events: the application's own id for the event (`id` is derived from it
-    # and the organization), its end user, and its custom properties as a JSON object.
+    # and the organization).
     external_id: str | None = None
+    # Attribution, from the request's x-aisonar-* headers (or the body's end user), or as
+    # an application reported it: its end user, custom properties as a JSON object, and
+    # session.
     end_user: str | None = None
     properties: str | None = None
+    session_id: str | None = None
 
 
 USAGE_COLUMNS: tuple[str, ...] = tuple(UsageEvent.__dataclass_fields__)

@@ -41,6 +41,8 @@ def usage_export(
     until: datetime | None = None,
     requested_model: str | None = None,
     status_class: str | None = None,
+    end_user: str | None = None,
+    session_id: str | None = None,
 ) -> StreamingResponse:
     def export(conn: AsyncConnection) -> AsyncIterator[bytes]:
         return export_usage(
@@ -52,6 +54,8 @@ def usage_export(
             until=until,
             requested_model=requested_model,
             status_class=status_class,
+            end_user=end_user,
+            session_id=session_id,
         )
 
     return streamed(engine, fmt, "usage", export)

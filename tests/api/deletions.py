@@ -81,10 +81,13 @@ class FromAddress:
             self.csrf = body["csrf_token"]
         return status
 
-    async def chat(self, key_secret: str) -> int:
+    async def chat(self, key_secret: str, headers: dict[str, str] | None = None) -> int:
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         status, _ = await self.call(
-            "POST", "/v1/chat/completions", body, {"Authorization": f"Bearer {key_secret}"}
+            "POST",
+            "/v1/chat/completions",
+            body,
+            {"Authorization": f"Bearer {key_secret}", **(headers or {})},
         )
         return status
 

@@ -1,5 +1,6 @@
-"""The README's five-minute tour and the demo's banner run as written against the demo:
-a newcomer's first requests (every model, every SDK) are answered, not refused."""
+"""The README's five-minute tour, the docs' examples and the demo's banner run as written
+against the demo: a newcomer's first requests (every model, every SDK) are answered, not
+refused."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ README_PORT = 8400
 
 
 def readme_python_blocks() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    """The README's Python examples, then those of the pages under docs/."""
+    pages = [README, *sorted((README.parent / "docs").rglob("*.md"))]
+    return [
+        block
+        for page in pages
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL)
+    ]
 
 
 def banner_python(demo: RunningDemo) -> str:

@@ -99,7 +99,12 @@ async def test_an_ingest_key_reports_usage_priced_and_marked_by_source(
     secret = await ingest_key(backend, tenant.email)
     balance = await assert_ledger_invariant(backend.engine, tenant.org_id)
     events = [
-        reported("evt-1", user="end-user-7", properties={"feature": "search", "beta": True}),
+        reported(
+            "evt-1",
+            user="end-user-7",
+            session_id="conversation-3",
+            properties={"feature": "search", "beta": True},
+        ),
         reported(
             "evt-2",
             provider="anthropic",
@@ -123,6 +128,7 @@ async def test_an_ingest_key_reports_usage_priced_and_marked_by_source(
     assert first.id == reported_event_id(tenant.org_id, "evt-1")
     assert (first.source, first.external_id, first.end_user) == ("ingest", "evt-1", "end-user-7")
     assert first.properties == {"feature": "search", "beta": True}
+    assert (first.session_id, second.session_id) == ("conversation-3", None)
     assert (first.cost, first.price_version) == (price.cost(usage), price.version)
     # Attributed to the ingest key and its owner.
     assert first.cost > 0 and first.user_id == tenant.user_id and first.key_id != tenant.key_id

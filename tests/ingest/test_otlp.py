@@ -162,6 +162,7 @@ CHAT = {
     "gen_ai.response.time_to_first_chunk": 0.3,
     "gen_ai.input.messages": '[{"role": "user", "parts": [{"content": "secret"}]}]',
     "user.id": "customer-9",
+    "session.id": "conversation-5",
 }
 
 
@@ -213,6 +214,7 @@ async def test_otlp_json_keeps_model_calls_and_reports_unreadable_spans(
     assert ok.upstream_model == "claude-haiku-4-5-20251001"
     assert (ok.input_tokens, ok.cached_input_tokens, ok.output_tokens) == (1000, 400, 50)
     assert (ok.latency_ms, ok.ttft_ms, ok.stream, ok.end_user) == (1250, 300, True, "customer-9")
+    assert ok.session_id == "conversation-5"
     assert ok.cost > 0 and ok.properties is None
     assert (error.error_type, error.source) == ("timeout", "otel")
 

@@ -68,8 +68,9 @@ USAGE_FIELDS = {
     "provider": "the upstream provider (openai, anthropic, gemini, ...)",
     "source": "gateway (a request through AI Sonar), ingest or otel (reported by an application)",
     "external_id": "a reported event's own id, as the application gave it",
-    "end_user": "a reported event's end user, as the application gave it",
-    "properties": "a reported event's custom properties, as the application gave them",
+    "end_user": "the end user of your application it was for (x-aisonar-user, the body's user)",
+    "properties": "custom properties (x-aisonar-property-* headers, or as reported)",
+    "session_id": "the session it was part of (x-aisonar-session-id, or as reported)",
     "first_byte_at": "when the first byte of the answer came back",
     "ended_at": "when the answer ended",
 }
