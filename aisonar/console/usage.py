@@ -1,7 +1,7 @@
 """The usage log: the person's requests, newest first, filterable by model, status, end
-user and session, a page at a time; metadata only (`usage/log.py`). The filtered log downloads as CSV or
-JSON Lines (oldest first) through the export `GET /api/me/usage` streams: the person's
-own events, as the API scopes them."""
+user and session, a page at a time; metadata only (`usage/log.py`). The filtered log
+downloads as CSV or JSON Lines (oldest first) through the export `GET /api/me/usage`
+streams: the person's own events, as the API scopes them."""
 
 from __future__ import annotations
 
