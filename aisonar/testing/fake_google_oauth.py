@@ -3,7 +3,7 @@
 A service account's key file names the endpoint in its `token_uri`; pointing it at the fake's
 `POST /token` makes google-auth mint tokens here, as it does at
 `https://oauth2.googleapis.com/token`. The fake trusts the service accounts it is told the
-public key of (`trust`, or `service_account` which makes a key pair and its key file), checks
+public key of (`trust`; `new_key_file` makes a service account's key file), checks
 the grant's JWT assertion as Google does (RS256 signature by that key, issuer, audience,
 issued and expiry times, the cloud-platform scope) and issues opaque bearer tokens that last
 `FakeUpstreamConfig.google_token_lifetime_s`. Model paths then accept only tokens it issued
@@ -12,6 +12,7 @@ refusing others with Google's 401 UNAUTHENTICATED."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,28 +77,21 @@ class GoogleAuthority:
 GOOGLE = web.AppKey("fake_google_authority", GoogleAuthority)
 
 
-def service_account(
-    authority: GoogleAuthority, token_uri: str, project: str = "fake-project"
-) -> JsonObject:
-    """A new service account the fake trusts: its key file, as the console downloads it."""
+def new_key_file(token_uri: str, project: str = "fake-project") -> JsonObject:
+    """A new service account's key file, as the console downloads it, with a fresh RSA key."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    email = f"{random_id('sonar-', 8).lower()}@{project}.iam.gserviceaccount.com"
-    authority.trust(email, public_pem)
     return {
         "type": "service_account",
         "project_id": project,
         "private_key_id": random_id("", 40).lower(),
         "private_key": private_pem.decode(),
-        "client_email": email,
-        "client_id": str(10**20 + authority.minted),
+        "client_email": f"{random_id('sonar-', 8).lower()}@{project}.iam.gserviceaccount.com",
+        "client_id": str(10**20 + secrets.randbelow(10**20)),
         "auth_uri": "https://accounts.google.com/o/oauth2/auth",
         "token_uri": token_uri,
         "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
@@ -172,7 +166,7 @@ async def token(request: web.Request) -> web.Response:
 
 def refusal(request: web.Request, service: str, method: str) -> web.Response | None:
     """Google's 401 for a request without a live token the fake issued, else None."""
-    presented = bearer_key(request)
+    presented = bearer_key(request) or None
     if request.app[GOOGLE].valid(presented):
         return None
     known = presented in request.app[GOOGLE].tokens

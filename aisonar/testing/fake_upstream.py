@@ -53,8 +53,8 @@ from aisonar.testing.fake_gemini import add_gemini_routes
 from aisonar.testing.fake_google_oauth import (
     GOOGLE,
     add_google_oauth_routes,
+    new_key_file,
     public_key_of,
-    service_account,
 )
 from aisonar.testing.fake_replies import (
     JsonObject,
@@ -323,7 +323,9 @@ class FakeUpstream:
     def google_service_account(self, project: str = "fake-project") -> JsonObject:
         """The key file of a new service account whose tokens the fake mints at its root's
         `/token` and accepts on Vertex AI's paths."""
-        return service_account(self._app[GOOGLE], self.root_url + "/token", project)
+        info = new_key_file(self.root_url + "/token", project)
+        self.trust_service_account(info)
+        return info
 
     def trust_service_account(self, info: JsonObject) -> None:
         """Accept the grants of a service account made elsewhere, by its key file."""

@@ -5,7 +5,8 @@ serves `generateContent`, `streamGenerateContent` (`?alt=sse` for server-sent ev
 `countTokens` as `fake_gemini` does, with Vertex's additions (`createTime`, the usage's
 `trafficType`); `.../publishers/anthropic/models/{model}:rawPredict` and `:streamRawPredict`
 serve Anthropic's Messages as `fake_anthropic` does, from a body without `model` (the path
-names it) and with `anthropic_version: vertex-2023-10-16`, as Vertex requires, and
+names it) and with an `anthropic_version` (`vertex-2023-10-16`, or the dated version
+recent SDKs send), as Vertex requires, and
 `.../models/count-tokens:rawPredict` counts a Messages request's tokens (its body names the
 model). `GET .../locations/{location}/endpoints` lists no endpoints (the health probe). The
 same paths under `/v1beta1`. Every request needs a live access token from the fake's Google
@@ -22,7 +23,6 @@ from aisonar.testing.fake_core import admit, json_response
 from aisonar.testing.fake_google_oauth import refusal
 from aisonar.testing.fake_replies import OpenAIError, json_object
 
-VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 API_VERSIONS = ("v1", "v1beta1")
 _SERVICE = "aiplatform.googleapis.com"
 _RPC = "google.cloud.aiplatform.v1.PredictionService."
@@ -53,8 +53,8 @@ def _messages_body(body: object, model: str, stream: bool) -> dict[str, object]:
     version = document.get("anthropic_version")
     if version is None:
         raise OpenAIError(400, "anthropic_version: Field required", param="anthropic_version")
-    if version != VERTEX_ANTHROPIC_VERSION:
-        message = f"anthropic_version: Input should be '{VERTEX_ANTHROPIC_VERSION}'"
+    if not isinstance(version, str) or not version:
+        message = "anthropic_version: Input should be a valid string"
         raise OpenAIError(400, message, param="anthropic_version")
     if (document.get("stream") is True) != stream:
         expected = "streamRawPredict" if document.get("stream") is True else "rawPredict"

@@ -15,6 +15,7 @@ minutes per channel."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -69,6 +70,9 @@ class GoogleTokens:
         self._credentials: service_account.Credentials | None = None
         self._transport = partial(Request(), timeout=MINT_TIMEOUT_S)
         self._lock = asyncio.Lock()
+        # A mint outlives a request that stopped waiting for it (its first-byte timeout):
+        # the next request's mint waits for it in its thread, and takes its token.
+        self._minting = threading.Lock()
         self._token: str | None = None
         self._fresh_until = 0.0  # time.monotonic()
 
@@ -100,6 +104,10 @@ class GoogleTokens:
         return True
 
     def _mint(self) -> str:
+        with self._minting:
+            return self._fresh() or self._refresh()
+
+    def _refresh(self) -> str:
         if self._credentials is None:
             self._credentials = _credentials(self._info)
         credentials = self._credentials
