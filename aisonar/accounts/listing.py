@@ -194,3 +194,12 @@ async def members_by_id(
         return {}
     query = user_query().where(users.c.org_id == org_id, users.c.id.in_(sorted(user_ids)))
     return {row.id: user_from_row(row) for row in await conn.execute(query)}
+
+
+async def users_by_id(conn: AsyncConnection, user_ids: Collection[str | None]) -> dict[str, User]:
+    """These users, by id, in one query (one that no longer exists is left out)."""
+    wanted = sorted(user_id for user_id in user_ids if user_id is not None)
+    if not wanted:
+        return {}
+    query = user_query().where(users.c.id.in_(wanted))
+    return {row.id: user_from_row(row) for row in await conn.execute(query)}

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 
 from pydantic import Field
 from pydantic.dataclasses import dataclass as checked
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.keys import generate_key_secret, hash_key
+from aisonar.accounts.listing import EVERY, Page, paged
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.services import get_user_by_email
 from aisonar.audit import services as audit
@@ -97,13 +98,27 @@ async def create_token(
     return token, secret.secret
 
 
-async def list_tokens(conn: AsyncConnection, user_id: str) -> list[AccessToken]:
-    rows = await conn.execute(
-        select(access_tokens)
-        .where(access_tokens.c.user_id == user_id)
-        .order_by(access_tokens.c.created_at)
-    )
-    return [_token(row) for row in rows]
+async def list_tokens(conn: AsyncConnection, user_id: str, page: Page = EVERY) -> list[AccessToken]:
+    """The user's tokens, revoked ones too, oldest first, from the page's start; a cursor
+    that is not one of theirs is refused like an unknown one."""
+    query = select(access_tokens).where(access_tokens.c.user_id == user_id)
+    return [
+        _token(row) for row in await conn.execute(await paged(conn, access_tokens, query, page))
+    ]
+
+
+async def get_token(conn: AsyncConnection, token_id: str, user_id: str) -> AccessToken:
+    """One of the user's tokens (NotFound for anyone else's)."""
+    mine = access_tokens.c.id == token_id, access_tokens.c.user_id == user_id
+    row = (await conn.execute(select(access_tokens).where(*mine))).first()
+    if row is None:
+        raise NotFound(N_("no access token with id {token_id!r}"), token_id=token_id)
+    return _token(row)
+
+
+async def count_tokens(conn: AsyncConnection, user_id: str) -> int:
+    query = select(func.count()).select_from(access_tokens)
+    return int((await conn.execute(query.where(access_tokens.c.user_id == user_id))).scalar_one())
 
 
 async def revoke_token(

@@ -90,9 +90,14 @@ async def revoke_my_key(caller: Caller, actor: Acting, db: Engine, key_id: str) 
 
 
 @router.get("/tokens")
-async def my_tokens(caller: Caller, db: Engine) -> list[TokenOut]:
+async def my_tokens(
+    caller: Caller, db: Engine, response: Response, after: After = None, limit: Limit = None
+) -> list[TokenOut]:
+    """Their access tokens, revoked ones too, oldest first; paged like `/api/me/keys`."""
     async with db.connect() as conn:
-        return [TokenOut.of(t) for t in await tokens.list_tokens(conn, caller.user_id)]
+        found = await tokens.list_tokens(conn, caller.user_id, paging.page(after, limit))
+    shown = paging.cut(found, limit, response, "/api/me/tokens", lambda token: token.id)
+    return [TokenOut.of(token) for token in shown]
 
 
 @router.post("/tokens", status_code=201)

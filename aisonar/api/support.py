@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from aisonar.api import paging
+from aisonar.api.paging import After
 from aisonar.support import services as support
 from aisonar.support.models import (
     AuthorRole,
@@ -72,12 +74,31 @@ class SupportThreadOut(_RequestFields):
         return cls(**fields, messages=[SupportMessageOut.of(m) for m in thread.messages])
 
 
+# As many as a list answered before it paged.
+_PageLimit = Annotated[int, Query(ge=1, le=1000, description="At most this many requests.")]
+
+
+def _listed(
+    found: list[SupportRequest], limit: int, response: Response, path: str
+) -> list[SupportRequestOut]:
+    shown = paging.cut(found, limit, response, path, lambda request: request.id)
+    return [SupportRequestOut.of(request) for request in shown]
+
+
 @router.get("/api/me/support")
-async def my_support_requests(caller: Caller, running: Services) -> list[SupportRequestOut]:
-    """Your support requests, the most recently active first."""
+async def my_support_requests(
+    caller: Caller,
+    running: Services,
+    response: Response,
+    after: After = None,
+    limit: _PageLimit = 1000,
+) -> list[SupportRequestOut]:
+    """Your support requests, the most recently active first, `limit` of them; the next
+    page's address (`?after=<id>&limit=N`) in the `Link` header (`rel="next"`)."""
+    page = paging.page(after, limit)
     async with running.engine.connect() as conn:
-        found = await support.list_requests(conn, user_id=caller.user_id)
-    return [SupportRequestOut.of(request) for request in found]
+        found = await support.list_requests(conn, user_id=caller.user_id, page=page)
+    return _listed(found, limit, response, "/api/me/support")
 
 
 @router.post("/api/me/support", status_code=201, responses=_TOO_MANY)
@@ -142,13 +163,18 @@ async def close_my_support_request(
 async def support_requests(
     caller: Operator,
     running: Services,
+    response: Response,
     status: Annotated[SupportStatus | None, Query()] = None,
+    after: After = None,
+    limit: _PageLimit = 1000,
 ) -> list[SupportRequestOut]:
     """Every person's support requests (one status only, when given), the most recently
-    active first (at most 1,000). Operators only."""
+    active first, `limit` of them, paged like `/api/me/support`. Operators only."""
+    page = paging.page(after, limit)
     async with running.engine.connect() as conn:
-        found = await support.list_requests(conn, status=status)
-    return [SupportRequestOut.of(request) for request in found]
+        found = await support.list_requests(conn, status=status, page=page)
+    path = "/api/support" if status is None else f"/api/support?status={status}"
+    return _listed(found, limit, response, path)
 
 
 @router.get("/api/support/{support_id}")

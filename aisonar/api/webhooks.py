@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.access import administered_org
 from aisonar.accounts.principal import Principal
+from aisonar.api import paging
+from aisonar.api.paging import After, Limit
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
 from aisonar.notify import webhooks
@@ -93,10 +95,26 @@ async def _administered_endpoint(
 
 
 @router.get("/api/orgs/{org_id}/webhooks")
-async def list_webhooks(caller: Caller, db: Engine, org_id: str) -> list[WebhookOut]:
+async def list_webhooks(
+    caller: Caller,
+    db: Engine,
+    response: Response,
+    org_id: str,
+    after: After = None,
+    limit: Limit = None,
+) -> list[WebhookOut]:
+    """Oldest first; `?after=<id>&limit=N` pages them, the next page's address in the
+    `Link` header (`rel="next"`)."""
+    page = paging.page(after, limit)
     async with db.connect() as conn:
         await administered_org(conn, caller, org_id)
-        return [WebhookOut.of(endpoint) for endpoint in await webhooks.list_endpoints(conn, org_id)]
+        found = await webhooks.list_endpoints(conn, org_id, after=page.after, limit=page.limit)
+    path = f"/api/orgs/{org_id}/webhooks"
+    return [WebhookOut.of(endpoint) for endpoint in paging.cut(found, limit, response, path, _id)]
+
+
+def _id(endpoint: WebhookEndpoint) -> str:
+    return endpoint.id
 
 
 @router.post("/api/orgs/{org_id}/webhooks", status_code=201)

@@ -5,22 +5,24 @@ confirmation page; through the same functions as `/api/me/tokens`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Query, Request, Response
 from pydantic import ValidationError
 
 from aisonar.accounts import tokens
+from aisonar.accounts.listing import Page
 from aisonar.accounts.throttle import TooManySignIns
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import expiry
+from aisonar.console.paging import pager
 from aisonar.console.reauthentication import confirm_password, password_needed
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
-from aisonar.errors import AISonarError, NotFound
-from aisonar.i18n import N_, translations
+from aisonar.errors import AISonarError
+from aisonar.i18n import translations
 from aisonar.web.deps import Engine
 from aisonar.web.errors import ReauthenticationRequired
 
@@ -28,6 +30,7 @@ router = console_router()
 
 TOKENS_PATH = "/console/profile/tokens"
 _FIELDS = ("name", "expires")
+PAGE_SIZE = 50
 
 
 async def _tokens_page(
@@ -37,11 +40,17 @@ async def _tokens_page(
     error: str | None,
     status: int,
     retry_after: str | None = None,
+    number: int = 1,
 ) -> Response:
+    """The person's tokens, newest first, a page at a time (read in SQL)."""
+    mine = member.principal.user_id
+    newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with db.connect() as conn:
-        found = await tokens.list_tokens(conn, member.principal.user_id)
+        count = await tokens.count_tokens(conn, mine)
+        found = await tokens.list_tokens(conn, mine, newest_first)
     context: dict[str, Any] = {
-        "tokens": list(reversed(found)),
+        "tokens": found,
+        "pages": pager(TOKENS_PATH, {}, number, count, PAGE_SIZE),
         "form": form,
         "error": error,
         "password_needed": password_needed(member),
@@ -55,16 +64,17 @@ async def _tokens_page(
 async def own_token(db: Engine, member: MemberVisit, token_id: str) -> tokens.AccessToken:
     """One of the person's own tokens; anyone else's is not found, as the API says."""
     async with db.connect() as conn:
-        found = await tokens.list_tokens(conn, member.principal.user_id)
-    for token in found:
-        if token.id == token_id:
-            return token
-    raise NotFound(N_("no access token with id {token_id!r}"), token_id=token_id)
+        return await tokens.get_token(conn, token_id, member.principal.user_id)
 
 
 @router.get(TOKENS_PATH)
-async def tokens_page(member: Member, db: Engine) -> Response:
-    return await _tokens_page(member, db, dict.fromkeys(_FIELDS, ""), None, 200)
+async def tokens_page(
+    member: Member,
+    db: Engine,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> Response:
+    blank = dict.fromkeys(_FIELDS, "")
+    return await _tokens_page(member, db, blank, None, 200, number=number)
 
 
 @router.post(TOKENS_PATH)

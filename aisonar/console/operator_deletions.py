@@ -8,17 +8,14 @@ call: an approval without delay erases the person before the page answers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.listing import org_names
-from aisonar.accounts.models import User
+from aisonar.accounts.listing import Page, org_names, users_by_id
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
 from aisonar.console.reauthentication import confirm_password, password_needed
@@ -26,7 +23,7 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
-from aisonar.errors import AISonarError, InvalidInput, NotFound
+from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
 from aisonar.privacy.deciding import (
     Approval,
@@ -36,7 +33,12 @@ from aisonar.privacy.deciding import (
     decider_scope,
     reject_deletion_request,
 )
-from aisonar.privacy.requests import DeletionRequest, DeletionStatus, list_requests
+from aisonar.privacy.requests import (
+    DeletionRequest,
+    DeletionStatus,
+    count_requests,
+    list_requests,
+)
 from aisonar.web.deps import Config, Engine, Mailer, Services
 
 router = console_router()
@@ -50,17 +52,6 @@ _LABELS = {"reason": N_("Reason")}
 
 def request_path(request_id: str, *parts: str) -> str:
     return "/".join((DELETIONS_PATH, request_id, *parts))
-
-
-async def people_of(conn: AsyncConnection, user_ids: Iterable[str]) -> dict[str, User]:
-    """The people named by id (an erased one shows as the anonymous account it became)."""
-    found = {}
-    for user_id in set(user_ids):
-        try:
-            found[user_id] = await accounts.get_user(conn, user_id)
-        except NotFound:
-            continue
-    return found
 
 
 def as_domain_error(failure: AISonarError | ValidationError) -> AISonarError:
@@ -90,14 +81,15 @@ async def deletions_page(
     """Open requests by default; `status=` (empty) lists every one, newest first."""
     scope = decider_scope(member.principal, settings)
     wanted = _status(status)
+    at = Page(limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
     async with db.connect() as conn:
-        found = await list_requests(conn, org_id=scope, status=wanted)
-        start = (page_number - 1) * PAGE_SIZE
-        shown = found[start : start + PAGE_SIZE]
-        people = await people_of(conn, (request.user_id for request in shown))
+        count = await count_requests(conn, org_id=scope, status=wanted)
+        shown = await list_requests(conn, org_id=scope, status=wanted, page=at)
+        people = await users_by_id(conn, {request.user_id for request in shown})
         orgs = await org_names(conn, {request.org_id for request in shown})
 
     def page_link(number: int) -> str:
+        # `status=` (empty) is kept: it asks for every request.
         return DELETIONS_PATH + "?" + urlencode({"status": status, "page": number})
 
     context: dict[str, Any] = {
@@ -107,7 +99,7 @@ async def deletions_page(
         "status": status,
         "statuses": list(DeletionStatus),
         "previous_page": page_link(page_number - 1) if page_number > 1 else None,
-        "next_page": page_link(page_number + 1) if len(found) > start + PAGE_SIZE else None,
+        "next_page": page_link(page_number + 1) if count > page_number * PAGE_SIZE else None,
     }
     return page(member, "operator_deletions.html", context)
 
@@ -124,7 +116,7 @@ async def _request_page(
 ) -> Response:
     async with db.connect() as conn:
         found: DeletionRequest = await decidable(conn, member.principal, settings, request_id)
-        person = (await people_of(conn, [found.user_id])).get(found.user_id)
+        person = (await users_by_id(conn, [found.user_id])).get(found.user_id)
         org = await accounts.get_org(conn, found.org_id)
     context: dict[str, Any] = {
         "request": found,

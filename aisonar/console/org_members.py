@@ -20,11 +20,18 @@ from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import services as accounts
 from aisonar.accounts.access import administered_org, member_of, reachable_key
 from aisonar.accounts.invitations import pending_invitations
 from aisonar.accounts.key_changes import revoke_key_of
-from aisonar.accounts.listing import Page, UserSearch, active_key_counts, count_users, users_page
+from aisonar.accounts.listing import (
+    Page,
+    UserSearch,
+    active_key_counts,
+    count_keys,
+    count_users,
+    keys_page,
+    users_page,
+)
 from aisonar.accounts.members import (
     MemberChange,
     NewMember,
@@ -183,11 +190,13 @@ async def _member_page(
     settings: Config,
     org_id: str,
     user_id: str,
+    number: int = 1,
     *,
     typed_limits: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    """The member's page, with the page `number` of their keys, newest first."""
     person = member.principal
     since, until = window(None, None)
     invited_until = None
@@ -201,7 +210,9 @@ async def _member_page(
         month = (await summarize(conn, over(month_start(until)), GroupBy.TOTAL))[0]
         last_30_days = (await summarize(conn, over(since), GroupBy.TOTAL))[0]
         models = await summarize(conn, over(since), GroupBy.MODEL, limit=_TOP_MODELS)
-        keys = await accounts.list_keys(conn, user.email)
+        count = await count_keys(conn, user_id=user.id)
+        newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
+        keys = await keys_page(conn, newest_first, user_id=user.id)
         limits = await limits_of(conn, person, Subject(SubjectKind.USER, user.id))
         if not user.password_set:
             invited_until = (await pending_invitations(conn, [user.id])).get(user.id)
@@ -212,7 +223,8 @@ async def _member_page(
         "month": month,
         "total": last_30_days,
         "models": models,
-        "keys": list(reversed(keys)),
+        "keys": keys,
+        "key_pages": pager(org_path(org.id, "members", user.id), {}, number, count, PAGE_SIZE),
         "now": utcnow(),
         "changeable": may_change(person, user),
         "roles": assignable_roles(person),
@@ -230,9 +242,14 @@ async def _member_page(
 
 @router.get("/console/orgs/{org_id}/members/{user_id}")
 async def member_page(
-    member: Member, db: Engine, settings: Config, org_id: str, user_id: str
+    member: Member,
+    db: Engine,
+    settings: Config,
+    org_id: str,
+    user_id: str,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    return await _member_page(member, db, settings, org_id, user_id)
+    return await _member_page(member, db, settings, org_id, user_id, number)
 
 
 async def _member_refused(

@@ -20,10 +20,11 @@ def page_link(base: str, query: Mapping[str, str], number: int) -> str:
 
 
 def pager(base: str, query: Mapping[str, str], number: int, total: int, size: int) -> Any:
-    """The links of a paged list: previous, next, which page of how many."""
+    """The links of a paged list: previous (from past the end, the last page), next,
+    which page of how many."""
     pages = pages_of(total, size)
     return {
-        "previous": None if number <= 1 else page_link(base, query, min(number, pages) - 1),
+        "previous": None if number <= 1 else page_link(base, query, min(number - 1, pages)),
         "next": None if number >= pages else page_link(base, query, number + 1),
         "number": number,
         "pages": pages,

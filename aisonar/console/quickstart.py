@@ -14,7 +14,9 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts.listing import active_key_counts
 from aisonar.channels.model_names import allows
+from aisonar.clock import utcnow
 from aisonar.console.render import page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
@@ -134,7 +136,7 @@ async def quickstart_page(
 ) -> Response:
     async with running.engine.connect() as conn:
         org_models = await accounts.org_models(conn, member.principal.org_id)
-        keys = await accounts.list_keys(conn, member.principal.email)
+        working = await active_key_counts(conn, [member.principal.user_id], utcnow())
     channels = running.channels
     usable = usable_models(channels, org_models)
     chosen = model if model in usable else ""
@@ -150,6 +152,6 @@ async def quickstart_page(
         "chosen": chosen,
         "snippets": snippets(base, per_client),
         "key_variable": KEY_VARIABLE,
-        "has_key": any(key.revoked_at is None for key in keys),
+        "has_key": working[member.principal.user_id] > 0,
     }
     return page(member, "quickstart.html", context)

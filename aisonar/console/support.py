@@ -14,11 +14,12 @@ from fastapi import Query, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts.listing import Page, users_by_id
 from aisonar.accounts.models import User
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.navigation import N_
+from aisonar.console.paging import pager
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
@@ -45,7 +46,7 @@ STATUS_NAMES = {SupportStatus.OPEN: N_("open"), SupportStatus.CLOSED: N_("closed
 EVERY = "all"
 
 # Which page of a list, from 1.
-PageNumber = Annotated[int, Query(alias="page", ge=1, le=1000)]
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 
 
 @dataclass(frozen=True)
@@ -53,20 +54,24 @@ class Listed:
     """One page of requests, with the links to the pages around it."""
 
     requests: list[SupportRequest]
-    newer: str | None
-    older: str | None
+    pages: Any
 
 
-def _paged(found: list[SupportRequest], number: int, address: str) -> Listed:
-    """The page `number` (from 1) of the requests, most recently active first; `address`
-    ends with `?` or `&`, ready for the page's number."""
-    start = (number - 1) * PAGE_SIZE
-    shown = found[start : start + PAGE_SIZE]
-    return Listed(
-        shown,
-        f"{address}page={number - 1}" if number > 1 else None,
-        f"{address}page={number + 1}" if len(found) > start + PAGE_SIZE else None,
-    )
+async def _listed(
+    conn: AsyncConnection,
+    number: int,
+    address: str,
+    query: dict[str, str],
+    *,
+    user_id: str | None = None,
+    status: SupportStatus | None = None,
+) -> Listed:
+    """The page `number` (from 1) of the requests, most recently active first, read in
+    SQL with their count."""
+    count = await support.count_requests(conn, user_id=user_id, status=status)
+    at = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+    found = await support.list_requests(conn, user_id=user_id, status=status, page=at)
+    return Listed(found, pager(address, query, number, count, PAGE_SIZE))
 
 
 def _message(form: Form) -> str:
@@ -88,19 +93,6 @@ def _with_retry(response: Response, error: ValidationError | AISonarError) -> Re
     return response
 
 
-async def _people(conn: AsyncConnection, user_ids: set[str | None]) -> dict[str, User]:
-    """The people named by id, for the operators' pages (one erased since is left out)."""
-    found = {}
-    for user_id in user_ids:
-        if user_id is None:
-            continue
-        try:
-            found[user_id] = await accounts.get_user(conn, user_id)
-        except NotFound:
-            continue
-    return found
-
-
 # The person's side.
 
 
@@ -114,9 +106,9 @@ async def _my_requests_page(
     status: int = 200,
 ) -> Response:
     async with db.connect() as conn:
-        found = await support.list_requests(conn, user_id=member.principal.user_id)
+        listed = await _listed(conn, number, SUPPORT_PATH, {}, user_id=member.principal.user_id)
     context: dict[str, Any] = {
-        "listed": _paged(found, number, SUPPORT_PATH + "?"),
+        "listed": listed,
         "status_names": STATUS_NAMES,
         "typed": typed or {"subject": "", "body": ""},
         "error": error,
@@ -250,9 +242,9 @@ async def inbox(
         raise InvalidInput(N_("the state is open, closed or all"), param="status")
     wanted = None if status == EVERY else SupportStatus(status)
     async with db.connect() as conn:
-        found = await support.list_requests(conn, status=wanted)
-        listed = _paged(found, page_number, f"{INBOX_PATH}?status={status}&")
-        people = await _people(conn, {request.user_id for request in listed.requests})
+        listed = await _listed(conn, page_number, INBOX_PATH, {"status": status}, status=wanted)
+        # The people asking (one erased since is left out).
+        people = await users_by_id(conn, {request.user_id for request in listed.requests})
     context = {
         "listed": listed,
         "people": people,
@@ -268,7 +260,7 @@ async def _inbox_thread(db: Engine, support_id: str) -> tuple[SupportThread, dic
     async with db.connect() as conn:
         thread = await support.get_thread(conn, support_id)
         authors = {message.author_user_id for message in thread.messages}
-        people = await _people(conn, {thread.user_id, *authors})
+        people = await users_by_id(conn, {thread.user_id, *authors})
     return thread, people
 
 

@@ -64,7 +64,6 @@ REACH_DISABLED_KINDS = frozenset({DELETION_REQUESTED, DELETION_REJECTED})
 # Between the person and the operators: never sent to their organization's webhooks.
 # (A policy change is installation-wide, not the organization's business.)
 PRIVATE_KINDS = frozenset({SUPPORT_REPLY, POLICY_CHANGED})
-_LIST_LIMIT = 1000
 
 
 class Channel(StrEnum):
@@ -114,10 +113,20 @@ async def record_notices(
     )
 
 
-async def list_notices(conn: AsyncConnection, org_id: str | None = None) -> list[Notice]:
-    query = select(notices).order_by(notices.c.id.desc()).limit(_LIST_LIMIT)
+async def list_notices(
+    conn: AsyncConnection,
+    org_id: str | None = None,
+    *,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[Notice]:
+    """The newest `limit` notices, of one organization or all; `before_id` pages back
+    from a notice seen."""
+    query = select(notices).order_by(notices.c.id.desc()).limit(limit)
     if org_id is not None:
         query = query.where(notices.c.org_id == org_id)
+    if before_id is not None:
+        query = query.where(notices.c.id < before_id)
     return [_notice(row) for row in await conn.execute(query)]
 
 
@@ -150,7 +159,7 @@ async def inbox(
         select(notices)
         .where(in_inbox(user_id=user_id, org_id=org_id, org_admin=org_admin))
         .order_by(notices.c.id.desc())
-        .limit(min(limit, _LIST_LIMIT))
+        .limit(limit)
     )
     if before_id is not None:
         query = query.where(notices.c.id < before_id)

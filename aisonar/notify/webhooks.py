@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
@@ -109,10 +109,23 @@ async def create_endpoint(
     return endpoint, secret
 
 
-async def list_endpoints(conn: AsyncConnection, org_id: str) -> list[WebhookEndpoint]:
-    rows = await conn.execute(
-        select(webhook_endpoints).where(_live(org_id)).order_by(webhook_endpoints.c.created_at)
-    )
+async def list_endpoints(
+    conn: AsyncConnection, org_id: str, *, after: str | None = None, limit: int | None = None
+) -> list[WebhookEndpoint]:
+    """The organization's endpoints, oldest first (keyset on creation, then id), `limit` of
+    them (None: all) from the one after the endpoint `after`, which must be one of them."""
+    made, endpoint_id = webhook_endpoints.c.created_at, webhook_endpoints.c.id
+    query = select(webhook_endpoints).where(_live(org_id))
+    if after is not None:
+        cursor = (
+            await conn.execute(select(made).where(_live(org_id), endpoint_id == after))
+        ).first()
+        if cursor is None:
+            raise InvalidInput(
+                N_("no row with id {after!r} to page after"), param="after", after=after
+            )
+        query = query.where(or_(made > cursor[0], and_(made == cursor[0], endpoint_id > after)))
+    rows = await conn.execute(query.order_by(made, endpoint_id).limit(limit))
     return [_endpoint(row) for row in rows]
 
 

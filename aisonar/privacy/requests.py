@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.listing import EVERY, Page, paged
@@ -188,6 +188,22 @@ async def get_request(conn: AsyncConnection, request_id: str) -> DeletionRequest
     return _request(row)
 
 
+def _narrowed(org_id: str | None, status: DeletionStatus | None) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if org_id is not None:
+        found.append(deletion_requests.c.org_id == org_id)
+    if status is not None:
+        found.append(deletion_requests.c.status == status.value)
+    return found
+
+
+async def count_requests(
+    conn: AsyncConnection, *, org_id: str | None = None, status: DeletionStatus | None = None
+) -> int:
+    query = select(func.count()).select_from(deletion_requests)
+    return int((await conn.execute(query.where(*_narrowed(org_id, status)))).scalar_one())
+
+
 async def list_requests(
     conn: AsyncConnection,
     *,
@@ -197,11 +213,7 @@ async def list_requests(
 ) -> list[DeletionRequest]:
     """Newest first, from the page's start (at most 1,000); an organization's only, or one
     status only, when given."""
-    query = select(deletion_requests)
-    if org_id is not None:
-        query = query.where(deletion_requests.c.org_id == org_id)
-    if status is not None:
-        query = query.where(deletion_requests.c.status == status.value)
+    query = select(deletion_requests).where(*_narrowed(org_id, status))
     limit = min(page.limit or _LIST_LIMIT, _LIST_LIMIT + 1)
     bounded = replace(page, limit=limit, newest_first=True)
     query = await paged(conn, deletion_requests, query, bounded, order="requested_at")

@@ -7,11 +7,13 @@ that is the person's content."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.listing import EVERY, Page, paged
 from aisonar.accounts.services import get_user
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
@@ -113,19 +115,38 @@ async def get_thread(
     return SupportThread(**_fields(row), messages=tuple(messages[request_id]))
 
 
-async def list_requests(
-    conn: AsyncConnection, *, user_id: str | None = None, status: SupportStatus | None = None
-) -> list[SupportRequest]:
-    """The most recently active first (at most 1,000): one person's, or every one; one
-    status only, when given."""
-    query = (
-        select(support_requests).order_by(support_requests.c.updated_at.desc()).limit(_LIST_LIMIT)
-    )
+def _narrowed(user_id: str | None, status: SupportStatus | None) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
     if user_id is not None:
-        query = query.where(support_requests.c.user_id == user_id)
+        found.append(support_requests.c.user_id == user_id)
     if status is not None:
-        query = query.where(support_requests.c.status == status.value)
-    return [SupportRequest(**_fields(row)) for row in await conn.execute(query)]
+        found.append(support_requests.c.status == status.value)
+    return found
+
+
+async def list_requests(
+    conn: AsyncConnection,
+    *,
+    user_id: str | None = None,
+    status: SupportStatus | None = None,
+    page: Page = EVERY,
+) -> list[SupportRequest]:
+    """The most recently active first (keyset on the last activity, then id), from the
+    page's start (at most 1,000): one person's, or every one; one status only, when given.
+    A cursor outside those is refused like an unknown one."""
+    query = select(support_requests).where(*_narrowed(user_id, status))
+    bounded = replace(
+        page, limit=min(page.limit or _LIST_LIMIT, _LIST_LIMIT + 1), newest_first=True
+    )
+    listed = await paged(conn, support_requests, query, bounded, order="updated_at")
+    return [SupportRequest(**_fields(row)) for row in await conn.execute(listed)]
+
+
+async def count_requests(
+    conn: AsyncConnection, *, user_id: str | None = None, status: SupportStatus | None = None
+) -> int:
+    query = select(func.count()).select_from(support_requests)
+    return int((await conn.execute(query.where(*_narrowed(user_id, status)))).scalar_one())
 
 
 async def requests_of(conn: AsyncConnection, user_id: str) -> list[SupportThread]:

@@ -1,9 +1,10 @@
-"""The management API's lists of organizations, members, keys, alert rules, deletion
-requests and code batches page by keyset:
-`?limit=N` answers N rows and a `Link` header to the next page (`?after=<last id>`),
-none on the last; the pages together are the whole list, which a request without
-parameters still answers as it did; an unknown cursor, or one the caller cannot see, is
-a 400."""
+"""The management API's lists of organizations, members, keys, access tokens, webhook
+endpoints, alert rules, deletion requests, support requests and code batches page by
+keyset: `?limit=N` answers N rows and a `Link` header to the next page
+(`?after=<last id>`), none on the last; the pages together are the whole list, which a
+request without parameters still answers as it did; an unknown cursor, or one the caller
+cannot see, is a 400; a page is read with a LIMIT in as many statements whatever the
+number of rows."""
 
 from __future__ import annotations
 
@@ -15,12 +16,17 @@ import aiohttp
 from sqlalchemy import update
 
 from aisonar.accounts import services as accounts
+from aisonar.accounts import tokens
+from aisonar.accounts.listing import Page
 from aisonar.alerts.models import AlertKind, RuleSettings
 from aisonar.alerts.services import create_rule
 from aisonar.billing import codes
 from aisonar.clock import new_id, utcnow
+from aisonar.crypto import SecretBox
+from aisonar.notify import webhooks
 from aisonar.store.privacy_tables import deletion_requests
 from aisonar.store.tables import redemption_codes
+from aisonar.support import services as support
 from aisonar.testing.gateway_server import RunningGateway
 from tests.api.people import Person, make_operator, make_org
 from tests.statements import statements
@@ -236,3 +242,130 @@ async def test_code_batches_refuse_an_offset_and_an_unknown_cursor(
             async with http.get(f"{gateway.url}/api/codes/batches{query}") as answer:
                 refused = (answer.status, (await answer.json())["error"]["param"])
                 assert refused == (400, param), query
+
+
+async def test_access_tokens_and_webhook_endpoints_page_by_keyset(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    org = await make_org(backend.engine)
+    box = SecretBox(backend.settings.resolved_secret_key())
+    async with backend.engine.begin() as conn:
+        for number in range(11):  # and the one every test person has
+            await tokens.create_token(conn, org.member.email, name=f"token {number}")
+        for number in range(7):
+            url = f"https://hooks.example.com/{number}"
+            await webhooks.create_endpoint(conn, box, org.id, url)
+    pages, whole = await _pages(gateway.url, org.member, "/api/me/tokens?limit=5")
+    assert [len(page) for page in pages] == [5, 5, 2]
+    assert [token for page in pages for token in page] == whole
+    assert [token["name"] for token in whole] == ["tests"] + [f"token {n}" for n in range(11)]
+    hooks = f"/api/orgs/{org.id}/webhooks"
+    pages, whole = await _pages(gateway.url, org.admin, hooks + "?limit=3")
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [hook for page in pages for hook in page] == whole
+    assert [hook["url"] for hook in whole] == [f"https://hooks.example.com/{n}" for n in range(7)]
+    # A page as long as what is left has no next page.
+    pages, _ = await _pages(gateway.url, org.admin, hooks + "?limit=7")
+    assert [len(page) for page in pages] == [7]
+
+
+async def test_a_token_or_endpoint_not_the_callers_is_refused_as_a_cursor(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    mine, theirs = await make_org(backend.engine), await make_org(backend.engine)
+    box = SecretBox(backend.settings.resolved_secret_key())
+    async with backend.engine.begin() as conn:
+        [their_token] = await tokens.list_tokens(conn, theirs.member.user_id)
+        [my_token] = await tokens.list_tokens(conn, mine.member.user_id)
+        their_hook, _ = await webhooks.create_endpoint(conn, box, theirs.id, "https://t.example")
+        my_hook, _ = await webhooks.create_endpoint(conn, box, mine.id, "https://m.example")
+    refused = []
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {mine.member.token}"}) as h:
+        for after in (their_token.id, "pat_nothing"):
+            async with h.get(f"{gateway.url}/api/me/tokens?limit=5&after={after}") as answer:
+                refused.append((answer.status, (await answer.json())["error"]["param"]))
+        async with h.get(f"{gateway.url}/api/me/tokens?limit=5&after={my_token.id}") as own:
+            assert own.status == 200 and await own.json() == []
+    hooks = f"{gateway.url}/api/orgs/{mine.id}/webhooks?limit=5&after="
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {mine.admin.token}"}) as h:
+        for after in (their_hook.id, "whk_nothing"):
+            async with h.get(hooks + after) as answer:
+                refused.append((answer.status, (await answer.json())["error"]["param"]))
+        async with h.get(hooks + my_hook.id) as own:
+            assert own.status == 200 and await own.json() == []
+    assert refused == [(400, "after")] * 4
+
+
+async def _statements_on(
+    gateway: RunningGateway, person: Person, path: str, table: str
+) -> list[str]:
+    """The statements on `table` that answering `path` as the person ran."""
+    headers = {"Authorization": f"Bearer {person.token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        with statements(gateway.app.runtime.services.engine) as seen:
+            async with http.get(gateway.url + path) as answer:
+                assert answer.status == 200, await answer.text()
+                assert len(await answer.json()) == 2
+    # (The notifier may look up an organization's endpoints meanwhile: their ids and kinds.)
+    notifier = f"{table}.id, {table}.kinds"
+    return [statement for statement in seen if table in statement and notifier not in statement]
+
+
+async def test_tokens_and_endpoints_are_read_a_page_at_a_time_whatever_their_number(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    box = SecretBox(backend.settings.resolved_secret_key())
+    ran: list[tuple[list[str], list[str]]] = []
+    for more in (3, 19):  # an organization has at most 20 endpoints
+        org = await make_org(backend.engine)
+        async with backend.engine.begin() as conn:
+            for number in range(more * 3):
+                await tokens.create_token(conn, org.member.email, name=f"token {number}")
+            for number in range(more):
+                await webhooks.create_endpoint(conn, box, org.id, f"https://h.example/{number}")
+            [first] = await tokens.list_tokens(conn, org.member.user_id, Page(limit=1))
+            [hook, *_] = await webhooks.list_endpoints(conn, org.id, limit=1)
+        on_tokens = await _statements_on(
+            gateway, org.member, f"/api/me/tokens?limit=2&after={first.id}", "access_tokens"
+        )
+        on_hooks = await _statements_on(
+            gateway,
+            org.admin,
+            f"/api/orgs/{org.id}/webhooks?limit=2&after={hook.id}",
+            "webhook_endpoints",
+        )
+        ran.append((on_tokens, on_hooks))
+    # The token's own check as the caller's credentials, the cursor's row, one LIMITed page.
+    assert [(len(on_tokens), len(on_hooks)) for on_tokens, on_hooks in ran] == [(3, 2), (3, 2)]
+    assert all("LIMIT" in listed[-1] for pair in ran for listed in pair)
+
+
+async def test_support_requests_page_by_keyset_most_recently_active_first(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    operator, org = await make_operator(backend.engine), await make_org(backend.engine)
+    async with backend.engine.begin() as conn:
+        made = [
+            (await support.open_request(conn, org.member.user_id, f"help {n}", "please")).id
+            for n in range(7)
+        ]
+    pages, mine = await _pages(gateway.url, org.member, "/api/me/support?limit=3")
+    assert [len(page) for page in pages] == [3, 3, 1]
+    assert [request for page in pages for request in page] == mine
+    assert sorted(request["id"] for request in mine) == sorted(made)
+    # Every person's, for operators, with the filter kept from page to page.
+    pages, whole = await _pages(gateway.url, operator, "/api/support?status=open&limit=2")
+    assert [len(page) for page in pages[:-1]] == [2] * (len(pages) - 1)
+    assert {request["status"] for page in pages for request in page} == {"open"}
+    paged = [request["id"] for page in pages for request in page if request["id"] in made]
+    assert (
+        paged
+        == [request["id"] for request in whole if request["id"] in made]
+        == [request["id"] for request in mine]
+    )
+    after = mine[0]["id"]
+    on_requests = await _statements_on(
+        gateway, org.member, f"/api/me/support?limit=2&after={after}", "support_requests"
+    )
+    # The cursor's row, one LIMITed page.
+    assert len(on_requests) == 2 and "LIMIT" in on_requests[-1]
