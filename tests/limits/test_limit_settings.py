@@ -40,6 +40,7 @@ def subjects(tenant: Tenant, plan: str) -> dict[SubjectKind, Subject]:
         SubjectKind.ORG: Subject(SubjectKind.ORG, tenant.org_id),
         SubjectKind.USER: Subject(SubjectKind.USER, tenant.user_id),
         SubjectKind.KEY: Subject(SubjectKind.KEY, tenant.key_id),
+        SubjectKind.END_USER: Subject(SubjectKind.END_USER, tenant.org_id),
     }
 
 
