@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.accounts.expiry import keep_noticing_expiring_keys
 from aisonar.alerts.evaluation import keep_evaluating_alerts
+from aisonar.alerts.history import forget_before
 from aisonar.analytics.page_views import delete_views_before
 from aisonar.api.app import create_api
 from aisonar.billing.ledger import durable_balance
@@ -286,6 +287,7 @@ def create_app(settings: Settings) -> GatewayApp:
                 RetentionPolicy.of(settings),
                 settings.retention_interval_s,
                 forget_site_views=delete_views_before,
+                forget_alert_history=forget_before,
             ),
             name="retention",
         )

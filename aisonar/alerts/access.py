@@ -1,7 +1,7 @@
 """An organization's alert rules for a signed-in caller, for every front end (the API, the
-console): its admins (and operators) list, create, read, change and delete them; a member
-is refused, anyone else finds nothing. The rules of each setting people type are here
-too, which the API's bodies follow."""
+console): its admins (and operators) list, create, read, change and delete them, and read
+their firing history; a member is refused, anyone else finds nothing. The rules of each
+setting people type are here too, which the API's bodies follow."""
 
 from __future__ import annotations
 
@@ -16,19 +16,27 @@ from aisonar.accounts.listing import EVERY, Page
 from aisonar.accounts.models import Organization
 from aisonar.accounts.principal import Principal
 from aisonar.alerts import services as alerts
-from aisonar.alerts.models import AlertKind, AlertRule, RuleSettings
+from aisonar.alerts.history import firings
+from aisonar.alerts.models import AlertKind, AlertRule, Firing, RuleSettings
 from aisonar.audit.models import Actor
 from aisonar.errors import Forbidden, InvalidInput, NotFound
 from aisonar.i18n import N_
 
 Percentile = Literal["p50", "p90", "p95", "p99"]
 Source = Literal["gateway", "ingest", "otel"]
+AlertChannel = Literal["email", "inbox", "webhook"]
+Channels = Annotated[tuple[AlertChannel, ...], Field(min_length=1, max_length=3)]
 Threshold = Annotated[str, Field(min_length=1, max_length=40)]
 Window = Annotated[str, Field(max_length=10)]
 MinRequests = Annotated[int, Field(ge=1, le=alerts.MAX_MIN_REQUESTS)]
 ModelName = Annotated[str, Field(max_length=alerts.MAX_MODEL)]
 RuleName = Annotated[str, Field(max_length=alerts.MAX_NAME)]
-_NOT_NULL = ("threshold", "name", "enabled")
+EndUser = Annotated[str, Field(max_length=alerts.MAX_END_USER)]
+# name=value
+Property = Annotated[
+    str, Field(max_length=alerts.MAX_PROPERTY_NAME + 1 + alerts.MAX_PROPERTY_VALUE)
+]
+_NOT_NULL = ("threshold", "name", "enabled", "channels")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,9 @@ class NewRule:
     source: Source | None = None
     name: RuleName = ""
     enabled: bool = True
+    channels: Channels | None = None
+    end_user: EndUser | None = None
+    property: Property | None = None
 
     def settings(self) -> RuleSettings:
         return RuleSettings(**{name: getattr(self, name) for name in self.__dataclass_fields__})
@@ -52,7 +63,8 @@ class NewRule:
 
 def rule_changes(given: dict[str, Any]) -> dict[str, Any]:
     """The settings a change gives (any but the kind): None lifts a filter or returns a
-    setting to its default, but the threshold, name and enabled cannot be None."""
+    setting to its default, but the threshold, name, enabled and channels cannot be
+    None."""
     for name in _NOT_NULL:
         if name in given and given[name] is None:
             raise InvalidInput(N_("{name} cannot be null"), param=name, name=name)
@@ -108,3 +120,16 @@ async def delete_rule_of(
 ) -> AlertRule:
     await administered_rule(conn, caller, rule_id)
     return await alerts.delete_rule(conn, rule_id, actor=actor)
+
+
+async def history_of(
+    conn: AsyncConnection,
+    caller: Principal,
+    rule_id: str,
+    *,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[Firing]:
+    """The rule's firings, newest first, from before `before_id`."""
+    await administered_rule(conn, caller, rule_id)
+    return await firings(conn, rule_id=rule_id, before_id=before_id, limit=limit)

@@ -1,9 +1,10 @@
 """Evaluating alert rules: each enabled rule is read against the rollups over its window
-(or against the balance) and found ok or firing. ok -> firing raises an `alert_firing`
-notice for the organization's admins, firing -> ok an `alert_resolved` one; a rule that
-stays where it is raises nothing. Each server evaluates every rule: the change of state
-is a conditional UPDATE on the revision read, so however many change it at once, one
-does, and one notice is raised."""
+(or against the balance, or the days the balance lasts at the window's spend rate) and
+found ok or firing. ok -> firing raises an `alert_firing` notice for the organization's
+admins by the rule's channels and opens a row of its history, firing -> ok raises an
+`alert_resolved` one and closes the row; a rule that stays where it is raises nothing.
+Each server evaluates every rule: the change of state is a conditional UPDATE on the
+revision read, so however many change it at once, one does, and one notice is raised."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aisonar.alerts.models import AlertKind, AlertRule, AlertState
-from aisonar.alerts.services import enabled_rules
+from aisonar.alerts.forecast import recent_burn, shown_days
+from aisonar.alerts.history import close_firing, open_firing
+from aisonar.alerts.models import FIRE_BELOW, AlertKind, AlertRule, AlertState
+from aisonar.alerts.services import enabled_rules, settings_of
 from aisonar.alerts.units import (
     LONGEST_MINUTE_WINDOW_S,
     MILLIONTHS,
@@ -32,13 +35,14 @@ from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize
 from aisonar.billing.ledger import durable_balance
 from aisonar.billing.money import format_amount
 from aisonar.clock import utcnow
-from aisonar.notify.notices import ALERT_FIRING, ALERT_RESOLVED, record_notice
+from aisonar.notify.notices import ALERT_FIRING, ALERT_RESOLVED, Channel, record_notice
 from aisonar.store.tables import alert_rules
 from aisonar.usage.rollups import HOUR, MINUTE
 
 log = logging.getLogger(__name__)
 _PAGE = 500
-# Error rates in millionths (exact), latencies in ms, money in micro-units.
+# Error rates in millionths (exact), latencies in ms, money in micro-units, days (a
+# forecast: infinite when nothing was spent).
 Value = Fraction | float | int
 
 
@@ -78,11 +82,33 @@ def _measure(rule: AlertRule, total: Summary) -> Value | None:
     return measured
 
 
+async def _forecast(conn: AsyncConnection, rule: AlertRule, now: datetime) -> Reading:
+    assert rule.window_s is not None
+    burn = await recent_burn(conn, rule.org_id, now, rule.window_s)
+    if burn is None:
+        return Reading(None, None)
+    days = burn.days_left((await durable_balance(conn, rule.org_id)).balance)
+    return Reading(math.inf if days is None else days, None)
+
+
 async def observe(conn: AsyncConnection, rule: AlertRule, now: datetime) -> Reading:
     if rule.kind is AlertKind.BALANCE:
         return Reading((await durable_balance(conn, rule.org_id)).balance, None)
+    if rule.kind is AlertKind.FORECAST:
+        return await _forecast(conn, rule, now)
     since, until, granularity = window_of(rule, now)
-    filters = Filters(since, until, org_id=rule.org_id, model=rule.model, source=rule.source)
+    watched = None
+    if rule.property_name is not None and rule.property_value is not None:
+        watched = (rule.property_name, rule.property_value)
+    filters = Filters(
+        since,
+        until,
+        org_id=rule.org_id,
+        model=rule.model,
+        source=rule.source,
+        end_user=rule.end_user,
+        property_equals=watched,
+    )
     [total] = await summarize(conn, filters, GroupBy.TOTAL, granularity=granularity)
     return Reading(_measure(rule, total), _volume(rule, total))
 
@@ -90,7 +116,7 @@ async def observe(conn: AsyncConnection, rule: AlertRule, now: datetime) -> Read
 def verdict(rule: AlertRule, reading: Reading) -> AlertState | None:
     if reading.value is None:
         return None
-    if rule.kind is AlertKind.BALANCE:
+    if rule.kind in FIRE_BELOW:
         breached = reading.value < rule.threshold
     else:
         breached = reading.value > rule.threshold
@@ -103,6 +129,8 @@ def _shown(kind: AlertKind, value: Value) -> str:
         return format_fraction(math.floor(value))
     if kind in (AlertKind.LATENCY, AlertKind.TTFT):
         return f"{value:.1f}"
+    if kind is AlertKind.FORECAST:
+        return "∞" if value == math.inf else shown_days(Fraction(value))
     return format_amount(int(value))
 
 
@@ -120,6 +148,8 @@ def notice_data(rule: AlertRule, reading: Reading) -> dict[str, Any]:
         "requests": reading.requests,
         "model": rule.model,
         "source": rule.source,
+        "end_user": rule.end_user,
+        "property": settings_of(rule).property,
     }
 
 
@@ -137,7 +167,8 @@ async def _changed_state(
 
 
 async def evaluate_rule(engine: AsyncEngine, rule: AlertRule, now: datetime) -> bool:
-    """Evaluate one rule as read; True if its state changed and a notice was raised."""
+    """Evaluate one rule as read; True if its state changed, a notice was raised and its
+    history opened or closed a firing."""
     async with engine.begin() as conn:
         reading = await observe(conn, rule, now)
         state = verdict(rule, reading)
@@ -146,7 +177,22 @@ async def evaluate_rule(engine: AsyncEngine, rule: AlertRule, now: datetime) -> 
         if not await _changed_state(conn, rule, state, now):
             return False
         kind = ALERT_FIRING if state is AlertState.FIRING else ALERT_RESOLVED
-        await record_notice(conn, rule.org_id, kind, notice_data(rule, reading))
+        data = notice_data(rule, reading)
+        channels = {Channel(name) for name in rule.channels}
+        notice_id = await record_notice(conn, rule.org_id, kind, data, channels=channels)
+        if state is AlertState.FIRING:
+            await open_firing(
+                conn,
+                rule_id=rule.id,
+                org_id=rule.org_id,
+                at=now,
+                observed=data["observed"],
+                threshold=data["threshold"],
+                channels=rule.channels,
+                notice_id=notice_id,
+            )
+        else:
+            await close_firing(conn, rule.id, now, observed=data["observed"], notice_id=notice_id)
         return True
 
 

@@ -12,11 +12,14 @@ from sqlalchemy import case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.listing import EVERY, Page, paged
+from aisonar.alerts.history import close_firing, forget_rule
 from aisonar.alerts.models import (
+    CHANNELS,
     PERCENTILE_KINDS,
     PERCENTILES,
     SOURCES,
     VOLUME_GUARDED,
+    WINDOW_KINDS,
     WINDOWED,
     AlertKind,
     AlertRule,
@@ -32,12 +35,18 @@ from aisonar.i18n import N_
 from aisonar.store.tables import alert_rules
 
 DEFAULT_WINDOW = "15m"
+# A forecast's spend rate is read over a week, or the organization's life if shorter.
+DEFAULT_FORECAST_WINDOW = "7d"
 DEFAULT_PERCENTILE = "p95"
 DEFAULT_MIN_REQUESTS = 20
 MAX_MIN_REQUESTS = 1_000_000
 MAX_NAME = 100
 MAX_MODEL = 200
+MAX_END_USER = 200
+MAX_PROPERTY_NAME = 64
+MAX_PROPERTY_VALUE = 256
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PROPERTY_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _MAX_RULES_PER_ORG = 50
 _LIST_LIMIT = 1000
 
@@ -59,6 +68,10 @@ def _rule(row: Any) -> AlertRule:
         state_changed_at=as_utc(row.state_changed_at),
         revision=row.revision,
         created_at=as_utc(row.created_at),
+        channels=tuple(sorted(row.channels)),
+        end_user=row.end_user,
+        property_name=row.property_name,
+        property_value=row.property_value,
     )
 
 
@@ -74,6 +87,11 @@ def settings_of(rule: AlertRule) -> RuleSettings:
         source=rule.source,
         name=rule.name,
         enabled=rule.enabled,
+        channels=rule.channels,
+        end_user=rule.end_user,
+        property=None
+        if rule.property_name is None
+        else f"{rule.property_name}={rule.property_value}",
     )
 
 
@@ -132,9 +150,11 @@ def _fields(settings: RuleSettings) -> dict[str, Any]:
     """What valid settings make of a rule; a clear error for anything else."""
     kind = settings.kind
     for field, kinds in (
-        ("window", WINDOWED),
+        ("window", WINDOW_KINDS),
         ("model", WINDOWED),
         ("source", WINDOWED),
+        ("end_user", WINDOWED),
+        ("property", WINDOWED),
         ("percentile", PERCENTILE_KINDS),
         ("min_requests", VOLUME_GUARDED),
     ):
@@ -157,7 +177,7 @@ def _fields(settings: RuleSettings) -> dict[str, Any]:
         "kind": kind,
         "name": name,
         "threshold": parse_threshold(kind, settings.threshold),
-        "window_s": parse_window(settings.window or DEFAULT_WINDOW) if kind in WINDOWED else None,
+        "window_s": _window_s(kind, settings.window),
         "percentile": (settings.percentile or DEFAULT_PERCENTILE)
         if kind in PERCENTILE_KINDS
         else None,
@@ -167,15 +187,62 @@ def _fields(settings: RuleSettings) -> dict[str, Any]:
         "model": model,
         "source": source,
         "enabled": settings.enabled,
+        "channels": _checked_channels(settings.channels),
+        **_checked_scope(settings),
     }
+
+
+def _checked_scope(settings: RuleSettings) -> dict[str, str | None]:
+    """The end user and the custom property (`name=value`) a rule may watch alone, as the
+    gateway keeps them: a name of letters, digits, `.`, `_` or `-`, in lower case."""
+    end_user = (
+        None
+        if settings.end_user is None
+        else _text(settings.end_user, "end_user", MAX_END_USER, blank=False)
+    )
+    name = value = None
+    if settings.property is not None:
+        typed_name, equals, typed_value = settings.property.partition("=")
+        name = typed_name.strip().lower()
+        if not (equals and _PROPERTY_NAME.fullmatch(name)):
+            raise InvalidInput(
+                N_("property is name=value, the name 1 to 64 letters, digits, `.`, `_` or `-`"),
+                param="property",
+            )
+        value = _text(typed_value, "property", MAX_PROPERTY_VALUE, blank=False)
+    return {"end_user": end_user, "property_name": name, "property_value": value}
+
+
+def _window_s(kind: AlertKind, window: str | None) -> int | None:
+    if kind is AlertKind.FORECAST:
+        return parse_window(window or DEFAULT_FORECAST_WINDOW)
+    return parse_window(window or DEFAULT_WINDOW) if kind in WINDOWED else None
+
+
+def _checked_channels(channels: tuple[str, ...] | None) -> tuple[str, ...]:
+    """One or more of email, inbox and webhook, sorted; None: every one."""
+    if channels is None:
+        return CHANNELS
+    chosen = tuple(sorted(set(channels)))
+    if not chosen or not set(chosen) <= set(CHANNELS):
+        raise InvalidInput(
+            N_("channels are one or more of {channels}"),
+            param="channels",
+            channels=", ".join(CHANNELS),
+        )
+    return chosen
+
+
+def _stored(value: Any) -> Any:
+    """An enum as its value and a tuple as a list, as the database and the audit log keep
+    them."""
+    if isinstance(value, AlertKind | AlertState):
+        return value.value
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _plain(fields: dict[str, Any]) -> dict[str, Any]:
-    """Enums as their values, as the database and the audit log keep them."""
-    return {
-        name: value.value if isinstance(value, AlertKind | AlertState) else value
-        for name, value in fields.items()
-    }
+    return {name: _stored(value) for name, value in fields.items()}
 
 
 def _audited(rule: AlertRule) -> dict[str, Any]:
@@ -252,7 +319,8 @@ async def update_rule(
     conn: AsyncConnection, rule_id: str, changes: Mapping[str, Any], *, actor: Actor = SYSTEM
 ) -> AlertRule:
     """Change the given settings (any but the kind); the rule is checked whole. A disabled
-    rule goes back to ok, without a notice, and is not evaluated until enabled again."""
+    rule goes back to ok, without a notice (its firing resolved then), and is not
+    evaluated until enabled again."""
     rule = await get_rule(conn, rule_id)
     if "kind" in changes:
         raise InvalidInput(N_("a rule's kind cannot change: create another rule"), param="kind")
@@ -260,13 +328,15 @@ async def update_rule(
     changed = audit.changed(_audited(rule), _audited(replace(rule, **fields)))
     if not changed:
         return rule
-    values = {name: value for name, value in fields.items() if name != "kind"}
+    values = {name: value for name, value in _plain(fields).items() if name != "kind"}
     if not fields["enabled"]:
         # Back to ok, whatever state an evaluation may have set since the rule was read.
         firing = alert_rules.c.state == AlertState.FIRING.value
         values["state"] = AlertState.OK.value
-        moment = literal(utcnow(), alert_rules.c.state_changed_at.type)
+        now = utcnow()
+        moment = literal(now, alert_rules.c.state_changed_at.type)
         values["state_changed_at"] = case((firing, moment), else_=alert_rules.c.state_changed_at)
+        await close_firing(conn, rule_id, now)
     await conn.execute(
         update(alert_rules)
         .where(alert_rules.c.id == rule_id)
@@ -285,7 +355,9 @@ async def update_rule(
 
 
 async def delete_rule(conn: AsyncConnection, rule_id: str, *, actor: Actor = SYSTEM) -> AlertRule:
+    """Delete a rule and its history."""
     rule = await get_rule(conn, rule_id)
+    await forget_rule(conn, rule_id)
     await conn.execute(delete(alert_rules).where(alert_rules.c.id == rule_id))
     await audit.record(
         conn,

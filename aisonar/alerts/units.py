@@ -17,6 +17,7 @@ MAX_WINDOW_S = 7 * 86400
 # be whole hours and are read from hour rollups.
 LONGEST_MINUTE_WINDOW_S = 6 * 3600
 MAX_LATENCY_MS = 600_000
+MAX_FORECAST_DAYS = 365
 MAX_CREDITS = 10**12
 MILLIONTHS = 1_000_000
 _WINDOW = re.compile(r"^(\d{1,6})([mhd])$")
@@ -100,11 +101,25 @@ def _milliseconds(text: str) -> int:
     return int(value)
 
 
+def _days(text: str) -> int:
+    value = _decimal(text)
+    if value != value.to_integral_value() or not 0 < value <= MAX_FORECAST_DAYS:
+        raise InvalidInput(
+            N_("a forecast threshold is whole days from 1 to {max_days}, not {text!r}"),
+            param="threshold",
+            max_days=MAX_FORECAST_DAYS,
+            text=text,
+        )
+    return int(value)
+
+
 def parse_threshold(kind: AlertKind, text: str) -> int:
     if kind is AlertKind.ERROR_RATE:
         return _millionths(text)
     if kind in (AlertKind.LATENCY, AlertKind.TTFT):
         return _milliseconds(text)
+    if kind is AlertKind.FORECAST:
+        return _days(text)
     _decimal(text)
     return parse_amount(text, param="threshold")
 
@@ -117,6 +132,6 @@ def format_fraction(millionths: int) -> str:
 def format_threshold(kind: AlertKind, value: int) -> str:
     if kind is AlertKind.ERROR_RATE:
         return format_fraction(value)
-    if kind in (AlertKind.LATENCY, AlertKind.TTFT):
+    if kind in (AlertKind.LATENCY, AlertKind.TTFT, AlertKind.FORECAST):
         return str(value)
     return format_amount(value)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from aisonar.alerts.history import forget_before
 from aisonar.analytics.page_views import delete_views_before
 from aisonar.clock import as_utc, utcnow
 from aisonar.usage.retention import RetentionPolicy, run_retention
@@ -41,6 +42,8 @@ class RetentionRunOut(BaseModel):
     partitions_dropped: int
     # Rows of the site's page views (one per day and combination).
     site_views_deleted: int
+    # Times alert rules fired, forgotten with their organization's usage events.
+    alert_firings_deleted: int
     # Organization id -> raw usage events deleted (only those that lost some).
     events_deleted_by_org: dict[str, int]
 
@@ -57,6 +60,7 @@ async def run_retention_now(
         body.as_of or utcnow(),
         RetentionPolicy.of(settings),
         forget_site_views=delete_views_before,
+        forget_alert_history=forget_before,
         actor=actor,
     )
     return RetentionRunOut(
@@ -66,5 +70,6 @@ async def run_retention_now(
         rollups_deleted=report.rollups_deleted,
         partitions_dropped=report.partitions_dropped,
         site_views_deleted=report.site_views_deleted,
+        alert_firings_deleted=report.alert_firings_deleted,
         events_deleted_by_org=report.events_deleted,
     )

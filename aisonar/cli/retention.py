@@ -9,6 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.plans import PlanInfo, list_plans, set_plan_retention
+from aisonar.alerts.history import forget_before
 from aisonar.analytics.page_views import delete_views_before
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
@@ -64,6 +65,7 @@ async def _run(as_of_text: str | None) -> RetentionReport:
             as_of,
             RetentionPolicy.of(settings),
             forget_site_views=delete_views_before,
+            forget_alert_history=forget_before,
             actor=COMMAND_LINE,
         )
     finally:

@@ -1,7 +1,8 @@
 """An organization's pages for its admins and for operators, reachable exactly as
 `/api/orgs/{id}/...` decides (`accounts/access.py`'s `administered_org`: a member of the
-organization is refused, anyone else finds nothing): the overview (balance, spend this
-month, members, cost per day over 30 days, spend by member) and the limits (the
+organization is refused, anyone else finds nothing): the overview (balance and how long
+it lasts at the current spend rate, as a forecast alert rule reads it, spend this month,
+members, cost per day over 30 days, spend by member) and the limits (the
 organization's own, what applies from its plan, and the low-balance threshold, which
 only operators change, as `PATCH /api/orgs/{id}` and `PATCH /api/limits/org/{id}`
 allow). The members are in `org_members.py`, the alert rules in `org_alerts.py`."""
@@ -14,14 +15,18 @@ from typing import Any
 
 from fastapi import Request, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import listing
 from aisonar.accounts.access import administered_org
 from aisonar.accounts.listing import UserSearch
 from aisonar.accounts.models import Organization
 from aisonar.accounts.organizations import OrgSettings, change_org_settings
+from aisonar.alerts.forecast import recent_burn, shown_days
 from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.billing.ledger import durable_balance
 from aisonar.billing.money import format_amount
+from aisonar.clock import utcnow
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.dashboard import daily_costs
@@ -86,11 +91,13 @@ async def overview(member: Member, running: Services, settings: Config, org_id: 
         members = await listing.count_users(conn, UserSearch(org_id=org.id))
         active = await listing.count_users(conn, UserSearch(org_id=org.id, state="active"))
         people = await listing.members_by_id(conn, org.id, {found.group for found in spenders})
+        forecast = await _forecast(conn, org.id)
     balance = await balance_of(running.engine, running.billing.store, org.id)
     costs = daily_costs(series, since, _DAYS)
     context = {
         **org_context(org, ""),
         "balance": balance,
+        "forecast": forecast,
         "currency": settings.currency,
         "month": month,
         "members_count": members,
@@ -100,6 +107,16 @@ async def overview(member: Member, running: Services, settings: Config, org_id: 
         "chart": {"labels": [day.day for day in costs], "values": [day.cost for day in costs]},
     }
     return page(member, "org_overview.html", context)
+
+
+async def _forecast(conn: AsyncConnection, org_id: str) -> dict[str, Any] | None:
+    """How many days the balance lasts at the last week's spend rate (None for days: it
+    does not run out); None for an organization less than an hour old."""
+    burn = await recent_burn(conn, org_id, utcnow())
+    if burn is None:
+        return None
+    days = burn.days_left((await durable_balance(conn, org_id)).balance)
+    return {"days": None if days is None else shown_days(days)}
 
 
 # Limits: the form's fields, shared with a member's page.

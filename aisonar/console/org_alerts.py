@@ -1,8 +1,10 @@
 """An organization's alert rules, for its admins and for operators: the list with each
-rule's state (ok or firing, and since when), a new rule (on cost, error rate, latency or
-time to first token over a window, or on the balance), turning one off or on, and
-deleting one after a confirmation page; through the services behind
-`/api/orgs/{id}/alerts` and `/api/alerts/{id}` (`alerts/access.py`), with their checks."""
+rule's state (ok or firing, and since when) and channels, a new rule (on cost, error
+rate, latency or time to first token over a window, on the balance, or on the days the
+balance lasts), turning one off or on, and deleting one after a confirmation page;
+through the services behind `/api/orgs/{id}/alerts` and `/api/alerts/{id}`
+(`alerts/access.py`), with their checks. A rule's own page, with its history, is in
+`org_alert_history.py`."""
 
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ from aisonar.alerts.access import (
     rule_changes,
     rules_of,
 )
-from aisonar.alerts.models import PERCENTILES, SOURCES, AlertKind
+from aisonar.alerts.models import CHANNELS, PERCENTILES, SOURCES, AlertKind
 from aisonar.alerts.services import (
+    DEFAULT_FORECAST_WINDOW,
     DEFAULT_MIN_REQUESTS,
     DEFAULT_PERCENTILE,
     DEFAULT_WINDOW,
@@ -42,11 +45,26 @@ from aisonar.web.deps import Engine
 router = console_router()
 
 _NEW_RULE = TypeAdapter(NewRule)
-_FIELDS = ("name", "kind", "threshold", "window", "percentile", "min_requests", "model", "source")
+_FIELDS = (
+    "name",
+    "kind",
+    "threshold",
+    "window",
+    "percentile",
+    "min_requests",
+    "model",
+    "source",
+    "end_user",
+    "property",
+)
 
 
 def _blank_form() -> dict[str, Any]:
-    return dict.fromkeys(_FIELDS, "") | {"kind": AlertKind.COST.value, "enabled": True}
+    return dict.fromkeys(_FIELDS, "") | {
+        "kind": AlertKind.COST.value,
+        "enabled": True,
+        "channels": CHANNELS,
+    }
 
 
 async def _alerts_page(
@@ -67,7 +85,9 @@ async def _alerts_page(
         "kinds": list(AlertKind),
         "percentiles": PERCENTILES,
         "sources": SOURCES,
+        "channels": CHANNELS,
         "defaults": {
+            "forecast_window": DEFAULT_FORECAST_WINDOW,
             "window": DEFAULT_WINDOW,
             "percentile": DEFAULT_PERCENTILE,
             "min_requests": DEFAULT_MIN_REQUESTS,
@@ -89,12 +109,14 @@ async def create(request: Request, member: Member, db: Engine, org_id: str) -> R
     form = await checked_form(request, member)
     typed: dict[str, Any] = {name: form.text(name) for name in _FIELDS}
     typed["enabled"] = form.checked("enabled")
+    typed["channels"] = tuple(form.values("channels"))
     try:
         new = _NEW_RULE.validate_python(
             {
                 **{name: typed[name] or None for name in _FIELDS if name != "name"},
                 "name": typed["name"],
                 "enabled": typed["enabled"],
+                "channels": typed["channels"],
             }
         )
         async with db.begin() as conn:

@@ -1,8 +1,9 @@
 """Fan-out: each new notice becomes one delivery per mailbox and webhook endpoint that
 should hear of it. A notice for a person reaches them; an organization's notice reaches
 its admins. People's opt-outs are honoured, except for security notices; an endpoint
-receives the kinds it subscribed to. A change of email address is also mailed to the
-address it replaced."""
+receives the kinds it subscribed to. A notice limited to some channels (an alert rule's)
+goes by those alone. A change of email address is also mailed to the address it
+replaced."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ async def _not_opted_out(
 async def _endpoints(conn: AsyncConnection, notice: Any) -> list[str]:
     """The organization's endpoints that take this kind, unless the person the notice is
     about opted out of webhooks for it, or it is between them and the operators."""
-    if notice.kind in PRIVATE_KINDS:
+    if notice.kind in PRIVATE_KINDS or not notice.by_webhook:
         return []
     if notice.user_id is not None and not await _not_opted_out(
         conn, [notice.user_id], notice.kind, Channel.WEBHOOK
@@ -115,6 +116,8 @@ async def dispatch(conn: AsyncConnection, now: datetime, *, email: bool, limit: 
             notices.c.kind,
             notices.c.data,
             notices.c.created_at,
+            notices.c.by_email,
+            notices.c.by_webhook,
         )
         .where(notices.c.dispatched_at.is_(None))
         .order_by(notices.c.id)
@@ -133,7 +136,7 @@ async def dispatch(conn: AsyncConnection, now: datetime, *, email: bool, limit: 
             }
             for endpoint_id in await _endpoints(conn, notice)
         ]
-        if email:
+        if email and notice.by_email:
             targets += _email_targets(notice, await _mailboxes(conn, notice))
         if targets:
             await conn.execute(

@@ -5,7 +5,7 @@ organization and reaches its admins."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -74,6 +74,9 @@ class Channel(StrEnum):
     INBOX = "inbox"
 
 
+ALL_CHANNELS = frozenset(Channel)
+
+
 @dataclass(frozen=True)
 class Notice:
     id: int
@@ -89,13 +92,30 @@ def _notice(row: Any) -> Notice:
 
 
 async def record_notice(
-    conn: AsyncConnection, org_id: str, kind: str, data: dict[str, Any], user_id: str | None = None
-) -> None:
-    await conn.execute(
-        insert(notices).values(
-            org_id=org_id, user_id=user_id, kind=kind, data=data, created_at=utcnow()
+    conn: AsyncConnection,
+    org_id: str,
+    kind: str,
+    data: dict[str, Any],
+    user_id: str | None = None,
+    *,
+    channels: Collection[Channel] = ALL_CHANNELS,
+) -> int:
+    """Store a notice that goes out by the given channels; returns its id."""
+    stored = await conn.execute(
+        insert(notices)
+        .values(
+            org_id=org_id,
+            user_id=user_id,
+            kind=kind,
+            data=data,
+            created_at=utcnow(),
+            by_email=Channel.EMAIL in channels,
+            by_webhook=Channel.WEBHOOK in channels,
+            to_inbox=Channel.INBOX in channels,
         )
+        .returning(notices.c.id)
     )
+    return int(stored.scalar_one())
 
 
 async def record_notices(
@@ -132,7 +152,8 @@ async def list_notices(
 
 def in_inbox(*, user_id: str, org_id: str, org_admin: bool) -> ColumnElement[bool]:
     """Whether a notice is in the person's inbox: their own, and their organization's
-    when they administer it; but for the kinds they took out of their inbox."""
+    when they administer it; but for the kinds they took out of their inbox, and the
+    notices that do not go to inboxes."""
     mine = notices.c.user_id == user_id
     if org_admin:
         mine = or_(mine, and_(notices.c.org_id == org_id, notices.c.user_id.is_(None)))
@@ -141,7 +162,7 @@ def in_inbox(*, user_id: str, org_id: str, org_admin: bool) -> ColumnElement[boo
         notice_opt_outs.c.channel == Channel.INBOX.value,
         notice_opt_outs.c.kind.not_in(SECURITY_KINDS),
     )
-    return and_(mine, notices.c.kind.not_in(hidden))
+    return and_(mine, notices.c.to_inbox.is_(True), notices.c.kind.not_in(hidden))
 
 
 async def inbox(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 
 from aisonar.store.metadata import metadata
@@ -397,6 +398,11 @@ notices = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # When the notifier turned it into email and webhook deliveries; null until then.
     Column("dispatched_at", DateTime(timezone=True)),
+    # The channels it goes out by: all of them, but for an alert rule's notices, which go
+    # by the rule's.
+    Column("by_email", Boolean, nullable=False, server_default=true()),
+    Column("by_webhook", Boolean, nullable=False, server_default=true()),
+    Column("to_inbox", Boolean, nullable=False, server_default=true()),
     Index(None, "org_id", "created_at"),
     Index(None, "dispatched_at", "id"),
 )
@@ -483,7 +489,38 @@ alert_rules = Table(
     Column("state_changed_at", DateTime(timezone=True), nullable=False),
     Column("revision", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Only this end user's usage counts, or only that with this custom property's value.
+    Column("end_user", String(200)),
+    Column("property_name", String(64)),
+    Column("property_value", String(256)),
+    # The channels its notices go by: email, inbox and webhook, or some of them.
+    Column(
+        "channels", JSON, nullable=False, server_default=text("""'["email", "inbox", "webhook"]'""")
+    ),
     Index(None, "enabled", "id"),
+)
+
+# Each time an alert rule fired: what was measured against which threshold, when it
+# resolved (null while it fires), and the notices that told of both, whose deliveries say
+# whom they reached. Kept as long as the organization's usage events.
+alert_firings = Table(
+    "alert_firings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", String(32), ForeignKey("alert_rules.id"), nullable=False),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=False),
+    # The measure and the threshold as the notice showed them, in the rule's unit.
+    Column("observed", String(40), nullable=False),
+    Column("threshold", String(40), nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("fired_notice_id", Integer, ForeignKey("notices.id"), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_observed", String(40)),
+    # Null when it resolved without a notice (the rule was turned off).
+    Column("resolved_notice_id", Integer, ForeignKey("notices.id")),
+    Index(None, "rule_id", "id"),
+    Index(None, "org_id", "fired_at"),
 )
 
 # A person's pending change of email address (one at most: a new request replaces it):

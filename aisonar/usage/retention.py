@@ -1,7 +1,8 @@
-"""Retention: raw usage events past their organization's window are deleted, and minute,
-hour and day rollups past theirs, and the site's page-view days with the hour and day
-rollups (through the step its caller gives, `analytics.page_views.delete_views_before`:
-usage imports nothing of analytics); the ledger is never touched (the financial record).
+"""Retention: raw usage events past their organization's window are deleted, with the
+organization's alert firings, and minute, hour and day rollups past theirs, and the
+site's page-view days with the hour and day rollups (through the steps its caller gives,
+`alerts.history.forget_before` and `analytics.page_views.delete_views_before`: usage
+imports nothing of alerts or analytics); the ledger is never touched (the financial record).
 Deletes go in small batches, each its own short transaction with a pause after it, so
 the usage writer and the gateway never wait long behind them. On PostgreSQL, days of raw
 events past every organization's window are dropped whole first (`partitions`). A run
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 # Another domain's rows kept as long as the day rollups: forgets those before the day and
 # says how many went.
 ForgetBefore = Callable[[AsyncConnection, date], Awaitable[int]]
+# Another domain's rows of an organization kept as long as its usage events: forgets those
+# before the moment and says how many went.
+ForgetOrgBefore = Callable[[AsyncConnection, str, datetime], Awaitable[int]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class RetentionReport:
     partitions_dropped: int = 0
     # Rows of the site's page views (one per day and combination).
     site_views_deleted: int = 0
+    alert_firings_deleted: int = 0
 
     @property
     def total_events_deleted(self) -> int:
@@ -80,6 +85,7 @@ class RetentionReport:
             "rollups_deleted": self.rollups_deleted,
             "partitions_dropped": self.partitions_dropped,
             "site_views_deleted": self.site_views_deleted,
+            "alert_firings_deleted": self.alert_firings_deleted,
         }
 
 
@@ -163,6 +169,7 @@ async def run_retention(
     policy: RetentionPolicy,
     *,
     forget_site_views: ForgetBefore,
+    forget_alert_history: ForgetOrgBefore,
     actor: Actor | None = None,
 ) -> RetentionReport:
     """Delete what is past its window as of `as_of`; with an actor, audit the run as theirs."""
@@ -187,6 +194,8 @@ async def run_retention(
         deleted = await _delete_events(engine, org_id, before, policy)
         if deleted:
             report.events_deleted[org_id] = deleted
+        async with engine.begin() as conn:
+            report.alert_firings_deleted += await forget_alert_history(conn, org_id, before)
     for granularity, before in rollup_cutoffs:
         report.rollups_deleted += await _delete_rollups(engine, granularity, before, policy)
     # Aggregates too, kept as long as the day rollups.
@@ -206,6 +215,7 @@ async def keep_retaining(
     interval_s: float,
     *,
     forget_site_views: ForgetBefore,
+    forget_alert_history: ForgetOrgBefore,
 ) -> None:
     while True:
         # The first run waits an interval too: a restarting server does not delete at once.
@@ -213,7 +223,11 @@ async def keep_retaining(
         try:
             await ensure_partitions(engine, utcnow().date())
             report = await run_retention(
-                engine, utcnow(), policy, forget_site_views=forget_site_views
+                engine,
+                utcnow(),
+                policy,
+                forget_site_views=forget_site_views,
+                forget_alert_history=forget_alert_history,
             )
             if report.events_deleted or report.rollups_deleted or report.site_views_deleted:
                 log.info(

@@ -401,10 +401,16 @@ async def test_an_admin_creates_turns_off_and_deletes_an_alert_rule(
     page = org_page(admin, "alerts")
     async with http_session() as http:
         await sign_in_over_http(http, gateway.url, admin.email)
-        bad = {"name": "Typed", "kind": "cost", "threshold": "lots", "window": "1h"}
+        bad = {
+            "name": "Typed",
+            "kind": "cost",
+            "threshold": "lots",
+            "window": "1h",
+            "channels": "inbox",
+        }
         status, _, html = await submit(http, gateway.url, page, page, bad)
         assert status == 400 and 'value="lots"' in html and 'role="alert"' in html
-        misplaced = {"name": "Typed", "kind": "balance", "threshold": "5", "window": "1h"}
+        misplaced = {**bad, "kind": "balance", "threshold": "5"}
         status, _, html = await submit(http, gateway.url, page, page, misplaced)
         assert status == 400 and "window applies to" in html
         async with backend.engine.connect() as conn:
@@ -421,6 +427,9 @@ async def test_an_admin_creates_turns_off_and_deletes_an_alert_rule(
             "source": "gateway",
             "enabled": "yes",
         }
+        status, _, html = await submit(http, gateway.url, page, page, fields)
+        assert status == 400 and "at least 1 item" in html, html
+        fields["channels"] = "inbox"
         status, target, _ = await submit(http, gateway.url, page, page, fields)
         assert (status, target) == (303, page)
         async with backend.engine.connect() as conn:
@@ -437,6 +446,7 @@ async def test_an_admin_creates_turns_off_and_deletes_an_alert_rule(
             "gpt-4o-mini",
             "gateway",
         )
+        assert rule.channels == ("inbox",)
         status, html = await fetch(http, gateway.url + page)
         assert "&lt;script&gt;" in html and MARKUP not in html and "ok since" in html
 

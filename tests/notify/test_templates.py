@@ -121,6 +121,29 @@ def test_alerts_read_their_measure_and_values_in_the_readers_language() -> None:
     assert "已回落到告警阈值 1000 ms 以内" in resolved.text
 
 
+def test_a_forecast_alert_counts_days_below_its_threshold_and_names_its_end_user() -> None:
+    data = {
+        **SAMPLES["alert_firing"],
+        "kind": "forecast",
+        "observed": "2.0",
+        "threshold": "3",
+        "window": "7d",
+        "window_s": 604800,
+        "requests": None,
+        "model": None,
+        "end_user": "alice",
+    }
+    notice = Notice(1, "org_1", None, "alert_firing", data, datetime(2026, 11, 23, tzinfo=UTC))
+    firing = render_notice(
+        notice, language=Language.ENGLISH, recipient_name="Ada", org_name="Acme", currency="USD"
+    )
+    assert (
+        "Days the balance lasts at the spend rate of the last 7 days is 2.0 days, below the "
+        "alert's threshold of 3 days." in firing.text
+    )
+    assert "End user: alice" in firing.text and "End user: alice" in firing.html
+
+
 def mailed_in_both_languages(
     kind: str, data: dict[str, Any]
 ) -> tuple[RenderedNotice, RenderedNotice]:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import openai
 from sqlalchemy import func, select, text
 
+from aisonar.alerts.history import forget_before
 from aisonar.analytics.page_views import delete_views_before
 from aisonar.clock import utcnow
 from aisonar.store.tables import usage_events
@@ -124,7 +125,11 @@ async def test_a_retention_run_drops_the_days_past_the_longest_window(
         as_of = midnight(day) + timedelta(days=int(longest.scalar_one()) + 1)
     policy = RetentionPolicy(minute_rollup_days=36500, rollup_days=36500, batch_size=100, pause_s=0)
     report = await run_retention(
-        backend.engine, as_of, policy, forget_site_views=delete_views_before
+        backend.engine,
+        as_of,
+        policy,
+        forget_site_views=delete_views_before,
+        forget_alert_history=forget_before,
     )
     assert report.partitions_dropped >= 1
     async with backend.engine.connect() as conn:

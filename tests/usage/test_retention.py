@@ -170,6 +170,7 @@ async def test_operators_run_retention_through_the_api_audited(
         "rollups_deleted": [None, report["rollups_deleted"]],
         "partitions_dropped": [None, report["partitions_dropped"]],
         "site_views_deleted": [None, report["site_views_deleted"]],
+        "alert_firings_deleted": [None, report["alert_firings_deleted"]],
     }
 
     # Without as_of it judges from now; the command line's runs are audited too.
