@@ -24,6 +24,7 @@ from aisonar.channels.changes import (
     change_channel_named,
 )
 from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, Provider
+from aisonar.channels.options import parse_options
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
@@ -44,13 +45,14 @@ _NEW = TypeAdapter(NewChannel)
 _SETTINGS = TypeAdapter(ChannelSettings)
 
 CHANNELS_PATH = "/console/operator/channels"
-_CREATE_FIELDS = ("name", "provider", "base_url", "models", "priority", "weight")
+_CREATE_FIELDS = ("name", "provider", "base_url", "options", "models", "priority", "weight")
 _TIMEOUTS = ("timeout_connect_s", "timeout_first_byte_s", "timeout_total_s")
-_EDIT_FIELDS = ("base_url", "models", "priority", "weight", *_TIMEOUTS)
+_EDIT_FIELDS = ("base_url", "options", "models", "priority", "weight", *_TIMEOUTS)
 # The labels of the channel forms' fields (their msgids in the templates).
 CHANNEL_LABELS: Mapping[str, str] = {
     "provider": N_("Provider"),
     "base_url": N_("Base URL"),
+    "options": N_("Provider options"),
     "api_key": N_("Upstream API key"),
     "models": N_("Models"),
     "priority": N_("Priority"),
@@ -66,6 +68,15 @@ class ChannelRow:
     channel: Channel
     health: ChannelStanding | None
     models: str
+
+
+def options_text(channel: Channel) -> str:
+    """The channel's options as the forms take them: `api_version=2024-10-21`."""
+    return ", ".join(f"{name}={value}" for name, value in channel.options.items())
+
+
+def _options(text: str) -> dict[str, str]:
+    return parse_options(item for item in (part.strip() for part in text.split(",")) if item)
 
 
 def channel_path(channel_id: str, *parts: str) -> str:
@@ -147,6 +158,7 @@ async def create_channel(request: Request, member: Member, running: Services, bo
     }
     fields.update({name: typed[name] for name in ("priority", "weight") if typed[name]})
     try:
+        fields["options"] = _options(typed["options"]) or None
         new = _NEW.validate_python(fields)
         async with running.engine.begin() as conn:
             await add_channel(conn, box, member.actor, new)
@@ -178,6 +190,7 @@ def _shown(channel: Channel) -> dict[str, str]:
 
     return {
         "base_url": channel.base_url,
+        "options": options_text(channel),
         "models": models_text(channel),
         "priority": str(channel.priority),
         "weight": str(channel.weight),
@@ -214,6 +227,7 @@ async def change_channel(
     async with db.connect() as conn:
         channel = await channel_by_id(conn, channel_id)
     try:
+        fields["options"] = _options(typed["options"])
         settings = _SETTINGS.validate_python(fields)
         async with db.begin() as conn:
             await change_channel_named(conn, box, member.actor, channel.name, settings)

@@ -44,14 +44,14 @@ class Billing:
     enabled: bool = True
 
     def price_for(self, route: Route) -> ModelPrice:
-        return self.prices.price(route.upstream_model, route.channel.channel.provider)
+        return self.prices.price(route.priced_model, route.channel.channel.provider)
 
     def output_bound(self, route: Route, requested: int | None, field: str, *, clamp: bool) -> int:
         """The most output tokens the upstream will be allowed to write for one choice: the
         client's limit, or the gateway's default, within the model's own limit. A client's
         limit past the model's is clamped when the request is translated (the client asked
         another model's question), and refused when it goes to its own provider."""
-        model = route.upstream_model
+        model = route.priced_model
         limit = model_output_limit(model, route.channel.channel.provider)
         if requested is None:
             return min(self.default_max_output_tokens, limit or self.default_max_output_tokens)

@@ -35,7 +35,7 @@ from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
-from aisonar.gateway.upstream import UpstreamAnswer, open_upstream
+from aisonar.gateway.upstream import Refusal, UpstreamAnswer, open_upstream
 from aisonar.gateway.wire.dialect import Dialect
 
 # Relays the upstream's answer to the client, metering it: one of relay.py's functions,
@@ -58,6 +58,9 @@ class Leg:
     # Charges the prompt of a request abandoned before anything came back; None where
     # such a request costs nothing.
     abandoned: TokenEstimator | None = None
+    # Turns an upstream error into the answer standing for it (a refusal, for a client
+    # of another format); None where every error is passed on.
+    refusal: Refusal | None = None
 
 
 class Call(Protocol):
@@ -150,7 +153,13 @@ async def _attempt(
             abandoned_as(meter, leg.abandoned),
             cancel_on_disconnect(exchange),
             open_upstream(
-                services.session, route, leg.url, leg.headers, leg.body, stream=call.stream
+                services.session,
+                route,
+                leg.url,
+                leg.headers,
+                leg.body,
+                stream=call.stream,
+                refusal=leg.refusal,
             ) as answer,
         ):
             await leg.forward(exchange, answer, meter)

@@ -53,7 +53,7 @@ async def relay_translated_json(
         body, meter.usage = translate(answer.first)
     except UNREADABLE as error:
         raise UnreadableUpstream() from error
-    await exchange.respond(answer.response.status, body, JSON_CONTENT_TYPE)
+    await exchange.respond(answer.status, body, JSON_CONTENT_TYPE)
 
 
 class _Kept:

@@ -50,10 +50,18 @@ class Route:
     timeouts: UpstreamTimeouts
     # None for a fixed key in `headers`; else what adds each request's credentials.
     signer: Signer | None = None
+    # The client's name for the model, where the upstream's names are the operator's own
+    # (Azure's deployments) and so cannot be priced.
+    client_model: str | None = None
 
     @property
     def channel_id(self) -> str:
         return self.channel.channel.id
+
+    @property
+    def priced_model(self) -> str:
+        """The name prices and output limits are looked up by."""
+        return self.client_model or self.upstream_model
 
     @property
     def provider(self) -> str:
@@ -131,7 +139,7 @@ class ChannelTable:
                 if is_pattern(name):
                     self._patterns.append((name, upstream, entry))
                 else:
-                    by_model.setdefault(name, []).append(_with_model(template, upstream))
+                    by_model.setdefault(name, []).append(_with_model(template, upstream, name))
         self._exact = sorted(by_model)
         for name, routes in by_model.items():
             self._resolved[name] = _tiers([*routes, *self._pattern_routes(name, routes)])
@@ -148,7 +156,7 @@ class ChannelTable:
                 continue
             listed.add(entry.channel.id)
             template = self._templates[entry.channel.id]
-            routes.append(_with_model(template, substitute(upstream, part)))
+            routes.append(_with_model(template, substitute(upstream, part), model))
         return routes
 
     def _tiers_for(self, model: str) -> tuple[_Tier, ...]:
@@ -191,12 +199,14 @@ class ChannelTable:
         return [model for model in self._exact if identity.may_use(model)]
 
 
-def _with_model(template: Route, upstream_model: str) -> Route:
+def _with_model(template: Route, upstream_model: str, requested: str) -> Route:
+    adapter = adapter_for(template.provider, upstream_model)
     return Route(
         template.channel,
         upstream_model,
-        adapter_for(template.provider, upstream_model),
+        adapter,
         template.headers,
         template.timeouts,
         template.signer,
+        requested if adapter.prices_client_names else None,
     )

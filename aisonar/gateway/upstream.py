@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,9 @@ _SECRET_LIKE = re.compile(
     r"(sk|key|org|proj|user)-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{20,}|Bearer\s+\S+"
 )
 _MAX_ERROR_BODY = 64 * 1024
+# An adapter's `refused_answer`: (status, error body, stream) -> the answer standing for
+# the error, or None to raise it.
+Refusal = Callable[[int, bytes, bool], bytes | None]
 # Gemini refuses a bad key with 400 INVALID_ARGUMENT and this reason in its details.
 _GOOGLE_BAD_KEY = b"API_KEY_INVALID"
 
@@ -125,6 +128,12 @@ class UpstreamAnswer:
 
     response: aiohttp.ClientResponse
     first: bytes
+    # The answer stands for an error of the upstream's (a refusal): to the client, a success.
+    stands_for_error: bool = False
+
+    @property
+    def status(self) -> int:
+        return 200 if self.stands_for_error else self.response.status
 
     async def chunks(self) -> AsyncIterator[bytes]:
         if self.first:
@@ -142,6 +151,17 @@ async def _with_credentials(
     return {**headers, **await route.signer.authorize(session, "POST", url, body)}
 
 
+async def _refused_or_raise(
+    response: aiohttp.ClientResponse, route: Route, refusal: Refusal | None, stream: bool
+) -> bytes:
+    """An error answer `refusal` turns into the answer standing for it; else raised."""
+    error = await response.read()
+    refused = refusal(response.status, error, stream) if refusal is not None else None
+    if refused is None:
+        raise upstream_error(response.status, error, dict(response.headers), route.channel.api_key)
+    return refused
+
+
 @asynccontextmanager
 async def open_upstream(
     session: aiohttp.ClientSession,
@@ -151,10 +171,12 @@ async def open_upstream(
     body: bytes,
     *,
     stream: bool,
+    refusal: Refusal | None = None,
 ) -> AsyncIterator[UpstreamAnswer]:
     """Send the request and wait for the answer to begin: an error status, a broken
     connection or a timeout up to here is raised before the client has seen a byte, so
-    the request can still go to another channel."""
+    the request can still go to another channel; an error that `refusal` turns into an
+    answer is answered instead."""
     timeouts = route.timeouts
     try:
         async with AsyncExitStack() as stack:
@@ -171,17 +193,15 @@ async def open_upstream(
                     response = await stack.enter_async_context(
                         session.post(url, data=body, headers=sent, timeout=timeouts.client)
                     )
+                refused = None
                 if response.status >= 400:
-                    raise upstream_error(
-                        response.status,
-                        await response.read(),
-                        dict(response.headers),
-                        route.channel.api_key,
-                    )
-                first = await response.content.readany() if stream else b""
-            if not stream:
+                    refused = await _refused_or_raise(response, route, refusal, stream)
+                first = await response.content.readany() if stream and not refused else b""
+            if refused is not None:
+                first = refused
+            elif not stream:
                 first = await response.read()
-            yield UpstreamAnswer(response, first)
+            yield UpstreamAnswer(response, first, refused is not None)
     except TimeoutError as error:
         raise UpstreamTimeout("The upstream provider timed out.") from error
     except aiohttp.ClientPayloadError as error:

@@ -19,6 +19,8 @@ The Gemini API (`/v1beta/models/{model}:generateContent` and friends) lives in `
 Google Vertex AI (Gemini and Claude under `/v1/projects/...`) in `fake_vertex`, and the Google
 OAuth token endpoint its service accounts' key files point at (`POST /token`) in
 `fake_google_oauth`.
+Azure OpenAI (`/openai/...`) lives in `fake_azure`, its Microsoft Entra ID token endpoint in
+`fake_entra`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from aiohttp import web
 
 from aisonar.gateway.wire.gemini.format import gemini_status
 from aisonar.testing import fake_anthropic, fake_gemini, fake_responses
+from aisonar.testing.fake_azure import add_azure_routes
 from aisonar.testing.fake_core import (
     CUT_AFTER_ROUNDS,
     STATE,
@@ -49,6 +52,7 @@ from aisonar.testing.fake_core import (
 )
 from aisonar.testing.fake_core import FakeUpstreamConfig as FakeUpstreamConfig  # re-exported
 from aisonar.testing.fake_embeddings import build_embeddings
+from aisonar.testing.fake_entra import add_entra_routes
 from aisonar.testing.fake_gemini import add_gemini_routes
 from aisonar.testing.fake_google_oauth import (
     GOOGLE,
@@ -259,6 +263,8 @@ def build_app(config: FakeUpstreamConfig) -> web.Application:
     add_gemini_routes(app.router)
     add_vertex_routes(app.router)
     add_google_oauth_routes(app)
+    add_azure_routes(app.router, embeddings=_embeddings, responses=fake_responses.create_response)
+    add_entra_routes(app)
     app.router.add_post("/_fake/faults", _queue_fault)
     app.router.add_post("/_fake/usage", _queue_usage)
     app.router.add_delete("/_fake/faults", _clear_faults)

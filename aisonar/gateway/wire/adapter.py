@@ -72,6 +72,9 @@ class UpstreamAdapter(Protocol):
         """None when `headers` carry all a request needs (a fixed API key): the request
         path then awaits nothing more."""
         ...
+    # True where the upstream's model names are the operator's own (Azure's deployments):
+    # prices and output limits are then looked up by the name the client asked for.
+    prices_client_names: bool
 
     def url(self, channel: Channel, model: str, stream: bool) -> str:
         """The generation endpoint of `model` (the upstream's name for it)."""
@@ -96,6 +99,12 @@ class UpstreamAdapter(Protocol):
     def request_from_hub(self, hub: JsonObject) -> bytes: ...
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject: ...
+    def refused_answer(self, status: int, body: bytes, stream: bool) -> bytes | None:
+        """For a client of another format, the answer (in this provider's format, a
+        stream's events when `stream`) standing for an error that is, to that client, a
+        refusal (Azure's content filter blocking a prompt); None for any other error."""
+        ...
+
 
     def stream_reader(self, model: str) -> HubReader: ...
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from aisonar.channels.models import Provider
 from aisonar.gateway.wire.adapter import UpstreamAdapter
 from aisonar.gateway.wire.anthropic.upstream import AnthropicProvider
+from aisonar.gateway.wire.azure.upstream import AzureProvider
 from aisonar.gateway.wire.gemini.upstream import GeminiProvider
 from aisonar.gateway.wire.openai.upstream import OpenAIProvider
 from aisonar.gateway.wire.vertex.publishers import ANTHROPIC, GOOGLE, is_claude
@@ -20,6 +21,8 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
     Provider.OPENAI: OpenAIProvider(),
     Provider.ANTHROPIC: AnthropicProvider(),
     Provider.GEMINI: GeminiProvider(),
+    # OpenAI's format on Azure's paths and credentials.
+    Provider.AZURE: AzureProvider(OpenAIProvider()),
     Provider.VERTEX: _VERTEX_GEMINI,
 }
 

@@ -33,6 +33,7 @@ def anthropic_headers(channel: ChannelWithSecret) -> dict[str, str]:
 
 class AnthropicProvider:
     name = "anthropic"
+    prices_client_names = False
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return anthropic_headers(channel)
@@ -51,6 +52,9 @@ class AnthropicProvider:
 
     def passthrough_body(self, body: bytes) -> bytes:
         return body
+
+    def refused_answer(self, status: int, body: bytes, stream: bool) -> None:
+        return None
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(hub_request_to_anthropic(hub))

@@ -41,6 +41,7 @@ def gemini_url(base_url: str, model: str, stream: bool) -> str:
 
 class GeminiProvider:
     name = "gemini"
+    prices_client_names = False
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return gemini_headers(channel)
@@ -59,6 +60,9 @@ class GeminiProvider:
 
     def passthrough_body(self, body: bytes) -> bytes:
         return body
+
+    def refused_answer(self, status: int, body: bytes, stream: bool) -> None:
+        return None
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(hub_request_to_gemini(hub))

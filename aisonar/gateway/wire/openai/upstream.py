@@ -131,6 +131,7 @@ class OpenAIStreamToHub:
 
 class OpenAIProvider:
     name = "openai"
+    prices_client_names = False
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return openai_headers(channel)
@@ -149,6 +150,9 @@ class OpenAIProvider:
 
     def passthrough_body(self, body: bytes) -> bytes:
         return body
+
+    def refused_answer(self, status: int, body: bytes, stream: bool) -> None:
+        return None
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return orjson.dumps(openai_request_from_hub(hub))

@@ -49,6 +49,9 @@ class VertexPublisherModels:
     def passthrough_body(self, body: bytes) -> bytes:
         return self.publisher.body(body)
 
+    def refused_answer(self, status: int, body: bytes, stream: bool) -> bytes | None:
+        return self._bodies.refused_answer(status, body, stream)
+
     def request_from_hub(self, hub: JsonObject) -> bytes:
         return self.publisher.body(self._bodies.request_from_hub(hub))
 
