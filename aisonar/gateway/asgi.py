@@ -19,6 +19,7 @@ from aisonar.errors import AISonarError
 from aisonar.gateway import (
     gemini_count_tokens,
     gemini_models,
+    key_balance,
     pipeline,
     recharge,
     token_count,
@@ -51,6 +52,7 @@ _ROUTES: dict[str, Endpoint] = {
     "/v1/responses": Endpoint("POST", partial(pipeline.serve, Responses())),
     "/v1/embeddings": Endpoint("POST", partial(pipeline.serve, Embeddings())),
     "/v1/models": Endpoint("GET", pipeline.list_models),
+    "/v1/me/balance": Endpoint("GET", key_balance.key_balance),
     "/api/me/redeem": Endpoint("POST", recharge.redeem_code),
     "/api/payments/webhook": Endpoint("POST", recharge.payment_webhook, json_body=False),
 }

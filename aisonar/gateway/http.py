@@ -33,6 +33,7 @@ class Exchange:
         "response_started",
         "scope",
         "send",
+        "sse_comments",
         "status",
         "stream_error",
     )
@@ -54,6 +55,8 @@ class Exchange:
         # the stream's own state decides them (a Responses stream's sequence numbers); by
         # default the format's error event.
         self.stream_error: Callable[[AISonarError], bytes] | None = None
+        # Whether the client's SDKs skip SSE comments, so that its stream may end with one.
+        self.sse_comments = False
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -92,6 +95,7 @@ class Exchange:
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.response_started = True
         self.status = status
+        request_id = self.request_id.encode()
         await self.send(
             {
                 "type": "http.response.start",
@@ -99,7 +103,8 @@ class Exchange:
                 "headers": [
                     *headers,
                     *self.extra_headers,
-                    (b"x-request-id", self.request_id.encode()),
+                    (b"x-request-id", request_id),
+                    (b"x-aisonar-request-id", request_id),
                 ],
             }
         )

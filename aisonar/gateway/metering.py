@@ -18,6 +18,7 @@ from aisonar.token_usage import TokenUsage
 from aisonar.usage.models import ERROR_MESSAGE_LIMIT, UsageEvent
 
 if TYPE_CHECKING:
+    from aisonar.gateway.charging import Hold
     from aisonar.gateway.routing import Route
 
 
@@ -29,6 +30,11 @@ class RequestMeter:
     started_at: datetime = field(default_factory=utcnow)
     _started: float = field(default_factory=time.perf_counter)
     _first_byte: float | None = None
+    # The time waited on upstreams, and when the attempt now waiting on one sent its request.
+    _upstream_s: float = 0.0
+    _sent: float | None = None
+    # The answering attempt's hold, which prices its usage.
+    hold: Hold | None = None
     identity: KeyIdentity | None = None
     requested_model: str | None = None
     route: Route | None = None
@@ -60,6 +66,30 @@ class RequestMeter:
     def first_byte(self) -> None:
         if self._first_byte is None:
             self._first_byte = time.perf_counter()
+
+    def sending(self) -> None:
+        """Note that an attempt's request is going upstream: the gateway waits on the
+        provider until `answered`."""
+        self._sent = time.perf_counter()
+
+    def answered(self) -> None:
+        """Note that the upstream answered (the first chunk of a stream, a whole JSON
+        answer) or failed the attempt."""
+        if self._sent is not None:
+            self._upstream_s += time.perf_counter() - self._sent
+            self._sent = None
+
+    def overhead_ms(self) -> float:
+        """The milliseconds spent in the gateway so far: since the request arrived, less
+        every wait on an upstream."""
+        elapsed = time.perf_counter() - self._started - self._upstream_s
+        return max(elapsed, 0.0) * 1000
+
+    def charged(self) -> int:
+        """What the request is charged: what its answering attempt's hold makes of its
+        usage (computed the same way when the attempt is settled), 0 with no hold."""
+        charge = None if self.hold is None else self.hold.charge(self.usage)
+        return 0 if charge is None else charge.cost
 
     def finish(self, status_code: int) -> UsageEvent:
         ended = time.perf_counter()

@@ -23,6 +23,7 @@ from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.pricing import ModelPrice
 from aisonar.errors import AISonarError
 from aisonar.gateway.admission import LimitRefusal
+from aisonar.gateway.answer_figures import answer_headers
 from aisonar.gateway.attribution import attribution_of
 from aisonar.gateway.auth import authenticate, presented_key
 from aisonar.gateway.charging import Billing, Hold
@@ -96,6 +97,7 @@ async def serve(served: Served, services: GatewayServices, exchange: Exchange) -
     """One request, to any provider, failing over between the model's channels; answered
     and recorded whatever its outcome (an error, its client leaving, a shutdown)."""
     meter = RequestMeter(exchange.request_id, exchange.scope["path"], exchange.client_ip)
+    exchange.sse_comments = served.dialect.sse_comments
     try:
         identity = meter.identity = await authenticate(
             services.keys, served.credential(exchange), exchange.client_ip
@@ -120,8 +122,10 @@ async def serve(served: Served, services: GatewayServices, exchange: Exchange) -
         meter.error = error
         if isinstance(error, LimitRefusal):
             meter.decided(error.decision)
+        exchange.extra_headers += answer_headers(meter.charged(), meter.overhead_ms())
         await answer_error(exchange, error, served.dialect)
     except asyncio.CancelledError:
+        exchange.extra_headers += answer_headers(meter.charged(), meter.overhead_ms())
         meter.error = await answer_cancelled(exchange, served.dialect)
     finally:
         record(services, exchange, meter)
@@ -148,7 +152,9 @@ async def _attempt(
         end_user=meter.attribution.end_user,
     )
     meter.decided(hold.quotas.decision)
+    meter.hold = hold
     try:
+        meter.sending()
         async with (
             abandoned_as(meter, leg.abandoned),
             cancel_on_disconnect(exchange),
@@ -162,8 +168,10 @@ async def _attempt(
                 refusal=leg.refusal,
             ) as answer,
         ):
+            meter.answered()
             await leg.forward(exchange, answer, meter)
     finally:
+        meter.answered()
         await settle(services.billing, hold, meter, route)
 
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from aisonar.gateway.answer_figures import answer_headers, cost_comment, overhead_header
 from aisonar.gateway.errors import UnreadableUpstream
 from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
@@ -38,7 +39,7 @@ async def relay_json(
     meter.first_byte()
     usage = usage_of(body)
     meter.usage = usage if usage is not None else estimate(body)
-    await exchange.respond(answer.response.status, body, JSON_CONTENT_TYPE)
+    await _respond(exchange, answer, meter, body)
 
 
 async def relay_translated_json(
@@ -53,7 +54,15 @@ async def relay_translated_json(
         body, meter.usage = translate(answer.first)
     except UNREADABLE as error:
         raise UnreadableUpstream() from error
-    await exchange.respond(answer.status, body, JSON_CONTENT_TYPE)
+    await _respond(exchange, answer, meter, body)
+
+
+async def _respond(
+    exchange: Exchange, answer: UpstreamAnswer, meter: RequestMeter, body: bytes
+) -> None:
+    """A whole answer, its usage known: its charge goes in its headers."""
+    figures = answer_headers(meter.charged(), meter.overhead_ms())
+    await exchange.respond(answer.status, body, JSON_CONTENT_TYPE, figures)
 
 
 class _Kept:
@@ -82,7 +91,7 @@ async def relay_stream(
     kept = _Kept()
     splitter = SseSplitter()
     marker = tracker.marker
-    await exchange.start(200, SSE_HEADERS)
+    await _start_stream(exchange, meter)
     try:
         async for chunk in answer.chunks():
             meter.first_byte()
@@ -107,7 +116,7 @@ async def relay_stream(
             if tracker.usage is not None
             else estimate(SseSplitter().feed(b"".join(kept.items) + b"\n\n"))
         )
-    await exchange.end()
+    await _end_stream(exchange, meter)
 
 
 async def relay_translated_stream(
@@ -122,7 +131,7 @@ async def relay_translated_stream(
     `estimate` gets the delivered hub chunks."""
     kept = _Kept()
     splitter = SseSplitter()
-    await exchange.start(200, SSE_HEADERS)
+    await _start_stream(exchange, meter)
     try:
         async for chunk in answer.chunks():
             meter.first_byte()
@@ -139,7 +148,17 @@ async def relay_translated_stream(
         await exchange.write(b"".join(writer.feed(hub) for hub in hubs) + writer.finish())
     finally:
         meter.usage = reader.usage if reader.usage is not None else estimate(kept.items)
-    await exchange.end()
+    await _end_stream(exchange, meter)
+
+
+async def _start_stream(exchange: Exchange, meter: RequestMeter) -> None:
+    await exchange.start(200, [*SSE_HEADERS, overhead_header(meter.overhead_ms())])
+
+
+async def _end_stream(exchange: Exchange, meter: RequestMeter) -> None:
+    """A stream's charge, known only now, ends it in a comment where its client's SDKs
+    skip comments."""
+    await exchange.end(cost_comment(meter.charged()) if exchange.sse_comments else b"")
 
 
 def _read(reader: HubReader, event: bytes) -> list[JsonObject]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.billing.ledger import durable_balance
 from aisonar.billing.money import format_amount
+from aisonar.billing.standing import current_balance
 from aisonar.billing.store import BalanceStore
 
 
@@ -21,15 +21,10 @@ class BalanceOut(BaseModel):
 
 
 async def balance_of(engine: AsyncEngine, store: BalanceStore, org_id: str) -> BalanceOut:
-    live = await store.live(org_id)
-    if live is None:
-        async with engine.connect() as conn:
-            balance, held = (await durable_balance(conn, org_id)).balance, 0
-    else:
-        balance, held = live.balance, live.held
+    current = await current_balance(engine, store, org_id)
     return BalanceOut(
         org_id=org_id,
-        balance=format_amount(balance),
-        held=format_amount(held),
-        available=format_amount(balance - held),
+        balance=format_amount(current.balance),
+        held=format_amount(current.held),
+        available=format_amount(current.available),
     )

@@ -13,6 +13,7 @@ import aiohttp
 import orjson
 import pytest
 
+from aisonar.billing.money import format_amount
 from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import free_port
 from tests.support import (
@@ -66,7 +67,8 @@ async def post_stream(
 
 
 async def read_events(response: aiohttp.ClientResponse, since: float) -> Events:
-    """Each `data:` line with its arrival, in seconds after `since`, until the stream ends."""
+    """Each line of the stream (its `data:` lines, and a comment), with its arrival, in
+    seconds after `since`, until the stream ends."""
     events: Events = []
     async for line in response.content:
         if line.strip():
@@ -162,9 +164,11 @@ async def test_a_stream_within_the_grace_completes_and_is_charged(
         fake_upstream.config.tokens_per_second = 0
         returncode = await stop(server)
     assert returncode in (0, -signal.SIGTERM)
-    assert events[-1][1] == b"data: [DONE]"
     assert not any(b'"error"' in line for _, line in events)
     [event] = await recorded_events(backend, tenant, 1)
+    # The stream ended as it does, with its charge after its last event.
+    cost = f": x-aisonar-cost={format_amount(event.cost)}".encode()
+    assert [line for _, line in events[-2:]] == [b"data: [DONE]", cost]
     assert event.status_code == 200 and event.error_type is None
     assert not event.tokens_estimated and event.output_tokens > 0 and event.cost > 0
     assert await assert_ledger_invariant(backend.engine, tenant.org_id) == before - event.cost

@@ -46,6 +46,9 @@ class GenerationRequest:
 
 class Dialect(Protocol):
     name: str
+    # Whether its clients' SDKs skip SSE comment lines (as the SSE spec says), so that a
+    # stream may end with one (its cost); google-genai reads every line as JSON.
+    sse_comments: bool
 
     def credential(self, exchange: Exchange) -> str | None: ...
 

@@ -49,6 +49,7 @@ def parse_messages_request(body: bytes) -> _MessagesRequest:
 
 class AnthropicDialect:
     name = "anthropic"
+    sse_comments = True
 
     def credential(self, exchange: Exchange) -> str | None:
         return presented_key(exchange.header(b"authorization"), exchange.header(b"x-api-key"))

@@ -72,6 +72,7 @@ def query_parameter(exchange: Exchange, name: str) -> str | None:
 
 class GeminiDialect:
     name = "gemini"
+    sse_comments = False
 
     def credential(self, exchange: Exchange) -> str | None:
         return exchange.header(b"x-goog-api-key") or query_parameter(exchange, "key")

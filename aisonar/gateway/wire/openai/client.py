@@ -36,6 +36,7 @@ class OpenAIStreamWriter:
 
 class OpenAIDialect:
     name = "openai"
+    sse_comments = True
 
     def credential(self, exchange: Exchange) -> str | None:
         return presented_key(exchange.header(b"authorization"), exchange.header(b"x-api-key"))
