@@ -16,6 +16,7 @@ _CATALOGUE_PROVIDERS = {
     "anthropic": "anthropic",
     "gemini": "google",
     "vertex": "google-vertex",
+    "bedrock": "amazon-bedrock",
 }
 _FIRST_PARTY = ("openai", "anthropic", "google")
 

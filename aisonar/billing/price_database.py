@@ -28,9 +28,15 @@ def _rate(price: Decimal | TieredPrices | None) -> Rate:
     return Rate(_units(price))
 
 
+# Providers that sell models at prices of their own: a model unknown in their catalogue is
+# not priced as the model maker sells it (Bedrock's ids are genai-prices' `aws` provider).
+_OWN_PRICES = frozenset({"bedrock"})
+
+
 def lookup(model: str, provider: str | None) -> ModelPrice | None:
     """The catalogue price of `model` (as the upstream names it), or None if unknown."""
-    for provider_id in (provider, None) if provider else (None,):
+    tried = (provider,) if provider is None or provider in _OWN_PRICES else (provider, None)
+    for provider_id in tried:
         try:
             found = genai_prices.calc_price(Usage(input_tokens=0), model, provider_id=provider_id)
         except LookupError:

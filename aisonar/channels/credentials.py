@@ -40,12 +40,15 @@ class EntraClient:
 @dataclass(frozen=True)
 class AwsKeys:
     """An AWS access key pair, with a session token for temporary keys, and the role to
-    assume with them when one is given."""
+    assume with them when one is given (with the external id its trust policy may ask
+    for, through STS's regional endpoint unless `sts_endpoint` names another)."""
 
     access_key_id: str
     secret_access_key: str
     session_token: str | None = None
     role_arn: str | None = None
+    external_id: str | None = None
+    sts_endpoint: str | None = None
 
 
 def _bad(reason: str, **values: str) -> InvalidInput:
@@ -80,6 +83,13 @@ def _fields(
     return {name: value.strip() for name, value in document.items()}
 
 
+def _http_url(value: str, field: str) -> str:
+    url = value.rstrip("/")
+    if urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc:
+        raise _bad(N_("the field {field!r} is an http(s) URL"), field=field)
+    return url
+
+
 def entra_client(secret: str) -> EntraClient | None:
     """Entra ID client credentials, or None when the secret is an Azure API key."""
     document = _document(secret)
@@ -90,9 +100,7 @@ def entra_client(secret: str) -> EntraClient | None:
         ("tenant_id", "client_id", "client_secret"),
         ("authority_host",),
     )
-    authority = fields.pop("authority_host", ENTRA_AUTHORITY).rstrip("/")
-    if urlparse(authority).scheme not in ("http", "https") or not urlparse(authority).netloc:
-        raise _bad(N_("the field {field!r} is an http(s) URL"), field="authority_host")
+    authority = _http_url(fields.pop("authority_host", ENTRA_AUTHORITY), "authority_host")
     return EntraClient(**fields, authority_host=authority)
 
 
@@ -104,8 +112,12 @@ def aws_keys(secret: str) -> AwsKeys | None:
     fields = _fields(
         document,
         ("access_key_id", "secret_access_key"),
-        ("session_token", "role_arn"),
+        ("session_token", "role_arn", "external_id", "sts_endpoint"),
     )
+    if "role_arn" not in fields and ("external_id" in fields or "sts_endpoint" in fields):
+        raise _bad(N_("the credentials need the field {field!r}"), field="role_arn")
+    if "sts_endpoint" in fields:
+        fields["sts_endpoint"] = _http_url(fields["sts_endpoint"], "sts_endpoint")
     return AwsKeys(**fields)
 
 

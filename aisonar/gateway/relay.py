@@ -16,7 +16,7 @@ from aisonar.gateway.http import JSON_CONTENT_TYPE, SSE_HEADERS, Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.sse import SseSplitter, event_data
 from aisonar.gateway.upstream import UpstreamAnswer
-from aisonar.gateway.wire.adapter import HubReader, StreamUsage
+from aisonar.gateway.wire.adapter import HubReader, RawStreamReader, StreamUsage
 from aisonar.gateway.wire.dialect import HubWriter
 from aisonar.token_usage import TokenUsage
 
@@ -130,7 +130,9 @@ async def relay_translated_stream(
     """Read the upstream's events into hub chunks and write them in the client's format;
     `estimate` gets the delivered hub chunks."""
     kept = _Kept()
-    splitter = SseSplitter()
+    splitter: _WholeChunks | SseSplitter = (
+        _WholeChunks() if isinstance(reader, RawStreamReader) else SseSplitter()
+    )
     await _start_stream(exchange, meter)
     try:
         async for chunk in answer.chunks():
@@ -159,6 +161,18 @@ async def _end_stream(exchange: Exchange, meter: RequestMeter) -> None:
     """A stream's charge, known only now, ends it in a comment where its client's SDKs
     skip comments."""
     await exchange.end(cost_comment(meter.charged()) if exchange.sse_comments else b"")
+
+
+class _WholeChunks:
+    """The framing of a reader that frames its stream itself: each chunk as it came."""
+
+    __slots__ = ()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return [chunk]
+
+    def remainder(self) -> bytes:
+        return b""
 
 
 def _read(reader: HubReader, event: bytes) -> list[JsonObject]:

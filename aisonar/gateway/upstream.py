@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 _SECRET_LIKE = re.compile(
     r"(sk|key|org|proj|user)-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{20,}|Bearer\s+\S+"
+    # AWS: access key ids, and ARNs (they name the account).
+    r"|\b(AKIA|ASIA)[A-Z0-9]{16}\b|arn:aws[\w-]*:\S*"
 )
 _MAX_ERROR_BODY = 64 * 1024
 # An adapter's `refused_answer`: (status, error body, stream) -> the answer standing for
@@ -76,6 +78,19 @@ class _ErrorDetail(msgspec.Struct):
 
 class _ErrorBody(msgspec.Struct):
     error: _ErrorDetail | str | None = None
+    # AWS's services answer `{"message": ...}` (IAM's refusals `{"Message": ...}`), their
+    # error's type in the `x-amzn-ErrorType` header.
+    message: Any = None
+    Message: Any = None
+
+    def detail(self, headers: dict[str, str]) -> _ErrorDetail | str | None:
+        if self.error is not None:
+            return self.error
+        text = self.message if isinstance(self.message, str) else self.Message
+        if not isinstance(text, str):
+            return None
+        aws_type = headers.get("x-amzn-ErrorType") or headers.get("X-Amzn-ErrorType") or ""
+        return _ErrorDetail(message=text, code=aws_type.partition(":")[0] or None)
 
 
 def _sanitize(message: str, secret: str) -> str:
@@ -92,7 +107,7 @@ def upstream_error(
     client's key, so it becomes 502."""
     body = body[:_MAX_ERROR_BODY]
     try:
-        parsed = msgspec.json.decode(body, type=_ErrorBody).error
+        parsed = msgspec.json.decode(body, type=_ErrorBody).detail(headers)
     except (msgspec.ValidationError, msgspec.DecodeError):
         parsed = None
     message = parsed.message if isinstance(parsed, _ErrorDetail) else parsed

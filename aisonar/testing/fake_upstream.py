@@ -20,7 +20,8 @@ Google Vertex AI (Gemini and Claude under `/v1/projects/...`) in `fake_vertex`, 
 OAuth token endpoint its service accounts' key files point at (`POST /token`) in
 `fake_google_oauth`.
 Azure OpenAI (`/openai/...`) lives in `fake_azure`, its Microsoft Entra ID token endpoint in
-`fake_entra`.
+`fake_entra`; Amazon Bedrock's Converse API (`/model/{modelId}/converse`) and AWS STS
+(`POST /`) in `fake_bedrock` and `fake_aws`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ from aiohttp import web
 
 from aisonar.gateway.wire.gemini.format import gemini_status
 from aisonar.testing import fake_anthropic, fake_gemini, fake_responses
+from aisonar.testing.fake_aws import AWS_STATE, AwsState
 from aisonar.testing.fake_azure import add_azure_routes
+from aisonar.testing.fake_bedrock import add_bedrock_routes
 from aisonar.testing.fake_core import (
     CUT_AFTER_ROUNDS,
     STATE,
@@ -263,6 +266,7 @@ def build_app(config: FakeUpstreamConfig) -> web.Application:
     add_gemini_routes(app.router)
     add_vertex_routes(app.router)
     add_google_oauth_routes(app)
+    add_bedrock_routes(app)
     add_azure_routes(app.router, embeddings=_embeddings, responses=fake_responses.create_response)
     add_entra_routes(app)
     app.router.add_post("/_fake/faults", _queue_fault)
@@ -345,6 +349,12 @@ class FakeUpstream:
     def google_tokens_minted(self) -> int:
         """How many access tokens the Google OAuth endpoint has issued."""
         return self._app[GOOGLE].minted
+
+    @property
+    def aws(self) -> AwsState:
+        """What the fake's AWS side saw: the roles assumed through its STS, and the
+        temporary credentials it handed out."""
+        return self._app[AWS_STATE]
 
     def clear_faults(self) -> None:
         """Forget queued faults and usage blocks."""

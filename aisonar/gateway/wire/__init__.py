@@ -1,6 +1,8 @@
 """The wire formats the gateway speaks, one folder each (`openai`, `anthropic`, `gemini`,
-`responses`), and the hub machinery they share. Pure functions and small stateful stream
-converters over parsed JSON; no I/O.
+`responses`, and the cloud hosts `azure`, `bedrock`, `vertex`), and the hub machinery they
+share. Pure functions and small stateful stream converters over parsed JSON; the only I/O is
+a cloud adapter's signer fetching credentials (an access token, an assumed role's keys)
+through the session it is handed.
 
 A format's folder holds, under the same names, the parts it has:
 - `format.py`: the format as data: the request fields the gateway reads, usage in and out

@@ -4,7 +4,7 @@ the hub; with the readers of its streams it hands the relay (`StreamUsage`, `Hub
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.gateway.wire.hub import JsonObject
@@ -38,6 +38,15 @@ class HubReader(Protocol):
     def finish(self) -> list[JsonObject]: ...
 
 
+@runtime_checkable
+class RawStreamReader(HubReader, Protocol):
+    """A HubReader of a stream that is no server-sent events (Bedrock's AWS event stream, in
+    binary frames): the relay hands its `feed` the bytes as they arrive, in pieces of any
+    size, and it frames them itself. Other readers get whole events."""
+
+    raw_stream: Literal[True]
+
+
 class Signer(Protocol):
     """Authorizes each request of one channel whose credentials are no fixed header: a
     fresh access token (minted when needed and cached until shortly before it expires), or
@@ -63,6 +72,9 @@ class UpstreamAdapter(Protocol):
     # The wire format spoken (`openai`, `anthropic`, `gemini`): a client of the same format
     # is passed through. A cloud provider speaking a format keeps its name.
     name: str
+    # True where the upstream's model names are the operator's own (Azure's deployments):
+    # prices and output limits are then looked up by the name the client asked for.
+    prices_client_names: bool
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         """The request headers for a channel, built once, not per request."""
@@ -72,9 +84,6 @@ class UpstreamAdapter(Protocol):
         """None when `headers` carry all a request needs (a fixed API key): the request
         path then awaits nothing more."""
         ...
-    # True where the upstream's model names are the operator's own (Azure's deployments):
-    # prices and output limits are then looked up by the name the client asked for.
-    prices_client_names: bool
 
     def url(self, channel: Channel, model: str, stream: bool) -> str:
         """The generation endpoint of `model` (the upstream's name for it)."""
@@ -90,6 +99,12 @@ class UpstreamAdapter(Protocol):
         """The provider's model list: free to call, so it serves as a health probe."""
         ...
 
+    def refused_answer(self, status: int, body: bytes, stream: bool) -> bytes | None:
+        """For a client of another format, the answer (in this provider's format, a
+        stream's events when `stream`) standing for an error that is, to that client, a
+        refusal (Azure's content filter blocking a prompt); None for any other error."""
+        ...
+
     def passthrough_body(self, body: bytes) -> bytes:
         """A client's body of the same format as this upstream takes it: the body itself,
         but where a cloud host wants a field moved (Vertex's Claude: no `model`, its
@@ -99,12 +114,6 @@ class UpstreamAdapter(Protocol):
     def request_from_hub(self, hub: JsonObject) -> bytes: ...
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject: ...
-    def refused_answer(self, status: int, body: bytes, stream: bool) -> bytes | None:
-        """For a client of another format, the answer (in this provider's format, a
-        stream's events when `stream`) standing for an error that is, to that client, a
-        refusal (Azure's content filter blocking a prompt); None for any other error."""
-        ...
-
 
     def stream_reader(self, model: str) -> HubReader: ...
 

@@ -5,6 +5,8 @@ header. A field that would change the answer is refused instead (`UnsupportedFea
 
 The inbound translators drop their format's own such fields (Anthropic's `cache_control`,
 `context_management`, ...) and record them in the hub request (`hub.note_dropped`);
+Anthropic's `cache_control` on content is carried all the same to the providers that take
+cache breakpoints (Bedrock's `cachePoint`), and only named for the others;
 `drop_for_target` drops the hub fields the target provider lacks (`delivery_only` has
 the table). docs/translation.md has the whole table.
 
@@ -19,7 +21,13 @@ from collections.abc import Mapping
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.wire.anthropic.structured import unenforced_keywords
 from aisonar.gateway.wire.delivery_only import lacked_by
-from aisonar.gateway.wire.hub import JsonObject, note_dropped, take_dropped
+from aisonar.gateway.wire.hub import (
+    CARRIED_CACHE_HINTS,
+    DROPPED,
+    JsonObject,
+    note_dropped,
+    take_dropped,
+)
 
 DROPPED_FIELDS_HEADER = b"x-aisonar-dropped-fields"
 
@@ -40,6 +48,8 @@ _SCHEMA_FIELDS: Mapping[str, str] = {
     "responses": "text.format.schema",
 }
 _GEMINI_SCHEMA_FIELDS = frozenset({"responseSchema", "responseJsonSchema"})
+# The providers whose translation turns a part's `prompt_cache_breakpoint` into theirs.
+_TAKING_CACHE_BREAKPOINTS = frozenset({"anthropic", "bedrock"})
 
 
 def drop_for_target(
@@ -50,6 +60,7 @@ def drop_for_target(
     provider lacks, now taken out of `hub`. A reasoning effort is a hint a model that does
     not reason (`reasons` False, from the catalogue) has no use for, and would refuse."""
     names = _CLIENT_NAMES.get(client, {})
+    _carry_cache_hints(hub, provider)
     dropped = lacked_by(provider, hub)
     if reasons is False and hub.get("reasoning_effort") is not None:
         dropped.append("reasoning_effort")
@@ -60,6 +71,31 @@ def drop_for_target(
         field = _schema_field(hub, client)
         note_dropped(hub, *(f"{field}.{path}" for path in unenforced_keywords(hub)))
     return take_dropped(hub)
+
+
+def _carry_cache_hints(hub: JsonObject, provider: str) -> None:
+    """The cache hints a client's translation carried (`hub.CARRIED_CACHE_HINTS`): no longer
+    dropped for a provider taking cache breakpoints; for another, its parts and tools
+    unmarked (a tool's output, marked in a part of its own, text again) and the hints stay
+    named."""
+    carried: list[str] = hub.pop(CARRIED_CACHE_HINTS, [])
+    if not carried:
+        return
+    if provider in _TAKING_CACHE_BREAKPOINTS:
+        hub[DROPPED] = [path for path in hub.get(DROPPED, []) if path not in carried]
+        if not hub[DROPPED]:
+            del hub[DROPPED]
+        return
+    for tool in hub.get("tools") or []:
+        tool.pop("prompt_cache_breakpoint", None)
+    for message in hub["messages"]:
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for part in content:
+            part.pop("prompt_cache_breakpoint", None)
+        if message["role"] == "tool" and len(content) == 1 and content[0]["type"] == "text":
+            message["content"] = content[0]["text"]
 
 
 def _schema_field(hub: JsonObject, client: str) -> str:

@@ -10,6 +10,10 @@ The hub is OpenAI's shape plus a few fields OpenAI lacks, so nothing is lost on 
 - `prompt_tokens_details.cache_write_tokens` in usage: input written to a prompt cache.
 - `DROPPED` on a request: the client's delivery-only fields the translation into the hub
   dropped (see `delivery`); the pipeline takes it out before the request goes on.
+- `CARRIED_CACHE_HINTS` on a request: those of them that are carried all the same, as the
+  `prompt_cache_breakpoint` of a content part (OpenAI's own field, `CACHE_BREAKPOINT`) or
+  of a tool, to a provider that takes them; `delivery` takes it out, and the breakpoints
+  for the others.
 Hub stream chunks follow OpenAI's: `choices[0].delta` pieces, a chunk with `finish_reason`,
 then one chunk with `choices: []` and the usage.
 """
@@ -27,6 +31,8 @@ JsonObject = dict[str, Any]
 
 
 DROPPED = "aisonar_dropped_fields"
+CARRIED_CACHE_HINTS = "aisonar_carried_cache_hints"
+CACHE_BREAKPOINT: JsonObject = {"mode": "explicit"}
 
 
 class UnsupportedFeature(InvalidRequest):

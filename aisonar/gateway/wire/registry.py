@@ -8,6 +8,7 @@ from aisonar.channels.models import Provider
 from aisonar.gateway.wire.adapter import UpstreamAdapter
 from aisonar.gateway.wire.anthropic.upstream import AnthropicProvider
 from aisonar.gateway.wire.azure.upstream import AzureProvider
+from aisonar.gateway.wire.bedrock.upstream import BedrockProvider
 from aisonar.gateway.wire.gemini.upstream import GeminiProvider
 from aisonar.gateway.wire.openai.upstream import OpenAIProvider
 from aisonar.gateway.wire.vertex.publishers import ANTHROPIC, GOOGLE, is_claude
@@ -23,6 +24,7 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
     Provider.GEMINI: GeminiProvider(),
     # OpenAI's format on Azure's paths and credentials.
     Provider.AZURE: AzureProvider(OpenAIProvider()),
+    Provider.BEDROCK: BedrockProvider(),
     Provider.VERTEX: _VERTEX_GEMINI,
 }
 

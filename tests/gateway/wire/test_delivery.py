@@ -124,7 +124,11 @@ def test_images_in_a_tool_result_stay_in_the_tool_message() -> None:
         "tool_call_id": "toolu_1",
         "content": [
             {"type": "text", "text": "The screen:"},
-            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            {
+                "type": "image_url",
+                "image_url": {"url": f"data:image/png;base64,{PNG}"},
+                "prompt_cache_breakpoint": {"mode": "explicit"},
+            },
         ],
     }
     assert hub[DROPPED] == ["messages[].content[].content[].cache_control"]

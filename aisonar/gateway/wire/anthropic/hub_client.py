@@ -23,19 +23,18 @@ the client's tool validation then rejects visibly."""
 
 from __future__ import annotations
 
-import re
-
 import orjson
 
 from aisonar.gateway.errors import InvalidRequest, UnreadableUpstream
+from aisonar.gateway.wire.anthropic.dropped import Dropped
 from aisonar.gateway.wire.anthropic.format import anthropic_usage_block
 from aisonar.gateway.wire.hub import (
+    CACHE_BREAKPOINT,
     SHAPE_ERRORS,
     JsonObject,
     Refusals,
     UnsupportedFeature,
     malformed,
-    note_dropped,
     present,
     refuse_unknown,
     usage_from_hub,
@@ -72,7 +71,6 @@ _BLOCK_KEYS = {
     "tool_use": {"type", "id", "name", "input", "cache_control"},
     "tool_result": {"type", "tool_use_id", "content", "is_error", "cache_control"},
 }
-_INDEX = re.compile(r"\[\d+\]")
 _DROPPED_BLOCKS = {"thinking", "redacted_thinking"}
 _TOOL_KEYS = {
     "type",
@@ -83,7 +81,6 @@ _TOOL_KEYS = {
     "cache_control",
     "eager_input_streaming",
 }
-_DELIVERY_ONLY_TOOL_KEYS = ("cache_control", "eager_input_streaming")
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
 _STOP_REASONS = {
     "stop": "end_turn",
@@ -110,7 +107,7 @@ def _request_to_hub(doc: JsonObject) -> JsonObject:
     refusals = Refusals(TARGET)
     with refusals.part():
         refuse_unknown(doc, _REQUEST_KEYS, TARGET, "")
-    dropped = _Dropped()
+    dropped = Dropped()
     dropped.note(*(name for name in _DELIVERY_ONLY if name in doc))
     hub: JsonObject = {"model": doc["model"], "max_tokens": doc["max_tokens"]}
     with refusals.part():
@@ -144,36 +141,14 @@ def _request_to_hub(doc: JsonObject) -> JsonObject:
     return hub
 
 
-class _Dropped:
-    """The delivery-only fields dropped, as paths without indexes (`tools[].cache_control`),
-    in the order first met."""
-
-    def __init__(self) -> None:
-        self._paths: list[str] = []
-
-    def note(self, *paths: str) -> None:
-        for path in paths:
-            generic = _INDEX.sub("[]", path)
-            if generic not in self._paths:
-                self._paths.append(generic)
-
-    def cache_hint(self, block: JsonObject, path: str) -> None:
-        if "cache_control" in block:
-            self.note(f"{path}.cache_control")
-
-    def record(self, hub: JsonObject) -> None:
-        if self._paths:
-            note_dropped(hub, *self._paths)
-
-
-def _system_messages(system: str | list[JsonObject] | None, dropped: _Dropped) -> list[JsonObject]:
+def _system_messages(system: str | list[JsonObject] | None, dropped: Dropped) -> list[JsonObject]:
     if system is None:
         return []
     return [{"role": "system", "content": _text_content(system, "system", dropped)}]
 
 
 def _text_content(
-    content: str | list[JsonObject], path: str, dropped: _Dropped
+    content: str | list[JsonObject], path: str, dropped: Dropped
 ) -> str | list[JsonObject]:
     """System content: a string, or text blocks as text parts."""
     if isinstance(content, str):
@@ -181,8 +156,8 @@ def _text_content(
     parts = []
     for index, raw in enumerate(content):
         block = present(raw)
-        parts.append(_text_part(block, f"{path}[{index}]"))
-        dropped.cache_hint(block, f"{path}[{index}]")
+        part = _text_part(block, f"{path}[{index}]")
+        parts.append(dropped.carry_cache_hint(block, f"{path}[{index}]", part))
     return parts
 
 
@@ -194,7 +169,7 @@ def _text_part(block: JsonObject, path: str) -> JsonObject:
 
 
 def _hub_messages(
-    messages: list[JsonObject], dropped: _Dropped, refusals: Refusals
+    messages: list[JsonObject], dropped: Dropped, refusals: Refusals
 ) -> list[JsonObject]:
     hub: list[JsonObject] = []
     for index, raw in enumerate(messages):
@@ -203,7 +178,7 @@ def _hub_messages(
     return hub
 
 
-def _hub_message(message: JsonObject, path: str, dropped: _Dropped) -> list[JsonObject]:
+def _hub_message(message: JsonObject, path: str, dropped: Dropped) -> list[JsonObject]:
     refuse_unknown(message, {"role", "content"}, TARGET, f"{path}.")
     role, content = message["role"], message["content"]
     if role == "system":
@@ -217,11 +192,11 @@ def _hub_message(message: JsonObject, path: str, dropped: _Dropped) -> list[Json
     blocks = _content_blocks(content, f"{path}.content", dropped)
     if role == "user":
         return _user_messages(blocks, dropped)
-    return [_assistant_message(blocks)]
+    return [_assistant_message(blocks, dropped)]
 
 
 def _content_blocks(
-    blocks: list[JsonObject], path: str, dropped: _Dropped
+    blocks: list[JsonObject], path: str, dropped: Dropped
 ) -> list[tuple[JsonObject, str]]:
     """The blocks to translate with their paths; earlier turns' thinking left out."""
     kept: list[tuple[JsonObject, str]] = []
@@ -235,14 +210,15 @@ def _content_blocks(
             unknown.append(f"{block_path}.type")
             continue
         unknown.extend(f"{block_path}.{key}" for key in block if key not in _BLOCK_KEYS[kind])
-        dropped.cache_hint(block, block_path)
+        if kind == "tool_use":
+            dropped.cache_hint(block, block_path)
         kept.append((block, block_path))
     if unknown:
         raise UnsupportedFeature(unknown, TARGET)
     return kept
 
 
-def _user_messages(blocks: list[tuple[JsonObject, str]], dropped: _Dropped) -> list[JsonObject]:
+def _user_messages(blocks: list[tuple[JsonObject, str]], dropped: Dropped) -> list[JsonObject]:
     """Tool results become `tool` messages, first (they answer the previous turn's calls);
     the rest of the turn follows as one user message."""
     results: list[JsonObject] = []
@@ -253,7 +229,7 @@ def _user_messages(blocks: list[tuple[JsonObject, str]], dropped: _Dropped) -> l
         elif block["type"] == "tool_use":
             raise InvalidRequest(f"{block_path}: tool_use blocks belong to assistant turns.")
         else:
-            parts.append(_user_part(block, block_path))
+            parts.append(dropped.carry_cache_hint(block, block_path, _user_part(block, block_path)))
     return [*results, {"role": "user", "content": parts}] if parts else results
 
 
@@ -271,23 +247,30 @@ def _image_url(source: JsonObject, path: str) -> str:
     raise UnsupportedFeature(f"{path}.source.type", TARGET, f"`{source['type']}` image sources")
 
 
-def _tool_message(block: JsonObject, path: str, dropped: _Dropped) -> JsonObject:
-    """A tool result as a `tool` message: its text as a string, or, when it holds images,
-    its text and image parts."""
+def _tool_message(block: JsonObject, path: str, dropped: Dropped) -> JsonObject:
+    """A tool result as a `tool` message: its text as a string, or, when it holds images or
+    a cache breakpoint, its text and image parts."""
     content = block.get("content", "")
     parts = [] if isinstance(content, str) else _tool_result_parts(content, path, dropped)
     if any(part["type"] == "image_url" for part in parts):
         if block.get("is_error"):
             parts.insert(0, {"type": "text", "text": TOOL_ERROR_PREFIX.rstrip()})
-        return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": parts}
-    # A `tool` message carries text only in OpenAI's own API: blocks on lines.
-    text = content if isinstance(content, str) else "\n".join(part["text"] for part in parts)
-    if block.get("is_error"):
-        text = TOOL_ERROR_PREFIX + text
-    return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": text}
+    else:
+        # A `tool` message carries text only in OpenAI's own API: blocks on lines.
+        text = content if isinstance(content, str) else "\n".join(part["text"] for part in parts)
+        marked = any("prompt_cache_breakpoint" in part for part in parts)
+        if block.get("is_error"):
+            text = TOOL_ERROR_PREFIX + text
+        parts = [{"type": "text", "text": text}]
+        if marked:
+            parts[0]["prompt_cache_breakpoint"] = dict(CACHE_BREAKPOINT)
+    dropped.carry_cache_hint(block, path, parts[-1])
+    if len(parts) == 1 and parts[0].keys() == {"type", "text"}:
+        return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": parts[0]["text"]}
+    return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": parts}
 
 
-def _tool_result_parts(content: list[JsonObject], path: str, dropped: _Dropped) -> list[JsonObject]:
+def _tool_result_parts(content: list[JsonObject], path: str, dropped: Dropped) -> list[JsonObject]:
     parts: list[JsonObject] = []
     for index, raw in enumerate(content):
         block, block_path = present(raw), f"{path}.content[{index}]"
@@ -296,16 +279,17 @@ def _tool_result_parts(content: list[JsonObject], path: str, dropped: _Dropped) 
             parts.append(_user_part(block, block_path))
         else:
             parts.append(_text_part(block, block_path))
-        dropped.cache_hint(block, block_path)
+        dropped.carry_cache_hint(block, block_path, parts[-1])
     return parts
 
 
-def _assistant_message(blocks: list[tuple[JsonObject, str]]) -> JsonObject:
+def _assistant_message(blocks: list[tuple[JsonObject, str]], dropped: Dropped) -> JsonObject:
     parts: list[JsonObject] = []
     calls: list[JsonObject] = []
     for block, block_path in blocks:
         if block["type"] == "text":
-            parts.append({"type": "text", "text": block["text"]})
+            part = {"type": "text", "text": block["text"]}
+            parts.append(dropped.carry_cache_hint(block, block_path, part))
         elif block["type"] == "tool_use":
             calls.append(_tool_call(block))
         else:
@@ -364,17 +348,19 @@ def _metadata(metadata: JsonObject) -> JsonObject:
     return {"user": metadata["user_id"]} if "user_id" in metadata else {}
 
 
-def _tool(tool: JsonObject, index: int, dropped: _Dropped) -> JsonObject:
+def _tool(tool: JsonObject, index: int, dropped: Dropped) -> JsonObject:
     path = f"tools[{index}]"
     if tool.get("type", "custom") != "custom":
         raise UnsupportedFeature(f"{path}.type", TARGET, f"server tool `{tool['type']}`")
     refuse_unknown(tool, _TOOL_KEYS, TARGET, f"{path}.")
-    dropped.note(*(f"tools[].{key}" for key in _DELIVERY_ONLY_TOOL_KEYS if key in tool))
     function: JsonObject = {"name": tool["name"], "parameters": tool["input_schema"]}
     for name in ("description", "strict"):
         if name in tool:
             function[name] = tool[name]
-    return {"type": "function", "function": function}
+    hub_tool = dropped.carry_cache_hint(tool, path, {"type": "function", "function": function})
+    if "eager_input_streaming" in tool:
+        dropped.note("tools[].eager_input_streaming")
+    return hub_tool
 
 
 def _tool_choice(choice: JsonObject) -> JsonObject:

@@ -10,7 +10,8 @@ choices:
 - Fields without effect on the answer are ignored: the delivery-only ones Anthropic has no
   place for (`delivery`: `stream_options`, `store`, `metadata`, `service_tier`, the prompt
   cache settings; the pipeline drops and names them first) and an image's `detail`. A
-  part's `prompt_cache_breakpoint` becomes `cache_control` (Anthropic's default lifetime).
+  part's (or a tool's) `prompt_cache_breakpoint` becomes `cache_control` (Anthropic's
+  default lifetime).
 - `reasoning_effort` becomes a thinking budget (`REASONING_BUDGETS`), kept below
   `max_tokens` as Anthropic requires; `none` and `minimal` mean no thinking. An explicit
   `thinking_budget` wins and is passed as given.
@@ -335,7 +336,7 @@ def _tool(tool: JsonObject, index: int) -> JsonObject:
     path = f"tools[{index}]"
     if tool["type"] != "function":
         raise UnsupportedFeature(f"{path}.type", TARGET, f"`{tool['type']}` tools")
-    refuse_unknown(tool, {"type", "function"}, TARGET, f"{path}.")
+    refuse_unknown(tool, {"type", "function", "prompt_cache_breakpoint"}, TARGET, f"{path}.")
     function = present(tool["function"])
     refuse_unknown(
         function, {"name", "description", "parameters", "strict"}, TARGET, f"{path}.function."
@@ -348,7 +349,7 @@ def _tool(tool: JsonObject, index: int) -> JsonObject:
         converted["description"] = function["description"]
     if function.get("strict"):
         converted["strict"] = True
-    return converted
+    return _with_cache_hint(tool, converted)
 
 
 def _tool_choice(choice: str | JsonObject | None, parallel: bool) -> JsonObject | None:

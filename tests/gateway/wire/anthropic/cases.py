@@ -72,12 +72,22 @@ CONVERSATION: list[JsonObject] = [
         ],
     },
 ]
+# Cache hints ride along as breakpoints, for the providers that take them (`delivery`).
 HUB_CONVERSATION: list[JsonObject] = [
-    {"role": "system", "content": [{"type": "text", "text": "Be brief."}]},
+    {
+        "role": "system",
+        "content": [
+            {"type": "text", "text": "Be brief.", "prompt_cache_breakpoint": {"mode": "explicit"}}
+        ],
+    },
     {
         "role": "user",
         "content": [
-            {"type": "text", "text": "What is on these?"},
+            {
+                "type": "text",
+                "text": "What is on these?",
+                "prompt_cache_breakpoint": {"mode": "explicit"},
+            },
             {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
             {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}},
         ],

@@ -18,6 +18,7 @@ from aisonar.gateway.wire.anthropic.hub_client import (
     hub_response_to_anthropic,
 )
 from aisonar.gateway.wire.hub import (
+    CARRIED_CACHE_HINTS,
     DROPPED,
     JsonObject,
     UnsupportedFeature,
@@ -108,7 +109,7 @@ def test_parameters_become_hub_parameters() -> None:
         "thinking_budget": 1024,
         "user": "user-7",
         "tools": [
-            HUB_WEATHER_TOOL,
+            {**HUB_WEATHER_TOOL, "prompt_cache_breakpoint": {"mode": "explicit"}},
             {
                 "type": "function",
                 "function": {
@@ -116,11 +117,13 @@ def test_parameters_become_hub_parameters() -> None:
                     "name": "strict_weather",
                     "strict": True,
                 },
+                "prompt_cache_breakpoint": {"mode": "explicit"},
             },
         ],
         "tool_choice": "required",
         "parallel_tool_calls": False,
         DROPPED: ["service_tier", "tools[].cache_control"],
+        CARRIED_CACHE_HINTS: ["tools[].cache_control"],
     }
 
 

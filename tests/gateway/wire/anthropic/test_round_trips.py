@@ -10,7 +10,7 @@ from aisonar.gateway.wire.anthropic.hub_client import (
 from aisonar.gateway.wire.anthropic.hub_upstream import (
     anthropic_response_to_hub,
 )
-from aisonar.gateway.wire.hub import take_dropped
+from aisonar.gateway.wire.delivery import drop_for_target
 from tests.gateway.wire.anthropic.cases import (
     ANTHROPIC_USAGE,
     CONVERSATION,
@@ -47,20 +47,13 @@ def test_an_anthropic_request_survives_the_hub_round_trip() -> None:
     )
 
     hub = anthropic_request_to_hub(request)
-    assert take_dropped(hub) == ["messages[].content[].cache_control", "tools[].cache_control"]
+    # Toward Anthropic, as the pipeline sends it: cache hints carried, so nothing dropped.
+    assert drop_for_target(hub, "anthropic", "anthropic") == []
     again = to_anthropic(hub)
 
     assert again["system"] == request["system"]
-    assert again["tools"] == [
-        {key: value for key, value in WEATHER_TOOL.items() if key != "cache_control"}
-    ]
-    assert again["messages"][0] == {
-        "role": "user",
-        "content": [
-            {"type": "text", "text": "What is on these?"},
-            *CONVERSATION[0]["content"][1:],
-        ],
-    }
+    assert again["tools"] == [WEATHER_TOOL]
+    assert again["messages"][0] == {"role": "user", "content": CONVERSATION[0]["content"]}
     assert again["messages"][1] == {"role": "assistant", "content": CONVERSATION[1]["content"][2:]}
     assert again["messages"][2]["content"] == [
         {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny"},
