@@ -4,6 +4,7 @@ made anew at each start."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 
@@ -20,18 +21,34 @@ from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.store.roles import Role
 from aisonar.store.tables import users
+from aisonar.testing.fake_aws import FAKE_AWS_ACCESS_KEY_ID, FAKE_AWS_SECRET_ACCESS_KEY
 
 DEMO_ORG = "demo"
 DEMO_EMAIL = "demo@example.com"
 DEMO_OPERATOR_EMAIL = "operator@example.com"
 DEMO_CREDIT = "10.00"
-# channel name -> (provider, models); the fake speaks all three formats on one port.
+# channel name -> (provider, models); the fake speaks every format on one port.
 DEMO_CHANNELS = {
     "demo-fake-upstream": ("openai", "gpt-4o-mini,gpt-4o,text-embedding-3-small"),
     "demo-fake-anthropic": ("anthropic", "claude-sonnet-4-6,claude-haiku-4-5"),
     "demo-fake-gemini": ("gemini", "gemini-2.5-flash,gemini-2.5-pro"),
+    # Bedrock's ids are the channel's, mapped from a name of the demo's own.
+    "demo-fake-bedrock": (
+        "bedrock",
+        "claude-sonnet-4-5-bedrock=us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    ),
 }
-DEMO_MODELS = tuple(model for _, models in DEMO_CHANNELS.values() for model in models.split(","))
+DEMO_MODELS = tuple(
+    entry.partition("=")[0] for _, models in DEMO_CHANNELS.values() for entry in models.split(",")
+)
+# A cloud channel's options, and the secret the fake checks: its own AWS key pair, with
+# which every Bedrock request is signed.
+_DEMO_OPTIONS = {"bedrock": {"region": "us-east-1"}}
+_DEMO_SECRETS = {
+    "bedrock": json.dumps(
+        {"access_key_id": FAKE_AWS_ACCESS_KEY_ID, "secret_access_key": FAKE_AWS_SECRET_ACCESS_KEY}
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +104,9 @@ async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_root:
             name=name,
             provider=provider,
             base_url=upstream_root + "/v1" if provider == "openai" else upstream_root,
-            api_key="fake-upstream-key",
+            api_key=_DEMO_SECRETS.get(provider, "fake-upstream-key"),
             models=models,
+            options=_DEMO_OPTIONS.get(provider),
         )
     password = secrets.token_urlsafe(12)
     await _demo_operator(conn, password)
