@@ -37,13 +37,15 @@ DEMO_CHANNELS = {
         "bedrock",
         "claude-sonnet-4-5-bedrock=us.anthropic.claude-sonnet-4-5-20250929-v1:0",
     ),
+    # Azure OpenAI: each model on a deployment of the operator's naming.
+    "demo-fake-azure": ("azure", "gpt-4.1-mini=demo-gpt-4-1-mini"),
 }
 DEMO_MODELS = tuple(
     entry.partition("=")[0] for _, models in DEMO_CHANNELS.values() for entry in models.split(",")
 )
 # A cloud channel's options, and the secret the fake checks: its own AWS key pair, with
 # which every Bedrock request is signed.
-_DEMO_OPTIONS = {"bedrock": {"region": "us-east-1"}}
+_DEMO_OPTIONS = {"bedrock": {"region": "us-east-1"}, "azure": {"api_version": "2024-10-21"}}
 _DEMO_SECRETS = {
     "bedrock": json.dumps(
         {"access_key_id": FAKE_AWS_ACCESS_KEY_ID, "secret_access_key": FAKE_AWS_SECRET_ACCESS_KEY}
