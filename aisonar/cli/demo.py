@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,6 +18,7 @@ from aisonar.billing import ledger
 from aisonar.billing.ledger import LedgerKind, NewEntry
 from aisonar.billing.money import parse_amount
 from aisonar.channels import services as channels
+from aisonar.cli.demo_vertex import demo_vertex_key
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.store.roles import Role
@@ -59,6 +61,8 @@ class DemoAccess:
     secret: str
     # The demo operator's console password, new at each start.
     password: str
+    # The key file of the Vertex AI channel's service account, for the fake to trust.
+    vertex_key: dict[str, Any]
 
 
 async def _demo_operator(conn: AsyncConnection, password: str) -> None:
@@ -110,10 +114,13 @@ async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_root:
             models=models,
             options=_DEMO_OPTIONS.get(provider),
         )
+    vertex_key = await demo_vertex_key(
+        conn, SecretBox(settings.resolved_secret_key()), upstream_root
+    )
     password = secrets.token_urlsafe(12)
     await _demo_operator(conn, password)
     _, secret = await accounts.create_key(conn, DEMO_EMAIL, name="demo")
-    return DemoAccess(secret, password)
+    return DemoAccess(secret, password, vertex_key)
 
 
 def demo_banner(base_url: str, access: DemoAccess) -> str:

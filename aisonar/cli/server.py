@@ -108,7 +108,8 @@ def demo(port: int | None, upstream_port: int) -> None:
     access = run_in_database(lambda conn: prepare_demo(conn, settings, upstream_root))
 
     async def serve_both() -> None:
-        async with FakeUpstream(FakeUpstreamConfig(models=DEMO_MODELS), port=upstream_port):
+        async with FakeUpstream(FakeUpstreamConfig(models=DEMO_MODELS), port=upstream_port) as fake:
+            fake.trust_service_account(access.vertex_key)
             options = _server_options(settings, settings.host, gateway_port)
             click.echo(demo_banner(f"http://{settings.host}:{gateway_port}", access))
             await uvicorn.Server(uvicorn.Config(create_app(settings), **options)).serve()
