@@ -10,7 +10,10 @@ of the first (or chosen) tool. Prompt caching is simulated: the text before a re
 read from it afterwards (`cacheReadInputTokens`); `inputTokens` counts the rest. A model id
 must look like Bedrock's (`provider.model...`, an inference profile or an ARN), so a name the
 gateway forgot to map is refused as Bedrock refuses it. Faults and queued usage blocks work
-as on the other fakes; errors are Bedrock's: `{"message": ...}` with `x-amzn-ErrorType`."""
+as on the other fakes; errors are Bedrock's: `{"message": ...}` with `x-amzn-ErrorType`.
+Bedrock's own fault, `[[bedrock:throttled-mid-stream]]` in a streamed request, ends its
+stream after the first pieces with a `throttlingException` frame, as ConverseStream does
+when a model is throttled mid-answer."""
 
 from __future__ import annotations
 
@@ -57,6 +60,7 @@ MODELS = (
     "amazon.nova-lite-v1:0",
     "meta.llama3-3-70b-instruct-v1:0",
 )
+_THROTTLED_MID_STREAM = b"[[bedrock:throttled-mid-stream]]"
 _MODEL_ID = re.compile(r"^([a-z-]+\.)?[a-z0-9-]+\.[\w.:-]+$|^arn:aws:bedrock:")
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 _ERROR_TYPES = {
@@ -179,9 +183,16 @@ async def converse_stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
     await response.prepare(request)
     await response.write(_event("messageStart", {"role": "assistant"}))
+    throttled = _THROTTLED_MID_STREAM in await request.read()
     for step, frame in enumerate(_block_frames(block)):
         if admission.fault == "cut" and step == CUT_AFTER_ROUNDS:
             close_connection(request)
+            return response
+        if throttled and step == CUT_AFTER_ROUNDS:
+            message = {"message": "Too many tokens, please wait before trying again."}
+            await response.write(
+                fake_eventstream.exception("throttlingException", orjson.dumps(message))
+            )
             return response
         if step:
             await pace(admission.config)

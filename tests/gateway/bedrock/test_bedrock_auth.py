@@ -197,3 +197,30 @@ async def test_channel_test_of_a_channel_made_from_a_credentials_file(
     assert shown["upstream_model"] == PROFILE
     assert "inferenceConfig" in fake_upstream.received[-1]
     assert FAKE_AWS_ACCESS_KEY_ID not in json.dumps(shown)
+
+
+async def test_an_exception_frame_mid_stream_ends_the_clients_stream_with_an_error(
+    gateway: RunningGateway,
+    bedrock_channel: MakeBedrockChannel,
+    backend: Backend,
+    tenant: Tenant,
+) -> None:
+    channel = await bedrock_channel()
+    received = ""
+
+    async with client(gateway, tenant) as sdk:
+        stream = await sdk.chat.completions.create(
+            model=channel.model,
+            messages=[{"role": "user", "content": "[[bedrock:throttled-mid-stream]] a b c d"}],
+            stream=True,
+        )
+        with pytest.raises(openai.APIError) as failed:
+            async for chunk in stream:
+                received += chunk.choices[0].delta.content or "" if chunk.choices else ""
+
+    assert received.startswith("Echo: ")
+    assert "throttlingException" in failed.value.message
+    [event] = await recorded_events(backend, tenant, 1)
+    assert event.status_code == 502
+    assert event.error_message == "upstream stream error (throttlingException)"
+    assert event.tokens_estimated and event.cost > 0

@@ -94,21 +94,34 @@ class ConverseStreamToHub:
         # Converse's content block index -> the hub's tool-call index.
         self._tool_indexes: dict[int, int] = {}
         self._ended = False
+        # An exception frame, raised once what came before it in the same bytes is out.
+        self._failure: UpstreamStreamError | None = None
 
     def feed(self, data: bytes) -> list[JsonObject]:
+        self._raise_failure()
         self._buffer.add_data(data)
         chunks: list[JsonObject] = []
         try:
             for message in self._buffer:
+                if self._failure is not None:
+                    break
                 chunks.extend(self._frame(message))
         except ParserError as error:
             raise UnreadableUpstream() from error
+        if self._failure is not None and not chunks:
+            self._raise_failure()
         return chunks
 
     def finish(self) -> list[JsonObject]:
-        """What is owed when the stream ended: a stream that stopped but lost its metadata
-        frame is complete in substance (its usage is then estimated)."""
+        """What is owed when the stream ended: its exception, or, for a stream that stopped
+        but lost its metadata frame (complete in substance), its end (its usage is then
+        estimated)."""
+        self._raise_failure()
         return self._end() if self._stop_reason is not None else []
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
 
     def _frame(self, message: EventStreamMessage) -> list[JsonObject]:
         headers = message.headers
@@ -116,7 +129,8 @@ class ConverseStreamToHub:
         if kind == "exception" or kind == "error":
             name = headers.get(":exception-type") or headers.get(":error-code") or "error"
             text = _payload(message.payload).get("message") or headers.get(":error-message", "")
-            raise UpstreamStreamError(str(name), str(text))
+            self._failure = UpstreamStreamError(str(name), str(text))
+            return []
         payload = _payload(message.payload)
         match headers.get(":event-type"):
             case "messageStart":

@@ -183,6 +183,21 @@ def test_an_exception_frame_ends_the_stream_with_an_upstream_error() -> None:
     assert failed.value.recorded_message == "upstream stream error (throttlingException)"
 
 
+def test_what_came_before_an_exception_in_the_same_bytes_is_delivered_first() -> None:
+    reader = ConverseStreamToHub(MODEL)
+    failure = exception("throttlingException", b'{"message":"Too many tokens."}')
+
+    chunks = reader.feed(b"".join(FRAMES[:3]) + failure + FRAMES[3])
+
+    assert [chunk["choices"][0]["delta"] for chunk in chunks] == [
+        {"role": "assistant", "content": ""},
+        {"content": "Hello "},
+        {"content": "there"},
+    ]
+    with pytest.raises(UpstreamStreamError):
+        reader.finish()
+
+
 def test_a_frame_whose_checksum_fails_is_unreadable() -> None:
     broken = bytearray(frame("messageStart", {"role": "assistant"}))
     broken[-1] ^= 0xFF
