@@ -20,6 +20,8 @@ from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Caller, Engine
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+# Text without control characters (PostgreSQL refuses a NUL in a parameter).
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 @router.get("/usage")
@@ -31,20 +33,22 @@ async def usage_summary(
     ] = GroupBy.TOTAL,
     since: Annotated[datetime | None, Query(description="Default: 30 days before until.")] = None,
     until: Annotated[datetime | None, Query(description="Default: the end of today (UTC).")] = None,
-    org_id: str | None = None,
-    user_id: str | None = None,
-    key_id: str | None = None,
-    model: str | None = None,
-    provider: str | None = None,
+    org_id: Annotated[str | None, Query(pattern=_TEXT)] = None,
+    user_id: Annotated[str | None, Query(pattern=_TEXT)] = None,
+    key_id: Annotated[str | None, Query(pattern=_TEXT)] = None,
+    model: Annotated[str | None, Query(pattern=_TEXT)] = None,
+    provider: Annotated[str | None, Query(pattern=_TEXT)] = None,
     status: Annotated[str | None, Query(pattern="^[245]$", description="2, 4 or 5.")] = None,
     source: Annotated[str | None, Query(pattern="^(gateway|ingest|otel)$")] = None,
-    end_user: Annotated[str | None, Query(max_length=200)] = None,
-    session_id: Annotated[str | None, Query(max_length=128)] = None,
+    end_user: Annotated[str | None, Query(max_length=200, pattern=_TEXT)] = None,
+    session_id: Annotated[str | None, Query(max_length=128, pattern=_TEXT)] = None,
     property: Annotated[
-        str | None, Query(max_length=400, description="name=value: a custom property's value.")
+        str | None,
+        Query(max_length=400, pattern=_TEXT, description="name=value: a custom property's value."),
     ] = None,
     property_name: Annotated[
-        str | None, Query(max_length=64, description="The property a by=property is by.")
+        str | None,
+        Query(max_length=64, pattern=_TEXT, description="The property a by=property is by."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Summary]:

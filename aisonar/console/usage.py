@@ -29,6 +29,8 @@ EXPORT_PATH = USAGE_PATH + "/export"
 # The formats the page offers (the API also streams Parquet).
 PAGE_FORMATS = (ExportFormat.CSV, ExportFormat.JSONL)
 PAGE_SIZE = 50
+# Text without control characters (PostgreSQL refuses a NUL in a parameter).
+_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
 @router.get(USAGE_PATH)
@@ -38,8 +40,8 @@ async def usage_page(
     settings: Config,
     model: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=1)] = "",
-    end_user: Annotated[str, Query(max_length=200)] = "",
-    session: Annotated[str, Query(max_length=128)] = "",
+    end_user: Annotated[str, Query(max_length=200, pattern=_TEXT)] = "",
+    session: Annotated[str, Query(max_length=128, pattern=_TEXT)] = "",
     after: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     person = member.principal
@@ -87,8 +89,8 @@ async def export_usage_log(
     format: ExportFormat = ExportFormat.CSV,
     model: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=1)] = "",
-    end_user: Annotated[str, Query(max_length=200)] = "",
-    session: Annotated[str, Query(max_length=128)] = "",
+    end_user: Annotated[str, Query(max_length=200, pattern=_TEXT)] = "",
+    session: Annotated[str, Query(max_length=128, pattern=_TEXT)] = "",
 ) -> StreamingResponse:
     """The log's filter, every page of it, streamed as a download."""
     if status and status not in STATUS_CLASSES:

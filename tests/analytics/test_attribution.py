@@ -97,6 +97,9 @@ async def test_breakdowns_and_filters_by_end_user_session_and_property(
     assert (await admin.get(f"/api/analytics/usage?property=feature&{WINDOW}")).status == 400
     quoted = await admin.get(f"/api/analytics/usage?by=property&property_name=a%22b&{WINDOW}")
     assert quoted.status == 400
+    # PostgreSQL refuses a NUL in a parameter: refused before it is asked.
+    for nul in ("end_user=a%00b", "session_id=%00", "property=k%3Dv%00", "model=m%00"):
+        assert (await admin.get(f"/api/analytics/usage?{nul}&{WINDOW}")).status == 400, nul
 
 
 async def test_the_raw_events_give_the_figures_the_rollups_give(

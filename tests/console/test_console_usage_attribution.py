@@ -41,6 +41,8 @@ async def test_the_log_shows_and_filters_by_end_user_and_session(
         assert 'href="/console/usage?end_user=alice%3Cb%3E"' in everything
         status, bobs = await fetch(http, gateway.url + USAGE + "?end_user=bob&session=s-2")
         assert status == 200 and bobs.count("<tr>") == 2
+        for nul in ("?end_user=%00", "/export?session=a%00"):
+            assert (await fetch(http, gateway.url + USAGE + nul))[0] == 400
         links = export_links(bobs)
         async with http.get(gateway.url + links["jsonl"]) as answer:
             [line] = [json.loads(text) for text in (await answer.text()).splitlines()]
