@@ -20,12 +20,14 @@ ENTRA = {"tenant_id": "t-1", "client_id": "c-1", "client_secret": "entra-secret-
 
 
 def azure(**fields: Any) -> dict[str, Any]:
+    name = f"azure-{secrets.token_hex(3)}"
     return {
-        "name": f"azure-{secrets.token_hex(3)}",
+        "name": name,
         "provider": "azure",
         "base_url": "https://example-resource.openai.azure.com",
         "api_key": "azure-key-value",
-        "models": "gpt-4o=my-deployment",
+        # A model name of its own: while it is on, no other test's model is routed to it.
+        "models": f"{name}=my-deployment",
         "options": {"api_version": "2024-10-21"},
         **fields,
     }
@@ -38,7 +40,7 @@ async def test_an_azure_channel_keeps_its_options_and_hides_its_credentials(
     created = await operator.post("/api/channels", azure(api_key=json.dumps(ENTRA)))
     assert created.status == 201, created.body
     assert created.body["options"] == {"api_version": "2024-10-21"}
-    assert created.body["models"] == {"gpt-4o": "my-deployment"}
+    assert created.body["models"] == {created.body["name"]: "my-deployment"}
     assert "api_key" not in created.body
     changed = await operator.call(
         "PATCH",

@@ -38,7 +38,7 @@ async def test_an_azure_channel_from_the_command_line(backend: Backend, entra_fi
         "--base-url", "https://example-resource.openai.azure.com",
         "--option", "api_version=2024-10-21",
         "--credentials-file", str(entra_file),
-        "--models", "gpt-4o=my-deployment",
+        "--models", f"{name}=my-deployment",
         "--json",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
@@ -71,7 +71,7 @@ async def test_settings_azure_does_not_take_are_refused(
         backend,
         "channel", "create", name, "--provider", "azure",
         "--base-url", "https://example-resource.openai.azure.com",
-        "--models", "gpt-4o=my-deployment",
+        "--models", f"{name}=my-deployment",
         *args,
     )  # fmt: skip
     assert refused.exit_code != 0
