@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from aisonar.channels.credentials import AwsKeys
 from aisonar.cli import main
+from aisonar.gateway.prober import probe
 from aisonar.gateway.wire.bedrock.signer import BedrockSigner
 from aisonar.testing.fake_aws import FAKE_AWS_ACCESS_KEY_ID, FAKE_BEDROCK_API_KEY
 from aisonar.testing.fake_upstream import FakeUpstream
@@ -224,3 +225,20 @@ async def test_an_exception_frame_mid_stream_ends_the_clients_stream_with_an_err
     assert event.status_code == 502
     assert event.error_message == "upstream stream error (throttlingException)"
     assert event.tokens_estimated and event.cost > 0
+
+
+async def test_the_health_probe_lists_the_foundation_models_with_a_signed_get(
+    gateway: RunningGateway, bedrock_channel: MakeBedrockChannel
+) -> None:
+    good = await bedrock_channel()
+    wrong = await bedrock_channel(credentials=key_pair(secret="not-the-secret"))
+    table = gateway.app.runtime.services.channels
+
+    async with aiohttp.ClientSession() as session:
+        outcomes = [
+            await probe(session, route)
+            for route in (table.template(good.id), table.template(wrong.id))
+            if route is not None
+        ]
+
+    assert outcomes == [None, "http_403"]
