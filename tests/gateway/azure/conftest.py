@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from aisonar.billing.prices import set_price
+from aisonar.billing.prices import ModelNotPriced, set_price
 from aisonar.channels import services as channels
 from aisonar.crypto import SecretBox
 from aisonar.testing.fake_upstream import FakeUpstream
@@ -50,9 +50,23 @@ class AzureChannel:
 MakeAzureChannel = Callable[..., Awaitable[AzureChannel]]
 
 
-async def gateway_knows(gateway: RunningGateway, channel_id: str) -> None:
+def _priced(gateway: RunningGateway, model: str | None) -> bool:
+    if model is None:
+        return True
+    try:
+        gateway.app.runtime.services.billing.prices.price(model, "azure")
+    except ModelNotPriced:
+        return False
+    return True
+
+
+async def gateway_knows(
+    gateway: RunningGateway, channel_id: str, priced_model: str | None = None
+) -> None:
+    """Wait for the gateway to load the channel (and the operator's price of the model)."""
+    services = gateway.app.runtime.services
     for _ in range(200):
-        if channel_id in gateway.app.runtime.services.channels.channels:
+        if channel_id in services.channels.channels and _priced(gateway, priced_model):
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"the gateway never loaded the channel {channel_id}")
@@ -99,7 +113,7 @@ async def azure_channel(
             if model is None:
                 await set_price(conn, client_model, input=INPUT_PRICE, output=OUTPUT_PRICE)
         made.append(created.name)
-        await gateway_knows(running, created.id)
+        await gateway_knows(running, created.id, None if model else client_model)
         return AzureChannel(created.name, created.id, client_model, deployment)
 
     yield make

@@ -47,13 +47,13 @@ async def test_a_token_is_renewed_before_it_expires(
     fake_upstream: FakeUpstream,
     azure_channel: MakeAzureChannel,
 ) -> None:
-    before = await entra_minted(fake_upstream, token_lifetime_s=1)
+    before = await entra_minted(fake_upstream, token_lifetime_s=4)
     try:
         channel = await azure_channel(credentials=entra_credentials(fake_upstream))
         assert await ask(gateway, tenant, channel.model)
         first = fake_upstream.received_headers[-1]["Authorization"]
         # Renewed halfway through a life this short: before the fake would refuse it.
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(2.2)
         assert await ask(gateway, tenant, channel.model)
         assert fake_upstream.received_headers[-1]["Authorization"] != first
         assert await entra_minted(fake_upstream) == before + 2
