@@ -38,6 +38,7 @@ from aisonar.gateway.cache_sync import (
     load_channels,
 )
 from aisonar.gateway.charging import Billing
+from aisonar.gateway.counters import Counters, LocalCounters
 from aisonar.gateway.failover import FailoverPolicy
 from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.prober import ChannelStateLog, keep_probing
@@ -137,6 +138,22 @@ def limit_store(settings: Settings) -> LimitStore:
     return MemoryLimitStore()
 
 
+def request_counters(
+    settings: Settings, limits: LimitStore, spend: SpendStore, balance: BalanceStore
+) -> Counters:
+    """One script per call on Redis; the stores' own calls in-process."""
+    if settings.redis_url:
+        from aisonar.billing.redis_store import RedisBalanceStore
+        from aisonar.gateway.redis_counters import RedisCounters
+        from aisonar.limits.redis_spend import RedisSpendStore
+        from aisonar.limits.redis_store import RedisLimitStore
+
+        assert isinstance(limits, RedisLimitStore) and isinstance(spend, RedisSpendStore)
+        assert isinstance(balance, RedisBalanceStore)
+        return RedisCounters(settings.redis_url, limits, spend, balance)
+    return LocalCounters(limits, spend, balance)
+
+
 def build_notifier(
     settings: Settings, engine: AsyncEngine, box: SecretBox, metrics: GatewayMetrics
 ) -> Notifier:
@@ -217,6 +234,8 @@ def create_app(settings: Settings) -> GatewayApp:
             flush_interval_s=settings.usage_flush_interval_s,
             max_pending=settings.usage_queue_size,
         )
+        limits = limit_store(settings)
+        counters = request_counters(settings, limits, billing.quotas.store, billing.store)
         services = GatewayServices(
             engine=engine,
             keys=keys,
@@ -230,8 +249,9 @@ def create_app(settings: Settings) -> GatewayApp:
                 metrics=metrics,
             ),
             metrics=metrics,
+            counters=counters,
             limiter=Limiter(
-                limit_store(settings),
+                limits,
                 metrics,
                 slot_ttl_s=hold_ttl_s(settings),
                 fail_open=settings.rate_limits_fail_open,
@@ -320,6 +340,7 @@ def create_app(settings: Settings) -> GatewayApp:
                 await asyncio.to_thread(otlp_export.shutdown)
             await billing.store.close()
             await billing.quotas.store.close()
+            await counters.close()
             await services.limiter.store.close()
             await session.close()
             await engine.dispose()

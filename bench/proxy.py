@@ -154,6 +154,27 @@ def measure_target(driver: Driver, name: str, port: int, pid: int) -> TargetFigu
     return figures
 
 
+def redis_calls(url: str | None) -> dict[str, int]:
+    """The calls Redis has served so far, by command (`INFO commandstats`)."""
+    if not url:
+        return {}
+    from redis import Redis
+
+    with Redis.from_url(url) as client:
+        stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
+
+
+def report_redis_calls(before: dict[str, int], after: dict[str, int], requests: int) -> None:
+    made = {name: calls - before.get(name, 0) for name, calls in after.items()}
+    made = {name: calls for name, calls in made.items() if calls and name != "info"}
+    if not (made and requests):
+        return
+    by_command = ", ".join(f"{name} {calls / requests:.2f}" for name, calls in sorted(made.items()))
+    total = sum(made.values()) / requests
+    print(f"Redis calls per request: {total:.2f} ({by_command}), over {requests:,} requests")
+
+
 def limit_everything(env: dict[str, str]) -> None:
     """Rate limits on the key and the organization, and spend quotas, all far above what
     the run reaches: checked on every request, never refusing."""
@@ -265,6 +286,7 @@ def benchmark(args: argparse.Namespace, nginx_binary: str, workdir: Path) -> Non
             with harness.gateway(env, workdir, direct) as (port, process):
                 rows.append(measure_target(driver, "bare", port, process.pid))
         driver.counting = True
+        calls_before = redis_calls(args.redis_url)
         with harness.gateway(env, workdir, None) as (port, process):
             rows.append(measure_target(driver, "AI Sonar", port, process.pid))
             served = soak(driver, port, args.soak) if args.soak else driver.tally.requests
@@ -272,6 +294,7 @@ def benchmark(args: argparse.Namespace, nginx_binary: str, workdir: Path) -> Non
             exit_code = harness.stop_process(process)
     report(rows, nginx, args.connections)
     print(f"\nAI Sonar RSS after {served:,} requests: {rss or 0:.1f} MiB")
+    report_redis_calls(calls_before, redis_calls(args.redis_url), served)
     if not args.database_url:
         harness.print_usage(workdir / "data" / "aisonar.db", driver.tally, exit_code)
 

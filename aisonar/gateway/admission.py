@@ -1,9 +1,10 @@
 """Admit: check a request against every rate limit that applies to its key (the key's,
 its user's, its organization's or plan's, and its organization's for each end user) in
-one decision of the limit store, before anything is held or forwarded; give back what it
-did not use when it ends.
+one decision, made with its first hold (one call of the request's counters,
+`gateway.ticket`), before anything is forwarded; give back what it did not use when it
+ends.
 
-A key with no limits anywhere costs nothing here: no store is asked."""
+A key with no limits anywhere costs nothing here: no store is asked for them."""
 
 from __future__ import annotations
 
@@ -11,13 +12,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from redis.exceptions import RedisError
-
 from aisonar.accounts.models import KeyIdentity
 from aisonar.errors import AISonarError, Throttled
+from aisonar.gateway.counters import Admit, Finish
 from aisonar.gateway.http import Exchange
 from aisonar.limits.models import AppliedLimits, EffectiveLimits
-from aisonar.limits.store import CheckState, LimitStore, RateCheck, SlotCheck
+from aisonar.limits.store import CheckState, Decision, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
 from aisonar.token_usage import TokenUsage
 
@@ -40,10 +40,14 @@ class LimitRefusal(AISonarError):
     reach); `decision` says which, for its usage event."""
 
     decision: str
+    # Refused by the admission, which comes before any channel is chosen (though it is
+    # asked with the first attempt's hold): its usage event names no channel.
+    by_admission = False
 
 
 class RateLimited(Throttled, LimitRefusal):
     code = "rate_limit_exceeded"
+    by_admission = True
     refusal = "Rate limit reached: {refused_by}. Try again in {seconds} s."
 
     def __init__(self, refused_by: str, retry_after_s: float) -> None:
@@ -67,18 +71,23 @@ ADMITTED = "admitted"
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """What the rate limits decided about a request, for its usage event (None where no
-    limit applies), and what it took from them, to give back or correct when it ends."""
+    """What a request is admitted on: its rate checks (the tokens' cost its estimate) and
+    slots in flight; none where no limit applies."""
 
-    decision: str | None
-    request_id: str = ""
+    rates: tuple[RateCheck, ...] = ()
     tokens: tuple[RateCheck, ...] = ()
     slots: tuple[SlotCheck, ...] = ()
     estimate: int = 0
 
+    @property
+    def checks(self) -> Admit | None:
+        if not (self.rates or self.tokens or self.slots):
+            return None
+        return Admit((*self.rates, *self.tokens), self.slots)
 
-_UNLIMITED = Admission(None)
-_UNCHECKED = Admission("unchecked: limit store unreachable")
+
+_UNLIMITED = Admission()
+UNCHECKED = "unchecked: limit store unreachable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +128,8 @@ class _Checks:
 
 @dataclass
 class Limiter:
+    # The store of every limit: the requests' (asked through the counters, which share
+    # it) and the front ends' own (sign-in attempts, exports, page views).
     store: LimitStore
     metrics: GatewayMetrics
     slot_ttl_s: float
@@ -127,48 +138,50 @@ class Limiter:
         default_factory=dict, init=False, repr=False
     )
 
-    async def admit(
-        self,
-        exchange: Exchange,
-        identity: KeyIdentity,
-        estimate: int,
-        end_user: str | None = None,
+    def admission(
+        self, identity: KeyIdentity, estimate: int, end_user: str | None = None
     ) -> Admission:
-        """Refuse with a LimitRefusal, or admit and set the x-ratelimit-* headers. A request
-        that names an end user is checked against its organization's end-user limits too,
-        counted for that end user."""
+        """What the request is to be admitted on; nothing is asked of the store yet. A
+        request that names an end user is checked against its organization's end-user
+        limits too, counted for that end user."""
         checks = self._checks_for(identity.limits)
         if end_user is not None and identity.limits.end_users is not None:
             own = _Checks.of(identity.limits.for_end_user(end_user), self.slot_ttl_s)
             checks = own if checks is None else checks + own
         if checks is None:
             return _UNLIMITED
-        rates = checks.requests
         tokens = tuple(
             RateCheck(t.name, t.key, t.limit, t.window_s, estimate) for t in checks.tokens
         )
-        slots = checks.slots
-        try:
-            decision = await self.store.admit(exchange.request_id, [*rates, *tokens], slots)
-        except (RedisError, OSError) as error:
-            self.metrics.limit_store_errors.inc()
-            if not self.fail_open:
-                log.warning("limit store unreachable; request refused (fail closed)")
-                raise LimitStoreUnavailable(
-                    "Rate limits cannot be checked; retry shortly.",
-                    decision="refused: limit store unreachable",
-                ) from error
-            log.warning("limit store unreachable; request admitted without rate limits")
-            return _UNCHECKED
+        return Admission(checks.requests, tokens, checks.slots, estimate)
+
+    def decided(self, exchange: Exchange, admission: Admission, decision: Decision) -> str:
+        """Refuse with RateLimited, or set the x-ratelimit-* headers of an admitted request
+        and say so, for its usage event."""
         if not decision.allowed:
             assert decision.refused_by is not None
             raise RateLimited(decision.refused_by, decision.retry_after_s)
         states = decision.states
+        rates, tokens = len(admission.rates), len(admission.tokens)
         exchange.extra_headers += [
-            *_headers("requests", states[: len(rates)]),
-            *_headers("tokens", states[len(rates) : len(rates) + len(tokens)]),
+            *_headers("requests", states[:rates]),
+            *_headers("tokens", states[rates : rates + tokens]),
         ]
-        return Admission(ADMITTED, exchange.request_id, tokens, slots, estimate)
+        return ADMITTED
+
+    def unreachable(self) -> str:
+        """The store could not be asked: admit without limits (fail open), or refuse."""
+        self.metrics.limit_store_errors.inc()
+        if not self.fail_open:
+            log.warning("limit store unreachable; request refused (fail closed)")
+            refused = LimitStoreUnavailable(
+                "Rate limits cannot be checked; retry shortly.",
+                decision="refused: limit store unreachable",
+            )
+            refused.by_admission = True
+            raise refused
+        log.warning("limit store unreachable; request admitted without rate limits")
+        return UNCHECKED
 
     def _checks_for(self, limits: EffectiveLimits) -> _Checks | None:
         """The checks of a set of limits, made once per set (each key identity holds its
@@ -183,18 +196,13 @@ class Limiter:
         self._checks[id(limits)] = (limits, checks)
         return checks
 
-    async def finish(self, admission: Admission, usage: TokenUsage) -> None:
+    @staticmethod
+    def finish(admission: Admission, usage: TokenUsage) -> Finish | None:
         """Release the request's slots and count its real tokens instead of the estimate."""
         if not (admission.slots or admission.tokens):
-            return
-        try:
-            used = usage.input_tokens + usage.output_tokens
-            await self.store.finish(
-                admission.request_id, admission.slots, admission.tokens, used - admission.estimate
-            )
-        except (RedisError, OSError):
-            log.warning("limit store unreachable; a request's slots expire on their own")
-            self.metrics.limit_store_errors.inc()
+            return None
+        used = usage.input_tokens + usage.output_tokens
+        return Finish(admission.slots, admission.tokens, used - admission.estimate)
 
 
 def token_estimate(input_bytes: int, max_output_tokens: int | None) -> int:

@@ -1,10 +1,12 @@
-"""Hold, then settle: reserve the most an attempt can cost before forwarding it, on its
-spend quotas and its organization's balance; replace the hold with the real cost when
-it ends, or release it if nothing was delivered. The pipeline settles in `finally`, so
-no error, cancellation or crash of the attempt can leak a hold."""
+"""Hold, then settle: the most an attempt can cost, to be reserved before forwarding it
+on its spend quotas and its organization's balance; the real cost that replaces the
+hold when it ends, or nothing (the hold released) if nothing was delivered. The request's
+counters (`gateway.ticket`) carry both out; the pipeline settles in `finally`, so no
+error, cancellation or crash of the attempt can leak a hold."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -17,9 +19,11 @@ from aisonar.billing.pricing import ModelPrice
 from aisonar.billing.store import BalanceStore
 from aisonar.billing.store import Hold as BalanceHold
 from aisonar.billing.throttle import FailureWindow
+from aisonar.gateway.counters import HoldOn, Settle
 from aisonar.gateway.errors import InvalidRequest
-from aisonar.gateway.quotas import QuotaHold, SpendQuotas
+from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route
+from aisonar.limits.spend import SpendCheck
 from aisonar.token_usage import TokenUsage
 
 
@@ -61,7 +65,7 @@ class Billing:
             return limit
         raise OutputLimitExceeded(field, requested, model, limit)
 
-    async def hold(
+    def hold(
         self,
         identity: KeyIdentity,
         request_id: str,
@@ -71,35 +75,23 @@ class Billing:
         output_bound: int,
         end_user: str | None = None,
     ) -> Hold:
-        """Hold the most the attempt can cost on its spend quotas (QuotaExceeded), those
-        of its end user included, and its organization's balance (InsufficientBalance);
-        `settle` ends the hold."""
+        """The most the attempt can cost, to hold on its spend quotas (those of its end user
+        included) and (unless it is free or billing is off) its organization's balance."""
         markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
         amount = marked_up(price.most(input_bound, output_bound), markup)
-        quotas = await self.quotas.hold(identity, request_id, amount, end_user)
+        quotas = self.quotas.held_on(identity, amount, end_user)
         # A free model's request reserves nothing, so the balance store is not asked.
         if not (self.enabled and amount > 0):
-            return Hold(request_id, price, markup, quotas, None)
-        try:
-            balance = await self.store.hold(identity.org_id, amount, request_id)
-        except BaseException:
-            await self.quotas.settle(request_id, quotas, 0)
-            raise
-        return Hold(request_id, price, markup, quotas, balance)
+            return Hold(request_id, price, markup, amount, quotas, None)
+        balance = BalanceHold(identity.org_id, amount, request_id)
+        return Hold(request_id, price, markup, amount, quotas, balance)
 
-    async def settle(self, hold: Hold, charge: Charge | None, model: str) -> None:
-        """Charge the balance and the quotas `charge` instead of what was held; with none,
-        release the hold."""
-        balance = hold.balance
-        try:
-            if balance is not None and charge is None:
-                await self.store.release(balance)
-            elif balance is not None and charge is not None:
-                await self.store.settle(balance, charge.cost)
-                self.ledger.submit(balance.org_id, charge.cost, hold.request_id, model)
-        finally:
-            cost = 0 if charge is None else charge.cost
-            await self.quotas.settle(hold.request_id, hold.quotas, cost)
+    def settle(self, hold: Hold, charge: Charge | None, model: str) -> Settle:
+        """Charge the balance and the quotas `charge` instead of what was held (its
+        ledger entry written); with none, release the hold."""
+        if hold.balance is not None and charge is not None:
+            self.ledger.submit(hold.balance.org_id, charge.cost, hold.request_id, model)
+        return Settle(hold.quotas, hold.balance, None if charge is None else charge.cost)
 
 
 class Charge(NamedTuple):
@@ -118,8 +110,14 @@ class Hold:
     request_id: str
     price: ModelPrice
     markup: int
-    quotas: QuotaHold
+    amount: int
+    quotas: Sequence[SpendCheck]
     balance: BalanceHold | None
+
+    @property
+    def on(self) -> HoldOn:
+        org_id = None if self.balance is None else self.balance.org_id
+        return HoldOn(self.quotas, org_id, self.amount)
 
     def charge(self, usage: TokenUsage) -> Charge | None:
         """What `usage` costs; None when a balance was held and nothing was delivered, so

@@ -92,6 +92,10 @@ class Counters(Protocol):
         docstring), then finish; the holds and slots are named by `request_id`."""
         ...
 
+    async def close(self) -> None:
+        """Close what the counters opened themselves (not the stores)."""
+        ...
+
 
 class LocalCounters:
     """The stores' own calls, one after the other: for the in-process stores, where a
@@ -155,3 +159,6 @@ class LocalCounters:
                 await self._balance.settle(settle.balance, settle.cost)
         if settle.spend:
             await self._spend.settle(request_id, settle.spend, settle.cost or 0)
+
+    async def close(self) -> None:
+        return None

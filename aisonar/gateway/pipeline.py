@@ -36,6 +36,7 @@ from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
 from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.ticket import Ticket
 from aisonar.gateway.upstream import Refusal, UpstreamAnswer, open_upstream
 from aisonar.gateway.wire.dialect import Dialect
 
@@ -107,21 +108,25 @@ async def serve(served: Served, services: GatewayServices, exchange: Exchange) -
         meter.requested_model, meter.stream = call.model, call.stream
         meter.attribution = attribution_of(exchange.headers, body)
         routes = services.channels.routes(identity, call.model)
-        admission = await services.limiter.admit(
-            exchange, identity, call.token_estimate, meter.attribution.end_user
+        admission = services.limiter.admission(
+            identity, call.token_estimate, meter.attribution.end_user
         )
-        meter.decided(admission.decision)
+        ticket = Ticket(
+            services.counters, services.limiter, services.billing.quotas, exchange, admission
+        )
         try:
-            attempt = partial(_attempt, services, exchange, meter, identity, call)
+            attempt = partial(_attempt, services, exchange, meter, identity, call, ticket)
             await with_failover(
                 services.failover, exchange, identity.key_id, routes, attempt, meter.attempted
             )
         finally:
-            await services.limiter.finish(admission, meter.usage)
+            await ticket.end(meter.usage)
     except AISonarError as error:
         meter.error = error
         if isinstance(error, LimitRefusal):
             meter.decided(error.decision)
+            if error.by_admission:
+                meter.route = None
         exchange.extra_headers += answer_headers(meter.charged(), meter.overhead_ms())
         await answer_error(exchange, error, served.dialect)
     except asyncio.CancelledError:
@@ -137,13 +142,14 @@ async def _attempt(
     meter: RequestMeter,
     identity: KeyIdentity,
     call: Call,
+    ticket: Ticket,
     route: Route,
 ) -> None:
     """Hold, forward, settle: whatever ends the attempt (an error, its client leaving, a
     shutdown), its hold is settled or released."""
     meter.route = route
     leg = call.leg(services, exchange, route)
-    hold = await services.billing.hold(
+    hold = services.billing.hold(
         identity,
         meter.request_id,
         leg.price,
@@ -151,7 +157,9 @@ async def _attempt(
         output_bound=leg.output_bound,
         end_user=meter.attribution.end_user,
     )
-    meter.decided(hold.quotas.decision)
+    decisions = await ticket.hold(hold)
+    meter.decided(decisions.limits)
+    meter.decided(decisions.quotas)
     meter.hold = hold
     try:
         meter.sending()
@@ -172,16 +180,16 @@ async def _attempt(
             await leg.forward(exchange, answer, meter)
     finally:
         meter.answered()
-        await settle(services.billing, hold, meter, route)
+        settle(services.billing, ticket, hold, meter, route)
 
 
-async def settle(billing: Billing, hold: Hold, meter: RequestMeter, route: Route) -> None:
+def settle(billing: Billing, ticket: Ticket, hold: Hold, meter: RequestMeter, route: Route) -> None:
     """The attempt's real cost, from what was delivered, replaces its hold; the hold is
-    released when nothing was."""
+    released when nothing was. The request's counters carry it out with their next call."""
     charge = hold.charge(meter.usage)
     if charge is not None:
         meter.cost, meter.price_version = charge
-    await billing.settle(hold, charge, route.upstream_model)
+    ticket.settle(billing.settle(hold, charge, route.upstream_model))
 
 
 def record(services: GatewayServices, exchange: Exchange, meter: RequestMeter) -> None:

@@ -1,8 +1,9 @@
-"""Spend quotas on the hot path: hold a request's most possible cost on every daily and
-monthly quota of its key, user and organization (or plan), and of its end user, beside
-the balance hold, and replace it with the real cost when the request ends.
+"""Spend quotas on the hot path: a request's most possible cost is held on every daily
+and monthly quota of its key, user and organization (or plan), and of its end user,
+beside the balance hold (in one call of the request's counters, `gateway.ticket`), and
+replaced with the real cost when the request ends.
 
-A key with no spend quota anywhere costs nothing here: no store is asked."""
+A key with no spend quota anywhere costs nothing here: no store is asked for them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from redis.exceptions import RedisError
-
 from aisonar.accounts.models import KeyIdentity
 from aisonar.billing.money import format_amount
 from aisonar.clock import utcnow
-from aisonar.gateway.admission import ADMITTED, LimitRefusal, LimitStoreUnavailable
+from aisonar.gateway.admission import LimitRefusal, LimitStoreUnavailable
 from aisonar.limits.models import SPEND_DIMENSIONS, AppliedLimits, EffectiveLimits
 from aisonar.limits.spend import Period, SpendCheck, SpendStore, spend_check
 from aisonar.observability.metrics import GatewayMetrics
@@ -54,18 +53,7 @@ class QuotaExceeded(LimitRefusal):
         self.decision = f"refused: {check.name}"
 
 
-@dataclass(frozen=True, slots=True)
-class QuotaHold:
-    """The quotas a request's most possible cost is held on (none where no quota applies
-    or their store is out of reach and they fail open), and what was decided, for its
-    usage event."""
-
-    checks: Sequence[SpendCheck]
-    decision: str | None
-
-
-_NOTHING_HELD = QuotaHold((), None)
-_UNCHECKED = QuotaHold((), "unchecked: spend store unreachable")
+UNCHECKED = "unchecked: spend store unreachable"
 
 
 def _spend_checks(
@@ -111,42 +99,30 @@ class SpendQuotas:
         self._checks[id(limits)] = (limits, since, until, checks)
         return checks
 
-    async def hold(
-        self, identity: KeyIdentity, request_id: str, amount: int, end_user: str | None = None
-    ) -> QuotaHold:
-        """Hold `amount` on every quota of the request (its organization's for each end
-        user too, when it names one), or raise QuotaExceeded if one would go over its cap;
-        `settle` ends the hold."""
+    def held_on(
+        self, identity: KeyIdentity, amount: int, end_user: str | None = None
+    ) -> Sequence[SpendCheck]:
+        """The quotas `amount` is to be held on (its organization's for each end user too,
+        when the request names one): none for a free request."""
         if amount <= 0:
-            return _NOTHING_HELD
+            return ()
         now = self.clock()
         checks = self.checks(identity, now)
         if end_user is not None and identity.limits.end_users is not None:
             checks = (*checks, *_spend_checks(identity.limits.for_end_user(end_user), now))
-        if not checks:
-            return _NOTHING_HELD
-        try:
-            decision = await self.store.hold(request_id, checks, amount)
-        except (RedisError, OSError) as error:
-            self.metrics.limit_store_errors.inc()
-            if not self.fail_open:
-                log.warning("spend store unreachable; request refused (fail closed)")
-                raise LimitStoreUnavailable(
-                    "Spend quotas cannot be checked; retry shortly.",
-                    decision="refused: spend store unreachable",
-                ) from error
-            log.warning("spend store unreachable; request admitted without spend quotas")
-            return _UNCHECKED
-        if decision.refused_by is not None:
-            raise QuotaExceeded(decision.refused_by, decision.committed, amount, now)
-        return QuotaHold(checks, ADMITTED)
+        return checks
 
-    async def settle(self, request_id: str, held: QuotaHold, cost: int) -> None:
-        """Charge the quotas `cost` instead of what was held on them."""
-        if not held.checks:
-            return
-        try:
-            await self.store.settle(request_id, held.checks, cost)
-        except (RedisError, OSError):
-            self.metrics.limit_store_errors.inc()
-            log.warning("spend store unreachable; a request's quota hold expires on its own")
+    def refused(self, check: SpendCheck, committed: int, amount: int) -> QuotaExceeded:
+        return QuotaExceeded(check, committed, amount, self.clock())
+
+    def unreachable(self) -> str:
+        """The store could not be asked: hold without quotas (fail open), or refuse."""
+        self.metrics.limit_store_errors.inc()
+        if not self.fail_open:
+            log.warning("spend store unreachable; request refused (fail closed)")
+            raise LimitStoreUnavailable(
+                "Spend quotas cannot be checked; retry shortly.",
+                decision="refused: spend store unreachable",
+            )
+        log.warning("spend store unreachable; request admitted without spend quotas")
+        return UNCHECKED

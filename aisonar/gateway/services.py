@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aisonar.gateway.admission import Limiter
 from aisonar.gateway.auth import KeyCache
 from aisonar.gateway.charging import Billing
+from aisonar.gateway.counters import Counters
 from aisonar.gateway.failover import FailoverPolicy
 from aisonar.gateway.routing import ChannelTable
 from aisonar.observability.metrics import GatewayMetrics
@@ -29,5 +30,7 @@ class GatewayServices:
     billing: Billing
     failover: FailoverPolicy
     metrics: GatewayMetrics
+    # A request's rate limits, spend quotas and balance, asked together (`ticket`).
+    counters: Counters
     limiter: Limiter
     writer: UsageWriter

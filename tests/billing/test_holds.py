@@ -1,5 +1,6 @@
 """No error, cancellation or crash inside a request's hold can leak it: the pipeline's
-attempt settles or releases it whatever ends the forwarding."""
+attempt settles or releases it whatever ends the forwarding, and the request's end
+carries the settle out."""
 
 from __future__ import annotations
 
@@ -21,16 +22,20 @@ from aisonar.billing.pricing import ModelPrice, Rate
 from aisonar.billing.store import DurableBalance
 from aisonar.billing.throttle import FailureWindow
 from aisonar.channels.models import Channel, ChannelTimeouts, ChannelWithSecret
+from aisonar.gateway.admission import Limiter
 from aisonar.gateway.charging import Billing
+from aisonar.gateway.counters import LocalCounters
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.pipeline import Forward, Leg, _attempt
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route, UpstreamTimeouts
 from aisonar.gateway.services import GatewayServices
+from aisonar.gateway.ticket import Ticket
 from aisonar.gateway.upstream import UpstreamAnswer
 from aisonar.gateway.wire.registry import ADAPTERS
 from aisonar.limits.memory_spend import MemorySpendStore
+from aisonar.limits.memory_store import MemoryLimitStore
 from aisonar.limits.models import Subject
 from aisonar.limits.spend import Period
 from aisonar.observability.metrics import GatewayMetrics
@@ -113,7 +118,16 @@ async def attempt(billing: Billing, request: RequestMeter, forward: Forward) -> 
     session = cast(aiohttp.ClientSession, _Answered())
     services = cast(GatewayServices, SimpleNamespace(billing=billing, session=session))
     exchange = Exchange({"headers": []}, no_message, nowhere, request.request_id)
-    await _attempt(services, exchange, request, IDENTITY, _Call(forward), ROUTE)
+    limits = MemoryLimitStore()
+    limiter = Limiter(limits, GatewayMetrics(), slot_ttl_s=60, fail_open=False)
+    counters = LocalCounters(limits, billing.quotas.store, billing.store)
+    admission = limiter.admission(IDENTITY, 1)
+    ticket = Ticket(counters, limiter, billing.quotas, exchange, admission)
+    # As the pipeline does: the attempt's settle is made when the request ends.
+    try:
+        await _attempt(services, exchange, request, IDENTITY, _Call(forward), ticket, ROUTE)
+    finally:
+        await ticket.end(request.usage)
 
 
 async def no_message() -> dict[str, object]:
