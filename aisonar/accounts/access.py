@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import directory as accounts
 from aisonar.accounts.models import ApiKey, Organization, User
 from aisonar.accounts.principal import Principal
 from aisonar.errors import Forbidden, NotFound

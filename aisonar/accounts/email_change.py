@@ -19,10 +19,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.directory import get_user, validate_email
 from aisonar.accounts.keys import generate_key_secret, hash_key
 from aisonar.accounts.models import User
 from aisonar.accounts.passwords import verify_password
-from aisonar.accounts.services import get_user, validate_email
 from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.accounts.directory import validate_email
 from aisonar.accounts.email_change import EmailChangeRequested, request_email_change
-from aisonar.accounts.services import validate_email
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.errors import Throttled

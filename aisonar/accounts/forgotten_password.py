@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.accounts.directory import validate_email
 from aisonar.accounts.password_reset import (
     RESET_PAGE,
     PasswordReset,
@@ -19,7 +20,6 @@ from aisonar.accounts.password_reset import (
     reset_link,
     reset_password,
 )
-from aisonar.accounts.services import validate_email
 from aisonar.config import Settings
 from aisonar.errors import Phrase, Throttled
 from aisonar.i18n import N_

@@ -12,7 +12,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import directory as accounts
 from aisonar.accounts.access import reachable_key
 from aisonar.accounts.models import ApiKey, KeyScope
 from aisonar.accounts.principal import Principal

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.directory import key_from_row, org_from_row, user_from_row, user_query
 from aisonar.accounts.models import ApiKey, Organization, User
-from aisonar.accounts.services import key_from_row, org_from_row, user_from_row, user_query
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.store.tables import api_keys, organizations, users

@@ -12,7 +12,7 @@ from pydantic.dataclasses import dataclass as checked
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.services import get_org_by_name
+from aisonar.accounts.directory import get_org_by_name
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.multipliers import format_multiplier, parse_multiplier

@@ -17,7 +17,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import directory as accounts
 from aisonar.accounts.access import administered_org, reachable_user
 from aisonar.accounts.invitations import InvitationMailed, invite
 from aisonar.accounts.membership import update_user

@@ -8,9 +8,9 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.directory import get_org, get_user
 from aisonar.accounts.email_change import change_email
 from aisonar.accounts.models import Organization, Plan, User
-from aisonar.accounts.services import get_org, get_user
 from aisonar.accounts.sessions import end_other_sessions
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor

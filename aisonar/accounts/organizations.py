@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import directory as accounts
 from aisonar.accounts.membership import set_org_plan
 from aisonar.accounts.models import Organization, Plan
 from aisonar.accounts.plans import set_org_retention
@@ -54,7 +54,7 @@ class PlanRetention:
     retention_days: RetentionDays
 
 
-async def create_org(conn: AsyncConnection, actor: Actor, new: NewOrg) -> Organization:
+async def add_org(conn: AsyncConnection, actor: Actor, new: NewOrg) -> Organization:
     return await accounts.create_org(conn, new.name, new.plan, models=new.models, actor=actor)
 
 

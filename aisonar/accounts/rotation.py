@@ -9,10 +9,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.directory import get_key
 from aisonar.accounts.keys import generate_key_secret
 from aisonar.accounts.models import ApiKey
 from aisonar.accounts.networks import canonical_networks
-from aisonar.accounts.services import get_key
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import utcnow

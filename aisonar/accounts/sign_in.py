@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.accounts import services as accounts
+from aisonar.accounts import directory as accounts
 from aisonar.accounts.login import password_principal
 from aisonar.accounts.models import User
 from aisonar.accounts.sessions import NewSession, is_new_address, start_session

@@ -13,10 +13,10 @@ from pydantic.dataclasses import dataclass as checked
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from aisonar.accounts.directory import get_user_by_email
 from aisonar.accounts.keys import generate_key_secret, hash_key
 from aisonar.accounts.listing import EVERY, Page, paged
 from aisonar.accounts.principal import Principal
-from aisonar.accounts.services import get_user_by_email
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow

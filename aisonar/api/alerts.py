@@ -1,6 +1,6 @@
 """An organization's alert rules, for its admins (and operators): create, list, read,
 change, delete; each with its channels, its current state (ok or firing) and when it last
-changed, and its firing history (`alerts/access.py` decides who may)."""
+changed, and its firing history (`alerts/services.py` decides who may)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.alerts import access
 from aisonar.alerts import services as alerts
-from aisonar.alerts.access import (
+from aisonar.alerts.models import AlertKind, AlertRule, AlertState, Firing
+from aisonar.alerts.services import (
     Channels,
     EndUser,
     MinRequests,
@@ -26,7 +26,6 @@ from aisonar.alerts.access import (
     Window,
     rule_changes,
 )
-from aisonar.alerts.models import AlertKind, AlertRule, AlertState, Firing
 from aisonar.api import paging
 from aisonar.api.paging import After, Limit
 from aisonar.web.deps import Acting, Caller, Engine
@@ -165,7 +164,7 @@ async def list_alerts(
     """The organization's alert rules, oldest first, each with its state; `?after=<id>&limit=N`
     pages them, the next page's address in the `Link` header (`rel="next"`)."""
     async with db.connect() as conn:
-        found = await access.rules_of(conn, caller, org_id, paging.page(after, limit))
+        found = await alerts.rules_of(conn, caller, org_id, paging.page(after, limit))
     path = f"/api/orgs/{org_id}/alerts"
     return [AlertOut.of(rule) for rule in paging.cut(found, limit, response, path, _id)]
 
@@ -184,13 +183,13 @@ async def create_alert(
     webhooks) when it starts firing and when it resolves."""
     settings = NewRule(**body.model_dump()).settings()
     async with db.begin() as conn:
-        return AlertOut.of(await access.create_rule_in(conn, caller, actor, org_id, settings))
+        return AlertOut.of(await alerts.create_rule_in(conn, caller, actor, org_id, settings))
 
 
 @router.get("/api/alerts/{alert_id}")
 async def get_alert(caller: Caller, db: Engine, alert_id: str) -> AlertOut:
     async with db.connect() as conn:
-        return AlertOut.of(await access.administered_rule(conn, caller, alert_id))
+        return AlertOut.of(await alerts.administered_rule(conn, caller, alert_id))
 
 
 @router.get("/api/alerts/{alert_id}/history")
@@ -207,7 +206,7 @@ async def alert_history(
     resolved, and whom its notices reached with how each delivery went; a full page's
     `Link` header (`rel="next"`) gives the older ones."""
     async with db.connect() as conn:
-        found = await access.history_of(conn, caller, alert_id, before_id=before_id, limit=limit)
+        found = await alerts.history_of(conn, caller, alert_id, before_id=before_id, limit=limit)
     shown = paging.back(found, limit, request, response, lambda firing: firing.id)
     return [FiringOut.of(firing) for firing in shown]
 
@@ -220,10 +219,10 @@ async def change_alert(
     it back to ok without a notice."""
     changes = rule_changes(body.model_dump(include=body.model_fields_set))
     async with db.begin() as conn:
-        return AlertOut.of(await access.change_rule_of(conn, caller, actor, alert_id, changes))
+        return AlertOut.of(await alerts.change_rule_of(conn, caller, actor, alert_id, changes))
 
 
 @router.delete("/api/alerts/{alert_id}")
 async def delete_alert(caller: Caller, actor: Acting, db: Engine, alert_id: str) -> AlertOut:
     async with db.begin() as conn:
-        return AlertOut.of(await access.delete_rule_of(conn, caller, actor, alert_id))
+        return AlertOut.of(await alerts.delete_rule_of(conn, caller, actor, alert_id))

@@ -8,14 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from aisonar.analytics.summary import (
-    Filters,
-    GroupBy,
-    Summary,
-    property_filter,
-    summarize,
-    window,
-)
+from aisonar.analytics.services import Filters, GroupBy, Summary, property_filter, summarize, window
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Caller, Engine
 

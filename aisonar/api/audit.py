@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from aisonar.api import paging
-from aisonar.audit.access import audit_scope
-from aisonar.audit.services import list_entries
+from aisonar.audit.services import audit_scope, list_entries
 from aisonar.web.deps import Caller, Engine
 from aisonar.web.ids import RowId
 

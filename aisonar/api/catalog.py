@@ -8,14 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
-from aisonar.accounts.markups import MultiplierText
-from aisonar.billing import prices
-from aisonar.billing.prices import PriceText
-from aisonar.channels import changes
+from aisonar.accounts.services import MultiplierText
+from aisonar.billing import services as billing
+from aisonar.billing.services import PriceText
 from aisonar.channels import services as channels
-from aisonar.channels.changes import (
+from aisonar.channels.models import Channel
+from aisonar.channels.services import (
     ApiKeyText,
     BaseUrl,
     ChannelName,
@@ -24,7 +23,6 @@ from aisonar.channels.changes import (
     NewChannel,
     Options,
 )
-from aisonar.channels.models import Channel
 from aisonar.web.deps import Acting, Box, Engine, Operator
 
 router = APIRouter(tags=["catalog"])
@@ -112,7 +110,7 @@ async def create_channel(
     body: ChannelCreate,
 ) -> ChannelOut:
     async with db.begin() as conn:
-        channel = await changes.add_channel(conn, box, actor, NewChannel(**body.model_dump()))
+        channel = await channels.add_channel(conn, box, actor, NewChannel(**body.model_dump()))
     return ChannelOut.of(channel)
 
 
@@ -130,7 +128,7 @@ async def change_channel(
     cleared = {name for name in body.model_fields_set & timeouts if getattr(body, name) is None}
     async with db.begin() as conn:
         settings = ChannelSettings(**body.model_dump(), cleared=frozenset(cleared))
-        channel = await changes.change_channel_named(conn, box, actor, name, settings)
+        channel = await channels.change_channel_named(conn, box, actor, name, settings)
     return ChannelOut.of(channel)
 
 
@@ -143,29 +141,29 @@ class PriceIn(BaseModel):
 
 
 @router.get("/api/prices", tags=["prices"])
-async def list_prices(caller: Operator, db: Engine) -> list[prices.OperatorPrice]:
+async def list_prices(caller: Operator, db: Engine) -> list[billing.OperatorPrice]:
     """The operator's own prices (the price database covers every other model)."""
     async with db.connect() as conn:
-        return await prices.list_operator_prices(conn)
+        return await billing.list_operator_prices(conn)
 
 
 @router.get("/api/prices/{model}", tags=["prices"])
 async def show_price(
     caller: Operator, db: Engine, model: str, provider: Annotated[str, Query()] = "openai"
-) -> prices.BilledPrice:
+) -> billing.BilledPrice:
     """The price the model is billed at before markups, in credits per million tokens:
     the operator's own, or else the catalogue's for that provider (404 when neither has
     one)."""
     async with db.connect() as conn:
-        return await prices.billed_price(conn, model, provider)
+        return await billing.billed_price(conn, model, provider)
 
 
 @router.put("/api/prices/{model}", tags=["prices"])
 async def set_price(
     caller: Operator, actor: Acting, db: Engine, model: str, body: PriceIn
-) -> prices.OperatorPrice:
+) -> billing.OperatorPrice:
     async with db.begin() as conn:
-        price = await prices.set_price(
+        price = await billing.set_price(
             conn,
             model,
             input=body.input,
@@ -184,25 +182,25 @@ class MarkupIn(BaseModel):
 
 
 @router.get("/api/markups", tags=["prices"])
-async def list_markups(caller: Operator, db: Engine) -> list[markups.Markup]:
+async def list_markups(caller: Operator, db: Engine) -> list[accounts.Markup]:
     async with db.connect() as conn:
-        return await markups.list_markups(conn)
+        return await accounts.list_markups(conn)
 
 
 @router.put("/api/plans/{plan}/markup", tags=["prices"])
 async def set_plan_markup(
     caller: Operator, actor: Acting, db: Engine, plan: str, body: MarkupIn
-) -> markups.Markup:
+) -> accounts.Markup:
     async with db.begin() as conn:
-        markup = await markups.set_plan_markup(conn, plan, body.multiplier, actor=actor)
+        markup = await accounts.set_plan_markup(conn, plan, body.multiplier, actor=actor)
     return markup
 
 
 @router.put("/api/orgs/{org_id}/markup", tags=["prices"])
 async def set_org_markup(
     caller: Operator, actor: Acting, db: Engine, org_id: str, body: MarkupIn
-) -> markups.Markup:
+) -> accounts.Markup:
     async with db.begin() as conn:
         org = await accounts.get_org(conn, org_id)
-        markup = await markups.set_org_markup(conn, org.name, body.multiplier, actor=actor)
+        markup = await accounts.set_org_markup(conn, org.name, body.multiplier, actor=actor)
     return markup

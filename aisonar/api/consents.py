@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, StrictBool
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.privacy.consents import (
+from aisonar.privacy.services import (
     Consent,
     consent_history,
     current_choices,

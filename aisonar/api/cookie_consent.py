@@ -13,10 +13,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool
 
-from aisonar.accounts.sessions import CSRF_HEADER
-from aisonar.analytics.tracking import PrivacySignals, visitor_allows_counting
+from aisonar.accounts.services import CSRF_HEADER
+from aisonar.analytics.services import PrivacySignals, visitor_allows_counting
 from aisonar.i18n import N_
-from aisonar.privacy.cookies import ConsentChoice, consent_choice
+from aisonar.privacy.services import ConsentChoice, consent_choice
 from aisonar.web.cookie_consent import ConsentCookie, keep_cookie_choice
 from aisonar.web.deps import Engine, Session
 from aisonar.web.errors import Forbidden

@@ -14,19 +14,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.api import paging
 from aisonar.api.paging import After, Limit
-from aisonar.privacy.deciding import (
+from aisonar.privacy.services import (
     Approval,
+    DeletionRequest,
+    DeletionStatus,
     ReasonText,
     Rejection,
     approve_deletion_request,
     decidable,
     decider_scope,
-    reject_deletion_request,
-)
-from aisonar.privacy.requests import (
-    DeletionRequest,
-    DeletionStatus,
     list_requests,
+    reject_deletion_request,
     request_deletion,
 )
 from aisonar.web.deps import Acting, Caller, Config, Mailer, Services

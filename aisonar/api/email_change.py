@@ -10,8 +10,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from aisonar.accounts.email_change import confirm_email_change
-from aisonar.accounts.email_change_requests import ask_for_email_change
+from aisonar.accounts.services import ask_for_email_change, confirm_email_change
 from aisonar.api.schemas import UserOut
 from aisonar.web.deps import Acting, Caller, Config, Mailer, Services, Session
 from aisonar.web.inputs import EmailChange, EmailVerify

@@ -7,11 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import key_changes
-from aisonar.accounts.access import reachable_key
-from aisonar.accounts.key_changes import NewKey, Rotation
+from aisonar.accounts import services as accounts
 from aisonar.accounts.models import ApiKey
-from aisonar.accounts.principal import Principal
+from aisonar.accounts.services import NewKey, Principal, Rotation, reachable_key
 from aisonar.api.schemas import KeyAllowedIps, KeyCreate, KeyCreated, KeyOut, KeyRotate
 from aisonar.audit.models import Actor
 from aisonar.web.deps import Acting, Caller, Engine, RecentlyAuthenticated
@@ -28,15 +26,13 @@ async def create_key_for(
 ) -> KeyCreated:
     """A key of the user with this address, as `POST .../keys` answers it."""
     new = NewKey(**body.model_dump())
-    return _created(*await key_changes.create_key_for(conn, actor, email, new))
+    return _created(*await accounts.create_key_for(conn, actor, email, new))
 
 
 async def revoke_key_of(
     conn: AsyncConnection, caller: Principal, actor: Actor, key_id: str, *, own_only: bool = False
 ) -> KeyOut:
-    return KeyOut.of(
-        await key_changes.revoke_key_of(conn, caller, actor, key_id, own_only=own_only)
-    )
+    return KeyOut.of(await accounts.revoke_key_of(conn, caller, actor, key_id, own_only=own_only))
 
 
 @router.get("/{key_id}")
@@ -60,7 +56,7 @@ async def rotate(
     A session must have proved its password recently (`POST /api/session/reauthenticate`)."""
     rotation = Rotation(grace_s=body.grace_s)
     async with db.begin() as conn:
-        return _created(*await key_changes.rotate_key_of(conn, caller, actor, key_id, rotation))
+        return _created(*await accounts.rotate_key_of(conn, caller, actor, key_id, rotation))
 
 
 @router.put("/{key_id}/allowed-ips")
@@ -69,5 +65,5 @@ async def allow_ips(
 ) -> KeyOut:
     """Restrict the key to these addresses or CIDR blocks (null: anywhere)."""
     async with db.begin() as conn:
-        key = await key_changes.allow_ips_of(conn, caller, actor, key_id, body.allowed_ips)
+        key = await accounts.allow_ips_of(conn, caller, actor, key_id, body.allowed_ips)
     return KeyOut.of(key)

@@ -1,4 +1,4 @@
-"""Rate limits and spend quotas through the management API (`limits/access.py` decides who
+"""Rate limits and spend quotas through the management API (`limits/services.py` decides who
 may): an operator sets any subject's; an org admin those of their organization's
 members and keys, and those for each end user of its application (`end_user`, by the
 organization's id); not the organization's own, which the operator grants."""
@@ -10,9 +10,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from aisonar.limits.access import SubjectLimits, change_limits_of, limits_of
 from aisonar.limits.models import Subject, SubjectKind
-from aisonar.limits.services import parse_changes
+from aisonar.limits.services import SubjectLimits, change_limits_of, limits_of, parse_changes
 from aisonar.web.deps import Acting, Caller, Engine
 
 router = APIRouter(prefix="/api/limits", tags=["limits"])

@@ -9,9 +9,8 @@ from typing import Annotated, Any, Self
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts import listing, tokens
 from aisonar.accounts import services as accounts
-from aisonar.accounts.membership import update_user
+from aisonar.accounts.services import update_user
 from aisonar.api import paging
 from aisonar.api.keys import create_key_for, revoke_key_of
 from aisonar.api.paging import After, Limit
@@ -26,10 +25,17 @@ from aisonar.api.schemas import (
 )
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_, Language
-from aisonar.notify.notices import SECURITY_KINDS, Notice, inbox
-from aisonar.notify.notices import Channel as NoticeChannel
-from aisonar.notify.preferences import Preferences, preferences, set_preferences
-from aisonar.notify.reading import mark_read, reading
+from aisonar.notify.services import (
+    SECURITY_KINDS,
+    Notice,
+    Preferences,
+    inbox,
+    mark_read,
+    preferences,
+    reading,
+    set_preferences,
+)
+from aisonar.notify.services import Channel as NoticeChannel
 from aisonar.web.balances import BalanceOut, balance_of
 from aisonar.web.deps import Acting, Caller, Engine, RecentlyAuthenticated, Services
 from aisonar.web.ids import RowId
@@ -72,7 +78,7 @@ async def my_keys(
     """Their keys, revoked ones too, oldest first; paged like `/api/users/{id}/keys`."""
     async with db.connect() as conn:
         page = paging.page(after, limit)
-        found = await listing.keys_page(conn, page, user_id=caller.user_id)
+        found = await accounts.keys_page(conn, page, user_id=caller.user_id)
     shown = paging.cut(found, limit, response, "/api/me/keys", lambda key: key.id)
     return [KeyOut.of(key) for key in shown]
 
@@ -95,7 +101,7 @@ async def my_tokens(
 ) -> list[TokenOut]:
     """Their access tokens, revoked ones too, oldest first; paged like `/api/me/keys`."""
     async with db.connect() as conn:
-        found = await tokens.list_tokens(conn, caller.user_id, paging.page(after, limit))
+        found = await accounts.list_tokens(conn, caller.user_id, paging.page(after, limit))
     shown = paging.cut(found, limit, response, "/api/me/tokens", lambda token: token.id)
     return [TokenOut.of(token) for token in shown]
 
@@ -107,7 +113,7 @@ async def create_my_token(
     """A personal access token for the management API, its secret shown once. A session
     must have proved its password recently (`POST /api/session/reauthenticate`)."""
     async with db.begin() as conn:
-        token, secret = await tokens.create_token(
+        token, secret = await accounts.create_token(
             conn, caller.email, name=body.name, expires_at=body.expires_at, actor=actor
         )
     return TokenCreated(**TokenOut.of(token).model_dump(), secret=secret)
@@ -116,7 +122,7 @@ async def create_my_token(
 @router.delete("/tokens/{token_id}")
 async def revoke_my_token(caller: Caller, actor: Acting, db: Engine, token_id: str) -> TokenOut:
     async with db.begin() as conn:
-        revoked = await tokens.revoke_token(conn, token_id, caller.user_id, actor=actor)
+        revoked = await accounts.revoke_token(conn, token_id, caller.user_id, actor=actor)
         return TokenOut.of(revoked)
 
 

@@ -10,15 +10,12 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts.access import administered_org
+from aisonar.accounts.services import administered_org
 from aisonar.api import paging
 from aisonar.api.paging import After
-from aisonar.billing import codes, recharges
-from aisonar.billing.codes import AmountText
-from aisonar.billing.ledger import LedgerEntry
-from aisonar.billing.money import format_amount
-from aisonar.billing.recharges import NoteText, ReferenceText
-from aisonar.exports import ExportFormat
+from aisonar.billing import services as billing
+from aisonar.billing.services import AmountText, LedgerEntry, NoteText, ReferenceText, format_amount
+from aisonar.exports.services import ExportFormat
 from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
 from aisonar.web.downloads import ledger_export, usage_export
 
@@ -81,10 +78,10 @@ async def recharge(
 ) -> LedgerEntryOut:
     """Credit the organization; usable on this server at once, on the others within a
     second."""
-    credit = recharges.Recharge(**body.model_dump())
+    credit = billing.Recharge(**body.model_dump())
     store = running.billing.store
     return LedgerEntryOut.of(
-        await recharges.recharge_org(running.engine, store, actor, org_id, credit)
+        await billing.recharge_org(running.engine, store, actor, org_id, credit)
     )
 
 
@@ -93,7 +90,7 @@ async def create_codes(
     caller: Operator, actor: Acting, db: Engine, body: CodeRequest
 ) -> CodeBatchOut:
     async with db.begin() as conn:
-        batch = await codes.create_codes(
+        batch = await billing.create_codes(
             conn, amount=body.amount, count=body.count, expires_at=body.expires_at, actor=actor
         )
     return CodeBatchOut(
@@ -113,7 +110,7 @@ class CodeBatchStandingOut(BaseModel):
     expires_at: datetime | None
 
     @classmethod
-    def of(cls, standing: codes.BatchStanding) -> Self:
+    def of(cls, standing: billing.BatchStanding) -> Self:
         fields = {name: getattr(standing, name) for name in cls.model_fields}
         return cls(**fields | {"amount": format_amount(standing.amount)})
 
@@ -139,19 +136,19 @@ async def list_code_batches(
     many still can be; `limit` of them (50 by default), the next page's address in the
     `Link` header (`rel="next"`)."""
     async with db.connect() as conn:
-        found = await codes.list_batches(conn, limit=limit + 1, after=after)
+        found = await billing.list_batches(conn, limit=limit + 1, after=after)
     shown = paging.cut(found, limit, response, "/api/codes/batches", _batch)
     return [CodeBatchStandingOut.of(standing) for standing in shown]
 
 
-def _batch(standing: codes.BatchStanding) -> str:
+def _batch(standing: billing.BatchStanding) -> str:
     return standing.batch
 
 
 @router.get("/api/codes/batches/{batch}")
 async def get_code_batch(caller: Operator, db: Engine, batch: str) -> CodeBatchStandingOut:
     async with db.connect() as conn:
-        return CodeBatchStandingOut.of(await codes.get_batch(conn, batch))
+        return CodeBatchStandingOut.of(await billing.get_batch(conn, batch))
 
 
 @router.post("/api/codes/batches/{batch}/revoke")
@@ -161,8 +158,8 @@ async def revoke_code_batch(
     """Every code of the batch that can still be redeemed expires now; credit already
     redeemed stays. Audited."""
     async with db.begin() as conn:
-        revoked = await codes.revoke_batch(conn, batch, actor=actor)
-        standing = await codes.get_batch(conn, batch)
+        revoked = await billing.revoke_batch(conn, batch, actor=actor)
+        standing = await billing.get_batch(conn, batch)
     return CodeBatchRevoked(revoked=revoked, batch=CodeBatchStandingOut.of(standing))
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from aisonar.api import paging
 from aisonar.api.me import NoticeOut
-from aisonar.notify.notices import list_notices
+from aisonar.notify.services import list_notices
 from aisonar.web.deps import Engine, Operator
 from aisonar.web.ids import RowId
 

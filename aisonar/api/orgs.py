@@ -7,13 +7,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import listing, organizations
 from aisonar.accounts import services as accounts
-from aisonar.accounts.access import administered_org, visible_org
-from aisonar.accounts.listing import UserSearch
-from aisonar.accounts.members import NewMember, add_member_and_invite
 from aisonar.accounts.models import Organization, User
-from aisonar.accounts.organizations import NewOrg, OrgSettings
+from aisonar.accounts.services import (
+    NewMember,
+    NewOrg,
+    OrgSettings,
+    UserSearch,
+    add_member_and_invite,
+    administered_org,
+    visible_org,
+)
 from aisonar.api import paging
 from aisonar.api.paging import After, Limit
 from aisonar.api.schemas import OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
@@ -40,7 +44,7 @@ async def list_orgs(
         if not caller.is_operator:
             org = await accounts.get_org(conn, caller.org_id)
             return [] if after is not None else [await _out(conn, org)]
-        found = await listing.orgs_page(conn, paging.page(after, limit))
+        found = await accounts.orgs_page(conn, paging.page(after, limit))
     shown = paging.cut(found, limit, response, "/api/orgs", lambda row: row[0].id)
     return [OrgOut.of(org, models) for org, models in shown]
 
@@ -49,7 +53,7 @@ async def list_orgs(
 async def create_org(caller: Operator, actor: Acting, db: Engine, body: OrgCreate) -> OrgOut:
     async with db.begin() as conn:
         new = NewOrg(name=body.name, plan=body.plan, models=body.models)
-        return await _out(conn, await organizations.create_org(conn, actor, new))
+        return await _out(conn, await accounts.add_org(conn, actor, new))
 
 
 @router.get("/{org_id}")
@@ -78,7 +82,7 @@ async def org_users(
     async with db.connect() as conn:
         org = await administered_org(conn, caller, org_id)
         members = UserSearch(org_id=org.id)
-        found = await listing.users_page(conn, paging.page(after, limit), members)
+        found = await accounts.users_page(conn, paging.page(after, limit), members)
     path = f"/api/orgs/{org.id}/users"
     return [UserOut.of(user) for user in paging.cut(found, limit, response, path, _id)]
 
@@ -126,6 +130,4 @@ async def change_org(
     cleared = {name for name in body.model_fields_set & nullable if getattr(body, name) is None}
     change = OrgSettings(**body.model_dump(), cleared=frozenset(cleared))
     async with db.begin() as conn:
-        return await _out(
-            conn, await organizations.change_org_settings(conn, actor, org_id, change)
-        )
+        return await _out(conn, await accounts.change_org_settings(conn, actor, org_id, change))

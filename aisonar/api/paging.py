@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 
-from aisonar.accounts.listing import Page
+from aisonar.accounts.services import Page
 
 Row = TypeVar("Row")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel
 
-from aisonar.accounts.forgotten_password import ask_for_reset, complete_reset, send_reset_mail
+from aisonar.accounts.services import ask_for_reset, complete_reset, send_reset_mail
 from aisonar.web.deps import Config, Mailer, Services, client_ip
 from aisonar.web.inputs import ResetConfirm, ResetRequest
 

@@ -12,11 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from aisonar.accounts.access import reachable_user
 from aisonar.accounts.models import User
-from aisonar.accounts.principal import Principal
-from aisonar.exports.personal.models import Exported
-from aisonar.exports.personal.requests import count_export, own_export
+from aisonar.accounts.services import Principal, reachable_user
+from aisonar.exports.services import Exported, count_export, own_export
 from aisonar.i18n import N_
 from aisonar.store.roles import Role
 from aisonar.web.archives import archive_download

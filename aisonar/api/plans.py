@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts.plans import PlanInfo, list_plans, set_plan_retention
+from aisonar.accounts.services import PlanInfo, list_plans, set_plan_retention
 from aisonar.web.deps import Acting, Engine, Operator
 
 router = APIRouter(prefix="/api/plans", tags=["plans"])

@@ -14,17 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
-from aisonar.privacy.acknowledgements import PolicyStanding, acknowledge, standings
-from aisonar.privacy.policies import (
+from aisonar.privacy.services import (
     MAX_BODY_CHARS,
     MAX_TITLE_CHARS,
     Policy,
     PolicyKind,
+    PolicyStanding,
+    acknowledge,
     announce,
     current_policies,
     current_policy,
     policy_kind,
     publish_policy,
+    standings,
 )
 from aisonar.web.deps import Acting, Caller, Engine, Operator
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts.reauthentication import prove_password
+from aisonar.accounts.services import prove_password
 from aisonar.i18n import N_
 from aisonar.web.deps import Caller, Config, Services, Session, client_ip
 from aisonar.web.errors import Unauthenticated

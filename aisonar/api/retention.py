@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from aisonar.alerts.history import forget_before
-from aisonar.analytics.page_views import delete_views_before
+from aisonar.alerts.services import forget_before
+from aisonar.analytics.services import delete_views_before
 from aisonar.clock import as_utc, utcnow
-from aisonar.usage.retention import RetentionPolicy, run_retention
+from aisonar.usage.services import RetentionPolicy, run_retention
 from aisonar.web.deps import Acting, Config, Engine, Operator
 
 router = APIRouter(prefix="/api/retention", tags=["retention"])

@@ -7,12 +7,18 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.accounts.key_changes import GraceSeconds
-from aisonar.accounts.members import EmailText, NameText, PasswordText
 from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, User
-from aisonar.accounts.organizations import OrgName, RetentionDays, Threshold
-from aisonar.accounts.tokens import AccessToken
-from aisonar.billing.money import format_amount
+from aisonar.accounts.services import (
+    AccessToken,
+    EmailText,
+    GraceSeconds,
+    NameText,
+    OrgName,
+    PasswordText,
+    RetentionDays,
+    Threshold,
+)
+from aisonar.billing.services import format_amount
 from aisonar.i18n import Language
 from aisonar.store.roles import Role
 

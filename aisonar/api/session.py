@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.login import change_password
-from aisonar.accounts.sessions import COOKIE_NAME, end_session
+from aisonar.accounts.services import COOKIE_NAME, change_password, end_session
 from aisonar.api.schemas import UserOut
 from aisonar.i18n import N_
 from aisonar.web.deps import Acting, Caller, Config, Engine, Services, Session

@@ -12,42 +12,32 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from aisonar.analytics.page_views import (
+from aisonar.analytics.services import (
     PageView,
-    count_view,
-    country_of,
-    page_path,
-    referrer_domain,
-)
-from aisonar.analytics.site_reports import SiteBy, SiteViews, day_range, site_views
-from aisonar.analytics.tracking import (
     PrivacySignals,
+    SiteBy,
+    SiteViews,
+    admit_page_view,
+    classify,
+    count_view,
     counted,
+    country_of,
+    day_range,
+    page_path,
     person_allows_counting,
+    referrer_domain,
+    site_views,
     visitor_allows_counting,
 )
-from aisonar.analytics.user_agents import classify
 from aisonar.clock import utcnow
-from aisonar.config import Settings, split_list
-from aisonar.errors import Throttled
+from aisonar.config import split_list
 from aisonar.gateway.asgi import PEER
-from aisonar.gateway.services import GatewayServices
-from aisonar.i18n import N_
-from aisonar.limits.store import RateCheck
-from aisonar.limits.throttle import count_one
-from aisonar.privacy.cookies import consent_choice
+from aisonar.privacy.services import consent_choice
 from aisonar.web.cookie_consent import ConsentCookie
 from aisonar.web.deps import Config, Engine, Operator, Services, Session, client_ip
 from aisonar.web.same_origin import refuse_cross_site
 
 router = APIRouter(tags=["privacy"])
-
-_MINUTE_S = 60.0
-
-
-class TooManyPageViews(Throttled):
-    code = "too_many_page_views"
-    refusal = N_("Too many page views from this address; try again in {seconds} s.")
 
 
 class PageViewIn(BaseModel):
@@ -56,19 +46,6 @@ class PageViewIn(BaseModel):
     path: str = Field(min_length=1, max_length=2000)
     # `document.referrer`: only its host is kept, and not even that when it is this site.
     referrer: str | None = Field(default=None, max_length=2000)
-
-
-async def _admit(running: GatewayServices, settings: Settings, ip: str | None) -> None:
-    if ip is None:
-        return
-    check = RateCheck(
-        "page views from the address",
-        f"pageview:ip:{ip}",
-        settings.site_pageviews_per_ip_per_minute,
-        _MINUTE_S,
-        1,
-    )
-    await count_one(running.limiter.store, [check], TooManyPageViews)
 
 
 def _peer(request: Request) -> str | None:
@@ -93,7 +70,9 @@ async def page_view(
     """Count a view of a console page, if the visitor consented to analytics (the
     consent cookie), sends neither `DNT: 1` nor `Sec-GPC: 1`, is not a bot, and, when
     signed in, has not withdrawn their consent. 204 either way."""
-    await _admit(running, settings, client_ip(request))
+    await admit_page_view(
+        running.limiter.store, settings.site_pageviews_per_ip_per_minute, client_ip(request)
+    )
     path = page_path(body.path, split_list(settings.site_analytics_paths))
     signals = PrivacySignals.of(request.headers)
     if not visitor_allows_counting(consent_choice(cookie), signals):

@@ -9,10 +9,14 @@ from typing import Annotated, Self
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from aisonar.accounts.access import administered_org
-from aisonar.billing.ledger import LedgerKind
-from aisonar.billing.money import format_amount
-from aisonar.billing.statements import MAX_MONTHS, Statement, recent_statements
+from aisonar.accounts.services import administered_org
+from aisonar.billing.services import (
+    MAX_MONTHS,
+    LedgerKind,
+    Statement,
+    format_amount,
+    recent_statements,
+)
 from aisonar.web.deps import Caller, Engine
 
 router = APIRouter(tags=["money"])

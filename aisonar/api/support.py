@@ -22,7 +22,7 @@ from aisonar.support.models import (
     SupportStatus,
     SupportThread,
 )
-from aisonar.support.own_requests import open_own_request, write_in_own_request
+from aisonar.support.services import open_own_request, write_in_own_request
 from aisonar.web.deps import Acting, Caller, Config, Operator, Services
 from aisonar.web.inputs import SupportMessageIn, SupportOpen
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from aisonar.accounts import listing
-from aisonar.accounts.access import reachable_user
-from aisonar.accounts.members import MemberChange, change_member, invite_again
+from aisonar.accounts import services as accounts
 from aisonar.accounts.models import ApiKey
+from aisonar.accounts.services import MemberChange, change_member, invite_again, reachable_user
 from aisonar.api import paging
 from aisonar.api.invitations import Invitation
 from aisonar.api.keys import create_key_for
@@ -38,7 +37,7 @@ async def user_keys(
     """Their keys, revoked ones too, oldest first."""
     async with db.connect() as conn:
         user = await reachable_user(conn, caller, user_id)
-        found = await listing.keys_page(conn, paging.page(after, limit), user_id=user.id)
+        found = await accounts.keys_page(conn, paging.page(after, limit), user_id=user.id)
     path = f"/api/users/{user.id}/keys"
     return [KeyOut.of(key) for key in paging.cut(found, limit, response, path, _id)]
 

@@ -11,15 +11,14 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.access import administered_org
-from aisonar.accounts.principal import Principal
+from aisonar.accounts.services import Principal, administered_org
 from aisonar.api import paging
 from aisonar.api.paging import After, Limit
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
-from aisonar.notify import webhooks
+from aisonar.notify import services as notify
 from aisonar.notify.models import Delivery, WebhookEndpoint
-from aisonar.notify.webhook_client import send_ping
+from aisonar.notify.services import send_ping
 from aisonar.web.deps import Acting, Box, Caller, Config, Engine
 from aisonar.web.errors import Forbidden
 from aisonar.web.ids import RowId
@@ -86,7 +85,7 @@ class TestOut(BaseModel):
 async def _administered_endpoint(
     conn: AsyncConnection, caller: Principal, endpoint_id: str
 ) -> WebhookEndpoint:
-    endpoint = await webhooks.get_endpoint(conn, endpoint_id)
+    endpoint = await notify.get_endpoint(conn, endpoint_id)
     if not caller.administers(endpoint.org_id):
         if caller.org_id == endpoint.org_id:
             raise Forbidden(N_("Only the organization's admins may do this."))
@@ -108,7 +107,7 @@ async def list_webhooks(
     page = paging.page(after, limit)
     async with db.connect() as conn:
         await administered_org(conn, caller, org_id)
-        found = await webhooks.list_endpoints(conn, org_id, after=page.after, limit=page.limit)
+        found = await notify.list_endpoints(conn, org_id, after=page.after, limit=page.limit)
     path = f"/api/orgs/{org_id}/webhooks"
     return [WebhookOut.of(endpoint) for endpoint in paging.cut(found, limit, response, path, _id)]
 
@@ -125,7 +124,7 @@ async def create_webhook(
     signed as Standard Webhooks specifies."""
     async with db.begin() as conn:
         await administered_org(conn, caller, org_id)
-        endpoint, secret = await webhooks.create_endpoint(
+        endpoint, secret = await notify.create_endpoint(
             conn,
             box,
             org_id,
@@ -148,7 +147,7 @@ async def delete_webhook(caller: Caller, actor: Acting, db: Engine, endpoint_id:
     """Stop sending to it; its delivery log stays readable by operators' exports."""
     async with db.begin() as conn:
         await _administered_endpoint(conn, caller, endpoint_id)
-        return WebhookOut.of(await webhooks.delete_endpoint(conn, endpoint_id, actor=actor))
+        return WebhookOut.of(await notify.delete_endpoint(conn, endpoint_id, actor=actor))
 
 
 @router.post("/api/webhooks/{endpoint_id}/rotate-secret")
@@ -158,7 +157,7 @@ async def rotate_webhook_secret(
     """A new signing secret, used from the next delivery on; shown once."""
     async with db.begin() as conn:
         await _administered_endpoint(conn, caller, endpoint_id)
-        return SecretOut(secret=await webhooks.rotate_secret(conn, box, endpoint_id, actor=actor))
+        return SecretOut(secret=await notify.rotate_secret(conn, box, endpoint_id, actor=actor))
 
 
 @router.get("/api/webhooks/{endpoint_id}/deliveries")
@@ -173,7 +172,7 @@ async def webhook_deliveries(
     and the last answer."""
     async with db.connect() as conn:
         await _administered_endpoint(conn, caller, endpoint_id)
-        log = await webhooks.delivery_log(conn, endpoint_id, before_id=before_id, limit=limit)
+        log = await notify.delivery_log(conn, endpoint_id, before_id=before_id, limit=limit)
     return [DeliveryOut.of(delivery) for delivery in log]
 
 
@@ -184,7 +183,7 @@ async def test_webhook(
     """Send a signed `ping` to the endpoint now and report its answer."""
     async with db.connect() as conn:
         endpoint = await _administered_endpoint(conn, caller, endpoint_id)
-        secret = await webhooks.endpoint_secret(conn, box, endpoint_id)
+        secret = await notify.endpoint_secret(conn, box, endpoint_id)
     outcome = await send_ping(
         endpoint.url,
         secret,

@@ -1,17 +1,21 @@
 """The append-only audit log: recorded in the transaction of the change it describes,
-so an action and its entry are written together or not at all; never updated."""
+so an action and its entry are written together or not at all; never updated. Read by
+who may (`audit_scope`): operators every entry, an organization's admins their
+organization's, anyone else nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import Actor, AuditEntry, Changes
 from aisonar.clock import as_utc, utcnow
+from aisonar.errors import Forbidden
+from aisonar.i18n import N_
 from aisonar.store.tables import audit_log
 
 _LIST_LIMIT = 1000
@@ -136,3 +140,25 @@ async def list_entries(
     if before_id is not None:
         query = query.where(audit_log.c.id < before_id)
     return [entry_of(row) for row in await conn.execute(query)]
+
+
+# Who reads which part of the log, for every front end (the API, the console).
+class Reader(Protocol):
+    """The signed-in person reading the log (accounts' Principal, which audit sits below)."""
+
+    @property
+    def is_operator(self) -> bool: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    def administers(self, org_id: str) -> bool: ...
+
+
+def audit_scope(reader: Reader) -> str | None:
+    """The organization whose entries the reader sees (None: every entry)."""
+    if reader.is_operator:
+        return None
+    if reader.administers(reader.org_id):
+        return reader.org_id
+    raise Forbidden(N_("Only operators and organization admins may read the audit log."))

@@ -1,7 +1,7 @@
 """Upstream channels: a provider account and the models it serves (the `channels` table,
 `models`, with the circuit breaker's `ChannelState`), model names and `*` patterns
-(`model_names`), creating, listing and loading them with their keys sealed (`services`),
-and operators' changes to them (`changes`).
+(`model_names`), creating, listing and loading them with their keys sealed, and
+operators' changes to them (`services`).
 
 It may import the layers below it: `audit` and the base (`store`, `crypto`, `errors`,
 `clock`, `i18n`). Used by the gateway (routing, failover), `observability`, `accounts`

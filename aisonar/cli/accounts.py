@@ -9,9 +9,8 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services
-from aisonar.accounts.membership import set_org_plan, update_user
 from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, User
-from aisonar.accounts.plans import set_org_retention
+from aisonar.accounts.services import set_org_plan, set_org_retention, update_user
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
 from aisonar.cli.output import as_record, emit, emit_one, emit_with_secret

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name
 from aisonar.alerts import services as alerts
-from aisonar.alerts.history import firings
 from aisonar.alerts.models import (
     PERCENTILES,
     SOURCES,
@@ -21,6 +20,7 @@ from aisonar.alerts.models import (
     Firing,
     RuleSettings,
 )
+from aisonar.alerts.services import firings
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, run_in_database
 from aisonar.cli.output import as_record, emit, emit_one

@@ -13,7 +13,7 @@ from aisonar.audit.services import list_entries
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
-from aisonar.exports.audit import export_audit
+from aisonar.exports.services import export_audit
 
 AUDIT_COLUMNS = ("id", "at", "actor", "ip", "action", "object_kind", "object_id", "changes")
 

@@ -8,25 +8,36 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.markups import Markup, list_markups, set_org_markup, set_plan_markup
-from aisonar.accounts.services import get_org_by_name
+from aisonar.accounts.services import (
+    Markup,
+    get_org_by_name,
+    list_markups,
+    set_org_markup,
+    set_plan_markup,
+)
 from aisonar.audit.models import COMMAND_LINE
-from aisonar.billing import ledger
-from aisonar.billing.codes import CodeBatch, create_codes
-from aisonar.billing.ledger import LedgerEntry, LedgerKind, NewEntry
-from aisonar.billing.money import format_amount, parse_amount
-from aisonar.billing.prices import (
+from aisonar.billing.services import (
     BilledPrice,
+    CodeBatch,
+    LedgerEntry,
+    LedgerKind,
+    NewEntry,
     OperatorPrice,
     billed_price,
+    create_codes,
+    credit,
+    durable_balance,
+    format_amount,
+    held_in_redis,
     list_operator_prices,
+    parse_amount,
+    set_low_balance_threshold,
     set_price,
 )
-from aisonar.billing.store import DurableBalance
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit, emit_one
-from aisonar.exports.ledger import export_ledger
+from aisonar.exports.services import export_ledger
 
 OPERATOR_ACTOR = "operator (command line)"
 PRICE_COLUMNS = ("model", "input", "cached_input", "cache_write", "output", "version")
@@ -73,7 +84,7 @@ def balance_recharge(
             reference,
             idempotency_key,
         )
-        return await ledger.credit(conn, org.id, entry, actor=COMMAND_LINE)
+        return await credit(conn, org.id, entry, actor=COMMAND_LINE)
 
     entry = run_in_database(work)
     emit_one(
@@ -96,8 +107,8 @@ def balance_show(org_name: str, as_json: bool) -> None:
 
     async def work(conn: AsyncConnection) -> BalanceView:
         org = await get_org_by_name(conn, org_name)
-        durable = await ledger.durable_balance(conn, org.id)
-        held = await _held_in_redis(settings.redis_url, org.id) if settings.redis_url else 0
+        durable = await durable_balance(conn, org.id)
+        held = await held_in_redis(settings.redis_url, org.id) if settings.redis_url else 0
         return BalanceView(
             org.name,
             format_amount(durable.balance),
@@ -107,21 +118,6 @@ def balance_show(org_name: str, as_json: bool) -> None:
         )
 
     emit_one(run_in_database(work), as_json=as_json)
-
-
-async def _held_in_redis(url: str, org_id: str) -> int:
-    """Holds live only in the gateway; with Redis they can be read from here too."""
-    from aisonar.billing.redis_store import RedisBalanceStore
-
-    async def unused_loader(_: str) -> DurableBalance:
-        raise AssertionError("not loading")
-
-    store = RedisBalanceStore(url, unused_loader, hold_ttl_s=1)
-    try:
-        live = await store.live(org_id)
-        return live.held if live else 0
-    finally:
-        await store.close()
 
 
 @click.command("ledger")
@@ -268,7 +264,7 @@ def balance_threshold(org_name: str, amount: str) -> None:
 
     async def work(conn: AsyncConnection) -> None:
         org = await get_org_by_name(conn, org_name)
-        await ledger.set_low_balance_threshold(conn, org.id, units, actor=COMMAND_LINE)
+        await set_low_balance_threshold(conn, org.id, units, actor=COMMAND_LINE)
 
     run_in_database(work)
     click.echo(f"low-balance threshold of {org_name} is {format_amount(units)}")

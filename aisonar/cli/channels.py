@@ -21,7 +21,7 @@ from aisonar.channels.models import (
     ChannelWithSecret,
     Provider,
 )
-from aisonar.channels.options import default_base_url, parse_options
+from aisonar.channels.services import default_base_url, parse_options
 from aisonar.cli.context import json_option, load_settings, run_in_database, secret_box
 from aisonar.cli.output import as_record, emit, emit_one
 from aisonar.crypto import SecretBox

@@ -13,10 +13,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.passwords import hash_password
-from aisonar.billing import ledger
-from aisonar.billing.ledger import LedgerKind, NewEntry
-from aisonar.billing.money import parse_amount
+from aisonar.accounts.services import hash_password
+from aisonar.billing.services import LedgerKind, NewEntry, credit, parse_amount
 from aisonar.channels import services as channels
 from aisonar.cli.demo_vertex import demo_vertex_key
 from aisonar.config import Settings
@@ -93,7 +91,7 @@ async def prepare_demo(conn: AsyncConnection, settings: Settings, upstream_root:
     # Look before creating: a failed INSERT would abort the whole transaction on PostgreSQL.
     if DEMO_ORG not in {org.name for org in await accounts.list_orgs(conn)}:
         org = await accounts.create_org(conn, DEMO_ORG)
-        await ledger.credit(
+        await credit(
             conn,
             org.id,
             NewEntry(LedgerKind.RECHARGE, parse_amount(DEMO_CREDIT), "demo", "demo credit"),

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
-from aisonar.exports import EXPORT_FORMATS
+from aisonar.exports.services import EXPORT_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 

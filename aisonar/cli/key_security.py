@@ -9,7 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.models import ApiKey
-from aisonar.accounts.rotation import rotate_key, set_allowed_ips
+from aisonar.accounts.services import rotate_key, set_allowed_ips
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, run_in_database, split_list
 from aisonar.cli.output import emit_one, emit_with_secret

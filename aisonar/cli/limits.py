@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import COMMAND_LINE
-from aisonar.billing.money import format_amount
+from aisonar.billing.services import format_amount
 from aisonar.cli.context import json_option, run_in_database
 from aisonar.cli.output import emit, emit_one
 from aisonar.clock import utcnow
@@ -31,9 +31,8 @@ from aisonar.limits.services import (
     parse_changes,
     resolve_subject,
     set_limits,
+    spent_this_period,
 )
-from aisonar.limits.spend import PERIODS
-from aisonar.limits.spent import spent_in_period
 
 F = TypeVar("F", bound=Callable[..., Any])
 EFFECTIVE_COLUMNS = ("dimension", "limit", "spent", "level", "subject")
@@ -114,8 +113,7 @@ async def _effective(conn: AsyncConnection, effective: EffectiveLimits) -> list[
         # user: no one subject has spent.
         per_subject = level.counted.kind not in (SubjectKind.PLAN, SubjectKind.END_USER)
         if dimension in SPEND_DIMENSIONS and per_subject:
-            period = PERIODS[dimension](now)
-            spent = format_amount(await spent_in_period(conn, level.counted, period))
+            spent = format_amount(await spent_this_period(conn, level.counted, dimension, now))
         rows.append(
             {
                 "dimension": dimension,

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts.services import get_org_by_name
 from aisonar.cli.context import json_option, run_in_database
 from aisonar.cli.output import emit
-from aisonar.notify.notices import Notice, list_notices
+from aisonar.notify.services import Notice, list_notices
 
 
 @click.group()

@@ -14,7 +14,7 @@ from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, run_in_database
 from aisonar.cli.output import as_record, emit, emit_one
 from aisonar.errors import AISonarError
-from aisonar.privacy.policies import Policy, PolicyKind, announce, list_policies, publish_policy
+from aisonar.privacy.services import Policy, PolicyKind, announce, list_policies, publish_policy
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 

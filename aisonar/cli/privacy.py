@@ -19,17 +19,15 @@ from aisonar.accounts.services import get_org_by_name, get_user_by_email
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, run_in_database
 from aisonar.cli.output import emit, emit_one
-from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
-from aisonar.exports.personal.archive import record_export, write_archive
-from aisonar.exports.personal.models import Exported
-from aisonar.notify.sender import configured_mail
-from aisonar.privacy.end_users import forget_end_user
-from aisonar.privacy.erasure_job import erase_request
-from aisonar.privacy.requests import (
+from aisonar.exports.services import Exported, export_personal_data
+from aisonar.notify.services import configured_mail
+from aisonar.privacy.services import (
     DeletionRequest,
     DeletionStatus,
     approve_request,
+    erase_request,
+    forget_end_user,
     get_request,
     list_requests,
     reject_request,
@@ -121,9 +119,7 @@ def privacy_forget_end_user(org_name: str, end_user: str, as_json: bool) -> None
 
 async def _export(email: str, file: BinaryIO, conn: AsyncConnection) -> list[str]:
     exported = Exported(await get_user_by_email(conn, email), confidential=True)
-    files = await write_archive(conn, exported, file, utcnow())
-    await record_export(conn, COMMAND_LINE, exported, files)
-    return files
+    return await export_personal_data(conn, exported, file, actor=COMMAND_LINE)
 
 
 @privacy.command("export")

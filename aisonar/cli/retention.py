@@ -8,9 +8,9 @@ import asyncio
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.plans import PlanInfo, list_plans, set_plan_retention
-from aisonar.alerts.history import forget_before
-from aisonar.analytics.page_views import delete_views_before
+from aisonar.accounts.services import PlanInfo, list_plans, set_plan_retention
+from aisonar.alerts.services import forget_before
+from aisonar.analytics.services import delete_views_before
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, parse_time, run_in_database
 from aisonar.cli.output import emit, emit_one
@@ -18,7 +18,7 @@ from aisonar.clock import utcnow
 from aisonar.errors import AISonarError
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
-from aisonar.usage.retention import RetentionPolicy, RetentionReport, run_retention
+from aisonar.usage.services import RetentionPolicy, RetentionReport, run_retention
 
 PLAN_COLUMNS = ("name", "retention_days", "markup")
 

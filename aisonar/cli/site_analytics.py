@@ -7,7 +7,7 @@ from datetime import date
 import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.analytics.site_reports import SiteBy, SiteViews, day_range, site_views
+from aisonar.analytics.services import SiteBy, SiteViews, day_range, site_views
 from aisonar.cli.context import json_option, run_in_database
 from aisonar.cli.output import emit
 from aisonar.clock import utcnow

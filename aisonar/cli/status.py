@@ -11,7 +11,7 @@ import orjson
 
 from aisonar.cli.context import json_option, load_settings
 from aisonar.config import Settings
-from aisonar.observability.system_status import aisonar_version, database_status, redis_status
+from aisonar.observability.services import aisonar_version, database_status, redis_status
 from aisonar.store.engine import create_engine
 
 

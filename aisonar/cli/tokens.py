@@ -6,8 +6,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts import tokens
-from aisonar.accounts.tokens import AccessToken
+from aisonar.accounts.services import AccessToken
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.output import emit, emit_one, emit_with_secret
@@ -30,7 +29,7 @@ def token_create(email: str, name: str, expires: str | None, as_json: bool) -> N
     expires_at = parse_time(expires, "--expires")
 
     async def work(conn: AsyncConnection) -> tuple[AccessToken, str]:
-        return await tokens.create_token(
+        return await accounts.create_token(
             conn, email, name=name, expires_at=expires_at, actor=COMMAND_LINE
         )
 
@@ -46,7 +45,7 @@ def token_list(email: str, as_json: bool) -> None:
 
     async def work(conn: AsyncConnection) -> list[AccessToken]:
         user = await accounts.get_user_by_email(conn, email)
-        return await tokens.list_tokens(conn, user.id)
+        return await accounts.list_tokens(conn, user.id)
 
     emit(run_in_database(work), TOKEN_COLUMNS, as_json=as_json)
 
@@ -58,6 +57,6 @@ def token_revoke(token_id: str, as_json: bool) -> None:
     """Revoke a token; it stops working at once."""
 
     async def work(conn: AsyncConnection) -> AccessToken:
-        return await tokens.revoke_token(conn, token_id, actor=COMMAND_LINE)
+        return await accounts.revoke_token(conn, token_id, actor=COMMAND_LINE)
 
     emit_one(run_in_database(work), as_json=as_json)

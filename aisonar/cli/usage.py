@@ -8,18 +8,11 @@ import click
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.services import get_org_by_name, get_user_by_email
-from aisonar.analytics.summary import (
-    Filters,
-    GroupBy,
-    Summary,
-    property_filter,
-    summarize,
-    window,
-)
+from aisonar.analytics.services import Filters, GroupBy, Summary, property_filter, summarize, window
 from aisonar.cli.context import json_option, parse_time, run_in_database
 from aisonar.cli.exports import check_destination, export_options, write_export
 from aisonar.cli.output import emit
-from aisonar.exports.usage import export_usage
+from aisonar.exports.services import export_usage
 
 
 @click.group()

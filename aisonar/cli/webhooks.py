@@ -12,10 +12,9 @@ from aisonar.accounts.services import get_org_by_name
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, load_settings, run_in_database, secret_box, split_list
 from aisonar.cli.output import emit, emit_one, emit_with_secret
-from aisonar.notify import webhooks
+from aisonar.notify import services as notify
 from aisonar.notify.models import Delivery, WebhookEndpoint
-from aisonar.notify.outcome import Outcome
-from aisonar.notify.webhook_client import send_ping
+from aisonar.notify.services import Outcome, send_ping
 
 ENDPOINT_COLUMNS = ("id", "url", "kinds", "description", "created_at")
 DELIVERY_COLUMNS = (
@@ -49,7 +48,7 @@ def webhook_create(
 
     async def work(conn: AsyncConnection) -> tuple[WebhookEndpoint, str]:
         org = await get_org_by_name(conn, org_name)
-        return await webhooks.create_endpoint(
+        return await notify.create_endpoint(
             conn,
             box,
             org.id,
@@ -70,7 +69,7 @@ def webhook_list(org_name: str, as_json: bool) -> None:
     """The organization's endpoints."""
 
     async def work(conn: AsyncConnection) -> list[WebhookEndpoint]:
-        return await webhooks.list_endpoints(conn, (await get_org_by_name(conn, org_name)).id)
+        return await notify.list_endpoints(conn, (await get_org_by_name(conn, org_name)).id)
 
     emit(run_in_database(work), ENDPOINT_COLUMNS, as_json=as_json)
 
@@ -82,7 +81,7 @@ def webhook_delete(endpoint_id: str, as_json: bool) -> None:
     """Stop sending to an endpoint; its delivery log stays."""
 
     async def work(conn: AsyncConnection) -> WebhookEndpoint:
-        return await webhooks.delete_endpoint(conn, endpoint_id, actor=COMMAND_LINE)
+        return await notify.delete_endpoint(conn, endpoint_id, actor=COMMAND_LINE)
 
     emit_one(run_in_database(work), as_json=as_json)
 
@@ -95,8 +94,8 @@ def webhook_rotate_secret(endpoint_id: str, as_json: bool) -> None:
     box = secret_box()
 
     async def work(conn: AsyncConnection) -> tuple[WebhookEndpoint, str]:
-        secret = await webhooks.rotate_secret(conn, box, endpoint_id, actor=COMMAND_LINE)
-        return await webhooks.get_endpoint(conn, endpoint_id), secret
+        secret = await notify.rotate_secret(conn, box, endpoint_id, actor=COMMAND_LINE)
+        return await notify.get_endpoint(conn, endpoint_id), secret
 
     endpoint, secret = run_in_database(work)
     emit_with_secret(endpoint, secret, as_json=as_json)
@@ -110,8 +109,8 @@ def webhook_deliveries(endpoint_id: str, limit: int, as_json: bool) -> None:
     """The delivery log, newest first."""
 
     async def work(conn: AsyncConnection) -> list[Delivery]:
-        await webhooks.get_endpoint(conn, endpoint_id)
-        return await webhooks.delivery_log(conn, endpoint_id, limit=limit)
+        await notify.get_endpoint(conn, endpoint_id)
+        return await notify.delivery_log(conn, endpoint_id, limit=limit)
 
     emit(run_in_database(work), DELIVERY_COLUMNS, as_json=as_json)
 
@@ -124,8 +123,8 @@ def webhook_test(endpoint_id: str, as_json: bool) -> None:
     box, settings = secret_box(), load_settings()
 
     async def work(conn: AsyncConnection) -> tuple[WebhookEndpoint, str]:
-        endpoint = await webhooks.get_endpoint(conn, endpoint_id)
-        return endpoint, await webhooks.endpoint_secret(conn, box, endpoint_id)
+        endpoint = await notify.get_endpoint(conn, endpoint_id)
+        return endpoint, await notify.endpoint_secret(conn, box, endpoint_id)
 
     endpoint, secret = run_in_database(work)
     outcome: Outcome = asyncio.run(

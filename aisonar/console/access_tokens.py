@@ -10,9 +10,8 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts import tokens
-from aisonar.accounts.listing import Page
-from aisonar.accounts.throttle import TooManySignIns
+from aisonar.accounts import services as accounts
+from aisonar.accounts.services import Page, TooManySignIns
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import expiry
@@ -46,8 +45,8 @@ async def _tokens_page(
     mine = member.principal.user_id
     newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with db.connect() as conn:
-        count = await tokens.count_tokens(conn, mine)
-        found = await tokens.list_tokens(conn, mine, newest_first)
+        count = await accounts.count_tokens(conn, mine)
+        found = await accounts.list_tokens(conn, mine, newest_first)
     context: dict[str, Any] = {
         "tokens": found,
         "pages": pager(TOKENS_PATH, {}, number, count, PAGE_SIZE),
@@ -61,10 +60,10 @@ async def _tokens_page(
     return response
 
 
-async def own_token(db: Engine, member: MemberVisit, token_id: str) -> tokens.AccessToken:
+async def own_token(db: Engine, member: MemberVisit, token_id: str) -> accounts.AccessToken:
     """One of the person's own tokens; anyone else's is not found, as the API says."""
     async with db.connect() as conn:
-        return await tokens.get_token(conn, token_id, member.principal.user_id)
+        return await accounts.get_token(conn, token_id, member.principal.user_id)
 
 
 @router.get(TOKENS_PATH)
@@ -82,10 +81,10 @@ async def create_token(request: Request, member: Member, db: Engine) -> Response
     form = await checked_form(request, member)
     typed = {name: form.text(name) for name in _FIELDS}
     try:
-        new = tokens.NewToken(name=typed["name"], expires_at=expiry(typed["expires"]))
+        new = accounts.NewToken(name=typed["name"], expires_at=expiry(typed["expires"]))
         await confirm_password(request, member, form)
         async with db.begin() as conn:
-            token, secret = await tokens.create_token(
+            token, secret = await accounts.create_token(
                 conn,
                 member.principal.email,
                 name=new.name,
@@ -121,5 +120,5 @@ async def confirm_revocation(member: Member, db: Engine, token_id: str) -> Respo
 async def revoke_token(request: Request, member: Member, db: Engine, token_id: str) -> Response:
     await checked_form(request, member)
     async with db.begin() as conn:
-        await tokens.revoke_token(conn, token_id, member.principal.user_id, actor=member.actor)
+        await accounts.revoke_token(conn, token_id, member.principal.user_id, actor=member.actor)
     return see_other(TOKENS_PATH)

@@ -1,4 +1,4 @@
-"""The audit log, scoped as `GET /api/audit` scopes it (`audit/access.py`'s
+"""The audit log, scoped as `GET /api/audit` scopes it (`audit/services.py`'s
 `audit_scope`: operators read every entry, an organization's admins their
 organization's, anyone else is refused): filtered by actor, action, object and days,
 newest first, a page at a time (keyset on the entry id); the filtered log downloads as
@@ -17,16 +17,14 @@ from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.listing import org_names
-from aisonar.audit.access import audit_scope
+from aisonar.accounts.services import org_names
 from aisonar.audit.models import AuditEntry
-from aisonar.audit.services import list_entries
+from aisonar.audit.services import audit_scope, list_entries
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.errors import AISonarError, InvalidInput
-from aisonar.exports import ExportFormat
-from aisonar.exports.audit import export_audit
+from aisonar.exports.services import ExportFormat, export_audit
 from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine
 from aisonar.web.downloads import streamed

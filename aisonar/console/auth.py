@@ -9,8 +9,7 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts.sessions import COOKIE_NAME, end_session
-from aisonar.accounts.throttle import TooManySignIns
+from aisonar.accounts.services import COOKIE_NAME, TooManySignIns, end_session
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
@@ -25,7 +24,7 @@ from aisonar.console.validation import invalid as invalid
 from aisonar.console.visit import Member, MemberVisit, Visit, Visitor
 from aisonar.errors import AISonarError, NotFound
 from aisonar.i18n import N_, translations
-from aisonar.privacy.policies import PolicyKind, current_policy
+from aisonar.privacy.services import PolicyKind, current_policy
 from aisonar.web.deps import Config, Services
 from aisonar.web.errors import Unauthenticated
 from aisonar.web.ids import written_id

@@ -12,14 +12,13 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from aisonar.billing.ledger import LedgerEntry, entry_by_id, recent_entries
-from aisonar.billing.statements import recent_statements
+from aisonar.billing.services import LedgerEntry, entry_by_id, recent_entries, recent_statements
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
-from aisonar.exports import ExportFormat
+from aisonar.exports.services import ExportFormat
 from aisonar.gateway.recharge import redeem_for
 from aisonar.i18n import N_
 from aisonar.web.balances import balance_of

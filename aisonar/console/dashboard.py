@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi import Response
 
-from aisonar.analytics.summary import Filters, GroupBy, Summary, summarize, window
-from aisonar.billing.money import format_amount
+from aisonar.analytics.services import Filters, GroupBy, Summary, summarize, window
+from aisonar.billing.services import format_amount
 from aisonar.console.render import page
 from aisonar.console.routing import HOME_PATH, console_router
 from aisonar.console.visit import Member

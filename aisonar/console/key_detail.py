@@ -15,9 +15,8 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts.access import reachable_key
-from aisonar.accounts.key_changes import Rotation, allow_ips_of, rotate_key_of
-from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.accounts.services import Rotation, allow_ips_of, reachable_key, rotate_key_of
+from aisonar.analytics.services import Filters, GroupBy, summarize, window
 from aisonar.clock import utcnow
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import KEY_LABELS, KEYS_PATH, addresses
@@ -29,8 +28,8 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_, translations
-from aisonar.limits.access import change_limits_of, limits_of
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
+from aisonar.limits.services import change_limits_of, limits_of
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Config, Engine
 from aisonar.web.errors import ReauthenticationRequired

@@ -13,11 +13,9 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.accounts import listing
-from aisonar.accounts.access import reachable_key
-from aisonar.accounts.key_changes import NewKey, create_key_for, revoke_key_of
-from aisonar.accounts.listing import Page
+from aisonar.accounts import services as accounts
 from aisonar.accounts.models import KeyScope
+from aisonar.accounts.services import NewKey, Page, create_key_for, reachable_key, revoke_key_of
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.paging import pager
@@ -79,8 +77,8 @@ async def _keys_page(
     mine = member.principal.user_id
     newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with db.connect() as conn:
-        count = await listing.count_keys(conn, user_id=mine)
-        keys = await listing.keys_page(conn, newest_first, user_id=mine)
+        count = await accounts.count_keys(conn, user_id=mine)
+        keys = await accounts.keys_page(conn, newest_first, user_id=mine)
     context: dict[str, Any] = {
         "keys": keys,
         "pages": pager(KEYS_PATH, {}, number, count, PAGE_SIZE),

@@ -19,10 +19,18 @@ from aisonar.console.render import page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import InvalidInput
-from aisonar.notify.notices import SECURITY_KINDS, Channel, Notice, inbox
-from aisonar.notify.preferences import KINDS, preferences, set_preferences
-from aisonar.notify.reading import mark_read, reading
-from aisonar.notify.render import render_notice
+from aisonar.notify.services import (
+    KINDS,
+    SECURITY_KINDS,
+    Channel,
+    Notice,
+    inbox,
+    mark_read,
+    preferences,
+    reading,
+    render_notice,
+    set_preferences,
+)
 from aisonar.web.deps import Config, Engine
 from aisonar.web.ids import RowId, written_id
 

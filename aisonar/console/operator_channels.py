@@ -2,7 +2,7 @@
 weight, enabled, and how this server's circuit breaker sees each, as `GET
 /api/channels/health` says), creating one, changing one, turning one off or on, and the
 one-token test of `POST /api/channels/{name}/test`, its answer shown on the page; through
-the services behind `/api/channels` (`channels/changes.py`, `gateway/channel_checks.py`).
+the services behind `/api/channels` (`channels/services.py`, `gateway/channel_checks.py`).
 An upstream key is written, never shown: its field is a password field, left empty to
 keep the key the channel has."""
 
@@ -17,14 +17,14 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.channels import services as channels
-from aisonar.channels.changes import (
+from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, Provider
+from aisonar.channels.services import (
     ChannelSettings,
     NewChannel,
     add_channel,
     change_channel_named,
+    parse_options,
 )
-from aisonar.channels.models import DEFAULT_BASE_URLS, Channel, Provider
-from aisonar.channels.options import parse_options
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other

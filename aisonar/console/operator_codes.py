@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.billing import codes
+from aisonar.billing import services as billing
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import expiry
 from aisonar.console.render import error_text, page
@@ -23,12 +23,12 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
-from aisonar.exports.spreadsheet import SpreadsheetWriter
+from aisonar.exports.services import SpreadsheetWriter
 from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine, operator
 
 router = console_router()
-_ORDER = TypeAdapter(codes.CodeOrder)
+_ORDER = TypeAdapter(billing.CodeOrder)
 
 CODES_PATH = "/console/operator/codes"
 PAGE_SIZE = 50
@@ -40,7 +40,7 @@ _LABELS: Mapping[str, str] = {
 }
 
 
-def codes_csv(batch: codes.CodeBatch) -> str:
+def codes_csv(batch: billing.CodeBatch) -> str:
     """The batch as a CSV file's text: one code a line, with its amount and expiry."""
     out = io.StringIO()
     writer = SpreadsheetWriter(out)
@@ -63,7 +63,7 @@ async def _codes_page(
 ) -> Response:
     await operator(member.principal)
     async with db.connect() as conn:
-        batches = await codes.list_batches(conn, limit=PAGE_SIZE + 1, after=after)
+        batches = await billing.list_batches(conn, limit=PAGE_SIZE + 1, after=after)
     shown = batches[:PAGE_SIZE]
     older = urlencode({"after": shown[-1].batch}) if len(batches) > PAGE_SIZE else None
     context = {
@@ -104,7 +104,7 @@ async def create_batch(request: Request, member: Member, db: Engine, settings: C
             }
         )
         async with db.begin() as conn:
-            batch = await codes.create_codes(
+            batch = await billing.create_codes(
                 conn,
                 amount=order.amount,
                 count=order.count,
@@ -130,7 +130,7 @@ async def create_batch(request: Request, member: Member, db: Engine, settings: C
 async def confirm_revocation(member: Member, db: Engine, settings: Config, batch: str) -> Response:
     await operator(member.principal)
     async with db.connect() as conn:
-        standing = await codes.get_batch(conn, batch)
+        standing = await billing.get_batch(conn, batch)
     context = {"standing": standing, "currency": settings.currency}
     return page(member, "operator_codes_revoke.html", context)
 
@@ -141,5 +141,5 @@ async def revoke(request: Request, member: Member, db: Engine, batch: str) -> Re
     await operator(member.principal)
     await checked_form(request, member)
     async with db.begin() as conn:
-        await codes.revoke_batch(conn, batch, actor=member.actor)
+        await billing.revoke_batch(conn, batch, actor=member.actor)
     return see_other(f"{CODES_PATH}?{urlencode({'revoked': batch})}")

@@ -15,7 +15,7 @@ from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.listing import Page, org_names, users_by_id
+from aisonar.accounts.services import Page, org_names, users_by_id
 from aisonar.config import Settings
 from aisonar.console.csrf import checked_form
 from aisonar.console.reauthentication import confirm_password, password_needed
@@ -25,19 +25,17 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
-from aisonar.privacy.deciding import (
+from aisonar.privacy.services import (
     Approval,
-    Rejection,
-    approve_deletion_request,
-    decidable,
-    decider_scope,
-    reject_deletion_request,
-)
-from aisonar.privacy.requests import (
     DeletionRequest,
     DeletionStatus,
+    Rejection,
+    approve_deletion_request,
     count_requests,
+    decidable,
+    decider_scope,
     list_requests,
+    reject_deletion_request,
 )
 from aisonar.web.deps import Config, Engine, Mailer, Services
 

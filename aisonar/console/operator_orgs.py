@@ -15,19 +15,19 @@ from urllib.parse import urlencode
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.accounts import listing, organizations
 from aisonar.accounts import services as accounts
-from aisonar.accounts.listing import Page
 from aisonar.accounts.models import Plan
-from aisonar.accounts.organizations import (
+from aisonar.accounts.services import (
     NewOrg,
     OrgSettings,
+    Page,
     PlanRetention,
     change_org_settings,
+    list_plans,
+    set_plan_retention,
 )
-from aisonar.accounts.plans import list_plans, set_plan_retention
-from aisonar.analytics.summary import Filters, GroupBy, summaries_of, window
-from aisonar.billing.money import format_amount
+from aisonar.analytics.services import Filters, GroupBy, summaries_of, window
+from aisonar.billing.services import format_amount
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import model_names
 from aisonar.console.org import month_start, org_path
@@ -83,12 +83,12 @@ async def _orgs_page(
     _, until = window(None, None)
     newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with running.engine.connect() as conn:
-        count = await listing.count_orgs(conn, name=search)
-        shown = [org for org, _ in await listing.orgs_page(conn, newest_first, name=search)]
+        count = await accounts.count_orgs(conn, name=search)
+        shown = [org for org, _ in await accounts.orgs_page(conn, newest_first, name=search)]
         ids = [org.id for org in shown]
         month = Filters(since=month_start(until), until=until, org_ids=tuple(ids))
         spend = await summaries_of(conn, month, GroupBy.ORG, ids)
-        members = await listing.member_counts(conn, ids)
+        members = await accounts.member_counts(conn, ids)
     rows: list[dict[str, Any]] = [
         {"org": org, "spend": spend[org.id], "members": members[org.id]} for org in shown
     ]
@@ -135,7 +135,7 @@ async def create_org(
             }
         )
         async with running.engine.begin() as conn:
-            org = await organizations.create_org(conn, member.actor, new)
+            org = await accounts.add_org(conn, member.actor, new)
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
         message = error_text(error, member.language)
@@ -163,7 +163,7 @@ async def _org_page(
         org = await accounts.get_org(conn, org_id)
         models = await accounts.org_models(conn, org.id)
         plans = {plan.name: plan for plan in await list_plans(conn)}
-        members = await listing.count_users(conn, listing.UserSearch(org_id=org.id))
+        members = await accounts.count_users(conn, accounts.UserSearch(org_id=org.id))
     balance = await balance_of(running.engine, running.billing.store, org.id)
     current = {
         "plan": org.plan,
@@ -265,7 +265,7 @@ async def _plans_page(
     await operator(member.principal)
     async with db.connect() as conn:
         plans = await list_plans(conn)
-        found = await listing.plan_counts(conn)
+        found = await accounts.plan_counts(conn)
     counts = {plan.name: found.get(plan.name, 0) for plan in plans}
     context = {
         "plans": plans,

@@ -13,10 +13,9 @@ from urllib.parse import urlencode
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.accounts import markups
 from aisonar.accounts import services as accounts
-from aisonar.accounts.plans import list_plans
-from aisonar.billing import prices
+from aisonar.accounts.services import list_plans
+from aisonar.billing import services as billing
 from aisonar.channels.models import DEFAULT_BASE_URLS
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page
@@ -28,8 +27,8 @@ from aisonar.i18n import N_
 from aisonar.web.deps import Config, Engine, operator
 
 router = console_router()
-_PRICE = TypeAdapter(prices.PriceSetting)
-_MARKUP = TypeAdapter(markups.MarkupSetting)
+_PRICE = TypeAdapter(billing.PriceSetting)
+_MARKUP = TypeAdapter(accounts.MarkupSetting)
 
 PRICES_PATH = "/console/operator/prices"
 _PRICE_FIELDS = ("model", "input", "output", "cached_input", "cache_write")
@@ -58,16 +57,16 @@ async def _prices_page(
     status: int = 200,
 ) -> Response:
     await operator(member.principal)
-    found: prices.BilledPrice | None = None
+    found: billing.BilledPrice | None = None
     missing = None
     async with db.connect() as conn:
         if model:
             try:
-                found = await prices.billed_price(conn, model, provider)
+                found = await billing.billed_price(conn, model, provider)
             except AISonarError as error:
                 missing = error_text(error, member.language)
-        own = await prices.list_operator_prices(conn)
-        marks = await markups.list_markups(conn)
+        own = await billing.list_operator_prices(conn)
+        marks = await accounts.list_markups(conn)
         plans = await list_plans(conn)
         orgs = sorted(await accounts.list_orgs(conn), key=lambda org: org.name.casefold())
     given = typed or {}
@@ -146,7 +145,7 @@ async def set_price(request: Request, member: Member, db: Engine, settings: Conf
             }
         )
         async with db.begin() as conn:
-            price = await prices.set_price(
+            price = await billing.set_price(
                 conn,
                 typed["model"],
                 input=body.input,
@@ -172,7 +171,7 @@ async def set_plan_markup(
     try:
         body = _MARKUP.validate_python({"multiplier": typed["multiplier"]})
         async with db.begin() as conn:
-            await markups.set_plan_markup(conn, typed["plan"], body.multiplier, actor=member.actor)
+            await accounts.set_plan_markup(conn, typed["plan"], body.multiplier, actor=member.actor)
     except (ValidationError, AISonarError) as failure:
         return await _refused(member, db, settings, "plan_markup", typed, failure)
     return see_other(f"{PRICES_PATH}?saved=markup#markups")
@@ -192,7 +191,7 @@ async def set_org_markup(
         body = _MARKUP.validate_python({"multiplier": typed["multiplier"]})
         async with db.begin() as conn:
             org = await accounts.get_org(conn, typed["org_id"])
-            await markups.set_org_markup(conn, org.name, body.multiplier, actor=member.actor)
+            await accounts.set_org_markup(conn, org.name, body.multiplier, actor=member.actor)
     except (ValidationError, AISonarError) as failure:
         return await _refused(member, db, settings, "org_markup", typed, failure)
     return see_other(f"{PRICES_PATH}?saved=markup#markups")

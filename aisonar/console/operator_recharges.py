@@ -20,10 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
 from aisonar.audit.services import list_entries
-from aisonar.billing import ledger
-from aisonar.billing.ledger import LedgerKind
-from aisonar.billing.money import parse_amount
-from aisonar.billing.recharges import Recharge, recharge_org
+from aisonar.billing.services import LedgerKind, Recharge, entry_by_id, parse_amount, recharge_org
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
@@ -76,7 +73,7 @@ async def _recharges_page(
             before_id=before,
             limit=PAGE_SIZE + 1,
         )
-        credited = await ledger.entry_by_id(conn, done) if done is not None else None
+        credited = await entry_by_id(conn, done) if done is not None else None
     names = {org.id: org.name for org in orgs}
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]

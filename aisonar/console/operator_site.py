@@ -11,13 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response
 
-from aisonar.analytics.site_reports import (
-    SiteBy,
-    SiteViews,
-    analytics_consent,
-    day_range,
-    site_views,
-)
+from aisonar.analytics.services import SiteBy, SiteViews, analytics_consent, day_range, site_views
 from aisonar.clock import utcnow
 from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router

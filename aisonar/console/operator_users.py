@@ -14,10 +14,16 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.accounts import listing
-from aisonar.accounts.access import reachable_user
-from aisonar.accounts.listing import Page, UserSearch
-from aisonar.accounts.members import MemberChange, NewMember, add_member_and_invite, change_member
+from aisonar.accounts import services as accounts
+from aisonar.accounts.services import (
+    MemberChange,
+    NewMember,
+    Page,
+    UserSearch,
+    add_member_and_invite,
+    change_member,
+    reachable_user,
+)
 from aisonar.console.csrf import checked_form
 from aisonar.console.org import org_path
 from aisonar.console.paging import pager
@@ -63,10 +69,10 @@ async def _users_page(
     )
     newest_first = Page(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, newest_first=True)
     async with db.connect() as conn:
-        count = await listing.count_users(conn, wanted)
-        found = await listing.users_page(conn, newest_first, wanted)
+        count = await accounts.count_users(conn, wanted)
+        found = await accounts.users_page(conn, newest_first, wanted)
         chosen = {search["org_id"], (typed or {}).get("org_id", "")} - {""}
-        names = await listing.org_names(conn, chosen | {user.org_id for user in found})
+        names = await accounts.org_names(conn, chosen | {user.org_id for user in found})
     context = {
         "users": found,
         "count": count,
@@ -166,7 +172,7 @@ async def _user_page(
     await operator(member.principal)
     async with db.connect() as conn:
         user = await reachable_user(conn, member.principal, user_id)
-        keys = await listing.count_keys(conn, user_id=user.id)
+        keys = await accounts.count_keys(conn, user_id=user.id)
     context: dict[str, Any] = {
         "user": user,
         "keys": keys,

@@ -17,15 +17,12 @@ from fastapi import Request, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts import listing
-from aisonar.accounts.access import administered_org
-from aisonar.accounts.listing import UserSearch
+from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
-from aisonar.accounts.organizations import OrgSettings, change_org_settings
-from aisonar.alerts.forecast import recent_burn, shown_days
-from aisonar.analytics.summary import Filters, GroupBy, summarize, window
-from aisonar.billing.ledger import durable_balance
-from aisonar.billing.money import format_amount
+from aisonar.accounts.services import OrgSettings, UserSearch, administered_org, change_org_settings
+from aisonar.alerts.services import recent_burn, shown_days
+from aisonar.analytics.services import Filters, GroupBy, summarize, window
+from aisonar.billing.services import durable_balance, format_amount
 from aisonar.clock import utcnow
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import Form, checked_form
@@ -35,9 +32,14 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError
 from aisonar.i18n import N_
-from aisonar.limits.access import SubjectLimits, change_limits_of, limits_of
 from aisonar.limits.models import DIMENSIONS, SPEND_DIMENSIONS, LimitChanges, Subject, SubjectKind
-from aisonar.limits.services import CLEAR_WORD, parse_changes
+from aisonar.limits.services import (
+    CLEAR_WORD,
+    SubjectLimits,
+    change_limits_of,
+    limits_of,
+    parse_changes,
+)
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.balances import balance_of
 from aisonar.web.deps import Config, Engine, Services
@@ -88,9 +90,9 @@ async def overview(member: Member, running: Services, settings: Config, org_id: 
         month = (await summarize(conn, over(month_start(until)), GroupBy.TOTAL))[0]
         series = await summarize(conn, over(since), GroupBy.DAY, limit=_DAYS)
         spenders = await summarize(conn, over(month_start(until)), GroupBy.USER, limit=_TOP_MEMBERS)
-        members = await listing.count_users(conn, UserSearch(org_id=org.id))
-        active = await listing.count_users(conn, UserSearch(org_id=org.id, state="active"))
-        people = await listing.members_by_id(conn, org.id, {found.group for found in spenders})
+        members = await accounts.count_users(conn, UserSearch(org_id=org.id))
+        active = await accounts.count_users(conn, UserSearch(org_id=org.id, state="active"))
+        people = await accounts.members_by_id(conn, org.id, {found.group for found in spenders})
         forecast = await _forecast(conn, org.id)
     balance = await balance_of(running.engine, running.billing.store, org.id)
     costs = daily_costs(series, since, _DAYS)

@@ -9,9 +9,8 @@ from typing import Annotated
 
 from fastapi import Query, Request, Response
 
-from aisonar.alerts.access import change_rule_of, history_of, org_rule, rule_changes
 from aisonar.alerts.models import CHANNELS
-from aisonar.alerts.services import shown
+from aisonar.alerts.services import change_rule_of, history_of, org_rule, rule_changes, shown
 from aisonar.console.csrf import checked_form
 from aisonar.console.org import org_context, org_path
 from aisonar.console.render import error_text, page

@@ -3,7 +3,7 @@ rule's state (ok or firing, and since when) and channels, a new rule (on cost, e
 rate, latency or time to first token over a window, on the balance, or on the days the
 balance lasts), turning one off or on, and deleting one after a confirmation page;
 through the services behind `/api/orgs/{id}/alerts` and `/api/alerts/{id}`
-(`alerts/access.py`), with their checks. A rule's own page, with its history, is in
+(`alerts/services.py`), with their checks. A rule's own page, with its history, is in
 `org_alert_history.py`."""
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import TypeAdapter, ValidationError
 
-from aisonar.accounts.access import administered_org
-from aisonar.alerts.access import (
+from aisonar.accounts.services import administered_org
+from aisonar.alerts.models import CHANNELS, PERCENTILES, SOURCES, AlertKind
+from aisonar.alerts.services import (
+    DEFAULT_FORECAST_WINDOW,
+    DEFAULT_MIN_REQUESTS,
+    DEFAULT_PERCENTILE,
+    DEFAULT_WINDOW,
     NewRule,
     change_rule_of,
     create_rule_in,
@@ -23,13 +28,6 @@ from aisonar.alerts.access import (
     org_rule,
     rule_changes,
     rules_of,
-)
-from aisonar.alerts.models import CHANNELS, PERCENTILES, SOURCES, AlertKind
-from aisonar.alerts.services import (
-    DEFAULT_FORECAST_WINDOW,
-    DEFAULT_MIN_REQUESTS,
-    DEFAULT_PERCENTILE,
-    DEFAULT_WINDOW,
     shown,
 )
 from aisonar.console.auth import invalid

@@ -4,7 +4,7 @@ many members), adding a member, and a member's page (their spend, their keys wit
 revocation, their role, disabling or enabling them, their own limits); through the
 services behind `POST /api/orgs/{id}/users`, `PATCH /api/users/{id}`,
 `GET /api/users/{id}/keys`, `DELETE /api/keys/{id}` and `/api/limits/user/{id}`
-(`accounts/members.py`, `accounts/access.py`, `limits/access.py`), with their checks.
+(`accounts/members.py`, `accounts/access.py`, `limits/services.py`), with their checks.
 Disabling a member ends their sessions and stops their keys within a second, as the API
 does. A member may be invited by email instead of given a password (`"invite": true`),
 and one without a password is sent a new invitation from their page
@@ -20,28 +20,28 @@ from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.access import administered_org, member_of, reachable_key
-from aisonar.accounts.invitations import pending_invitations
-from aisonar.accounts.key_changes import revoke_key_of
-from aisonar.accounts.listing import (
-    Page,
-    UserSearch,
-    active_key_counts,
-    count_keys,
-    count_users,
-    keys_page,
-    users_page,
-)
-from aisonar.accounts.members import (
+from aisonar.accounts.models import ApiKey, Organization, User
+from aisonar.accounts.services import (
     MemberChange,
     NewMember,
+    Page,
+    Principal,
+    UserSearch,
+    active_key_counts,
     add_member_and_invite,
+    administered_org,
     change_member,
+    count_keys,
+    count_users,
     invite_again,
+    keys_page,
+    member_of,
+    pending_invitations,
+    reachable_key,
+    revoke_key_of,
+    users_page,
 )
-from aisonar.accounts.models import ApiKey, Organization, User
-from aisonar.accounts.principal import Principal
-from aisonar.analytics.summary import Filters, GroupBy, summaries_of, summarize, window
+from aisonar.analytics.services import Filters, GroupBy, summaries_of, summarize, window
 from aisonar.clock import utcnow
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
@@ -60,8 +60,8 @@ from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput, NotFound
 from aisonar.i18n import N_
-from aisonar.limits.access import change_limits_of, limits_of
 from aisonar.limits.models import DIMENSIONS, Subject, SubjectKind
+from aisonar.limits.services import change_limits_of, limits_of
 from aisonar.store.roles import Role
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Config, Engine, Mailer

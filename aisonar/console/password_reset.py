@@ -13,9 +13,14 @@ from typing import Annotated, Any
 from fastapi import BackgroundTasks, Query, Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts.forgotten_password import ask_for_reset, complete_reset, send_reset_mail
-from aisonar.accounts.invitations import Invited, invited_by
-from aisonar.accounts.password_reset import RESET_PAGE
+from aisonar.accounts.services import (
+    RESET_PAGE,
+    Invited,
+    ask_for_reset,
+    complete_reset,
+    invited_by,
+    send_reset_mail,
+)
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page

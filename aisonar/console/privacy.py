@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts.sessions import COOKIE_NAME
+from aisonar.accounts.services import COOKIE_NAME
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.navigation import N_
@@ -22,9 +22,8 @@ from aisonar.console.render import error_text, page
 from aisonar.console.routing import console_router, see_other
 from aisonar.console.visit import Member, MemberVisit, Visitor
 from aisonar.errors import AISonarError, InvalidInput
-from aisonar.exports.personal.requests import own_export
-from aisonar.privacy.acknowledgements import standings
-from aisonar.privacy.consents import (
+from aisonar.exports.services import own_export
+from aisonar.privacy.services import (
     AGE_CONFIRMED,
     TERMS,
     Purpose,
@@ -32,8 +31,9 @@ from aisonar.privacy.consents import (
     current_choices,
     purpose_named,
     record_choice,
+    request_deletion,
+    standings,
 )
-from aisonar.privacy.requests import request_deletion
 from aisonar.web.archives import archive_download
 from aisonar.web.cookie_consent import keep_cookie_choice
 from aisonar.web.deps import Config, Engine, Services

@@ -11,10 +11,13 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import ValidationError
 
-from aisonar.accounts.email_change import confirm_email_change, pending_email_change
-from aisonar.accounts.email_change_requests import ask_for_email_change
-from aisonar.accounts.login import change_password
-from aisonar.accounts.membership import update_user
+from aisonar.accounts.services import (
+    ask_for_email_change,
+    change_password,
+    confirm_email_change,
+    pending_email_change,
+    update_user,
+)
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import error_text, page

@@ -14,8 +14,8 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.listing import active_key_counts
-from aisonar.channels.model_names import allows
+from aisonar.accounts.services import active_key_counts
+from aisonar.channels.services import allows
 from aisonar.clock import utcnow
 from aisonar.console.render import page
 from aisonar.console.routing import console_router

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from aisonar.accounts.reauthentication import prove_password, recently_authenticated
+from aisonar.accounts.services import prove_password, recently_authenticated
 from aisonar.console.csrf import Form
 from aisonar.console.visit import MemberVisit
 from aisonar.i18n import N_

@@ -15,7 +15,7 @@ from babel.numbers import format_decimal, format_percent
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from aisonar.billing.money import format_amount
+from aisonar.billing.services import format_amount
 from aisonar.console.navigation import (
     GROUP_LABELS,
     INBOX_PATH,

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-from aisonar.accounts.sessions import COOKIE_NAME
+from aisonar.accounts.services import COOKIE_NAME
 from aisonar.console.render import error_text, page
 from aisonar.console.validation import validation_error
 from aisonar.console.visit import SignInFirst, visit

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from aisonar.accounts.membership import update_user
+from aisonar.accounts.services import update_user
 from aisonar.console.csrf import checked_form
 from aisonar.console.render import page
 from aisonar.console.routing import console_router, safe_next, see_other
 from aisonar.console.visit import Member, MemberVisit, Visitor, language_of
 from aisonar.errors import InvalidInput, NotFound
 from aisonar.i18n import N_
-from aisonar.privacy.acknowledgements import acknowledge
-from aisonar.privacy.cookies import LANGUAGE_COOKIE, LANGUAGE_MAX_AGE_S
-from aisonar.privacy.policies import current_policy, policy_kind
+from aisonar.privacy.services import (
+    LANGUAGE_COOKIE,
+    LANGUAGE_MAX_AGE_S,
+    acknowledge,
+    current_policy,
+    policy_kind,
+)
 from aisonar.web.cookie_consent import keep_cookie_choice
 from aisonar.web.deps import Engine
 

@@ -14,8 +14,8 @@ from fastapi import Query, Request, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.listing import Page, users_by_id
 from aisonar.accounts.models import User
+from aisonar.accounts.services import Page, users_by_id
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import Form, checked_form
 from aisonar.console.navigation import N_
@@ -32,7 +32,7 @@ from aisonar.support.models import (
     SupportStatus,
     SupportThread,
 )
-from aisonar.support.own_requests import open_own_request, write_in_own_request
+from aisonar.support.services import open_own_request, write_in_own_request
 from aisonar.web.deps import Config, Engine, Services, operator
 from aisonar.web.inputs import SupportMessageIn, SupportOpen
 

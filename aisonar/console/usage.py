@@ -11,14 +11,14 @@ from urllib.parse import urlencode
 from fastapi import Query, Response
 from fastapi.responses import StreamingResponse
 
-from aisonar.analytics.summary import Filters, GroupBy, summarize, window
+from aisonar.analytics.services import Filters, GroupBy, summarize, window
 from aisonar.console.render import page
 from aisonar.console.routing import console_router
 from aisonar.console.visit import Member
 from aisonar.errors import InvalidInput
-from aisonar.exports import ExportFormat
+from aisonar.exports.services import ExportFormat
 from aisonar.i18n import N_
-from aisonar.usage.log import STATUS_CLASSES, LogPosition, usage_log
+from aisonar.usage.services import STATUS_CLASSES, LogPosition, usage_log
 from aisonar.web.deps import Config, Engine
 from aisonar.web.downloads import usage_export
 

@@ -12,14 +12,20 @@ from fastapi import Depends, Request
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import User
-from aisonar.accounts.principal import Principal
-from aisonar.accounts.sessions import ActiveSession
+from aisonar.accounts.services import ActiveSession, Principal
 from aisonar.audit.models import Actor
 from aisonar.i18n import Language
-from aisonar.notify.reading import reading
-from aisonar.privacy.acknowledgements import PolicyStanding, standings
-from aisonar.privacy.cookies import CONSENT_COOKIE, LANGUAGE_COOKIE, ConsentChoice, consent_choice
-from aisonar.privacy.policies import Policy, current_policies
+from aisonar.notify.services import reading
+from aisonar.privacy.services import (
+    CONSENT_COOKIE,
+    LANGUAGE_COOKIE,
+    ConsentChoice,
+    Policy,
+    PolicyStanding,
+    consent_choice,
+    current_policies,
+    standings,
+)
 from aisonar.web.deps import Engine, Session, client_ip
 
 # Accept-Language tags (lower case) read as Simplified Chinese; Traditional is not offered.

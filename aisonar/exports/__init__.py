@@ -7,7 +7,8 @@ domain's rows in order and hand them to `encode_records`: `usage` (usage events)
 `ledger` (ledger entries), `audit` (the audit log) and `personal` (the personal data
 export's ZIP archive). It owns no tables. It may import the layers below it (`support`,
 `observability`, `usage`, `accounts`, `limits`, `billing`, `notify`, `channels`, `audit`
-and the base); above it, `api`, `console`, `cli` and `web` call the sources.
+and the base); above it, `web` calls the sources, and `api`, `console` and `cli` call
+`services`.
 
 An export names its columns as SQLAlchemy columns (its table's, and detached ones for
 the values it derives), so that a format can type them: Parquet's schema follows the

@@ -2,7 +2,10 @@
 reaches only their own requests (another's is unknown to them, whatever their role);
 operators reach every one. A person writes only in an open request; an operator's answer
 reopens a closed one. Opening, answers and closing are audited, without what was written:
-that is the person's content."""
+that is the person's content. A person's own requests as they write them
+(`open_own_request`, `write_in_own_request`: `POST /api/me/support` and its messages, the
+console's support pages) count each message against their hourly allowance
+(`AISONAR_SUPPORT_MESSAGES_PER_HOUR`), refused with nothing stored past it."""
 
 from __future__ import annotations
 
@@ -11,15 +14,18 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.accounts.listing import EVERY, Page, paged
 from aisonar.accounts.services import get_user
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.clock import as_utc, new_id, utcnow
-from aisonar.errors import AlreadyExists, InvalidInput, NotFound
+from aisonar.config import Settings
+from aisonar.errors import AlreadyExists, InvalidInput, NotFound, Throttled
 from aisonar.i18n import N_
+from aisonar.limits.store import LimitStore
+from aisonar.limits.throttle import count_one, hourly
 from aisonar.notify.notices import SUPPORT_REPLY, record_notice
 from aisonar.store.tables import support_messages, support_requests
 from aisonar.support.models import (
@@ -284,3 +290,54 @@ async def close_request(
         changes={"status": [before.status.value, SupportStatus.CLOSED.value]},
     )
     return await get_thread(conn, request_id)
+
+
+# A person's own requests as they write them, counted against their hourly allowance.
+class TooManySupportMessages(Throttled):
+    code = "too_many_support_messages"
+    refusal = N_("Too many support messages; try again in {seconds} s.")
+
+
+async def _count_message(store: LimitStore, settings: Settings, user_id: str) -> None:
+    """Count one message of the person; refused (429) past their hourly allowance."""
+    check = hourly(
+        "support messages of the account",
+        f"support:user:{user_id}",
+        settings.support_messages_per_hour,
+    )
+    await count_one(store, [check], TooManySupportMessages)
+
+
+async def open_own_request(
+    engine: AsyncEngine,
+    store: LimitStore,
+    settings: Settings,
+    user_id: str,
+    actor: Actor,
+    *,
+    subject: str,
+    body: str,
+) -> SupportThread:
+    """The person's new request with its first message, counted against their hourly
+    allowance."""
+    async with engine.begin() as conn:
+        opened = await open_request(conn, user_id, subject, body, actor=actor)
+        # Counted once it would be stored; a refusal rolls it back.
+        await _count_message(store, settings, user_id)
+    return opened
+
+
+async def write_in_own_request(
+    engine: AsyncEngine,
+    store: LimitStore,
+    settings: Settings,
+    user_id: str,
+    support_id: str,
+    body: str,
+) -> SupportThread:
+    """The person's message in their own open request, counted against their hourly
+    allowance."""
+    async with engine.begin() as conn:
+        written = await add_message(conn, support_id, user_id, body)
+        await _count_message(store, settings, user_id)
+    return written

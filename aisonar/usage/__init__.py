@@ -3,7 +3,7 @@
 rollups (`rollups`, `rollup_dimensions` and `usage_rollups`; `compaction` rebuilds hours
 and days), latency histograms (`histogram`), a person's usage log (`log`), PostgreSQL's
 day partitions (`partitions`), retention (`retention`) and offline token counting
-(`tokens`).
+(`tokens`). `services` is what the front ends call.
 
 It may import the layers below it: `accounts`, `limits`, `billing`, `notify`, `channels`,
 `audit` and the base. Used by the gateway, ingest, `observability`, `analytics`,
