@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
-from aisonar.channels.credentials import validate_credentials
 
-# `allows`, `default_base_url` and `parse_options` are named again (`as`) for the front
-# ends, which reach them here.
+# `allows`, `default_base_url`, `parse_options` and `service_account` are named again
+# (`as`) for the front ends, which reach them here.
+from aisonar.channels.credentials import service_account as service_account
+from aisonar.channels.credentials import validate_credentials
 from aisonar.channels.model_names import allows as allows
 from aisonar.channels.models import (
     DEFAULT_PRIORITY,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.channels import services as channels
-from aisonar.channels.credentials import service_account
+from aisonar.channels.services import service_account
 from aisonar.crypto import SecretBox
 from aisonar.testing.fake_google_oauth import new_key_file
 
