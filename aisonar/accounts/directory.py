@@ -164,12 +164,6 @@ async def set_org_models(
     return allowed
 
 
-async def org_model_lists(conn: AsyncConnection) -> dict[str, list[str] | None]:
-    """Each organization's model list by organization id (None: every model)."""
-    rows = await conn.execute(select(organizations.c.id, organizations.c.models))
-    return {row.id: None if row.models is None else list(row.models) for row in rows}
-
-
 def user_from_row(row: Any) -> User:
     return User(
         id=row.id,

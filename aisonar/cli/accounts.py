@@ -13,7 +13,7 @@ from aisonar.accounts.models import ApiKey, KeyScope, Organization, Plan, User
 from aisonar.accounts.services import set_org_plan, set_org_retention, update_user
 from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
-from aisonar.cli.output import as_record, emit, emit_one, emit_with_secret
+from aisonar.cli.output import as_record, emit_one, emit_page, emit_with_secret
 from aisonar.store.roles import Role
 
 ORG_COLUMNS = ("id", "name", "plan", "models", "created_at")
@@ -123,19 +123,32 @@ def org_update(
     emit_one(run_in_database(work), as_json=as_json)
 
 
+_limit_option = click.option(
+    "--limit",
+    type=click.IntRange(1, 1000),
+    help="At most this many, oldest first (default: every one); the next page's --after is "
+    "said on standard error.",
+)
+_after_option = click.option("--after", help="Only those after this id (where a page ended).")
+
+
+def _page(limit: int | None, after: str | None) -> services.Page:
+    """One row more than asked, to know whether another page follows."""
+    return services.Page(limit=None if limit is None else limit + 1, after=after)
+
+
 @org.command("list")
+@_limit_option
+@_after_option
 @json_option
-def org_list(as_json: bool) -> None:
+def org_list(limit: int | None, after: str | None, as_json: bool) -> None:
     """List organizations and the models their keys may use."""
 
     async def work(conn: AsyncConnection) -> list[dict[str, Any]]:
-        models = await services.org_model_lists(conn)
-        return [
-            _org_record(org, models.get(org.id), as_json=as_json)
-            for org in await services.list_orgs(conn)
-        ]
+        found = await services.orgs_page(conn, _page(limit, after))
+        return [_org_record(org, models, as_json=as_json) for org, models in found]
 
-    emit(run_in_database(work), ORG_COLUMNS, as_json=as_json)
+    emit_page(run_in_database(work), limit, ORG_COLUMNS, as_json=as_json)
 
 
 @click.group()
@@ -207,14 +220,18 @@ def user_update(
 
 @user.command("list")
 @click.option("--org", "org_name", help="Only this organization's users.")
+@_limit_option
+@_after_option
 @json_option
-def user_list(org_name: str | None, as_json: bool) -> None:
+def user_list(org_name: str | None, limit: int | None, after: str | None, as_json: bool) -> None:
     """List users."""
 
     async def work(conn: AsyncConnection) -> list[User]:
-        return await services.list_users(conn, org_name)
+        org_id = (await services.get_org_by_name(conn, org_name)).id if org_name else ""
+        search = services.UserSearch(org_id=org_id)
+        return await services.users_page(conn, _page(limit, after), search)
 
-    emit(run_in_database(work), USER_COLUMNS, as_json=as_json)
+    emit_page(run_in_database(work), limit, USER_COLUMNS, as_json=as_json)
 
 
 @click.group()
@@ -265,14 +282,17 @@ def key_create(
 
 @key.command("list")
 @click.argument("email")
+@_limit_option
+@_after_option
 @json_option
-def key_list(email: str, as_json: bool) -> None:
+def key_list(email: str, limit: int | None, after: str | None, as_json: bool) -> None:
     """List a user's keys (never their secrets)."""
 
     async def work(conn: AsyncConnection) -> list[ApiKey]:
-        return await services.list_keys(conn, email)
+        user = await services.get_user_by_email(conn, email)
+        return await services.keys_page(conn, _page(limit, after), user_id=user.id)
 
-    emit(run_in_database(work), KEY_COLUMNS, as_json=as_json)
+    emit_page(run_in_database(work), limit, KEY_COLUMNS, as_json=as_json)
 
 
 @key.command("revoke")

@@ -52,6 +52,18 @@ def emit(items: Sequence[Any], columns: Sequence[str], *, as_json: bool) -> None
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def emit_page(
+    items: Sequence[Any], limit: int | None, columns: Sequence[str], *, as_json: bool
+) -> None:
+    """A page read with one row more than `limit`: its rows, and on standard error how to
+    ask for the next page when that row says there is one (standard output stays the
+    table or the JSON list)."""
+    shown = items if limit is None else items[:limit]
+    emit(shown, columns, as_json=as_json)
+    if limit is not None and len(items) > limit:
+        click.echo(f"more: --after {as_record(shown[-1])['id']}", err=True)
+
+
 def emit_one(item: Any, *, as_json: bool) -> None:
     record = as_record(item)
     if as_json:

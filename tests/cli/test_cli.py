@@ -189,3 +189,33 @@ async def test_weak_password_is_refused(aisonar: Any) -> None:
 async def test_migrate_is_idempotent(aisonar: Any) -> None:
     assert "up to date" in (await aisonar("migrate")).stdout
     assert "up to date" in (await aisonar("migrate")).stdout
+
+
+async def test_lists_page_in_sql_when_asked(aisonar: Any) -> None:
+    made = [
+        as_json(await aisonar("org", "create", f"paged-{secrets.token_hex(3)}", "--json"))
+        for _ in range(3)
+    ]
+    first, second, third = (org["id"] for org in made)
+    page = await aisonar("org", "list", "--after", first, "--limit", "1", "--json")
+    assert [org["id"] for org in as_json(page)] == [second]
+    assert page.stderr.strip() == f"more: --after {second}"
+    last = await aisonar("org", "list", "--after", second, "--limit", "5")
+    assert made[2]["name"] in last.stdout and "more:" not in last.stderr
+    assert third in (await aisonar("org", "list", "--after", second, "--json")).stdout
+
+    org = made[0]["name"]
+    emails = [f"paged-{n}-{secrets.token_hex(3)}@acme.io" for n in range(3)]
+    for email in emails:
+        await aisonar("user", "create", email, "--org", org)
+    users = as_json(await aisonar("user", "list", "--org", org, "--limit", "2", "--json"))
+    assert [user["email"] for user in users] == emails[:2]
+    rest = await aisonar("user", "list", "--org", org, "--after", users[1]["id"], "--json")
+    assert [user["email"] for user in as_json(rest)] == emails[2:] and not rest.stderr
+
+    keys = [as_json(await aisonar("key", "create", emails[0], "--json"))["id"] for _ in range(3)]
+    paged = await aisonar("key", "list", emails[0], "--limit", "2", "--json")
+    assert [key["id"] for key in as_json(paged)] == keys[:2]
+    assert paged.stderr.strip() == f"more: --after {keys[1]}"
+    unknown = await aisonar("key", "list", emails[0], "--after", "key_nothing", ok=False)
+    assert "after" in unknown.output
