@@ -35,6 +35,8 @@ LAG_LIMIT_S = 5.0
 REQUESTS = 20
 # Every grouping a summary offers, over the default window (days) and one of hours.
 DIMENSIONS = [by for by in GroupBy if by not in (GroupBy.MINUTE, GroupBy.HOUR, GroupBy.DAY)]
+# What a grouping by property is by (requests that carry none are one group).
+PROPERTY = "feature"
 
 
 async def requests_counted(backend: Backend, org_id: str) -> int:
@@ -106,7 +108,8 @@ async def test_a_request_counts_everywhere_within_five_seconds_of_its_end(
     today = floor(utcnow(), DAY)
     async with backend.engine.connect() as conn:
         for by in DIMENSIONS:
-            found = await summarize(conn, Filters(since, until, org_id=tenant.org_id), by)
+            filters = Filters(since, until, org_id=tenant.org_id, property_name=PROPERTY)
+            found = await summarize(conn, filters, by)
             assert sum(group.requests for group in found) == REQUESTS, by
         today_only = Filters(today, today + timedelta(days=1), org_id=tenant.org_id)
         for series in (GroupBy.HOUR, GroupBy.MINUTE):
@@ -152,7 +155,7 @@ async def test_a_stopped_server_leaves_its_usage_compacted(backend: Backend) -> 
 
 async def every_grouping(backend: Backend, org_id: str, since: datetime) -> set[int]:
     """The requests each grouping of the organization's usage adds up to, over two days."""
-    filters = Filters(since, since + timedelta(days=2), org_id=org_id)
+    filters = Filters(since, since + timedelta(days=2), org_id=org_id, property_name=PROPERTY)
     counted = set()
     async with backend.engine.connect() as conn:
         for by in (*DIMENSIONS, GroupBy.DAY, GroupBy.HOUR, GroupBy.MINUTE):

@@ -299,16 +299,19 @@ async def test_a_token_or_endpoint_not_the_callers_is_refused_as_a_cursor(
 async def _statements_on(
     gateway: RunningGateway, person: Person, path: str, table: str
 ) -> list[str]:
-    """The statements on `table` that answering `path` as the person ran."""
+    """The statements on `table` that answering `path` as the person ran. The gateway's
+    background tasks (the notifier looking up or delivering to endpoints) may run some
+    meanwhile; they only add, so the fewest seen over three answers are the request's."""
     headers = {"Authorization": f"Bearer {person.token}"}
+    runs = []
     async with aiohttp.ClientSession(headers=headers) as http:
-        with statements(gateway.app.runtime.services.engine) as seen:
-            async with http.get(gateway.url + path) as answer:
-                assert answer.status == 200, await answer.text()
-                assert len(await answer.json()) == 2
-    # (The notifier may look up an organization's endpoints meanwhile: their ids and kinds.)
-    notifier = f"{table}.id, {table}.kinds"
-    return [statement for statement in seen if table in statement and notifier not in statement]
+        for _ in range(3):
+            with statements(gateway.app.runtime.services.engine) as seen:
+                async with http.get(gateway.url + path) as answer:
+                    assert answer.status == 200, await answer.text()
+                    assert len(await answer.json()) == 2
+            runs.append([statement for statement in seen if table in statement])
+    return min(runs, key=len)
 
 
 async def test_tokens_and_endpoints_are_read_a_page_at_a_time_whatever_their_number(
