@@ -3,6 +3,7 @@ upstream, and a gateway serving real HTTP on loopback."""
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -169,6 +170,19 @@ async def backend(
 async def gateway(backend: Backend) -> AsyncIterator[RunningGateway]:
     async with running_gateway(backend.settings) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def collect_abandoned_connections(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A connection a test abandoned in the middle of a transaction (a cancelled task, an
+    unfinished generator) keeps SQLite's write lock until the collector finalizes it; the
+    next test, waiting on that lock, allocates nothing that would run the collector, and
+    fails after the busy timeout. Collect after each SQLite test instead."""
+    yield
+    if "backend" in request.fixturenames:
+        backend: Backend = request.getfixturevalue("backend")
+        if backend.name == "sqlite":
+            gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -123,9 +123,9 @@ async def test_site_analytics_and_system_status(
         # finishing in the background, may take some away before and after it is.
         async with backend.engine.begin() as conn:
             drawn = await analytics_consent(conn)
-        shown = re.search(r"(\d+) of (\d+) accounts in use allow it", html)
+        shown = re.search(r"([\d,]+) of ([\d,]+) accounts in use allow it", html)
         assert shown, html
-        allowed, people = int(shown.group(1)), int(shown.group(2))
+        allowed, people = (int(shown.group(n).replace(",", "")) for n in (1, 2))
         assert min(after.allowed, drawn.allowed) <= allowed <= max(after.allowed, drawn.allowed)
         assert min(after.people, drawn.people) <= people <= max(after.people, drawn.people)
         # A window that ended before the views: none of them.
