@@ -176,6 +176,37 @@ async def plan_counts(conn: AsyncConnection) -> dict[str, int]:
     return {row[0]: int(row[1]) for row in await conn.execute(query)}
 
 
+ORG_CHOICES = 20
+"""How many organizations a picker offers at once."""
+
+
+@dataclass(frozen=True)
+class OrgChoices:
+    """Organizations a picker offers, `(id, name)` by name; `more`: others match too."""
+
+    orgs: list[tuple[str, str]]
+    more: bool
+
+
+async def org_choices(
+    conn: AsyncConnection, search: str, chosen: Collection[str], *, limit: int = ORG_CHOICES
+) -> OrgChoices:
+    """The `limit` newest organizations whose name contains `search` (any case), and the
+    `chosen` ones (ids; an unknown one is left out) whatever their name: what a form's
+    organization picker offers, in two queries however many organizations there are."""
+    query = (
+        select(organizations.c.id, organizations.c.name)
+        .where(*_org_filter(search))
+        .order_by(organizations.c.created_at.desc(), organizations.c.id.desc())
+        .limit(limit + 1)
+    )
+    rows = list(await conn.execute(query))
+    found = {row.id: row.name for row in rows[:limit]}
+    found |= await org_names(conn, set(chosen) - set(found) - {""})
+    ordered = sorted(found.items(), key=lambda org: (org[1].casefold(), org[0]))
+    return OrgChoices(ordered, more=len(rows) > limit)
+
+
 async def org_names(conn: AsyncConnection, org_ids: Collection[str]) -> dict[str, str]:
     """The names of these organizations, by id."""
     if not org_ids:

@@ -51,6 +51,8 @@ from aisonar.accounts.key_changes import (
     rotate_key_of,
 )
 from aisonar.accounts.listing import (
+    ORG_CHOICES,
+    OrgChoices,
     Page,
     UserSearch,
     active_key_counts,
@@ -60,6 +62,7 @@ from aisonar.accounts.listing import (
     keys_page,
     member_counts,
     members_by_id,
+    org_choices,
     org_names,
     orgs_page,
     plan_counts,
@@ -117,6 +120,7 @@ from aisonar.accounts.tokens import (
 __all__ = [
     "COOKIE_NAME",
     "CSRF_HEADER",
+    "ORG_CHOICES",
     "RESET_PAGE",
     "AccessToken",
     "ActiveSession",
@@ -132,6 +136,7 @@ __all__ = [
     "NewMember",
     "NewOrg",
     "NewToken",
+    "OrgChoices",
     "OrgName",
     "OrgSettings",
     "Page",
@@ -186,6 +191,7 @@ __all__ = [
     "member_counts",
     "member_of",
     "members_by_id",
+    "org_choices",
     "org_models",
     "org_names",
     "orgs_page",

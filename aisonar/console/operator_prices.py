@@ -52,6 +52,7 @@ async def _prices_page(
     model: str,
     provider: str,
     *,
+    org_search: str = "",
     typed: Mapping[str, Mapping[str, str]] | None = None,
     errors: Mapping[str, str] | None = None,
     status: int = 200,
@@ -59,6 +60,8 @@ async def _prices_page(
     await operator(member.principal)
     found: billing.BilledPrice | None = None
     missing = None
+    given = typed or {}
+    org_form = given.get("org_markup", {"org_id": "", "multiplier": ""})
     async with db.connect() as conn:
         if model:
             try:
@@ -68,8 +71,7 @@ async def _prices_page(
         own = await billing.list_operator_prices(conn)
         marks = await accounts.list_markups(conn)
         plans = await list_plans(conn)
-        orgs = sorted(await accounts.list_orgs(conn), key=lambda org: org.name.casefold())
-    given = typed or {}
+        choices = await accounts.org_choices(conn, org_search, {org_form["org_id"]})
     shown_price = {"model": model, "input": "", "output": "", "cached_input": "", "cache_write": ""}
     if found is not None:
         shown_price |= {name: getattr(found, name) for name in _PRICE_FIELDS if name != "model"}
@@ -82,10 +84,11 @@ async def _prices_page(
         "own": own,
         "markups": marks,
         "plans": plans,
-        "orgs": orgs,
+        "choices": choices,
+        "org_search": org_search,
         "price_form": given.get("price", shown_price),
         "plan_form": given.get("plan_markup", {"plan": "", "multiplier": ""}),
-        "org_form": given.get("org_markup", {"org_id": "", "multiplier": ""}),
+        "org_form": org_form,
         "errors": errors or {},
         "saved": member.request.query_params.get("saved", ""),
         "currency": settings.currency,
@@ -100,8 +103,18 @@ async def prices_page(
     settings: Config,
     model: Annotated[str, Query(max_length=200)] = "",
     provider: Annotated[str, Query(max_length=64)] = "openai",
+    org_search: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    return await _prices_page(member, db, settings, model.strip(), provider.strip() or "openai")
+    """A model's billed price if one is named; the markups, their organizations' form
+    offering those `org_search` finds by name."""
+    return await _prices_page(
+        member,
+        db,
+        settings,
+        model.strip(),
+        provider.strip() or "openai",
+        org_search=org_search.strip(),
+    )
 
 
 async def _refused(

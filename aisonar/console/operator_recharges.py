@@ -15,10 +15,8 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts import services as accounts
-from aisonar.accounts.models import Organization
 from aisonar.audit.services import list_entries
 from aisonar.billing.services import LedgerKind, Recharge, entry_by_id, parse_amount, recharge_org
 from aisonar.console.csrf import Form, checked_form
@@ -47,10 +45,6 @@ _LABELS: Mapping[str, str] = {
 _NO_ORG = N_("Choose an organization.")
 
 
-async def _orgs_by_name(conn: AsyncConnection) -> list[Organization]:
-    return sorted(await accounts.list_orgs(conn), key=lambda org: org.name.casefold())
-
-
 async def _recharges_page(
     member: MemberVisit,
     running: Services,
@@ -58,14 +52,16 @@ async def _recharges_page(
     org_id: str,
     before: int | None,
     *,
+    org_search: str = "",
     typed: Mapping[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
     await operator(member.principal)
     done = written_id(member.request.query_params.get("done", ""), MAX_LEDGER_ENTRY_ID)
+    typed = typed or {"org_id": org_id, "amount": "", "note": "", "reference": ""}
     async with running.engine.connect() as conn:
-        orgs = await _orgs_by_name(conn)
+        choices = await accounts.org_choices(conn, org_search, {org_id, typed["org_id"]})
         entries = await list_entries(
             conn,
             action=RECHARGE_ACTION,
@@ -74,7 +70,8 @@ async def _recharges_page(
             limit=PAGE_SIZE + 1,
         )
         credited = await entry_by_id(conn, done) if done is not None else None
-    names = {org.id: org.name for org in orgs}
+        named = {entry.org_id for entry in entries if entry.org_id}
+        names = await accounts.org_names(conn, named | ({credited.org_id} if credited else set()))
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]
     rows = [
@@ -87,9 +84,12 @@ async def _recharges_page(
         }
         for entry in entries
     ]
-    kept = {"org_id": org_id} if org_id else {}
+    kept = {
+        name: value for name, value in (("org_id", org_id), ("org_search", org_search)) if value
+    }
     context = {
-        "orgs": orgs,
+        "choices": choices,
+        "org_search": org_search,
         "org_id": org_id,
         "rows": rows,
         "next_page": (
@@ -98,7 +98,7 @@ async def _recharges_page(
         "first_page": f"{RECHARGES_PATH}?{urlencode(kept)}" if before is not None else None,
         "credited": credited if credited and credited.kind == LedgerKind.RECHARGE else None,
         "credited_org": names.get(credited.org_id, "") if credited else "",
-        "typed": typed or {"org_id": org_id, "amount": "", "note": "", "reference": ""},
+        "typed": typed,
         "error": error,
         "currency": settings.currency,
     }
@@ -118,8 +118,12 @@ async def recharges_page(
     settings: Config,
     org_id: Annotated[str, Query(max_length=64)] = "",
     before: Annotated[RowId | None, Query()] = None,
+    org_search: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
-    return await _recharges_page(member, running, settings, org_id, before)
+    """The recent recharges (of one organization if asked), and the top-up form, whose
+    organizations are those `org_search` finds by name."""
+    found = org_search.strip()
+    return await _recharges_page(member, running, settings, org_id, before, org_search=found)
 
 
 def _typed(form: Form) -> dict[str, str]:
