@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.abuse.detection import Floors, keep_detecting
+from aisonar.abuse.tallies import RefusedKeys
 from aisonar.accounts.expiry import keep_noticing_expiring_keys
 from aisonar.alerts.evaluation import keep_evaluating_alerts
 from aisonar.alerts.history import forget_before
@@ -199,7 +201,8 @@ def create_app(settings: Settings) -> GatewayApp:
         settings.make_data_dir()
         box = SecretBox(settings.resolved_secret_key())
         engine = create_engine(settings.resolved_database_url)
-        keys = KeyCache(engine, settings.key_cache_size)
+        refused = RefusedKeys() if settings.abuse_detection else None
+        keys = KeyCache(engine, settings.key_cache_size, refused)
         since = await current_change_id(engine)
         await ensure_partitions(engine, utcnow().date())
         metrics = GatewayMetrics(settings.tenant_labels, settings.currency)
@@ -325,9 +328,19 @@ def create_app(settings: Settings) -> GatewayApp:
         announcing_task = asyncio.create_task(
             keep_announcing(engine, RESUME_INTERVAL_S), name="policy-announcements"
         )
+        detection_task = None
+        if refused is not None:
+            detection_task = asyncio.create_task(
+                keep_detecting(
+                    engine, Floors.of(settings), refused, interval_s=settings.abuse_interval_s
+                ),
+                name="abuse-detection",
+            )
         try:
             yield
         finally:
+            if detection_task is not None:
+                detection_task.cancel()
             background = (lag_task, probe_task, sync_task, notifier_task, expiry_task)
             periodic = (compaction_task, retention_task, alerts_task, erasure_task)
             for task in (*background, *periodic, announcing_task):

@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     rollup_retention_days: int = Field(default=730, ge=1)
     retention_interval_s: float = Field(default=3600.0, gt=0)
     retention_batch_size: int = Field(default=5000, gt=0)
+    # Abuse detection (docs/abuse.md): on, the gateway counts refused keys per address and
+    # each server looks for shared keys, key scans and stuffing runs every interval; the
+    # floors below which no signal fires, whatever the baseline.
+    abuse_detection: bool = True
+    abuse_interval_s: float = Field(default=30.0, gt=0)
+    abuse_key_addresses_floor: int = Field(default=20, ge=2)
+    abuse_key_networks_floor: int = Field(default=8, ge=2)
+    abuse_key_refusals_floor: int = Field(default=30, ge=2)
+    abuse_sign_in_accounts_floor: int = Field(default=10, ge=2)
     retention_pause_s: float = Field(default=0.05, ge=0)
     # How often hour and day rollups are rebuilt from the minutes (summaries read the
     # minutes not covered yet, so this bounds how many they read, not how fresh they are).

@@ -53,7 +53,7 @@ from aisonar.observability.series import HistogramSeries
 from aisonar.usage.models import UsageEvent
 
 sys.path.insert(0, str(Path(__file__).parent))
-from usage_writer import CHANNELS, MODELS, generated
+from aisonar.testing.usage_traffic import CHANNELS, MODELS, generated
 
 TIMEOUTS = ChannelTimeouts(connect_s=10, first_byte_s=300, total_s=600)
 LABELS = ("chat", "openai", "gpt-4o", "gpt-4o", "")

@@ -113,6 +113,8 @@ async def backend(
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
+        # And abuse detection's rounds (tests/abuse/).
+        abuse_interval_s=3600.0,
     await upgrade_to_head(engine)
     box = SecretBox(TEST_SECRET_KEY)
     async with engine.begin() as conn:

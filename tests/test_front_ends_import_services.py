@@ -1,8 +1,8 @@
-"""The front ends (`api/`, `console/`, `cli/`) reach a domain package only through its
-face: its `services` (the use cases, with plain typed arguments), its `models` and its
-errors. They translate their medium to those calls and back, so a domain's other modules
-can be split, renamed or merged without touching a front end (docs/architecture.md,
-"Domain services")."""
+"""The front ends (`api/`, `console/`, `cli/`, and `web/`, the plumbing the API and the
+console share) reach a domain package only through its face: its `services` (the use
+cases, with plain typed arguments), its `models` and its errors. They translate their
+medium to those calls and back, so a domain's other modules can be split, renamed or
+merged without touching a front end (docs/architecture.md, "Domain services")."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from pathlib import Path
 import aisonar
 
 PACKAGE = Path(aisonar.__file__).parent
-FRONT_ENDS = ("api", "console", "cli")
+FRONT_ENDS = ("api", "console", "cli", "web")
 # The gateway is a layer of its own (the hot path), whose `services` is the service bag
 # rather than use cases; `ingest` sits above it. Neither is a domain package.
 DOMAIN_PACKAGES = frozenset(
     {
+        "abuse",
         "accounts",
         "alerts",
         "analytics",

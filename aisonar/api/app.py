@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from aisonar.api import (
+    abuse,
     alerts,
     analytics,
     audit,
@@ -139,6 +140,7 @@ def create_api(runtime: Any, settings: Settings) -> FastAPI:
         analytics.router,
         notices.router,
         webhooks.router,
+        abuse.router,
         alerts.router,
         deletion.router,
         personal_export.router,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from aisonar.cli.abuse import abuse_group
 from aisonar.cli.accounts import key, org, user
 from aisonar.cli.alerts import alert
 from aisonar.cli.audit import audit
@@ -62,6 +63,7 @@ for command in (
     privacy,
     support_group,
     policy,
+    abuse_group,
     site_analytics,
     status,
 ):

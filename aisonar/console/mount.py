@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from aisonar.console import (
+    abuse,
     access_tokens,
     audit,
     auth,
@@ -68,6 +69,7 @@ def add_console(api: FastAPI) -> None:
         audit.router,
         operator_channels.router,
         operator_deletions.router,
+        abuse.router,
         operator_site.router,
         operator_status.router,
         operator_orgs.router,

@@ -77,6 +77,7 @@ NAVIGATION = (
     NavItem("/console/operator/codes", N_("Redemption codes"), frozenset({Role.OPERATOR})),
     NavItem("/console/operator/prices", N_("Prices and markups"), frozenset({Role.OPERATOR})),
     NavItem("/console/audit", N_("Audit log"), frozenset({Role.ORG_ADMIN, Role.OPERATOR})),
+    NavItem("/console/abuse", N_("Abuse findings"), frozenset({Role.ORG_ADMIN, Role.OPERATOR})),
     NavItem("/console/operator/channels", N_("Channels"), frozenset({Role.OPERATOR})),
     NavItem("/console/operator/deletions", N_("Deletion requests"), frozenset({Role.OPERATOR})),
     NavItem("/console/operator/site", N_("Site analytics"), frozenset({Role.OPERATOR})),

@@ -52,6 +52,7 @@ KIND_NAMES = {
     "email_changed": N_("Your email address was changed"),
     "role_changed": N_("Your role was changed"),
     "sign_in_from_new_address": N_("A sign-in from a new address"),
+    "abuse_finding": N_("A key looks shared or attacked"),
     "deletion_requested": N_("Your account deletion was requested"),
     "deletion_rejected": N_("Your account deletion was refused"),
     "policy_changed": N_("The privacy policy or terms changed"),

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.abuse.tallies import RefusedKeys
 from aisonar.accounts.keys import hash_key
 from aisonar.accounts.models import KeyIdentity, KeyScope
 from aisonar.accounts.services import find_key_identity
@@ -19,11 +20,15 @@ _BEARER = "bearer "
 
 class KeyCache:
     """A bounded LRU of key hash -> identity (None for unknown keys, so a flood of
-    bad keys does not reach the database). Cleared whenever keys or users change."""
+    bad keys does not reach the database). Cleared whenever keys or users change. With
+    abuse detection on, `refused` counts unknown keys per client address."""
 
-    def __init__(self, engine: AsyncEngine, max_entries: int) -> None:
+    def __init__(
+        self, engine: AsyncEngine, max_entries: int, refused: RefusedKeys | None = None
+    ) -> None:
         self._engine = engine
         self._max_entries = max_entries
+        self.refused = refused
         self._entries: OrderedDict[str, KeyIdentity | None] = OrderedDict()
         self._generation = 0
 
@@ -64,6 +69,8 @@ async def authenticate(
         raise AuthenticationFailed("Missing API key. Send it as `Authorization: Bearer <key>`.")
     identity = await cache.lookup(hash_key(secret))
     if identity is None:
+        if cache.refused is not None:
+            cache.refused.count(client_ip)
         raise AuthenticationFailed("Incorrect API key provided.")
     if not identity.active:
         raise AuthenticationFailed("This API key has been revoked or its user disabled.")

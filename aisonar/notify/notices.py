@@ -38,6 +38,8 @@ DELETION_REQUESTED = "deletion_requested"
 DELETION_REJECTED = "deletion_rejected"
 # An operator answered the person's support request (the answer is in it).
 SUPPORT_REPLY = "support_reply"
+# Abuse detection found a key shared or attacked (`abuse/`): the evidence, as figures.
+ABUSE_FINDING = "abuse_finding"
 # A material change to the privacy policy or terms (one per person, `privacy/policies.py`):
 # always delivered, since people must learn of a change to what they accepted.
 POLICY_CHANGED = "policy_changed"
@@ -53,6 +55,7 @@ SECURITY_KINDS = frozenset(
         EMAIL_CHANGED,
         ROLE_CHANGED,
         SIGN_IN_FROM_NEW_ADDRESS,
+        ABUSE_FINDING,
         DELETION_REQUESTED,
         DELETION_REJECTED,
         POLICY_CHANGED,

@@ -14,6 +14,7 @@ from aisonar.audit.models import SYSTEM, Actor
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_, Language
 from aisonar.notify.notices import (
+    ABUSE_FINDING,
     ALERT_FIRING,
     ALERT_RESOLVED,
     BALANCE_EXHAUSTED,
@@ -47,6 +48,7 @@ KINDS = (
     EMAIL_CHANGED,
     ROLE_CHANGED,
     SIGN_IN_FROM_NEW_ADDRESS,
+    ABUSE_FINDING,
     DELETION_REQUESTED,
     DELETION_REJECTED,
     POLICY_CHANGED,

@@ -20,10 +20,10 @@ from sqlalchemy import (
     true,
 )
 
+# People's rights and the operator's documents, and abuse detection, are in modules of
+# their own; every table is importable from here.
+from aisonar.store.abuse_tables import abuse_findings, abuse_tallies
 from aisonar.store.metadata import metadata
-
-# People's rights and the operator's documents are in a module of their own; every table
-# is importable from here.
 from aisonar.store.privacy_tables import (
     consents,
     deletion_requests,
@@ -536,6 +536,8 @@ email_changes = Table(
 )
 
 __all__ = [
+    "abuse_findings",
+    "abuse_tallies",
     "consents",
     "deletion_requests",
     "metadata",

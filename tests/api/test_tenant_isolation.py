@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aisonar.abuse.findings import record_finding
+from aisonar.abuse.models import FindingKind, Signal, SubjectKind
 from aisonar.accounts import tokens
 from aisonar.alerts.models import AlertKind, RuleSettings
 from aisonar.alerts.services import create_rule
@@ -18,6 +20,7 @@ from aisonar.crypto import SecretBox
 from aisonar.notify import webhooks
 from aisonar.privacy.consents import Purpose, record_choice
 from aisonar.store.tables import (
+    abuse_findings,
     access_tokens,
     alert_rules,
     api_keys,
@@ -109,6 +112,7 @@ async def snapshot(engine: AsyncEngine, org: Org) -> list[Any]:
             (alert_rules, alert_rules.c.org_id),
             (deletion_requests, deletion_requests.c.org_id),
             (support_requests, support_requests.c.org_id),
+            (abuse_findings, abuse_findings.c.org_id),
         ):
             rows += list(await conn.execute(select(table).where(column == org.id)))
         theirs = select(support_requests.c.id).where(support_requests.c.org_id == org.id)
@@ -163,6 +167,19 @@ async def test_no_operation_reaches_another_organization(
             )
         )
         b_support = await support.open_request(conn, b.member.user_id, "B's", "B's question")
+        b_finding = await record_finding(
+            conn,
+            Signal(
+                FindingKind.KEY_SHARING,
+                SubjectKind.KEY,
+                b.member.key_id,
+                {"addresses": 50},
+                window_start=utcnow(),
+                org_id=b.id,
+                user_id=b.member.user_id,
+            ),
+        )
+        assert b_finding is not None
         await record_choice(conn, b.member.user_id, Purpose.ANALYTICS, True)
     b_params = {
         "org_id": b.id,
@@ -178,6 +195,7 @@ async def test_no_operation_reaches_another_organization(
         "alert_id": b_alert.id,
         "request_id": b_deletion,
         "support_id": b_support.id,
+        "finding_id": b_finding.id,
         # Policies and consent purposes belong to no organization: these name none, and
         # /api/me/... acts on the caller alone (B's consents are in the snapshot).
         "policy_id": "pol_intruder",

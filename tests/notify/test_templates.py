@@ -35,6 +35,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
     "role_changed": {"before": "user", "after": "org_admin"},
     "sign_in_from_new_address": {"ip": "203.0.113.9"},
+    "abuse_finding": {
+        "finding_id": "abf_1",
+        "kind": "key_sharing",
+        "subject_kind": "key",
+        "subject_id": MARKUP,
+        "evidence": {"addresses": 50, "networks": 50},
+    },
     "deletion_requested": {"request_id": "del_1"},
     "deletion_rejected": {"request_id": "del_1", "reason": MARKUP},
     "policy_changed": {"policy_id": "pol_1", "kind": "terms", "version": 3, "title": MARKUP},
