@@ -52,7 +52,7 @@ class _BodyFields(msgspec.Struct):
 _body_fields = msgspec.json.Decoder(_BodyFields)
 
 
-def _text(header: bytes, raw: bytes, limit: int) -> str:
+def header_text(header: bytes, raw: bytes, limit: int) -> str:
     """A header's value: UTF-8, printable, not empty and at most `limit` characters."""
     name = header.decode("latin-1")
     try:
@@ -77,7 +77,7 @@ def _properties(headers: dict[bytes, bytes]) -> str | None:
                 f"The property name {name!r} must be 1 to 64 letters, digits, '_', '.' or '-'.",
                 param=header.decode("latin-1"),
             )
-        found[name] = _text(header, raw, MAX_PROPERTY_VALUE)
+        found[name] = header_text(header, raw, MAX_PROPERTY_VALUE)
     if len(found) > MAX_PROPERTIES:
         raise InvalidRequest(
             f"A request may carry at most {MAX_PROPERTIES} x-aisonar-property-* headers; "
@@ -112,8 +112,8 @@ def attribution_of(headers: dict[bytes, bytes], body: bytes) -> Attribution:
     session = headers.get(SESSION_HEADER)
     user = headers.get(USER_HEADER)
     properties = _properties(headers)
-    session_id = None if session is None else _text(SESSION_HEADER, session, MAX_ID)
-    end_user = _body_user(body) if user is None else _text(USER_HEADER, user, MAX_ID)
+    session_id = None if session is None else header_text(SESSION_HEADER, session, MAX_ID)
+    end_user = _body_user(body) if user is None else header_text(USER_HEADER, user, MAX_ID)
     if session_id is None and end_user is None and properties is None:
         return UNATTRIBUTED
     return Attribution(session_id, end_user, properties)

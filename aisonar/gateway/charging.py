@@ -23,6 +23,7 @@ from aisonar.gateway.counters import HoldOn, Settle
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.gateway.quotas import SpendQuotas
 from aisonar.gateway.routing import Route
+from aisonar.limits.run_budget import RunCheck
 from aisonar.limits.spend import SpendCheck
 from aisonar.token_usage import TokenUsage
 
@@ -74,24 +75,27 @@ class Billing:
         input_bound: int,
         output_bound: int,
         end_user: str | None = None,
+        run: RunCheck | None = None,
     ) -> Hold:
         """The most the attempt can cost, to hold on its spend quotas (those of its end user
-        included) and (unless it is free or billing is off) its organization's balance."""
+        included), its client's run, and (unless it is free or billing is off) its
+        organization's balance."""
         markup = effective_markup(identity.plan_markup_ppm, identity.org_markup_ppm)
         amount = marked_up(price.most(input_bound, output_bound), markup)
         quotas = self.quotas.held_on(identity, amount, end_user)
-        # A free model's request reserves nothing, so the balance store is not asked.
+        # A free model's request reserves nothing, so no store is asked.
+        held_run = run if amount > 0 else None
         if not (self.enabled and amount > 0):
-            return Hold(request_id, price, markup, amount, quotas, None)
+            return Hold(request_id, price, markup, amount, quotas, None, held_run)
         balance = BalanceHold(identity.org_id, amount, request_id)
-        return Hold(request_id, price, markup, amount, quotas, balance)
+        return Hold(request_id, price, markup, amount, quotas, balance, held_run)
 
     def settle(self, hold: Hold, charge: Charge | None, model: str) -> Settle:
         """Charge the balance and the quotas `charge` instead of what was held (its
         ledger entry written); with none, release the hold."""
         if hold.balance is not None and charge is not None:
             self.ledger.submit(hold.balance.org_id, charge.cost, hold.request_id, model)
-        return Settle(hold.quotas, hold.balance, None if charge is None else charge.cost)
+        return Settle(hold.quotas, hold.balance, None if charge is None else charge.cost, hold.run)
 
 
 class Charge(NamedTuple):
@@ -104,8 +108,9 @@ class Charge(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """What one attempt holds: the most it can cost, on its spend quotas and (unless it is
-    free or billing is off) its organization's balance."""
+    """What one attempt holds: the most it can cost, on its spend quotas, its client's run
+    (when it names one) and (unless it is free or billing is off) its organization's
+    balance."""
 
     request_id: str
     price: ModelPrice
@@ -113,11 +118,12 @@ class Hold:
     amount: int
     quotas: Sequence[SpendCheck]
     balance: BalanceHold | None
+    run: RunCheck | None = None
 
     @property
     def on(self) -> HoldOn:
         org_id = None if self.balance is None else self.balance.org_id
-        return HoldOn(self.quotas, org_id, self.amount)
+        return HoldOn(self.quotas, org_id, self.amount, self.run)
 
     def charge(self, usage: TokenUsage) -> Charge | None:
         """What `usage` costs; None when a balance was held and nothing was delivered, so

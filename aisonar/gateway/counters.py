@@ -1,7 +1,8 @@
 """A request's counters, moved together: its rate limits and slots in flight (admit,
 finish), its spend quotas and its organization's balance (hold, settle). A request asks
 for them twice: admit and hold its first attempt at once, then settle its last attempt
-and finish at once; a failover settles one attempt and holds the next at once. On Redis
+and finish at once; a request of a client's run holds on the run's budget too
+(`limits.run_budget`); a failover settles one attempt and holds the next at once. On Redis
 each of these is one script, one round trip (`redis_counters`); in-process they are the
 stores' own calls, in the same order and with the same outcome.
 
@@ -18,6 +19,7 @@ from enum import Enum
 from typing import Protocol
 
 from aisonar.billing.store import BalanceStore, Hold, InsufficientBalance
+from aisonar.limits.run_budget import MemoryRunBudgets, RunCheck
 from aisonar.limits.spend import SpendCheck, SpendStore
 from aisonar.limits.store import Decision, LimitStore, RateCheck, SlotCheck
 
@@ -30,11 +32,13 @@ class Admit:
 
 @dataclass(frozen=True, slots=True)
 class HoldOn:
-    """Hold `amount` on each spend counter and, unless `org_id` is None, the balance."""
+    """Hold `amount` on each spend counter and, unless they are None, the run's budget and
+    the balance."""
 
     spend: Sequence[SpendCheck]
     org_id: str | None
     amount: int
+    run: RunCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class Settle:
     spend: Sequence[SpendCheck]
     balance: Hold | None
     cost: int | None
+    run: RunCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +64,22 @@ class Finish:
 class Refusal(Enum):
     RATE = "rate"
     SPEND = "spend"
+    RUN = "run"
     BALANCE = "balance"
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What the checks decided: the admission's decision when there was one; the first
-    refusal, with the spend counter that refused and what it had committed, or what the
-    balance had available."""
+    refusal, with the spend counter that refused and what it had committed, what the run
+    had committed and the budget it was started with, or what the balance had available."""
 
     decision: Decision | None = None
     refused: Refusal | None = None
     spend_refused_by: SpendCheck | None = None
     committed: int = 0
     available: int = 0
+    run_budget: int = 0
 
 
 DONE = Outcome()
@@ -105,6 +112,8 @@ class LocalCounters:
         self._limits = limits
         self._spend = spend
         self._balance = balance
+        # Runs are the counters' own: nothing else reads them.
+        self._runs = MemoryRunBudgets()
 
     async def run(
         self,
@@ -131,6 +140,7 @@ class LocalCounters:
                     refused.spend_refused_by,
                     refused.committed,
                     refused.available,
+                    refused.run_budget,
                 )
         if finish is not None:
             await self._limits.finish(request_id, finish.slots, finish.tokens, finish.delta)
@@ -141,11 +151,19 @@ class LocalCounters:
             spend = await self._spend.hold(request_id, hold.spend, hold.amount)
             if not spend.allowed:
                 return Outcome(None, Refusal.SPEND, spend.refused_by, spend.committed)
+        if hold.run is not None:
+            run = self._runs.hold(request_id, hold.run, hold.amount)
+            if not run.allowed:
+                if hold.spend:
+                    await self._spend.settle(request_id, hold.spend, 0)
+                return Outcome(None, Refusal.RUN, committed=run.committed, run_budget=run.budget)
         if hold.org_id is None:
             return None
         try:
             await self._balance.hold(hold.org_id, hold.amount, request_id)
         except InsufficientBalance as short:
+            if hold.run is not None:
+                self._runs.settle(request_id, hold.run, 0)
             if hold.spend:
                 await self._spend.settle(request_id, hold.spend, 0)
             return Outcome(None, Refusal.BALANCE, available=short.available)
@@ -159,6 +177,8 @@ class LocalCounters:
                 await self._balance.settle(settle.balance, settle.cost)
         if settle.spend:
             await self._spend.settle(request_id, settle.spend, settle.cost or 0)
+        if settle.run is not None:
+            self._runs.settle(request_id, settle.run, settle.cost or 0)
 
     async def close(self) -> None:
         return None

@@ -35,10 +35,12 @@ from aisonar.gateway.failover import with_failover
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.metering import RequestMeter
 from aisonar.gateway.routing import Route
+from aisonar.gateway.run_budget import run_of, with_run
 from aisonar.gateway.services import GatewayServices
 from aisonar.gateway.ticket import Ticket
 from aisonar.gateway.upstream import Refusal, UpstreamAnswer, open_upstream
 from aisonar.gateway.wire.dialect import Dialect
+from aisonar.limits.run_budget import RunCheck
 
 # Relays the upstream's answer to the client, metering it: one of relay.py's functions,
 # its endpoint's arguments bound.
@@ -106,7 +108,8 @@ async def serve(served: Served, services: GatewayServices, exchange: Exchange) -
         body = await exchange.read_body(services.max_body_bytes)
         call = served.read(body)
         meter.requested_model, meter.stream = call.model, call.stream
-        meter.attribution = attribution_of(exchange.headers, body)
+        run = run_of(exchange.headers, identity.org_id)
+        meter.attribution = with_run(attribution_of(exchange.headers, body), run)
         routes = services.channels.routes(identity, call.model)
         admission = services.limiter.admission(
             identity, call.token_estimate, meter.attribution.end_user
@@ -115,7 +118,7 @@ async def serve(served: Served, services: GatewayServices, exchange: Exchange) -
             services.counters, services.limiter, services.billing.quotas, exchange, admission
         )
         try:
-            attempt = partial(_attempt, services, exchange, meter, identity, call, ticket)
+            attempt = partial(_attempt, services, exchange, meter, identity, call, ticket, run)
             await with_failover(
                 services.failover, exchange, identity.key_id, routes, attempt, meter.attempted
             )
@@ -143,6 +146,7 @@ async def _attempt(
     identity: KeyIdentity,
     call: Call,
     ticket: Ticket,
+    run: RunCheck | None,
     route: Route,
 ) -> None:
     """Hold, forward, settle: whatever ends the attempt (an error, its client leaving, a
@@ -156,6 +160,7 @@ async def _attempt(
         input_bound=leg.input_bound,
         output_bound=leg.output_bound,
         end_user=meter.attribution.end_user,
+        run=run,
     )
     decisions = await ticket.hold(hold)
     meter.decided(decisions.limits)

@@ -17,6 +17,7 @@ from aisonar.gateway.charging import Hold
 from aisonar.gateway.counters import Counters, Outcome, Refusal, Settle
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.quotas import SpendQuotas
+from aisonar.gateway.run_budget import RunBudgetConflict, RunBudgetSpent
 from aisonar.token_usage import TokenUsage
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,11 @@ class Ticket:
         if outcome.refused is Refusal.SPEND:
             assert outcome.spend_refused_by is not None
             raise self.quotas.refused(outcome.spend_refused_by, outcome.committed, hold.amount)
+        if outcome.refused is Refusal.RUN:
+            assert hold.run is not None
+            if outcome.run_budget != hold.run.budget:
+                raise RunBudgetConflict(hold.run, outcome.run_budget)
+            raise RunBudgetSpent(hold.run, outcome.committed, hold.amount)
         if outcome.refused is Refusal.BALANCE:
             raise InsufficientBalance(hold.amount, outcome.available)
 
@@ -97,7 +103,8 @@ class Ticket:
         balance cannot be held without them."""
         limits = self.limiter.unreachable() if admitting else None
         quotas = self.quotas.unreachable() if hold.quotas else None
-        if hold.balance is not None:
+        # A run's budget cannot be kept without them either.
+        if hold.balance is not None or hold.run is not None:
             log.warning("balance store unreachable; request refused")
             raise BalanceStoreUnavailable("The balance cannot be checked; retry shortly.")
         return Decisions(limits, quotas)

@@ -125,7 +125,7 @@ async def attempt(billing: Billing, request: RequestMeter, forward: Forward) -> 
     ticket = Ticket(counters, limiter, billing.quotas, exchange, admission)
     # As the pipeline does: the attempt's settle is made when the request ends.
     try:
-        await _attempt(services, exchange, request, IDENTITY, _Call(forward), ticket, ROUTE)
+        await _attempt(services, exchange, request, IDENTITY, _Call(forward), ticket, None, ROUTE)
     finally:
         await ticket.end(request.usage)
 
