@@ -199,7 +199,7 @@ def create_app(settings: Settings) -> GatewayApp:
     @asynccontextmanager
     async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
         settings.make_data_dir()
-        box = SecretBox(settings.resolved_secret_key())
+        box = SecretBox(settings.resolved_secret_key(), settings.secret_key_previous)
         engine = create_engine(settings.resolved_database_url)
         refused = RefusedKeys() if settings.abuse_detection else None
         keys = KeyCache(engine, settings.key_cache_size, refused)

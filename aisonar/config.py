@@ -34,11 +34,19 @@ class Settings(BaseSettings):
     data_dir: Path = Path("aisonar-data")
     database_url: str = ""
     secret_key: str = ""
+    # During a rotation of AISONAR_SECRET_KEY (`aisonar secret rotate`): the key it
+    # replaces, still accepted for opening secrets sealed under it, never for sealing.
+    secret_key_previous: str = ""
     config_file: Path | None = None
 
     host: str = "127.0.0.1"
     port: int = 8400
     log_level: str = "info"
+    # TLS served by `aisonar serve` itself (PEM files; the key may sit in the certificate's
+    # file), and the oldest version it accepts: 1.3, or 1.2 when the operator allows it.
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    tls_min_version: Literal["1.2", "1.3"] = "1.3"
 
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # A connection that has not sent a whole request head (request line and headers) this
@@ -259,6 +267,12 @@ class Settings(BaseSettings):
                 "AISONAR_SECRET_KEY must be set to a random value of at least "
                 f"{_MIN_SECRET_LENGTH} characters in production"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _key_with_its_certificate(self) -> Settings:
+        if self.ssl_keyfile is not None and self.ssl_certfile is None:
+            raise ValueError("AISONAR_SSL_KEYFILE needs AISONAR_SSL_CERTFILE")
         return self
 
     @property

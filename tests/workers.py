@@ -27,14 +27,16 @@ def isolate_worker() -> None:
         return
     index = int(worker.removeprefix("gw"))
     if database_url := os.environ.get(DATABASE_VARIABLE):
-        os.environ[DATABASE_VARIABLE] = asyncio.run(_own_database(database_url, worker))
+        os.environ[DATABASE_VARIABLE] = asyncio.run(database_of_its_own(database_url, worker))
     if redis_url := os.environ.get(REDIS_VARIABLE):
         os.environ[REDIS_VARIABLE] = _own_redis_database(redis_url, index)
 
 
-async def _own_database(url: str, worker: str) -> str:
+async def database_of_its_own(url: str, suffix: str) -> str:
+    """The URL of database `<database>_<suffix>` beside the one of `url`, created if
+    missing."""
     configured = make_url(url)
-    name = f"{configured.database}_{worker}"
+    name = f"{configured.database}_{suffix}"
     engine = create_async_engine(
         Settings(database_url=url).resolved_database_url, isolation_level="AUTOCOMMIT"
     )

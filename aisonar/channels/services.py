@@ -13,7 +13,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
@@ -43,6 +43,7 @@ from aisonar.crypto import SecretBox
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
 from aisonar.i18n import N_
 from aisonar.store.changes import record_change
+from aisonar.store.resealing import Resealed, reseal_column
 from aisonar.store.tables import channels
 
 CHANNEL_ENTITY = "channel"
@@ -213,6 +214,12 @@ def _audited(channel: Channel) -> dict[str, Any]:
 async def list_channels(conn: AsyncConnection) -> list[Channel]:
     rows = await conn.execute(select(channels).order_by(channels.c.created_at))
     return [_channel(row) for row in rows]
+
+
+async def reseal_secrets(engine: AsyncEngine, box: SecretBox) -> Resealed:
+    """Every channel's upstream secret sealed under the current secret key (`aisonar
+    secret rotate`); the plain secrets change, so no server reloads its channels."""
+    return await reseal_column(engine, channels.c.id, channels.c.api_key_encrypted, box.reseal)
 
 
 async def load_enabled_channels(conn: AsyncConnection, box: SecretBox) -> list[ChannelWithSecret]:

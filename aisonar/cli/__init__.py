@@ -22,6 +22,7 @@ from aisonar.cli.notices import notice
 from aisonar.cli.policies import policy
 from aisonar.cli.privacy import privacy
 from aisonar.cli.retention import plan, retention
+from aisonar.cli.secrets import secret
 from aisonar.cli.server import demo, fake_upstream, migrate, serve
 from aisonar.cli.site_analytics import site_analytics
 from aisonar.cli.status import status
@@ -66,6 +67,7 @@ for command in (
     abuse_group,
     site_analytics,
     status,
+    secret,
 ):
     main.add_command(command)
 key.add_command(key_rotate)

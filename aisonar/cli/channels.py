@@ -352,7 +352,7 @@ def channel_test(name: str, model: str | None, as_json: bool) -> None:
     """Send the upstream a one-token request with the channel's own key, enabled or
     not; nothing is billed. Exits 1 unless the upstream answers 2xx."""
     settings = load_settings()
-    box = SecretBox(settings.resolved_secret_key())
+    box = SecretBox(settings.resolved_secret_key(), settings.secret_key_previous)
 
     async def work(conn: AsyncConnection) -> ChannelWithSecret:
         return await services.get_channel(conn, box, name)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.clock import as_utc
 from aisonar.config import InsecureSettings, Settings
@@ -23,33 +23,51 @@ T = TypeVar("T")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 
 
-def load_settings() -> Settings:
+def load_settings(**overrides: Any) -> Settings:
+    """The settings, with what a command's options give in place of the environment's."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except (ValidationError, InsecureSettings) as error:
         raise click.ClickException(f"invalid settings: {error}") from error
 
 
 def secret_box() -> SecretBox:
     """What seals and opens secrets at rest, under the configured secret key."""
-    return SecretBox(load_settings().resolved_secret_key())
+    settings = load_settings()
+    return SecretBox(settings.resolved_secret_key(), settings.secret_key_previous)
 
 
-async def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     settings.make_data_dir()
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade_to_head(engine)
-        async with engine.begin() as conn:
-            return await work(conn)
+        return await work(engine)
     finally:
         await engine.dispose()
+
+
+async def _in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    async def in_one(engine: AsyncEngine) -> T:
+        async with engine.begin() as conn:
+            return await work(conn)
+
+    return await _with_engine(settings, in_one)
 
 
 def run_in_database(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
     """Run `work` in one transaction on the configured database; domain errors exit 1."""
     try:
         return asyncio.run(_in_transaction(load_settings(), work))
+    except AISonarError as error:
+        raise click.ClickException(error.message) from error
+
+
+def run_with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `work` on the configured, migrated database, in transactions of its own
+    making (long work committed a step at a time); domain errors exit 1."""
+    try:
+        return asyncio.run(_with_engine(load_settings(), work))
     except AISonarError as error:
         raise click.ClickException(error.message) from error
 

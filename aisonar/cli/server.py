@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import click
@@ -40,13 +41,42 @@ def _server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
 @click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (default 8400).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, help="Worker processes.")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Serve HTTPS with this PEM certificate chain (AISONAR_SSL_CERTFILE).",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key, if not in its file (AISONAR_SSL_KEYFILE).",
+)
+@click.option(
+    "--tls-min-version",
+    type=click.Choice(["1.2", "1.3"]),
+    default=None,
+    help="The oldest TLS accepted (default 1.3; AISONAR_TLS_MIN_VERSION).",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    workers: int,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+    tls_min_version: str | None,
+) -> None:
     """Apply pending migrations, then run the gateway."""
     import uvicorn
 
     from aisonar.app import create_app, tune_collector
+    from aisonar.gateway.tls import tls_options
 
-    settings = load_settings()
+    given = {
+        "ssl_certfile": ssl_certfile,
+        "ssl_keyfile": ssl_keyfile,
+        "tls_min_version": tls_min_version,
+    }
+    settings = load_settings(**{name: value for name, value in given.items() if value})
     if workers > 1 and not settings.redis_url:
         raise click.ClickException(
             "--workers above 1 needs AISONAR_REDIS_URL: in-process balances and holds are "
@@ -58,6 +88,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     run_in_database(nothing)
     options = _server_options(settings, host or settings.host, port or settings.port)
+    options |= tls_options(settings)
     if workers > 1:
         # uvicorn's supervisor starts the workers; each builds its app from the environment.
         uvicorn.run("aisonar.app:app_from_environment", factory=True, workers=workers, **options)

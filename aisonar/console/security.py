@@ -1,8 +1,9 @@
 """Security headers on every console response (pages, redirects, static files): a
 Content-Security-Policy that allows no inline script or style and nothing from other
 origins, no sniffing, no framing, the referrer kept on this site; and pages, which show
-personal data, never stored by a cache. The management API under `/api/` is left as it
-is."""
+personal data, never stored by a cache; over HTTPS (served with TLS, or through a trusted
+proxy that says so in X-Forwarded-Proto), Strict-Transport-Security, so that browsers
+come back over HTTPS only. The management API under `/api/` is left as it is."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ HEADERS = {
     "referrer-policy": "same-origin",
     "x-frame-options": "DENY",
 }
+# Two years, the preload list's recommendation; subdomains are the operator's to include.
+STRICT_TRANSPORT_SECURITY = "max-age=63072000"
 STATIC_PREFIX = "/static/"
 
 
@@ -34,12 +37,15 @@ class ConsoleHeaders:
             await self.app(scope, receive, send)
             return
         static = path.startswith(STATIC_PREFIX)
+        secure = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers[name] = value
+                if secure:
+                    headers["strict-transport-security"] = STRICT_TRANSPORT_SECURITY
                 if not static:
                     headers["cache-control"] = "no-store"
             await send(message)

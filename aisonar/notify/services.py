@@ -22,6 +22,7 @@ from aisonar.notify.webhooks import (
     endpoint_secret,
     get_endpoint,
     list_endpoints,
+    reseal_webhook_secrets,
     rotate_secret,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "preferences",
     "reading",
     "render_notice",
+    "reseal_webhook_secrets",
     "rotate_secret",
     "send_ping",
     "set_preferences",

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
@@ -20,6 +20,7 @@ from aisonar.notify.models import Delivery, DeliveryStatus, WebhookEndpoint
 from aisonar.notify.notices import PRIVATE_KINDS
 from aisonar.notify.preferences import KINDS
 from aisonar.notify.signing import new_secret
+from aisonar.store.resealing import Resealed, reseal_column
 from aisonar.store.tables import notice_deliveries, notices, webhook_endpoints
 
 _MAX_URL = 2048
@@ -147,6 +148,14 @@ async def endpoint_secret(conn: AsyncConnection, box: SecretBox, endpoint_id: st
         )
     ).scalar_one()
     return box.open(sealed)
+
+
+async def reseal_webhook_secrets(engine: AsyncEngine, box: SecretBox) -> Resealed:
+    """Every endpoint's signing secret (deleted endpoints' too) sealed under the current
+    secret key (`aisonar secret rotate`)."""
+    return await reseal_column(
+        engine, webhook_endpoints.c.id, webhook_endpoints.c.secret, box.reseal
+    )
 
 
 async def delete_endpoint(

@@ -57,7 +57,9 @@ def box(request: Request, config: Config) -> SecretBox:
     """What seals and opens secrets at rest (channel keys, webhook secrets)."""
     sealer: SecretBox | None = getattr(request.app.state, "box", None)
     if sealer is None:
-        sealer = request.app.state.box = SecretBox(config.resolved_secret_key())
+        sealer = request.app.state.box = SecretBox(
+            config.resolved_secret_key(), config.secret_key_previous
+        )
     return sealer
 
 
