@@ -105,7 +105,15 @@ from aisonar.accounts.plans import PlanInfo, list_plans, set_org_retention, set_
 from aisonar.accounts.principal import Principal
 from aisonar.accounts.reauthentication import prove_password, recently_authenticated
 from aisonar.accounts.rotation import rotate_key, set_allowed_ips
-from aisonar.accounts.sessions import COOKIE_NAME, CSRF_HEADER, ActiveSession, end_session
+from aisonar.accounts.sessions import (
+    COOKIE_NAME,
+    CSRF_HEADER,
+    ActiveSession,
+    NewSession,
+    active_session,
+    end_session,
+)
+from aisonar.accounts.sign_in import sign_in_with_password
 from aisonar.accounts.throttle import TooManySignIns
 from aisonar.accounts.tokens import (
     AccessToken,
@@ -114,6 +122,7 @@ from aisonar.accounts.tokens import (
     create_token,
     get_token,
     list_tokens,
+    principal_for_token,
     revoke_token,
 )
 
@@ -135,6 +144,7 @@ __all__ = [
     "NewKey",
     "NewMember",
     "NewOrg",
+    "NewSession",
     "NewToken",
     "OrgChoices",
     "OrgName",
@@ -150,6 +160,7 @@ __all__ = [
     "TooManySignIns",
     "UserSearch",
     "active_key_counts",
+    "active_session",
     "add_member_and_invite",
     "add_org",
     "administered_org",
@@ -198,6 +209,7 @@ __all__ = [
     "pending_email_change",
     "pending_invitations",
     "plan_counts",
+    "principal_for_token",
     "prove_password",
     "reachable_key",
     "reachable_user",
@@ -215,6 +227,7 @@ __all__ = [
     "set_org_retention",
     "set_plan_markup",
     "set_plan_retention",
+    "sign_in_with_password",
     "update_user",
     "users_by_id",
     "users_page",

@@ -39,12 +39,14 @@ from aisonar.billing.prices import (
     set_price,
 )
 from aisonar.billing.recharges import NoteText, Recharge, ReferenceText, recharge_org
+from aisonar.billing.standing import current_balance
 from aisonar.billing.statements import MAX_MONTHS, Statement, recent_statements
-from aisonar.billing.store import DurableBalance
+from aisonar.billing.store import BalanceStore, DurableBalance
 
 __all__ = [
     "MAX_MONTHS",
     "AmountText",
+    "BalanceStore",
     "BatchStanding",
     "BilledPrice",
     "CodeBatch",
@@ -62,6 +64,7 @@ __all__ = [
     "billed_price",
     "create_codes",
     "credit",
+    "current_balance",
     "durable_balance",
     "entry_by_id",
     "format_amount",

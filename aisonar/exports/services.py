@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
-from aisonar.exports import EXPORT_FORMATS, ExportFormat
+from aisonar.exports import EXPORT_FORMATS, MEDIA_TYPES, ExportFormat
 from aisonar.exports.audit import export_audit
 from aisonar.exports.ledger import export_ledger
-from aisonar.exports.personal.archive import record_export, write_archive
+from aisonar.exports.personal.archive import archive_name, record_export, write_archive
 from aisonar.exports.personal.models import Exported
 from aisonar.exports.personal.requests import count_export, own_export
 from aisonar.exports.spreadsheet import SpreadsheetWriter
@@ -24,15 +24,19 @@ from aisonar.exports.usage import export_usage
 
 __all__ = [
     "EXPORT_FORMATS",
+    "MEDIA_TYPES",
     "ExportFormat",
     "Exported",
     "SpreadsheetWriter",
+    "archive_name",
     "count_export",
     "export_audit",
     "export_ledger",
     "export_personal_data",
     "export_usage",
     "own_export",
+    "record_export",
+    "write_archive",
 ]
 
 

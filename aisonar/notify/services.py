@@ -13,7 +13,7 @@ from aisonar.notify.outcome import Outcome
 from aisonar.notify.preferences import KINDS, Preferences, preferences, set_preferences
 from aisonar.notify.reading import mark_read, reading
 from aisonar.notify.render import render_notice
-from aisonar.notify.sender import configured_mail
+from aisonar.notify.sender import Mail, configured_mail
 from aisonar.notify.webhook_client import send_ping
 from aisonar.notify.webhooks import (
     create_endpoint,
@@ -30,6 +30,7 @@ __all__ = [
     "KINDS",
     "SECURITY_KINDS",
     "Channel",
+    "Mail",
     "Notice",
     "Outcome",
     "Preferences",

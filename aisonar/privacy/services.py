@@ -21,6 +21,7 @@ from aisonar.privacy.consents import (
 )
 from aisonar.privacy.cookies import (
     CONSENT_COOKIE,
+    CONSENT_MAX_AGE_S,
     LANGUAGE_COOKIE,
     LANGUAGE_MAX_AGE_S,
     ConsentChoice,
@@ -59,10 +60,12 @@ from aisonar.privacy.requests import (
     reject_request,
     request_deletion,
 )
+from aisonar.privacy.sign_up import TooManySignUps, sign_up
 
 __all__ = [
     "AGE_CONFIRMED",
     "CONSENT_COOKIE",
+    "CONSENT_MAX_AGE_S",
     "LANGUAGE_COOKIE",
     "LANGUAGE_MAX_AGE_S",
     "MAX_BODY_CHARS",
@@ -79,6 +82,7 @@ __all__ = [
     "Purpose",
     "ReasonText",
     "Rejection",
+    "TooManySignUps",
     "acknowledge",
     "announce",
     "approve_deletion_request",
@@ -103,5 +107,6 @@ __all__ = [
     "reject_deletion_request",
     "reject_request",
     "request_deletion",
+    "sign_up",
     "standings",
 ]

@@ -3,7 +3,7 @@ a user their own, an org admin their organization's, an operator everyone's."""
 
 from __future__ import annotations
 
-from aisonar.accounts.principal import Principal
+from aisonar.accounts.services import Principal
 from aisonar.errors import NotFound
 from aisonar.i18n import N_
 from aisonar.web.errors import Forbidden

@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.audit.models import Actor
 from aisonar.clock import utcnow
-from aisonar.exports.personal.archive import archive_name, record_export, write_archive
-from aisonar.exports.personal.models import Exported
+from aisonar.exports.services import Exported, archive_name, record_export, write_archive
 
 _READ_BYTES = 1024 * 1024
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.billing.money import format_amount
-from aisonar.billing.standing import current_balance
-from aisonar.billing.store import BalanceStore
+from aisonar.billing.services import BalanceStore, current_balance, format_amount
 
 
 class BalanceOut(BaseModel):

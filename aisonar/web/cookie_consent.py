@@ -11,10 +11,15 @@ from typing import Annotated
 from fastapi import Cookie, Request, Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.accounts.sessions import ActiveSession
+from aisonar.accounts.services import ActiveSession
 from aisonar.audit.models import Actor
-from aisonar.privacy.consents import Purpose, record_choice
-from aisonar.privacy.cookies import CONSENT_COOKIE, CONSENT_MAX_AGE_S, ConsentChoice
+from aisonar.privacy.services import (
+    CONSENT_COOKIE,
+    CONSENT_MAX_AGE_S,
+    ConsentChoice,
+    Purpose,
+    record_choice,
+)
 from aisonar.web.deps import client_ip
 
 ConsentCookie = Annotated[

@@ -10,16 +10,21 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aisonar.accounts.principal import Principal
-from aisonar.accounts.reauthentication import recently_authenticated as proved_recently
-from aisonar.accounts.sessions import COOKIE_NAME, CSRF_HEADER, ActiveSession, active_session
-from aisonar.accounts.tokens import principal_for_token
+from aisonar.accounts.services import (
+    COOKIE_NAME,
+    CSRF_HEADER,
+    ActiveSession,
+    Principal,
+    active_session,
+    principal_for_token,
+)
+from aisonar.accounts.services import recently_authenticated as proved_recently
 from aisonar.audit.models import Actor
 from aisonar.config import Settings
 from aisonar.crypto import SecretBox
 from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
-from aisonar.notify.sender import Mail, configured_mail
+from aisonar.notify.services import Mail, configured_mail
 from aisonar.web.errors import Forbidden, ReauthenticationRequired, Unauthenticated
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

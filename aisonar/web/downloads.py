@@ -9,9 +9,7 @@ from datetime import datetime
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from aisonar.exports import MEDIA_TYPES, ExportFormat
-from aisonar.exports.ledger import export_ledger
-from aisonar.exports.usage import export_usage
+from aisonar.exports.services import MEDIA_TYPES, ExportFormat, export_ledger, export_usage
 
 Export = Callable[[AsyncConnection], AsyncIterator[bytes]]
 

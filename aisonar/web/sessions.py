@@ -8,14 +8,17 @@ from __future__ import annotations
 from fastapi import Request, Response
 
 from aisonar.accounts.models import User
-from aisonar.accounts.sessions import COOKIE_NAME, NewSession
-from aisonar.accounts.sign_in import sign_in_with_password
-from aisonar.accounts.throttle import TooManySignIns
+from aisonar.accounts.services import (
+    COOKIE_NAME,
+    NewSession,
+    TooManySignIns,
+    sign_in_with_password,
+)
 from aisonar.config import Settings
 from aisonar.gateway.services import GatewayServices
 from aisonar.i18n import N_
-from aisonar.privacy.sign_up import TooManySignUps
-from aisonar.privacy.sign_up import sign_up as create_account
+from aisonar.privacy.services import TooManySignUps
+from aisonar.privacy.services import sign_up as create_account
 from aisonar.web.deps import client_ip
 from aisonar.web.errors import Unauthenticated
 from aisonar.web.inputs import SignUp

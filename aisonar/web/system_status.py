@@ -17,7 +17,7 @@ from aisonar.channels.models import ChannelState
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 from aisonar.gateway.services import GatewayServices
-from aisonar.observability.system_status import (
+from aisonar.observability.services import (
     DatabaseStatus,
     RedisStatus,
     aisonar_version,
