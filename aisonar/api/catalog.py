@@ -69,14 +69,15 @@ class ChannelCreate(BaseModel):
     provider: str
     # Default: the provider's public API.
     base_url: Annotated[BaseUrl, Field(min_length=1)] | None = None
-    # An API key, or a cloud provider's JSON credentials as a string (never shown again).
-    api_key: Annotated[ApiKeyText, Field(min_length=1)]
+    # An API key, or a cloud provider's JSON credentials as a string (never shown again);
+    # none for a host that checks no key (the ollama and vllm presets).
+    api_key: ApiKeyText = ""
     # Comma-separated: `gpt-4o`, `fast=gpt-4o-mini`, `claude-*`.
     models: Annotated[ModelsText, Field(min_length=1)]
     priority: int = 0
     weight: int = 1
     # The provider's own settings: api_version (azure), region (bedrock), project and
-    # location (vertex).
+    # location (vertex), preset (openai: deepseek, groq, ollama, ...).
     options: Options | None = None
 
 

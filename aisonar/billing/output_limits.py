@@ -17,6 +17,14 @@ _CATALOGUE_PROVIDERS = {
     "gemini": "google",
     "vertex": "google-vertex",
     "bedrock": "amazon-bedrock",
+    # The OpenAI-compatible hosts, by the provider they are priced under (channels/presets.py).
+    "deepseek": "deepseek",
+    "mistral": "mistral",
+    "groq": "groq",
+    "x-ai": "xai",
+    "openrouter": "openrouter",
+    "together": "togetherai",
+    "fireworks": "fireworks-ai",
 }
 _FIRST_PARTY = ("openai", "anthropic", "google")
 

@@ -11,6 +11,7 @@ from genai_prices import Usage
 from genai_prices.types import TieredPrices
 
 from aisonar.billing.pricing import FREE, ModelPrice, Rate
+from aisonar.channels.presets import PRICED_BY_HOST
 
 VERSION = f"genai-prices {version('genai-prices')}"
 _MICRO = Decimal(1_000_000)
@@ -29,8 +30,9 @@ def _rate(price: Decimal | TieredPrices | None) -> Rate:
 
 
 # Providers that sell models at prices of their own: a model unknown in their catalogue is
-# not priced as the model maker sells it (Bedrock's ids are genai-prices' `aws` provider).
-_OWN_PRICES = frozenset({"bedrock"})
+# not priced as the model maker sells it (Bedrock's ids are genai-prices' `aws` provider),
+# nor a model an OpenAI-compatible host serves (an unknown one stays refused until priced).
+_OWN_PRICES = frozenset({"bedrock", *PRICED_BY_HOST})
 
 
 def lookup(model: str, provider: str | None) -> ModelPrice | None:

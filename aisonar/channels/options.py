@@ -1,6 +1,7 @@
 """A channel's provider options: the settings a cloud provider needs besides its base URL
 and credentials (Azure's API version, an AWS region, a Google Cloud project and
-location). None of them is secret; they are stored and shown as they are."""
+location), and the OpenAI-compatible host an OpenAI channel is (its preset). None of them
+is secret; they are stored and shown as they are."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aisonar.channels.models import DEFAULT_BASE_URLS, Provider
+from aisonar.channels.presets import PRESET_OPTION, PRESETS, preset_named
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 
@@ -28,6 +30,8 @@ class OptionNames:
 
 # The options each provider takes; a provider not named takes none.
 PROVIDER_OPTIONS: dict[str, OptionNames] = {
+    # An OpenAI-compatible host by name (channels/presets.py): deepseek, groq, ollama, ...
+    Provider.OPENAI: OptionNames(optional=frozenset({PRESET_OPTION})),
     # The `api-version` query parameter of every Azure OpenAI request (e.g. 2024-10-21).
     Provider.AZURE: OptionNames(required=frozenset({"api_version"})),
     # The AWS region of the Bedrock runtime endpoint (e.g. us-east-1).
@@ -70,6 +74,14 @@ def validate_options(provider: str, options: Mapping[str, str]) -> dict[str, str
                 param="options",
                 name=name,
             )
+    preset = options.get(PRESET_OPTION)
+    if provider == Provider.OPENAI and preset is not None and preset.strip() not in PRESETS:
+        raise InvalidInput(
+            N_("there is no preset {preset!r} (there are: {known})"),
+            param="options",
+            preset=preset,
+            known=", ".join(PRESETS),
+        )
     missing = sorted(names.required - set(options))
     if missing:
         raise InvalidInput(
@@ -82,8 +94,11 @@ def validate_options(provider: str, options: Mapping[str, str]) -> dict[str, str
 
 
 def default_base_url(provider: str, options: Mapping[str, str]) -> str | None:
-    """The provider's public endpoint, where it has one; Azure's is the operator's own
-    resource, so it has none."""
+    """The provider's public endpoint, or its preset's, where it has one; Azure's is the
+    operator's own resource, so it has none."""
+    preset = preset_named(provider, options)
+    if preset is not None:
+        return preset.base_url
     if provider == Provider.BEDROCK and "region" in options:
         return f"https://bedrock-runtime.{options['region']}.amazonaws.com"
     if provider == Provider.VERTEX and "location" in options:

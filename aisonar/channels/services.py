@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 
-# `allows`, `default_base_url`, `parse_options` and `service_account` are named again
-# (`as`) for the front ends, which reach them here.
+# `allows`, `default_base_url`, `parse_options`, `service_account` and the presets are
+# named again (`as`) for the front ends, which reach them here.
 from aisonar.channels.credentials import service_account as service_account
 from aisonar.channels.credentials import validate_credentials
 from aisonar.channels.model_names import allows as allows
@@ -38,6 +38,9 @@ from aisonar.channels.models import (
 from aisonar.channels.options import default_base_url as default_base_url
 from aisonar.channels.options import parse_options as parse_options
 from aisonar.channels.options import validate_options
+from aisonar.channels.presets import PRESET_OPTION as PRESET_OPTION
+from aisonar.channels.presets import PRESETS as PRESETS
+from aisonar.channels.presets import preset_named as preset_named
 from aisonar.clock import new_id, utcnow
 from aisonar.crypto import SecretBox
 from aisonar.errors import AlreadyExists, InvalidInput, NotFound
@@ -85,6 +88,14 @@ def _validate_base_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _validate_secret(provider: str, options: Mapping[str, str], api_key: str) -> None:
+    """The credentials' shape; a host that checks no key (Ollama, vLLM) may have none."""
+    preset = preset_named(provider, options)
+    if api_key == "" and preset is not None and not preset.needs_key:
+        return
+    validate_credentials(provider, api_key)
+
+
 async def create_channel(
     conn: AsyncConnection,
     box: SecretBox,
@@ -113,7 +124,7 @@ async def create_channel(
     validate_routing(priority, weight)
     validate_timeouts(timeouts)
     checked_options = validate_options(provider, options or {})
-    validate_credentials(provider, api_key)
+    _validate_secret(provider, checked_options, api_key)
     channel = Channel(
         id=new_id("chn"),
         name=name.strip(),
@@ -186,7 +197,7 @@ async def update_channel(
     validate_routing(changed.priority, changed.weight)
     validate_timeouts(changed.timeouts)
     if api_key is not None:
-        validate_credentials(current.provider, api_key)
+        _validate_secret(current.provider, changed.options, api_key)
     values = _columns(changed)
     if api_key is not None:
         values["api_key_encrypted"] = box.seal(api_key)
@@ -247,8 +258,9 @@ Timeout = Literal["timeout_connect_s", "timeout_first_byte_s", "timeout_total_s"
 class NewChannel:
     name: ChannelName
     provider: str
-    api_key: Annotated[ApiKeyText, Field(min_length=1)]
     models: Annotated[ModelsText, Field(min_length=1)]
+    # Empty only for a host that checks no key (the ollama and vllm presets).
+    api_key: ApiKeyText = ""
     # None: the provider's public API.
     base_url: Annotated[BaseUrl, Field(min_length=1)] | None = None
     priority: int = 0

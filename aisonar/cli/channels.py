@@ -21,7 +21,13 @@ from aisonar.channels.models import (
     ChannelWithSecret,
     Provider,
 )
-from aisonar.channels.services import default_base_url, parse_options
+from aisonar.channels.services import (
+    PRESET_OPTION,
+    PRESETS,
+    default_base_url,
+    parse_options,
+    preset_named,
+)
 from aisonar.cli.context import json_option, load_settings, run_in_database, secret_box
 from aisonar.cli.output import as_record, emit, emit_one
 from aisonar.crypto import SecretBox
@@ -126,7 +132,7 @@ def option_options(command: F) -> F:
         multiple=True,
         metavar="NAME=VALUE",
         help="A provider setting, repeatable: api_version (azure), region (bedrock), "
-        "project and location (vertex); on update, the ones given replace all.",
+        "project and location (vertex), preset (openai); on update, the ones given replace all.",
     )(command)
 
 
@@ -182,6 +188,12 @@ def channel() -> None:
     "(azure: the resource endpoint, https://NAME.openai.azure.com).",
 )
 @option_options
+@click.option(
+    "--preset",
+    type=click.Choice(list(PRESETS)),
+    help="An OpenAI-compatible host (with --provider openai): its base URL, prices and "
+    "usage fields; the same as --option preset=NAME.",
+)
 @credentials_options
 @click.option(
     "--models",
@@ -209,6 +221,7 @@ def channel_create(
     provider: str,
     base_url: str | None,
     options: tuple[str, ...],
+    preset: str | None,
     api_key: str | None,
     credentials_file: Path | None,
     models: str,
@@ -220,10 +233,15 @@ def channel_create(
     as_json: bool,
 ) -> None:
     """Connect an upstream provider account."""
+    given_options = _options(options)
+    if preset is not None:
+        given_options[PRESET_OPTION] = preset
     secret = _secret(api_key, credentials_file)
     if secret is None:
-        raise click.UsageError("give the upstream secret: --api-key or --credentials-file")
-    given_options = _options(options)
+        found = preset_named(provider, given_options)
+        if found is None or found.needs_key:
+            raise click.UsageError("give the upstream secret: --api-key or --credentials-file")
+        secret = ""
     box = secret_box()
     timeouts = _timeouts(ChannelTimeouts(), timeout_connect, timeout_first_byte, timeout_total)
 

@@ -66,7 +66,7 @@ async def round_trip(
 ) -> RoundTrip:
     """Ask the upstream for one token; `defaults` are the server's timeouts, for those
     the channel does not set."""
-    channel, adapter = entry.channel, adapter_for(entry.channel.provider, upstream_model)
+    channel, adapter = entry.channel, adapter_for(entry.channel, upstream_model)
     hub = {
         "model": upstream_model,
         "messages": [{"role": "user", "content": "ping"}],

@@ -49,7 +49,7 @@ class Billing:
     enabled: bool = True
 
     def price_for(self, route: Route) -> ModelPrice:
-        return self.prices.price(route.priced_model, route.channel.channel.provider)
+        return self.prices.price(route.priced_model, route.priced_provider)
 
     def output_bound(self, route: Route, requested: int | None, field: str, *, clamp: bool) -> int:
         """The most output tokens the upstream will be allowed to write for one choice: the
@@ -57,7 +57,7 @@ class Billing:
         limit past the model's is clamped when the request is translated (the client asked
         another model's question), and refused when it goes to its own provider."""
         model = route.priced_model
-        limit = model_output_limit(model, route.channel.channel.provider)
+        limit = model_output_limit(model, route.priced_provider)
         if requested is None:
             return min(self.default_max_output_tokens, limit or self.default_max_output_tokens)
         if limit is None or requested <= limit:

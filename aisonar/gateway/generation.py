@@ -103,7 +103,7 @@ class GenerationCall:
             headers = dialect.passthrough_headers(exchange, route.headers)
         else:
             hub = with_output_limit({**dialect.to_hub(body, request), "model": model}, output_bound)
-            reasons = model_reasons(route.priced_model, route.channel.channel.provider)
+            reasons = model_reasons(route.priced_model, route.priced_provider)
             dropped = drop_for_target(hub, dialect.name, adapter.name, reasons=reasons)
             upstream_body = adapter.request_from_hub(hub)
             headers = route.headers

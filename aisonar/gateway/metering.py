@@ -123,7 +123,7 @@ class RequestMeter:
             ttft_ms=None if ttft is None else round(ttft * 1000),
             attempts=None if self.attempts is None else orjson.dumps(self.attempts).decode(),
             limit_decision=self.limit_decision,
-            provider=route.channel.channel.provider if route else None,
+            provider=route.priced_provider if route else None,
             end_user=self.attribution.end_user,
             properties=self.attribution.properties,
             session_id=self.attribution.session_id,

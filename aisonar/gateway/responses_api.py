@@ -169,7 +169,7 @@ class ResponsesCall:
         )
         hub = with_output_limit({**converted.hub, "model": model}, output_bound)
         note_dropped(hub, *converted.dropped)
-        reasons = model_reasons(route.priced_model, route.channel.channel.provider)
+        reasons = model_reasons(route.priced_model, route.priced_provider)
         dropped = drop_for_target(hub, "responses", adapter.name, reasons=reasons)
         upstream_body = upstream_request(adapter.request_from_hub, hub)
         show_dropped_fields(exchange, client_names(dropped))

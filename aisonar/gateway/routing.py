@@ -15,11 +15,12 @@ import aiohttp
 from aisonar.accounts.models import KeyIdentity
 from aisonar.channels.model_names import is_pattern, substitute, wildcard_part
 from aisonar.channels.models import ChannelTimeouts, ChannelWithSecret
+from aisonar.channels.presets import served_by
 from aisonar.gateway.errors import ModelNotAllowed, ModelNotFound, NoHealthyChannel
 from aisonar.gateway.health import ChannelHealth
 from aisonar.gateway.signers import Signers
 from aisonar.gateway.wire.adapter import Signer, UpstreamAdapter
-from aisonar.gateway.wire.registry import ADAPTERS, adapter_for
+from aisonar.gateway.wire.registry import adapter_for, channel_adapter
 
 # Names matched by patterns are resolved once and remembered, up to this many.
 _PATTERN_CACHE_LIMIT = 10_000
@@ -66,6 +67,12 @@ class Route:
     @property
     def provider(self) -> str:
         return self.channel.channel.provider
+
+    @property
+    def priced_provider(self) -> str:
+        """The provider prices and output limits are looked up under, and usage recorded
+        under: an OpenAI-compatible host's own (`deepseek`), else the channel's."""
+        return served_by(self.channel.channel)
 
     @property
     def base_url(self) -> str:
@@ -130,7 +137,7 @@ class ChannelTable:
         self._templates: dict[str, Route] = {}
         signers = signers or Signers()
         for entry in channels:
-            adapter = ADAPTERS[entry.channel.provider]
+            adapter = channel_adapter(entry.channel)
             timeouts = UpstreamTimeouts.resolve(entry.channel.timeouts, default_timeouts)
             signer = signers.for_channel(entry, adapter)
             template = Route(entry, "", adapter, adapter.headers(entry), timeouts, signer)
@@ -200,7 +207,7 @@ class ChannelTable:
 
 
 def _with_model(template: Route, upstream_model: str, requested: str) -> Route:
-    adapter = adapter_for(template.provider, upstream_model)
+    adapter = adapter_for(template.channel.channel, upstream_model)
     return Route(
         template.channel,
         upstream_model,

@@ -21,7 +21,8 @@ OAuth token endpoint its service accounts' key files point at (`POST /token`) in
 `fake_google_oauth`.
 Azure OpenAI (`/openai/...`) lives in `fake_azure`, its Microsoft Entra ID token endpoint in
 `fake_entra`; Amazon Bedrock's Converse API (`/model/{modelId}/converse`) and AWS STS
-(`POST /`) in `fake_bedrock` and `fake_aws`.
+(`POST /`) in `fake_bedrock` and `fake_aws`; the OpenAI-compatible hosts of the OpenAI
+provider's presets (`/hosts/{preset}/v1`), each in its own dialect, in `fake_hosts`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from aisonar.testing.fake_bedrock import add_bedrock_routes
 from aisonar.testing.fake_core import (
     CUT_AFTER_ROUNDS,
     STATE,
+    Admission,
     Cut,
     FakeState,
     admit,
@@ -63,6 +65,7 @@ from aisonar.testing.fake_google_oauth import (
     new_key_file,
     public_key_of,
 )
+from aisonar.testing.fake_hosts import add_host_routes
 from aisonar.testing.fake_replies import (
     JsonObject,
     OpenAIError,
@@ -125,6 +128,12 @@ async def _stream(
     await _send(response, plan.tail)
     await response.write(b"data: [DONE]\n\n")
     return response
+
+
+async def _stream_planned(
+    request: web.Request, admission: Admission, plan: StreamPlan
+) -> web.StreamResponse:
+    return await _stream(request, admission.config, plan, cut=admission.fault == "cut")
 
 
 async def _chat_completions(request: web.Request) -> web.StreamResponse:
@@ -269,6 +278,7 @@ def build_app(config: FakeUpstreamConfig) -> web.Application:
     add_bedrock_routes(app)
     add_azure_routes(app.router, embeddings=_embeddings, responses=fake_responses.create_response)
     add_entra_routes(app)
+    add_host_routes(app.router, _stream_planned)
     app.router.add_post("/_fake/faults", _queue_fault)
     app.router.add_post("/_fake/usage", _queue_usage)
     app.router.add_delete("/_fake/faults", _clear_faults)
@@ -296,6 +306,11 @@ class FakeUpstream:
     def url(self) -> str:
         """The OpenAI base URL, ending in `/v1`."""
         return f"{self.root_url}/v1"
+
+    def host_url(self, preset: str) -> str:
+        """The base URL of an OpenAI-compatible host (`deepseek`, `ollama`, ...) in its
+        own dialect (`fake_hosts`)."""
+        return f"{self.root_url}/hosts/{preset}/v1"
 
     @property
     def root_url(self) -> str:

@@ -1,10 +1,12 @@
 """The adapter serving each provider of `aisonar.channels.models.Provider`, and, for a
 provider whose models speak several formats (Vertex AI: Claude in Anthropic's, the rest in
-Gemini's), the adapter of each model (`adapter_for`)."""
+Gemini's), the adapter of each model (`adapter_for`); a preset of the OpenAI provider
+(an OpenAI-compatible host, channels/presets.py) has an adapter of its own."""
 
 from __future__ import annotations
 
-from aisonar.channels.models import Provider
+from aisonar.channels.models import Channel, Provider
+from aisonar.channels.presets import PRESETS, preset_of
 from aisonar.gateway.wire.adapter import UpstreamAdapter
 from aisonar.gateway.wire.anthropic.upstream import AnthropicProvider
 from aisonar.gateway.wire.azure.upstream import AzureProvider
@@ -29,8 +31,17 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
 }
 
 
-def adapter_for(provider: str, upstream_model: str) -> UpstreamAdapter:
-    """The adapter of `upstream_model` on a channel of `provider`: its format and paths."""
-    if provider == Provider.VERTEX and is_claude(upstream_model):
+_HOSTS: dict[str, UpstreamAdapter] = {name: OpenAIProvider(p) for name, p in PRESETS.items()}
+
+
+def channel_adapter(channel: Channel) -> UpstreamAdapter:
+    """The adapter of a channel: its provider's, or its preset's."""
+    preset = preset_of(channel)
+    return ADAPTERS[channel.provider] if preset is None else _HOSTS[preset.name]
+
+
+def adapter_for(channel: Channel, upstream_model: str) -> UpstreamAdapter:
+    """The adapter of `upstream_model` on `channel`: its format and paths."""
+    if channel.provider == Provider.VERTEX and is_claude(upstream_model):
         return _VERTEX_CLAUDE
-    return ADAPTERS[provider]
+    return channel_adapter(channel)

@@ -109,6 +109,8 @@ def rewrite_body(
 
 class _PromptDetails(msgspec.Struct):
     cached_tokens: int | None = 0
+    # OpenRouter's: tokens written to a provider's prompt cache.
+    cache_write_tokens: int | None = 0
 
 
 class _CompletionDetails(msgspec.Struct):
@@ -120,14 +122,47 @@ class _Usage(msgspec.Struct):
     completion_tokens: int | None = 0
     prompt_tokens_details: _PromptDetails | None = None
     completion_tokens_details: _CompletionDetails | None = None
+    # DeepSeek's name for the cached part of prompt_tokens.
+    prompt_cache_hit_tokens: int | None = 0
+
+
+class _GroqExtras(msgspec.Struct):
+    usage: _Usage | None = None
 
 
 class _WithUsage(msgspec.Struct):
     usage: _Usage | None = None
     choices: list[msgspec.Raw] | None = None
+    # Groq's streams also report usage in `x_groq` on the chunk that finishes the choice.
+    x_groq: _GroqExtras | None = None
 
 
 _usage_decoder = msgspec.json.Decoder(_WithUsage)
+
+
+def _token_usage(usage: _Usage, reasoning_beside: bool) -> TokenUsage:
+    """OpenAI counts cached tokens inside prompt_tokens and reasoning tokens inside
+    completion_tokens; xAI counts reasoning beside them (`reasoning_beside`), which then
+    joins the output, so that `output_tokens` is all the output as everywhere else."""
+    prompt = usage.prompt_tokens_details or _PromptDetails()
+    completion = usage.completion_tokens_details or _CompletionDetails()
+    reasoning = completion.reasoning_tokens or 0
+    output = usage.completion_tokens or 0
+    return TokenUsage(
+        input_tokens=usage.prompt_tokens,
+        cached_input_tokens=max(prompt.cached_tokens or 0, usage.prompt_cache_hit_tokens or 0),
+        cache_write_tokens=prompt.cache_write_tokens or 0,
+        output_tokens=output + reasoning if reasoning_beside else output,
+        reasoning_tokens=reasoning,
+    )
+
+
+def usage_of_object(usage: object, *, reasoning_beside: bool = False) -> TokenUsage | None:
+    """The usage object of a decoded answer or chunk, in whichever host's fields it has."""
+    try:
+        return _token_usage(msgspec.convert(usage, _Usage), reasoning_beside)
+    except msgspec.ValidationError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,29 +172,19 @@ class UsageReading:
     usage_only: bool
 
 
-def read_usage(document: bytes) -> UsageReading:
-    """Usage from a response body or a stream chunk (OpenAI counts cached tokens inside
-    prompt_tokens and reasoning tokens inside completion_tokens; both kept as reported)."""
+def read_usage(document: bytes, *, reasoning_beside: bool = False) -> UsageReading:
+    """Usage from a response body or a stream chunk, as OpenAI and the compatible hosts
+    report it (DeepSeek's cache hits, Groq's `x_groq`, OpenRouter's cache writes)."""
     try:
         decoded = _usage_decoder.decode(document)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return UsageReading(None, False)
     usage = decoded.usage
+    if usage is None and decoded.x_groq is not None:
+        usage = decoded.x_groq.usage
     if usage is None:
         return UsageReading(None, False)
-    prompt_details = usage.prompt_tokens_details
-    completion_details = usage.completion_tokens_details
-    return UsageReading(
-        TokenUsage(
-            input_tokens=usage.prompt_tokens,
-            cached_input_tokens=(prompt_details.cached_tokens or 0) if prompt_details else 0,
-            output_tokens=usage.completion_tokens or 0,
-            reasoning_tokens=(
-                (completion_details.reasoning_tokens or 0) if completion_details else 0
-            ),
-        ),
-        usage_only=not decoded.choices,
-    )
+    return UsageReading(_token_usage(usage, reasoning_beside), usage_only=not decoded.choices)
 
 
 class OpenAIStreamUsage:
@@ -169,12 +194,13 @@ class OpenAIStreamUsage:
     # A usage object, not the `"usage": null` every chunk carries once usage was asked for.
     marker = re.compile(rb'"usage"\s*:\s*\{')
 
-    def __init__(self, *, hide_usage_chunk: bool) -> None:
+    def __init__(self, *, hide_usage_chunk: bool, reasoning_beside: bool = False) -> None:
         self._hide = hide_usage_chunk
+        self._reasoning_beside = reasoning_beside
         self.usage: TokenUsage | None = None
 
     def observe(self, data: bytes) -> bool:
-        reading = read_usage(data)
+        reading = read_usage(data, reasoning_beside=self._reasoning_beside)
         if reading.usage is None:
             return True
         self.usage = reading.usage

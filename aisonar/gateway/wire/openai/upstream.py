@@ -1,6 +1,8 @@
 """OpenAI and OpenAI-compatible upstreams: the base URL is what the official SDK takes
 (`https://api.openai.com/v1`); the gateway appends the endpoint's own path. The hub is
-OpenAI's own format, so translation only removes the hub's extensions."""
+OpenAI's own format, so translation only removes the hub's extensions. A channel of a
+named host (channels/presets.py) gets an adapter of its own, for the host's departures
+from OpenAI's API: no key, no `stream_options`, reasoning counted beside the output."""
 
 from __future__ import annotations
 
@@ -10,10 +12,16 @@ from typing import Any
 import orjson
 
 from aisonar.channels.models import Channel, ChannelWithSecret
+from aisonar.channels.presets import Preset
 from aisonar.gateway.errors import UpstreamUnavailable
 from aisonar.gateway.sse import event_data
-from aisonar.gateway.wire.hub import JsonObject, usage_from_hub
-from aisonar.gateway.wire.openai.format import OpenAIStreamUsage, output_limit_field, read_usage
+from aisonar.gateway.wire.hub import JsonObject, hub_usage
+from aisonar.gateway.wire.openai.format import (
+    OpenAIStreamUsage,
+    output_limit_field,
+    read_usage,
+    usage_of_object,
+)
 from aisonar.token_usage import TokenUsage
 
 _DONE = b"[DONE]"
@@ -27,13 +35,16 @@ class OpenAIStreamError(UpstreamUnavailable):
 
 
 def openai_headers(channel: ChannelWithSecret) -> dict[str, str]:
-    """Built once per channel, not per request."""
-    return {
-        "Authorization": f"Bearer {channel.api_key}",
+    """Built once per channel, not per request; no key, no `Authorization` (a server that
+    checks none, as Ollama and vLLM may)."""
+    headers = {
         "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream",
         "Accept-Encoding": "identity",
     }
+    if channel.api_key:
+        headers["Authorization"] = f"Bearer {channel.api_key}"
+    return headers
 
 
 def _effort(budget: int) -> str:
@@ -83,8 +94,9 @@ def _end_user(value: Any) -> Any:
     return value
 
 
-def openai_request_from_hub(hub: JsonObject) -> JsonObject:
-    """The hub request minus the hub's extensions; streams always ask for usage."""
+def openai_request_from_hub(hub: JsonObject, *, stream_options: bool = True) -> JsonObject:
+    """The hub request minus the hub's extensions; streams always ask for usage, of a host
+    that takes `stream_options`."""
     request = {name: value for name, value in hub.items() if name != "thinking_budget"}
     budget = hub.get("thinking_budget")
     if isinstance(budget, int) and "reasoning_effort" not in request:
@@ -96,7 +108,9 @@ def openai_request_from_hub(hub: JsonObject) -> JsonObject:
     request["messages"] = _tool_results_with_images(messages)
     if "max_tokens" in request:
         request[output_limit_field(str(request.get("model")))] = request.pop("max_tokens")
-    if request.get("stream"):
+    if not stream_options:
+        request.pop("stream_options", None)
+    elif request.get("stream"):
         options = request.get("stream_options")
         request["stream_options"] = {
             **(options if isinstance(options, dict) else {}),
@@ -105,11 +119,27 @@ def openai_request_from_hub(hub: JsonObject) -> JsonObject:
     return request
 
 
+def _normalize_usage(document: JsonObject, reasoning_beside: bool) -> TokenUsage | None:
+    """The document's usage, read in the host's fields and written back in the hub's (so
+    that a client of another format is told the tokens it is charged for)."""
+    usage = document.get("usage")
+    if isinstance(usage, dict):
+        tokens = usage_of_object(usage, reasoning_beside=reasoning_beside)
+        if tokens is not None:
+            document["usage"] = hub_usage(tokens)
+        return tokens
+    extras = document.get("x_groq")
+    if isinstance(extras, dict) and isinstance(extras.get("usage"), dict):
+        return usage_of_object(extras["usage"], reasoning_beside=reasoning_beside)
+    return None
+
+
 class OpenAIStreamToHub:
     """OpenAI's chunks are hub chunks already; read them and their usage."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, reasoning_beside: bool = False) -> None:
         self.usage: TokenUsage | None = None
+        self._reasoning_beside = reasoning_beside
 
     def feed(self, event: bytes) -> list[JsonObject]:
         data = event_data(event)
@@ -121,17 +151,25 @@ class OpenAIStreamToHub:
         if isinstance(chunk.get("error"), dict):
             message = chunk["error"].get("message") or "The upstream stream failed."
             raise OpenAIStreamError(f"The upstream provider failed mid-stream: {message}")
-        if isinstance(chunk.get("usage"), dict):
-            self.usage = usage_from_hub(chunk["usage"])
+        usage = _normalize_usage(chunk, self._reasoning_beside)
+        if usage is not None:
+            self.usage = usage
         return [chunk]
 
     def finish(self) -> list[JsonObject]:
         return []
 
 
+_STREAM_OPTIONS = b'"stream_options"'
+
+
 class OpenAIProvider:
     name = "openai"
     prices_client_names = False
+
+    def __init__(self, preset: Preset | None = None) -> None:
+        self._stream_options = preset is None or preset.takes_stream_options
+        self._reasoning_beside = preset is not None and preset.reasoning_beside_completion
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         return openai_headers(channel)
@@ -149,23 +187,30 @@ class OpenAIProvider:
         return channel.base_url + "/models"
 
     def passthrough_body(self, body: bytes) -> bytes:
-        return body
+        if self._stream_options or _STREAM_OPTIONS not in body:
+            return body
+        document = orjson.loads(body)
+        document.pop("stream_options", None)
+        return orjson.dumps(document)
 
     def refused_answer(self, status: int, body: bytes, stream: bool) -> None:
         return None
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
-        return orjson.dumps(openai_request_from_hub(hub))
+        return orjson.dumps(openai_request_from_hub(hub, stream_options=self._stream_options))
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject:
         document: JsonObject = orjson.loads(body)
+        _normalize_usage(document, self._reasoning_beside)
         return document
 
     def stream_reader(self, model: str) -> OpenAIStreamToHub:
-        return OpenAIStreamToHub()
+        return OpenAIStreamToHub(reasoning_beside=self._reasoning_beside)
 
     def body_usage(self, body: bytes) -> TokenUsage | None:
-        return read_usage(body).usage
+        return read_usage(body, reasoning_beside=self._reasoning_beside).usage
 
     def stream_usage(self, *, hide_usage_chunk: bool) -> OpenAIStreamUsage:
-        return OpenAIStreamUsage(hide_usage_chunk=hide_usage_chunk)
+        return OpenAIStreamUsage(
+            hide_usage_chunk=hide_usage_chunk, reasoning_beside=self._reasoning_beside
+        )

@@ -24,13 +24,16 @@ def vertex_channel(location: str) -> Channel:
     return Channel("chn_1", "vertex", "vertex", base_url, {}, True, options=options)
 
 
+VERTEX = vertex_channel("us-east5")
+
+
 def test_each_model_goes_to_its_publishers_path() -> None:
     regional, anywhere = vertex_channel("us-east5"), vertex_channel("global")
-    assert adapter_for("vertex", "gemini-2.5-flash").url(anywhere, "gemini-2.5-flash", True) == (
+    assert adapter_for(VERTEX, "gemini-2.5-flash").url(anywhere, "gemini-2.5-flash", True) == (
         "https://aiplatform.googleapis.com/v1/projects/my-project/locations/global"
         "/publishers/google/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     )
-    claude = adapter_for("vertex", "claude-sonnet-4-5@20250929")
+    claude = adapter_for(VERTEX, "claude-sonnet-4-5@20250929")
     assert claude.name == "anthropic"
     assert claude.url(regional, "claude-sonnet-4-5@20250929", False) == (
         "https://us-east5-aiplatform.googleapis.com/v1/projects/my-project/locations/us-east5"
@@ -41,7 +44,7 @@ def test_each_model_goes_to_its_publishers_path() -> None:
 
 
 def test_claude_bodies_name_no_model_and_carry_vertex_version() -> None:
-    claude = adapter_for("vertex", "claude-sonnet-4-5@20250929")
+    claude = adapter_for(VERTEX, "claude-sonnet-4-5@20250929")
     sent = {"model": "claude-sonnet-4-5@20250929", "max_tokens": 8, "messages": []}
     passed = orjson.loads(claude.passthrough_body(orjson.dumps(sent)))
     assert passed == {"max_tokens": 8, "messages": [], "anthropic_version": "vertex-2023-10-16"}
@@ -54,12 +57,12 @@ def test_claude_bodies_name_no_model_and_carry_vertex_version() -> None:
     assert "model" not in translated
     assert translated["anthropic_version"] == "vertex-2023-10-16"
     gemini_body = b'{"contents":[]}'
-    assert adapter_for("vertex", "gemini-2.5-flash").passthrough_body(gemini_body) is gemini_body
+    assert adapter_for(VERTEX, "gemini-2.5-flash").passthrough_body(gemini_body) is gemini_body
 
 
 def test_other_endpoints_map_to_vertex_or_are_refused() -> None:
     channel = vertex_channel("europe-west1")
-    gemini, claude = adapter_for("vertex", "gemini-2.5-flash"), adapter_for("vertex", "claude-x")
+    gemini, claude = adapter_for(VERTEX, "gemini-2.5-flash"), adapter_for(VERTEX, "claude-x")
     assert gemini.path_url(
         channel, "gemini-2.5-flash", "/v1beta/models/gemini-2.5-flash:countTokens"
     ).endswith("/locations/europe-west1/publishers/google/models/gemini-2.5-flash:countTokens")
