@@ -3,11 +3,11 @@ call them: organizations, users and API keys created, listed, looked up and revo
 (`directory`), and what every front end asks for a signed-in caller: who reaches which
 organization, user and key (`access`), pages of them in SQL (`listing`), organizations'
 settings, people's membership and invitations, keys' changes and rotation, access tokens,
-sign-in sessions, passwords (changed, proved again, forgotten and reset), email changes,
-plans and markups. The front ends import accounts from here (its types from `models`),
-never its other modules; the use cases live in the modules named below, one concern each,
-and the types they take and give come with them. Those modules build on `directory` and
-never import this one."""
+sign-in sessions, passwords (changed, set for someone, proved again, forgotten and
+reset), email changes, plans and markups. The front ends import accounts from here (its
+types from `models`), never its other modules; the use cases live in the modules named
+below, one concern each, and the types they take and give come with them. Those modules
+build on `directory` and never import this one."""
 
 from __future__ import annotations
 
@@ -100,6 +100,7 @@ from aisonar.accounts.organizations import (
     change_org_settings,
 )
 from aisonar.accounts.password_reset import RESET_PAGE
+from aisonar.accounts.password_set import set_member_password, set_password
 from aisonar.accounts.passwords import hash_password
 from aisonar.accounts.plans import PlanInfo, list_plans, set_org_retention, set_plan_retention
 from aisonar.accounts.principal import Principal
@@ -221,10 +222,12 @@ __all__ = [
     "rotate_key_of",
     "send_reset_mail",
     "set_allowed_ips",
+    "set_member_password",
     "set_org_markup",
     "set_org_models",
     "set_org_plan",
     "set_org_retention",
+    "set_password",
     "set_plan_markup",
     "set_plan_retention",
     "sign_in_with_password",

@@ -192,6 +192,11 @@ def user_create(
     "new_email",
     help="A new email address, at once (their sessions end; both addresses are told).",
 )
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Set their password, read from standard input (their sessions end; they are told).",
+)
 @json_option
 def user_update(
     email: str,
@@ -199,12 +204,20 @@ def user_update(
     role: str | None,
     disabled: bool | None,
     new_email: str | None,
+    password_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Rename a user, change their role or email address, or disable or enable them."""
+    """Rename a user, change their role, email address or password, or disable or enable
+    them."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    profile = (name, role, disabled, new_email) != (None, None, None, None)
 
     async def work(conn: AsyncConnection) -> User:
         user = await services.get_user_by_email(conn, email)
+        if password is not None:
+            await services.set_password(conn, user.id, password, actor=COMMAND_LINE)
+        if password is not None and not profile:
+            return await services.get_user(conn, user.id)
         return await update_user(
             conn,
             user.id,

@@ -32,7 +32,7 @@ _NEW_KEY = TypeAdapter(NewKey)
 
 KEYS_PATH = "/console/keys"
 PAGE_SIZE = 50
-_FIELDS = ("name", "models", "expires", "scope", "allowed_ips")
+KEY_FIELDS = ("name", "models", "expires", "scope", "allowed_ips")
 # The labels of the key forms' own fields, for the API's validation messages.
 KEY_LABELS: Mapping[str, str] = {
     "models": N_("Models"),
@@ -65,6 +65,19 @@ def addresses(value: str) -> list[str] | None:
     return found or None
 
 
+def new_key(typed: Mapping[str, str]) -> NewKey:
+    """The key the form's fields (`KEY_FIELDS`) describe, checked as the API checks it."""
+    return _NEW_KEY.validate_python(
+        {
+            "name": typed["name"],
+            "models": model_names(typed["models"]),
+            "expires_at": expiry(typed["expires"]),
+            "allowed_ips": addresses(typed["allowed_ips"]),
+            "scope": typed["scope"] or KeyScope.ALL,
+        }
+    )
+
+
 async def _keys_page(
     member: MemberVisit,
     db: Engine,
@@ -95,24 +108,16 @@ async def keys_page(
     db: Engine,
     number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    blank = dict.fromkeys(_FIELDS, "") | {"scope": KeyScope.ALL.value}
+    blank = dict.fromkeys(KEY_FIELDS, "") | {"scope": KeyScope.ALL.value}
     return await _keys_page(member, db, blank, None, 200, number)
 
 
 @router.post(KEYS_PATH)
 async def create_key(request: Request, member: Member, db: Engine) -> Response:
     form = await checked_form(request, member)
-    typed = {name: form.text(name) for name in _FIELDS}
+    typed = {name: form.text(name) for name in KEY_FIELDS}
     try:
-        new = _NEW_KEY.validate_python(
-            {
-                "name": typed["name"],
-                "models": model_names(typed["models"]),
-                "expires_at": expiry(typed["expires"]),
-                "allowed_ips": addresses(typed["allowed_ips"]),
-                "scope": typed["scope"] or KeyScope.ALL,
-            }
-        )
+        new = new_key(typed)
         async with db.begin() as conn:
             key, secret = await create_key_for(conn, member.actor, member.principal.email, new)
     except ValidationError as error:

@@ -20,7 +20,7 @@ from fastapi import Query, Request, Response
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from aisonar.accounts.models import ApiKey, Organization, User
+from aisonar.accounts.models import ApiKey, KeyScope, Organization, User
 from aisonar.accounts.services import (
     MemberChange,
     NewMember,
@@ -45,6 +45,7 @@ from aisonar.analytics.services import Filters, GroupBy, summaries_of, summarize
 from aisonar.clock import utcnow
 from aisonar.console.auth import invalid
 from aisonar.console.csrf import checked_form
+from aisonar.console.keys import KEY_FIELDS
 from aisonar.console.org import (
     effective_rows,
     limit_changes,
@@ -193,6 +194,7 @@ async def _member_page(
     number: int = 1,
     *,
     typed_limits: Mapping[str, str] | None = None,
+    typed_key: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
@@ -236,6 +238,9 @@ async def _member_page(
         "invited_until": invited_until,
         "invitation_sent": member.request.query_params.get("invitation") == "sent",
         "invitable": person.is_operator or user.role != Role.OPERATOR,
+        "key_form": typed_key or dict.fromkeys(KEY_FIELDS, "") | {"scope": KeyScope.ALL.value},
+        "scopes": list(KeyScope),
+        "password_changed": member.request.query_params.get("password") == "set",
     }
     return page(member, "org_member.html", context, status=status)
 
@@ -252,7 +257,7 @@ async def member_page(
     return await _member_page(member, db, settings, org_id, user_id, number)
 
 
-async def _member_refused(
+async def member_refused(
     member: MemberVisit,
     db: Engine,
     settings: Config,
@@ -262,12 +267,14 @@ async def _member_refused(
     failure: ValidationError | AISonarError,
     *,
     typed_limits: Mapping[str, str] | None = None,
+    typed_key: Mapping[str, str] | None = None,
     passes: tuple[int, ...] = (404,),
+    labels: Mapping[str, str] | None = None,
 ) -> Response:
     """The member's page again with the failure's text beside `section`'s form; a failure
     whose status is in `passes` stays the error page the API's refusal gives."""
     if isinstance(failure, ValidationError):
-        error: AISonarError = invalid(failure)
+        error: AISonarError = invalid(failure, labels)
     elif failure.status in passes:
         raise failure
     else:
@@ -279,6 +286,7 @@ async def _member_refused(
         org_id,
         user_id,
         typed_limits=typed_limits,
+        typed_key=typed_key,
         errors={section: error_text(error, member.language)},
         status=error.status,
     )
@@ -302,7 +310,7 @@ async def _change_member(
                 conn, member.principal, member.actor, member.session_id, user_id, change
             )
     except AISonarError as error:
-        return await _member_refused(member, db, settings, org_id, user_id, section, error)
+        return await member_refused(member, db, settings, org_id, user_id, section, error)
     return see_other(org_path(org_id, "members", user_id))
 
 
@@ -314,7 +322,7 @@ async def change_role(
     try:
         change = _CHANGE.validate_python({"role": form.text("role")})
     except ValidationError as error:
-        return await _member_refused(member, db, settings, org_id, user_id, "role", error)
+        return await member_refused(member, db, settings, org_id, user_id, "role", error)
     return await _change_member(member, db, settings, org_id, user_id, "role", change)
 
 
@@ -326,7 +334,7 @@ async def change_state(
     form = await checked_form(request, member)
     choice = form.text("disabled")
     if choice not in ("yes", "no"):
-        return await _member_refused(member, db, settings, org_id, user_id, "state", _STATE_CHOICE)
+        return await member_refused(member, db, settings, org_id, user_id, "state", _STATE_CHOICE)
     change = MemberChange(disabled=choice == "yes")
     return await _change_member(member, db, settings, org_id, user_id, "state", change)
 
@@ -349,7 +357,7 @@ async def send_invitation_again(
     try:
         await invite_again(db, mailer, settings, member.principal, member.actor, user_id)
     except AISonarError as error:
-        return await _member_refused(member, db, settings, org_id, user_id, "invitation", error)
+        return await member_refused(member, db, settings, org_id, user_id, "invitation", error)
     return see_other(org_path(org_id, "members", user_id) + "?invitation=sent")
 
 
@@ -368,7 +376,7 @@ async def change_member_limits(
             changes = limit_changes(typed, current)
             await change_limits_of(conn, member.principal, member.actor, subject, changes)
     except (ValidationError, AISonarError) as failure:
-        return await _member_refused(
+        return await member_refused(
             member,
             db,
             settings,

@@ -10,9 +10,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
+from aisonar.accounts.login import password_principal
 from aisonar.cli import main
+from aisonar.store.tables import audit_log, notices
 from tests.support import Backend, cli_environment
+
+PASSWORD = "Quiet-Harbor-Lantern-58"
+SECOND = "Copper-Lantern-Harbor-58\n"
 
 
 @pytest.fixture
@@ -219,3 +225,46 @@ async def test_lists_page_in_sql_when_asked(aisonar: Any) -> None:
     assert paged.stderr.strip() == f"more: --after {keys[1]}"
     unknown = await aisonar("key", "list", emails[0], "--after", "key_nothing", ok=False)
     assert "after" in unknown.output
+
+
+async def test_an_operator_sets_a_password_from_the_command_line(
+    aisonar: Any, backend: Backend
+) -> None:
+    org = f"setpw-{secrets.token_hex(3)}"
+    email = f"{org}@example.com"
+    await aisonar("org", "create", org)
+    made = as_json(await aisonar("user", "create", email, "--org", org, "--json"))
+    assert made["password_set"] is False
+    weak = await aisonar("user", "update", email, "--password-stdin", stdin="short\n", ok=False)
+    assert "at least" in weak.output
+    changed = as_json(
+        await aisonar("user", "update", email, "--password-stdin", "--json", stdin=f"{PASSWORD}\n")
+    )
+    assert changed["password_set"] is True and changed["name"] == ""
+    # With another change, both happen.
+    renamed = as_json(
+        await aisonar(
+            "user", "update", email, "--name", "Set", "--password-stdin", "--json", stdin=SECOND
+        )
+    )
+    assert renamed["name"] == "Set"
+    async with backend.engine.connect() as conn:
+        assert await password_principal(conn, email, SECOND.strip()) is not None
+        entries = list(
+            await conn.execute(
+                select(audit_log.c.actor, audit_log.c.changes).where(
+                    audit_log.c.action == "user.password_set",
+                    audit_log.c.object_id == made["id"],
+                )
+            )
+        )
+        told = list(
+            await conn.execute(
+                select(notices.c.data).where(
+                    notices.c.user_id == made["id"], notices.c.kind == "password_changed"
+                )
+            )
+        )
+    assert [entry.actor for entry in entries] == ["command line", "command line"]
+    assert entries[0].changes == {"password_set": [False, True], "sessions_ended": [None, 0]}
+    assert [row.data for row in told] == [{"sessions_ended": 0, "by_admin": True}] * 2
