@@ -50,6 +50,7 @@ from aisonar.limits.redis_spend import RedisSpendStore
 from aisonar.limits.redis_store import RedisLimitStore
 from aisonar.limits.spend import Period, SpendStore, spend_check
 from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
+from aisonar.store.redis_client import org_scope
 
 sys.path.insert(0, str(Path(__file__).parent))
 import billing
@@ -64,7 +65,8 @@ _HUGE = 10**12
 
 
 def request_checks() -> tuple[list[RateCheck], list[SlotCheck]]:
-    tag = secrets.token_hex(4)
+    # One organization's counters, in its hash slot on a Redis Cluster.
+    tag = org_scope(secrets.token_hex(4))
     rates = [
         RateCheck(f"{level} {unit}", f"{tag}:{level}:{unit}", _HUGE, 60.0, cost)
         for level in ("key", "user", "org")
@@ -93,9 +95,10 @@ def spend_decision(store: SpendStore) -> Operation:
     monthly, held, then settled at half the hold."""
     tag = secrets.token_hex(4)
     now = datetime.now(UTC)
+    key, user = Subject(SubjectKind.KEY, tag), Subject(SubjectKind.USER, tag)
     checks = [
-        spend_check("key daily", Subject(SubjectKind.KEY, tag), "daily_spend", _HUGE, now),
-        spend_check("user monthly", Subject(SubjectKind.USER, tag), "monthly_spend", _HUGE, now),
+        spend_check("key daily", key, "daily_spend", _HUGE, now, org_id=tag),
+        spend_check("user monthly", user, "monthly_spend", _HUGE, now, org_id=tag),
     ]
 
     async def decide() -> None:

@@ -26,6 +26,9 @@ from tests.workers import isolate_worker
 
 isolate_worker()
 
+# The Redis Cluster and Sentinel fixtures the store conformance suites run on.
+pytest_plugins = ["tests.redis_topologies"]
+
 POSTGRES_URL = os.environ.get("AISONAR_TEST_DATABASE_URL")
 PAYMENT_SECRET = "whsec_" + secrets.token_hex(16)
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32

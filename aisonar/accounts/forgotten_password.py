@@ -46,10 +46,11 @@ async def _admit(store: LimitStore, checks: list[RateCheck], what: str) -> str:
 
 
 def _request_checks(settings: Settings, email: str, ip: str | None) -> list[RateCheck]:
+    # Counted together, in one hash slot on a Redis Cluster (the `{...}` tag).
     checks = [
         hourly(
             "password reset requests for the address",
-            f"password-reset:email:{email}",
+            f"{{password-reset}}:email:{email}",
             settings.password_resets_per_hour,
         )
     ]
@@ -57,7 +58,7 @@ def _request_checks(settings: Settings, email: str, ip: str | None) -> list[Rate
         checks.append(
             hourly(
                 "password reset requests from the client address",
-                f"password-reset:ip:{ip}",
+                f"{{password-reset}}:ip:{ip}",
                 settings.password_resets_per_ip_per_hour,
             )
         )

@@ -8,7 +8,8 @@ that guessing is slow without letting anyone lock a person out from elsewhere:
   address that has not (the person's own, most likely) still gets its attempt checked.
 
 A refused attempt is refused before any password is checked, until the window lets one
-more through."""
+more through. The counters share the `{signin}` tag, one hash slot on a Redis Cluster, as
+an attempt takes and gives back several in one call."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ class SignInThrottle:
         taken = [
             RateCheck(
                 "sign-ins of the account from the address",
-                f"signin:pair:{pair}",
+                f"{{signin}}:pair:{pair}",
                 self.per_account_ip,
                 window,
                 1,
@@ -59,7 +60,9 @@ class SignInThrottle:
         ]
         if ip is not None:
             taken.append(
-                RateCheck("sign-ins from the address", f"signin:ip:{ip}", self.per_ip, window, 1)
+                RateCheck(
+                    "sign-ins from the address", f"{{signin}}:ip:{ip}", self.per_ip, window, 1
+                )
             )
         attempt_id = secrets.token_hex(8)
         decision = await self.store.admit(attempt_id, taken, [])
@@ -68,11 +71,11 @@ class SignInThrottle:
         # One unit per window, free only while the address has not failed on the account
         # within it; a success gives it back, which clears an earlier failure too.
         failed = RateCheck(
-            "failures on the account from the address", f"signin:failed:{pair}", 1, window, 1
+            "failures on the account from the address", f"{{signin}}:failed:{pair}", 1, window, 1
         )
         clean = await self.store.admit(attempt_id, [failed], [])
         ceiling = RateCheck(
-            "sign-ins of the account", f"signin:account:{account}", self.per_account, window, 1
+            "sign-ins of the account", f"{{signin}}:account:{account}", self.per_account, window, 1
         )
         counted = await self.store.admit(attempt_id, [ceiling], [])
         if not counted.allowed and not clean.allowed:

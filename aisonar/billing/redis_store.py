@@ -1,23 +1,22 @@
 """The Redis balance store: every gateway process shares one balance and one set of
 holds per organization, each decision one atomic Lua script.
 
-Keys per organization: `aisonar:bal:{org}` a hash {balance, held, through};
-`aisonar:holds:{org}` a sorted set of hold ids by expiry and `aisonar:hold:{org}` their
-amounts, so a hold whose process died (kill -9) is reaped once it expires instead of
-shrinking the balance forever; `aisonar:credited:{org}` the ids of credits already
-applied, so each is applied once whichever process sees it first. An organization's
-hash is loaded from the database on first use."""
+Keys per organization, all in its hash slot on a cluster (`{<org>}`): `aisonar:bal:{<org>}`
+a hash {balance, held, through}; `aisonar:holds:{<org>}` a sorted set of hold ids by
+expiry and `aisonar:hold:{<org>}` their amounts, so a hold whose process died (kill -9) is
+reaped once it expires instead of shrinking the balance forever;
+`aisonar:credited:{<org>}` the ids of credits already applied, so each is applied once
+whichever process sees it first. An organization's hash is loaded from the database on
+first use."""
 
 from __future__ import annotations
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
 from aisonar.billing.store import Hold, InsufficientBalance, LiveBalance, Loader
 from aisonar.errors import require_not_negative, require_positive
+from aisonar.store.redis_client import close, connect, org_scope
 from aisonar.store.redis_clock import CLOCK
 
 _CREDITED_TTL_S = 7 * 24 * 3600
-_MAX_CONNECTIONS = 64
 
 # Functions over a segment of a script's KEYS (from k + 1: the account, its holds and
 # their amounts) and ARGV (from a + 1), so that a script can admit and hold in one call
@@ -104,7 +103,8 @@ return 1
 
 
 def account_keys(org_id: str) -> list[str]:
-    return [f"aisonar:bal:{org_id}", f"aisonar:holds:{org_id}", f"aisonar:hold:{org_id}"]
+    tag = org_scope(org_id)
+    return [f"aisonar:bal:{tag}", f"aisonar:holds:{tag}", f"aisonar:hold:{tag}"]
 
 
 def settle_arguments(cost: int) -> list[int]:
@@ -115,9 +115,7 @@ def settle_arguments(cost: int) -> list[int]:
 
 class RedisBalanceStore:
     def __init__(self, url: str, load: Loader, *, hold_ttl_s: float) -> None:
-        # Requests wait for a free connection rather than fail when many are in flight.
-        pool = BlockingConnectionPool.from_url(url, max_connections=_MAX_CONNECTIONS, timeout=5)
-        self._redis = Redis(connection_pool=pool)
+        self._redis = connect(url)
         self._load = load
         self.hold_ttl_ms = int(hold_ttl_s * 1000)
         self._hold = self._redis.register_script(_HOLD)
@@ -152,7 +150,7 @@ class RedisBalanceStore:
 
     async def credit(self, org_id: str, entry_id: int, amount: int) -> None:
         await self._credit(
-            keys=[account_keys(org_id)[0], f"aisonar:credited:{org_id}"],
+            keys=[account_keys(org_id)[0], f"aisonar:credited:{org_scope(org_id)}"],
             args=[entry_id, amount, _CREDITED_TTL_S],
         )
 
@@ -163,4 +161,4 @@ class RedisBalanceStore:
         return LiveBalance(int(balance), int(held))
 
     async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        await close(self._redis)

@@ -19,6 +19,7 @@ from aisonar.gateway.http import Exchange
 from aisonar.limits.models import AppliedLimits, EffectiveLimits
 from aisonar.limits.store import CheckState, Decision, LimitStore, RateCheck, SlotCheck
 from aisonar.observability.metrics import GatewayMetrics
+from aisonar.store.redis_client import org_scope
 from aisonar.token_usage import TokenUsage
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,17 @@ class _Checks:
 
     @classmethod
     def of(
-        cls, entries: Iterable[tuple[str, int, AppliedLimits]], slot_ttl_s: float
+        cls, entries: Iterable[tuple[str, int, AppliedLimits]], slot_ttl_s: float, org_id: str
     ) -> _Checks | None:
+        """The checks of `entries`, all of whose counters are in the organization's hash
+        slot on a Redis Cluster: one script takes them with its balance."""
+        scope = org_scope(org_id)
         requests: list[RateCheck] = []
         tokens: list[RateCheck] = []
         slots: list[SlotCheck] = []
         for dimension, limit, level in entries:
             name = f"{_NAMES.get(dimension, dimension)} of {level.source.kind} {level.label}"
-            key = f"{level.counted.kind}:{level.counted.id}:{dimension}"
+            key = f"{scope}:{level.counted.kind}:{level.counted.id}:{dimension}"
             if dimension == "rpm":
                 requests.append(RateCheck(name, key, limit, _MINUTE_S, 1))
             elif dimension == "tpm":
@@ -144,9 +148,10 @@ class Limiter:
         """What the request is to be admitted on; nothing is asked of the store yet. A
         request that names an end user is checked against its organization's end-user
         limits too, counted for that end user."""
-        checks = self._checks_for(identity.limits)
+        checks = self._checks_for(identity.limits, identity.org_id)
         if end_user is not None and identity.limits.end_users is not None:
-            own = _Checks.of(identity.limits.for_end_user(end_user), self.slot_ttl_s)
+            end_users = identity.limits.for_end_user(end_user)
+            own = _Checks.of(end_users, self.slot_ttl_s, identity.org_id)
             checks = own if checks is None else checks + own
         if checks is None:
             return _UNLIMITED
@@ -183,15 +188,16 @@ class Limiter:
         log.warning("limit store unreachable; request admitted without rate limits")
         return UNCHECKED
 
-    def _checks_for(self, limits: EffectiveLimits) -> _Checks | None:
+    def _checks_for(self, limits: EffectiveLimits, org_id: str) -> _Checks | None:
         """The checks of a set of limits, made once per set (each key identity holds its
-        own until its limits change) rather than once per request."""
+        own until its limits change, and is of one organization) rather than once per
+        request."""
         cached = self._checks.get(id(limits))
         if cached is not None and cached[0] is limits:
             return cached[1]
         if len(self._checks) >= _MAX_CACHED_CHECKS:
             self._checks.clear()
-        checks = _Checks.of(limits.entries(), self.slot_ttl_s)
+        checks = _Checks.of(limits.entries(), self.slot_ttl_s, org_id)
         # The entry keeps `limits` alive, so its id cannot be reused while cached.
         self._checks[id(limits)] = (limits, checks)
         return checks

@@ -57,7 +57,7 @@ UNCHECKED = "unchecked: spend store unreachable"
 
 
 def _spend_checks(
-    entries: Iterable[tuple[str, int, AppliedLimits]], now: datetime
+    entries: Iterable[tuple[str, int, AppliedLimits]], now: datetime, org_id: str
 ) -> tuple[SpendCheck, ...]:
     return tuple(
         spend_check(
@@ -66,6 +66,7 @@ def _spend_checks(
             dimension,
             cap,
             now,
+            org_id=org_id,
         )
         for dimension, cap, level in entries
         if dimension in SPEND_DIMENSIONS
@@ -84,13 +85,13 @@ class SpendQuotas:
 
     def checks(self, identity: KeyIdentity, now: datetime) -> Sequence[SpendCheck]:
         """The quotas of the key's limits in the periods `now` falls in: made once per set
-        of limits and period (each key identity holds its own until its limits change),
-        rather than once per request."""
+        of limits and period (each key identity, of one organization, holds its own until
+        its limits change), rather than once per request."""
         limits = identity.limits
         cached = self._checks.get(id(limits))
         if cached is not None and cached[0] is limits and cached[1] <= now < cached[2]:
             return cached[3]
-        checks = _spend_checks(limits.entries(), now)
+        checks = _spend_checks(limits.entries(), now, identity.org_id)
         since = max((check.period.start for check in checks), default=_EVER.start)
         until = min((check.period.end for check in checks), default=_EVER.end)
         if len(self._checks) >= _MAX_CACHED_CHECKS:
@@ -109,7 +110,8 @@ class SpendQuotas:
         now = self.clock()
         checks = self.checks(identity, now)
         if end_user is not None and identity.limits.end_users is not None:
-            checks = (*checks, *_spend_checks(identity.limits.for_end_user(end_user), now))
+            end_users = identity.limits.for_end_user(end_user)
+            checks = (*checks, *_spend_checks(end_users, now, identity.org_id))
         return checks
 
     def refused(self, check: SpendCheck, committed: int, amount: int) -> QuotaExceeded:

@@ -11,8 +11,6 @@ loaded: a run Redis lacks starts afresh."""
 
 from __future__ import annotations
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
 from aisonar.billing import redis_store as balance_lua
 from aisonar.billing.redis_store import RedisBalanceStore, account_keys
 from aisonar.errors import require_positive
@@ -23,9 +21,8 @@ from aisonar.limits import redis_store as limits_lua
 from aisonar.limits.redis_run import run_keys
 from aisonar.limits.redis_spend import RedisSpendStore, counter_keys
 from aisonar.limits.redis_store import RedisLimitStore, decision_of
+from aisonar.store.redis_client import close, connect
 from aisonar.store.redis_clock import CLOCK
-
-_MAX_CONNECTIONS = 64
 
 _RUN = (
     CLOCK
@@ -106,9 +103,7 @@ class RedisCounters:
         spend: RedisSpendStore,
         balance: RedisBalanceStore,
     ) -> None:
-        # Requests wait for a free connection rather than fail when many are in flight.
-        pool = BlockingConnectionPool.from_url(url, max_connections=_MAX_CONNECTIONS, timeout=5)
-        self._redis = Redis(connection_pool=pool)
+        self._redis = connect(url)
         self._run = self._redis.register_script(_RUN)
         self._limits = limits
         self._spend = spend
@@ -211,4 +206,4 @@ class RedisCounters:
         return int(status), [int(v) for v in refusal], [int(v) for v in admission]
 
     async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        await close(self._redis)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError
-
 from aisonar.billing.store import InsufficientBalance
 from aisonar.gateway.admission import ADMITTED, Admission, Limiter, LimitRefusal
 from aisonar.gateway.charging import Hold
 from aisonar.gateway.counters import Counters, Outcome, Refusal, Settle
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.quotas import SpendQuotas
+from aisonar.store.redis_client import UNREACHABLE
 from aisonar.gateway.run_budget import RunBudgetConflict, RunBudgetSpent
 from aisonar.token_usage import TokenUsage
 
@@ -59,7 +58,7 @@ class Ticket:
         request_id = self.exchange.request_id
         try:
             outcome = await self.counters.run(request_id, settle=settle, admit=admit, hold=hold.on)
-        except (RedisError, OSError):
+        except UNREACHABLE:
             return self._unreachable(admit is not None, hold)
         limits = None
         if outcome.decision is not None:
@@ -79,7 +78,7 @@ class Ticket:
         settle, self._settle = self._settle, None
         try:
             await self.counters.run(self.exchange.request_id, settle=settle, finish=finish)
-        except (RedisError, OSError):
+        except UNREACHABLE:
             self.limiter.metrics.limit_store_errors.inc()
             log.warning(
                 "counters unreachable; a request's holds and slots expire on their own"

@@ -1,8 +1,9 @@
 """The Redis spend store: every gateway process shares the same counters, each hold one
 Lua script over every counter of the request.
 
-Keys per counter: `aisonar:spend:<counter>` a hash {spent, held}; `...:holds` a sorted
-set of hold ids by expiry and `...:amounts` their amounts, so the hold of a process that
+Keys per counter: `aisonar:spend:{<org>}:<counter>` a hash {spent, held} (in its
+organization's hash slot on a cluster: `spend_check`); `...:holds` a sorted set of hold
+ids by expiry and `...:amounts` their amounts, so the hold of a process that
 died (kill -9) is reaped once it expires instead of eating the quota until the period
 ends. All three expire a day after their period. Increments are passed as strings: Lua
 would print a large number as 1e+15, which HINCRBY refuses."""
@@ -11,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
 from aisonar.errors import require_not_negative, require_positive
 from aisonar.limits.spend import SpendCheck, SpendDecision, SpendLoader
+from aisonar.store.redis_client import close, connect
 from aisonar.store.redis_clock import CLOCK
 
-_MAX_CONNECTIONS = 64
 _KEPT_AFTER_PERIOD_S = 24 * 3600
 
 # Functions over a segment of a script's KEYS (from k + 1: per counter its hash, holds and
@@ -143,9 +142,7 @@ def settle_arguments(checks: Sequence[SpendCheck], cost: int) -> list[str | int]
 
 class RedisSpendStore:
     def __init__(self, url: str, load: SpendLoader, *, hold_ttl_s: float) -> None:
-        # Requests wait for a free connection rather than fail when many are in flight.
-        pool = BlockingConnectionPool.from_url(url, max_connections=_MAX_CONNECTIONS, timeout=5)
-        self._redis = Redis(connection_pool=pool)
+        self._redis = connect(url)
         self._load = load
         self.hold_ttl_ms = int(hold_ttl_s * 1000)
         self._hold = self._redis.register_script(_HOLD)
@@ -176,4 +173,4 @@ class RedisSpendStore:
         await self._settle(keys=keys, args=[hold_id, *settle_arguments(checks, cost)])
 
     async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        await close(self._redis)

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from redis.asyncio import BlockingConnectionPool, Redis
-
 from aisonar.errors import require_positive
 from aisonar.limits.store import CheckState, Decision, RateCheck, SlotCheck
+from aisonar.store.redis_client import close, connect
 from aisonar.store.redis_clock import CLOCK
-
-_MAX_CONNECTIONS = 64
 
 # Functions over a segment of a script's KEYS (from k + 1) and ARGV (from a + 1), so that a
 # script can admit and hold in one call (aisonar.gateway.redis_counters).
@@ -176,9 +173,7 @@ def finish_arguments(
 
 class RedisLimitStore:
     def __init__(self, url: str, *, prefix: str = "aisonar:limit:") -> None:
-        # Requests wait for a free connection rather than fail when many are in flight.
-        pool = BlockingConnectionPool.from_url(url, max_connections=_MAX_CONNECTIONS, timeout=5)
-        self._redis = Redis(connection_pool=pool)
+        self._redis = connect(url)
         self._prefix = prefix
         self._admit = self._redis.register_script(_ADMIT)
         self._finish = self._redis.register_script(_FINISH)
@@ -213,4 +208,4 @@ class RedisLimitStore:
         await self._finish(keys=keys, args=[request_id, *finish_arguments(slots, tokens, delta)])
 
     async def close(self) -> None:
-        await self._redis.aclose(close_connection_pool=True)
+        await close(self._redis)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from aisonar.limits.models import Subject
+from aisonar.store.redis_client import org_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +61,14 @@ class SpendCheck:
     period: Period
 
 
-def spend_check(name: str, counted: Subject, dimension: str, cap: int, now: datetime) -> SpendCheck:
+def spend_check(
+    name: str, counted: Subject, dimension: str, cap: int, now: datetime, *, org_id: str
+) -> SpendCheck:
+    """The quota `dimension` of `counted`, a subject of organization `org_id`: the key
+    is in the organization's hash slot on a Redis Cluster, with its balance."""
     period = PERIODS[dimension](now)
-    key = f"spend:{counted.kind}:{counted.id}:{dimension}:{period.start:%Y%m%d}"
+    scope = org_scope(org_id)
+    key = f"spend:{scope}:{counted.kind}:{counted.id}:{dimension}:{period.start:%Y%m%d}"
     return SpendCheck(name, key, cap, counted, period)
 
 

@@ -11,13 +11,12 @@ from importlib.metadata import version
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import BaseModel
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.store.migrate import alembic_config
+from aisonar.store.redis_client import UNREACHABLE, close, connect
 
 _REDIS_TIMEOUT_S = 2.0
 
@@ -93,15 +92,13 @@ async def database_status(engine: AsyncEngine) -> DatabaseStatus:
 async def redis_status(url: str) -> RedisStatus:
     if not url:
         return RedisStatus(configured=False, reachable=None, latency_ms=None, error=None)
-    client = Redis.from_url(
-        url, socket_connect_timeout=_REDIS_TIMEOUT_S, socket_timeout=_REDIS_TIMEOUT_S
-    )
+    client = connect(url, max_connections=1, timeout_s=_REDIS_TIMEOUT_S)
     try:
         started = time.perf_counter()
         await client.ping()
         latency = _elapsed_ms(started)
-    except (RedisError, OSError) as error:
+    except UNREACHABLE as error:
         return RedisStatus(configured=True, reachable=False, latency_ms=None, error=_error(error))
     finally:
-        await client.aclose()
+        await close(client)
     return RedisStatus(configured=True, reachable=True, latency_ms=latency, error=None)

@@ -6,7 +6,6 @@ applied once even when the call is asked again after loading what Redis lacked."
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,8 +30,9 @@ from aisonar.limits.memory_store import MemoryLimitStore
 from aisonar.limits.models import Subject, SubjectKind
 from aisonar.limits.spend import Period, SpendCheck, SpendStore, spend_check
 from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
+from aisonar.store.redis_client import org_scope
+from tests.redis_topologies import TOPOLOGIES, topology_url
 
-REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
 BALANCE = 10_000
 
 
@@ -51,7 +51,7 @@ class Setup:
     loads: Loads
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *TOPOLOGIES])
 async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
     loads = Loads()
 
@@ -71,17 +71,16 @@ async def setup(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
         balance: BalanceStore = MemoryBalanceStore(load_balance)
         yield Setup(LocalCounters(limits, spend, balance), limits, spend, balance, loads)
         return
-    if not REDIS_URL:
-        pytest.skip("AISONAR_TEST_REDIS_URL is not set")
     from aisonar.billing.redis_store import RedisBalanceStore
     from aisonar.gateway.redis_counters import RedisCounters
     from aisonar.limits.redis_spend import RedisSpendStore
     from aisonar.limits.redis_store import RedisLimitStore
 
-    redis_limits = RedisLimitStore(REDIS_URL)
-    redis_spend = RedisSpendStore(REDIS_URL, load_spent, hold_ttl_s=60)
-    redis_balance = RedisBalanceStore(REDIS_URL, load_balance, hold_ttl_s=60)
-    counters = RedisCounters(REDIS_URL, redis_limits, redis_spend, redis_balance)
+    url = topology_url(request, request.param)
+    redis_limits = RedisLimitStore(url)
+    redis_spend = RedisSpendStore(url, load_spent, hold_ttl_s=60)
+    redis_balance = RedisBalanceStore(url, load_balance, hold_ttl_s=60)
+    counters = RedisCounters(url, redis_limits, redis_spend, redis_balance)
     yield Setup(counters, redis_limits, redis_spend, redis_balance, loads)
     for store in (counters, redis_limits, redis_spend, redis_balance):
         await store.close()
@@ -91,21 +90,27 @@ def token() -> str:
     return secrets.token_hex(6)
 
 
-def rpm(limit: int) -> RateCheck:
-    return RateCheck("key requests per minute", f"rpm:{token()}", limit, 60.0, 1)
+# A request's counters are its organization's: in its hash slot on a cluster, with its
+# balance.
+def rpm(org_id: str, limit: int) -> RateCheck:
+    key = f"{org_scope(org_id)}:rpm:{token()}"
+    return RateCheck("key requests per minute", key, limit, 60.0, 1)
 
 
-def tpm(limit: int, cost: int) -> RateCheck:
-    return RateCheck("key tokens per minute", f"tpm:{token()}", limit, 60.0, cost)
+def tpm(org_id: str, limit: int, cost: int) -> RateCheck:
+    key = f"{org_scope(org_id)}:tpm:{token()}"
+    return RateCheck("key tokens per minute", key, limit, 60.0, cost)
 
 
-def slots(limit: int) -> SlotCheck:
-    return SlotCheck("key requests in flight", f"slots:{token()}", limit, 60.0)
+def slots(org_id: str, limit: int) -> SlotCheck:
+    key = f"{org_scope(org_id)}:slots:{token()}"
+    return SlotCheck("key requests in flight", key, limit, 60.0)
 
 
-def quota(cap: int) -> SpendCheck:
+def quota(org_id: str, cap: int) -> SpendCheck:
     counted = Subject(SubjectKind.KEY, "key_" + token())
-    return spend_check("daily spend quota", counted, "daily_spend", cap, datetime.now(UTC))
+    now = datetime.now(UTC)
+    return spend_check("daily spend quota", counted, "daily_spend", cap, now, org_id=org_id)
 
 
 def org() -> str:
@@ -125,7 +130,9 @@ async def held(setup: Setup, org_id: str) -> tuple[int, int]:
 async def test_admit_and_hold_take_everything_at_once_then_settle_and_finish_give_back(
     setup: Setup,
 ) -> None:
-    org_id, rate, tokens, in_flight, daily = org(), rpm(5), tpm(1_000, 300), slots(1), quota(900)
+    org_id = org()
+    rate, tokens, in_flight = rpm(org_id, 5), tpm(org_id, 1_000, 300), slots(org_id, 1)
+    daily = quota(org_id, 900)
     first = request_id()
     outcome = await setup.counters.run(
         first,
@@ -160,7 +167,8 @@ async def test_admit_and_hold_take_everything_at_once_then_settle_and_finish_giv
 
 
 async def test_a_rate_refusal_takes_nothing(setup: Setup) -> None:
-    org_id, rate, in_flight, daily = org(), rpm(1), slots(5), quota(1_000)
+    org_id = org()
+    rate, in_flight, daily = rpm(org_id, 1), slots(org_id, 5), quota(org_id, 1_000)
     assert (await setup.counters.run(request_id(), admit=Admit((rate,), ()))).refused is None
     refused = await setup.counters.run(
         request_id(), admit=Admit((rate,), (in_flight,)), hold=HoldOn((daily,), org_id, 500)
@@ -178,7 +186,8 @@ async def test_a_rate_refusal_takes_nothing(setup: Setup) -> None:
 
 
 async def test_a_quota_or_balance_refusal_is_admitted_but_holds_nothing(setup: Setup) -> None:
-    org_id, rate, daily = org(), rpm(10), quota(BALANCE + 5_000)
+    org_id = org()
+    rate, daily = rpm(org_id, 10), quota(org_id, BALANCE + 5_000)
     short = await setup.counters.run(
         request_id(), admit=Admit((rate,), ()), hold=HoldOn((daily,), org_id, BALANCE + 1)
     )
@@ -198,7 +207,8 @@ async def test_a_quota_or_balance_refusal_is_admitted_but_holds_nothing(setup: S
 
 
 async def test_a_failover_settles_one_attempt_and_holds_the_next_at_once(setup: Setup) -> None:
-    org_id, daily, attempt = org(), quota(2_000), request_id()
+    org_id, attempt = org(), request_id()
+    daily = quota(org_id, 2_000)
     assert await setup.counters.run(attempt, hold=HoldOn((daily,), org_id, 1_500)) == DONE
     released = Settle((daily,), Hold(org_id, 1_500, attempt), None)
     # Without the first hold given back, the second could not be held on the quota.
@@ -218,21 +228,22 @@ async def test_what_the_store_lacks_is_loaded_once_and_a_settle_applied_once(
     paying, first = org(), request_id()
     assert await setup.counters.run(first, hold=HoldOn((), paying, 400)) == DONE
     assert setup.loads.balances == 1
-    # A settle of one organization beside a hold on a new one and a new quota: both are
-    # loaded, and the settle is charged once however often the rest is asked.
-    newcomer, daily = org(), quota(10_000)
+    # A settle beside the next attempt's hold on a new quota (a request's counters are
+    # all its organization's): the quota is loaded, and the settle is charged once however
+    # often the rest is asked.
+    daily = quota(paying, 10_000)
     outcome = await setup.counters.run(
         first,
         settle=Settle((), Hold(paying, 400, first), 300),
-        hold=HoldOn((daily,), newcomer, 600),
+        hold=HoldOn((daily,), paying, 600),
     )
     assert outcome == DONE
-    assert (setup.loads.balances, setup.loads.counters) == (2, 1)
-    assert await held(setup, paying) == (BALANCE - 300, 0)
-    assert await held(setup, newcomer) == (BALANCE, 600)
+    assert (setup.loads.balances, setup.loads.counters) == (1, 1)
+    assert await held(setup, paying) == (BALANCE - 300, 600)
 
 
 async def test_nothing_asked_is_nothing_done(setup: Setup) -> None:
     assert await setup.counters.run(request_id()) == DONE
-    finished = Finish((slots(1),), (tpm(10, 5),), 0)
+    org_id = org()
+    finished = Finish((slots(org_id, 1),), (tpm(org_id, 10, 5),), 0)
     assert await setup.counters.run(request_id(), finish=finished) == DONE

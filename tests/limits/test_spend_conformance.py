@@ -23,6 +23,7 @@ from aisonar.limits.spend import (
     month_of,
     spend_check,
 )
+from tests.redis_topologies import TOPOLOGIES, topology_url
 
 REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
 # Counters in Redis expire a day after their period ends: the periods tested are current.
@@ -47,26 +48,33 @@ def database() -> Database:
     return Database()
 
 
-async def make_store(kind: str, database: Database, *, hold_ttl_s: float = 60) -> SpendStore:
-    if kind == "memory":
+async def make_store(where: str, database: Database, *, hold_ttl_s: float = 60) -> SpendStore:
+    """An in-process store ("memory"), or one on the Redis at URL `where`."""
+    if where == "memory":
         return MemorySpendStore(database.load)
-    if not REDIS_URL:
+    if not where:
         pytest.skip("AISONAR_TEST_REDIS_URL is not set")
     from aisonar.limits.redis_spend import RedisSpendStore
 
-    return RedisSpendStore(REDIS_URL, database.load, hold_ttl_s=hold_ttl_s)
+    return RedisSpendStore(where, database.load, hold_ttl_s=hold_ttl_s)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *TOPOLOGIES])
 async def store(request: pytest.FixtureRequest, database: Database) -> AsyncIterator[SpendStore]:
-    made = await make_store(request.param, database)
+    kind = request.param
+    made = await make_store(kind if kind == "memory" else topology_url(request, kind), database)
     yield made
     await made.close()
 
 
+# The counters of one hold share a hash slot on a cluster, as a request's share its
+# organization's.
+ORG = "org_conformance"
+
+
 def check(cap: int, *, dimension: str = "daily_spend", subject: str = "") -> SpendCheck:
     counted = Subject(SubjectKind.USER, subject or "usr_" + secrets.token_hex(6))
-    return spend_check(f"{dimension} of {counted.id}", counted, dimension, cap, NOW)
+    return spend_check(f"{dimension} of {counted.id}", counted, dimension, cap, NOW, org_id=ORG)
 
 
 def hold_id() -> str:
@@ -148,12 +156,14 @@ async def test_each_period_has_its_own_counter(store: SpendStore) -> None:
     assert (await store.hold(hold_id(), [daily, monthly], 100)).allowed
     refused = await store.hold(hold_id(), [daily, monthly], 100)
     assert refused.refused_by == daily
-    tomorrow = spend_check(daily.name, daily.counted, "daily_spend", 100, day_of(NOW).end)
+    tomorrow = spend_check(
+        daily.name, daily.counted, "daily_spend", 100, day_of(NOW).end, org_id=ORG
+    )
     assert (await store.hold(hold_id(), [tomorrow, monthly], 100)).allowed
 
 
 async def test_a_dead_holders_hold_expires_in_the_shared_store(database: Database) -> None:
-    store = await make_store("redis", database, hold_ttl_s=0.2)
+    store = await make_store(REDIS_URL or "", database, hold_ttl_s=0.2)
     try:
         quota = check(100)
         assert (await store.hold(hold_id(), [quota], 100)).allowed  # never settled
@@ -165,7 +175,7 @@ async def test_a_dead_holders_hold_expires_in_the_shared_store(database: Databas
 
 
 async def test_a_counter_lost_with_redis_reloads_from_the_database(database: Database) -> None:
-    store = await make_store("redis", database, hold_ttl_s=0.2)
+    store = await make_store(REDIS_URL or "", database, hold_ttl_s=0.2)
     assert REDIS_URL
     from redis.asyncio import Redis
 

@@ -4,7 +4,6 @@ and real: Redis decides on its own clock, which a test cannot move."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -14,30 +13,33 @@ import pytest
 from aisonar.errors import NotPositive
 from aisonar.limits.memory_store import MemoryLimitStore
 from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
+from aisonar.store.redis_client import org_scope
+from tests.redis_topologies import TOPOLOGIES, topology_url
 
-REDIS_URL = os.environ.get("AISONAR_TEST_REDIS_URL")
 
-
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *TOPOLOGIES])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimitStore]:
     if request.param == "memory":
         yield MemoryLimitStore()
         return
-    if not REDIS_URL:
-        pytest.skip("AISONAR_TEST_REDIS_URL is not set")
     from aisonar.limits.redis_store import RedisLimitStore
 
-    redis_store = RedisLimitStore(REDIS_URL)
+    redis_store = RedisLimitStore(topology_url(request, request.param))
     yield redis_store
     await redis_store.close()
 
 
+# The checks of one call share a hash slot on a cluster, as a request's share its
+# organization's.
+SCOPE = org_scope("org_conformance")
+
+
 def rate(limit: int, *, window_s: float = 60.0, cost: int = 1, name: str = "rpm") -> RateCheck:
-    return RateCheck(name, f"{name}:{secrets.token_hex(6)}", limit, window_s, cost)
+    return RateCheck(name, f"{SCOPE}:{name}:{secrets.token_hex(6)}", limit, window_s, cost)
 
 
 def slot(limit: int, *, ttl_s: float = 60.0) -> SlotCheck:
-    return SlotCheck("concurrent", f"slots:{secrets.token_hex(6)}", limit, ttl_s)
+    return SlotCheck("concurrent", f"{SCOPE}:slots:{secrets.token_hex(6)}", limit, ttl_s)
 
 
 def request_id() -> str:
