@@ -74,7 +74,8 @@ async def paged(
     return query.limit(page.limit).offset(page.offset or None)
 
 
-def _org_filter(name: str) -> list[ColumnElement[bool]]:
+def name_filter(name: str) -> list[ColumnElement[bool]]:
+    """Organizations whose name contains `name` (any case); every one for an empty name."""
     if not name:
         return []
     return [func.lower(organizations.c.name).contains(name.lower(), autoescape=True)]
@@ -85,13 +86,13 @@ async def orgs_page(
 ) -> list[tuple[Organization, list[str] | None]]:
     """Organizations whose name contains `name` (any case), with each one's model list
     (None: every model)."""
-    query = select(organizations).where(*_org_filter(name))
+    query = select(organizations).where(*name_filter(name))
     rows = await conn.execute(await paged(conn, organizations, query, page))
     return [(org_from_row(row), None if row.models is None else list(row.models)) for row in rows]
 
 
 async def count_orgs(conn: AsyncConnection, *, name: str = "") -> int:
-    query = select(func.count()).select_from(organizations).where(*_org_filter(name))
+    query = select(func.count()).select_from(organizations).where(*name_filter(name))
     return int((await conn.execute(query)).scalar_one())
 
 
@@ -196,7 +197,7 @@ async def org_choices(
     organization picker offers, in two queries however many organizations there are."""
     query = (
         select(organizations.c.id, organizations.c.name)
-        .where(*_org_filter(search))
+        .where(*name_filter(search))
         .order_by(organizations.c.created_at.desc(), organizations.c.id.desc())
         .limit(limit + 1)
     )

@@ -5,7 +5,7 @@ accounts owns them; billing applies them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from pydantic.dataclasses import dataclass as checked
@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.directory import get_org_by_name
+from aisonar.accounts.listing import name_filter
 from aisonar.audit import services as audit
 from aisonar.audit.models import SYSTEM, Actor
 from aisonar.billing.multipliers import format_multiplier, parse_multiplier
@@ -85,14 +86,35 @@ async def set_org_markup(
 
 
 async def list_markups(conn: AsyncConnection) -> list[Markup]:
-    found = [
-        Markup("plan", row.name, format_multiplier(row.markup_ppm))
-        for row in await conn.execute(select(plans).order_by(plans.c.name))
-    ]
-    orgs = await conn.execute(
-        select(organizations.c.name, organizations.c.markup_ppm)
-        .where(organizations.c.markup_ppm.is_not(None))
-        .order_by(organizations.c.name)
+    """Every plan's markup, then every organization's that has one, each by name."""
+    orgs = await conn.execute(_org_markups().order_by(organizations.c.name))
+    return await plan_markups(conn) + [_org_markup(row) for row in orgs]
+
+
+async def plan_markups(conn: AsyncConnection) -> list[Markup]:
+    rows = await conn.execute(select(plans).order_by(plans.c.name))
+    return [Markup("plan", row.name, format_multiplier(row.markup_ppm)) for row in rows]
+
+
+async def org_markups(conn: AsyncConnection, search: str, limit: int) -> tuple[list[Markup], bool]:
+    """The markups of the `limit` newest organizations with one whose name contains
+    `search` (any case), by name; and whether more organizations match."""
+    query = (
+        _org_markups()
+        .where(*name_filter(search))
+        .order_by(organizations.c.created_at.desc(), organizations.c.id.desc())
+        .limit(limit + 1)
     )
-    found += [Markup("organization", row.name, format_multiplier(row.markup_ppm)) for row in orgs]
-    return found
+    rows = list(await conn.execute(query))
+    found = sorted((_org_markup(row) for row in rows[:limit]), key=lambda m: m.name.casefold())
+    return found, len(rows) > limit
+
+
+def _org_markups() -> Any:
+    return select(organizations.c.name, organizations.c.markup_ppm).where(
+        organizations.c.markup_ppm.is_not(None)
+    )
+
+
+def _org_markup(row: Any) -> Markup:
+    return Markup("organization", row.name, format_multiplier(row.markup_ppm))

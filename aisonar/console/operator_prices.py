@@ -1,8 +1,9 @@
 """The operators' prices and markups: a model's billed price and where it comes from (the
 operator's own or the catalogue's), as `GET /api/prices/{model}` answers; the operator's
 own prices, and setting one as `PUT /api/prices/{model}` does (a price is never removed
-through the API: a new one replaces it); the markups of the plans and organizations, set
-as `PUT /api/plans/{plan}/markup` and `PUT /api/orgs/{id}/markup` do. Only operators."""
+through the API: a new one replaces it); the markups of the plans and organizations (of
+the newest 50 organizations with one whose name contains the search, never all), set as
+`PUT /api/plans/{plan}/markup` and `PUT /api/orgs/{id}/markup` do. Only operators."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ _PRICE = TypeAdapter(billing.PriceSetting)
 _MARKUP = TypeAdapter(accounts.MarkupSetting)
 
 PRICES_PATH = "/console/operator/prices"
+MARKUPS_SHOWN = 50
 _PRICE_FIELDS = ("model", "input", "output", "cached_input", "cache_write")
 _LABELS: Mapping[str, str] = {
     "input": N_("Input"),
@@ -69,7 +71,8 @@ async def _prices_page(
             except AISonarError as error:
                 missing = error_text(error, member.language)
         own = await billing.list_operator_prices(conn)
-        marks = await accounts.list_markups(conn)
+        marks = await accounts.plan_markups(conn)
+        org_marks, more_marks = await accounts.org_markups(conn, org_search, MARKUPS_SHOWN)
         plans = await list_plans(conn)
         choices = await accounts.org_choices(conn, org_search, {org_form["org_id"]})
     shown_price = {"model": model, "input": "", "output": "", "cached_input": "", "cache_write": ""}
@@ -82,7 +85,8 @@ async def _prices_page(
         "found": found,
         "missing": missing,
         "own": own,
-        "markups": marks,
+        "markups": marks + org_marks,
+        "more_markups": more_marks,
         "plans": plans,
         "choices": choices,
         "org_search": org_search,

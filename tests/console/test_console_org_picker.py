@@ -2,8 +2,9 @@
 whole table: with more organizations than a picker offers, it offers only that many (the
 newest), a search by name (any case) finds one beyond them, the organization asked for or
 typed stays offered and selected whatever the search, and a search that matches nothing
-offers none. In Chromium with JavaScript off, an operator finds an organization by name
-and tops it up."""
+offers none. The prices page shows the markups of the newest 50 organizations with one,
+and the search finds the others. In Chromium with JavaScript off, an operator finds an
+organization by name and tops it up."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from playwright.async_api import Browser
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import Organization
+from aisonar.console.operator_prices import MARKUPS_SHOWN
 from aisonar.store.roles import Role
 from aisonar.testing.gateway_server import RunningGateway
 from tests.console.operators import signed_in
@@ -23,6 +25,7 @@ from tests.support import Backend
 RECHARGES = "/console/operator/recharges"
 PRICES = "/console/operator/prices"
 _OPTION = re.compile(r'<option value="([^"]+)"')
+_ORG_MARKUP = re.compile(r'<td>organization</td>\s*<td class="wrap">([^<]+)</td>')
 MINE = accounts.ORG_CHOICES + 5
 
 
@@ -126,3 +129,26 @@ async def test_an_organization_is_found_and_topped_up_without_javascript(
         await page.wait_for_selector("#recharge-summary")
         summary = await page.inner_text("#recharge-summary")
         assert hidden.name in summary and "7.00" in summary
+
+
+async def test_the_organizations_markups_shown_are_the_newest_matches(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    tag = secrets.token_hex(4)
+    names = [f"marked-{tag}-{n:02}" for n in range(MARKUPS_SHOWN + 5)]
+    async with backend.engine.begin() as conn:
+        for name in names:
+            await accounts.create_org(conn, name)
+            await accounts.set_org_markup(conn, name, "1.1")
+    async with signed_in(gateway.url, backend) as operator:
+        status, page = await operator.get(PRICES)
+        assert status == 200
+        shown = _ORG_MARKUP.findall(page)
+        assert len(shown) == MARKUPS_SHOWN and 'id="more-markups"' in page
+        # At least five of these are not shown; a search by name shows one.
+        [hidden, *_] = [name for name in names if name not in shown]
+        status, page = await operator.get(f"{PRICES}?org_search={hidden}")
+        assert status == 200
+        assert _ORG_MARKUP.findall(page) == [hidden] and 'id="more-markups"' not in page
+        _, page = await operator.get(f"{PRICES}?org_search=marked-{tag}")
+        assert set(_ORG_MARKUP.findall(page)) <= set(names) and 'id="more-markups"' in page
