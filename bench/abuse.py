@@ -10,8 +10,9 @@ the hot path.
    `--interval`, default the server's 30 s) serves three scenarios from client addresses
    set by X-Forwarded-For (loopback is a trusted proxy): one key used from 50 networks,
    a key scan (30 unknown keys from one address), a credential stuffing run (10 accounts
-   from one address). The delay is from the scenario's last request to the finding's
-   row, polled every 50 ms.
+   from one address), then 100 requests of that key within ten minutes (velocity; the key
+   has no history). The delay is from the scenario's last request to the finding's row,
+   polled every 50 ms.
 3. The hot path: `authenticate` alone (a known key, an unknown one) with the refused-key
    counter on and off, in µs per call; then `--requests` sequential chat requests
    through a gateway with detection on and one with it off, known keys and unknown ones,
@@ -172,6 +173,15 @@ async def scenarios(engine: AsyncEngine, gateway: RunningGateway, key_id: str, s
         sent = time.perf_counter() - began
         delay = await found_after(engine, FindingKind.CREDENTIAL_STUFFING, stuffer)
         print(f"  stuffing (10 accounts, sent in {sent:.1f} s): found {delay:.2f} s after")
+        began = time.perf_counter()
+        for number in range(Settings().abuse_velocity_requests_floor):
+            await chat(http, url, secret, f"192.0.2.{number % 200 + 1}")
+        sent = time.perf_counter() - began
+        delay = await found_after(engine, FindingKind.VELOCITY, key_id)
+        print(
+            f"  velocity (100 requests, no history, sent in {sent:.1f} s): "
+            f"found {delay:.2f} s after"
+        )
 
 
 async def per_call_us(call: Callable[[], Awaitable[object]], count: int) -> float:

@@ -18,6 +18,8 @@ from aisonar.abuse.findings import record_finding
 from aisonar.abuse.models import Finding
 from aisonar.abuse.sharing import SharingFloors, shared_keys
 from aisonar.abuse.tallies import RefusedKeys, flush_tallies
+from aisonar.abuse.velocity import VelocityFloors, velocity_signals
+from aisonar.billing.money import UNITS_PER_CREDIT
 from aisonar.clock import utcnow
 from aisonar.config import Settings
 
@@ -30,6 +32,9 @@ class Floors:
     key_networks: int
     key_refusals: int
     sign_in_accounts: int
+    velocity_requests: int
+    # Micro-units.
+    velocity_spend: int
 
     @classmethod
     def of(cls, settings: Settings) -> Floors:
@@ -38,6 +43,8 @@ class Floors:
             key_networks=settings.abuse_key_networks_floor,
             key_refusals=settings.abuse_key_refusals_floor,
             sign_in_accounts=settings.abuse_sign_in_accounts_floor,
+            velocity_requests=settings.abuse_velocity_requests_floor,
+            velocity_spend=settings.abuse_velocity_spend_floor * UNITS_PER_CREDIT,
         )
 
 
@@ -50,10 +57,12 @@ async def detect(
             await flush_tallies(conn, refused.drain(), now)
     async with engine.connect() as conn:
         sharing = SharingFloors(floors.key_addresses, floors.key_networks)
+        velocity = VelocityFloors(floors.velocity_requests, floors.velocity_spend)
         signals = [
             *await shared_keys(conn, now, sharing),
             *await scanning_addresses(conn, now, floors.key_refusals),
             *await stuffing_addresses(conn, now, floors.sign_in_accounts),
+            *await velocity_signals(conn, now, velocity),
         ]
     found = []
     for signal in signals:

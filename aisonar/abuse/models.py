@@ -19,6 +19,8 @@ class FindingKind(StrEnum):
     KEY_SCANNING = "key_scanning"
     # One address failing to sign in to many accounts.
     CREDENTIAL_STUFFING = "credential_stuffing"
+    # One key's requests or spend over minutes far above its own recent rate.
+    VELOCITY = "velocity"
 
 
 class SubjectKind(StrEnum):
