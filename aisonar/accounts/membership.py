@@ -23,8 +23,9 @@ from aisonar.store.roles import Role
 from aisonar.store.tables import organizations, users
 
 # A change to any of these is told to the person: which fields, not the values (their
-# organization's webhooks receive the notice too).
-_PROFILE_FIELDS = ("name", "company", "language")
+# organization's webhooks receive the notice too). A language switch is audited but told
+# to nobody: it is no security matter, and would bury the notices that are.
+_PROFILE_FIELDS = ("name", "company")
 
 
 async def update_user(
@@ -41,7 +42,7 @@ async def update_user(
     actor: Actor = SYSTEM,
 ) -> User:
     """Change the given fields (audited when any value differs; an empty company clears
-    it; a new name, company or language is told to the person). Disabling a user ends
+    it; a new name or company is told to the person). Disabling a user ends
     their sessions; every server stops their keys within a second (cached identities are
     dropped). A new email address takes effect at once, unconfirmed (an operator's
     change, `email_change.change_email`): every session of the user but `keep_session`

@@ -56,7 +56,7 @@ KIND_NAMES = {
     "deletion_requested": N_("Your account deletion was requested"),
     "deletion_rejected": N_("Your account deletion was refused"),
     "policy_changed": N_("The privacy policy or terms changed"),
-    "profile_changed": N_("Your name, company or language was changed"),
+    "profile_changed": N_("Your name or company was changed"),
     "balance_low": N_("The balance is low"),
     "balance_exhausted": N_("The balance is used up"),
     "recharge_received": N_("A recharge arrived"),

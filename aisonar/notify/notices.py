@@ -43,7 +43,7 @@ ABUSE_FINDING = "abuse_finding"
 # A material change to the privacy policy or terms (one per person, `privacy/policies.py`):
 # always delivered, since people must learn of a change to what they accepted.
 POLICY_CHANGED = "policy_changed"
-# Their name, company or language changed (the fields, not the values).
+# Their name or company changed (the fields, not the values).
 PROFILE_CHANGED = "profile_changed"
 # Always delivered, whatever the person's preferences.
 SECURITY_KINDS = frozenset(

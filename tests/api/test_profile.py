@@ -140,14 +140,23 @@ async def test_company_and_language_are_corrected_audited_and_told(
         "company": [None, "Quillfeather Analytics"],
         "language": ["en", "zh-Hans"],
     }
-    # Told in the language just chosen, naming the fields, not their values.
+    # Told in the language just chosen, naming the fields, not their values: a language
+    # switch is no notice.
     told = await mailbox.wait_for_subject(org.member.email, "您的个人资料已更改")
-    assert "公司、语言" in bodies(told)[0] and "Quillfeather" not in bodies(told)[0]
+    assert "公司" in bodies(told)[0] and "Quillfeather" not in bodies(told)[0]
+    assert "语言" not in bodies(told)[0]
     [notice] = [n for n in (await api.get("/api/me/notices")).body if n["kind"] == PROFILE]
-    assert notice["data"] == {"fields": ["company", "language"]}
+    assert notice["data"] == {"fields": ["company"]}
 
     back = await api.call("PATCH", SETTINGS, {"language": "en"})
     assert back.status == 200 and (await api.get("/api/me")).body["language"] == "en"
+    switched = await api.call("PATCH", "/api/me", {"language": "zh-Hans"})
+    assert switched.status == 200
+    assert (await profile_entries(backend, org.member.user_id))[-1].changes == {
+        "language": ["en", "zh-Hans"]
+    }
+    told_of = [n for n in (await api.get("/api/me/notices")).body if n["kind"] == PROFILE]
+    assert told_of == [notice]
     cleared = await api.call("PATCH", "/api/me", {"company": ""})
     assert cleared.status == 200 and cleared.body["company"] is None
     assert (await profile_entries(backend, org.member.user_id))[-1].changes == {

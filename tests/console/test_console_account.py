@@ -90,7 +90,7 @@ async def test_profile_details_persist_are_audited_and_told(
                     notices.c.user_id == person.user_id, notices.c.kind == PROFILE_CHANGED
                 )
             )
-            assert [row.data for row in told] == [{"fields": ["company", "language", "name"]}]
+            assert [row.data for row in told] == [{"fields": ["company", "name"]}]
         async with http.get(gateway.url + location) as shown:
             html = await shown.text()
             assert shown.headers["Content-Language"] == "zh-Hans"
