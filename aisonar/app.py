@@ -200,7 +200,12 @@ def create_app(settings: Settings) -> GatewayApp:
     async def lifespan(runtime: Runtime) -> AsyncIterator[None]:
         settings.make_data_dir()
         box = SecretBox(settings.resolved_secret_key(), settings.secret_key_previous)
-        engine = create_engine(settings.resolved_database_url)
+        engine = create_engine(settings.resolved_database_url, **settings.engine_options())
+        read_engine = engine
+        if settings.database_read_url:
+            read_engine = create_engine(
+                settings.resolved_read_database_url, **settings.engine_options()
+            )
         refused = RefusedKeys() if settings.abuse_detection else None
         keys = KeyCache(engine, settings.key_cache_size, refused)
         since = await current_change_id(engine)
@@ -241,6 +246,7 @@ def create_app(settings: Settings) -> GatewayApp:
         counters = request_counters(settings, limits, billing.quotas.store, billing.store)
         services = GatewayServices(
             engine=engine,
+            read_engine=read_engine,
             keys=keys,
             channels=table(await load_channels(engine, box)),
             session=session,
@@ -357,6 +363,8 @@ def create_app(settings: Settings) -> GatewayApp:
             await services.limiter.store.close()
             await session.close()
             await engine.dispose()
+            if read_engine is not engine:
+                await read_engine.dispose()
             await tables_task
 
     app = GatewayApp(

@@ -6,7 +6,7 @@ import ipaddress
 import os
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 from urllib.parse import unquote
 
 from pydantic import Field, field_validator, model_validator
@@ -23,6 +23,24 @@ TENANT_LABELS = ("org", "user", "key")
 _MIN_SECRET_LENGTH = 32
 
 
+class EngineOptions(TypedDict):
+    pool_size: int
+    max_overflow: int
+    pgbouncer: bool
+
+
+# One server, a Redis Cluster, or the master Sentinels name (`store/redis_client.py`).
+REDIS_SCHEMES = (
+    "redis://",
+    "rediss://",
+    "unix://",
+    "redis+cluster://",
+    "rediss+cluster://",
+    "redis+sentinel://",
+    "rediss+sentinel://",
+)
+
+
 class InsecureSettings(Exception):
     """Raised when production settings would be unsafe."""
 
@@ -33,6 +51,14 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path("aisonar-data")
     database_url: str = ""
+    # PostgreSQL at scale (docs/scale-out.md): the connections each server process keeps
+    # open, and opens beyond them under load; whether AISONAR_DATABASE_URL is PgBouncer
+    # (or another pooler) in transaction mode, so that no prepared statement is reused;
+    # and a read-only replica that analytics and exports read (empty: the database).
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pgbouncer: bool = False
+    database_read_url: str = ""
     secret_key: str = ""
     # During a rotation of AISONAR_SECRET_KEY (`aisonar secret rotate`): the key it
     # replaces, still accepted for opening secrets sealed under it, never for sealing.
@@ -244,6 +270,13 @@ class Settings(BaseSettings):
                     raise ValueError(f"{item!r} is not an address or a network") from error
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(REDIS_SCHEMES):
+            raise ValueError(f"give a URL starting with one of {', '.join(REDIS_SCHEMES)}")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -288,6 +321,21 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'aisonar.db').resolve()}"
+
+    @property
+    def resolved_read_database_url(self) -> str:
+        """Where analytics and exports read: the replica, else the database."""
+        if self.database_read_url:
+            return normalize_database_url(self.database_read_url)
+        return self.resolved_database_url
+
+    def engine_options(self) -> EngineOptions:
+        """How this process connects to PostgreSQL (`store.engine.create_engine`)."""
+        return EngineOptions(
+            pool_size=self.database_pool_size,
+            max_overflow=self.database_max_overflow,
+            pgbouncer=self.database_pgbouncer,
+        )
 
     def make_data_dir(self) -> None:
         """The data directory, created readable by this service's user only when missing

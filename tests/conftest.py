@@ -8,6 +8,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -90,6 +91,21 @@ async def backend(
         database_url = POSTGRES_URL
     else:
         database_url = ""
+    made = await prepared_backend(request.param, data_dir, database_url, fake_upstream, mailbox)
+    yield made
+    await made.engine.dispose()
+
+
+async def prepared_backend(
+    name: str,
+    data_dir: Path,
+    database_url: str,
+    fake_upstream: FakeUpstream,
+    mailbox: Mailbox,
+    **overrides: Any,
+) -> Backend:
+    """A migrated database with the fake upstream's channels, and the settings of the
+    gateways the tests run on it (`overrides` changing some)."""
     settings = Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -113,9 +129,9 @@ async def backend(
         notify_max_attempts=3,
         # Tests evaluate alert rules themselves, at the moments they choose.
         alert_interval_s=3600.0,
+        **overrides,
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, **settings.engine_options())
         # And abuse detection's rounds (tests/abuse/).
         abuse_interval_s=3600.0,
     await upgrade_to_head(engine)
@@ -167,8 +183,7 @@ async def backend(
         # Unpriced models are refused before they are forwarded; the test-only ones are free.
         await set_price(conn, "dead-model", input="0", output="0")
         await set_price(conn, "metered-model", input="0", output=METERED_OUTPUT_PRICE)
-    yield Backend(request.param, settings, engine)
-    await engine.dispose()
+    return Backend(name, settings, engine)
 
 
 @pytest.fixture(scope="session")

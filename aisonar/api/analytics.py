@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from aisonar.analytics.services import Filters, GroupBy, Summary, property_filter, summarize, window
 from aisonar.web.analytics_scope import scoped
-from aisonar.web.deps import Caller, Engine
+from aisonar.web.deps import Caller, ReadEngine
 
 router = APIRouter(prefix="/api/analytics", tags=["analytics"])
 # Text without control characters (PostgreSQL refuses a NUL in a parameter).
@@ -20,7 +20,7 @@ _TEXT = r"^[^\x00-\x1f\x7f]*$"
 @router.get("/usage")
 async def usage_summary(
     caller: Caller,
-    db: Engine,
+    db: ReadEngine,
     by: Annotated[
         GroupBy, Query(description="A dimension, or minute|hour|day for a series.")
     ] = GroupBy.TOTAL,

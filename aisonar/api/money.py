@@ -16,7 +16,7 @@ from aisonar.api.paging import After
 from aisonar.billing import services as billing
 from aisonar.billing.services import AmountText, LedgerEntry, NoteText, ReferenceText, format_amount
 from aisonar.exports.services import ExportFormat
-from aisonar.web.deps import Acting, Caller, Engine, Operator, Services
+from aisonar.web.deps import Acting, Caller, Engine, Operator, ReadEngine, Services
 from aisonar.web.downloads import ledger_export, usage_export
 
 router = APIRouter(tags=["money"])
@@ -166,7 +166,7 @@ async def revoke_code_batch(
 @router.get("/api/orgs/{org_id}/ledger", response_class=StreamingResponse)
 async def org_ledger(
     caller: Caller,
-    db: Engine,
+    db: ReadEngine,
     org_id: str,
     format: ExportFormat = ExportFormat.JSONL,
     since: datetime | None = None,
@@ -180,7 +180,7 @@ async def org_ledger(
 @router.get("/api/me/ledger", response_class=StreamingResponse)
 async def my_ledger(
     caller: Caller,
-    db: Engine,
+    db: ReadEngine,
     format: ExportFormat = ExportFormat.JSONL,
     since: datetime | None = None,
 ) -> StreamingResponse:
@@ -191,7 +191,7 @@ async def my_ledger(
 @router.get("/api/me/usage", response_class=StreamingResponse)
 async def my_usage(
     caller: Caller,
-    db: Engine,
+    db: ReadEngine,
     format: ExportFormat = ExportFormat.JSONL,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -203,7 +203,7 @@ async def my_usage(
 @router.get("/api/orgs/{org_id}/usage", response_class=StreamingResponse)
 async def org_usage(
     caller: Caller,
-    db: Engine,
+    db: ReadEngine,
     org_id: str,
     format: ExportFormat = ExportFormat.JSONL,
     since: datetime | None = None,
@@ -218,7 +218,7 @@ async def org_usage(
 @router.get("/api/usage", response_class=StreamingResponse)
 async def all_usage(
     caller: Operator,
-    db: Engine,
+    db: ReadEngine,
     format: ExportFormat = ExportFormat.JSONL,
     since: datetime | None = None,
     until: datetime | None = None,

@@ -39,7 +39,7 @@ def secret_box() -> SecretBox:
 
 async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     settings.make_data_dir()
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, **settings.engine_options())
     try:
         await upgrade_to_head(engine)
         return await work(engine)

@@ -37,7 +37,7 @@ def policy() -> None:
 async def _publish(kind: PolicyKind, body: str, title: str | None, material: bool) -> Policy:
     settings = load_settings()
     settings.make_data_dir()
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, **settings.engine_options())
     try:
         await upgrade_to_head(engine)
         async with engine.begin() as conn:

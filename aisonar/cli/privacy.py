@@ -56,7 +56,7 @@ def privacy_requests(status: str | None, as_json: bool) -> None:
 
 async def _erase_now(request_id: str) -> DeletionRequest:
     settings = load_settings()
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, **settings.engine_options())
     try:
         await erase_request(engine, configured_mail(settings), request_id)
         async with engine.connect() as conn:

@@ -57,7 +57,7 @@ def retention() -> None:
 async def _run(as_of_text: str | None) -> RetentionReport:
     settings = load_settings()
     as_of = parse_time(as_of_text, "--as-of") or utcnow()
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, **settings.engine_options())
     try:
         await upgrade_to_head(engine)
         return await run_retention(

@@ -16,7 +16,7 @@ from aisonar.store.engine import create_engine
 
 
 async def _status(settings: Settings) -> dict[str, Any]:
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, **settings.engine_options())
     try:
         database = await database_status(engine)
     finally:

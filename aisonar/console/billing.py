@@ -152,4 +152,4 @@ async def download_ledger(
     since: Annotated[str, Query(max_length=10)] = "",
 ) -> StreamingResponse:
     """The organization's ledger, oldest first, streamed as `GET /api/me/ledger` does."""
-    return ledger_export(running.engine, format, member.principal.org_id, since_day(since))
+    return ledger_export(running.read_engine, format, member.principal.org_id, since_day(since))

@@ -19,7 +19,7 @@ from aisonar.errors import InvalidInput
 from aisonar.exports.services import ExportFormat
 from aisonar.i18n import N_
 from aisonar.usage.services import STATUS_CLASSES, LogPosition, usage_log
-from aisonar.web.deps import Config, Engine
+from aisonar.web.deps import Config, ReadEngine
 from aisonar.web.downloads import usage_export
 
 router = console_router()
@@ -36,7 +36,7 @@ _TEXT = r"^[^\x00-\x1f\x7f]*$"
 @router.get(USAGE_PATH)
 async def usage_page(
     member: Member,
-    db: Engine,
+    db: ReadEngine,
     settings: Config,
     model: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=1)] = "",
@@ -85,7 +85,7 @@ async def usage_page(
 @router.get(EXPORT_PATH)
 async def export_usage_log(
     member: Member,
-    db: Engine,
+    db: ReadEngine,
     format: ExportFormat = ExportFormat.CSV,
     model: Annotated[str, Query(max_length=200)] = "",
     status: Annotated[str, Query(max_length=1)] = "",

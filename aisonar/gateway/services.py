@@ -23,6 +23,9 @@ from aisonar.usage.writer import UsageWriter
 @dataclass
 class GatewayServices:
     engine: AsyncEngine
+    # Where analytics and exports read: a read-only replica (AISONAR_DATABASE_READ_URL),
+    # or the same engine.
+    read_engine: AsyncEngine
     keys: KeyCache
     channels: ChannelTable
     session: aiohttp.ClientSession

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from typing import Any
 
 from sqlalchemy import event, make_url
@@ -51,10 +52,37 @@ def _create_private_database_file(url: str) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pgbouncer: bool = False
+) -> AsyncEngine:
+    """The engine of `url`. On PostgreSQL a process keeps up to `pool_size` connections
+    open and opens up to `max_overflow` more under load. With `pgbouncer` the URL is a
+    pooler in transaction mode, which hands each transaction whichever server connection
+    is free: no prepared statement is kept for reuse (asyncpg's statement cache and
+    SQLAlchemy's are off) and those a statement still needs get unique names, as
+    SQLAlchemy's asyncpg dialect documents ("Prepared Statement Name with PGBouncer"), so
+    that two never clash on one server connection; the pooler's `DISCARD ALL` after each
+    transaction drops them."""
     if is_sqlite(url):
         _create_private_database_file(url)
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if pgbouncer:
+        connect_args = {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unique_statement_name,
+        }
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"

@@ -86,6 +86,14 @@ def engine(request: Request) -> AsyncEngine:
 Engine = Annotated[AsyncEngine, Depends(engine)]
 
 
+def read_engine(request: Request) -> AsyncEngine:
+    return services(request).read_engine
+
+
+# Analytics and exports: a read-only replica when there is one (its figures may lag).
+ReadEngine = Annotated[AsyncEngine, Depends(read_engine)]
+
+
 async def session(
     db: Engine, secret: Annotated[str | None, Depends(_cookie)]
 ) -> ActiveSession | None:
