@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.abuse.attacks import scanning_addresses, stuffing_addresses
+from aisonar.abuse.expensive import first_expensive_uses
 from aisonar.abuse.findings import record_finding
 from aisonar.abuse.models import Finding
 from aisonar.abuse.sharing import SharingFloors, shared_keys
@@ -35,6 +36,8 @@ class Floors:
     velocity_requests: int
     # Micro-units.
     velocity_spend: int
+    # Micro-units per million output tokens.
+    expensive_output_price: int
 
     @classmethod
     def of(cls, settings: Settings) -> Floors:
@@ -45,6 +48,7 @@ class Floors:
             sign_in_accounts=settings.abuse_sign_in_accounts_floor,
             velocity_requests=settings.abuse_velocity_requests_floor,
             velocity_spend=settings.abuse_velocity_spend_floor * UNITS_PER_CREDIT,
+            expensive_output_price=settings.abuse_expensive_output_price * UNITS_PER_CREDIT,
         )
 
 
@@ -63,6 +67,7 @@ async def detect(
             *await scanning_addresses(conn, now, floors.key_refusals),
             *await stuffing_addresses(conn, now, floors.sign_in_accounts),
             *await velocity_signals(conn, now, velocity),
+            *await first_expensive_uses(conn, now, floors.expensive_output_price),
         ]
     found = []
     for signal in signals:

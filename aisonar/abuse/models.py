@@ -21,6 +21,8 @@ class FindingKind(StrEnum):
     CREDENTIAL_STUFFING = "credential_stuffing"
     # One key's requests or spend over minutes far above its own recent rate.
     VELOCITY = "velocity"
+    # One key's first call in a month to a model priced at or above a floor.
+    EXPENSIVE_MODEL = "expensive_model"
 
 
 class SubjectKind(StrEnum):

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.abuse.models import FindingKind, Signal, SubjectKind
 from aisonar.accounts.services import get_key
 from aisonar.analytics.summary import Filters, GroupBy, summarize
-from aisonar.billing.money import format_amount
+from aisonar.billing.services import format_amount
 from aisonar.errors import NotFound
 from aisonar.usage.rollups import HOUR, MINUTE
 

@@ -1,5 +1,6 @@
 """The `abuse_finding` notice says what was found in the reader's language: a shared key
-by its addresses and networks, a fast one by its requests or its spend."""
+by its addresses and networks, a fast one by its requests or its spend, a key's first
+call to an expensive model by the models."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def rendered(evidence: dict[str, Any], kind: str, language: Language) -> str:
             {"measure": "spend", "shown": "7.50", "window_minutes": 10},
             "spent 7.50 credits in the last 10 minutes",
             "花费了 7.50 点额度",
+        ),
+        (
+            "expensive_model",
+            {"models": ["o1-pro", "claude-opus-4-1"]},
+            "not used in the last month: o1-pro, claude-opus-4-1",
+            "未使用过的昂贵模型",
         ),
     ],
 )
