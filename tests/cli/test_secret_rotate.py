@@ -11,6 +11,7 @@ import asyncio
 import secrets
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -292,3 +293,51 @@ async def test_a_secret_neither_key_opens_stops_the_rotation_with_its_row(
         assert result.exit_code == 1
         assert f"channels {stray.id}" in result.output
         assert "neither AISONAR_SECRET_KEY nor AISONAR_SECRET_KEY_PREVIOUS" in result.output
+
+
+async def test_a_secret_changed_during_the_rotation_is_read_again_not_overwritten(
+    backend: Backend, tmp_path: Path
+) -> None:
+    async with own_database(backend, tmp_path) as env:
+        engine = engine_of(env)
+        async with engine.begin() as conn:
+            channel = await channels.create_channel(
+                conn,
+                SecretBox(OLD_KEY),
+                name="changed",
+                provider="openai",
+                base_url="http://127.0.0.1:9/v1",
+                api_key="sk-before",
+                models="changed-model",
+            )
+        key, sealed = channels_table.c.id, channels_table.c.api_key_encrypted
+        box = SecretBox(NEW_KEY, OLD_KEY)
+
+        async def operator_changes_the_key() -> None:
+            # A server given both keys seals the operator's new key under the new one.
+            other = engine_of(env)
+            async with other.begin() as conn:
+                await conn.execute(
+                    channels_table.update()
+                    .where(key == channel.id)
+                    .values(api_key_encrypted=box.seal("sk-after"))
+                )
+            await other.dispose()
+
+        calls: list[str] = []
+
+        def reseal_while_changed(token: str) -> str | None:
+            calls.append(token)
+            if len(calls) == 1:  # between the rotation's read and its write
+                changing = threading.Thread(target=asyncio.run, args=(operator_changes_the_key(),))
+                changing.start()
+                changing.join()
+            return box.reseal(token)
+
+        done = await reseal_column(engine, key, sealed, reseal_while_changed)
+        assert (done.resealed, done.current) == (0, 1)
+        assert len(calls) == 2  # the old token, then the operator's, read again
+        async with engine.connect() as conn:
+            token = (await conn.execute(select(sealed).where(key == channel.id))).scalar_one()
+        assert SecretBox(NEW_KEY).open(token) == "sk-after"
+        await engine.dispose()
