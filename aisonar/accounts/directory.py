@@ -53,6 +53,7 @@ def org_from_row(row: Any) -> Organization:
         created_at=as_utc(row.created_at),
         low_balance_threshold=row.low_balance_threshold,
         retention_days=row.retention_days,
+        dimension_properties=tuple(row.dimension_properties or ()),
     )
 
 

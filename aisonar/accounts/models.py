@@ -40,6 +40,8 @@ class Organization:
     low_balance_threshold: int
     # Days its raw usage events are kept, when it has its own window; else its plan's.
     retention_days: int | None = None
+    # The custom properties its usage is rolled up by (`usage.attribution_rollups`).
+    dimension_properties: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

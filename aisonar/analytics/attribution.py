@@ -13,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.store.tables import usage_events
-from aisonar.usage.histogram import BOUNDS_MS
-from aisonar.usage.rollups import DAY, HOUR, MINUTE, SUM_COLUMNS
+from aisonar.usage.event_sums import bucket_start, event_sums, property_value
+from aisonar.usage.rollups import SUM_COLUMNS
 
 _EVENT_COLUMN = {
     "org_id": "org_id",
@@ -53,68 +52,13 @@ class EventQuery:
     limit: int
 
 
-def _property(name: str) -> ColumnElement[Any]:
-    value: ColumnElement[Any] = usage_events.c.properties[name].as_string()
-    return value
-
-
-def _bucketed(column: Any) -> list[ColumnElement[Any]]:
-    """One count per histogram bucket (`histogram.bucket_of`), for a millisecond column."""
-    edges = (None, *BOUNDS_MS, None)
-    counts: list[ColumnElement[Any]] = []
-    for lower, upper in pairwise(edges):
-        conditions = [column.is_not(None)]
-        if lower is not None:
-            conditions.append(column >= lower)
-        if upper is not None:
-            conditions.append(column < upper)
-        counts.append(func.sum(case((and_(*conditions), 1), else_=0)))
-    return counts
-
-
-def _sums() -> list[ColumnElement[Any]]:
-    e = usage_events.c
-    generating = and_(e.ttft_ms.is_not(None), e.output_tokens > 0, e.latency_ms > e.ttft_ms)
-    sums: list[ColumnElement[Any]] = [
-        func.count(),
-        func.sum(case((e.status_code >= 400, 1), else_=0)),
-        func.sum(e.input_tokens),
-        func.sum(e.cached_input_tokens),
-        func.sum(e.cache_write_tokens),
-        func.sum(e.output_tokens),
-        func.sum(e.reasoning_tokens),
-        func.sum(e.cost),
-        func.sum(e.latency_ms),
-        func.coalesce(func.sum(e.ttft_ms), 0),
-        func.count(e.ttft_ms),
-        func.sum(case((generating, e.latency_ms - e.ttft_ms), else_=0)),
-        func.sum(case((generating, e.output_tokens), else_=0)),
-        *_bucketed(e.latency_ms),
-        *_bucketed(e.ttft_ms),
-    ]
-    return [total.label(name) for total, name in zip(sums, SUM_COLUMNS, strict=True)]
-
-
-def _bucket_start(dialect: str, granularity: int) -> ColumnElement[Any]:
-    if dialect == "sqlite":
-        # SQLAlchemy stores DateTime on SQLite as "YYYY-MM-DD HH:MM:SS.ffffff" text.
-        kept, rest = {MINUTE: (16, ":00.000000"), HOUR: (13, ":00:00.000000")}.get(
-            granularity, (10, " 00:00:00.000000")
-        )
-        sql = f"substr(started_at, 1, {kept}) || '{rest}'"
-    else:
-        unit = {MINUTE: "minute", HOUR: "hour", DAY: "day"}[granularity]
-        sql = f"date_trunc('{unit}', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    return literal_column(sql)
-
-
 def _grouping(query: EventQuery, dialect: str) -> ColumnElement[Any] | None:
     if query.group is None:
         return None
     if isinstance(query.group, int):
-        return _bucket_start(dialect, query.group)
+        return bucket_start(dialect, query.group)
     if query.group.startswith("property:"):
-        return func.coalesce(_property(query.group.removeprefix("property:")), "")
+        return func.coalesce(property_value(query.group.removeprefix("property:")), "")
     if query.group == "status_class":
         status_class: ColumnElement[Any] = usage_events.c.status_code // 100
         return status_class
@@ -126,7 +70,7 @@ async def sum_events(conn: AsyncConnection, query: EventQuery) -> list[tuple[Any
     cut to the limit; one row for a total, of zeros over no events."""
     e = usage_events.c
     group = _grouping(query, conn.dialect.name)
-    sums = _sums()
+    sums = event_sums()
     statement = select(*([] if group is None else [group.label("group")]), *sums).where(
         e.started_at >= query.since, e.started_at < query.until
     )
@@ -139,7 +83,7 @@ async def sum_events(conn: AsyncConnection, query: EventQuery) -> list[tuple[Any
         statement = statement.where(e.status_code >= low, e.status_code < low + 100)
     if query.property_equals is not None:
         name, wanted = query.property_equals
-        statement = statement.where(_property(name) == wanted)
+        statement = statement.where(property_value(name) == wanted)
     if group is not None:
         # By position: PostgreSQL takes an expression with bound values (a property's
         # name) in GROUP BY as another than the selected one.

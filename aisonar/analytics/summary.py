@@ -1,7 +1,11 @@
 """Usage summed from the rollups: totals, breakdowns by a dimension, and time series, with
 error rates, latency and time-to-first-token percentiles and output tokens per second.
-A summary grouped or filtered by attribution (end user, session, a property) reads the
-raw events instead (`attribution.py`), with the same sums."""
+A summary of one organization over whole days (or hours, for a property) grouped by end
+user or by a property it marks as a dimension, or filtered by one of them alone, reads
+the attribution rollups
+(`attribution_rollups.py`); any other grouped or filtered by attribution (a session, an
+unmarked property, an end user with another filter) reads the raw events
+(`attribution.py`), with the same sums."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     DateTime,
@@ -26,11 +30,18 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.analytics.attribution import EventQuery, sum_events
+from aisonar.analytics.attribution_rollups import RollupQuery, sum_rollups
 from aisonar.billing.money import format_amount
 from aisonar.clock import as_utc, utcnow
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.store.tables import rollup_compaction, rollup_dimensions, usage_rollups
+from aisonar.usage.attribution_rollups import (
+    END_USER,
+    dimension_of,
+    granularities,
+    marked_properties,
+)
 from aisonar.usage.compaction import truncated
 from aisonar.usage.histogram import percentile
 from aisonar.usage.rollups import (
@@ -358,6 +369,9 @@ async def summarize(
             )
     granularity = granularity or granularity_for(by, filters.since, filters.until)
     if filters.attributed or by in _ATTRIBUTED or by is GroupBy.PROPERTY:
+        query = await _rollup_query(conn, filters, by, limit, granularity)
+        if query is not None:
+            return _summaries(by, await sum_rollups(conn, query))
         return await _summarize_events(conn, filters, by, limit, granularity)
     values: dict[str, Any] = {"since": filters.since, "until": filters.until, "limit": limit}
     for name in (*_FILTERS, *_LISTS):
@@ -380,6 +394,63 @@ async def summarize(
     if by is GroupBy.TOTAL and not found:
         found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
     return found
+
+
+# Filters the attribution rollups have no dimension for.
+_NOT_ROLLED_UP = (*_FILTERS[1:], *_LISTS, "session_id")
+
+
+async def _rollup_query(
+    conn: AsyncConnection, filters: Filters, by: GroupBy, limit: int, granularity: int
+) -> RollupQuery | None:
+    """The attribution rollups' query that answers the summary, if they can: one
+    organization, whole days (whole hours for a property), grouped by end user or a
+    marked property, or a total or series of one end user or of one value of a marked
+    property (not "": the requests without one are kept apart in the rollups, but filter
+    nothing among the events)."""
+    org_id = filters.org_id
+    if org_id is None or granularity not in (HOUR, DAY):
+        return None
+    if any(getattr(filters, name) is not None for name in _NOT_ROLLED_UP):
+        return None
+    selected: list[tuple[str, str | None]] = []
+    marked = (await marked_properties(conn, [org_id])).get(org_id, ())
+    if filters.end_user is not None or by is GroupBy.END_USER:
+        selected.append((END_USER, filters.end_user))
+    if filters.property_equals is not None:
+        name, equals = filters.property_equals
+        if name not in marked or (by is GroupBy.PROPERTY and name != filters.property_name):
+            return None
+        selected.append((dimension_of(name), equals))
+    elif by is GroupBy.PROPERTY:
+        if filters.property_name not in marked:
+            return None
+        selected.append((dimension_of(filters.property_name or ""), None))
+    grouped = by in (GroupBy.END_USER, GroupBy.PROPERTY)
+    if len(selected) != 1 or not (grouped or by is GroupBy.TOTAL or by in _GRANULARITY_OF):
+        return None
+    (dimension, value), *_ = selected
+    if value == "" or (value is None and not grouped):
+        return None
+    if granularity not in granularities(dimension):
+        return None
+    group: Literal["value", "bucket"] | None = (
+        "value" if grouped else None if by is GroupBy.TOTAL else "bucket"
+    )
+    return RollupQuery(
+        org_id, dimension, granularity, filters.since, filters.until, value, group, limit
+    )
+
+
+def _summaries(by: GroupBy, found: list[tuple[Any, dict[str, int]]]) -> list[Summary]:
+    summaries = [
+        _summary(_group_label(by, value), sums)
+        for value, sums in found
+        if sums["requests"] or by is GroupBy.TOTAL
+    ]
+    if by is GroupBy.TOTAL and not summaries:
+        summaries.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
+    return summaries
 
 
 async def _summarize_events(
@@ -411,14 +482,7 @@ async def _summarize_events(
         group=group,
         limit=limit,
     )
-    found = [
-        _summary(_group_label(by, value), sums)
-        for value, sums in await sum_events(conn, query)
-        if sums["requests"] or by is GroupBy.TOTAL
-    ]
-    if by is GroupBy.TOTAL and not found:
-        found.append(_summary("total", dict.fromkeys(SUM_COLUMNS, 0)))
-    return found
+    return _summaries(by, await sum_events(conn, query))
 
 
 async def summaries_of(

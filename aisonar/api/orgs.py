@@ -21,6 +21,7 @@ from aisonar.accounts.services import (
 from aisonar.api import paging
 from aisonar.api.paging import After, Limit
 from aisonar.api.schemas import OrgChange, OrgCreate, OrgOut, UserCreate, UserOut
+from aisonar.usage import services as usage
 from aisonar.web.balances import BalanceOut, balance_of
 from aisonar.web.deps import Acting, Caller, Config, Engine, Mailer, Operator, Services
 
@@ -124,10 +125,17 @@ async def create_org_user(
 async def change_org(
     caller: Operator, actor: Acting, db: Engine, org_id: str, body: OrgChange
 ) -> OrgOut:
-    """Move the organization to another plan, restrict (or free) its models, or set the
-    balance below which its admins are told."""
+    """Move the organization to another plan, restrict (or free) its models, set the
+    balance below which its admins are told, or mark the custom properties its usage is
+    rolled up by."""
     nullable = {"models", "retention_days"}
     cleared = {name for name in body.model_fields_set & nullable if getattr(body, name) is None}
-    change = OrgSettings(**body.model_dump(), cleared=frozenset(cleared))
+    settings = body.model_dump(exclude={"dimension_properties"})
+    change = OrgSettings(**settings, cleared=frozenset(cleared))
     async with db.begin() as conn:
-        return await _out(conn, await accounts.change_org_settings(conn, actor, org_id, change))
+        org = await accounts.change_org_settings(conn, actor, org_id, change)
+        if "dimension_properties" in body.model_fields_set:
+            names = body.dimension_properties or []
+            await usage.mark_properties(conn, actor, org_id, names)
+            org = await accounts.get_org(conn, org_id)
+        return await _out(conn, org)

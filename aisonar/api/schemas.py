@@ -35,6 +35,9 @@ class OrgOut(BaseModel):
     low_balance_threshold: str
     # Days its raw usage is kept, when it has its own window (Enterprise); null: its plan's.
     retention_days: int | None
+    # The custom properties its usage is rolled up by, so that summaries by them read
+    # rollups rather than every event.
+    dimension_properties: list[str]
     created_at: datetime
 
     @classmethod
@@ -46,6 +49,7 @@ class OrgOut(BaseModel):
             models=models,
             low_balance_threshold=format_amount(org.low_balance_threshold),
             retention_days=org.retention_days,
+            dimension_properties=list(org.dimension_properties),
             created_at=org.created_at,
         )
 
@@ -117,6 +121,9 @@ class OrgChange(BaseModel):
     low_balance_threshold: Threshold | None = None
     # Its own raw-usage retention in days; null returns it to its plan's.
     retention_days: RetentionDays | None = None
+    # The custom properties (at most 5) to roll its usage up by; [] or null: none. A newly
+    # marked one's rollups are built from the raw events kept.
+    dimension_properties: list[str] | None = None
 
 
 class KeyOut(BaseModel):

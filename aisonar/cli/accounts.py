@@ -15,6 +15,7 @@ from aisonar.audit.models import COMMAND_LINE
 from aisonar.cli.context import json_option, parse_time, run_in_database, split_list
 from aisonar.cli.output import as_record, emit_one, emit_page, emit_with_secret
 from aisonar.store.roles import Role
+from aisonar.usage import services as usage
 
 ORG_COLUMNS = ("id", "name", "plan", "models", "created_at")
 USER_COLUMNS = ("id", "email", "name", "org_name", "role", "disabled", "created_at")
@@ -88,6 +89,11 @@ def _days(text: str) -> int:
     "--retention-days",
     help="Keep its raw usage this many days (1 to 3650), or `plan` to follow its plan.",
 )
+@click.option(
+    "--dimension-properties",
+    help="Comma-separated custom properties (at most 5) to roll its usage up by, so that "
+    "summaries by them read rollups; `none` for none.",
+)
 @json_option
 def org_update(
     name: str,
@@ -95,16 +101,19 @@ def org_update(
     all_models: bool,
     plan: str | None,
     retention_days: str | None,
+    dimension_properties: str | None,
     as_json: bool,
 ) -> None:
-    """Move an organization to a plan, give it its own retention, or restrict its keys to
-    some models (or lift the restriction); every running server applies it within a
-    second."""
+    """Move an organization to a plan, give it its own retention, restrict its keys to
+    some models (or lift the restriction), or mark the custom properties its usage is
+    rolled up by; every running server applies it within a second."""
     if models is not None and all_models:
         raise click.UsageError("give exactly one of --models and --all-models")
-    if models is None and not all_models and plan is None and retention_days is None:
+    changes = (plan, retention_days, dimension_properties)
+    if models is None and not all_models and changes == (None, None, None):
         raise click.UsageError(
-            "give --plan, --retention-days, or exactly one of --models and --all-models"
+            "give --plan, --retention-days, --dimension-properties, or exactly one of "
+            "--models and --all-models"
         )
     allowed = None if models is None else _model_list(models)
     days = None if retention_days in (None, "plan") else _days(retention_days)
@@ -117,6 +126,10 @@ def org_update(
             await set_org_retention(conn, org.id, days, actor=COMMAND_LINE)
         if models is not None or all_models:
             await services.set_org_models(conn, name, allowed, actor=COMMAND_LINE)
+        if dimension_properties is not None:
+            listed = split_list(dimension_properties) or []
+            names = [] if listed == ["none"] else listed
+            await usage.mark_properties(conn, COMMAND_LINE, org.id, names)
         org = await services.get_org_by_name(conn, name)
         return _org_record(org, await services.org_models(conn, org.id), as_json=as_json)
 

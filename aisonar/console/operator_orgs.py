@@ -39,6 +39,7 @@ from aisonar.console.validation import invalid
 from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, NotFound
 from aisonar.i18n import N_
+from aisonar.usage import services as usage
 from aisonar.web.balances import balance_of
 from aisonar.web.deps import Config, Engine, Services, operator
 
@@ -53,8 +54,9 @@ ORG_LABELS: Mapping[str, str] = {
     "models": N_("Models"),
     "retention_days": N_("Raw usage kept (days)"),
     "low_balance_threshold": N_("Low-balance threshold"),
+    "dimension_properties": N_("Properties to roll usage up by"),
 }
-_SECTIONS = ("plan", "retention", "models", "threshold")
+_SECTIONS = ("plan", "retention", "models", "threshold", "dimensions")
 _NEW_ORG = TypeAdapter(NewOrg)
 _SETTINGS = TypeAdapter(OrgSettings)
 _RETENTION = TypeAdapter(PlanRetention)
@@ -170,6 +172,7 @@ async def _org_page(
         "retention_days": "" if org.retention_days is None else str(org.retention_days),
         "models": ", ".join(models or []),
         "low_balance_threshold": format_amount(org.low_balance_threshold),
+        "dimension_properties": ", ".join(org.dimension_properties),
     }
     context = {
         "org": org,
@@ -211,6 +214,7 @@ _FIELD_OF = {
     "retention": "retention_days",
     "models": "models",
     "threshold": "low_balance_threshold",
+    "dimensions": "dimension_properties",
 }
 
 
@@ -224,7 +228,8 @@ async def change_org(
     section: str,
 ) -> Response:
     """One of the page's forms: the plan, the retention (empty: the plan's), the models
-    (empty: every model), or the low-balance threshold ("0": never told)."""
+    (empty: every model), the low-balance threshold ("0": never told), or the properties
+    its usage is rolled up by (empty: none)."""
     await operator(member.principal)
     if section not in _FIELD_OF:
         raise NotFound(NO_PAGE, path=request.url.path)
@@ -232,9 +237,12 @@ async def change_org(
     field = _FIELD_OF[section]
     value = form.text(field)
     try:
-        change = _change_of(section, value)
         async with running.engine.begin() as conn:
-            await change_org_settings(conn, member.actor, org_id, change)
+            if section == "dimensions":
+                names = [name.strip() for name in value.split(",") if name.strip()]
+                await usage.mark_properties(conn, member.actor, org_id, names)
+            else:
+                await change_org_settings(conn, member.actor, org_id, _change_of(section, value))
     except (ValidationError, AISonarError) as failure:
         error = invalid(failure, ORG_LABELS) if isinstance(failure, ValidationError) else failure
         if error.status == 404:

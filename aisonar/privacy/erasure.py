@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, null, or_, select, update
+from sqlalchemy import Text, and_, cast, delete, func, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.clock import utcnow
@@ -35,6 +35,7 @@ from aisonar.store.tables import (
     usage_events,
     users,
 )
+from aisonar.usage.attribution_rollups import rebuild_days, spans_of
 
 ERASED = "[erased]"
 # Fields of audit entries about a person that hold their address or name.
@@ -215,19 +216,21 @@ async def erase_person(conn: AsyncConnection, user_id: str, anonymous: str) -> d
     )
     erased["usage_event_addresses"] = addresses.rowcount
     # What their requests were attributed to names their application's users.
+    theirs = and_(
+        usage_events.c.user_id == user_id,
+        or_(
+            usage_events.c.end_user.is_not(None),
+            usage_events.c.session_id.is_not(None),
+            usage_events.c.properties.is_not(None),
+        ),
+    )
+    spans = await spans_of(conn, theirs)
     attributed = await conn.execute(
-        update(usage_events)
-        .where(
-            usage_events.c.user_id == user_id,
-            or_(
-                usage_events.c.end_user.is_not(None),
-                usage_events.c.session_id.is_not(None),
-                usage_events.c.properties.is_not(None),
-            ),
-        )
-        .values(end_user=None, session_id=None, properties=null())
+        update(usage_events).where(theirs).values(end_user=None, session_id=None, properties=null())
     )
     erased["usage_event_attributions"] = attributed.rowcount
+    # And the attribution rollups of their days, rebuilt without it.
+    await rebuild_days(conn, spans)
     keys = await conn.execute(
         update(api_keys).where(api_keys.c.user_id == user_id).values(name=ERASED, allowed_ips=None)
     )

@@ -27,6 +27,7 @@ from aisonar.store.engine import BUSY_TIMEOUT_MS
 from aisonar.store.tables import (
     access_tokens,
     api_keys,
+    attribution_rollups,
     audit_log,
     consents,
     deletion_requests,
@@ -45,9 +46,11 @@ from aisonar.store.tables import (
     users,
 )
 
-# Every table that held the person's data but the usage events (rewritten by partition).
+# Every table that held the person's data but the usage events (rewritten by partition);
+# the attribution rollups named their requests' end users.
 ERASED_TABLES = (
     users,
+    attribution_rollups,
     audit_log,
     notices,
     notice_deliveries,

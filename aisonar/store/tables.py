@@ -23,6 +23,7 @@ from sqlalchemy import (
 # People's rights and the operator's documents, and abuse detection, are in modules of
 # their own; every table is importable from here.
 from aisonar.store.abuse_tables import abuse_findings, abuse_tallies
+from aisonar.store.attribution_tables import attribution_rollups
 from aisonar.store.metadata import metadata
 from aisonar.store.privacy_tables import (
     consents,
@@ -34,6 +35,7 @@ from aisonar.store.privacy_tables import (
     support_messages,
     support_requests,
 )
+from aisonar.store.rollup_columns import HISTOGRAM_BUCKETS, ROLLUP_DIMENSIONS, ROLLUP_SUMS
 
 organizations = Table(
     "organizations",
@@ -53,6 +55,9 @@ organizations = Table(
     Column("models", JSON),
     # Its own raw-usage retention in days (Enterprise); null follows its plan.
     Column("retention_days", Integer),
+    # The custom properties its usage is rolled up by (`attribution_rollups`), as a JSON
+    # list of names; null is none.
+    Column("dimension_properties", JSON),
 )
 
 plans = Table(
@@ -240,38 +245,6 @@ usage_events = Table(
     Index(None, "user_id", "started_at"),
     Index(None, "key_id", "started_at"),
     Index(None, "started_at"),
-)
-
-# Latency distributions are counts per fixed bucket (usage/histogram.py has the bounds).
-HISTOGRAM_BUCKETS = 32
-ROLLUP_DIMENSIONS = (
-    "org_id",
-    "user_id",
-    "key_id",
-    "model",
-    "provider",
-    "channel_id",
-    "status_class",
-    "source",
-)
-ROLLUP_SUMS = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost",
-    "latency_ms_sum",
-    "ttft_ms_sum",
-    "ttft_count",
-    # Time spent generating (latency after the first byte) where output came back, and
-    # the output tokens of those requests: output tokens per second.
-    "generation_ms_sum",
-    "generated_tokens",
-    *(f"latency_b{index:02d}" for index in range(HISTOGRAM_BUCKETS)),
-    *(f"ttft_b{index:02d}" for index in range(HISTOGRAM_BUCKETS)),
 )
 
 # Each combination of dimensions usage is summed by, once; a dimension a request lacks is
@@ -536,8 +509,12 @@ email_changes = Table(
 )
 
 __all__ = [
+    "HISTOGRAM_BUCKETS",
+    "ROLLUP_DIMENSIONS",
+    "ROLLUP_SUMS",
     "abuse_findings",
     "abuse_tallies",
+    "attribution_rollups",
     "consents",
     "deletion_requests",
     "metadata",

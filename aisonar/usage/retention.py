@@ -1,13 +1,15 @@
 """Retention: raw usage events past their organization's window are deleted, with the
-organization's alert firings, and minute, hour and day rollups past theirs, and the
-site's page-view days with the hour and day rollups (through the steps its caller gives,
-`alerts.history.forget_before` and `analytics.page_views.delete_views_before`: usage
-imports nothing of alerts or analytics); the ledger is never touched (the financial record).
-Deletes go in small batches, each its own short transaction with a pause after it, so
-the usage writer and the gateway never wait long behind them. On PostgreSQL, days of raw
-events past every organization's window are dropped whole first (`partitions`). A run
-someone asked for (the command line, the API) is audited once it is done; the background
-task's are not."""
+organization's alert firings and attribution rollups (which name its end users and
+mirror its events: the day the window cuts in is rebuilt from the events left), and
+minute, hour and day rollups past theirs, and the site's page-view days with the hour
+and day rollups (through the steps its caller gives, `alerts.history.forget_before` and
+`analytics.page_views.delete_views_before`: usage imports nothing of alerts or
+analytics); the ledger is never touched (the financial record). Deletes go in small
+batches (an organization's attribution rollups, a day's worth per run, in one), each its
+own short transaction with a pause after it, so the usage writer and the gateway never
+wait long behind them. On PostgreSQL, days of raw events past every organization's
+window are dropped whole first (`partitions`). A run someone asked for (the command
+line, the API) is audited once it is done; the background task's are not."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from aisonar.config import Settings
 from aisonar.errors import InvalidInput
 from aisonar.i18n import N_
 from aisonar.store.tables import usage_events, usage_rollups
+from aisonar.usage.attribution_rollups import forget_before
 from aisonar.usage.partitions import drop_partitions_before, ensure_partitions
 from aisonar.usage.rollups import DAY, HOUR, MINUTE
 
@@ -194,6 +197,9 @@ async def run_retention(
         deleted = await _delete_events(engine, org_id, before, policy)
         if deleted:
             report.events_deleted[org_id] = deleted
+        report.rollups_deleted += await forget_before(
+            engine, org_id, before, events_deleted=deleted > 0
+        )
         async with engine.begin() as conn:
             report.alert_firings_deleted += await forget_alert_history(conn, org_id, before)
     for granularity, before in rollup_cutoffs:

@@ -71,7 +71,7 @@ def is_model_tier(dimensions: Dimensions) -> bool:
     return dimensions[6] == ""
 
 
-def _add(sums: list[int], event: UsageEvent) -> None:
+def add_event(sums: list[int], event: UsageEvent) -> None:
     sums[0] += 1
     sums[1] += event.status_code >= 400
     sums[2] += event.input_tokens
@@ -101,7 +101,7 @@ def aggregate(events: Iterable[UsageEvent]) -> Sums:
         row = minutes.get(key)
         if row is None:
             row = minutes[key] = [0] * width
-        _add(row, event)
+        add_event(row, event)
     return minutes
 
 

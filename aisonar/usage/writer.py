@@ -1,7 +1,8 @@
 """The batched usage writer: requests hand events over without waiting; a background
 task inserts them in batches, adds them to their minute rollups in the same transaction
 (`compaction` makes hours and days of those; an event whose minute compaction has already
-covered is added to its hour and day here), and flushes everything pending on shutdown.
+covered is added to its hour and day here) and to their hours and days by attribution
+(`attribution_rollups`), and flushes everything pending on shutdown.
 
 Events an application reports (ingestion) may come twice, when it retries: those already
 stored, or repeated within a batch, are skipped before the insert, so that rollups count
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aisonar.clock import utcnow
 from aisonar.store.engine import is_sqlite, placeholders
 from aisonar.store.tables import usage_events
-from aisonar.usage import rollups
+from aisonar.usage import attribution_rollups, rollups
 from aisonar.usage.compaction import compacted_through, lock_watermark_shared
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
 from aisonar.usage.storable import storable
@@ -91,6 +92,7 @@ class UsageWriter:
         sqlite = self._sqlite = is_sqlite(engine.url.drivername)
         self._statement = _insert_statement(sqlite)
         self._rollup_statement = rollups.upsert_statement(sqlite)
+        self._attribution_statement = attribution_rollups.upsert_statement(sqlite)
         self._dimension_ids = rollups.DimensionIds(engine.dialect.name)
         self._to_row: Callable[[UsageEvent], tuple[Any, ...]] = (
             _sqlite_row if sqlite else _event_values
@@ -197,6 +199,9 @@ class UsageWriter:
             time_value = _sqlite_time if self._sqlite else _unchanged
             await conn.exec_driver_sql(
                 self._rollup_statement, rollups.rollup_rows(sums, ids, time_value)
+            )
+            await attribution_rollups.add_events(
+                conn, batch, self._attribution_statement, time_value
             )
         self._dimension_ids.remember(ids)
         self.written += len(batch)
