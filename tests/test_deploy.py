@@ -115,7 +115,7 @@ def test_the_compose_fleet_runs_the_fleets_commands_after_its_migrations() -> No
 
     serving = settings_of({k: interpolated(v) for k, v in gateway["environment"].items()})
     migrating = settings_of({k: interpolated(v) for k, v in migrate["environment"].items()})
-    assert "@pgbouncer:6432/" in serving.database_url
+    assert "@pgbouncer:6432/" in serving.database_url and serving.database_pgbouncer
     assert "@postgres:5432/" in migrating.database_url
     assert serving.redis_url == "redis://redis:6379/0"
     assert seconds(gateway["stop_grace_period"]) >= serving.shutdown_grace_s + _DRAIN_TIMEOUT_S
@@ -159,6 +159,7 @@ def test_the_kubernetes_gateways_probe_serve_and_drain_as_the_server_does() -> N
     settings = settings_of(
         config | {name: value for name, value in secret.items() if name.startswith("AISONAR_")}
     )
+    assert "@pgbouncer:" in settings.database_url and settings.database_pgbouncer
     pause = float(container["lifecycle"]["preStop"]["exec"]["command"][1])
     needed = pause + settings.shutdown_grace_s + _DRAIN_TIMEOUT_S
     assert pod["spec"]["terminationGracePeriodSeconds"] >= needed
