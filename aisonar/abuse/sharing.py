@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import ip_address, ip_network
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.abuse.models import FindingKind, Signal, SubjectKind
+from aisonar.accounts.services import network_of
 from aisonar.store.tables import usage_events
 
 WINDOW = timedelta(hours=1)
@@ -31,16 +31,6 @@ _HISTORY_ADDRESSES = 50_000
 class SharingFloors:
     addresses: int
     networks: int
-
-
-def network_of(address: str) -> str | None:
-    """The /24 (IPv4) or /48 (IPv6) an address is on; None for what is not an address."""
-    try:
-        parsed = ip_address(address)
-    except ValueError:
-        return None
-    prefix = 24 if parsed.version == 4 else 48
-    return str(ip_network(f"{parsed}/{prefix}", strict=False))
 
 
 def _hour(dialect: str) -> ColumnElement[Any]:

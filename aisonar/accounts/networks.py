@@ -1,10 +1,11 @@
 """Address allowlists of API keys: CIDR blocks (or single addresses), validated once and
-stored in their canonical form."""
+stored in their canonical form; and the network an address is on, as sign-in notices and
+abuse detection count networks."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
 from aisonar.accounts.models import Network
 from aisonar.errors import InvalidInput
@@ -36,3 +37,13 @@ def canonical_networks(given: Iterable[str]) -> list[str]:
 
 def parsed_networks(stored: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ip_network(text) for text in stored)
+
+
+def network_of(address: str) -> str | None:
+    """The /24 (IPv4) or /48 (IPv6) an address is on; None for what is not an address."""
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return None
+    prefix = 24 if parsed.version == 4 else 48
+    return str(ip_network(f"{parsed}/{prefix}", strict=False))

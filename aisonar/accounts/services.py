@@ -91,6 +91,7 @@ from aisonar.accounts.members import (
     invite_again,
 )
 from aisonar.accounts.membership import set_org_plan, update_user
+from aisonar.accounts.networks import network_of
 from aisonar.accounts.organizations import (
     NewOrg,
     OrgName,
@@ -205,6 +206,7 @@ __all__ = [
     "member_counts",
     "member_of",
     "members_by_id",
+    "network_of",
     "org_choices",
     "org_markups",
     "org_models",

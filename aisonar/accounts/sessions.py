@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aisonar.accounts.keys import hash_key
+from aisonar.accounts.networks import network_of
 from aisonar.accounts.principal import Principal
 from aisonar.clock import as_utc, new_id, utcnow
 from aisonar.store.roles import Role
@@ -96,14 +97,19 @@ async def active_session(conn: AsyncConnection, secret: str) -> ActiveSession | 
 
 
 async def is_new_address(conn: AsyncConnection, user_id: str, ip: str | None) -> bool:
-    """Whether the user has signed in before, but never from this address."""
+    """Whether the user has signed in before, but never from this address's network (its
+    /24, or /48 for IPv6): a neighbour on the same network, as a home router's next lease
+    is, is not new."""
     earlier = (
         await conn.execute(
             select(sessions.c.ip).where(sessions.c.user_id == user_id).distinct().limit(1000)
         )
     ).scalars()
     seen = set(earlier)
-    return bool(seen) and ip not in seen
+    if not seen or ip in seen:
+        return False
+    network = None if ip is None else network_of(ip)
+    return network is None or network not in {network_of(one) for one in seen if one}
 
 
 async def mark_authenticated(conn: AsyncConnection, session_id: str) -> datetime:

@@ -62,14 +62,19 @@ async def test_a_user_elsewhere_sees_nothing_of_an_organization(
     assert all(n["data"].get("name") != "b" for n in seen)
 
 
-async def test_a_sign_in_is_new_only_from_an_address_not_seen_before(backend: Backend) -> None:
+async def test_a_sign_in_is_new_only_from_a_network_not_seen_before(backend: Backend) -> None:
     org = await make_org(backend.engine)
     async with backend.engine.begin() as conn:
         user = org.member.user_id
         assert not await is_new_address(conn, user, "10.0.0.1")  # the first sign-in ever
         await start_session(conn, user, ip="10.0.0.1", lifetime=timedelta(hours=1))
         assert not await is_new_address(conn, user, "10.0.0.1")
-        assert await is_new_address(conn, user, "10.0.0.2")
+        # The same /24: the next lease of a home router.
+        assert not await is_new_address(conn, user, "10.0.0.2")
+        assert await is_new_address(conn, user, "10.0.1.2")
+        await start_session(conn, user, ip="2001:db8:1::5", lifetime=timedelta(hours=1))
+        assert not await is_new_address(conn, user, "2001:db8:1:ff::9")
+        assert await is_new_address(conn, user, "2001:db8:2::5")
 
 
 async def test_kinds_taken_out_of_the_inbox_are_not_shown_but_security_ones_are(
