@@ -44,7 +44,7 @@ if has(2) then
 end
 if has(3) then
   run_settle(k, a, id)
-  k, a = k + 3, a + 2
+  k, a = k + 2, a + 2
 end
 local admit_k, admit_a, refused, retry, tats, counts
 if has(4) then
@@ -67,7 +67,7 @@ if has(5) then
 end
 if has(6) then
   run_k, run_a = k, a
-  k, a = k + 3, a + 4
+  k, a = k + 2, a + 4
   if not spend_refused then run_refused = run_check(run_k, run_a) end
 end
 if has(7) then

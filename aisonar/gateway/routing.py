@@ -207,7 +207,7 @@ class ChannelTable:
 
 
 def _with_model(template: Route, upstream_model: str, requested: str) -> Route:
-    adapter = adapter_for(template.channel.channel, upstream_model)
+    adapter = adapter_for(template.channel.channel, upstream_model, requested)
     return Route(
         template.channel,
         upstream_model,

@@ -13,9 +13,10 @@ upstream."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
-from aisonar.billing.money import format_amount, parse_amount
+from aisonar.billing.money import UNITS_PER_CREDIT, format_amount, parse_amount
 from aisonar.errors import InvalidInput
 from aisonar.gateway.admission import LimitRefusal
 from aisonar.gateway.attribution import MAX_ID, Attribution, header_text
@@ -24,6 +25,8 @@ from aisonar.limits.run_budget import RunCheck
 
 RUN_ID_HEADER = b"x-aisonar-run-id"
 RUN_BUDGET_HEADER = b"x-aisonar-run-budget"
+# Whole credits up to 12 digits (parse_amount's bound), at most six decimals.
+_PLAIN_AMOUNT = re.compile(rb"([0-9]{1,12})(?:\.([0-9]{1,6}))?")
 
 
 def run_of(headers: dict[bytes, bytes], org_id: str) -> RunCheck | None:
@@ -38,17 +41,27 @@ def run_of(headers: dict[bytes, bytes], org_id: str) -> RunCheck | None:
             "a run is named with its budget.",
             param=(RUN_ID_HEADER if run is None else RUN_BUDGET_HEADER).decode(),
         )
-    run_id = header_text(RUN_ID_HEADER, run, MAX_ID)
+    return RunCheck(org_id, header_text(RUN_ID_HEADER, run, MAX_ID), _units(budget))
+
+
+def _units(budget: bytes) -> int:
+    """The budget in micro-units: a plain decimal such as `2.50` (what clients send) is
+    read without a Decimal; anything else as every amount is, or refused."""
+    plain = _PLAIN_AMOUNT.fullmatch(budget)
+    if plain is not None:
+        whole, fraction = plain.groups()
+        units = int(whole) * UNITS_PER_CREDIT + int((fraction or b"").ljust(6, b"0"))
+        if units > 0:
+            return units
     text = header_text(RUN_BUDGET_HEADER, budget, MAX_ID)
     try:
-        units = parse_amount(text, param=RUN_BUDGET_HEADER.decode())
+        return parse_amount(text, param=RUN_BUDGET_HEADER.decode())
     except InvalidInput as bad:
         raise InvalidRequest(
             f"The x-aisonar-run-budget header must be an amount of credits above zero, such "
             f"as 2.50: {bad.message}.",
             param=bad.param,
         ) from None
-    return RunCheck(org_id, run_id, units)
 
 
 def with_run(attribution: Attribution, run: RunCheck | None) -> Attribution:

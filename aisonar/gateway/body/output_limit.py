@@ -3,6 +3,7 @@ and the gateway's own limit added to a body that names none."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
@@ -23,3 +24,14 @@ def insert_field(body: bytes, name: str, value: int) -> bytes:
     start = body.index(b"{") + 1
     separator = b"" if body[start:].lstrip().startswith(b"}") else b","
     return b'%s"%s":%d%s%s' % (body[:start], name.encode(), value, separator, body[start:])
+
+
+# OpenAI's reasoning models refuse `max_tokens` and take `max_completion_tokens`; other
+# models, and the OpenAI-compatible hosts, take `max_tokens`.
+_COMPLETION_TOKENS_MODEL = re.compile(r"(?:^|/)(?:o\d|gpt-5)")
+
+
+def output_limit_field(model: str) -> str:
+    """The field that limits output tokens for `model` on an OpenAI-format upstream (Azure
+    included, by the model a deployment serves)."""
+    return "max_completion_tokens" if _COMPLETION_TOKENS_MODEL.search(model) else "max_tokens"

@@ -18,6 +18,7 @@ from aisonar.gateway.wire.vertex.upstream import VertexPublisherModels
 
 _VERTEX_GEMINI = VertexPublisherModels(GOOGLE, GeminiProvider())
 _VERTEX_CLAUDE = VertexPublisherModels(ANTHROPIC, AnthropicProvider())
+_AZURE = AzureProvider(OpenAIProvider())
 
 # Per channel: its headers, its signer and its health probe.
 ADAPTERS: dict[str, UpstreamAdapter] = {
@@ -25,7 +26,7 @@ ADAPTERS: dict[str, UpstreamAdapter] = {
     Provider.ANTHROPIC: AnthropicProvider(),
     Provider.GEMINI: GeminiProvider(),
     # OpenAI's format on Azure's paths and credentials.
-    Provider.AZURE: AzureProvider(OpenAIProvider()),
+    Provider.AZURE: _AZURE,
     Provider.BEDROCK: BedrockProvider(),
     Provider.VERTEX: _VERTEX_GEMINI,
 }
@@ -40,8 +41,13 @@ def channel_adapter(channel: Channel) -> UpstreamAdapter:
     return ADAPTERS[channel.provider] if preset is None else _HOSTS[preset.name]
 
 
-def adapter_for(channel: Channel, upstream_model: str) -> UpstreamAdapter:
-    """The adapter of `upstream_model` on `channel`: its format and paths."""
+def adapter_for(
+    channel: Channel, upstream_model: str, client_model: str | None = None
+) -> UpstreamAdapter:
+    """The adapter of `upstream_model` on `channel`: its format and paths; for an Azure
+    deployment, knowing the model it serves (`client_model`, the name it is priced by)."""
     if channel.provider == Provider.VERTEX and is_claude(upstream_model):
         return _VERTEX_CLAUDE
+    if channel.provider == Provider.AZURE and client_model is not None:
+        return _AZURE.serving(client_model)
     return channel_adapter(channel)

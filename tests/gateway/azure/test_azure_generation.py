@@ -69,3 +69,24 @@ async def test_usage_is_priced_by_the_model_the_client_named_not_the_deployment(
     assert price is not None
     usage = TokenUsage(input_tokens=answer.input_tokens, output_tokens=answer.output_tokens)
     assert event.cost == price.cost(usage) > 0
+
+
+@pytest.mark.parametrize("client_format", ["anthropic", "gemini"])
+async def test_a_reasoning_model_on_a_renamed_deployment_gets_max_completion_tokens(
+    gateway: RunningGateway,
+    tenant: Tenant,
+    fake_upstream: FakeUpstream,
+    azure_channel: MakeAzureChannel,
+    client_format: str,
+) -> None:
+    # o4-mini refuses `max_tokens`; its deployment's name does not say it is an o-series model.
+    channel = await azure_channel(model="o4-mini", priority=1_000)
+    client = CLIENTS[client_format](gateway, tenant.secret)
+    try:
+        await client.text(channel.model, "Hello there")
+    finally:
+        await client.close()
+    sent = fake_upstream.received[-1]
+    assert sent["model"] == channel.deployment
+    assert "max_tokens" not in sent
+    assert sent["max_completion_tokens"] > 0

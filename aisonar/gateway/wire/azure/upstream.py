@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import orjson
+
 from aisonar.channels.credentials import entra_client
 from aisonar.channels.models import Channel, ChannelWithSecret
+from aisonar.gateway.body.output_limit import output_limit_field
 from aisonar.gateway.wire.adapter import HubReader, StreamUsage, UpstreamAdapter
 from aisonar.gateway.wire.azure.content_filter import refused_answer
 from aisonar.gateway.wire.azure.entra import EntraSigner
@@ -36,8 +39,16 @@ class AzureProvider:
     name = "openai"
     prices_client_names = True
 
-    def __init__(self, openai: UpstreamAdapter) -> None:
+    def __init__(self, openai: UpstreamAdapter, served_model: str | None = None) -> None:
         self._openai = openai
+        # The model the deployment serves (the name the client asked for), when known: an
+        # o-series or GPT-5 model under a deployment name of the operator's own takes
+        # `max_completion_tokens`, which its deployment's name does not show.
+        self._limit_field = None if served_model is None else output_limit_field(served_model)
+
+    def serving(self, served_model: str) -> AzureProvider:
+        """This adapter for a route whose deployment serves `served_model`."""
+        return AzureProvider(self._openai, served_model)
 
     def headers(self, channel: ChannelWithSecret) -> dict[str, str]:
         headers = {
@@ -72,7 +83,12 @@ class AzureProvider:
         return self._openai.passthrough_body(body)
 
     def request_from_hub(self, hub: JsonObject) -> bytes:
-        return self._openai.request_from_hub(hub)
+        body = self._openai.request_from_hub(hub)
+        if self._limit_field != "max_completion_tokens" or b'"max_tokens"' not in body:
+            return body
+        request = orjson.loads(body)
+        request[self._limit_field] = request.pop("max_tokens")
+        return orjson.dumps(request)
 
     def response_to_hub(self, body: bytes, model: str) -> JsonObject:
         return self._openai.response_to_hub(body, model)

@@ -11,7 +11,12 @@ import msgspec
 import orjson
 
 from aisonar.gateway.body.errors import invalid_body
-from aisonar.gateway.body.output_limit import OpenAIChoices, OutputTokens, insert_field
+from aisonar.gateway.body.output_limit import (
+    OpenAIChoices,
+    OutputTokens,
+    insert_field,
+    output_limit_field,
+)
 from aisonar.gateway.errors import InvalidRequest
 from aisonar.token_usage import TokenUsage
 
@@ -61,16 +66,6 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     if not bytes(request.messages).lstrip().startswith(b"["):
         raise InvalidRequest("`messages` must be an array", param="messages")
     return request
-
-
-# OpenAI's reasoning models refuse `max_tokens` and take `max_completion_tokens`; other
-# models, and the OpenAI-compatible hosts, take `max_tokens`.
-_COMPLETION_TOKENS_MODEL = re.compile(r"(?:^|/)(?:o\d|gpt-5)")
-
-
-def output_limit_field(model: str) -> str:
-    """The field that limits output tokens for `model` on an OpenAI-format upstream."""
-    return "max_completion_tokens" if _COMPLETION_TOKENS_MODEL.search(model) else "max_tokens"
 
 
 def parse_embeddings_request(body: bytes) -> EmbeddingsRequest:

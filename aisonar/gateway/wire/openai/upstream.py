@@ -13,15 +13,11 @@ import orjson
 
 from aisonar.channels.models import Channel, ChannelWithSecret
 from aisonar.channels.presets import Preset
+from aisonar.gateway.body.output_limit import output_limit_field
 from aisonar.gateway.errors import UpstreamUnavailable
 from aisonar.gateway.sse import event_data
 from aisonar.gateway.wire.hub import JsonObject, hub_usage
-from aisonar.gateway.wire.openai.format import (
-    OpenAIStreamUsage,
-    output_limit_field,
-    read_usage,
-    usage_of_object,
-)
+from aisonar.gateway.wire.openai.format import OpenAIStreamUsage, read_usage, usage_of_object
 from aisonar.token_usage import TokenUsage
 
 _DONE = b"[DONE]"
