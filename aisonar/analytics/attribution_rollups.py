@@ -38,15 +38,27 @@ async def sum_rollups(
     table = attribution_rollups
     sums = [func.sum(table.c[name]).label(name) for name in SUM_COLUMNS]
     group = None if query.group is None else table.c[query.group.replace("bucket", "bucket_start")]
-    statement = select(*([] if group is None else [group.label("group")]), *sums).where(
+    rows = [
         table.c.granularity == query.granularity,
         table.c.org_id == query.org_id,
         table.c.dimension == query.dimension,
         table.c.bucket_start >= query.since,
         table.c.bucket_start < query.until,
-    )
+    ]
     if query.value is not None:
-        statement = statement.where(table.c.value == query.value)
+        rows.append(table.c.value == query.value)
+    statement = select(*([] if group is None else [group.label("group")]), *sums).where(*rows)
+    if query.group == "value":
+        # The top values by cost first, summing one column; then every sum of theirs
+        # alone: an organization's end users can be thousands, each a row a day.
+        top = (
+            select(table.c.value)
+            .where(*rows)
+            .group_by(table.c.value)
+            .order_by(func.sum(table.c.cost).desc(), table.c.value)
+            .limit(bindparam("top", query.limit, type_=Integer))
+        )
+        statement = statement.where(table.c.value.in_(top.scalar_subquery()))
     if group is not None:
         cost = sums[SUM_COLUMNS.index("cost")]
         order = [group] if query.group == "bucket" else [cost.desc(), group]
