@@ -187,6 +187,8 @@ class Settings(BaseSettings):
     abuse_velocity_spend_floor: int = Field(default=5, ge=1)
     # A model is expensive from this output price on, whole credits per million tokens.
     abuse_expensive_output_price: int = Field(default=30, ge=1)
+    # Sign-ups from one network (/24, /48) within an hour.
+    abuse_sign_ups_floor: int = Field(default=10, ge=2)
     retention_pause_s: float = Field(default=0.05, ge=0)
     # How often hour and day rollups are rebuilt from the minutes (summaries read the
     # minutes not covered yet, so this bounds how many they read, not how fresh they are).

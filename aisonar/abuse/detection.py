@@ -18,6 +18,7 @@ from aisonar.abuse.expensive import first_expensive_uses
 from aisonar.abuse.findings import record_finding
 from aisonar.abuse.models import Finding
 from aisonar.abuse.sharing import SharingFloors, shared_keys
+from aisonar.abuse.sign_ups import sign_up_networks
 from aisonar.abuse.tallies import RefusedKeys, flush_tallies
 from aisonar.abuse.velocity import VelocityFloors, velocity_signals
 from aisonar.billing.money import UNITS_PER_CREDIT
@@ -38,6 +39,7 @@ class Floors:
     velocity_spend: int
     # Micro-units per million output tokens.
     expensive_output_price: int
+    sign_ups: int
 
     @classmethod
     def of(cls, settings: Settings) -> Floors:
@@ -49,6 +51,7 @@ class Floors:
             velocity_requests=settings.abuse_velocity_requests_floor,
             velocity_spend=settings.abuse_velocity_spend_floor * UNITS_PER_CREDIT,
             expensive_output_price=settings.abuse_expensive_output_price * UNITS_PER_CREDIT,
+            sign_ups=settings.abuse_sign_ups_floor,
         )
 
 
@@ -68,6 +71,7 @@ async def detect(
             *await stuffing_addresses(conn, now, floors.sign_in_accounts),
             *await velocity_signals(conn, now, velocity),
             *await first_expensive_uses(conn, now, floors.expensive_output_price),
+            *await sign_up_networks(conn, now, floors.sign_ups),
         ]
     found = []
     for signal in signals:

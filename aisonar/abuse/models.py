@@ -23,11 +23,15 @@ class FindingKind(StrEnum):
     VELOCITY = "velocity"
     # One key's first call in a month to a model priced at or above a floor.
     EXPENSIVE_MODEL = "expensive_model"
+    # Many accounts signed up from one network.
+    SIGN_UP_ABUSE = "sign_up_abuse"
 
 
 class SubjectKind(StrEnum):
     KEY = "key"
     ADDRESS = "address"
+    # A /24 (IPv4) or /48 (IPv6).
+    NETWORK = "network"
 
 
 class FindingStatus(StrEnum):
