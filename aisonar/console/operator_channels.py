@@ -244,14 +244,15 @@ async def change_channel(
 async def turn_on_or_off(
     request: Request, member: Member, db: Engine, box: Box, channel_id: str
 ) -> Response:
-    """`enabled=yes` puts the channel back in rotation, anything else takes it out."""
+    """`enabled=yes` puts the channel back in rotation, anything else takes it out; from the
+    channel's own page (`back=channel`) the answer is that page again, else the list."""
     await operator(member.principal)
     form = await checked_form(request, member)
     async with db.begin() as conn:
         channel = await channel_by_id(conn, channel_id)
         switched = ChannelSettings(enabled=form.text("enabled") == "yes")
         await change_channel_named(conn, box, member.actor, channel.name, switched)
-    return see_other(CHANNELS_PATH)
+    return see_other(channel_path(channel.id) if form.text("back") == "channel" else CHANNELS_PATH)
 
 
 @router.post(CHANNELS_PATH + "/{channel_id}/test")

@@ -138,8 +138,18 @@ async def test_an_operator_adds_changes_and_turns_off_a_channel(
         assert not (await channel_named(backend, name)).channel.enabled
         status, html = await fetch(http, gateway.url + CHANNELS)
         assert "turned off" in html
-        await post(http, gateway.url + edit + "/enabled", token, {"enabled": "yes"})
+        # On again from the channel's own page, which answers with itself.
+        status, html = await fetch(http, gateway.url + edit)
+        assert "It is turned off" in html and 'id="channel-switch"' in html
+        assert '<input type="hidden" name="enabled" value="yes">' in html
+        status, location, _ = await post(
+            http, gateway.url + edit + "/enabled", token, {"enabled": "yes", "back": "channel"}
+        )
+        assert (status, location) == (303, edit)
         assert (await channel_named(backend, name)).channel.enabled
+        status, html = await fetch(http, gateway.url + edit)
+        assert "It is in rotation." in html
+        assert '<input type="hidden" name="enabled" value="no">' in html
 
         # No page shows any upstream key.
         for path in (CHANNELS, edit):
