@@ -165,14 +165,6 @@ class Settings(BaseSettings):
     # How often each server evaluates the alert rules (servers sharing a database notify
     # each change of state once).
     alert_interval_s: float = Field(default=60.0, gt=0)
-
-    # Retention: raw usage events follow their plan (or organization); minute rollups and
-    # hour and day rollups are kept these many days. A run every `retention_interval_s`
-    # deletes in batches of `retention_batch_size`, pausing `retention_pause_s` between.
-    minute_rollup_retention_days: int = Field(default=30, ge=1)
-    rollup_retention_days: int = Field(default=730, ge=1)
-    retention_interval_s: float = Field(default=3600.0, gt=0)
-    retention_batch_size: int = Field(default=5000, gt=0)
     # Abuse detection (docs/abuse.md): on, the gateway counts refused keys per address and
     # each server looks for shared keys, key scans and stuffing runs every interval; the
     # floors below which no signal fires, whatever the baseline.
@@ -189,6 +181,14 @@ class Settings(BaseSettings):
     abuse_expensive_output_price: int = Field(default=30, ge=1)
     # Sign-ups from one network (/24, /48) within an hour.
     abuse_sign_ups_floor: int = Field(default=10, ge=2)
+
+    # Retention: raw usage events follow their plan (or organization); minute rollups and
+    # hour and day rollups are kept these many days. A run every `retention_interval_s`
+    # deletes in batches of `retention_batch_size`, pausing `retention_pause_s` between.
+    minute_rollup_retention_days: int = Field(default=30, ge=1)
+    rollup_retention_days: int = Field(default=730, ge=1)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+    retention_batch_size: int = Field(default=5000, gt=0)
     retention_pause_s: float = Field(default=0.05, ge=0)
     # How often hour and day rollups are rebuilt from the minutes (summaries read the
     # minutes not covered yet, so this bounds how many they read, not how fresh they are).

@@ -129,11 +129,11 @@ async def prepared_backend(
         notify_max_attempts=3,
         # Tests evaluate alert rules themselves, at the moments they choose.
         alert_interval_s=3600.0,
+        # And abuse detection's rounds (tests/abuse/).
+        abuse_interval_s=3600.0,
         **overrides,
     )
     engine = create_engine(settings.resolved_database_url, **settings.engine_options())
-        # And abuse detection's rounds (tests/abuse/).
-        abuse_interval_s=3600.0,
     await upgrade_to_head(engine)
     box = SecretBox(TEST_SECRET_KEY)
     async with engine.begin() as conn:
