@@ -1,9 +1,9 @@
 """The operators' organization and plan pages: over plain HTTP an organization is created
 (audited, as `POST /api/orgs`), found by name a page at a time with its balance, and its
-plan, retention, models and low-balance threshold changed as `PATCH /api/orgs/{id}`
-does; a plan's retention is changed as `PATCH /api/plans/{plan}`; bad input changes
-nothing and is shown beside the form with what was typed. In Chromium an organization
-named with markup stays text."""
+plan, retention, models, low-balance threshold and dimension properties changed as
+`PATCH /api/orgs/{id}` does; a plan's retention is changed as `PATCH /api/plans/{plan}`;
+bad input changes nothing and is shown beside the form with what was typed. In Chromium
+an organization named with markup stays text."""
 
 from __future__ import annotations
 
@@ -117,6 +117,7 @@ async def test_an_operator_changes_an_organizations_settings(
             "retention_days": row.retention_days,
             "threshold": row.low_balance_threshold,
             "models": row.models,
+            "dimensions": row.dimension_properties,
         }
 
     page = f"{ORGS}/{org.id}"
@@ -130,6 +131,12 @@ async def test_an_operator_changes_an_organizations_settings(
             ("retention", "retention_days", "400", {"retention_days": 400}),
             ("threshold", "low_balance_threshold", "5.25", {"threshold": 5_250_000}),
             ("models", "models", "gpt-4o-mini, o3", {"models": ["gpt-4o-mini", "o3"]}),
+            (
+                "dimensions",
+                "dimension_properties",
+                "team, feature",
+                {"dimensions": ["feature", "team"]},
+            ),
         ):
             before = await stored()
             status, location, _ = await operator.post(f"{page}/{section}", {field: value})
@@ -137,7 +144,12 @@ async def test_an_operator_changes_an_organizations_settings(
             assert await stored() == before | after, section
         updates = await audited(backend, "org.update", org.id)
         changed = {name for entry in updates for name in entry.changes}
-        assert {"plan", "retention_days", "low_balance_threshold"} <= changed
+        assert {
+            "plan",
+            "retention_days",
+            "low_balance_threshold",
+            "dimension_properties",
+        } <= changed
         status, html = await operator.get(f"{page}?changed=plan")
         assert "Saved." in html and "400 days (its own)" in html
 
@@ -150,6 +162,7 @@ async def test_an_operator_changes_an_organizations_settings(
             ("threshold", "low_balance_threshold", "1.0000001", "six decimal places"),
             ("plan", "plan", "platinum", "Input should be"),
             ("models", "models", "a*b*", "one `*`"),
+            ("dimensions", "dimension_properties", "a,b,c,d,e,f", "at most 5 properties"),
         ):
             status, _, html = await operator.post(f"{page}/{section}", {field: value})
             assert status == 400, (section, value, html)
