@@ -1,10 +1,11 @@
 """The operators' organizations and plans: every organization (searched by name, a page at
 a time) with its plan, balance, members and spend this month; creating one as
 `POST /api/orgs` does; an organization's settings page (plan, its own raw-usage
-retention, the models its keys may use, the low-balance threshold) through the service
-behind `PATCH /api/orgs/{id}` (`accounts/organizations.py`); and the plans with their
-retention, as `/api/plans`. Only operators: anyone else gets the API's 403. The API has
-no way to disable an organization (its members are disabled one by one)."""
+retention, the models its keys may use; its low-balance threshold is on its limits page,
+`org.py`) through the service behind `PATCH /api/orgs/{id}` (`accounts/organizations.py`);
+and the plans with their retention, as `/api/plans`. Only operators: anyone else gets the
+API's 403. The API has no way to disable an organization (its members are disabled one by
+one)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ from aisonar.accounts.services import (
     set_plan_retention,
 )
 from aisonar.analytics.services import Filters, GroupBy, summaries_of, window
-from aisonar.billing.services import format_amount
 from aisonar.console.csrf import checked_form
 from aisonar.console.keys import model_names
 from aisonar.console.org import month_start, org_path
@@ -53,10 +53,9 @@ ORG_LABELS: Mapping[str, str] = {
     "plan": N_("Plan"),
     "models": N_("Models"),
     "retention_days": N_("Raw usage kept (days)"),
-    "low_balance_threshold": N_("Low-balance threshold"),
     "dimension_properties": N_("Properties to roll usage up by"),
 }
-_SECTIONS = ("plan", "retention", "models", "threshold", "dimensions")
+_SECTIONS = ("plan", "retention", "models", "dimensions")
 _NEW_ORG = TypeAdapter(NewOrg)
 _SETTINGS = TypeAdapter(OrgSettings)
 _RETENTION = TypeAdapter(PlanRetention)
@@ -171,7 +170,6 @@ async def _org_page(
         "plan": org.plan,
         "retention_days": "" if org.retention_days is None else str(org.retention_days),
         "models": ", ".join(models or []),
-        "low_balance_threshold": format_amount(org.low_balance_threshold),
         "dimension_properties": ", ".join(org.dimension_properties),
     }
     context = {
@@ -203,17 +201,14 @@ def _change_of(section: str, typed: str) -> OrgSettings:
         if not typed:
             return OrgSettings(cleared=frozenset({"retention_days"}))
         return _SETTINGS.validate_python({"retention_days": typed})
-    if section == "models":
-        models = model_names(typed)
-        return OrgSettings(models=models, cleared=frozenset() if models else frozenset({"models"}))
-    return _SETTINGS.validate_python({"low_balance_threshold": typed})
+    models = model_names(typed)
+    return OrgSettings(models=models, cleared=frozenset() if models else frozenset({"models"}))
 
 
 _FIELD_OF = {
     "plan": "plan",
     "retention": "retention_days",
     "models": "models",
-    "threshold": "low_balance_threshold",
     "dimensions": "dimension_properties",
 }
 
@@ -228,8 +223,7 @@ async def change_org(
     section: str,
 ) -> Response:
     """One of the page's forms: the plan, the retention (empty: the plan's), the models
-    (empty: every model), the low-balance threshold ("0": never told), or the properties
-    its usage is rolled up by (empty: none)."""
+    (empty: every model), or the properties its usage is rolled up by (empty: none)."""
     await operator(member.principal)
     if section not in _FIELD_OF:
         raise NotFound(NO_PAGE, path=request.url.path)

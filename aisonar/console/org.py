@@ -3,9 +3,10 @@
 organization is refused, anyone else finds nothing): the overview (balance and how long
 it lasts at the current spend rate, as a forecast alert rule reads it, spend this month,
 members, cost per day over 30 days, spend by member) and the limits (the
-organization's own, what applies from its plan, and the low-balance threshold, which
-only operators change, as `PATCH /api/orgs/{id}` and `PATCH /api/limits/org/{id}`
-allow). The members are in `org_members.py`, the alert rules in `org_alerts.py`."""
+organization's own, what applies from its plan, and the low-balance threshold, in the
+balance's currency, which only operators change, as `PATCH /api/orgs/{id}` and
+`PATCH /api/limits/org/{id}` allow: its one place in the console). The members are in
+`org_members.py`, the alert rules in `org_alerts.py`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from aisonar.limits.services import (
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.balances import balance_of
 from aisonar.web.deps import Config, Engine, Services
+from aisonar.web.deps import settings as configured
 from aisonar.web.errors import Forbidden
 
 router = console_router()
@@ -184,6 +186,7 @@ async def _limits_page(
         if threshold is not None
         else format_amount(org.low_balance_threshold),
         "operator": member.principal.is_operator,
+        "currency": configured(member.request).currency,
         "errors": errors or {},
     }
     return page(member, "org_limits.html", context, status=status)

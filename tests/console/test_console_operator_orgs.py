@@ -1,9 +1,10 @@
 """The operators' organization and plan pages: over plain HTTP an organization is created
 (audited, as `POST /api/orgs`), found by name a page at a time with its balance, and its
-plan, retention, models, low-balance threshold and dimension properties changed as
-`PATCH /api/orgs/{id}` does; a plan's retention is changed as `PATCH /api/plans/{plan}`;
-bad input changes nothing and is shown beside the form with what was typed. In Chromium
-an organization named with markup stays text."""
+plan, retention, models and dimension properties changed as
+`PATCH /api/orgs/{id}` does (its low-balance threshold is only linked to, on its limits
+page); a plan's retention is changed as `PATCH /api/plans/{plan}`; bad input changes
+nothing and is shown beside the form with what was typed. In Chromium an organization
+named with markup stays text."""
 
 from __future__ import annotations
 
@@ -125,11 +126,22 @@ async def test_an_operator_changes_an_organizations_settings(
         status, html = await operator.get(page)
         assert status == 200 and f'href="/console/orgs/{org.id}"' in html
         assert 'id="org-plan-now">free<' in html
+        # The threshold's one place is the organization's limits page, in the currency.
+        assert f'href="/console/orgs/{org.id}/limits#threshold-heading"' in html
+        assert f'href="/console/orgs/{org.id}/alerts"' in html
+        assert 'name="low_balance_threshold"' not in html
+        status, _, _ = await operator.post(f"{page}/threshold", {"low_balance_threshold": "5"})
+        assert status == 404
+        status, html = await operator.get(f"/console/orgs/{org.id}/limits")
+        assert "Low-balance threshold (USD)" in html and 'name="low_balance_threshold"' in html
+        # The overview leads to the settings and the recharge.
+        status, html = await operator.get(f"/console/orgs/{org.id}")
+        assert f'href="{page}"' in html
+        assert f'href="/console/operator/recharges?org_id={org.id}"' in html
 
         for section, field, value, after in (
             ("plan", "plan", "enterprise", {"plan": "enterprise"}),
             ("retention", "retention_days", "400", {"retention_days": 400}),
-            ("threshold", "low_balance_threshold", "5.25", {"threshold": 5_250_000}),
             ("models", "models", "gpt-4o-mini, o3", {"models": ["gpt-4o-mini", "o3"]}),
             (
                 "dimensions",
@@ -144,12 +156,7 @@ async def test_an_operator_changes_an_organizations_settings(
             assert await stored() == before | after, section
         updates = await audited(backend, "org.update", org.id)
         changed = {name for entry in updates for name in entry.changes}
-        assert {
-            "plan",
-            "retention_days",
-            "low_balance_threshold",
-            "dimension_properties",
-        } <= changed
+        assert {"plan", "retention_days", "models", "dimension_properties"} <= changed
         status, html = await operator.get(f"{page}?changed=plan")
         assert "Saved." in html and "400 days (its own)" in html
 
@@ -158,8 +165,6 @@ async def test_an_operator_changes_an_organizations_settings(
         for section, field, value, says in (
             ("retention", "retention_days", "0", "greater than or equal to 1"),
             ("retention", "retention_days", "many", "valid integer"),
-            ("threshold", "low_balance_threshold", "-1", "must be greater than zero"),
-            ("threshold", "low_balance_threshold", "1.0000001", "six decimal places"),
             ("plan", "plan", "platinum", "Input should be"),
             ("models", "models", "a*b*", "one `*`"),
             ("dimensions", "dimension_properties", "a,b,c,d,e,f", "at most 5 properties"),
