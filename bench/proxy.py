@@ -155,13 +155,32 @@ def measure_target(driver: Driver, name: str, port: int, pid: int) -> TargetFigu
 
 
 def redis_calls(url: str | None) -> dict[str, int]:
-    """The calls Redis has served so far, by command (`INFO commandstats`)."""
+    """The calls Redis has served so far, by command (`INFO commandstats`); on a Redis
+    Cluster summed over its masters."""
     if not url:
         return {}
     from redis import Redis
 
-    with Redis.from_url(url) as client:
-        stats = client.info("commandstats")
+    from aisonar.store.redis_client import CLUSTER_SCHEMES, topology
+
+    if url.partition("://")[0] not in CLUSTER_SCHEMES:
+        with Redis.from_url(url) as client:
+            return _calls(client.info("commandstats"))
+    host, port = topology(url).nodes[0]
+    with Redis(host=host, port=port) as first:
+        nodes: dict[str, dict[str, str]] = first.execute_command("CLUSTER NODES")
+    calls: dict[str, int] = {}
+    for address, node in nodes.items():
+        if "master" not in node["flags"].split(","):
+            continue
+        node_host, _, node_port = address.rpartition(":")
+        with Redis(host=node_host, port=int(node_port)) as client:
+            for name, count in _calls(client.info("commandstats")).items():
+                calls[name] = calls.get(name, 0) + count
+    return calls
+
+
+def _calls(stats: dict[str, dict[str, int]]) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
 
 

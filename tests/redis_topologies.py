@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class _Servers:
 
     def start(self, name: str, port: int, *options: str, sentinel: bool = False) -> None:
         workdir = self.root / name
-        workdir.mkdir()
+        workdir.mkdir(parents=True)
         config = workdir / "redis.conf"
         config.write_text("\n".join(options) + "\n")
         command = ["redis-server", str(config), "--port", str(port), "--bind", "127.0.0.1"]
@@ -101,7 +102,15 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """Three masters, no replicas: `redis+cluster://` naming one node, as an operator's
     setting may."""
     _needs_redis()
-    servers = _Servers(tmp_path_factory.mktemp("redis-cluster"))
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+@contextmanager
+def running_cluster(root: Path) -> Iterator[str]:
+    """A Redis Cluster of three masters with its files under `root` (bench/fleet.py runs
+    one too); its URL, naming one node."""
+    servers = _Servers(root)
     ports = []
     try:
         for i in range(3):
@@ -109,12 +118,8 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             ports.append(port)
             servers.start(f"node{i}", port, "cluster-enabled yes", "cluster-node-timeout 2000")
         nodes = [f"127.0.0.1:{port}" for port in ports]
-        subprocess.run(
-            ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0"]
-            + ["--cluster-yes"],
-            capture_output=True,
-            check=True,
-        )
+        create = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0"]
+        subprocess.run([*create, "--cluster-yes"], capture_output=True, check=True)
         _wait(
             "cluster state ok",
             ("cluster_state:ok" in _cli(port, "cluster", "info") for port in _repeat(ports)),
