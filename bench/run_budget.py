@@ -3,9 +3,9 @@ gateway makes them (its rate limit, slot and balance held at once; then settled 
 slot given back at once), without a run and with one (`x-aisonar-run-id`), on the
 in-process counters and on Redis (one script per call either way), one after another and
 over 64 asyncio tasks on uvloop; and reading the run's two headers. On Redis also the
-time Redis itself spent in the request's two scripts (INFO commandstats' `evalsha`; on a
-Redis others use meanwhile, their scripts count too: give the benchmark a Redis of its
-own for that figure).
+time Redis itself spent in the request's two scripts and the commands they ran (INFO
+commandstats: `evalsha`, and every other command; on a Redis others use meanwhile, their
+scripts count too: give the benchmark a Redis of its own for these figures).
 
     python bench/run_budget.py [--requests 20000] [--redis-url redis://127.0.0.1:6379/0]
 
@@ -95,26 +95,35 @@ async def microseconds(one: Request, requests: int) -> tuple[float, float]:
     return sequential, concurrent
 
 
-async def evalsha(redis: Redis | None) -> tuple[int, int]:
-    """Redis's own count of script calls and the µs it spent in them."""
+async def evalsha(redis: Redis | None) -> tuple[int, int, int]:
+    """Redis's own count of script calls, the µs it spent in them, and the commands the
+    scripts ran (every other command but INFO)."""
     if redis is None:
-        return 0, 0
-    stats = (await redis.info("commandstats")).get("cmdstat_evalsha", {})
-    return int(stats.get("calls", 0)), int(stats.get("usec", 0))
+        return 0, 0, 0
+    stats = await redis.info("commandstats")
+    scripts = stats.get("cmdstat_evalsha", {})
+    commands = sum(
+        int(figures["calls"])
+        for name, figures in stats.items()
+        if name not in ("cmdstat_evalsha", "cmdstat_info")
+    )
+    return int(scripts.get("calls", 0)), int(scripts.get("usec", 0)), commands
 
 
 async def compare(name: str, counters: Counters, requests: int, redis: Redis | None = None) -> None:
     # Alternated, three rounds each: the median of each.
     figures: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
     server: dict[bool, list[float]] = {False: [], True: []}
+    commands: dict[bool, float] = {}
     for _ in range(3):
         for with_run in (False, True):
             one = request(counters, with_run=with_run)
-            calls, usec = await evalsha(redis)
+            calls, usec, ran = await evalsha(redis)
             figures[with_run].append(await microseconds(one, requests))
-            after_calls, after_usec = await evalsha(redis)
+            after_calls, after_usec, after_ran = await evalsha(redis)
             if after_calls > calls:
                 server[with_run].append((after_usec - usec) / (after_calls - calls) * 2)
+                commands[with_run] = (after_ran - ran) / (after_calls - calls) * 2
     for mode in (0, 1):
         without = sorted(f[mode] for f in figures[False])[1]
         with_ = sorted(f[mode] for f in figures[True])[1]
@@ -123,6 +132,9 @@ async def compare(name: str, counters: Counters, requests: int, redis: Redis | N
     if server[False] and server[True]:
         without, with_ = sorted(server[False])[1], sorted(server[True])[1]
         label = "in Redis"
+        print(f"{name:<10} {label:<11} {without:>12.1f} {with_:>12.1f} {with_ - without:>+10.1f}")
+        without, with_ = commands[False], commands[True]
+        label = "commands"
         print(f"{name:<10} {label:<11} {without:>12.1f} {with_:>12.1f} {with_ - without:>+10.1f}")
 
 
