@@ -39,6 +39,7 @@ from aisonar.console.visit import Member, MemberVisit
 from aisonar.errors import AISonarError, InvalidInput
 from aisonar.i18n import N_
 from aisonar.web.deps import Engine
+from aisonar.web.deps import settings as configured
 
 router = console_router()
 
@@ -92,6 +93,8 @@ async def _alerts_page(
         },
         "form": typed if typed is not None else _blank_form(),
         "error": error,
+        # Without a mail server no rule is told by email, whatever its channels say.
+        "mails": bool(configured(member.request).smtp_url),
     }
     return page(member, "org_alerts.html", context, status=status)
 

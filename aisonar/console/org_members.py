@@ -66,6 +66,7 @@ from aisonar.limits.services import change_limits_of, limits_of
 from aisonar.store.roles import Role
 from aisonar.web.analytics_scope import scoped
 from aisonar.web.deps import Config, Engine, Mailer
+from aisonar.web.deps import settings as configured
 
 router = console_router()
 
@@ -238,6 +239,7 @@ async def _member_page(
         "invited_until": invited_until,
         "invitation_sent": member.request.query_params.get("invitation") == "sent",
         "invitable": person.is_operator or user.role != Role.OPERATOR,
+        "mails": bool(configured(member.request).smtp_url),
         "key_form": typed_key or dict.fromkeys(KEY_FIELDS, "") | {"scope": KeyScope.ALL.value},
         "scopes": list(KeyScope),
         "password_changed": member.request.query_params.get("password") == "set",

@@ -60,6 +60,7 @@ def _form(
         "email": "",
         "error": message,
         "invited": None,
+        "mails": True,
         **context,
     }
     response = page(visitor, "password_reset.html", values, status=status)
@@ -78,11 +79,14 @@ async def _invited(db: Engine, token: str) -> Invited | None:
 async def reset_page(
     visitor: Visitor,
     db: Engine,
+    mailer: Mailer,
     token: Annotated[str, Query(max_length=200)] = "",
     sent: bool = False,
 ) -> Response:
     invited = await _invited(db, token)
-    return _form(visitor, {"token": token, "sent": sent and not token, "invited": invited})
+    mails = mailer is not None
+    shown = {"token": token, "sent": sent and not token, "invited": invited, "mails": mails}
+    return _form(visitor, shown)
 
 
 @router.post(RESET_PAGE)
