@@ -89,35 +89,33 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _values(event: UsageEvent, names: Sequence[str]) -> list[tuple[str, str]]:
-    pairs = [(END_USER, event.end_user or "")]
-    if names:
-        found = orjson.loads(event.properties) if event.properties else None
-        properties = found if isinstance(found, dict) else {}
-        pairs.extend((dimension_of(name), _text(properties.get(name))) for name in names)
-    return pairs
+def _add(sums: Sums, key: Key, event: UsageEvent) -> None:
+    row = sums.get(key)
+    if row is None:
+        row = sums[key] = [0] * len(SUM_COLUMNS)
+    add_event(row, event)
 
 
 def aggregate(events: Iterable[UsageEvent], marked: Mapping[str, Sequence[str]]) -> Sums:
     """The events of organizations summed per day by end user, and per hour and day by
     each of their organization's marked properties (`marked`: organization -> names)."""
     sums: Sums = {}
-    width = len(SUM_COLUMNS)
+    hours: Sums = {}
     for event in events:
-        if event.org_id is None:
+        org_id = event.org_id
+        if org_id is None:
             continue
         seconds = int(event.started_at.timestamp())
-        hour = seconds - seconds % HOUR
-        for dimension, value in _values(event, marked.get(event.org_id, ())):
-            key = (HOUR, event.org_id, dimension, value, hour)
-            row = sums.get(key)
-            if row is None:
-                row = sums[key] = [0] * width
-            add_event(row, event)
-    for hourly, row in list(sums.items()):
-        _, org_id, dimension, value, hour = hourly
-        if dimension == END_USER:
-            del sums[hourly]
+        _add(sums, (DAY, org_id, END_USER, event.end_user or "", seconds - seconds % DAY), event)
+        names = marked.get(org_id)
+        if names:
+            found = orjson.loads(event.properties) if event.properties else None
+            properties = found if isinstance(found, dict) else {}
+            hour = seconds - seconds % HOUR
+            for name in names:
+                value = _text(properties.get(name))
+                _add(hours, (HOUR, org_id, dimension_of(name), value, hour), event)
+    for (_, org_id, dimension, value, hour), row in hours.items():
         key = (DAY, org_id, dimension, value, hour - hour % DAY)
         total = sums.get(key)
         if total is None:
@@ -125,6 +123,7 @@ def aggregate(events: Iterable[UsageEvent], marked: Mapping[str, Sequence[str]])
         else:
             for index, amount in enumerate(row):
                 total[index] += amount
+    sums.update(hours)
     return sums
 
 
