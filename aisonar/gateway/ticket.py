@@ -15,8 +15,8 @@ from aisonar.gateway.charging import Hold
 from aisonar.gateway.counters import Counters, Outcome, Refusal, Settle
 from aisonar.gateway.http import Exchange
 from aisonar.gateway.quotas import SpendQuotas
-from aisonar.store.redis_client import UNREACHABLE
 from aisonar.gateway.run_budget import RunBudgetConflict, RunBudgetSpent
+from aisonar.store.redis_client import UNREACHABLE
 from aisonar.token_usage import TokenUsage
 
 log = logging.getLogger(__name__)
