@@ -51,6 +51,14 @@ def daily_costs(series: list[Summary], since: datetime, days: int) -> list[DayCo
     return costs
 
 
+def answered(models: list[Summary]) -> tuple[list[Summary], int]:
+    """The models that answered any request, and the count of requests that no model
+    answered (a made-up or refused model name, every attempt failed): those are refusals,
+    shown together, not as models of their own."""
+    shown = [found for found in models if found.errors < found.requests or found.cost_units]
+    return shown, sum(found.requests for found in models if found not in shown)
+
+
 def _chart_data(costs: list[DayCost], models: list[Summary]) -> dict[str, Any]:
     return {
         "cost": {
@@ -61,6 +69,7 @@ def _chart_data(costs: list[DayCost], models: list[Summary]) -> dict[str, Any]:
             "labels": [found.group for found in models],
             "requests": [found.requests for found in models],
             "tokens": [found.input_tokens + found.output_tokens for found in models],
+            "cost": [found.cost for found in models],
         },
     }
 
@@ -81,7 +90,9 @@ async def dashboard(member: Member, running: Services, settings: Config) -> Resp
         spent_this_month = (await summarize(conn, mine(month_start), GroupBy.TOTAL))[0]
         last_30_days = (await summarize(conn, mine(since), GroupBy.TOTAL))[0]
         series = await summarize(conn, mine(since), GroupBy.DAY, limit=_DAYS)
-        models = await summarize(conn, mine(since), GroupBy.MODEL, limit=_TOP_MODELS)
+        models, refused = answered(
+            await summarize(conn, mine(since), GroupBy.MODEL, limit=_TOP_MODELS)
+        )
     balance = await balance_of(running.engine, running.billing.store, person.org_id)
     costs = daily_costs(series, since, _DAYS)
     context = {
@@ -92,6 +103,7 @@ async def dashboard(member: Member, running: Services, settings: Config) -> Resp
         "total": last_30_days,
         "costs": costs,
         "models": models,
+        "refused": refused,
         "charts": _chart_data(costs, models),
     }
     return page(member, "dashboard.html", context)

@@ -30,23 +30,30 @@
   }
 
   function modelsChart(canvas, data) {
+    // The series and their axes are named as the table's columns are.
     var headers = document.querySelectorAll("#models-table thead th");
+    var names = {
+      requests: headers[1].textContent,
+      tokens: headers[2].textContent + " + " + headers[3].textContent,
+      cost: headers[4].textContent,
+    };
+    function axis(name, position, grid) {
+      return { type: "linear", position: position, beginAtZero: true, title: { display: true, text: names[name] }, grid: { drawOnChartArea: grid }, ticks: { callback: plainNumber } };
+    }
     return new window.Chart(canvas, {
       type: "bar",
       data: {
         labels: data.labels,
         datasets: [
-          { label: headers[1] ? headers[1].textContent : "requests", data: data.requests, backgroundColor: palette[0], yAxisID: "requests" },
-          { label: headers[2] ? headers[2].textContent + " + " + headers[3].textContent : "tokens", data: data.tokens, backgroundColor: palette[1], yAxisID: "tokens" },
+          { label: names.requests, data: data.requests, backgroundColor: palette[0], yAxisID: "requests" },
+          { label: names.tokens, data: data.tokens, backgroundColor: palette[1], yAxisID: "tokens" },
+          { label: names.cost, data: data.cost.map(Number), backgroundColor: palette[2], yAxisID: "cost" },
         ],
       },
       options: {
         maintainAspectRatio: false,
         animation: false,
-        scales: {
-          requests: { type: "linear", position: "left", beginAtZero: true },
-          tokens: { type: "linear", position: "right", beginAtZero: true, grid: { drawOnChartArea: false } },
-        },
+        scales: { requests: axis("requests", "left", true), tokens: axis("tokens", "right", false), cost: axis("cost", "right", false) },
       },
     });
   }
