@@ -138,7 +138,7 @@ async def prepared_backend(
     box = SecretBox(TEST_SECRET_KEY)
     async with engine.begin() as conn:
         root = fake_upstream.root_url
-        for name, provider, base_url, api_key, models in (
+        for channel_name, provider, base_url, api_key, models in (
             ("fake", "openai", fake_upstream.url, UPSTREAM_KEY, CHANNEL_MODELS),
             ("fake-anthropic", "anthropic", root, UPSTREAM_KEY, ANTHROPIC_MODELS),
             ("fake-gemini", "gemini", root, UPSTREAM_KEY, GEMINI_MODELS),
@@ -174,7 +174,7 @@ async def prepared_backend(
             await channels.create_channel(
                 conn,
                 box,
-                name=name,
+                name=channel_name,
                 provider=provider,
                 base_url=base_url,
                 api_key=api_key,
