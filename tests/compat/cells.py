@@ -14,10 +14,17 @@ from typing import Any, TypeVar
 import pytest
 
 PROVIDERS = ("openai", "anthropic", "gemini")
+# The cloud providers' columns: a representative few cells each, not every test's (their
+# channels are made by tests/compat/conftest.py's `cloud_channels`).
+CLOUD_PROVIDERS = ("azure", "bedrock", "vertex")
+COLUMNS = PROVIDERS + CLOUD_PROVIDERS
 CHAT_MODELS = {
     "openai": "gpt-4o-mini",
     "anthropic": "claude-haiku-4-5",
     "gemini": "gemini-2.5-flash",
+    "azure": "compat-azure",
+    "bedrock": "compat-bedrock",
+    "vertex": "compat-vertex",
 }
 EMBEDDING_MODELS = {"openai": "text-embedding-3-small", "gemini": "gemini-embedding-001"}
 FEATURES = ("text", "stream", "tools", "tools-stream", "structured", "embeddings")

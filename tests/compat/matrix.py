@@ -15,11 +15,20 @@ from pathlib import Path
 
 import orjson
 
-from tests.compat.cells import DECLARED, FEATURES, PROVIDERS, Cell
+from tests.compat.cells import CLOUD_PROVIDERS, COLUMNS, DECLARED, FEATURES, PROVIDERS, Cell
 
 HERE = Path(__file__).resolve().parent
 PAGE = HERE.parent.parent / "docs" / "compatibility.md"
-PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}
+# What a cell without a test shows: the client lacks the feature, or it is not run.
+SHOWN = ("n/a", "·")
+PROVIDER_NAMES = {
+    "openai": "OpenAI",
+    "anthropic": "Anthropic",
+    "gemini": "Gemini",
+    "azure": "Azure OpenAI",
+    "bedrock": "Bedrock",
+    "vertex": "Vertex AI",
+}
 
 INTRO = """\
 # Client compatibility
@@ -32,12 +41,17 @@ one test: the client calls a model of the column's provider through the gateway 
 fake upstream answers in that provider's wire format) and the test checks the answer
 itself: the echoed text, the tool call's arguments, the parsed object, the vector.
 Models: `gpt-4o-mini` and `text-embedding-3-small` (OpenAI), `claude-haiku-4-5`
-(Anthropic), `gemini-2.5-flash` and `gemini-embedding-001` (Gemini). A client named with
-a wire format after it (`litellm anthropic/`) calls every model in that format.
+(Anthropic), `gemini-2.5-flash` and `gemini-embedding-001` (Gemini); on the cloud
+providers, `gpt-4o-mini` on an Azure OpenAI deployment, Claude Sonnet 4.5 on Bedrock
+(Converse) and `gemini-2.5-flash` on Vertex AI. A client named with a wire format after it
+(`litellm anthropic/`) calls every model in that format.
 
 - **pass**: works today.
 - **fail**: a known gap in the gateway, tested as an expected failure; the note says which.
 - **n/a**: the client has no such feature (or, for a provider, no such model).
+- **·**: not run: the cloud providers' columns run a representative few cells (LangChain's
+  three chat models: text, stream, tools), as they share the translations the first three
+  columns test.
 
 instructor only parses objects: `tools` is its TOOLS mode (the object as a forced tool
 call), `tools-stream` the same with `create_partial`, `structured` its JSON_SCHEMA mode, or
@@ -63,16 +77,17 @@ def render(cells: dict[Cell, str | None]) -> str:
     gaps = sorted({gap for gap in cells.values() if gap})
     note = {gap: index for index, gap in enumerate(gaps, 1)}
     lines = [INTRO]
-    header = "| client | feature | " + " | ".join(PROVIDER_NAMES[p] for p in PROVIDERS) + " |"
-    lines += [header, "| --- | --- |" + " --- |" * len(PROVIDERS)]
+    header = "| client | feature | " + " | ".join(PROVIDER_NAMES[p] for p in COLUMNS) + " |"
+    lines += [header, "| --- | --- |" + " --- |" * len(COLUMNS)]
     clients = sorted({cell.client for cell in cells})
     for client in clients:
         for feature in FEATURES:
             row = [cells.get(Cell(client, feature, p), "n/a") for p in PROVIDERS]
             if all(value == "n/a" for value in row):
                 continue
+            row += [cells.get(Cell(client, feature, p), "·") for p in CLOUD_PROVIDERS]
             shown = [
-                "pass" if value is None else value if value == "n/a" else f"fail [{note[value]}]"
+                "pass" if value is None else value if value in SHOWN else f"fail [{note[value]}]"
                 for value in row
             ]
             lines.append(f"| {client} | {feature} | " + " | ".join(shown) + " |")

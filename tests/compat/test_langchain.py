@@ -13,7 +13,7 @@ from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import SecretStr
 
 from aisonar.testing.gateway_server import RunningGateway
-from tests.compat.cells import compat
+from tests.compat.cells import COLUMNS, compat
 from tests.compat.support import (
     ECHO,
     PROMPT,
@@ -50,7 +50,7 @@ def text_of(message: Any) -> str:
     return str(message.text)
 
 
-@compat("text", *CLIENTS)
+@compat("text", *CLIENTS, providers=COLUMNS)
 async def test_text(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str
 ) -> None:
@@ -58,7 +58,7 @@ async def test_text(
     assert text_of(answer) == ECHO
 
 
-@compat("stream", *CLIENTS)
+@compat("stream", *CLIENTS, providers=COLUMNS)
 async def test_stream(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str
 ) -> None:
@@ -67,7 +67,7 @@ async def test_stream(
     assert "".join(text_of(chunk) for chunk in chunks) == ECHO
 
 
-@compat("tools", *CLIENTS)
+@compat("tools", *CLIENTS, providers=COLUMNS)
 async def test_tools(
     gateway: RunningGateway, tenant: Tenant, client: str, provider: str, model: str
 ) -> None:
