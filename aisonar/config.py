@@ -76,8 +76,13 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     # A connection that has not sent a whole request head (request line and headers) this
-    # long after opening, or after its previous response, is closed (slowloris).
+    # long after opening, or after the first byte of its next request, is closed (slowloris).
     request_head_timeout_s: float = Field(default=30.0, gt=0)
+    # How long a connection may idle between requests. Longer than the idle timeouts of
+    # clients' pools and load balancers (httpx 5 s, aiohttp 15 s, AWS ALB 60 s), so that
+    # they close first: a server closing first races a client reusing the connection,
+    # whose request then meets a reset.
+    keep_alive_s: float = Field(default=75.0, gt=0)
     upstream_connect_timeout_s: float = Field(default=10.0, gt=0)
     upstream_total_timeout_s: float = Field(default=600.0, gt=0)
     upstream_max_connections: int = Field(default=1000, gt=0)

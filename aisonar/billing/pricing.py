@@ -52,8 +52,13 @@ class ModelPrice:
         return -(-total // TOKENS_PER_PRICE_UNIT)
 
     def most(self, input_tokens: int, output_tokens: int) -> int:
-        """The most a request with these bounds can cost (no cache discounts assumed)."""
-        return self.cost(TokenUsage(input_tokens=input_tokens, output_tokens=output_tokens))
+        """The most a request with these bounds can cost: every input token at the dearest
+        of the input rates, as a cache write can cost more than plain input (Anthropic's
+        is 1.25 times it), and a request may write its whole prompt to the cache."""
+        n = input_tokens
+        dearest = max(self.input.at(n), self.cached_input.at(n), self.cache_write.at(n))
+        total = n * dearest + output_tokens * self.output.at(n)
+        return -(-total // TOKENS_PER_PRICE_UNIT)
 
     @property
     def is_free(self) -> bool:

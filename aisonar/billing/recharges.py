@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 from pydantic.dataclasses import dataclass
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aisonar.audit.models import Actor
@@ -49,7 +50,15 @@ async def recharge_org(
         recharge.reference,
         recharge.idempotency_key,
     )
-    async with engine.begin() as conn:
-        credited = await ledger.credit(conn, org_id, entry, actor=actor)
+    try:
+        async with engine.begin() as conn:
+            credited = await ledger.credit(conn, org_id, entry, actor=actor)
+    except IntegrityError:
+        if entry.idempotency_key is None:
+            raise
+        # A concurrent recharge with the same key committed first, after this one looked
+        # for it: its entry broke the unique index, and this one is answered as its replay.
+        async with engine.begin() as conn:
+            credited = await ledger.credit(conn, org_id, entry, actor=actor)
     await store.credit(credited.org_id, credited.id, credited.amount)
     return credited

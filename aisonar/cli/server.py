@@ -26,6 +26,7 @@ def _server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "loop": "uvloop",
         # httptools, with a deadline for each request head (AISONAR_REQUEST_HEAD_TIMEOUT_S).
         "http": http_protocol(settings),
+        "timeout_keep_alive": settings.keep_alive_s,
         "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",

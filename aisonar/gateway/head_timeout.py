@@ -1,8 +1,9 @@
 """uvicorn's HTTP protocol (httptools) with a deadline for each request head: a
 connection that has not sent a whole request line and headers within
-`AISONAR_REQUEST_HEAD_TIMEOUT_S` of opening, or of its previous response ending, is
-closed. uvicorn alone waits for a head forever, and its keep-alive timer stops at the
-first byte, so connections sending nothing, or a byte now and then (slowloris), would
+`AISONAR_REQUEST_HEAD_TIMEOUT_S` of opening, or of the first byte of its next request,
+is closed. Between requests, uvicorn's keep-alive timer (`AISONAR_KEEP_ALIVE_S`) closes
+an idle connection; it stops at the first byte, and uvicorn alone would then wait for the
+rest of the head forever, so connections sending a byte now and then (slowloris) would
 pile up."""
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         super().__init__(config, server_state, app_state, _loop)
         self._head_timeout_s = head_timeout_s
         self._head_deadline: asyncio.TimerHandle | None = None
+        self._idle = False
 
     def connection_made(  # type: ignore[override]
         self, transport: asyncio.Transport
@@ -46,12 +48,17 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         self._head_arrived()
         super().on_headers_complete()
 
-    def on_response_complete(self) -> None:
-        # A pipelined request whose head came already starts now; else the next is awaited.
-        awaiting = not self.pipeline
-        super().on_response_complete()
-        if awaiting and not self.transport.is_closing():
+    def data_received(self, data: bytes) -> None:
+        if self._idle:
+            self._idle = False
             self._await_head()
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        # A pipelined request whose head came already starts now; else the connection
+        # idles under uvicorn's keep-alive timer until the next request's first byte.
+        self._idle = not self.pipeline
+        super().on_response_complete()
 
     def _await_head(self) -> None:
         self._head_arrived()
@@ -71,5 +78,5 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 def http_protocol(settings: Settings) -> partial[HeadTimeoutProtocol]:
     """What to give uvicorn as its `http`: it calls it for each connection, with the
     arguments a protocol class takes (a partial, so that the setting goes along into the
-    processes of `--workers`)."""
+    processes of `--workers`). uvicorn's own `timeout_keep_alive` is `keep_alive_s`."""
     return partial(HeadTimeoutProtocol, head_timeout_s=settings.request_head_timeout_s)

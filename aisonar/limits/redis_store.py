@@ -78,7 +78,9 @@ local function admit_reply(a, refused, retry, tats, counts)
   for i = 1, n_rates do
     local limit, window = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
     p = p + 3
-    local ahead = math.max(tats[i] - now, 0)
+    -- In whole microseconds, TIME's resolution: `now` near 1.8e9 s carries float errors
+    -- of a few 1e-7 s, which would otherwise tip a whole remaining token to one fewer.
+    local ahead = math.max(math.floor((tats[i] - now) * 1000000 + 0.5) / 1000000, 0)
     out[#out + 1] = math.max(math.floor((window - ahead) * limit / window + 1e-9), 0)
     out[#out + 1] = math.ceil(ahead * 1000)
   end

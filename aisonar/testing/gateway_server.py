@@ -38,6 +38,7 @@ async def running_gateway(settings: Settings) -> AsyncIterator[RunningGateway]:
     options: dict[str, Any] = {
         # uvicorn calls it like a protocol class (its annotation names only classes).
         "http": http_protocol(settings),
+        "timeout_keep_alive": settings.keep_alive_s,
         # The app reads X-Forwarded-* itself (AISONAR_TRUSTED_PROXIES).
         "proxy_headers": False,
     }

@@ -19,7 +19,7 @@ from aisonar.testing.fake_upstream import FakeUpstream
 from aisonar.testing.gateway_server import RunningGateway
 from tests.api.people import Api, make_operator, make_org
 from tests.conftest import UPSTREAM_KEY
-from tests.support import Backend, recorded_events
+from tests.support import Backend, assert_ledger_invariant, recorded_events
 from tests.support import Tenant as SupportTenant
 
 
@@ -54,6 +54,24 @@ async def test_an_operator_recharges_and_the_member_spends_it_at_once(
     assert rows[0]["kind"] == "recharge" and rows[0]["reference"] == "INV-7"
     mine = (await Api(gateway.url, org.member.token).get("/api/me/ledger")).body
     assert json.loads(mine.splitlines()[0])["kind"] == "recharge"
+
+
+async def test_recharges_sent_at_once_with_one_key_credit_once(
+    gateway: RunningGateway, backend: Backend
+) -> None:
+    """Each concurrent copy finds no entry for the key before the first commits; every
+    one is answered with the one entry, none with a 500."""
+    org = await make_org(backend.engine)
+    operator = Api(gateway.url, (await make_operator(backend.engine)).token)
+    body = {"amount": "1.25", "idempotency_key": "INV-" + secrets.token_hex(4)}
+    answers = await asyncio.gather(
+        *(operator.post(f"/api/orgs/{org.id}/recharges", body) for _ in range(8))
+    )
+    assert [answer.status for answer in answers] == [201] * 8
+    assert len({answer.body["id"] for answer in answers}) == 1
+    balance = (await Api(gateway.url, org.member.token).get("/api/me/balance")).body
+    assert balance["balance"] == "1.25"
+    assert await assert_ledger_invariant(backend.engine, org.id) == 1_250_000
 
 
 async def test_codes_made_through_the_api_are_redeemed_once(

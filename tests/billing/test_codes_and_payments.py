@@ -26,6 +26,7 @@ from tests.support import (
     assert_ledger_invariant,
     make_tenant,
     read_files_elsewhere,
+    settled_balance,
 )
 
 
@@ -151,6 +152,8 @@ async def test_crossing_the_threshold_and_zero_emit_notices(
             async with session.post(gateway.url + "/v1/chat/completions", data=body) as r:
                 assert r.status == 200
                 await asyncio.sleep(0.3)  # one ledger batch each
+    # The notices are written with the balance, in the ledger writer's transaction.
+    await settled_balance(backend.engine, tenant.org_id, 0)
     async with backend.engine.connect() as conn:
         found = [
             n for n in await list_notices(conn, tenant.org_id) if n.kind.startswith("balance_")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aisonar.billing.money import format_amount, parse_amount
 from aisonar.billing.price_database import lookup
@@ -60,3 +62,27 @@ def test_cliff_tiers_apply_to_all_tokens() -> None:
 
 def test_unknown_models_have_no_catalogue_price() -> None:
     assert lookup("no-such-model-anywhere", "openai") is None
+
+
+@given(
+    input_bound=st.integers(0, 2_000_000),
+    output_bound=st.integers(0, 200_000),
+    data=st.data(),
+)
+def test_no_usage_within_the_bounds_costs_more_than_the_hold(
+    input_bound: int, output_bound: int, data: st.DataObject
+) -> None:
+    """A hold is the most a request can cost, whatever it reads from or writes to the
+    cache: Claude's cache writes cost 1.25 times its plain input."""
+    price = lookup("claude-sonnet-4-5", "anthropic")
+    assert price is not None and price.cache_write.base > price.input.base
+    input_tokens = data.draw(st.integers(0, input_bound))
+    cache_write = data.draw(st.integers(0, input_tokens))
+    cached = data.draw(st.integers(0, input_tokens - cache_write))
+    usage = TokenUsage(
+        input_tokens=input_tokens,
+        cached_input_tokens=cached,
+        cache_write_tokens=cache_write,
+        output_tokens=data.draw(st.integers(0, output_bound)),
+    )
+    assert price.cost(usage) <= price.most(input_bound, output_bound)

@@ -1,7 +1,8 @@
 """Slow or idle connections cannot pile up: one that has not sent a whole request head
-within AISONAR_REQUEST_HEAD_TIMEOUT_S of opening, or of its previous response, is
-closed, however it trickles bytes (slowloris); meanwhile normal requests are served.
-Raw sockets over real TCP."""
+within AISONAR_REQUEST_HEAD_TIMEOUT_S of opening, or of its next request's first byte,
+is closed, however it trickles bytes (slowloris); one idle between requests is closed
+after AISONAR_KEEP_ALIVE_S, and not before; meanwhile normal requests are served. Raw
+sockets over real TCP."""
 
 from __future__ import annotations
 
@@ -17,17 +18,21 @@ from aisonar.testing.gateway_server import RunningGateway, free_port, running_ga
 from tests.support import Backend, start_gateway_process
 
 HEAD_TIMEOUT_S = 0.5
+KEEP_ALIVE_S = 2.0
 # How long a test waits for the server to close a connection before it fails: many
 # timeouts, and yet no test hangs.
 GIVE_UP_S = 30.0
 # A header line after header line, never the blank line that ends a head.
 ENDLESS_HEAD = b"GET /healthz HTTP/1.1\r\nHost: sonar\r\n" + b"X-Slow: 1\r\n" * 1000
 OK = b'{"status":"ok"}'
+HEALTH_CHECK = b"GET /healthz HTTP/1.1\r\nHost: sonar\r\n\r\n"
 
 
 @pytest.fixture
 async def strict_gateway(backend: Backend) -> AsyncIterator[RunningGateway]:
-    settings = backend.settings.model_copy(update={"request_head_timeout_s": HEAD_TIMEOUT_S})
+    settings = backend.settings.model_copy(
+        update={"request_head_timeout_s": HEAD_TIMEOUT_S, "keep_alive_s": KEEP_ALIVE_S}
+    )
     async with running_gateway(settings) as running:
         yield running
 
@@ -75,7 +80,7 @@ async def test_after_a_response_the_next_head_has_its_deadline_too(
     strict_gateway: RunningGateway,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", strict_gateway.port)
-    writer.write(b"GET /healthz HTTP/1.1\r\nHost: sonar\r\n\r\n")
+    writer.write(HEALTH_CHECK)
     await writer.drain()
     assert (await reader.readuntil(OK)).startswith(b"HTTP/1.1 200")
     # uvicorn's keep-alive timer stops at the first byte of the next request.
@@ -84,6 +89,23 @@ async def test_after_a_response_the_next_head_has_its_deadline_too(
         assert await closed_by_server(reader) == b""
     finally:
         sending.cancel()
+        writer.close()
+
+
+async def test_a_connection_idles_between_requests_until_the_keep_alive_ends(
+    strict_gateway: RunningGateway,
+) -> None:
+    """A pooled connection outlives the head timeout between requests (a client reusing
+    it must not meet a reset), and is closed once the keep-alive has passed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", strict_gateway.port)
+    try:
+        for _ in range(2):
+            writer.write(HEALTH_CHECK)
+            await writer.drain()
+            assert (await reader.readuntil(OK)).startswith(b"HTTP/1.1 200")
+            await asyncio.sleep(HEAD_TIMEOUT_S * 2)
+        assert await closed_by_server(reader) == b""
+    finally:
         writer.close()
 
 

@@ -16,6 +16,8 @@ from aisonar.limits.store import LimitStore, RateCheck, SlotCheck
 from aisonar.store.redis_client import org_scope
 from tests.redis_topologies import TOPOLOGIES, topology_url
 
+DAY_S = 86_400.0
+
 
 @pytest.fixture(params=["memory", *TOPOLOGIES])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimitStore]:
@@ -67,10 +69,12 @@ async def test_concurrent_decisions_admit_exactly_the_limit(store: LimitStore) -
 
 
 async def test_the_bucket_refills_smoothly(store: LimitStore) -> None:
-    check = rate(4, window_s=0.4)
+    # One refill per 2 s: wide enough that a loaded machine's pauses between the calls
+    # (Redis refills on its own clock) refill nothing unforeseen.
+    check = rate(4, window_s=8.0)
     assert all([(await store.admit(request_id(), [check], [])).allowed for _ in range(4)])
     assert not (await store.admit(request_id(), [check], [])).allowed
-    await asyncio.sleep(0.15)  # one refill per 0.1 s
+    await asyncio.sleep(3.0)  # one and a half refills
     assert (await store.admit(request_id(), [check], [])).allowed
     assert not (await store.admit(request_id(), [check], [])).allowed
 
@@ -100,11 +104,12 @@ async def test_a_request_bigger_than_the_whole_limit_is_refused(store: LimitStor
 async def test_token_counts_are_corrected_once_the_real_usage_is_known(
     store: LimitStore,
 ) -> None:
-    estimate = rate(1000, cost=100, name="tpm")
+    # A day's window refills a token in 86 s, so none refills between the calls.
+    estimate = rate(1000, window_s=DAY_S, cost=100, name="tpm")
     assert (await store.admit(request_id(), [estimate], [])).states[0].remaining == 900
     await store.finish(request_id(), [], [estimate], 400)  # it used 500
     # Each probe takes one token: a store takes only positive costs.
-    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 1)
+    probe = RateCheck("tpm", estimate.key, 1000, DAY_S, 1)
     assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 499
     await store.finish(request_id(), [], [estimate], -300)  # a refund
     assert (await store.admit(request_id(), [probe], [])).states[0].remaining == 798
@@ -127,20 +132,20 @@ async def test_concurrency_slots_are_held_until_released(store: LimitStore) -> N
 async def test_finishing_gives_back_the_slot_and_corrects_the_tokens_together(
     store: LimitStore,
 ) -> None:
-    seats, estimate = slot(1), rate(1000, cost=600, name="tpm")
+    seats, estimate = slot(1), rate(1000, window_s=DAY_S, cost=600, name="tpm")
     admitted = request_id()
     assert (await store.admit(admitted, [estimate], [seats])).allowed
     await store.finish(admitted, [seats], [estimate], -500)  # it used 100
-    probe = RateCheck("tpm", estimate.key, 1000, 60.0, 1)
+    probe = RateCheck("tpm", estimate.key, 1000, DAY_S, 1)
     decision = await store.admit(request_id(), [probe], [seats])
     assert decision.allowed and decision.states[0].remaining == 899
 
 
 async def test_a_slot_never_released_expires(store: LimitStore) -> None:
-    seats = slot(1, ttl_s=0.2)
+    seats = slot(1, ttl_s=2.0)
     assert (await store.admit(request_id(), [], [seats])).allowed
     assert not (await store.admit(request_id(), [], [seats])).allowed
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(2.5)
     assert (await store.admit(request_id(), [], [seats])).allowed
 
 
