@@ -39,7 +39,9 @@ from aisonar.usage.compaction import compact
 from aisonar.usage.writer import UsageWriter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from usage_writer import drained, generated
+from usage_writer import drained
+
+from aisonar.testing.usage_traffic import generated
 
 
 async def write_history(url: str, events: int, days: int, orgs: int) -> float:

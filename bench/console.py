@@ -41,7 +41,9 @@ from aisonar.usage.models import UsageEvent
 from aisonar.usage.writer import UsageWriter
 
 sys.path.insert(0, str(Path(__file__).parent))
-from usage_writer import drained, generated
+from usage_writer import drained
+
+from aisonar.testing.usage_traffic import generated
 
 EMAIL = "admin@bench.example"
 PASSWORD = "Bench-Console-Lantern-42"

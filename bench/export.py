@@ -28,12 +28,11 @@ import pyarrow.parquet as pq
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).parent))
-from usage_writer import generated
-
 from aisonar.clock import utcnow
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.store.tables import usage_events
+from aisonar.testing.usage_traffic import generated
 from aisonar.usage.models import USAGE_COLUMNS
 
 EVENTS_PER_SECOND = 2_000

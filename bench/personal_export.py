@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 sys.path.insert(0, str(Path(__file__).parent))
 from export import Run, command_environment, measured
-from usage_writer import generated
 
 from aisonar.accounts import services as accounts
 from aisonar.accounts.models import User
@@ -37,6 +36,7 @@ from aisonar.clock import utcnow
 from aisonar.store.engine import create_engine
 from aisonar.store.migrate import upgrade_to_head
 from aisonar.store.tables import ledger_entries, usage_events
+from aisonar.testing.usage_traffic import generated
 from aisonar.usage.models import USAGE_COLUMNS, UsageEvent
 
 EVENTS_PER_SECOND = 2_000

@@ -26,10 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import harness
 import wrk
-from usage_writer import drained, generated
+from usage_writer import drained
 
 from aisonar.clock import utcnow
 from aisonar.store.engine import create_engine
+from aisonar.testing.usage_traffic import generated
 from aisonar.usage.writer import UsageWriter
 
 
