@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from aisonar.clock import utcnow
 from aisonar.store.changes import KEY_ENTITY, record_change
 from aisonar.store.tables import (
+    abuse_findings,
     access_tokens,
     api_keys,
     audit_log,
@@ -199,6 +200,8 @@ async def erase_person(conn: AsyncConnection, user_id: str, anonymous: str) -> d
         # Their acceptance means nothing once the account names nobody: it goes too.
         ("policy_acknowledgements", policy_acknowledgements),
         ("consents", consents),
+        # Findings about their keys, whose evidence names the addresses they used.
+        ("abuse_findings", abuse_findings),
     ):
         erased[name] = (
             await conn.execute(delete(table).where(table.c.user_id == user_id))
@@ -242,6 +245,11 @@ async def erase_person(conn: AsyncConnection, user_id: str, anonymous: str) -> d
         update(policies)
         .where(policies.c.published_by.in_(sorted(identity.emails)))
         .values(published_by=anonymous)
+    )
+    await conn.execute(
+        update(abuse_findings)
+        .where(abuse_findings.c.reviewed_by.in_(sorted(identity.emails)))
+        .values(reviewed_by=anonymous)
     )
     await conn.execute(
         update(users)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aisonar.clock import as_utc, utcnow
 from aisonar.store.engine import BUSY_TIMEOUT_MS
 from aisonar.store.tables import (
+    abuse_findings,
     access_tokens,
     api_keys,
     attribution_rollups,
@@ -67,6 +68,7 @@ ERASED_TABLES = (
     consents,
     policies,
     password_resets,
+    abuse_findings,
 )
 _ATTEMPTS = 25
 _PAUSE_S = 0.2

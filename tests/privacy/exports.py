@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
+from aisonar.abuse.findings import record_finding
+from aisonar.abuse.models import FindingKind, Signal, SubjectKind
 from aisonar.clock import utcnow
 from aisonar.exports.personal.models import DocumentPart
 from aisonar.exports.personal.parts import PARTS
@@ -129,8 +131,8 @@ async def active_person(
     """A member of `home` with a rejected deletion request, a session and a failed
     sign-in, a new name, a key made through the API, a request charged to the balance,
     a redeemed code, a support request the operator answered, a consent, an acknowledged
-    policy, a limit, a notification setting, a pending email change and a password reset asked
-    for."""
+    policy, a limit, a notification setting, a pending email change, a password reset asked
+    for and an abuse finding about their key."""
     person = await make_leaver(backend.engine, home.name)
     as_operator = Api(gateway.url, operator.token)
     recharged = await as_operator.post(
@@ -178,6 +180,17 @@ async def active_person(
     finally:
         await browser.close()
     await _wait_for_activity(backend, person)
+    async with backend.engine.begin() as conn:
+        shared = Signal(
+            FindingKind.KEY_SHARING,
+            SubjectKind.KEY,
+            key["id"],
+            {"addresses": 50, "networks": 50},
+            utcnow(),
+            org_id=home.id,
+            user_id=person.user_id,
+        )
+        assert await record_finding(conn, shared) is not None
     stored = await _stored_secrets(backend, person)
     plain = [person.token, person.key_secret, key["secret"], code, PASSWORD]
     return Active(person, key["id"], opened["id"], plain + stored)

@@ -29,6 +29,8 @@ NO_PERSONAL_DATA = {
     "site_page_views": "aggregated page views: no identifier of anyone",
     # How far compaction has rebuilt hour and day rollups: one time.
     "rollup_compaction": "a watermark: no person",
+    # Refused key presentations per client address, from no account; deleted after a day.
+    "abuse_tallies": "abuse detection's counts per address: no account",
 }
 
 # Tables whose only person is an end user of an organization's application (someone its
@@ -37,6 +39,8 @@ NO_PERSONAL_DATA = {
 END_USER_DATA = {
     # A rule may watch one end user's usage; forgetting them deletes it.
     "alert_rules": "an organization's alert rules: one may name an end user it watches",
+    # Sums per end user (and per marked property); forgetting one rebuilds their days.
+    "attribution_rollups": "an organization's usage summed by end user: rebuilt without one",
 }
 
 # Columns that name a person, or say where they were, wherever they appear.
@@ -92,7 +96,9 @@ def test_no_table_naming_a_person_is_left_out_of_the_export() -> None:
     for name in NO_PERSONAL_DATA:
         assert person_columns(metadata.tables[name]) == [], name
     for name in END_USER_DATA:
-        assert {"end_user"} <= set(person_columns(metadata.tables[name])) <= {"end_user", "name"}
+        assert set(person_columns(metadata.tables[name])) <= {"end_user", "name"}, name
+    # The rollups name end users in their `value` column, under the `end_user` dimension.
+    assert "end_user" in person_columns(metadata.tables["alert_rules"])
 
 
 def test_a_new_table_naming_a_person_fails_until_exported() -> None:

@@ -21,6 +21,7 @@ from aisonar.exports.ledger import export_entries
 from aisonar.exports.personal.models import Exported, TablePart
 from aisonar.exports.usage import export_usage
 from aisonar.store.tables import (
+    abuse_findings,
     access_tokens,
     api_keys,
     audit_log,
@@ -219,6 +220,35 @@ def _audit(conn: AsyncConnection, exported: Exported) -> AsyncIterator[bytes]:
     return export_rows(conn, query, partial(_audit_record, exported), AUDIT_COLUMNS, "csv")
 
 
+FINDING_FIELDS = {
+    "id": "the finding's id",
+    "kind": "what was found: a key shared or used from new networks, a spending spike, ...",
+    "org_id": "your organization",
+    "user_id": "you, the owner of the key it is about",
+    "subject_kind": "what it is about: key",
+    "subject_id": "the key's id (see api_keys.json)",
+    "evidence": "the figures that made it fire, as JSON (counts, networks, baselines)",
+    "detected_at": "when it was found",
+    "dedupe": "what kept it from being recorded twice (its kind, subject and hour)",
+    "status": "open, dismissed or confirmed",
+    "reviewed_at": "when it was reviewed",
+    "reviewed_by": "who reviewed it",
+}
+
+
+def _findings(conn: AsyncConnection, exported: Exported) -> AsyncIterator[bytes]:
+    query = (
+        select(abuse_findings)
+        .where(abuse_findings.c.user_id == exported.person.id)
+        .order_by(abuse_findings.c.detected_at)
+    )
+    return export_rows(conn, query, _finding_record, tuple(abuse_findings.c), "csv")
+
+
+def _finding_record(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
 TABLE_PARTS = (
     TablePart(
         "usage_events.csv",
@@ -253,5 +283,13 @@ TABLE_PARTS = (
         AUDIT_FIELDS,
         _audit,
         consults=(api_keys, access_tokens, sessions, support_requests),
+    ),
+    TablePart(
+        "abuse_findings.csv",
+        "What abuse detection found about your keys (a key used from many addresses, a "
+        "spending spike), with the figures it found, and how it was reviewed.",
+        (abuse_findings,),
+        FINDING_FIELDS,
+        _findings,
     ),
 )
