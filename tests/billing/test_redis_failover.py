@@ -65,10 +65,13 @@ async def test_a_master_failed_over_under_load_overspends_at_most_its_window(
             await asyncio.sleep(0.05)
         window = spent - before
         await asyncio.gather(*spenders)
+        assert redis_sentinel.master() != old_master
+        # It serves on the new master (the spenders may have used the whole balance up
+        # before the old master became a replica, on a fast machine).
+        another = "org_" + secrets.token_hex(8)
+        await store.settle(await store.hold(another, 1, "req_" + secrets.token_hex(8)), 1)
     finally:
         await store.close()
-    assert redis_sentinel.master() != old_master
-    assert spent > before + window  # it kept serving on the new master
     assert BALANCE <= spent <= BALANCE + window
 
 
