@@ -114,10 +114,16 @@ async def assert_ledger_invariant(engine: AsyncEngine, org_id: str) -> int:
     """The organization's balance equals the sum of its ledger entries; returns it."""
     from aisonar.billing.ledger import durable_balance, ledger_sum
 
-    async with engine.connect() as conn:
-        balance = (await durable_balance(conn, org_id)).balance
-        assert balance == await ledger_sum(conn, org_id)
-    return balance
+    # The balance and the sum are two reads, between which the ledger writer may commit a
+    # batch: a real break persists, so read again for a while before failing.
+    for _ in range(100):
+        async with engine.connect() as conn:
+            balance = (await durable_balance(conn, org_id)).balance
+            total = await ledger_sum(conn, org_id)
+        if balance == total:
+            return balance
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"balance {balance} of {org_id} is not its ledger's sum {total}")
 
 
 async def settled_balance(engine: AsyncEngine, org_id: str, expected: int) -> None:

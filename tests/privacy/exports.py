@@ -76,7 +76,8 @@ async def _wait_for_activity(backend: Backend, person: Leaver) -> None:
             )
             return bool(charged.scalar_one()) and bool(mailed.scalar_one())
 
-    await eventually(recorded)
+    # The charge and the mailed notice come from background writers: slow on a busy CI.
+    await eventually(recorded, timeout_s=20.0)
     async with backend.engine.begin() as conn:
         # Through this minute, so that the daily rollups hold all of it.
         await compact(conn, utcnow() + timedelta(minutes=1))
